@@ -1,0 +1,55 @@
+# gpuscope - the two commands a fresh Debian 12 machine needs:
+#   make run    install what is missing, build, start `gpuscope serve`
+#               (on the simulator, with a loud banner, when no NVIDIA driver is present)
+#   make test   install what is missing, build, run every test (also under ASan/UBSan)
+# Other targets: make (build), make bench, make docs, make format, make clean.
+
+BUILD ?= build
+BUILD_ASAN ?= build-asan
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+ARGS ?=
+
+.PHONY: all build run test test-fast bench docs format clean deps-build deps-test
+
+all: build
+
+deps-build:
+	@bash scripts/deps.sh build
+
+deps-test:
+	@bash scripts/deps.sh test
+
+build: deps-build
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	@cmake --build $(BUILD) -j $(JOBS)
+
+run: build
+	@bash scripts/run.sh $(BUILD) $(ARGS)
+
+# The normal build first, then the whole suite again under ASan/UBSan.
+test: deps-test
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	@cmake --build $(BUILD) -j $(JOBS)
+	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+	@cmake -S . -B $(BUILD_ASAN) -DCMAKE_BUILD_TYPE=Debug -DGPUSCOPE_SANITIZE=ON >/dev/null
+	@cmake --build $(BUILD_ASAN) -j $(JOBS)
+	@cd $(BUILD_ASAN) && ctest --output-on-failure -j $(JOBS)
+
+# One pass, no sanitizers: for the edit-compile-test loop.
+test-fast: deps-test
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	@cmake --build $(BUILD) -j $(JOBS)
+	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+bench:
+	@bash scripts/deps.sh bench
+	@bash bench/run.sh
+
+docs: build
+	@$(BUILD)/gen_metrics_doc > docs/metrics.md
+
+format:
+	@clang-format -i $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf $(BUILD) $(BUILD_ASAN)

@@ -1,0 +1,106 @@
+/* doctor.c - `gpuscope doctor`: what this machine's GPUs and driver offer.
+ *
+ * It runs the same sampler as serve for a moment, so what it reports is
+ * exactly what serve would export, and a hung GPU shows as stalled rather
+ * than hanging doctor. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cmd/commands.h"
+#include "cmd/session.h"
+#include "sample/sampler.h"
+
+static void doctor_usage(FILE *to)
+{
+	fprintf(to, "Usage: gpuscope doctor [--nvml-lib PATH] [--demo [SCENARIO]]\n"
+	            "\n"
+	            "Prints, per GPU, its identity, the driver and NVML versions, its health\n"
+	            "and every metric gpuscope knows with 'yes' or why not.\n"
+	            "Exits 0 when every GPU is healthy, 1 otherwise.\n");
+}
+
+int cmd_doctor(int argc, char **argv)
+{
+	struct gpu_opts gopts = {0};
+	char err[512];
+	for (int i = 1; i < argc; i++) {
+		int taken = gpu_opts_take(&gopts, argc, argv, &i, err, sizeof(err));
+		if (taken < 0) {
+			fprintf(stderr, "gpuscope doctor: %s\n", err);
+			return 2;
+		}
+		if (taken)
+			continue;
+		if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+			doctor_usage(stdout);
+			return 0;
+		}
+		fprintf(stderr, "gpuscope doctor: unknown option '%s'\n", argv[i]);
+		doctor_usage(stderr);
+		return 2;
+	}
+	struct session sess;
+	if (session_open(&sess, &gopts) != 0)
+		return 1;
+	struct board board;
+	if (board_init(&board, sess.count, 0.1, 1.0) != 0) {
+		session_close(&sess, false);
+		return 1;
+	}
+	board.info = sess.info;
+	struct sampler_config scfg = {.fast_s = 0.1, .slow_s = 1.0};
+	struct sampler *sampler = sampler_start(&sess.lib, &board, &scfg, err, sizeof(err));
+	if (!sampler) {
+		fprintf(stderr, "gpuscope: %s\n", err);
+		board_free(&board);
+		session_close(&sess, false);
+		return 1;
+	}
+	sampler_wait_probed(sampler, 5.0);
+	struct board_snapshot snap;
+	int rc = board_snapshot(&board, &snap);
+
+	printf("library      %s\n", sess.info.library);
+	printf("driver       %s\n", sess.info.driver_version[0] ? sess.info.driver_version : "?");
+	printf("NVML         %s\n", sess.info.nvml_version[0] ? sess.info.nvml_version : "?");
+	printf("CUDA driver  %s\n",
+	       sess.info.cuda_driver_version[0] ? sess.info.cuda_driver_version : "?");
+	if (sess.info.scenario[0])
+		printf("SIMULATOR    scenario %s\n", sess.info.scenario);
+	printf("GPUs         %u\n", sess.count);
+	int exit_code = rc == 0 ? 0 : 1;
+	for (unsigned i = 0; rc == 0 && i < snap.count; i++) {
+		const struct gpu_record *g = &snap.gpus[i];
+		printf("\nGPU %u  %s\n", g->index, g->id.name[0] ? g->id.name : "(name unknown)");
+		printf("  uuid        %s\n", g->id.uuid);
+		printf("  pci bus id  %s\n", g->id.pci_bus_id);
+		if (g->id.minor >= 0)
+			printf("  device      /dev/nvidia%d\n", g->id.minor);
+		printf("  health      %s%s%s\n", gpu_health_name(g->health),
+		       g->health_reason[0] ? ": " : "", g->health_reason);
+		if (g->health != GPU_OK)
+			exit_code = 1;
+		int yes = 0;
+		for (int m = 0; m < METRIC_COUNT; m++)
+			yes += metric_set_has(&g->supported, m);
+		printf("  metrics     %d of %d supported\n", yes, METRIC_COUNT);
+		for (int m = 0; m < METRIC_COUNT; m++) {
+			char why[256], series[160];
+			gpu_record_reason(g, m, why, sizeof(why));
+			snprintf(series, sizeof(series), "%s%s%s%s", metric_table[m].name,
+			         metric_table[m].labels[0] ? "{" : "", metric_table[m].labels,
+			         metric_table[m].labels[0] ? "}" : "");
+			bool ok = metric_set_has(&g->supported, m);
+			printf("    %-4s %-62s %s\n", ok ? "yes" : "no", series,
+			       ok ? sample_tier_name(source_table[metric_table[m].source].tier)
+			          : why);
+		}
+	}
+	if (rc == 0)
+		board_snapshot_free(&snap);
+	int hung = sampler_stop(sampler);
+	if (!hung)
+		board_free(&board);
+	session_close(&sess, hung > 0);
+	return exit_code;
+}

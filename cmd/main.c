@@ -1,0 +1,48 @@
+/* main.c - gpuscope's entry: pick the subcommand. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cmd/commands.h"
+
+static void usage(FILE *to)
+{
+	fprintf(to,
+	        "gpuscope %s - are we using our GPUs efficiently, and if not, why not?\n"
+	        "\n"
+	        "Usage: gpuscope COMMAND [OPTIONS]\n"
+	        "\n"
+	        "Commands:\n"
+	        "  serve     sample every NVIDIA GPU and serve Prometheus metrics (:9400)\n"
+	        "  doctor    print each GPU's identity, versions and supported metrics\n"
+	        "  version   print the version\n"
+	        "  help      print this help\n"
+	        "\n"
+	        "Every command that reads GPUs takes --demo [SCENARIO] to use the built-in\n"
+	        "GPU simulator instead of the NVIDIA driver, and --nvml-lib PATH.\n"
+	        "Run 'gpuscope COMMAND --help' for a command's options.\n",
+	        GPUSCOPE_VERSION);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stderr);
+		return 2;
+	}
+	const char *cmd = argv[1];
+	if (strcmp(cmd, "serve") == 0)
+		return cmd_serve(argc - 1, argv + 1);
+	if (strcmp(cmd, "doctor") == 0)
+		return cmd_doctor(argc - 1, argv + 1);
+	if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
+		printf("gpuscope %s\n", GPUSCOPE_VERSION);
+		return 0;
+	}
+	if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
+		usage(stdout);
+		return 0;
+	}
+	fprintf(stderr, "gpuscope: unknown command '%s'\n\n", cmd);
+	usage(stderr);
+	return 2;
+}

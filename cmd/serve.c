@@ -1,0 +1,173 @@
+/* serve.c - `gpuscope serve`: sampler threads + HTTP endpoint until a
+ * signal.  Signals are blocked in every thread and taken by sigwait() in
+ * main, so no handler runs in the middle of a driver call. */
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cmd/commands.h"
+#include "cmd/session.h"
+#include "export/prom.h"
+#include "http/server.h"
+#include "sample/sampler.h"
+
+static void serve_usage(FILE *to)
+{
+	fprintf(to,
+	        "Usage: gpuscope serve [OPTIONS]\n"
+	        "\n"
+	        "Samples every NVIDIA GPU through NVML and serves /metrics (Prometheus,\n"
+	        "drop-in for dcgm-exporter), /healthz and /api/v1/gpus.\n"
+	        "\n"
+	        "Options:\n"
+	        "  --listen ADDR          address to serve on: PORT, :PORT, HOST:PORT or\n"
+	        "                         [IPv6]:PORT (default :9400; port 0 picks a free one)\n"
+	        "  --fast-interval DUR    fast tier period, 10ms-60s (default 100ms)\n"
+	        "  --slow-interval DUR    slow tier period (energy counter, ECC, PCIe link),\n"
+	        "                         at least the fast period, up to 10m (default 5s)\n"
+	        "  --names MODE           metric names: dcgm, native or both (default both)\n"
+	        "  --hostname NAME        Hostname label of DCGM_FI_* series (default: this host)\n"
+	        "  --http-threads N       HTTP worker threads, 1-64 (default 2)\n"
+	        "  --nvml-lib PATH        NVML library to load (default libnvidia-ml.so.1;\n"
+	        "                         also GPUSCOPE_NVML_LIB)\n"
+	        "  --demo [SCENARIO]      read the built-in GPU simulator instead of the\n"
+	        "                         driver, with a scenario file or the 8-GPU default\n"
+	        "  -h, --help             this help\n");
+}
+
+static int bad_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int bad_usage(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	fprintf(stderr, "gpuscope serve: ");
+	vfprintf(stderr, fmt, ap);
+	fprintf(stderr, "\nRun 'gpuscope serve --help' for the options.\n");
+	va_end(ap);
+	return 2;
+}
+
+int cmd_serve(int argc, char **argv)
+{
+	struct gpu_opts gopts = {0};
+	const char *listen = ":9400", *hostname = NULL;
+	double fast_s = 0.1, slow_s = 5.0;
+	unsigned names = NAMES_BOTH, threads = 2;
+	char err[512];
+
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		int taken = gpu_opts_take(&gopts, argc, argv, &i, err, sizeof(err));
+		if (taken < 0)
+			return bad_usage("%s", err);
+		if (taken)
+			continue;
+		if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+			serve_usage(stdout);
+			return 0;
+		}
+		const char *val = i + 1 < argc ? argv[i + 1] : NULL;
+		if (strcmp(a, "--listen") == 0 && val) {
+			listen = argv[++i];
+		} else if (strcmp(a, "--fast-interval") == 0 && val) {
+			if (parse_duration(argv[++i], &fast_s) != 0 || fast_s < 0.01 || fast_s > 60)
+				return bad_usage(
+				    "--fast-interval '%s': give 10ms to 60s, e.g. 100ms", argv[i]);
+		} else if (strcmp(a, "--slow-interval") == 0 && val) {
+			if (parse_duration(argv[++i], &slow_s) != 0 || slow_s < 0.01 ||
+			    slow_s > 600)
+				return bad_usage("--slow-interval '%s': give up to 10m, e.g. 5s",
+				                 argv[i]);
+		} else if (strcmp(a, "--names") == 0 && val) {
+			if (prom_parse_names(argv[++i], &names) != 0)
+				return bad_usage("--names '%s': use dcgm, native or both", argv[i]);
+		} else if (strcmp(a, "--hostname") == 0 && val) {
+			hostname = argv[++i];
+		} else if (strcmp(a, "--http-threads") == 0 && val) {
+			char *end;
+			unsigned long n = strtoul(argv[++i], &end, 10);
+			if (*end || n < 1 || n > 64)
+				return bad_usage("--http-threads '%s': give 1 to 64", argv[i]);
+			threads = (unsigned)n;
+		} else if (a[0] == '-' && !val && strncmp(a, "--", 2) == 0 &&
+		           strcmp(a, "--demo") != 0) {
+			return bad_usage("%s needs a value", a);
+		} else {
+			return bad_usage("unknown option '%s'", a);
+		}
+	}
+	if (slow_s < fast_s)
+		return bad_usage("--slow-interval must be at least --fast-interval");
+
+	struct http_config hcfg = {.names = names, .fresh_s = fast_s, .threads = threads};
+	if (listen_addr_parse(listen, &hcfg.addr, err, sizeof(err)) != 0)
+		return bad_usage("%s", err);
+
+	/* Block the stop signals before any thread exists; main takes them. */
+	sigset_t stop;
+	sigemptyset(&stop);
+	sigaddset(&stop, SIGINT);
+	sigaddset(&stop, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &stop, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	struct session sess;
+	if (session_open(&sess, &gopts) != 0)
+		return 1;
+	struct board board;
+	if (board_init(&board, sess.count, fast_s, slow_s) != 0) {
+		fprintf(stderr, "gpuscope: out of memory\n");
+		session_close(&sess, false);
+		return 1;
+	}
+	board.info = sess.info;
+	if (hostname)
+		snprintf(board.info.hostname, sizeof(board.info.hostname), "%s", hostname);
+	if (sess.count == 0)
+		fprintf(stderr, "gpuscope: warning: NVML reports no GPUs; serving empty metrics\n");
+
+	struct sampler_config scfg = {.fast_s = fast_s, .slow_s = slow_s};
+	struct sampler *sampler = sampler_start(&sess.lib, &board, &scfg, err, sizeof(err));
+	if (!sampler) {
+		fprintf(stderr, "gpuscope: %s\n", err);
+		board_free(&board);
+		session_close(&sess, false);
+		return 1;
+	}
+	struct http_server *http = http_start(&board, &hcfg, err, sizeof(err));
+	if (!http) {
+		fprintf(stderr, "gpuscope: %s\n", err);
+		int hung = sampler_stop(sampler);
+		if (!hung)
+			board_free(&board);
+		session_close(&sess, hung > 0);
+		return 1;
+	}
+	fprintf(stderr,
+	        "gpuscope %s: serving %u GPU%s on port %u (fast %.0f ms, slow %.1f s, names %s); "
+	        "driver %s\n",
+	        GPUSCOPE_VERSION, sess.count, sess.count == 1 ? "" : "s", http_port(http),
+	        fast_s * 1000, slow_s,
+	        names == NAMES_BOTH   ? "both"
+	        : names == NAMES_DCGM ? "dcgm"
+	                              : "native",
+	        sess.info.driver_version[0] ? sess.info.driver_version : "unknown");
+
+	int sig = 0;
+	sigwait(&stop, &sig);
+	fprintf(stderr, "gpuscope: %s, stopping\n", sig == SIGINT ? "interrupted" : "terminated");
+
+	http_stop(http);
+	int hung = sampler_stop(sampler);
+	if (hung)
+		fprintf(stderr,
+		        "gpuscope: %d sampler thread%s still blocked in the driver; "
+		        "leaving NVML loaded\n",
+		        hung, hung == 1 ? " is" : "s are");
+	else
+		board_free(&board);
+	session_close(&sess, hung > 0);
+	return 0;
+}

@@ -1,0 +1,111 @@
+/* json.c - JSON documents built with jansson from a board snapshot.
+ *
+ * Metric keys are the native series names with their fixed labels, e.g.
+ * "gpuscope_ecc_errors_total{error=\"corrected\",scope=\"volatile\"}", so
+ * a value found here can be looked up in /metrics and docs/metrics.md.
+ * Values are in native units.
+ */
+#include "export/json.h"
+
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+
+/* Whole numbers as JSON integers (memory in bytes, clocks in Hz). */
+static json_t *number(double v)
+{
+	if (v == floor(v) && fabs(v) < 9007199254740992.0)
+		return json_integer((json_int_t)v);
+	return json_real(v);
+}
+
+static void series_key(int m, char *buf, size_t len)
+{
+	if (metric_table[m].labels[0])
+		snprintf(buf, len, "%s{%s}", metric_table[m].name, metric_table[m].labels);
+	else
+		snprintf(buf, len, "%s", metric_table[m].name);
+}
+
+static json_t *gpu_json(const struct gpu_record *g)
+{
+	json_t *o = json_object();
+	json_object_set_new(o, "gpu", json_integer(g->index));
+	json_object_set_new(o, "uuid", json_string(g->id.uuid));
+	json_object_set_new(o, "name", json_string(g->id.name));
+	json_object_set_new(o, "pci_bus_id", json_string(g->id.pci_bus_id));
+	json_object_set_new(o, "minor", g->id.minor >= 0 ? json_integer(g->id.minor) : json_null());
+	json_object_set_new(o, "health", json_string(gpu_health_name(g->health)));
+	json_object_set_new(o, "reason", json_string(g->health_reason));
+	json_t *metrics = json_object();
+	json_t *unsupported = json_object();
+	char key[256], why[256];
+	for (int m = 0; m < METRIC_COUNT; m++) {
+		series_key(m, key, sizeof(key));
+		if (metric_set_has(&g->valid, m))
+			json_object_set_new(
+			    metrics, key,
+			    number(metric_native_value(metric_table[m].unit, g->raw[m])));
+		else if (!metric_set_has(&g->supported, m) && metric_table[m].source != SRC_AGENT &&
+		         g->health != GPU_PROBING) {
+			gpu_record_reason(g, m, why, sizeof(why));
+			json_object_set_new(unsupported, key, json_string(why));
+		}
+	}
+	json_object_set_new(o, "metrics", metrics);
+	json_object_set_new(o, "unsupported", unsupported);
+	return o;
+}
+
+static json_t *info_json(const struct board_snapshot *s)
+{
+	json_t *o = json_object();
+	json_object_set_new(o, "version", json_string(GPUSCOPE_VERSION));
+	json_object_set_new(o, "hostname", json_string(s->info.hostname));
+	json_object_set_new(o, "driver_version", json_string(s->info.driver_version));
+	json_object_set_new(o, "nvml_version", json_string(s->info.nvml_version));
+	json_object_set_new(o, "cuda_driver_version", json_string(s->info.cuda_driver_version));
+	json_object_set_new(o, "library", json_string(s->info.library));
+	json_object_set_new(o, "simulator",
+	                    s->info.scenario[0] ? json_string(s->info.scenario) : json_null());
+	return o;
+}
+
+static char *dump(json_t *doc)
+{
+	char *text = json_dumps(doc, JSON_INDENT(1) | JSON_ENSURE_ASCII | JSON_REAL_PRECISION(15));
+	json_decref(doc);
+	return text;
+}
+
+char *json_gpus(const struct board_snapshot *s)
+{
+	json_t *doc = info_json(s);
+	json_t *gpus = json_array();
+	for (unsigned i = 0; i < s->count; i++)
+		json_array_append_new(gpus, gpu_json(&s->gpus[i]));
+	json_object_set_new(doc, "gpus", gpus);
+	return dump(doc);
+}
+
+char *json_health(const struct board_snapshot *s, bool *healthy)
+{
+	json_t *doc = json_object();
+	json_t *gpus = json_array();
+	*healthy = true;
+	for (unsigned i = 0; i < s->count; i++) {
+		const struct gpu_record *g = &s->gpus[i];
+		bool ok = g->health == GPU_OK || g->health == GPU_PROBING;
+		*healthy &= ok;
+		json_t *o = json_object();
+		json_object_set_new(o, "gpu", json_integer(g->index));
+		json_object_set_new(o, "uuid", json_string(g->id.uuid));
+		json_object_set_new(o, "health", json_string(gpu_health_name(g->health)));
+		json_object_set_new(o, "reason", json_string(g->health_reason));
+		json_array_append_new(gpus, o);
+	}
+	json_object_set_new(doc, "status", json_string(*healthy ? "ok" : "unhealthy"));
+	json_object_set_new(doc, "nvml", json_string("ok"));
+	json_object_set_new(doc, "gpus", gpus);
+	return dump(doc);
+}

@@ -1,0 +1,16 @@
+/* json.h - JSON views of a snapshot: /api/v1/gpus and /healthz. */
+#ifndef GPUSCOPE_JSON_H
+#define GPUSCOPE_JSON_H
+
+#include <stdbool.h>
+
+#include "series/snapshot.h"
+
+/* Returns a malloc'd JSON document, or NULL when out of memory. */
+char *json_gpus(const struct board_snapshot *s);
+
+/* Health document; *healthy is true when no GPU is lost, stalled or
+ * failing (probing counts as healthy: it lasts milliseconds). */
+char *json_health(const struct board_snapshot *s, bool *healthy);
+
+#endif

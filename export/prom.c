@@ -1,0 +1,184 @@
+/* prom.c - render the snapshot as Prometheus text or OpenMetrics.
+ *
+ * Families are written in table order, native names first.  A family's
+ * HELP/TYPE header is written, then its samples; if no GPU had a valid
+ * sample the header is taken back, so unsupported metrics leave no trace.
+ */
+#include "export/prom.h"
+
+#include <string.h>
+
+int prom_parse_names(const char *s, unsigned *names)
+{
+	if (strcmp(s, "native") == 0)
+		*names = NAMES_NATIVE;
+	else if (strcmp(s, "dcgm") == 0)
+		*names = NAMES_DCGM;
+	else if (strcmp(s, "both") == 0)
+		*names = NAMES_BOTH;
+	else
+		return -1;
+	return 0;
+}
+
+static bool has_value(const struct gpu_record *g, int m)
+{
+	return metric_set_has(&g->valid, m) &&
+	       (metric_set_has(&g->supported, m) || metric_table[m].source == SRC_AGENT);
+}
+
+/* OpenMetrics names a counter family without its _total suffix. */
+static void family_name(struct strbuf *out, const char *name, bool openmetrics, bool counter)
+{
+	size_t n = strlen(name);
+	if (openmetrics && counter && n > 6 && strcmp(name + n - 6, "_total") == 0)
+		n -= 6;
+	sb_append(out, name, n);
+}
+
+static void header(struct strbuf *out, const char *name, const char *help, const char *type,
+                   bool openmetrics, bool counter)
+{
+	sb_puts(out, "# HELP ");
+	family_name(out, name, openmetrics, counter);
+	sb_puts(out, " ");
+	sb_puts(out, help);
+	sb_puts(out, "\n# TYPE ");
+	family_name(out, name, openmetrics, counter);
+	sb_puts(out, " ");
+	sb_puts(out, type);
+	sb_puts(out, "\n");
+}
+
+static void native_labels(struct strbuf *out, const struct gpu_record *g)
+{
+	sb_printf(out, "{gpu=\"%u\",uuid=\"", g->index);
+	sb_label_value(out, g->id.uuid);
+	sb_puts(out, "\"");
+}
+
+static void dcgm_labels(struct strbuf *out, const struct gpu_record *g, const char *host)
+{
+	sb_printf(out, "{gpu=\"%u\",UUID=\"", g->index);
+	sb_label_value(out, g->id.uuid);
+	sb_puts(out, "\",pci_bus_id=\"");
+	sb_label_value(out, g->id.pci_bus_id);
+	if (g->id.minor >= 0)
+		sb_printf(out, "\",device=\"nvidia%d", g->id.minor);
+	else
+		sb_puts(out, "\",device=\"");
+	sb_puts(out, "\",modelName=\"");
+	sb_label_value(out, g->id.name);
+	sb_puts(out, "\",Hostname=\"");
+	sb_label_value(out, host);
+	sb_puts(out, "\"");
+}
+
+static void render_native(const struct board_snapshot *s, bool om, struct strbuf *out)
+{
+	for (int first = 0; first < METRIC_COUNT;) {
+		int end = first + 1;
+		while (end < METRIC_COUNT && !metric_family_first(end))
+			end++;
+		const struct metric_def *d = &metric_table[first];
+		bool counter = d->type == COUNTER;
+		size_t mark = out->len;
+		header(out, d->name, d->help, counter ? "counter" : "gauge", om, counter);
+		bool any = false;
+		for (int m = first; m < end; m++) {
+			for (unsigned i = 0; i < s->count; i++) {
+				const struct gpu_record *g = &s->gpus[i];
+				if (!has_value(g, m))
+					continue;
+				any = true;
+				sb_puts(out, d->name);
+				native_labels(out, g);
+				if (metric_table[m].labels[0]) {
+					sb_puts(out, ",");
+					sb_puts(out, metric_table[m].labels);
+				}
+				sb_puts(out, "} ");
+				sb_double(out, metric_native_value(d->unit, g->raw[m]));
+				sb_puts(out, "\n");
+			}
+		}
+		if (!any)
+			out->len = mark;
+		first = end;
+	}
+}
+
+static void render_info(const struct board_snapshot *s, bool om, struct strbuf *out)
+{
+	sb_puts(out, "# HELP gpuscope_gpu_info Identity and software versions of each GPU; "
+	             "always 1.\n");
+	sb_puts(out, om ? "# TYPE gpuscope_gpu info\n" : "# TYPE gpuscope_gpu_info gauge\n");
+	for (unsigned i = 0; i < s->count; i++) {
+		const struct gpu_record *g = &s->gpus[i];
+		sb_puts(out, "gpuscope_gpu_info");
+		native_labels(out, g);
+		sb_puts(out, ",name=\"");
+		sb_label_value(out, g->id.name);
+		sb_puts(out, "\",pci_bus_id=\"");
+		sb_label_value(out, g->id.pci_bus_id);
+		if (g->id.minor >= 0)
+			sb_printf(out, "\",device=\"nvidia%d", g->id.minor);
+		else
+			sb_puts(out, "\",device=\"");
+		sb_puts(out, "\",driver_version=\"");
+		sb_label_value(out, s->info.driver_version);
+		sb_puts(out, "\",nvml_version=\"");
+		sb_label_value(out, s->info.nvml_version);
+		sb_puts(out, "\",cuda_driver_version=\"");
+		sb_label_value(out, s->info.cuda_driver_version);
+		sb_puts(out, "\"} 1\n");
+	}
+	sb_puts(out, "# HELP gpuscope_build_info The gpuscope agent's version and the GPU "
+	             "library it reads (simulator scenario when simulated); always 1.\n");
+	sb_puts(out, om ? "# TYPE gpuscope_build info\n" : "# TYPE gpuscope_build_info gauge\n");
+	sb_puts(out, "gpuscope_build_info{version=\"" GPUSCOPE_VERSION "\",simulator=\"");
+	sb_label_value(out, s->info.scenario);
+	sb_puts(out, "\"} 1\n");
+}
+
+static void render_dcgm(const struct board_snapshot *s, bool om, struct strbuf *out)
+{
+	for (int m = 0; m < METRIC_COUNT; m++) {
+		const struct metric_def *d = &metric_table[m];
+		if (!d->dcgm)
+			continue;
+		/* DCGM's counter names lack _total, which OpenMetrics requires of
+		 * counters; there they are typed unknown (rate() works the same). */
+		const char *type = d->type == GAUGE ? "gauge" : om ? "unknown" : "counter";
+		size_t mark = out->len;
+		header(out, d->dcgm, d->dcgm_help, type, false, false);
+		bool any = false;
+		for (unsigned i = 0; i < s->count; i++) {
+			const struct gpu_record *g = &s->gpus[i];
+			if (!has_value(g, m))
+				continue;
+			any = true;
+			sb_puts(out, d->dcgm);
+			dcgm_labels(out, g, s->info.hostname);
+			sb_puts(out, "} ");
+			sb_double(out, metric_dcgm_value(d->unit, g->raw[m]));
+			sb_puts(out, "\n");
+		}
+		if (!any)
+			out->len = mark;
+	}
+}
+
+void prom_render(const struct board_snapshot *s, const struct prom_options *o, struct strbuf *out)
+{
+	if (o->names & NAMES_NATIVE) {
+		render_native(s, o->openmetrics, out);
+		render_info(s, o->openmetrics, out);
+	}
+	if (o->names & NAMES_DCGM)
+		render_dcgm(s, o->openmetrics, out);
+	if (o->openmetrics)
+		sb_puts(out, "# EOF\n");
+	if (out->data && !out->oom)
+		out->data[out->len] = 0;
+}

@@ -1,0 +1,30 @@
+/* prom.h - Prometheus exposition of a board snapshot.
+ *
+ * Two name sets from the one metric table: gpuscope_* (Prometheus base
+ * units, ratios 0-1, _total counters) and dcgm-exporter's DCGM_FI_* (its
+ * units and labels, so dashboards 12239 and 13770 work unchanged).  Two
+ * formats: text 0.0.4 and OpenMetrics 1.0.0.  A metric without a current
+ * valid reading is left out, never written as 0.
+ */
+#ifndef GPUSCOPE_PROM_H
+#define GPUSCOPE_PROM_H
+
+#include "export/strbuf.h"
+#include "series/snapshot.h"
+
+enum prom_names { NAMES_NATIVE = 1, NAMES_DCGM = 2, NAMES_BOTH = 3 };
+
+struct prom_options {
+	unsigned names; /* enum prom_names bits */
+	bool openmetrics;
+};
+
+#define PROM_CONTENT_TYPE_TEXT        "text/plain; version=0.0.4; charset=utf-8"
+#define PROM_CONTENT_TYPE_OPENMETRICS "application/openmetrics-text; version=1.0.0; charset=utf-8"
+
+/* Parses "native", "dcgm" or "both"; returns 0 or -1. */
+int prom_parse_names(const char *s, unsigned *names);
+
+void prom_render(const struct board_snapshot *s, const struct prom_options *o, struct strbuf *out);
+
+#endif

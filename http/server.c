@@ -1,0 +1,356 @@
+/* server.c - routes, the rendered-body cache, gzip.
+ *
+ * /metrics is rendered at most once per fast tick per variant (text or
+ * OpenMetrics, plain or gzip) and served from memory: the cached body is
+ * reference counted, so a slow client keeps its copy alive while new
+ * scrapes get the next one.  Rendering happens on the first request after
+ * the board changed, under the cache lock; it reads a snapshot, never NVML.
+ */
+#include "http/server.h"
+
+#include <microhttpd.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <zlib.h>
+
+#include "export/json.h"
+#include "export/prom.h"
+
+struct body {
+	atomic_int refs;
+	size_t len;
+	char data[];
+};
+
+struct cached {
+	struct body *body;
+	uint64_t generation;
+	double rendered_at; /* for gzip variants: of the plain body compressed */
+};
+
+struct http_server {
+	struct MHD_Daemon *daemon;
+	struct board *board;
+	struct http_config cfg;
+	pthread_mutex_t lock;
+	struct cached plain[2]; /* [openmetrics] */
+	struct cached gzip[2];
+	unsigned port;
+};
+
+static struct body *body_new(const char *data, size_t len)
+{
+	struct body *b = malloc(sizeof(*b) + len + 1);
+	if (!b)
+		return NULL;
+	atomic_init(&b->refs, 1);
+	b->len = len;
+	memcpy(b->data, data, len);
+	b->data[len] = 0;
+	return b;
+}
+
+static void body_unref(void *cls)
+{
+	struct body *b = cls;
+	if (b && atomic_fetch_sub(&b->refs, 1) == 1)
+		free(b);
+}
+
+static struct body *body_ref(struct body *b)
+{
+	atomic_fetch_add(&b->refs, 1);
+	return b;
+}
+
+static struct body *gzip_body(const struct body *in)
+{
+	z_stream zs;
+	memset(&zs, 0, sizeof(zs));
+	if (deflateInit2(&zs, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+		return NULL;
+	uLong bound = deflateBound(&zs, (uLong)in->len);
+	struct body *out = malloc(sizeof(*out) + bound + 1);
+	if (!out) {
+		deflateEnd(&zs);
+		return NULL;
+	}
+	zs.next_in = (Bytef *)in->data;
+	zs.avail_in = (uInt)in->len;
+	zs.next_out = (Bytef *)out->data;
+	zs.avail_out = (uInt)bound;
+	int rc = deflate(&zs, Z_FINISH);
+	out->len = zs.total_out;
+	deflateEnd(&zs);
+	if (rc != Z_STREAM_END) {
+		free(out);
+		return NULL;
+	}
+	atomic_init(&out->refs, 1);
+	return out;
+}
+
+static void cache_set(struct cached *c, struct body *b, uint64_t gen, double now)
+{
+	body_unref(c->body);
+	c->body = b;
+	c->generation = gen;
+	c->rendered_at = now;
+}
+
+/* Returns a referenced body for the variant, rendering when stale. */
+static struct body *metrics_body(struct http_server *h, bool om, bool gz)
+{
+	struct body *out = NULL;
+	pthread_mutex_lock(&h->lock);
+	uint64_t gen = board_generation(h->board);
+	double now = mono_now();
+	struct cached *p = &h->plain[om];
+	if (!p->body || (p->generation != gen && now - p->rendered_at >= h->cfg.fresh_s)) {
+		struct board_snapshot snap;
+		if (board_snapshot(h->board, &snap) == 0) {
+			struct strbuf sb;
+			sb_init(&sb, 64 * 1024);
+			struct prom_options o = {.names = h->cfg.names, .openmetrics = om};
+			prom_render(&snap, &o, &sb);
+			if (!sb.oom) {
+				struct body *b = body_new(sb.data, sb.len);
+				if (b)
+					cache_set(p, b, snap.generation, now);
+			}
+			sb_free(&sb);
+			board_snapshot_free(&snap);
+		}
+	}
+	if (!p->body)
+		goto out;
+	if (!gz) {
+		out = body_ref(p->body);
+		goto out;
+	}
+	struct cached *z = &h->gzip[om];
+	bool current =
+	    z->body && z->generation == p->generation && z->rendered_at == p->rendered_at;
+	if (!current) {
+		struct body *b = gzip_body(p->body);
+		if (b) {
+			cache_set(z, b, p->generation, p->rendered_at);
+			current = true;
+		}
+	}
+	if (current)
+		out = body_ref(z->body);
+out:
+	pthread_mutex_unlock(&h->lock);
+	return out;
+}
+
+/* True when the comma-separated header value lists token with q > 0. */
+static bool header_allows(const char *value, const char *token)
+{
+	if (!value)
+		return false;
+	size_t tl = strlen(token);
+	for (const char *p = value; (p = strcasestr(p, token)) != NULL; p += tl) {
+		bool starts = p == value || p[-1] == ',' || p[-1] == ' ';
+		char after = p[tl];
+		if (!starts || (after && after != ',' && after != ';' && after != ' '))
+			continue;
+		const char *q = strstr(p + tl, "q=");
+		const char *comma = strchr(p + tl, ',');
+		if (q && (!comma || q < comma) && strtod(q + 2, NULL) <= 0.0)
+			return false;
+		return true;
+	}
+	return false;
+}
+
+static enum MHD_Result send_text(struct MHD_Connection *c, unsigned status, const char *type,
+                                 const char *text)
+{
+	struct MHD_Response *r =
+	    MHD_create_response_from_buffer(strlen(text), (void *)text, MHD_RESPMEM_MUST_COPY);
+	if (!r)
+		return MHD_NO;
+	MHD_add_response_header(r, "Content-Type", type);
+	enum MHD_Result ret = MHD_queue_response(c, status, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+static enum MHD_Result send_json(struct MHD_Connection *c, unsigned status, char *json)
+{
+	if (!json)
+		return send_text(c, 500, "text/plain; charset=utf-8", "out of memory\n");
+	struct MHD_Response *r =
+	    MHD_create_response_from_buffer(strlen(json), json, MHD_RESPMEM_MUST_FREE);
+	if (!r) {
+		free(json);
+		return MHD_NO;
+	}
+	MHD_add_response_header(r, "Content-Type", "application/json");
+	MHD_add_response_header(r, "Cache-Control", "no-store");
+	enum MHD_Result ret = MHD_queue_response(c, status, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+static enum MHD_Result serve_metrics(struct http_server *h, struct MHD_Connection *c)
+{
+	const char *accept = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Accept");
+	const char *enc = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Accept-Encoding");
+	bool om = header_allows(accept, "application/openmetrics-text");
+	bool gz = header_allows(enc, "gzip");
+	struct body *b = metrics_body(h, om, gz);
+	if (!b)
+		return send_text(c, 503, "text/plain; charset=utf-8",
+		                 "metrics unavailable (out of memory)\n");
+	struct MHD_Response *r =
+	    MHD_create_response_from_buffer_with_free_callback_cls(b->len, b->data, body_unref, b);
+	if (!r) {
+		body_unref(b);
+		return MHD_NO;
+	}
+	MHD_add_response_header(r, "Content-Type",
+	                        om ? PROM_CONTENT_TYPE_OPENMETRICS : PROM_CONTENT_TYPE_TEXT);
+	MHD_add_response_header(r, "Vary", "Accept, Accept-Encoding");
+	if (gz)
+		MHD_add_response_header(r, "Content-Encoding", "gzip");
+	enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_OK, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+static enum MHD_Result serve_snapshot_json(struct http_server *h, struct MHD_Connection *c,
+                                           bool health)
+{
+	struct board_snapshot snap;
+	if (board_snapshot(h->board, &snap) != 0)
+		return send_text(c, 503, "text/plain; charset=utf-8", "out of memory\n");
+	bool healthy = true;
+	char *json = health ? json_health(&snap, &healthy) : json_gpus(&snap);
+	board_snapshot_free(&snap);
+	return send_json(c, healthy ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE, json);
+}
+
+static const char index_html[] =
+    "<!doctype html><html><head><meta charset=\"utf-8\"><title>gpuscope</title></head>"
+    "<body><h1>gpuscope " GPUSCOPE_VERSION "</h1><ul>"
+    "<li><a href=\"/metrics\">/metrics</a> Prometheus metrics (gpuscope_* and DCGM_FI_*)</li>"
+    "<li><a href=\"/healthz\">/healthz</a> health of NVML and every GPU</li>"
+    "<li><a href=\"/api/v1/gpus\">/api/v1/gpus</a> JSON snapshot</li>"
+    "</ul></body></html>\n";
+
+static int request_marker;
+
+static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url,
+                              const char *method, const char *version, const char *upload_data,
+                              size_t *upload_size, void **req_cls)
+{
+	struct http_server *h = cls;
+	bool get = strcmp(method, MHD_HTTP_METHOD_GET) == 0;
+	bool head = strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
+	if (!*req_cls) {
+		/* First call: headers only.  Answer a wrong method at once. */
+		*req_cls = &request_marker;
+		if (!get && !head) {
+			struct MHD_Response *r = MHD_create_response_from_buffer(
+			    19, (void *)"method not allowed\n", MHD_RESPMEM_PERSISTENT);
+			if (!r)
+				return MHD_NO;
+			MHD_add_response_header(r, "Allow", "GET, HEAD");
+			MHD_add_response_header(r, "Content-Type", "text/plain; charset=utf-8");
+			enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_METHOD_NOT_ALLOWED, r);
+			MHD_destroy_response(r);
+			return ret;
+		}
+		return MHD_YES;
+	}
+	if (*upload_size) {
+		*upload_size = 0; /* a GET body means nothing here; drain it */
+		return MHD_YES;
+	}
+	if (strcmp(url, "/metrics") == 0)
+		return serve_metrics(h, c);
+	if (strcmp(url, "/healthz") == 0)
+		return serve_snapshot_json(h, c, true);
+	if (strcmp(url, "/api/v1/gpus") == 0)
+		return serve_snapshot_json(h, c, false);
+	if (strcmp(url, "/") == 0)
+		return send_text(c, MHD_HTTP_OK, "text/html; charset=utf-8", index_html);
+	return send_text(c, MHD_HTTP_NOT_FOUND, "text/plain; charset=utf-8",
+	                 "not found: try /metrics, /healthz or /api/v1/gpus\n");
+}
+
+static struct MHD_Daemon *start_daemon(struct http_server *h, unsigned flags,
+                                       const struct sockaddr *sa)
+{
+	return MHD_start_daemon(
+	    flags, 0, NULL, NULL, handle, h, MHD_OPTION_SOCK_ADDR, sa, MHD_OPTION_THREAD_POOL_SIZE,
+	    (unsigned)h->cfg.threads, MHD_OPTION_CONNECTION_LIMIT, (unsigned)256,
+	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+	    (size_t)32 * 1024, MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1, MHD_OPTION_END);
+}
+
+struct http_server *http_start(struct board *b, const struct http_config *cfg, char *err,
+                               size_t errlen)
+{
+	struct http_server *h = calloc(1, sizeof(*h));
+	if (!h) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	h->board = b;
+	h->cfg = *cfg;
+	if (h->cfg.threads == 0)
+		h->cfg.threads = 2;
+	pthread_mutex_init(&h->lock, NULL);
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO;
+	const struct sockaddr *sa = (const struct sockaddr *)&cfg->addr.ss;
+	if (cfg->addr.ss.ss_family == AF_INET6)
+		flags |= cfg->addr.any ? MHD_USE_DUAL_STACK : MHD_USE_IPv6;
+	h->daemon = start_daemon(h, flags, sa);
+	if (!h->daemon && cfg->addr.any) {
+		/* No IPv6 on this host: listen on every IPv4 address instead. */
+		struct sockaddr_in v4 = {.sin_family = AF_INET,
+		                         .sin_port = htons((uint16_t)cfg->addr.port),
+		                         .sin_addr.s_addr = htonl(INADDR_ANY)};
+		h->daemon = start_daemon(h, MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO,
+		                         (const struct sockaddr *)&v4);
+	}
+	if (!h->daemon) {
+		snprintf(err, errlen,
+		         "cannot listen on port %u: the address is in use or not available here "
+		         "(choose another with --listen)",
+		         cfg->addr.port);
+		pthread_mutex_destroy(&h->lock);
+		free(h);
+		return NULL;
+	}
+	const union MHD_DaemonInfo *info =
+	    MHD_get_daemon_info(h->daemon, MHD_DAEMON_INFO_BIND_PORT);
+	h->port = info ? info->port : cfg->addr.port;
+	return h;
+}
+
+unsigned http_port(const struct http_server *h)
+{
+	return h->port;
+}
+
+void http_stop(struct http_server *h)
+{
+	if (!h)
+		return;
+	MHD_stop_daemon(h->daemon);
+	for (int i = 0; i < 2; i++) {
+		body_unref(h->plain[i].body);
+		body_unref(h->gzip[i].body);
+	}
+	pthread_mutex_destroy(&h->lock);
+	free(h);
+}

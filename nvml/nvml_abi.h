@@ -1,0 +1,259 @@
+/* nvml_abi.h - gpuscope's own declarations of the NVML ABI subset it uses.
+ *
+ * No NVIDIA header is needed to build gpuscope: the types, constants and
+ * struct layouts below are written from the public nvml.h (CUDA 13.x header,
+ * NVML_API_VERSION 13) and checked against the sizes that header compiles to
+ * on x86-64 (see ../shared/facts/nvml-gpm-nccl-cupti-apis.md).  Layout
+ * assertions at the bottom keep them honest.
+ *
+ * The symbol list is one X-macro, NVML_SYMBOLS, so the loader (nvml_loader.c)
+ * and the simulator (sim/) are generated from the same rows and can never
+ * disagree on a signature.  Each row names the newest symbol first and an
+ * older fallback with the same signature, or NULL when there is none.
+ */
+#ifndef GPUSCOPE_NVML_ABI_H
+#define GPUSCOPE_NVML_ABI_H
+
+#include <stddef.h>
+
+typedef int nvmlReturn_t;
+typedef struct nvmlDevice_st *nvmlDevice_t;
+typedef struct nvmlEventSet_st *nvmlEventSet_t;
+
+enum {
+	NVML_SUCCESS = 0,
+	NVML_ERROR_UNINITIALIZED = 1,
+	NVML_ERROR_INVALID_ARGUMENT = 2,
+	NVML_ERROR_NOT_SUPPORTED = 3,
+	NVML_ERROR_NO_PERMISSION = 4,
+	NVML_ERROR_ALREADY_INITIALIZED = 5,
+	NVML_ERROR_NOT_FOUND = 6,
+	NVML_ERROR_INSUFFICIENT_SIZE = 7,
+	NVML_ERROR_INSUFFICIENT_POWER = 8,
+	NVML_ERROR_DRIVER_NOT_LOADED = 9,
+	NVML_ERROR_TIMEOUT = 10,
+	NVML_ERROR_IRQ_ISSUE = 11,
+	NVML_ERROR_LIBRARY_NOT_FOUND = 12,
+	NVML_ERROR_FUNCTION_NOT_FOUND = 13,
+	NVML_ERROR_CORRUPTED_INFOROM = 14,
+	NVML_ERROR_GPU_IS_LOST = 15,
+	NVML_ERROR_RESET_REQUIRED = 16,
+	NVML_ERROR_OPERATING_SYSTEM = 17,
+	NVML_ERROR_LIB_RM_VERSION_MISMATCH = 18,
+	NVML_ERROR_IN_USE = 19,
+	NVML_ERROR_MEMORY = 20,
+	NVML_ERROR_NO_DATA = 21,
+	NVML_ERROR_ARGUMENT_VERSION_MISMATCH = 25,
+	NVML_ERROR_DEPRECATED = 26,
+	NVML_ERROR_NOT_READY = 27,
+	NVML_ERROR_GPU_NOT_FOUND = 28,
+	NVML_ERROR_INVALID_STATE = 29,
+	NVML_ERROR_UNKNOWN = 999,
+};
+
+/* Buffer sizes (the _V2 ones are the larger, current sizes). */
+#define NVML_DEVICE_NAME_V2_BUFFER_SIZE        96
+#define NVML_DEVICE_UUID_V2_BUFFER_SIZE        96
+#define NVML_SYSTEM_DRIVER_VERSION_BUFFER_SIZE 80
+#define NVML_SYSTEM_NVML_VERSION_BUFFER_SIZE   80
+#define NVML_DEVICE_PCI_BUS_ID_BUFFER_SIZE     32
+#define NVML_DEVICE_PCI_BUS_ID_BUFFER_V2_SIZE  16
+
+/* Versioned structs carry sizeof | version << 24 (a bare 2 is rejected). */
+#define NVML_STRUCT_VERSION(size, ver) ((unsigned)(size) | ((unsigned)(ver) << 24))
+
+typedef struct {
+	char busIdLegacy[NVML_DEVICE_PCI_BUS_ID_BUFFER_V2_SIZE];
+	unsigned domain;
+	unsigned bus;
+	unsigned device;
+	unsigned pciDeviceId; /* device << 16 | vendor */
+	unsigned pciSubSystemId;
+	char busId[NVML_DEVICE_PCI_BUS_ID_BUFFER_SIZE];
+} nvmlPciInfo_t;
+
+typedef struct {
+	unsigned gpu;    /* percent of time a kernel ran */
+	unsigned memory; /* percent of time device memory was read or written */
+} nvmlUtilization_t;
+
+typedef struct {
+	unsigned long long total;
+	unsigned long long free;
+	unsigned long long used;
+} nvmlMemory_t;
+
+typedef struct {
+	unsigned version;
+	unsigned long long total;
+	unsigned long long reserved;
+	unsigned long long free;
+	unsigned long long used;
+} nvmlMemory_v2_t;
+#define nvmlMemory_v2 NVML_STRUCT_VERSION(sizeof(nvmlMemory_v2_t), 2)
+
+typedef union {
+	double dVal;
+	int siVal;
+	unsigned uiVal;
+	unsigned long ulVal;
+	unsigned long long ullVal;
+	long long sllVal;
+	unsigned short usVal;
+} nvmlValue_t;
+
+enum {
+	NVML_VALUE_TYPE_DOUBLE = 0,
+	NVML_VALUE_TYPE_UNSIGNED_INT = 1,
+	NVML_VALUE_TYPE_UNSIGNED_LONG = 2,
+	NVML_VALUE_TYPE_UNSIGNED_LONG_LONG = 3,
+	NVML_VALUE_TYPE_SIGNED_LONG_LONG = 4,
+	NVML_VALUE_TYPE_SIGNED_INT = 5,
+	NVML_VALUE_TYPE_UNSIGNED_SHORT = 6,
+};
+
+typedef struct {
+	unsigned fieldId;
+	unsigned scopeId;
+	long long timestamp; /* us since the epoch */
+	long long latencyUsec;
+	int valueType; /* NVML_VALUE_TYPE_* */
+	nvmlReturn_t nvmlReturn;
+	nvmlValue_t value;
+} nvmlFieldValue_t;
+
+/* Field ids (NVML_FI_*) that gpuscope reads. */
+#define NVML_FI_DEV_MEMORY_TEMP 82
+
+typedef struct {
+	nvmlDevice_t device;
+	unsigned long long eventType;
+	unsigned long long eventData; /* the Xid number for Xid events */
+	unsigned gpuInstanceId;
+	unsigned computeInstanceId;
+} nvmlEventData_t;
+
+/* Event type bits. */
+#define nvmlEventTypeSingleBitEccError 0x1ULL
+#define nvmlEventTypeDoubleBitEccError 0x2ULL
+#define nvmlEventTypeXidCriticalError  0x8ULL
+
+enum { NVML_TEMPERATURE_GPU = 0 };
+enum {
+	NVML_TEMPERATURE_THRESHOLD_SHUTDOWN = 0,
+	NVML_TEMPERATURE_THRESHOLD_SLOWDOWN = 1,
+	NVML_TEMPERATURE_THRESHOLD_MEM_MAX = 2,
+	NVML_TEMPERATURE_THRESHOLD_GPU_MAX = 3,
+};
+enum { NVML_CLOCK_GRAPHICS = 0, NVML_CLOCK_SM = 1, NVML_CLOCK_MEM = 2, NVML_CLOCK_VIDEO = 3 };
+enum { NVML_FEATURE_DISABLED = 0, NVML_FEATURE_ENABLED = 1 };
+enum { NVML_MEMORY_ERROR_TYPE_CORRECTED = 0, NVML_MEMORY_ERROR_TYPE_UNCORRECTED = 1 };
+enum { NVML_VOLATILE_ECC = 0, NVML_AGGREGATE_ECC = 1 };
+#define NVML_PSTATE_UNKNOWN 32
+
+/* Clock event (throttle) reason bits. */
+#define NVML_CLOCKS_EVENT_REASON_GPU_IDLE                    0x1ULL
+#define NVML_CLOCKS_EVENT_REASON_APPLICATIONS_CLOCKS_SETTING 0x2ULL
+#define NVML_CLOCKS_EVENT_REASON_SW_POWER_CAP                0x4ULL
+#define NVML_CLOCKS_EVENT_REASON_HW_SLOWDOWN                 0x8ULL
+#define NVML_CLOCKS_EVENT_REASON_SYNC_BOOST                  0x10ULL
+#define NVML_CLOCKS_EVENT_REASON_SW_THERMAL_SLOWDOWN         0x20ULL
+#define NVML_CLOCKS_EVENT_REASON_HW_THERMAL_SLOWDOWN         0x40ULL
+#define NVML_CLOCKS_EVENT_REASON_HW_POWER_BRAKE_SLOWDOWN     0x80ULL
+#define NVML_CLOCKS_EVENT_REASON_DISPLAY_CLOCK_SETTING       0x100ULL
+
+/*
+ * X(field, required, return, params, newest symbol, fallback symbol or NULL)
+ *
+ * required: 1 when gpuscope cannot work without it (the loader refuses a
+ * library that lacks it), 0 when a missing symbol only makes the metrics
+ * that need it unsupported.
+ */
+#define NVML_SYMBOLS(X)                                                                            \
+	X(init, 1, nvmlReturn_t, (void), "nvmlInit_v2", "nvmlInit")                                \
+	X(shutdown, 1, nvmlReturn_t, (void), "nvmlShutdown", NULL)                                 \
+	X(error_string, 0, const char *, (nvmlReturn_t), "nvmlErrorString", NULL)                  \
+	X(system_get_driver_version, 0, nvmlReturn_t, (char *, unsigned),                          \
+	  "nvmlSystemGetDriverVersion", NULL)                                                      \
+	X(system_get_nvml_version, 0, nvmlReturn_t, (char *, unsigned),                            \
+	  "nvmlSystemGetNVMLVersion", NULL)                                                        \
+	X(system_get_cuda_driver_version, 0, nvmlReturn_t, (int *),                                \
+	  "nvmlSystemGetCudaDriverVersion_v2", "nvmlSystemGetCudaDriverVersion")                   \
+	X(device_get_count, 1, nvmlReturn_t, (unsigned *), "nvmlDeviceGetCount_v2",                \
+	  "nvmlDeviceGetCount")                                                                    \
+	X(device_get_handle_by_index, 1, nvmlReturn_t, (unsigned, nvmlDevice_t *),                 \
+	  "nvmlDeviceGetHandleByIndex_v2", "nvmlDeviceGetHandleByIndex")                           \
+	X(device_get_name, 0, nvmlReturn_t, (nvmlDevice_t, char *, unsigned), "nvmlDeviceGetName", \
+	  NULL)                                                                                    \
+	X(device_get_uuid, 0, nvmlReturn_t, (nvmlDevice_t, char *, unsigned), "nvmlDeviceGetUUID", \
+	  NULL)                                                                                    \
+	X(device_get_pci_info, 0, nvmlReturn_t, (nvmlDevice_t, nvmlPciInfo_t *),                   \
+	  "nvmlDeviceGetPciInfo_v3", "nvmlDeviceGetPciInfo_v2")                                    \
+	X(device_get_minor_number, 0, nvmlReturn_t, (nvmlDevice_t, unsigned *),                    \
+	  "nvmlDeviceGetMinorNumber", NULL)                                                        \
+	X(device_get_utilization_rates, 0, nvmlReturn_t, (nvmlDevice_t, nvmlUtilization_t *),      \
+	  "nvmlDeviceGetUtilizationRates", NULL)                                                   \
+	X(device_get_memory_info_v2, 0, nvmlReturn_t, (nvmlDevice_t, nvmlMemory_v2_t *),           \
+	  "nvmlDeviceGetMemoryInfo_v2", NULL)                                                      \
+	X(device_get_memory_info, 0, nvmlReturn_t, (nvmlDevice_t, nvmlMemory_t *),                 \
+	  "nvmlDeviceGetMemoryInfo", NULL)                                                         \
+	X(device_get_temperature, 0, nvmlReturn_t, (nvmlDevice_t, int, unsigned *),                \
+	  "nvmlDeviceGetTemperature", NULL)                                                        \
+	X(device_get_temperature_threshold, 0, nvmlReturn_t, (nvmlDevice_t, int, unsigned *),      \
+	  "nvmlDeviceGetTemperatureThreshold", NULL)                                               \
+	X(device_get_field_values, 0, nvmlReturn_t, (nvmlDevice_t, int, nvmlFieldValue_t *),       \
+	  "nvmlDeviceGetFieldValues", NULL)                                                        \
+	X(device_get_power_usage, 0, nvmlReturn_t, (nvmlDevice_t, unsigned *),                     \
+	  "nvmlDeviceGetPowerUsage", NULL)                                                         \
+	X(device_get_enforced_power_limit, 0, nvmlReturn_t, (nvmlDevice_t, unsigned *),            \
+	  "nvmlDeviceGetEnforcedPowerLimit", NULL)                                                 \
+	X(device_get_total_energy_consumption, 0, nvmlReturn_t,                                    \
+	  (nvmlDevice_t, unsigned long long *), "nvmlDeviceGetTotalEnergyConsumption", NULL)       \
+	X(device_get_clock_info, 0, nvmlReturn_t, (nvmlDevice_t, int, unsigned *),                 \
+	  "nvmlDeviceGetClockInfo", NULL)                                                          \
+	X(device_get_max_clock_info, 0, nvmlReturn_t, (nvmlDevice_t, int, unsigned *),             \
+	  "nvmlDeviceGetMaxClockInfo", NULL)                                                       \
+	X(device_get_clocks_event_reasons, 0, nvmlReturn_t, (nvmlDevice_t, unsigned long long *),  \
+	  "nvmlDeviceGetCurrentClocksEventReasons", "nvmlDeviceGetCurrentClocksThrottleReasons")   \
+	X(device_get_curr_pcie_link_generation, 0, nvmlReturn_t, (nvmlDevice_t, unsigned *),       \
+	  "nvmlDeviceGetCurrPcieLinkGeneration", NULL)                                             \
+	X(device_get_curr_pcie_link_width, 0, nvmlReturn_t, (nvmlDevice_t, unsigned *),            \
+	  "nvmlDeviceGetCurrPcieLinkWidth", NULL)                                                  \
+	X(device_get_max_pcie_link_generation, 0, nvmlReturn_t, (nvmlDevice_t, unsigned *),        \
+	  "nvmlDeviceGetMaxPcieLinkGeneration", NULL)                                              \
+	X(device_get_max_pcie_link_width, 0, nvmlReturn_t, (nvmlDevice_t, unsigned *),             \
+	  "nvmlDeviceGetMaxPcieLinkWidth", NULL)                                                   \
+	X(device_get_pcie_replay_counter, 0, nvmlReturn_t, (nvmlDevice_t, unsigned *),             \
+	  "nvmlDeviceGetPcieReplayCounter", NULL)                                                  \
+	X(device_get_encoder_utilization, 0, nvmlReturn_t, (nvmlDevice_t, unsigned *, unsigned *), \
+	  "nvmlDeviceGetEncoderUtilization", NULL)                                                 \
+	X(device_get_decoder_utilization, 0, nvmlReturn_t, (nvmlDevice_t, unsigned *, unsigned *), \
+	  "nvmlDeviceGetDecoderUtilization", NULL)                                                 \
+	X(device_get_ecc_mode, 0, nvmlReturn_t, (nvmlDevice_t, int *, int *),                      \
+	  "nvmlDeviceGetEccMode", NULL)                                                            \
+	X(device_get_total_ecc_errors, 0, nvmlReturn_t,                                            \
+	  (nvmlDevice_t, int, int, unsigned long long *), "nvmlDeviceGetTotalEccErrors", NULL)     \
+	X(device_get_remapped_rows, 0, nvmlReturn_t,                                               \
+	  (nvmlDevice_t, unsigned *, unsigned *, unsigned *, unsigned *),                          \
+	  "nvmlDeviceGetRemappedRows", NULL)                                                       \
+	X(device_get_performance_state, 0, nvmlReturn_t, (nvmlDevice_t, int *),                    \
+	  "nvmlDeviceGetPerformanceState", NULL)                                                   \
+	X(event_set_create, 0, nvmlReturn_t, (nvmlEventSet_t *), "nvmlEventSetCreate", NULL)       \
+	X(device_get_supported_event_types, 0, nvmlReturn_t, (nvmlDevice_t, unsigned long long *), \
+	  "nvmlDeviceGetSupportedEventTypes", NULL)                                                \
+	X(device_register_events, 0, nvmlReturn_t,                                                 \
+	  (nvmlDevice_t, unsigned long long, nvmlEventSet_t), "nvmlDeviceRegisterEvents", NULL)    \
+	X(event_set_wait, 0, nvmlReturn_t, (nvmlEventSet_t, nvmlEventData_t *, unsigned),          \
+	  "nvmlEventSetWait_v2", NULL)                                                             \
+	X(event_set_free, 0, nvmlReturn_t, (nvmlEventSet_t), "nvmlEventSetFree", NULL)
+
+/* Layouts that must match the driver (x86-64 / LP64). */
+_Static_assert(sizeof(nvmlPciInfo_t) == 68, "nvmlPciInfo_t layout");
+_Static_assert(sizeof(nvmlMemory_t) == 24, "nvmlMemory_t layout");
+_Static_assert(sizeof(nvmlMemory_v2_t) == 40, "nvmlMemory_v2_t layout");
+_Static_assert(nvmlMemory_v2 == 0x02000028, "nvmlMemory_v2 version word");
+_Static_assert(sizeof(nvmlFieldValue_t) == 40, "nvmlFieldValue_t layout");
+_Static_assert(offsetof(nvmlFieldValue_t, value) == 32, "nvmlFieldValue_t.value offset");
+_Static_assert(sizeof(nvmlEventData_t) == 32, "nvmlEventData_t layout");
+
+#endif

@@ -1,0 +1,280 @@
+/* sampler.c - per-GPU fast and slow sampling threads.
+ *
+ * A tier's sweep reads its supported sources into a private frame and then
+ * publishes the frame in one short critical section (board_publish).  The
+ * schedule is fixed-rate: the next sweep is due one period after the last
+ * was due, and a sweep that overran skips ahead rather than bursting.
+ */
+#include "sample/worker.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "sample/probe.h"
+
+bool sampler_sleep_until(struct sampler *s, double deadline)
+{
+	pthread_mutex_lock(&s->lock);
+	while (!atomic_load(&s->stop)) {
+		double now = mono_now();
+		if (now >= deadline)
+			break;
+		struct timespec ts;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		double wait = deadline - now;
+		ts.tv_sec += (time_t)wait;
+		ts.tv_nsec += (long)((wait - (double)(time_t)wait) * 1e9);
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		if (pthread_cond_timedwait(&s->wake, &s->lock, &ts) == ETIMEDOUT)
+			break;
+	}
+	bool stop = atomic_load(&s->stop);
+	pthread_mutex_unlock(&s->lock);
+	return stop;
+}
+
+void sampler_note_error(struct gpu_worker *w, const char *call, nvmlReturn_t rc)
+{
+	char why[160];
+	snprintf(why, sizeof(why), "%s: %s", call, nvml_lib_strerror(w->s->lib, rc));
+	board_set_health(w->s->board, w->index,
+	                 rc == NVML_ERROR_GPU_IS_LOST ? GPU_LOST : GPU_FAILING, why);
+}
+
+/* One sweep of one tier.  Returns false when the GPU is lost. */
+static bool sweep(struct gpu_worker *w, struct source_ctx *ctx, enum sample_tier tier,
+                  enum metric_id duration_metric)
+{
+	double raw[METRIC_COUNT];
+	metric_set got = {0};
+	int tried = 0, failed = 0;
+	const char *failed_call = NULL;
+	nvmlReturn_t failed_rc = NVML_SUCCESS;
+	double t0 = mono_now();
+
+	for (int src = 0; src < SRC_COUNT; src++) {
+		if (source_table[src].tier != tier)
+			continue;
+		source_read_fn read = source_reader(src);
+		bool wanted = false;
+		for (int m = 0; m < METRIC_COUNT && !wanted; m++)
+			wanted = metric_table[m].source == (enum source_id)src &&
+			         metric_set_has(&w->supported, m);
+		if (!read || !wanted)
+			continue;
+		tried++;
+		nvmlReturn_t rc = read(ctx, raw, &got);
+		if (rc == NVML_SUCCESS)
+			continue;
+		if (rc == NVML_ERROR_GPU_IS_LOST) {
+			sampler_note_error(w, source_table[src].call, rc);
+			return false;
+		}
+		failed++;
+		failed_call = source_table[src].call;
+		failed_rc = rc;
+	}
+	board_publish(w->s->board, w->index, tier, raw, &got);
+	board_publish_one(w->s->board, w->index, duration_metric, mono_now() - t0);
+	/* The fast tier decides health: the GPU is failing when every fast
+	 * source failed; a single source that errs only loses its own values
+	 * for this sweep (and so does a failing slow source). */
+	if (tier == TIER_FAST && tried > 0 && failed == tried)
+		sampler_note_error(w, failed_call, failed_rc);
+	else if (tier == TIER_FAST)
+		board_set_health(w->s->board, w->index, GPU_OK, "");
+	return true;
+}
+
+static void *slow_main(void *arg)
+{
+	struct gpu_worker *w = arg;
+	struct source_ctx ctx = {.lib = w->s->lib, .dev = w->dev};
+	double due = mono_now();
+	while (!atomic_load(&w->s->stop)) {
+		if (!sweep(w, &ctx, TIER_SLOW, METRIC_SLOW_SWEEP))
+			break;
+		due += w->s->cfg.slow_s;
+		double now = mono_now();
+		if (due < now)
+			due = now + w->s->cfg.slow_s;
+		if (sampler_sleep_until(w->s, due))
+			break;
+	}
+	atomic_store(&w->slow_done, true);
+	return NULL;
+}
+
+static void *fast_main(void *arg)
+{
+	struct gpu_worker *w = arg;
+	struct sampler *s = w->s;
+	struct gpu_identity id;
+	char why[160];
+
+	nvmlReturn_t rc = s->lib->device_get_handle_by_index(w->index, &w->dev);
+	if (rc != NVML_SUCCESS) {
+		snprintf(why, sizeof(why), "nvmlDeviceGetHandleByIndex: %s",
+		         nvml_lib_strerror(s->lib, rc));
+		board_set_health(s->board, w->index,
+		                 rc == NVML_ERROR_GPU_IS_LOST ? GPU_LOST : GPU_FAILING, why);
+		goto out;
+	}
+	rc = probe_identity(s->lib, w->dev, &id);
+	if (rc == NVML_ERROR_GPU_IS_LOST) {
+		sampler_note_error(w, "identity", rc);
+		goto out;
+	}
+	board_set_identity(s->board, w->index, &id);
+
+	struct source_ctx ctx = {.lib = s->lib, .dev = w->dev};
+	struct probe_result *probe = malloc(sizeof(*probe));
+	if (!probe) {
+		board_set_health(s->board, w->index, GPU_FAILING, "out of memory");
+		goto out;
+	}
+	probe_device(&ctx, probe);
+	w->supported = probe->supported;
+	board_set_probe(s->board, w->index, probe->sources, &probe->supported);
+	board_publish(s->board, w->index, TIER_STATIC, probe->raw, &probe->got);
+	bool lost = probe->lost;
+	free(probe);
+	if (lost) {
+		board_set_health(s->board, w->index, GPU_LOST, "GPU is lost (during probe)");
+		goto out;
+	}
+	board_set_health(s->board, w->index, GPU_OK, "");
+
+	w->slow_started = pthread_create(&w->slow, NULL, slow_main, w) == 0;
+	if (metric_set_has(&w->supported, METRIC_XID_COUNT) ||
+	    metric_set_has(&w->supported, METRIC_DBE_EVENTS))
+		w->events_started = pthread_create(&w->events, NULL, events_main, w) == 0;
+
+	double due = mono_now();
+	while (!atomic_load(&s->stop)) {
+		if (!sweep(w, &ctx, TIER_FAST, METRIC_FAST_SWEEP))
+			break;
+		due += s->cfg.fast_s;
+		double now = mono_now();
+		if (due < now)
+			due = now + s->cfg.fast_s;
+		if (sampler_sleep_until(s, due))
+			break;
+	}
+out:
+	atomic_store(&w->fast_done, true);
+	return NULL;
+}
+
+struct sampler *sampler_start(const struct nvml_lib *lib, struct board *board,
+                              const struct sampler_config *cfg, char *err, size_t errlen)
+{
+	struct sampler *s = calloc(1, sizeof(*s));
+	if (!s)
+		goto err;
+	s->lib = lib;
+	s->board = board;
+	s->cfg = *cfg;
+	s->count = board->count;
+	atomic_init(&s->stop, false);
+	pthread_mutex_init(&s->lock, NULL);
+	pthread_condattr_t attr;
+	pthread_condattr_init(&attr);
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	pthread_cond_init(&s->wake, &attr);
+	pthread_condattr_destroy(&attr);
+	s->workers = calloc(s->count ? s->count : 1, sizeof(*s->workers));
+	if (!s->workers)
+		goto err;
+	for (unsigned i = 0; i < s->count; i++) {
+		struct gpu_worker *w = &s->workers[i];
+		w->s = s;
+		w->index = i;
+		if (pthread_create(&w->fast, NULL, fast_main, w) != 0) {
+			snprintf(err, errlen, "cannot start the sampler thread of GPU %u", i);
+			atomic_store(&s->stop, true);
+			for (unsigned k = 0; k < i; k++)
+				pthread_join(s->workers[k].fast, NULL);
+			goto err;
+		}
+	}
+	return s;
+err:
+	if (s && !*err)
+		snprintf(err, errlen, "out of memory starting the sampler");
+	if (s) {
+		free(s->workers);
+		free(s);
+	}
+	return NULL;
+}
+
+void sampler_wait_probed(struct sampler *s, double timeout_s)
+{
+	double end = mono_now() + timeout_s;
+	while (mono_now() < end) {
+		struct board_snapshot snap;
+		if (board_snapshot(s->board, &snap) != 0)
+			return;
+		bool probing = false;
+		for (unsigned i = 0; i < snap.count; i++)
+			probing |= snap.gpus[i].health == GPU_PROBING;
+		board_snapshot_free(&snap);
+		if (!probing)
+			return;
+		struct timespec ts = {0, 10 * 1000 * 1000};
+		nanosleep(&ts, NULL);
+	}
+}
+
+/* Joins a thread if it finishes within the grace period; a thread stuck in
+ * the driver is left behind (it holds no lock of ours). */
+static int join_or_abandon(pthread_t t, atomic_bool *done, double deadline)
+{
+	while (!atomic_load(done) && mono_now() < deadline) {
+		struct timespec ts = {0, 5 * 1000 * 1000};
+		nanosleep(&ts, NULL);
+	}
+	if (!atomic_load(done)) {
+		pthread_detach(t);
+		return 1;
+	}
+	pthread_join(t, NULL);
+	return 0;
+}
+
+int sampler_stop(struct sampler *s)
+{
+	if (!s)
+		return 0;
+	pthread_mutex_lock(&s->lock);
+	atomic_store(&s->stop, true);
+	pthread_cond_broadcast(&s->wake);
+	pthread_mutex_unlock(&s->lock);
+
+	int hung = 0;
+	double deadline = mono_now() + 2.0;
+	for (unsigned i = 0; i < s->count; i++) {
+		struct gpu_worker *w = &s->workers[i];
+		/* The fast thread starts the others: settle it first. */
+		hung += join_or_abandon(w->fast, &w->fast_done, deadline);
+		if (w->slow_started)
+			hung += join_or_abandon(w->slow, &w->slow_done, deadline);
+		if (w->events_started)
+			hung += join_or_abandon(w->events, &w->events_done, deadline);
+	}
+	if (hung == 0) {
+		pthread_cond_destroy(&s->wake);
+		pthread_mutex_destroy(&s->lock);
+		free(s->workers);
+		free(s);
+	}
+	/* With threads left in the driver, s stays allocated: they still use it. */
+	return hung;
+}

@@ -1,0 +1,378 @@
+/* sources.c - the NVML calls behind every metric, one small reader each.
+ *
+ * Readers are plain functions over (library, device): no state beyond the
+ * source_ctx flags the probe sets, no allocation, no locking.  They are
+ * what the fast tier runs every 100 ms, so each is one NVML call.
+ */
+#include "sample/sources.h"
+
+#define NEED(sym)                                             \
+	do {                                                  \
+		if (!ctx->lib->sym)                           \
+			return NVML_ERROR_FUNCTION_NOT_FOUND; \
+	} while (0)
+
+#define SET(metric, value)                              \
+	do {                                            \
+		raw[METRIC_##metric] = (double)(value); \
+		metric_set_add(got, METRIC_##metric);   \
+	} while (0)
+
+static nvmlReturn_t read_utilization(struct source_ctx *ctx, double *raw, metric_set *got)
+{
+	NEED(device_get_utilization_rates);
+	nvmlUtilization_t u;
+	nvmlReturn_t rc = ctx->lib->device_get_utilization_rates(ctx->dev, &u);
+	if (rc == NVML_SUCCESS) {
+		SET(GPU_UTIL, u.gpu);
+		SET(MEM_UTIL, u.memory);
+	}
+	return rc;
+}
+
+/* _v2 adds the reserved figure and is right on unified-memory parts; old
+ * drivers lack it or reject the version word, and then v1 answers. */
+static nvmlReturn_t read_memory(struct source_ctx *ctx, double *raw, metric_set *got)
+{
+	if (!ctx->memory_v1 && ctx->lib->device_get_memory_info_v2) {
+		nvmlMemory_v2_t m = {.version = nvmlMemory_v2};
+		nvmlReturn_t rc = ctx->lib->device_get_memory_info_v2(ctx->dev, &m);
+		if (rc == NVML_SUCCESS) {
+			SET(FB_USED, m.used);
+			SET(FB_FREE, m.free);
+			SET(FB_RESERVED, m.reserved);
+			SET(FB_TOTAL, m.total);
+			return rc;
+		}
+		if (!nvml_rc_is_unsupported(rc))
+			return rc;
+		ctx->memory_v1 = true;
+	}
+	NEED(device_get_memory_info);
+	nvmlMemory_t m;
+	nvmlReturn_t rc = ctx->lib->device_get_memory_info(ctx->dev, &m);
+	if (rc == NVML_SUCCESS) {
+		SET(FB_USED, m.used);
+		SET(FB_FREE, m.free);
+		SET(FB_TOTAL, m.total);
+	}
+	return rc;
+}
+
+static nvmlReturn_t read_temperature(struct source_ctx *ctx, double *raw, metric_set *got)
+{
+	NEED(device_get_temperature);
+	unsigned t;
+	nvmlReturn_t rc = ctx->lib->device_get_temperature(ctx->dev, NVML_TEMPERATURE_GPU, &t);
+	if (rc == NVML_SUCCESS)
+		SET(GPU_TEMP, t);
+	return rc;
+}
+
+static double field_value(const nvmlFieldValue_t *f)
+{
+	switch (f->valueType) {
+	case NVML_VALUE_TYPE_DOUBLE:
+		return f->value.dVal;
+	case NVML_VALUE_TYPE_UNSIGNED_INT:
+		return f->value.uiVal;
+	case NVML_VALUE_TYPE_UNSIGNED_LONG:
+		return (double)f->value.ulVal;
+	case NVML_VALUE_TYPE_UNSIGNED_LONG_LONG:
+		return (double)f->value.ullVal;
+	case NVML_VALUE_TYPE_SIGNED_LONG_LONG:
+		return (double)f->value.sllVal;
+	case NVML_VALUE_TYPE_SIGNED_INT:
+		return f->value.siVal;
+	case NVML_VALUE_TYPE_UNSIGNED_SHORT:
+		return f->value.usVal;
+	}
+	return f->value.uiVal;
+}
+
+/* The whole call succeeds even when the field does not: the per-field
+ * status is the answer. */
+static nvmlReturn_t read_memory_temperature(struct source_ctx *ctx, double *raw, metric_set *got)
+{
+	NEED(device_get_field_values);
+	nvmlFieldValue_t f = {.fieldId = NVML_FI_DEV_MEMORY_TEMP};
+	nvmlReturn_t rc = ctx->lib->device_get_field_values(ctx->dev, 1, &f);
+	if (rc != NVML_SUCCESS)
+		return rc;
+	if (f.nvmlReturn != NVML_SUCCESS)
+		return f.nvmlReturn;
+	SET(MEM_TEMP, field_value(&f));
+	return rc;
+}
+
+static nvmlReturn_t read_power(struct source_ctx *ctx, double *raw, metric_set *got)
+{
+	NEED(device_get_power_usage);
+	unsigned mw;
+	nvmlReturn_t rc = ctx->lib->device_get_power_usage(ctx->dev, &mw);
+	if (rc == NVML_SUCCESS)
+		SET(POWER, mw);
+	return rc;
+}
+
+static nvmlReturn_t read_clock(struct source_ctx *ctx, int type, enum metric_id m, double *raw,
+                               metric_set *got)
+{
+	NEED(device_get_clock_info);
+	unsigned mhz;
+	nvmlReturn_t rc = ctx->lib->device_get_clock_info(ctx->dev, type, &mhz);
+	if (rc == NVML_SUCCESS) {
+		raw[m] = mhz;
+		metric_set_add(got, m);
+	}
+	return rc;
+}
+
+static nvmlReturn_t read_sm_clock(struct source_ctx *ctx, double *raw, metric_set *got)
+{
+	return read_clock(ctx, NVML_CLOCK_SM, METRIC_SM_CLOCK, raw, got);
+}
+
+static nvmlReturn_t read_mem_clock(struct source_ctx *ctx, double *raw, metric_set *got)
+{
+	return read_clock(ctx, NVML_CLOCK_MEM, METRIC_MEM_CLOCK, raw, got);
+}
+
+static nvmlReturn_t read_clock_max(struct source_ctx *ctx, int type, enum metric_id m, double *raw,
+                                   metric_set *got)
+{
+	NEED(device_get_max_clock_info);
+	unsigned mhz;
+	nvmlReturn_t rc = ctx->lib->device_get_max_clock_info(ctx->dev, type, &mhz);
+	if (rc == NVML_SUCCESS) {
+		raw[m] = mhz;
+		metric_set_add(got, m);
+	}
+	return rc;
+}
+
+static nvmlReturn_t read_sm_clock_max(struct source_ctx *ctx, double *raw, metric_set *got)
+{
+	return read_clock_max(ctx, NVML_CLOCK_SM, METRIC_SM_CLOCK_MAX, raw, got);
+}
+
+static nvmlReturn_t read_mem_clock_max(struct source_ctx *ctx, double *raw, metric_set *got)
+{
+	return read_clock_max(ctx, NVML_CLOCK_MEM, METRIC_MEM_CLOCK_MAX, raw, got);
+}
+
+static nvmlReturn_t read_clock_event_reasons(struct source_ctx *ctx, double *raw, metric_set *got)
+{
+	NEED(device_get_clocks_event_reasons);
+	unsigned long long bits;
+	nvmlReturn_t rc = ctx->lib->device_get_clocks_event_reasons(ctx->dev, &bits);
+	if (rc == NVML_SUCCESS)
+		SET(CLOCK_EVENT_REASONS, bits);
+	return rc;
+}
+
+static nvmlReturn_t read_pstate(struct source_ctx *ctx, double *raw, metric_set *got)
+{
+	NEED(device_get_performance_state);
+	int p;
+	nvmlReturn_t rc = ctx->lib->device_get_performance_state(ctx->dev, &p);
+	if (rc == NVML_SUCCESS && (p < 0 || p > 15))
+		return NVML_ERROR_NOT_SUPPORTED; /* NVML_PSTATE_UNKNOWN */
+	if (rc == NVML_SUCCESS)
+		SET(PSTATE, p);
+	return rc;
+}
+
+static nvmlReturn_t read_encoder(struct source_ctx *ctx, double *raw, metric_set *got)
+{
+	NEED(device_get_encoder_utilization);
+	unsigned pct, period_us;
+	nvmlReturn_t rc = ctx->lib->device_get_encoder_utilization(ctx->dev, &pct, &period_us);
+	if (rc == NVML_SUCCESS)
+		SET(ENC_UTIL, pct);
+	return rc;
+}
+
+static nvmlReturn_t read_decoder(struct source_ctx *ctx, double *raw, metric_set *got)
+{
+	NEED(device_get_decoder_utilization);
+	unsigned pct, period_us;
+	nvmlReturn_t rc = ctx->lib->device_get_decoder_utilization(ctx->dev, &pct, &period_us);
+	if (rc == NVML_SUCCESS)
+		SET(DEC_UTIL, pct);
+	return rc;
+}
+
+static nvmlReturn_t read_energy(struct source_ctx *ctx, double *raw, metric_set *got)
+{
+	NEED(device_get_total_energy_consumption);
+	unsigned long long mj;
+	nvmlReturn_t rc = ctx->lib->device_get_total_energy_consumption(ctx->dev, &mj);
+	if (rc == NVML_SUCCESS)
+		SET(ENERGY, mj);
+	return rc;
+}
+
+static nvmlReturn_t read_power_limit(struct source_ctx *ctx, double *raw, metric_set *got)
+{
+	NEED(device_get_enforced_power_limit);
+	unsigned mw;
+	nvmlReturn_t rc = ctx->lib->device_get_enforced_power_limit(ctx->dev, &mw);
+	if (rc == NVML_SUCCESS)
+		SET(POWER_LIMIT, mw);
+	return rc;
+}
+
+/* The PCIe link getters share one signature; the table below names which. */
+#define UNSIGNED_READER(fn, sym, metric)                                             \
+	static nvmlReturn_t fn(struct source_ctx *ctx, double *raw, metric_set *got) \
+	{                                                                            \
+		NEED(sym);                                                           \
+		unsigned v;                                                          \
+		nvmlReturn_t rc = ctx->lib->sym(ctx->dev, &v);                       \
+		if (rc == NVML_SUCCESS)                                              \
+			SET(metric, v);                                              \
+		return rc;                                                           \
+	}
+UNSIGNED_READER(read_pcie_gen, device_get_curr_pcie_link_generation, PCIE_LINK_GEN)
+UNSIGNED_READER(read_pcie_width, device_get_curr_pcie_link_width, PCIE_LINK_WIDTH)
+UNSIGNED_READER(read_pcie_max_gen, device_get_max_pcie_link_generation, PCIE_MAX_GEN)
+UNSIGNED_READER(read_pcie_max_width, device_get_max_pcie_link_width, PCIE_MAX_WIDTH)
+UNSIGNED_READER(read_pcie_replay, device_get_pcie_replay_counter, PCIE_REPLAY)
+
+static nvmlReturn_t read_ecc_mode(struct source_ctx *ctx, double *raw, metric_set *got)
+{
+	NEED(device_get_ecc_mode);
+	int current, pending;
+	nvmlReturn_t rc = ctx->lib->device_get_ecc_mode(ctx->dev, &current, &pending);
+	if (rc == NVML_SUCCESS)
+		SET(ECC_ENABLED, current == NVML_FEATURE_ENABLED);
+	return rc;
+}
+
+static nvmlReturn_t read_ecc(struct source_ctx *ctx, int type, int counter, enum metric_id m,
+                             double *raw, metric_set *got)
+{
+	NEED(device_get_total_ecc_errors);
+	unsigned long long n;
+	nvmlReturn_t rc = ctx->lib->device_get_total_ecc_errors(ctx->dev, type, counter, &n);
+	if (rc == NVML_SUCCESS) {
+		raw[m] = (double)n;
+		metric_set_add(got, m);
+	}
+	return rc;
+}
+
+static nvmlReturn_t read_ecc_sbe_vol(struct source_ctx *ctx, double *raw, metric_set *got)
+{
+	return read_ecc(ctx, NVML_MEMORY_ERROR_TYPE_CORRECTED, NVML_VOLATILE_ECC,
+	                METRIC_ECC_SBE_VOL, raw, got);
+}
+
+static nvmlReturn_t read_ecc_dbe_vol(struct source_ctx *ctx, double *raw, metric_set *got)
+{
+	return read_ecc(ctx, NVML_MEMORY_ERROR_TYPE_UNCORRECTED, NVML_VOLATILE_ECC,
+	                METRIC_ECC_DBE_VOL, raw, got);
+}
+
+static nvmlReturn_t read_ecc_sbe_agg(struct source_ctx *ctx, double *raw, metric_set *got)
+{
+	return read_ecc(ctx, NVML_MEMORY_ERROR_TYPE_CORRECTED, NVML_AGGREGATE_ECC,
+	                METRIC_ECC_SBE_AGG, raw, got);
+}
+
+static nvmlReturn_t read_ecc_dbe_agg(struct source_ctx *ctx, double *raw, metric_set *got)
+{
+	return read_ecc(ctx, NVML_MEMORY_ERROR_TYPE_UNCORRECTED, NVML_AGGREGATE_ECC,
+	                METRIC_ECC_DBE_AGG, raw, got);
+}
+
+static nvmlReturn_t read_remapped_rows(struct source_ctx *ctx, double *raw, metric_set *got)
+{
+	NEED(device_get_remapped_rows);
+	unsigned corr, unc, pending, failure;
+	nvmlReturn_t rc =
+	    ctx->lib->device_get_remapped_rows(ctx->dev, &corr, &unc, &pending, &failure);
+	if (rc == NVML_SUCCESS) {
+		SET(REMAP_CORRECTABLE, corr);
+		SET(REMAP_UNCORRECTABLE, unc);
+		SET(REMAP_PENDING, pending != 0);
+		SET(REMAP_FAILURE, failure != 0);
+	}
+	return rc;
+}
+
+static nvmlReturn_t read_threshold(struct source_ctx *ctx, int type, enum metric_id m, double *raw,
+                                   metric_set *got)
+{
+	NEED(device_get_temperature_threshold);
+	unsigned t;
+	nvmlReturn_t rc = ctx->lib->device_get_temperature_threshold(ctx->dev, type, &t);
+	if (rc == NVML_SUCCESS) {
+		raw[m] = t;
+		metric_set_add(got, m);
+	}
+	return rc;
+}
+
+static nvmlReturn_t read_slowdown_temp(struct source_ctx *ctx, double *raw, metric_set *got)
+{
+	return read_threshold(ctx, NVML_TEMPERATURE_THRESHOLD_SLOWDOWN, METRIC_SLOWDOWN_TEMP, raw,
+	                      got);
+}
+
+static nvmlReturn_t read_shutdown_temp(struct source_ctx *ctx, double *raw, metric_set *got)
+{
+	return read_threshold(ctx, NVML_TEMPERATURE_THRESHOLD_SHUTDOWN, METRIC_SHUTDOWN_TEMP, raw,
+	                      got);
+}
+
+static nvmlReturn_t read_gpu_max_temp(struct source_ctx *ctx, double *raw, metric_set *got)
+{
+	return read_threshold(ctx, NVML_TEMPERATURE_THRESHOLD_GPU_MAX, METRIC_GPU_MAX_TEMP, raw,
+	                      got);
+}
+
+static nvmlReturn_t read_mem_max_temp(struct source_ctx *ctx, double *raw, metric_set *got)
+{
+	return read_threshold(ctx, NVML_TEMPERATURE_THRESHOLD_MEM_MAX, METRIC_MEM_MAX_TEMP, raw,
+	                      got);
+}
+
+static const source_read_fn readers[SRC_COUNT] = {
+    [SRC_UTILIZATION] = read_utilization,
+    [SRC_MEMORY] = read_memory,
+    [SRC_TEMPERATURE] = read_temperature,
+    [SRC_MEMORY_TEMPERATURE] = read_memory_temperature,
+    [SRC_POWER] = read_power,
+    [SRC_SM_CLOCK] = read_sm_clock,
+    [SRC_MEM_CLOCK] = read_mem_clock,
+    [SRC_CLOCK_EVENT_REASONS] = read_clock_event_reasons,
+    [SRC_PSTATE] = read_pstate,
+    [SRC_ENCODER] = read_encoder,
+    [SRC_DECODER] = read_decoder,
+    [SRC_ENERGY] = read_energy,
+    [SRC_POWER_LIMIT] = read_power_limit,
+    [SRC_PCIE_GEN] = read_pcie_gen,
+    [SRC_PCIE_WIDTH] = read_pcie_width,
+    [SRC_PCIE_REPLAY] = read_pcie_replay,
+    [SRC_ECC_MODE] = read_ecc_mode,
+    [SRC_ECC_SBE_VOLATILE] = read_ecc_sbe_vol,
+    [SRC_ECC_DBE_VOLATILE] = read_ecc_dbe_vol,
+    [SRC_ECC_SBE_AGGREGATE] = read_ecc_sbe_agg,
+    [SRC_ECC_DBE_AGGREGATE] = read_ecc_dbe_agg,
+    [SRC_REMAPPED_ROWS] = read_remapped_rows,
+    [SRC_SLOWDOWN_TEMP] = read_slowdown_temp,
+    [SRC_SHUTDOWN_TEMP] = read_shutdown_temp,
+    [SRC_GPU_MAX_TEMP] = read_gpu_max_temp,
+    [SRC_MEM_MAX_TEMP] = read_mem_max_temp,
+    [SRC_SM_CLOCK_MAX] = read_sm_clock_max,
+    [SRC_MEM_CLOCK_MAX] = read_mem_clock_max,
+    [SRC_PCIE_MAX_GEN] = read_pcie_max_gen,
+    [SRC_PCIE_MAX_WIDTH] = read_pcie_max_width,
+};
+
+source_read_fn source_reader(enum source_id src)
+{
+	return readers[src];
+}

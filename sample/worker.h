@@ -1,0 +1,40 @@
+/* worker.h - sampler internals shared by sampler.c and events.c. */
+#ifndef GPUSCOPE_WORKER_H
+#define GPUSCOPE_WORKER_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "sample/sampler.h"
+#include "sample/sources.h"
+
+struct gpu_worker {
+	struct sampler *s;
+	unsigned index;
+	nvmlDevice_t dev;
+	metric_set supported; /* written by the fast thread before it starts the others */
+	pthread_t fast, slow, events;
+	bool slow_started, events_started;
+	atomic_bool fast_done, slow_done, events_done;
+};
+
+struct sampler {
+	const struct nvml_lib *lib;
+	struct board *board;
+	struct sampler_config cfg;
+	atomic_bool stop;
+	pthread_mutex_t lock;
+	pthread_cond_t wake; /* signalled on stop */
+	unsigned count;
+	struct gpu_worker *workers;
+};
+
+/* Sleeps until the monotonic deadline or until stop; returns true on stop. */
+bool sampler_sleep_until(struct sampler *s, double deadline);
+
+/* Records an NVML failure of one GPU: lost is final, others mark it failing. */
+void sampler_note_error(struct gpu_worker *w, const char *call, nvmlReturn_t rc);
+
+void *events_main(void *arg);
+
+#endif

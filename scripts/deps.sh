@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# deps.sh - install the Debian packages gpuscope needs, and only those missing.
+#
+#   scripts/deps.sh build   compiler, CMake and the libraries gpuscope links
+#   scripts/deps.sh test    build + cmocka, Prometheus/promtool, python3
+#   scripts/deps.sh bench   build + wrk and nginx (bench/run.sh)
+#
+# Runs apt-get as root (or through sudo); never downloads anything else.
+set -euo pipefail
+
+build_pkgs=(gcc make cmake pkg-config libmicrohttpd-dev libjansson-dev zlib1g-dev)
+test_pkgs=("${build_pkgs[@]}" libcmocka-dev prometheus python3)
+bench_pkgs=("${build_pkgs[@]}" wrk nginx-light)
+
+case "${1:-build}" in
+build) want=("${build_pkgs[@]}") ;;
+test) want=("${test_pkgs[@]}") ;;
+bench) want=("${bench_pkgs[@]}") ;;
+*)
+	echo "usage: $0 build|test|bench" >&2
+	exit 2
+	;;
+esac
+
+missing=()
+for p in "${want[@]}"; do
+	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+		missing+=("$p")
+	fi
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "deps: installing ${missing[*]}" >&2
+if [ "$(id -u)" -eq 0 ]; then
+	sudo=()
+elif command -v sudo >/dev/null 2>&1; then
+	sudo=(sudo)
+else
+	echo "deps: missing packages (${missing[*]}) and not root: install them with apt-get" >&2
+	exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+"${sudo[@]}" apt-get update -qq
+# --no-install-recommends keeps the prometheus package from pulling in exporters.
+"${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

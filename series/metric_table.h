@@ -1,0 +1,293 @@
+/* metric_table.h - the one table every gpuscope metric is a row of.
+ *
+ * Exposition (native and dcgm-exporter names), the JSON API, `gpuscope
+ * doctor`, docs/metrics.md and the tests are generated from or checked
+ * against GPUSCOPE_METRICS below.  Adding a metric is one row here plus one
+ * line in the source (sample/sources.c) that reads it.
+ *
+ * Values are kept in the unit NVML returns them in (the row's raw unit:
+ * percent, bytes, milliwatts, millijoules, megahertz, ...).  Both exported
+ * forms are computed from that raw value with a single exact operation, so a
+ * 45 % utilization is exported as 0.45 natively and 45 to dcgm users, never as
+ * 45.00000000000001.  metric_native_value() and metric_dcgm_value() are the
+ * only two conversions.
+ *
+ * Columns of X(id, name, labels, type, unit, source, help, dcgm, dcgm_help):
+ *   id      enum suffix (METRIC_<id>)
+ *   name    native Prometheus name; rows of one family share the name and
+ *           differ by their fixed labels, and must be adjacent
+ *   labels  fixed extra labels for this row ("" for none), already in
+ *           Prometheus syntax, e.g. "error=\"corrected\""
+ *   type    GAUGE or COUNTER
+ *   unit    the raw unit (enum metric_unit), which decides both conversions
+ *   source  the NVML call that reads it (enum source_id, sample/sources.h);
+ *           the source decides the sampling tier
+ *   help    native HELP text
+ *   dcgm    dcgm-exporter name, or NULL when dcgm-exporter has none
+ *   dcgm_help dcgm-exporter's HELP text (from its default-counters.csv)
+ */
+#ifndef GPUSCOPE_METRIC_TABLE_H
+#define GPUSCOPE_METRIC_TABLE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+enum metric_type { GAUGE, COUNTER };
+
+/* Raw units: what NVML hands back.  Each maps to one native base unit and
+ * one dcgm-exporter unit (see metric_unit_info in metric_table.c). */
+enum metric_unit {
+	UNIT_PERCENT,     /* native ratio 0-1, dcgm % */
+	UNIT_BYTES,       /* native bytes, dcgm MiB (floored, as DCGM does) */
+	UNIT_MILLIWATTS,  /* native W, dcgm W */
+	UNIT_MILLIJOULES, /* native J, dcgm mJ */
+	UNIT_MEGAHERTZ,   /* native Hz, dcgm MHz */
+	UNIT_CELSIUS,     /* both degrees Celsius */
+	UNIT_SECONDS,     /* both seconds */
+	UNIT_COUNT,       /* dimensionless count, state or code */
+	UNIT_KIND_COUNT
+};
+
+/* Sampling tiers.  FAST runs every --fast-interval (100 ms), SLOW every
+ * --slow-interval (5 s) for calls that cost milliseconds, STATIC once after
+ * the probe, EVENT on the event thread, AGENT is computed by gpuscope. */
+enum sample_tier { TIER_FAST, TIER_SLOW, TIER_STATIC, TIER_EVENT, TIER_AGENT, TIER_COUNT };
+
+/* Where a value comes from: X(id, tier, NVML call).  Every source is one
+ * NVML call (or one agent measurement); sample/sources.c reads them.  Costs
+ * are from ../shared/facts/h200-nvml.md: everything on FAST costs at most a
+ * few microseconds; the energy counter costs 2-3 ms and burns CPU. */
+#define GPUSCOPE_SOURCES(X)                                                         \
+	X(UTILIZATION, TIER_FAST, "nvmlDeviceGetUtilizationRates")                  \
+	X(MEMORY, TIER_FAST, "nvmlDeviceGetMemoryInfo_v2")                          \
+	X(TEMPERATURE, TIER_FAST, "nvmlDeviceGetTemperature")                       \
+	X(MEMORY_TEMPERATURE, TIER_FAST, "nvmlDeviceGetFieldValues")                \
+	X(POWER, TIER_FAST, "nvmlDeviceGetPowerUsage")                              \
+	X(SM_CLOCK, TIER_FAST, "nvmlDeviceGetClockInfo")                            \
+	X(MEM_CLOCK, TIER_FAST, "nvmlDeviceGetClockInfo")                           \
+	X(CLOCK_EVENT_REASONS, TIER_FAST, "nvmlDeviceGetCurrentClocksEventReasons") \
+	X(PSTATE, TIER_FAST, "nvmlDeviceGetPerformanceState")                       \
+	X(ENCODER, TIER_FAST, "nvmlDeviceGetEncoderUtilization")                    \
+	X(DECODER, TIER_FAST, "nvmlDeviceGetDecoderUtilization")                    \
+	X(ENERGY, TIER_SLOW, "nvmlDeviceGetTotalEnergyConsumption")                 \
+	X(POWER_LIMIT, TIER_SLOW, "nvmlDeviceGetEnforcedPowerLimit")                \
+	X(PCIE_GEN, TIER_SLOW, "nvmlDeviceGetCurrPcieLinkGeneration")               \
+	X(PCIE_WIDTH, TIER_SLOW, "nvmlDeviceGetCurrPcieLinkWidth")                  \
+	X(PCIE_REPLAY, TIER_SLOW, "nvmlDeviceGetPcieReplayCounter")                 \
+	X(ECC_MODE, TIER_SLOW, "nvmlDeviceGetEccMode")                              \
+	X(ECC_SBE_VOLATILE, TIER_SLOW, "nvmlDeviceGetTotalEccErrors")               \
+	X(ECC_DBE_VOLATILE, TIER_SLOW, "nvmlDeviceGetTotalEccErrors")               \
+	X(ECC_SBE_AGGREGATE, TIER_SLOW, "nvmlDeviceGetTotalEccErrors")              \
+	X(ECC_DBE_AGGREGATE, TIER_SLOW, "nvmlDeviceGetTotalEccErrors")              \
+	X(REMAPPED_ROWS, TIER_SLOW, "nvmlDeviceGetRemappedRows")                    \
+	X(SLOWDOWN_TEMP, TIER_STATIC, "nvmlDeviceGetTemperatureThreshold")          \
+	X(SHUTDOWN_TEMP, TIER_STATIC, "nvmlDeviceGetTemperatureThreshold")          \
+	X(GPU_MAX_TEMP, TIER_STATIC, "nvmlDeviceGetTemperatureThreshold")           \
+	X(MEM_MAX_TEMP, TIER_STATIC, "nvmlDeviceGetTemperatureThreshold")           \
+	X(SM_CLOCK_MAX, TIER_STATIC, "nvmlDeviceGetMaxClockInfo")                   \
+	X(MEM_CLOCK_MAX, TIER_STATIC, "nvmlDeviceGetMaxClockInfo")                  \
+	X(PCIE_MAX_GEN, TIER_STATIC, "nvmlDeviceGetMaxPcieLinkGeneration")          \
+	X(PCIE_MAX_WIDTH, TIER_STATIC, "nvmlDeviceGetMaxPcieLinkWidth")             \
+	X(XID_EVENTS, TIER_EVENT, "nvmlDeviceRegisterEvents")                       \
+	X(DBE_EVENTS, TIER_EVENT, "nvmlDeviceRegisterEvents")                       \
+	X(AGENT, TIER_AGENT, "(gpuscope)")
+
+enum source_id {
+#define SOURCE_ENUM(id, tier, call) SRC_##id,
+	GPUSCOPE_SOURCES(SOURCE_ENUM)
+#undef SOURCE_ENUM
+	    SRC_COUNT
+};
+
+struct source_def {
+	enum sample_tier tier;
+	const char *call;
+};
+extern const struct source_def source_table[SRC_COUNT];
+const char *sample_tier_name(enum sample_tier tier);
+
+/* clang-format off */
+#define GPUSCOPE_METRICS(X) \
+X(GPU_UTIL, "gpuscope_gpu_utilization_ratio", "", GAUGE, UNIT_PERCENT, SRC_UTILIZATION, \
+  "Fraction of the driver's last sample period during which one or more kernels ran (NVML utilization.gpu; says nothing of how busy the SMs were).", \
+  "DCGM_FI_DEV_GPU_UTIL", "GPU utilization (in %).") \
+X(MEM_UTIL, "gpuscope_memory_controller_utilization_ratio", "", GAUGE, UNIT_PERCENT, SRC_UTILIZATION, \
+  "Fraction of the driver's last sample period during which device memory was read or written.", \
+  "DCGM_FI_DEV_MEM_COPY_UTIL", "Memory utilization (in %).") \
+X(FB_USED, "gpuscope_memory_used_bytes", "", GAUGE, UNIT_BYTES, SRC_MEMORY, \
+  "Device memory allocated by processes and the driver.", \
+  "DCGM_FI_DEV_FB_USED", "Framebuffer memory used (in MiB).") \
+X(FB_FREE, "gpuscope_memory_free_bytes", "", GAUGE, UNIT_BYTES, SRC_MEMORY, \
+  "Device memory free for allocation.", \
+  "DCGM_FI_DEV_FB_FREE", "Framebuffer memory free (in MiB).") \
+X(FB_RESERVED, "gpuscope_memory_reserved_bytes", "", GAUGE, UNIT_BYTES, SRC_MEMORY, \
+  "Device memory reserved by the system (firmware, ECC); absent on drivers without nvmlDeviceGetMemoryInfo_v2.", \
+  "DCGM_FI_DEV_FB_RESERVED", "Framebuffer memory reserved (in MiB).") \
+X(FB_TOTAL, "gpuscope_memory_total_bytes", "", GAUGE, UNIT_BYTES, SRC_MEMORY, \
+  "Total installed device memory.", \
+  "DCGM_FI_DEV_FB_TOTAL", "Framebuffer memory total (in MiB).") \
+X(GPU_TEMP, "gpuscope_temperature_celsius", "", GAUGE, UNIT_CELSIUS, SRC_TEMPERATURE, \
+  "GPU die temperature.", \
+  "DCGM_FI_DEV_GPU_TEMP", "GPU temperature (in C).") \
+X(MEM_TEMP, "gpuscope_memory_temperature_celsius", "", GAUGE, UNIT_CELSIUS, SRC_MEMORY_TEMPERATURE, \
+  "HBM memory temperature.", \
+  "DCGM_FI_DEV_MEMORY_TEMP", "Memory temperature (in C).") \
+X(SLOWDOWN_TEMP, "gpuscope_temperature_slowdown_threshold_celsius", "", GAUGE, UNIT_CELSIUS, SRC_SLOWDOWN_TEMP, \
+  "GPU temperature at which the GPU starts slowing its clocks.", \
+  "DCGM_FI_DEV_SLOWDOWN_TEMP", "Slowdown temperature for the device (in C).") \
+X(SHUTDOWN_TEMP, "gpuscope_temperature_shutdown_threshold_celsius", "", GAUGE, UNIT_CELSIUS, SRC_SHUTDOWN_TEMP, \
+  "GPU temperature at which the GPU shuts down.", \
+  "DCGM_FI_DEV_SHUTDOWN_TEMP", "Shutdown temperature for the device (in C).") \
+X(GPU_MAX_TEMP, "gpuscope_temperature_max_operating_celsius", "", GAUGE, UNIT_CELSIUS, SRC_GPU_MAX_TEMP, \
+  "Maximum GPU temperature for normal operation.", \
+  "DCGM_FI_DEV_GPU_MAX_OP_TEMP", "Maximum operating temperature for the GPU (in C).") \
+X(MEM_MAX_TEMP, "gpuscope_memory_temperature_max_operating_celsius", "", GAUGE, UNIT_CELSIUS, SRC_MEM_MAX_TEMP, \
+  "Maximum memory temperature for normal operation.", \
+  "DCGM_FI_DEV_MEM_MAX_OP_TEMP", "Maximum operating temperature for the memory (in C).") \
+X(POWER, "gpuscope_power_watts", "", GAUGE, UNIT_MILLIWATTS, SRC_POWER, \
+  "Power draw as the driver reports it (a 1 s average on Ampere and newer, except GA100).", \
+  "DCGM_FI_DEV_POWER_USAGE", "Power draw (in W).") \
+X(POWER_LIMIT, "gpuscope_power_limit_watts", "", GAUGE, UNIT_MILLIWATTS, SRC_POWER_LIMIT, \
+  "Power limit the driver enforces.", \
+  "DCGM_FI_DEV_ENFORCED_POWER_LIMIT", "Effective power limit that the driver enforces (in W).") \
+X(ENERGY, "gpuscope_energy_joules_total", "", COUNTER, UNIT_MILLIJOULES, SRC_ENERGY, \
+  "Energy consumed since the driver was last loaded (slow tier: the call costs milliseconds).", \
+  "DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION", "Total energy consumption since boot (in mJ).") \
+X(SM_CLOCK, "gpuscope_sm_clock_hertz", "", GAUGE, UNIT_MEGAHERTZ, SRC_SM_CLOCK, \
+  "Current SM clock.", \
+  "DCGM_FI_DEV_SM_CLOCK", "SM clock frequency (in MHz).") \
+X(MEM_CLOCK, "gpuscope_memory_clock_hertz", "", GAUGE, UNIT_MEGAHERTZ, SRC_MEM_CLOCK, \
+  "Current memory clock.", \
+  "DCGM_FI_DEV_MEM_CLOCK", "Memory clock frequency (in MHz).") \
+X(SM_CLOCK_MAX, "gpuscope_sm_clock_max_hertz", "", GAUGE, UNIT_MEGAHERTZ, SRC_SM_CLOCK_MAX, \
+  "Maximum SM clock of the GPU.", \
+  "DCGM_FI_DEV_MAX_SM_CLOCK", "Maximum SM clock for the device (in MHz).") \
+X(MEM_CLOCK_MAX, "gpuscope_memory_clock_max_hertz", "", GAUGE, UNIT_MEGAHERTZ, SRC_MEM_CLOCK_MAX, \
+  "Maximum memory clock of the GPU.", \
+  "DCGM_FI_DEV_MAX_MEM_CLOCK", "Maximum memory clock for the device (in MHz).") \
+X(CLOCK_EVENT_REASONS, "gpuscope_clock_event_reasons", "", GAUGE, UNIT_COUNT, SRC_CLOCK_EVENT_REASONS, \
+  "Bitmask of the reasons the clocks are held down now (0x1 idle, 0x2 applications clocks setting, 0x4 software power cap, 0x8 hardware slowdown, 0x10 sync boost, 0x20 software thermal slowdown, 0x40 hardware thermal slowdown, 0x80 power brake, 0x100 display clock setting).", \
+  "DCGM_FI_DEV_CLOCK_THROTTLE_REASONS", "Current clock throttle reasons (bitmask).") \
+X(PSTATE, "gpuscope_performance_state", "", GAUGE, UNIT_COUNT, SRC_PSTATE, \
+  "Performance state, 0 (P0, maximum performance) to 15 (P15, minimum).", \
+  NULL, NULL) \
+X(ENC_UTIL, "gpuscope_encoder_utilization_ratio", "", GAUGE, UNIT_PERCENT, SRC_ENCODER, \
+  "Fraction of time the video encoder was busy.", \
+  "DCGM_FI_DEV_ENC_UTIL", "Encoder utilization (in %).") \
+X(DEC_UTIL, "gpuscope_decoder_utilization_ratio", "", GAUGE, UNIT_PERCENT, SRC_DECODER, \
+  "Fraction of time the video decoder was busy.", \
+  "DCGM_FI_DEV_DEC_UTIL", "Decoder utilization (in %).") \
+X(PCIE_LINK_GEN, "gpuscope_pcie_link_generation", "", GAUGE, UNIT_COUNT, SRC_PCIE_GEN, \
+  "Current PCIe link generation (drops when the link idles or degrades).", \
+  "DCGM_FI_DEV_PCIE_LINK_GEN", "PCIe link generation.") \
+X(PCIE_LINK_WIDTH, "gpuscope_pcie_link_width", "", GAUGE, UNIT_COUNT, SRC_PCIE_WIDTH, \
+  "Current PCIe link width in lanes.", \
+  "DCGM_FI_DEV_PCIE_LINK_WIDTH", "PCIe link width.") \
+X(PCIE_MAX_GEN, "gpuscope_pcie_link_max_generation", "", GAUGE, UNIT_COUNT, SRC_PCIE_MAX_GEN, \
+  "Maximum PCIe link generation of the GPU and system.", \
+  "DCGM_FI_DEV_PCIE_MAX_LINK_GEN", "Maximum PCIe link generation.") \
+X(PCIE_MAX_WIDTH, "gpuscope_pcie_link_max_width", "", GAUGE, UNIT_COUNT, SRC_PCIE_MAX_WIDTH, \
+  "Maximum PCIe link width in lanes.", \
+  "DCGM_FI_DEV_PCIE_MAX_LINK_WIDTH", "Maximum PCIe link width.") \
+X(PCIE_REPLAY, "gpuscope_pcie_replays_total", "", COUNTER, UNIT_COUNT, SRC_PCIE_REPLAY, \
+  "PCIe replays (link-level retransmissions); a growing count means a marginal link.", \
+  "DCGM_FI_DEV_PCIE_REPLAY_COUNTER", "Total number of PCIe retries.") \
+X(ECC_ENABLED, "gpuscope_ecc_enabled", "", GAUGE, UNIT_COUNT, SRC_ECC_MODE, \
+  "1 when ECC is enabled on the GPU now, 0 when it is off.", \
+  "DCGM_FI_DEV_ECC_CURRENT", "Current ECC mode for the device.") \
+X(ECC_SBE_VOL, "gpuscope_ecc_errors_total", "error=\"corrected\",scope=\"volatile\"", COUNTER, UNIT_COUNT, SRC_ECC_SBE_VOLATILE, \
+  "ECC errors: corrected (single-bit) or uncorrected (double-bit), since the driver loaded (volatile) or over the GPU's life (aggregate).", \
+  "DCGM_FI_DEV_ECC_SBE_VOL_TOTAL", "Total number of single-bit volatile ECC errors.") \
+X(ECC_DBE_VOL, "gpuscope_ecc_errors_total", "error=\"uncorrected\",scope=\"volatile\"", COUNTER, UNIT_COUNT, SRC_ECC_DBE_VOLATILE, \
+  "ECC errors: corrected (single-bit) or uncorrected (double-bit), since the driver loaded (volatile) or over the GPU's life (aggregate).", \
+  "DCGM_FI_DEV_ECC_DBE_VOL_TOTAL", "Total number of double-bit volatile ECC errors.") \
+X(ECC_SBE_AGG, "gpuscope_ecc_errors_total", "error=\"corrected\",scope=\"aggregate\"", COUNTER, UNIT_COUNT, SRC_ECC_SBE_AGGREGATE, \
+  "ECC errors: corrected (single-bit) or uncorrected (double-bit), since the driver loaded (volatile) or over the GPU's life (aggregate).", \
+  "DCGM_FI_DEV_ECC_SBE_AGG_TOTAL", "Total number of single-bit persistent ECC errors.") \
+X(ECC_DBE_AGG, "gpuscope_ecc_errors_total", "error=\"uncorrected\",scope=\"aggregate\"", COUNTER, UNIT_COUNT, SRC_ECC_DBE_AGGREGATE, \
+  "ECC errors: corrected (single-bit) or uncorrected (double-bit), since the driver loaded (volatile) or over the GPU's life (aggregate).", \
+  "DCGM_FI_DEV_ECC_DBE_AGG_TOTAL", "Total number of double-bit persistent ECC errors.") \
+X(REMAP_CORRECTABLE, "gpuscope_remapped_rows_total", "cause=\"correctable\"", COUNTER, UNIT_COUNT, SRC_REMAPPED_ROWS, \
+  "Memory rows remapped to spares, by the kind of error that caused it.", \
+  "DCGM_FI_DEV_CORRECTABLE_REMAPPED_ROWS", "Number of remapped rows for correctable errors") \
+X(REMAP_UNCORRECTABLE, "gpuscope_remapped_rows_total", "cause=\"uncorrectable\"", COUNTER, UNIT_COUNT, SRC_REMAPPED_ROWS, \
+  "Memory rows remapped to spares, by the kind of error that caused it.", \
+  "DCGM_FI_DEV_UNCORRECTABLE_REMAPPED_ROWS", "Number of remapped rows for uncorrectable errors") \
+X(REMAP_PENDING, "gpuscope_row_remap_pending", "", GAUGE, UNIT_COUNT, SRC_REMAPPED_ROWS, \
+  "1 when a row remap waits for a GPU reset to take effect.", \
+  NULL, NULL) \
+X(REMAP_FAILURE, "gpuscope_row_remap_failure", "", GAUGE, UNIT_COUNT, SRC_REMAPPED_ROWS, \
+  "1 when a row remap has failed (the GPU needs service).", \
+  "DCGM_FI_DEV_ROW_REMAP_FAILURE", "Whether remapping of rows has failed") \
+X(XID_COUNT, "gpuscope_xid_errors_total", "", COUNTER, UNIT_COUNT, SRC_XID_EVENTS, \
+  "Xid error events the driver reported since the agent started.", \
+  NULL, NULL) \
+X(XID_LAST, "gpuscope_xid_last", "", GAUGE, UNIT_COUNT, SRC_XID_EVENTS, \
+  "Code of the last Xid error since the agent started (0: none).", \
+  "DCGM_FI_DEV_XID_ERRORS", "Value of the last XID error encountered.") \
+X(DBE_EVENTS, "gpuscope_ecc_dbe_events_total", "", COUNTER, UNIT_COUNT, SRC_DBE_EVENTS, \
+  "Double-bit (uncorrectable) ECC error events since the agent started.", \
+  NULL, NULL) \
+X(GPU_UP, "gpuscope_gpu_up", "", GAUGE, UNIT_COUNT, SRC_AGENT, \
+  "1 while the GPU answers; 0 when it is lost, hung or failing (see /healthz for why).", \
+  NULL, NULL) \
+X(FAST_SWEEP, "gpuscope_sample_duration_seconds", "tier=\"fast\"", GAUGE, UNIT_SECONDS, SRC_AGENT, \
+  "Wall time of the last sampling sweep of this GPU, by tier.", \
+  NULL, NULL) \
+X(SLOW_SWEEP, "gpuscope_sample_duration_seconds", "tier=\"slow\"", GAUGE, UNIT_SECONDS, SRC_AGENT, \
+  "Wall time of the last sampling sweep of this GPU, by tier.", \
+  NULL, NULL)
+/* clang-format on */
+
+enum metric_id {
+#define METRIC_ENUM(id, ...) METRIC_##id,
+	GPUSCOPE_METRICS(METRIC_ENUM)
+#undef METRIC_ENUM
+	    METRIC_COUNT
+};
+
+struct metric_def {
+	const char *name;
+	const char *labels;
+	enum metric_type type;
+	enum metric_unit unit;
+	enum source_id source;
+	const char *help;
+	const char *dcgm;
+	const char *dcgm_help;
+};
+
+extern const struct metric_def metric_table[METRIC_COUNT];
+
+/* Units as documented in docs/metrics.md. */
+const char *metric_native_unit(enum metric_unit unit);
+const char *metric_dcgm_unit(enum metric_unit unit);
+
+/* The two exported forms of a raw value; each is one correctly rounded
+ * operation on the raw value (or a floor, for MiB). */
+double metric_native_value(enum metric_unit unit, double raw);
+double metric_dcgm_value(enum metric_unit unit, double raw);
+
+/* True when row i begins a family (its name differs from row i-1). */
+bool metric_family_first(int i);
+
+/* A fixed-size set of metric ids. */
+#define METRIC_SET_WORDS ((METRIC_COUNT + 63) / 64)
+typedef struct {
+	uint64_t w[METRIC_SET_WORDS];
+} metric_set;
+
+static inline void metric_set_add(metric_set *s, int id)
+{
+	s->w[id / 64] |= 1ULL << (id % 64);
+}
+static inline void metric_set_del(metric_set *s, int id)
+{
+	s->w[id / 64] &= ~(1ULL << (id % 64));
+}
+static inline bool metric_set_has(const metric_set *s, int id)
+{
+	return (s->w[id / 64] >> (id % 64)) & 1;
+}
+
+#endif

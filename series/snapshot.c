@@ -1,0 +1,233 @@
+/* snapshot.c - per-GPU slots with a short mutex, copied out for readers. */
+#include "series/snapshot.h"
+
+#include "nvml/nvml_loader.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+struct gpu_slot {
+	pthread_mutex_t lock;
+	struct gpu_record rec;
+};
+
+double mono_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+int board_init(struct board *b, unsigned count, double fast_s, double slow_s)
+{
+	memset(b, 0, sizeof(*b));
+	b->slots = calloc(count ? count : 1, sizeof(*b->slots));
+	if (!b->slots)
+		return -1;
+	b->count = count;
+	b->interval[TIER_FAST] = fast_s;
+	b->interval[TIER_SLOW] = slow_s;
+	double now = mono_now();
+	for (unsigned i = 0; i < count; i++) {
+		pthread_mutex_init(&b->slots[i].lock, NULL);
+		b->slots[i].rec.index = i;
+		b->slots[i].rec.id.minor = -1;
+		b->slots[i].rec.health = GPU_PROBING;
+		b->slots[i].rec.probe_started = now;
+		snprintf(b->slots[i].rec.health_reason, sizeof(b->slots[i].rec.health_reason),
+		         "probing capabilities");
+	}
+	atomic_init(&b->generation, 1);
+	return 0;
+}
+
+void board_free(struct board *b)
+{
+	for (unsigned i = 0; i < b->count; i++)
+		pthread_mutex_destroy(&b->slots[i].lock);
+	free(b->slots);
+	b->slots = NULL;
+	b->count = 0;
+}
+
+static void bump(struct board *b)
+{
+	atomic_fetch_add_explicit(&b->generation, 1, memory_order_release);
+}
+
+uint64_t board_generation(struct board *b)
+{
+	return atomic_load_explicit(&b->generation, memory_order_acquire);
+}
+
+void board_set_identity(struct board *b, unsigned gpu, const struct gpu_identity *id)
+{
+	struct gpu_slot *s = &b->slots[gpu];
+	pthread_mutex_lock(&s->lock);
+	s->rec.id = *id;
+	s->rec.has_identity = true;
+	pthread_mutex_unlock(&s->lock);
+	bump(b);
+}
+
+void board_set_probe(struct board *b, unsigned gpu, const struct source_status *sources,
+                     const metric_set *supported)
+{
+	struct gpu_slot *s = &b->slots[gpu];
+	pthread_mutex_lock(&s->lock);
+	memcpy(s->rec.sources, sources, sizeof(s->rec.sources));
+	s->rec.supported = *supported;
+	pthread_mutex_unlock(&s->lock);
+	bump(b);
+}
+
+void board_set_health(struct board *b, unsigned gpu, enum gpu_health h, const char *reason)
+{
+	struct gpu_slot *s = &b->slots[gpu];
+	pthread_mutex_lock(&s->lock);
+	/* Lost is final: a GPU that fell off the bus does not come back on its own. */
+	if (s->rec.health != GPU_LOST) {
+		s->rec.health = h;
+		snprintf(s->rec.health_reason, sizeof(s->rec.health_reason), "%s",
+		         reason ? reason : "");
+	}
+	pthread_mutex_unlock(&s->lock);
+	bump(b);
+}
+
+void board_publish(struct board *b, unsigned gpu, enum sample_tier tier, const double *raw,
+                   const metric_set *got)
+{
+	struct gpu_slot *s = &b->slots[gpu];
+	double now = mono_now();
+	pthread_mutex_lock(&s->lock);
+	for (int m = 0; m < METRIC_COUNT; m++) {
+		if (source_table[metric_table[m].source].tier != tier)
+			continue;
+		if (metric_set_has(got, m)) {
+			s->rec.raw[m] = raw[m];
+			metric_set_add(&s->rec.valid, m);
+		} else {
+			metric_set_del(&s->rec.valid, m);
+		}
+	}
+	s->rec.published[tier] = now;
+	pthread_mutex_unlock(&s->lock);
+	bump(b);
+}
+
+void board_publish_one(struct board *b, unsigned gpu, enum metric_id m, double raw)
+{
+	struct gpu_slot *s = &b->slots[gpu];
+	pthread_mutex_lock(&s->lock);
+	s->rec.raw[m] = raw;
+	metric_set_add(&s->rec.valid, m);
+	pthread_mutex_unlock(&s->lock);
+	bump(b);
+}
+
+static double stall_limit(double interval)
+{
+	double limit = 3 * interval;
+	return limit < 2.0 ? 2.0 : limit;
+}
+
+/* Judges one record as of `now`: a tier that stopped publishing hides its
+ * values (a stale number is worse than none) and marks the GPU stalled. */
+static void judge(const struct board *b, struct gpu_record *r, double now)
+{
+	if (r->health == GPU_PROBING &&
+	    now - r->probe_started > stall_limit(b->interval[TIER_FAST])) {
+		r->health = GPU_STALLED;
+		snprintf(r->health_reason, sizeof(r->health_reason),
+		         "probe has not finished after %.1f s (driver call hung?)",
+		         now - r->probe_started);
+	}
+	if (r->health != GPU_OK)
+		goto agent;
+	for (int t = TIER_FAST; t <= TIER_SLOW; t++) {
+		double since = now - r->published[t];
+		if (r->published[t] > 0 && since > stall_limit(b->interval[t])) {
+			r->health = GPU_STALLED;
+			snprintf(r->health_reason, sizeof(r->health_reason),
+			         "%s tier has not completed a sweep for %.1f s (driver call hung?)",
+			         sample_tier_name(t), since);
+			for (int m = 0; m < METRIC_COUNT; m++)
+				if (source_table[metric_table[m].source].tier ==
+				    (enum sample_tier)t)
+					metric_set_del(&r->valid, m);
+		}
+	}
+agent:
+	if (r->health == GPU_LOST) {
+		/* Nothing read from a lost GPU is current any more. */
+		memset(&r->valid, 0, sizeof(r->valid));
+	}
+	r->raw[METRIC_GPU_UP] = r->health == GPU_OK ? 1 : 0;
+	metric_set_add(&r->valid, METRIC_GPU_UP);
+}
+
+int board_snapshot(struct board *b, struct board_snapshot *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->gpus = calloc(b->count ? b->count : 1, sizeof(*out->gpus));
+	if (!out->gpus)
+		return -1;
+	out->generation = board_generation(b);
+	out->count = b->count;
+	out->info = b->info;
+	for (unsigned i = 0; i < b->count; i++) {
+		pthread_mutex_lock(&b->slots[i].lock);
+		out->gpus[i] = b->slots[i].rec;
+		pthread_mutex_unlock(&b->slots[i].lock);
+	}
+	out->taken = mono_now();
+	for (unsigned i = 0; i < out->count; i++)
+		judge(b, &out->gpus[i], out->taken);
+	return 0;
+}
+
+void board_snapshot_free(struct board_snapshot *s)
+{
+	free(s->gpus);
+	s->gpus = NULL;
+	s->count = 0;
+}
+
+const char *gpu_health_name(enum gpu_health h)
+{
+	switch (h) {
+	case GPU_PROBING:
+		return "probing";
+	case GPU_OK:
+		return "ok";
+	case GPU_STALLED:
+		return "stalled";
+	case GPU_FAILING:
+		return "failing";
+	case GPU_LOST:
+		return "lost";
+	}
+	return "unknown";
+}
+
+void gpu_record_reason(const struct gpu_record *r, int m, char *buf, size_t len)
+{
+	enum source_id src = metric_table[m].source;
+	const struct source_status *st = &r->sources[src];
+	if (metric_set_has(&r->supported, m))
+		snprintf(buf, len, "supported");
+	else if (!st->probed)
+		snprintf(buf, len, "not probed (GPU %s)", gpu_health_name(r->health));
+	else if (st->rc == NVML_SUCCESS)
+		snprintf(buf, len, "%s answers without this figure on this driver",
+		         source_table[src].call);
+	else if (st->rc == NVML_ERROR_FUNCTION_NOT_FOUND)
+		snprintf(buf, len, "%s: not in this NVML library (driver too old)",
+		         source_table[src].call);
+	else
+		snprintf(buf, len, "%s: %s (NVML %d)", source_table[src].call,
+		         nvml_lib_strerror(NULL, st->rc), st->rc);
+}

@@ -1,0 +1,111 @@
+/* snapshot.h - the board: the latest published state of every GPU.
+ *
+ * Sampler threads publish into one slot per GPU under that slot's mutex,
+ * which is only ever held for a memcpy, never across an NVML call.  Readers
+ * (HTTP handlers, doctor) take a snapshot: a private copy of every slot, in
+ * which staleness has already been judged.  So a hung driver call can stop
+ * one tier of one GPU from publishing, and shows up as that GPU going
+ * "stalled", but it can never block a reader or another GPU.
+ */
+#ifndef GPUSCOPE_SNAPSHOT_H
+#define GPUSCOPE_SNAPSHOT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "series/metric_table.h"
+
+enum gpu_health {
+	GPU_PROBING, /* identity and capability probe not finished yet */
+	GPU_OK,
+	GPU_STALLED, /* a tier has not completed a sweep in time (hung call?) */
+	GPU_FAILING, /* calls return errors other than "unsupported" */
+	GPU_LOST,    /* NVML said GPU_IS_LOST: fell off the bus */
+};
+
+struct gpu_identity {
+	char uuid[96];
+	char name[96];
+	char pci_bus_id[32];
+	int minor; /* /dev/nvidiaN, -1 when unknown */
+};
+
+/* Why a source is not read; filled by the probe. */
+struct source_status {
+	int rc;      /* NVML return code at probe time */
+	bool probed; /* the probe ran it */
+	bool supported;
+};
+
+struct gpu_record {
+	unsigned index;
+	bool has_identity;
+	struct gpu_identity id;
+	enum gpu_health health;
+	char health_reason[192];
+	double raw[METRIC_COUNT];
+	metric_set valid;     /* raw[i] holds a current reading */
+	metric_set supported; /* probe said yes; never polled when no */
+	struct source_status sources[SRC_COUNT];
+	double published[TIER_COUNT]; /* monotonic seconds of the last publish */
+	double probe_started;
+};
+
+struct board_info {
+	char driver_version[80];
+	char nvml_version[80];
+	char cuda_driver_version[16];
+	char hostname[256];
+	char library[512];  /* which libnvidia-ml was loaded */
+	char scenario[128]; /* simulator scenario name, "" on real GPUs */
+};
+
+struct board {
+	unsigned count;
+	struct gpu_slot *slots;
+	struct board_info info;
+	double interval[TIER_COUNT];     /* seconds, for staleness */
+	atomic_uint_fast64_t generation; /* bumps on every publish */
+};
+
+struct board_snapshot {
+	unsigned count;
+	struct gpu_record *gpus;
+	struct board_info info;
+	uint64_t generation;
+	double taken; /* monotonic seconds */
+};
+
+double mono_now(void);
+
+int board_init(struct board *b, unsigned count, double fast_s, double slow_s);
+void board_free(struct board *b);
+
+/* Publishing (sampler threads). */
+void board_set_identity(struct board *b, unsigned gpu, const struct gpu_identity *id);
+void board_set_probe(struct board *b, unsigned gpu, const struct source_status *sources,
+                     const metric_set *supported);
+void board_set_health(struct board *b, unsigned gpu, enum gpu_health h, const char *reason);
+/* Publishes the metrics of one tier: for every metric of that tier, raw[]
+ * is taken when got has it, and it becomes invalid otherwise. */
+void board_publish(struct board *b, unsigned gpu, enum sample_tier tier, const double *raw,
+                   const metric_set *got);
+/* Publishes one metric (event counters, agent figures). */
+void board_publish_one(struct board *b, unsigned gpu, enum metric_id m, double raw);
+
+/* Reading.  Judges staleness: a tier that missed 3 intervals (and at
+ * least 2 s) marks the GPU stalled and its values of that tier invalid. */
+int board_snapshot(struct board *b, struct board_snapshot *out);
+void board_snapshot_free(struct board_snapshot *s);
+uint64_t board_generation(struct board *b);
+
+const char *gpu_health_name(enum gpu_health h);
+
+/* Why metric m of this GPU is not offered, in words ("supported" when it
+ * is), for doctor and the JSON API. */
+void gpu_record_reason(const struct gpu_record *r, int m, char *buf, size_t len);
+
+#endif
