@@ -1,0 +1,144 @@
+/* sim_scenario.h - the simulator's scenario: simulated GPUs, their signals and faults.
+ *
+ * A scenario is a JSON file (schema in docs/simulator.md).  Parsing is strict: an unknown key
+ * or a value of the wrong type is an error whose message names the file, the line:column
+ * when the JSON itself is malformed, and the JSON path of the bad value, so a typo in a
+ * demo scenario fails loudly instead of silently simulating something else.  Every optional
+ * value gets a default taken from a real H200 (see shared facts).
+ *
+ * The parsed scenario is immutable; the NVML layer (sim_nvml.c) keeps its own mutable state.
+ */
+#ifndef GPUSCOPE_SIM_SCENARIO_H
+#define GPUSCOPE_SIM_SCENARIO_H
+
+#include "sim/sim_func.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* X(id, JSON name, default value) - every simulated signal. */
+#define SIM_SIGNALS(X)                                                                 \
+	X(UTIL_GPU, "util_gpu_pct", 0)                                                 \
+	X(UTIL_MEM, "util_mem_pct", 0)                                                 \
+	X(FB_USED, "fb_used_mib", 0)                                                   \
+	X(POWER, "power_w", 70)                                                        \
+	X(TEMP, "temp_c", 30)                                                          \
+	X(MEM_TEMP, "mem_temp_c", 35)                                                  \
+	X(SM_CLOCK, "sm_clock_mhz", 1980)   /* default: the GPU's max_sm_clock_mhz */  \
+	X(MEM_CLOCK, "mem_clock_mhz", 3201) /* default: the GPU's max_mem_clock_mhz */ \
+	X(CLOCK_REASONS, "clock_event_reasons", 0)                                     \
+	X(ENC_UTIL, "enc_util_pct", 0)                                                 \
+	X(DEC_UTIL, "dec_util_pct", 0)                                                 \
+	X(PSTATE, "pstate", 0)                                                         \
+	X(PCIE_REPLAY, "pcie_replay", 0)                                               \
+	X(ECC_SBE_VOLATILE, "ecc_sbe_volatile", 0)                                     \
+	X(ECC_DBE_VOLATILE, "ecc_dbe_volatile", 0)                                     \
+	X(ECC_SBE_AGGREGATE, "ecc_sbe_aggregate", 0)                                   \
+	X(ECC_DBE_AGGREGATE, "ecc_dbe_aggregate", 0)                                   \
+	X(REMAPPED_CORRECTABLE, "remapped_correctable", 0)                             \
+	X(REMAPPED_UNCORRECTABLE, "remapped_uncorrectable", 0)                         \
+	X(REMAP_PENDING, "remap_pending", 0)                                           \
+	X(REMAP_FAILURE, "remap_failure", 0)
+
+enum sim_signal {
+#define SIM_SIGNAL_ENUM(id, name, def) SIM_SIG_##id,
+	SIM_SIGNALS(SIM_SIGNAL_ENUM)
+#undef SIM_SIGNAL_ENUM
+	    SIM_SIG_COUNT
+};
+
+/* The JSON name of a signal ("power_w"). */
+const char *sim_signal_name(enum sim_signal s);
+
+/*
+ * Fault rules name an NVML device call by its newest symbol ("nvmlDeviceGetPowerUsage"); a
+ * fallback name in the file is stored as the newest one.  "*" matches every device call.
+ */
+struct sim_fault_error {
+	const char *call;   /* static string: a symbol name from nvml_abi.h, or "*" */
+	int ret;            /* the nvmlReturn_t to answer */
+	double from, until; /* active for from <= t < until (until may be INFINITY) */
+};
+
+struct sim_fault_slow {
+	const char *call;
+	double ms;
+};
+
+struct sim_fault_hang {
+	const char *call;
+	double at;
+};
+
+struct sim_event {
+	double at;
+	unsigned long long type; /* nvmlEventType* bit */
+	unsigned long long data; /* the Xid for Xid events */
+};
+
+struct sim_gpu {
+	unsigned index;
+	char *description;
+	char model[96];
+	char uuid[96];
+	char pci_bus_id[32];
+	unsigned pci_device_id, pci_subsystem_id;
+	unsigned minor;
+	unsigned long long memory_total_mib, memory_reserved_mib;
+	unsigned power_limit_w;
+	unsigned max_sm_clock_mhz, max_mem_clock_mhz, video_clock_mhz;
+	unsigned shutdown_temp_c, slowdown_temp_c, max_operating_temp_c, mem_max_temp_c;
+	unsigned pcie_gen, pcie_width, pcie_max_gen, pcie_max_width;
+	bool ecc;
+	unsigned long long supported_events;
+	double energy_start_mj;
+
+	sim_func *metrics[SIM_SIG_COUNT]; /* never NULL after parsing */
+
+	/* faults */
+	const char **unsupported_calls; /* newest symbol names */
+	size_t n_unsupported_calls;
+	bool unsupported_signals[SIM_SIG_COUNT];
+	struct sim_fault_error *errors;
+	size_t n_errors;
+	struct sim_fault_slow *slow;
+	size_t n_slow;
+	struct sim_fault_hang *hangs;
+	size_t n_hangs;
+	double lost_at;           /* INFINITY: never */
+	struct sim_event *events; /* Xid and ECC events, sorted by time */
+	size_t n_events;
+};
+
+struct sim_scenario {
+	char *name;
+	char *description;
+	char *file; /* as given, for messages */
+	char driver_version[80];
+	char nvml_version[80];
+	int cuda_driver_version;
+	int init_error; /* 0: nvmlInit succeeds */
+	double time_scale;
+	struct sim_gpu *gpus;
+	size_t n_gpus;
+};
+
+/*
+ * Loads a scenario file.  "builtin:NAME" loads sim/scenarios/NAME embedded into the library.
+ * Returns NULL and a message in err ("file: gpus[2].metrics.power_w: ...") on failure.
+ */
+struct sim_scenario *sim_scenario_load_file(const char *path, char *err, size_t errlen);
+
+/*
+ * Parses scenario text; file names it in messages, base_dir is where relative CSV paths
+ * resolve (NULL: the current folder).
+ */
+struct sim_scenario *sim_scenario_parse(const char *text, size_t len, const char *file,
+                                        const char *base_dir, char *err, size_t errlen);
+
+/* The built-in default scenario (never fails unless out of memory or the build is broken). */
+struct sim_scenario *sim_scenario_load_default(char *err, size_t errlen);
+
+void sim_scenario_free(struct sim_scenario *s);
+
+#endif

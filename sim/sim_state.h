@@ -1,0 +1,60 @@
+/* sim_state.h - the simulator's mutable state: init count, clock, devices, fault injection.
+ *
+ * sim_nvml.c implements the NVML calls on top of this; every device call starts with
+ * sim_state_begin(), which checks initialisation and the handle under the one global lock,
+ * releases the lock, and only then applies the scenario's faults (sleeps and hangs included),
+ * so a slow or hung call on one GPU never blocks another caller.
+ */
+#ifndef GPUSCOPE_SIM_STATE_H
+#define GPUSCOPE_SIM_STATE_H
+
+#include "nvml/nvml_abi.h"
+#include "sim/sim_scenario.h"
+
+#include <pthread.h>
+#include <stdbool.h>
+
+/* A device handle points at one of these, in the array of the current session. */
+struct nvmlDevice_st {
+	const struct sim_gpu *gpu;
+	pthread_mutex_t energy_lock;
+	double energy_t; /* scenario time the energy integral has reached */
+	double energy_mj;
+};
+
+/* One call in progress: the device and the scenario time it sees. */
+struct sim_call {
+	struct nvmlDevice_st *dev;
+	const struct sim_gpu *gpu;
+	double t;
+};
+
+/* nvmlInit_v2 / nvmlShutdown. */
+nvmlReturn_t sim_state_init(void);
+nvmlReturn_t sim_state_shutdown(void);
+
+/* Messages for the agent: the last init failure ("" if none), the loaded scenario's name. */
+const char *sim_state_last_error(void);
+const char *sim_state_scenario_name(void);
+
+/*
+ * Starts a device call: UNINITIALIZED, INVALID_ARGUMENT for a bad handle or !args_ok, then the
+ * faults of the scenario for `call` (the newest symbol name): GPU_IS_LOST, hang, slow,
+ * NOT_SUPPORTED, injected errors.  On NVML_SUCCESS, c is filled in.
+ */
+nvmlReturn_t sim_state_begin(struct sim_call *c, nvmlDevice_t device, const char *call,
+                             bool args_ok);
+
+/* The same for nvmlDeviceGetHandleByIndex: index checks, then the device's faults. */
+nvmlReturn_t sim_state_handle(unsigned index, nvmlDevice_t *out, const char *call);
+
+/* Starts a system call: UNINITIALIZED or the scenario (valid until the library unloads). */
+nvmlReturn_t sim_state_system(const struct sim_scenario **scn);
+
+/* The current session's devices and the scenario time now (UNINITIALIZED when none). */
+nvmlReturn_t sim_state_devices(struct nvmlDevice_st **devs, size_t *n, double *t);
+
+/* Energy in mJ at scenario time t: the trapezoid integral of power_w in 10 ms steps. */
+double sim_state_energy_mj(struct nvmlDevice_st *d, double t);
+
+#endif
