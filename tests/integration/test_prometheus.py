@@ -1,0 +1,82 @@
+"""A real Prometheus server (the Debian package) scrapes the agent on loopback
+and PromQL returns the simulated values, under both name sets."""
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+import urllib.parse
+import urllib.request
+
+sys.path.insert(0, os.path.dirname(__file__))
+from harness import Agent, free_port, write_scenario  # noqa: E402
+
+PROMETHEUS = shutil.which("prometheus") or "/usr/bin/prometheus"
+
+
+def promql(port, expr):
+    url = "http://127.0.0.1:%d/api/v1/query?%s" % (port, urllib.parse.urlencode({"query": expr}))
+    with urllib.request.urlopen(url, timeout=5) as r:
+        doc = json.load(r)
+    assert doc["status"] == "success", doc
+    return {json.dumps(s["metric"], sort_keys=True): float(s["value"][1]) for s in doc["data"]["result"]}
+
+
+class PrometheusTest(unittest.TestCase):
+    def test_prometheus_scrapes_simulated_values(self):
+        scenario = write_scenario({"name": "prom", "gpus": [
+            {"model": "NVIDIA H200", "metrics": {"util_gpu_pct": 37, "power_w": 412.25, "fb_used_mib": 2048}},
+            {"model": "NVIDIA H200", "metrics": {"util_gpu_pct": 81, "power_w": 650, "fb_used_mib": 70000}}]})
+        data = tempfile.mkdtemp()
+        prom = None
+        try:
+            with Agent("--hostname", "node-a", scenario=scenario) as agent:
+                port = free_port()
+                cfg = os.path.join(data, "prometheus.yml")
+                with open(cfg, "w") as f:
+                    f.write("global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n"
+                            "scrape_configs:\n  - job_name: gpuscope\n    static_configs:\n"
+                            "      - targets: ['127.0.0.1:%d']\n" % agent.port)
+                prom = subprocess.Popen(
+                    [PROMETHEUS, "--config.file=" + cfg, "--storage.tsdb.path=" + os.path.join(data, "tsdb"),
+                     "--web.listen-address=127.0.0.1:%d" % port, "--log.level=warn"],
+                    stdout=subprocess.DEVNULL, stderr=open(os.path.join(data, "prom.log"), "w"))
+                deadline = time.time() + 40
+                got = {}
+                while time.time() < deadline:
+                    try:
+                        got = promql(port, 'up{job="gpuscope"}')
+                        if got and list(got.values()) == [1.0] and promql(port, "DCGM_FI_DEV_GPU_UTIL"):
+                            break
+                    except OSError:
+                        pass
+                    time.sleep(0.5)
+                self.assertEqual(list(got.values()), [1.0], open(os.path.join(data, "prom.log")).read())
+                util = promql(port, "DCGM_FI_DEV_GPU_UTIL")
+                self.assertEqual(sorted(util.values()), [37.0, 81.0])
+                for labels in util:
+                    self.assertEqual(json.loads(labels)["Hostname"], "node-a")
+                self.assertEqual(list(promql(port, 'gpuscope_power_watts{gpu="0"}').values()), [412.25])
+                self.assertEqual(list(promql(port, 'DCGM_FI_DEV_POWER_USAGE{gpu="1"}').values()), [650.0])
+                self.assertEqual(list(promql(port, 'DCGM_FI_DEV_FB_USED{gpu="1"}').values()), [70000.0])
+                self.assertEqual(list(promql(port, 'gpuscope_memory_used_bytes{gpu="0"}').values()),
+                                 [2048.0 * 1048576])
+                # Native and DCGM agree through PromQL (ratio vs percent).
+                both = promql(port, 'sum(gpuscope_gpu_utilization_ratio) * 100 - sum(DCGM_FI_DEV_GPU_UTIL)')
+                self.assertAlmostEqual(list(both.values())[0], 0.0, places=9)
+                # Join through the info metric, as dashboards do.
+                joined = promql(port, 'gpuscope_gpu_utilization_ratio * on(gpu, uuid) group_left(name) gpuscope_gpu_info')
+                self.assertEqual({json.loads(k)["name"] for k in joined}, {"NVIDIA H200"})
+        finally:
+            if prom:
+                prom.terminate()
+                prom.wait(10)
+            shutil.rmtree(data, ignore_errors=True)
+            os.unlink(scenario)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
