@@ -8,7 +8,6 @@
 
 #include "cmd/commands.h"
 #include "cmd/session.h"
-#include "sample/sampler.h"
 
 static void doctor_usage(FILE *to)
 {
@@ -40,25 +39,13 @@ int cmd_doctor(int argc, char **argv)
 		return 2;
 	}
 	struct session sess;
-	if (session_open(&sess, &gopts) != 0)
-		return 1;
-	struct board board;
-	if (board_init(&board, sess.count, 0.1, 1.0) != 0) {
-		session_close(&sess, false);
-		return 1;
-	}
-	board.info = sess.info;
+	struct sampling run;
 	struct sampler_config scfg = {.fast_s = 0.1, .slow_s = 1.0};
-	struct sampler *sampler = sampler_start(&sess.lib, &board, &scfg, err, sizeof(err));
-	if (!sampler) {
-		fprintf(stderr, "gpuscope: %s\n", err);
-		board_free(&board);
-		session_close(&sess, false);
+	if (sampling_start(&run, &sess, &gopts, &scfg) != 0)
 		return 1;
-	}
-	sampler_wait_probed(sampler, 5.0);
+	sampler_wait_probed(run.sampler, 5.0);
 	struct board_snapshot snap;
-	int rc = board_snapshot(&board, &snap);
+	int rc = board_snapshot(&run.board, &snap);
 
 	printf("library      %s\n", sess.info.library);
 	printf("driver       %s\n", sess.info.driver_version[0] ? sess.info.driver_version : "?");
@@ -98,9 +85,6 @@ int cmd_doctor(int argc, char **argv)
 	}
 	if (rc == 0)
 		board_snapshot_free(&snap);
-	int hung = sampler_stop(sampler);
-	if (!hung)
-		board_free(&board);
-	session_close(&sess, hung > 0);
+	sampling_stop(&run, &sess);
 	return exit_code;
 }

@@ -11,7 +11,6 @@
 #include "cmd/session.h"
 #include "export/prom.h"
 #include "http/server.h"
-#include "sample/sampler.h"
 
 static void serve_usage(FILE *to)
 {
@@ -114,35 +113,19 @@ int cmd_serve(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 
 	struct session sess;
-	if (session_open(&sess, &gopts) != 0)
+	struct sampling run;
+	struct sampler_config scfg = {.fast_s = fast_s, .slow_s = slow_s};
+	if (sampling_start(&run, &sess, &gopts, &scfg) != 0)
 		return 1;
-	struct board board;
-	if (board_init(&board, sess.count, fast_s, slow_s) != 0) {
-		fprintf(stderr, "gpuscope: out of memory\n");
-		session_close(&sess, false);
-		return 1;
-	}
-	board.info = sess.info;
 	if (hostname)
-		snprintf(board.info.hostname, sizeof(board.info.hostname), "%s", hostname);
+		snprintf(run.board.info.hostname, sizeof(run.board.info.hostname), "%s", hostname);
 	if (sess.count == 0)
 		fprintf(stderr, "gpuscope: warning: NVML reports no GPUs; serving empty metrics\n");
 
-	struct sampler_config scfg = {.fast_s = fast_s, .slow_s = slow_s};
-	struct sampler *sampler = sampler_start(&sess.lib, &board, &scfg, err, sizeof(err));
-	if (!sampler) {
-		fprintf(stderr, "gpuscope: %s\n", err);
-		board_free(&board);
-		session_close(&sess, false);
-		return 1;
-	}
-	struct http_server *http = http_start(&board, &hcfg, err, sizeof(err));
+	struct http_server *http = http_start(&run.board, &hcfg, err, sizeof(err));
 	if (!http) {
 		fprintf(stderr, "gpuscope: %s\n", err);
-		int hung = sampler_stop(sampler);
-		if (!hung)
-			board_free(&board);
-		session_close(&sess, hung > 0);
+		sampling_stop(&run, &sess);
 		return 1;
 	}
 	fprintf(stderr,
@@ -160,14 +143,6 @@ int cmd_serve(int argc, char **argv)
 	fprintf(stderr, "gpuscope: %s, stopping\n", sig == SIGINT ? "interrupted" : "terminated");
 
 	http_stop(http);
-	int hung = sampler_stop(sampler);
-	if (hung)
-		fprintf(stderr,
-		        "gpuscope: %d sampler thread%s still blocked in the driver; "
-		        "leaving NVML loaded\n",
-		        hung, hung == 1 ? " is" : "s are");
-	else
-		board_free(&board);
-	session_close(&sess, hung > 0);
+	sampling_stop(&run, &sess);
 	return 0;
 }

@@ -144,3 +144,40 @@ void session_close(struct session *s, bool threads_hung)
 	s->initialized = false;
 	nvml_lib_close(&s->lib);
 }
+
+int sampling_start(struct sampling *x, struct session *s, const struct gpu_opts *o,
+                   const struct sampler_config *cfg)
+{
+	char err[512] = "";
+	memset(x, 0, sizeof(*x));
+	if (session_open(s, o) != 0)
+		return -1;
+	if (board_init(&x->board, s->count, cfg->fast_s, cfg->slow_s) != 0) {
+		fprintf(stderr, "gpuscope: out of memory\n");
+		goto err;
+	}
+	x->board.info = s->info;
+	x->sampler = sampler_start(&s->lib, &x->board, cfg, err, sizeof(err));
+	if (!x->sampler) {
+		fprintf(stderr, "gpuscope: %s\n", err);
+		board_free(&x->board);
+		goto err;
+	}
+	return 0;
+err:
+	session_close(s, false);
+	return -1;
+}
+
+void sampling_stop(struct sampling *x, struct session *s)
+{
+	int hung = sampler_stop(x->sampler);
+	if (hung)
+		fprintf(stderr,
+		        "gpuscope: %d sampler thread%s still blocked in the driver; "
+		        "leaving NVML loaded\n",
+		        hung, hung == 1 ? " is" : "s are");
+	else
+		board_free(&x->board);
+	session_close(s, hung > 0);
+}

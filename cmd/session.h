@@ -4,6 +4,7 @@
 
 #include "cmd/options.h"
 #include "nvml/nvml_loader.h"
+#include "sample/sampler.h"
 #include "series/snapshot.h"
 
 struct session {
@@ -18,5 +19,18 @@ struct session {
 int session_open(struct session *s, const struct gpu_opts *o);
 /* Shuts NVML down and unloads it, unless threads are still inside it. */
 void session_close(struct session *s, bool threads_hung);
+
+/* The board and its sampler threads, as serve and doctor run them. */
+struct sampling {
+	struct board board;
+	struct sampler *sampler;
+};
+
+/* Opens the session and starts sampling every GPU; prints why on failure. */
+int sampling_start(struct sampling *x, struct session *s, const struct gpu_opts *o,
+                   const struct sampler_config *cfg);
+/* Stops the threads, then frees the board and closes the session unless a
+ * thread is stuck in the driver (then both stay, and it says so). */
+void sampling_stop(struct sampling *x, struct session *s);
 
 #endif

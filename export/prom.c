@@ -50,6 +50,14 @@ static void header(struct strbuf *out, const char *name, const char *help, const
 	sb_puts(out, "\n");
 }
 
+/* dcgm-exporter's device label: the /dev/nvidiaN name, empty when unknown. */
+static void device_label(struct strbuf *out, const struct gpu_record *g)
+{
+	sb_puts(out, "\",device=\"");
+	if (g->id.minor >= 0)
+		sb_printf(out, "nvidia%d", g->id.minor);
+}
+
 static void native_labels(struct strbuf *out, const struct gpu_record *g)
 {
 	sb_printf(out, "{gpu=\"%u\",uuid=\"", g->index);
@@ -63,10 +71,7 @@ static void dcgm_labels(struct strbuf *out, const struct gpu_record *g, const ch
 	sb_label_value(out, g->id.uuid);
 	sb_puts(out, "\",pci_bus_id=\"");
 	sb_label_value(out, g->id.pci_bus_id);
-	if (g->id.minor >= 0)
-		sb_printf(out, "\",device=\"nvidia%d", g->id.minor);
-	else
-		sb_puts(out, "\",device=\"");
+	device_label(out, g);
 	sb_puts(out, "\",modelName=\"");
 	sb_label_value(out, g->id.name);
 	sb_puts(out, "\",Hostname=\"");
@@ -121,10 +126,7 @@ static void render_info(const struct board_snapshot *s, bool om, struct strbuf *
 		sb_label_value(out, g->id.name);
 		sb_puts(out, "\",pci_bus_id=\"");
 		sb_label_value(out, g->id.pci_bus_id);
-		if (g->id.minor >= 0)
-			sb_printf(out, "\",device=\"nvidia%d", g->id.minor);
-		else
-			sb_puts(out, "\",device=\"");
+		device_label(out, g);
 		sb_puts(out, "\",driver_version=\"");
 		sb_label_value(out, s->info.driver_version);
 		sb_puts(out, "\",nvml_version=\"");

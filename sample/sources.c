@@ -59,16 +59,6 @@ static nvmlReturn_t read_memory(struct source_ctx *ctx, double *raw, metric_set 
 	return rc;
 }
 
-static nvmlReturn_t read_temperature(struct source_ctx *ctx, double *raw, metric_set *got)
-{
-	NEED(device_get_temperature);
-	unsigned t;
-	nvmlReturn_t rc = ctx->lib->device_get_temperature(ctx->dev, NVML_TEMPERATURE_GPU, &t);
-	if (rc == NVML_SUCCESS)
-		SET(GPU_TEMP, t);
-	return rc;
-}
-
 static double field_value(const nvmlFieldValue_t *f)
 {
 	switch (f->valueType) {
@@ -115,51 +105,42 @@ static nvmlReturn_t read_power(struct source_ctx *ctx, double *raw, metric_set *
 	return rc;
 }
 
-static nvmlReturn_t read_clock(struct source_ctx *ctx, int type, enum metric_id m, double *raw,
-                               metric_set *got)
+/* Clocks, maximum clocks and temperature thresholds are all calls of the
+ * form (device, selector, unsigned *); one reader serves them. */
+typedef nvmlReturn_t (*selector_call)(nvmlDevice_t, int, unsigned *);
+
+static nvmlReturn_t read_selected(struct source_ctx *ctx, selector_call call, int selector,
+                                  enum metric_id m, double *raw, metric_set *got)
 {
-	NEED(device_get_clock_info);
-	unsigned mhz;
-	nvmlReturn_t rc = ctx->lib->device_get_clock_info(ctx->dev, type, &mhz);
+	if (!call)
+		return NVML_ERROR_FUNCTION_NOT_FOUND;
+	unsigned v;
+	nvmlReturn_t rc = call(ctx->dev, selector, &v);
 	if (rc == NVML_SUCCESS) {
-		raw[m] = mhz;
+		raw[m] = v;
 		metric_set_add(got, m);
 	}
 	return rc;
 }
 
-static nvmlReturn_t read_sm_clock(struct source_ctx *ctx, double *raw, metric_set *got)
-{
-	return read_clock(ctx, NVML_CLOCK_SM, METRIC_SM_CLOCK, raw, got);
-}
-
-static nvmlReturn_t read_mem_clock(struct source_ctx *ctx, double *raw, metric_set *got)
-{
-	return read_clock(ctx, NVML_CLOCK_MEM, METRIC_MEM_CLOCK, raw, got);
-}
-
-static nvmlReturn_t read_clock_max(struct source_ctx *ctx, int type, enum metric_id m, double *raw,
-                                   metric_set *got)
-{
-	NEED(device_get_max_clock_info);
-	unsigned mhz;
-	nvmlReturn_t rc = ctx->lib->device_get_max_clock_info(ctx->dev, type, &mhz);
-	if (rc == NVML_SUCCESS) {
-		raw[m] = mhz;
-		metric_set_add(got, m);
+#define SELECTED_READER(fn, sym, selector, metric)                                             \
+	static nvmlReturn_t fn(struct source_ctx *ctx, double *raw, metric_set *got)           \
+	{                                                                                      \
+		return read_selected(ctx, ctx->lib->sym, selector, METRIC_##metric, raw, got); \
 	}
-	return rc;
-}
-
-static nvmlReturn_t read_sm_clock_max(struct source_ctx *ctx, double *raw, metric_set *got)
-{
-	return read_clock_max(ctx, NVML_CLOCK_SM, METRIC_SM_CLOCK_MAX, raw, got);
-}
-
-static nvmlReturn_t read_mem_clock_max(struct source_ctx *ctx, double *raw, metric_set *got)
-{
-	return read_clock_max(ctx, NVML_CLOCK_MEM, METRIC_MEM_CLOCK_MAX, raw, got);
-}
+SELECTED_READER(read_sm_clock, device_get_clock_info, NVML_CLOCK_SM, SM_CLOCK)
+SELECTED_READER(read_mem_clock, device_get_clock_info, NVML_CLOCK_MEM, MEM_CLOCK)
+SELECTED_READER(read_sm_clock_max, device_get_max_clock_info, NVML_CLOCK_SM, SM_CLOCK_MAX)
+SELECTED_READER(read_mem_clock_max, device_get_max_clock_info, NVML_CLOCK_MEM, MEM_CLOCK_MAX)
+SELECTED_READER(read_slowdown_temp, device_get_temperature_threshold,
+                NVML_TEMPERATURE_THRESHOLD_SLOWDOWN, SLOWDOWN_TEMP)
+SELECTED_READER(read_shutdown_temp, device_get_temperature_threshold,
+                NVML_TEMPERATURE_THRESHOLD_SHUTDOWN, SHUTDOWN_TEMP)
+SELECTED_READER(read_gpu_max_temp, device_get_temperature_threshold,
+                NVML_TEMPERATURE_THRESHOLD_GPU_MAX, GPU_MAX_TEMP)
+SELECTED_READER(read_mem_max_temp, device_get_temperature_threshold,
+                NVML_TEMPERATURE_THRESHOLD_MEM_MAX, MEM_MAX_TEMP)
+SELECTED_READER(read_temperature, device_get_temperature, NVML_TEMPERATURE_GPU, GPU_TEMP)
 
 static nvmlReturn_t read_clock_event_reasons(struct source_ctx *ctx, double *raw, metric_set *got)
 {
@@ -263,29 +244,16 @@ static nvmlReturn_t read_ecc(struct source_ctx *ctx, int type, int counter, enum
 	return rc;
 }
 
-static nvmlReturn_t read_ecc_sbe_vol(struct source_ctx *ctx, double *raw, metric_set *got)
-{
-	return read_ecc(ctx, NVML_MEMORY_ERROR_TYPE_CORRECTED, NVML_VOLATILE_ECC,
-	                METRIC_ECC_SBE_VOL, raw, got);
-}
-
-static nvmlReturn_t read_ecc_dbe_vol(struct source_ctx *ctx, double *raw, metric_set *got)
-{
-	return read_ecc(ctx, NVML_MEMORY_ERROR_TYPE_UNCORRECTED, NVML_VOLATILE_ECC,
-	                METRIC_ECC_DBE_VOL, raw, got);
-}
-
-static nvmlReturn_t read_ecc_sbe_agg(struct source_ctx *ctx, double *raw, metric_set *got)
-{
-	return read_ecc(ctx, NVML_MEMORY_ERROR_TYPE_CORRECTED, NVML_AGGREGATE_ECC,
-	                METRIC_ECC_SBE_AGG, raw, got);
-}
-
-static nvmlReturn_t read_ecc_dbe_agg(struct source_ctx *ctx, double *raw, metric_set *got)
-{
-	return read_ecc(ctx, NVML_MEMORY_ERROR_TYPE_UNCORRECTED, NVML_AGGREGATE_ECC,
-	                METRIC_ECC_DBE_AGG, raw, got);
-}
+#define ECC_READER(fn, type, counter, metric)                                             \
+	static nvmlReturn_t fn(struct source_ctx *ctx, double *raw, metric_set *got)      \
+	{                                                                                 \
+		return read_ecc(ctx, NVML_MEMORY_ERROR_TYPE_##type, NVML_##counter##_ECC, \
+		                METRIC_##metric, raw, got);                               \
+	}
+ECC_READER(read_ecc_sbe_vol, CORRECTED, VOLATILE, ECC_SBE_VOL)
+ECC_READER(read_ecc_dbe_vol, UNCORRECTED, VOLATILE, ECC_DBE_VOL)
+ECC_READER(read_ecc_sbe_agg, CORRECTED, AGGREGATE, ECC_SBE_AGG)
+ECC_READER(read_ecc_dbe_agg, UNCORRECTED, AGGREGATE, ECC_DBE_AGG)
 
 static nvmlReturn_t read_remapped_rows(struct source_ctx *ctx, double *raw, metric_set *got)
 {
@@ -300,43 +268,6 @@ static nvmlReturn_t read_remapped_rows(struct source_ctx *ctx, double *raw, metr
 		SET(REMAP_FAILURE, failure != 0);
 	}
 	return rc;
-}
-
-static nvmlReturn_t read_threshold(struct source_ctx *ctx, int type, enum metric_id m, double *raw,
-                                   metric_set *got)
-{
-	NEED(device_get_temperature_threshold);
-	unsigned t;
-	nvmlReturn_t rc = ctx->lib->device_get_temperature_threshold(ctx->dev, type, &t);
-	if (rc == NVML_SUCCESS) {
-		raw[m] = t;
-		metric_set_add(got, m);
-	}
-	return rc;
-}
-
-static nvmlReturn_t read_slowdown_temp(struct source_ctx *ctx, double *raw, metric_set *got)
-{
-	return read_threshold(ctx, NVML_TEMPERATURE_THRESHOLD_SLOWDOWN, METRIC_SLOWDOWN_TEMP, raw,
-	                      got);
-}
-
-static nvmlReturn_t read_shutdown_temp(struct source_ctx *ctx, double *raw, metric_set *got)
-{
-	return read_threshold(ctx, NVML_TEMPERATURE_THRESHOLD_SHUTDOWN, METRIC_SHUTDOWN_TEMP, raw,
-	                      got);
-}
-
-static nvmlReturn_t read_gpu_max_temp(struct source_ctx *ctx, double *raw, metric_set *got)
-{
-	return read_threshold(ctx, NVML_TEMPERATURE_THRESHOLD_GPU_MAX, METRIC_GPU_MAX_TEMP, raw,
-	                      got);
-}
-
-static nvmlReturn_t read_mem_max_temp(struct source_ctx *ctx, double *raw, metric_set *got)
-{
-	return read_threshold(ctx, NVML_TEMPERATURE_THRESHOLD_MEM_MAX, METRIC_MEM_MAX_TEMP, raw,
-	                      got);
 }
 
 static const source_read_fn readers[SRC_COUNT] = {

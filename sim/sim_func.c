@@ -236,8 +236,7 @@ static bool get_number(const json_t *obj, const char *key, bool required, double
 }
 
 /* snprintf for JSON paths in messages: a path cut short at the buffer's end is acceptable. */
-__attribute__((format(printf, 3, 4))) static void path_printf(char *buf, size_t len,
-                                                              const char *fmt, ...)
+void sim_path_printf(char *buf, size_t len, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -247,7 +246,7 @@ __attribute__((format(printf, 3, 4))) static void path_printf(char *buf, size_t 
 
 static void child_path(char *buf, size_t len, const char *path, const char *key)
 {
-	path_printf(buf, len, "%s.%s", path, key);
+	sim_path_printf(buf, len, "%s.%s", path, key);
 }
 
 /* ---- kinds ---- */
@@ -664,7 +663,7 @@ sim_func *sim_func_parse(const json_t *spec, const char *base_dir, const char *j
 		}
 		for (size_t i = 0; i < n; i++) {
 			char item[600];
-			path_printf(item, sizeof(item), "%s[%zu]", path, i);
+			sim_path_printf(item, sizeof(item), "%s[%zu]", path, i);
 			f->u.add.terms[i] =
 			    sim_func_parse(json_array_get(p, i), base_dir, item, err, errlen);
 			if (!f->u.add.terms[i]) {

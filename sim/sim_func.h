@@ -39,4 +39,9 @@ extern const char sim_func_kinds[];
 
 void sim_func_free(sim_func *f);
 
+/* snprintf for JSON paths in error messages (shared with sim_scenario.c);
+ * a path cut short at the buffer's end is acceptable. */
+void sim_path_printf(char *buf, size_t len, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 #endif

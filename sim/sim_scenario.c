@@ -85,19 +85,9 @@ static bool check_keys(const struct parse_ctx *c, const json_t *obj, const char 
 	return true;
 }
 
-/* snprintf for JSON paths in messages: a path cut short at the buffer's end is acceptable. */
-__attribute__((format(printf, 3, 4))) static void path_printf(char *buf, size_t len,
-                                                              const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(buf, len, fmt, ap);
-	va_end(ap);
-}
-
 static void join(char *buf, size_t len, const char *path, const char *key)
 {
-	path_printf(buf, len, "%s%s%s", path, *path ? "." : "", key);
+	sim_path_printf(buf, len, "%s%s%s", path, *path ? "." : "", key);
 }
 
 /* A number, or a string holding a whole integer ("0xff9f"). */
@@ -294,7 +284,7 @@ static bool parse_faults(const struct parse_ctx *c, const json_t *f, const char 
 		goto oom;
 	json_array_foreach(a, i, item)
 	{
-		path_printf(p, sizeof(p), "%s.unsupported[%zu]", path, i);
+		sim_path_printf(p, sizeof(p), "%s.unsupported[%zu]", path, i);
 		const char *name = json_is_string(item) ? json_string_value(item) : "";
 		int sig = signal_index(name);
 		const char *call = device_call(name, false);
@@ -316,7 +306,7 @@ static bool parse_faults(const struct parse_ctx *c, const json_t *f, const char 
 	{
 		struct sim_fault_error *e = &g->errors[i];
 		unsigned long long ret;
-		path_printf(p, sizeof(p), "%s.errors[%zu]", path, i);
+		sim_path_printf(p, sizeof(p), "%s.errors[%zu]", path, i);
 		if (!check_keys(c, item, error_keys, p) || !get_call(c, item, p, &e->call) ||
 		    !get_uint(c, item, "return", p, NVML_ERROR_UNKNOWN, INT_MAX, &ret) ||
 		    !get_double(c, item, "from", p, 0, &e->from))
@@ -336,7 +326,7 @@ static bool parse_faults(const struct parse_ctx *c, const json_t *f, const char 
 		goto oom;
 	json_array_foreach(a, i, item)
 	{
-		path_printf(p, sizeof(p), "%s.slow[%zu]", path, i);
+		sim_path_printf(p, sizeof(p), "%s.slow[%zu]", path, i);
 		if (!check_keys(c, item, slow_keys, p) || !get_call(c, item, p, &g->slow[i].call) ||
 		    !get_double(c, item, "ms", p, 0, &g->slow[i].ms))
 			return false;
@@ -353,7 +343,7 @@ static bool parse_faults(const struct parse_ctx *c, const json_t *f, const char 
 		goto oom;
 	json_array_foreach(a, i, item)
 	{
-		path_printf(p, sizeof(p), "%s.hang[%zu]", path, i);
+		sim_path_printf(p, sizeof(p), "%s.hang[%zu]", path, i);
 		if (!check_keys(c, item, hang_keys, p) ||
 		    !get_call(c, item, p, &g->hangs[i].call) ||
 		    !get_double(c, item, "at", p, 0, &g->hangs[i].at))
@@ -370,7 +360,7 @@ static bool parse_faults(const struct parse_ctx *c, const json_t *f, const char 
 	json_array_foreach(xid, i, item)
 	{
 		struct sim_event *e = &g->events[g->n_events];
-		path_printf(p, sizeof(p), "%s.xid[%zu]", path, i);
+		sim_path_printf(p, sizeof(p), "%s.xid[%zu]", path, i);
 		if (!check_keys(c, item, xid_keys, p) || !get_double(c, item, "at", p, 0, &e->at) ||
 		    !get_uint(c, item, "code", p, 79, UINT_MAX, &e->data))
 			return false;
@@ -380,7 +370,7 @@ static bool parse_faults(const struct parse_ctx *c, const json_t *f, const char 
 	json_array_foreach(ecc, i, item)
 	{
 		struct sim_event *e = &g->events[g->n_events];
-		path_printf(p, sizeof(p), "%s.ecc_dbe_events[%zu]", path, i);
+		sim_path_printf(p, sizeof(p), "%s.ecc_dbe_events[%zu]", path, i);
 		if (!check_keys(c, item, ecc_keys, p) || !get_double(c, item, "at", p, 0, &e->at))
 			return false;
 		e->type = nvmlEventTypeDoubleBitEccError;
