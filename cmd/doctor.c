@@ -65,7 +65,7 @@ int cmd_doctor(int argc, char **argv)
 			printf("  device      /dev/nvidia%d\n", g->id.minor);
 		printf("  health      %s%s%s\n", gpu_health_name(g->health),
 		       g->health_reason[0] ? ": " : "", g->health_reason);
-		if (g->health != GPU_OK)
+		if (g->health != GPU_OK && g->health != GPU_INACCESSIBLE)
 			exit_code = 1;
 		int yes = 0;
 		for (int m = 0; m < METRIC_COUNT; m++)

@@ -95,7 +95,8 @@ char *json_health(const struct board_snapshot *s, bool *healthy)
 	*healthy = true;
 	for (unsigned i = 0; i < s->count; i++) {
 		const struct gpu_record *g = &s->gpus[i];
-		bool ok = g->health == GPU_OK || g->health == GPU_PROBING;
+		bool ok = g->health == GPU_OK || g->health == GPU_PROBING ||
+		          g->health == GPU_INACCESSIBLE;
 		*healthy &= ok;
 		json_t *o = json_object();
 		json_object_set_new(o, "gpu", json_integer(g->index));

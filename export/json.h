@@ -10,7 +10,8 @@
 char *json_gpus(const struct board_snapshot *s);
 
 /* Health document; *healthy is true when no GPU is lost, stalled or
- * failing (probing counts as healthy: it lasts milliseconds). */
+ * failing (probing counts as healthy: it lasts milliseconds; so does a GPU
+ * this process may not read, which is configuration, not a fault). */
 char *json_health(const struct board_snapshot *s, bool *healthy);
 
 #endif

@@ -122,8 +122,10 @@ static void *fast_main(void *arg)
 	if (rc != NVML_SUCCESS) {
 		snprintf(why, sizeof(why), "nvmlDeviceGetHandleByIndex: %s",
 		         nvml_lib_strerror(s->lib, rc));
-		board_set_health(s->board, w->index,
-		                 rc == NVML_ERROR_GPU_IS_LOST ? GPU_LOST : GPU_FAILING, why);
+		enum gpu_health h = rc == NVML_ERROR_GPU_IS_LOST     ? GPU_LOST
+		                    : rc == NVML_ERROR_NO_PERMISSION ? GPU_INACCESSIBLE
+		                                                     : GPU_FAILING;
+		board_set_health(s->board, w->index, h, why);
 		goto out;
 	}
 	rc = probe_identity(s->lib, w->dev, &id);

@@ -209,6 +209,8 @@ const char *gpu_health_name(enum gpu_health h)
 		return "failing";
 	case GPU_LOST:
 		return "lost";
+	case GPU_INACCESSIBLE:
+		return "inaccessible";
 	}
 	return "unknown";
 }

@@ -21,9 +21,11 @@
 enum gpu_health {
 	GPU_PROBING, /* identity and capability probe not finished yet */
 	GPU_OK,
-	GPU_STALLED, /* a tier has not completed a sweep in time (hung call?) */
-	GPU_FAILING, /* calls return errors other than "unsupported" */
-	GPU_LOST,    /* NVML said GPU_IS_LOST: fell off the bus */
+	GPU_STALLED,      /* a tier has not completed a sweep in time (hung call?) */
+	GPU_FAILING,      /* calls return errors other than "unsupported" */
+	GPU_LOST,         /* NVML said GPU_IS_LOST: fell off the bus */
+	GPU_INACCESSIBLE, /* counted by NVML but not ours to read (NO_PERMISSION on its
+	                   * handle, as in a container given other GPUs): not a fault */
 };
 
 struct gpu_identity {

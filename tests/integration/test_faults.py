@@ -105,6 +105,25 @@ class FaultsTest(unittest.TestCase):
         finally:
             os.unlink(path)
 
+    def test_gpu_not_ours_is_inaccessible_not_unhealthy(self):
+        # NVML counts GPUs whose handle this process may not open (a container
+        # given other GPUs): they are shown as such, and do not fail /healthz.
+        path = write_scenario({"name": "denied", "gpus": [gpu(0), gpu(1, faults={"errors": [
+            {"call": "nvmlDeviceGetHandleByIndex_v2", "return": 4}]})]})
+        try:
+            with Agent(scenario=path) as a:
+                a.wait_for(lambda: a.json("/healthz")[1]["gpus"][1]["health"] == "inaccessible",
+                           what="inaccessible")
+                status, doc = a.json("/healthz")
+                self.assertEqual(status, 200, doc)
+                self.assertIn("Insufficient Permissions", doc["gpus"][1]["reason"])
+                m = a.metrics()
+                self.assertEqual(one(m, "gpuscope_gpu_up", gpu=1), 0)
+                self.assertEqual(series(m, "gpuscope_gpu_utilization_ratio", gpu=1), [])
+                self.assertEqual(one(m, "gpuscope_gpu_utilization_ratio", gpu=0), 0.5)
+        finally:
+            os.unlink(path)
+
     def test_xid_and_dbe_events_counted(self):
         path = write_scenario({"name": "xid", "gpus": [gpu(0, faults={
             "xid": [{"at": 0.5, "code": 79}, {"at": 0.8, "code": 48}],
