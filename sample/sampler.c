@@ -47,49 +47,49 @@ void sampler_note_error(struct gpu_worker *w, const char *call, nvmlReturn_t rc)
 	                 rc == NVML_ERROR_GPU_IS_LOST ? GPU_LOST : GPU_FAILING, why);
 }
 
-/* One sweep of one tier.  Returns false when the GPU is lost. */
-static bool sweep(struct gpu_worker *w, struct source_ctx *ctx, enum sample_tier tier,
-                  enum metric_id duration_metric)
+/* Which sources each tier reads: those with a reader and a supported metric. */
+static void plan_sweeps(struct gpu_worker *w)
 {
-	double raw[METRIC_COUNT];
-	metric_set got = {0};
-	int tried = 0, failed = 0;
-	const char *failed_call = NULL;
-	nvmlReturn_t failed_rc = NVML_SUCCESS;
-	double t0 = mono_now();
-
+	memset(w->plan_len, 0, sizeof(w->plan_len));
 	for (int src = 0; src < SRC_COUNT; src++) {
-		if (source_table[src].tier != tier)
-			continue;
-		source_read_fn read = source_reader(src);
 		bool wanted = false;
 		for (int m = 0; m < METRIC_COUNT && !wanted; m++)
 			wanted = metric_table[m].source == (enum source_id)src &&
 			         metric_set_has(&w->supported, m);
-		if (!read || !wanted)
-			continue;
-		tried++;
-		nvmlReturn_t rc = read(ctx, raw, &got);
+		if (wanted && source_reader(src)) {
+			enum sample_tier t = source_table[src].tier;
+			w->plan[t][w->plan_len[t]++] = (unsigned char)src;
+		}
+	}
+}
+
+/* One sweep of one tier, published with its duration in one critical
+ * section.  Returns the health the sweep shows: GPU_LOST ends the thread;
+ * GPU_FAILING when every source of the sweep failed (a single failing
+ * source only loses its own values for this sweep). */
+static enum gpu_health sweep(struct gpu_worker *w, struct source_ctx *ctx, enum sample_tier tier,
+                             enum metric_id duration_metric, char *why, size_t whylen)
+{
+	double raw[METRIC_COUNT];
+	metric_set got = {0};
+	int failed = 0;
+	double t0 = mono_now();
+
+	for (int i = 0; i < w->plan_len[tier]; i++) {
+		enum source_id src = w->plan[tier][i];
+		nvmlReturn_t rc = source_reader(src)(ctx, raw, &got);
 		if (rc == NVML_SUCCESS)
 			continue;
-		if (rc == NVML_ERROR_GPU_IS_LOST) {
-			sampler_note_error(w, source_table[src].call, rc);
-			return false;
-		}
+		snprintf(why, whylen, "%s: %s", source_table[src].call,
+		         nvml_lib_strerror(w->s->lib, rc));
+		if (rc == NVML_ERROR_GPU_IS_LOST)
+			return GPU_LOST;
 		failed++;
-		failed_call = source_table[src].call;
-		failed_rc = rc;
 	}
+	raw[duration_metric] = mono_now() - t0;
+	metric_set_add(&got, duration_metric);
 	board_publish(w->s->board, w->index, tier, raw, &got);
-	board_publish_one(w->s->board, w->index, duration_metric, mono_now() - t0);
-	/* The fast tier decides health: the GPU is failing when every fast
-	 * source failed; a single source that errs only loses its own values
-	 * for this sweep (and so does a failing slow source). */
-	if (tier == TIER_FAST && tried > 0 && failed == tried)
-		sampler_note_error(w, failed_call, failed_rc);
-	else if (tier == TIER_FAST)
-		board_set_health(w->s->board, w->index, GPU_OK, "");
-	return true;
+	return w->plan_len[tier] > 0 && failed == w->plan_len[tier] ? GPU_FAILING : GPU_OK;
 }
 
 static void *slow_main(void *arg)
@@ -97,9 +97,13 @@ static void *slow_main(void *arg)
 	struct gpu_worker *w = arg;
 	struct source_ctx ctx = {.lib = w->s->lib, .dev = w->dev};
 	double due = mono_now();
+	char why[160];
 	while (!atomic_load(&w->s->stop)) {
-		if (!sweep(w, &ctx, TIER_SLOW, METRIC_SLOW_SWEEP))
+		/* Only the fast tier judges health; the slow one reports a lost GPU. */
+		if (sweep(w, &ctx, TIER_SLOW, METRIC_SLOW_SWEEP, why, sizeof(why)) == GPU_LOST) {
+			board_set_health(w->s->board, w->index, GPU_LOST, why);
 			break;
+		}
 		due += w->s->cfg.slow_s;
 		double now = mono_now();
 		if (due < now)
@@ -143,6 +147,7 @@ static void *fast_main(void *arg)
 	}
 	probe_device(&ctx, probe);
 	w->supported = probe->supported;
+	plan_sweeps(w);
 	board_set_probe(s->board, w->index, probe->sources, &probe->supported);
 	board_publish(s->board, w->index, TIER_STATIC, probe->raw, &probe->got);
 	bool lost = probe->lost;
@@ -159,8 +164,13 @@ static void *fast_main(void *arg)
 		w->events_started = pthread_create(&w->events, NULL, events_main, w) == 0;
 
 	double due = mono_now();
+	enum gpu_health reported = GPU_OK;
 	while (!atomic_load(&s->stop)) {
-		if (!sweep(w, &ctx, TIER_FAST, METRIC_FAST_SWEEP))
+		enum gpu_health h = sweep(w, &ctx, TIER_FAST, METRIC_FAST_SWEEP, why, sizeof(why));
+		if (h != reported || h != GPU_OK)
+			board_set_health(s->board, w->index, h, h == GPU_OK ? "" : why);
+		reported = h;
+		if (h == GPU_LOST)
 			break;
 		due += s->cfg.fast_s;
 		double now = mono_now();

@@ -13,6 +13,10 @@ struct gpu_worker {
 	unsigned index;
 	nvmlDevice_t dev;
 	metric_set supported; /* written by the fast thread before it starts the others */
+	/* The sources each tier reads, fixed after the probe (so a sweep does not
+	 * re-derive them): plan[tier][0..plan_len[tier]). */
+	unsigned char plan[TIER_COUNT][SRC_COUNT];
+	int plan_len[TIER_COUNT];
 	pthread_t fast, slow, events;
 	bool slow_started, events_started;
 	atomic_bool fast_done, slow_done, events_done;

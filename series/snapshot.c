@@ -104,7 +104,7 @@ void board_publish(struct board *b, unsigned gpu, enum sample_tier tier, const d
 	double now = mono_now();
 	pthread_mutex_lock(&s->lock);
 	for (int m = 0; m < METRIC_COUNT; m++) {
-		if (source_table[metric_table[m].source].tier != tier)
+		if (source_table[metric_table[m].source].tier != tier && !metric_set_has(got, m))
 			continue;
 		if (metric_set_has(got, m)) {
 			s->rec.raw[m] = raw[m];

@@ -91,8 +91,9 @@ void board_set_identity(struct board *b, unsigned gpu, const struct gpu_identity
 void board_set_probe(struct board *b, unsigned gpu, const struct source_status *sources,
                      const metric_set *supported);
 void board_set_health(struct board *b, unsigned gpu, enum gpu_health h, const char *reason);
-/* Publishes the metrics of one tier: for every metric of that tier, raw[]
- * is taken when got has it, and it becomes invalid otherwise. */
+/* Publishes one sweep: for every metric of that tier, raw[] is taken when
+ * got has it and becomes invalid otherwise; metrics of other tiers that got
+ * has (the sweep's own duration) are taken too. */
 void board_publish(struct board *b, unsigned gpu, enum sample_tier tier, const double *raw,
                    const metric_set *got);
 /* Publishes one metric (event counters, agent figures). */
