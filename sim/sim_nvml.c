@@ -644,17 +644,24 @@ static nvmlReturn_t sim_device_register_events(nvmlDevice_t device, unsigned lon
 }
 
 /* Delivers the earliest due event into data; false when none is due. */
-static bool event_take(nvmlEventSet_t set, double t, nvmlEventData_t *data)
+/* Takes the earliest due, undelivered event of the set; *next_at is set to
+ * the scenario time of the earliest one not yet due (INFINITY: none). */
+static bool event_take(nvmlEventSet_t set, double t, nvmlEventData_t *data, double *next_at)
 {
 	size_t best_dev = 0, best_ev = 0;
 	double best_at = INFINITY;
+	*next_at = INFINITY;
 	pthread_mutex_lock(&set->lock);
 	for (size_t d = 0; d < set->n_devs; d++) {
 		const struct sim_gpu *g = set->devs[d].gpu;
 		for (size_t e = 0; e < g->n_events; e++) {
 			const struct sim_event *ev = &g->events[e];
-			if (!set->delivered[d][e] && (ev->type & set->masks[d]) && ev->at <= t &&
-			    ev->at < best_at) {
+			if (set->delivered[d][e] || !(ev->type & set->masks[d]))
+				continue;
+			if (ev->at > t) {
+				if (ev->at < *next_at)
+					*next_at = ev->at;
+			} else if (ev->at < best_at) {
 				best_at = ev->at;
 				best_dev = d;
 				best_ev = e;
@@ -675,6 +682,8 @@ static bool event_take(nvmlEventSet_t set, double t, nvmlEventData_t *data)
 	return found;
 }
 
+/* Sleeps until the next event is due or the timeout ends, never polling:
+ * an idle event thread of the agent wakes once per timeout, as on a driver. */
 static nvmlReturn_t sim_event_set_wait(nvmlEventSet_t set, nvmlEventData_t *data,
                                        unsigned timeout_ms)
 {
@@ -682,22 +691,29 @@ static nvmlReturn_t sim_event_set_wait(nvmlEventSet_t set, nvmlEventData_t *data
 	clock_gettime(CLOCK_MONOTONIC, &start);
 	for (;;) {
 		struct nvmlDevice_st *devs;
+		const struct sim_scenario *scn;
 		size_t n;
-		double t;
+		double t, next_at;
 		nvmlReturn_t rc = sim_state_devices(&devs, &n, &t);
+		if (!rc)
+			rc = sim_state_system(&scn);
 		if (rc)
 			return rc;
 		if (!set || !data)
 			return NVML_ERROR_INVALID_ARGUMENT;
-		if (event_take(set, t, data))
+		if (event_take(set, t, data, &next_at))
 			return NVML_SUCCESS;
 		clock_gettime(CLOCK_MONOTONIC, &now);
 		double waited = (double)(now.tv_sec - start.tv_sec) * 1e3 +
 		                (double)(now.tv_nsec - start.tv_nsec) / 1e6;
 		if (waited >= timeout_ms)
 			return NVML_ERROR_TIMEOUT;
-		double left = timeout_ms - waited;
-		struct timespec nap = {0, (long)((left < 10 ? left : 10) * 1e6)};
+		double nap_ms = timeout_ms - waited;
+		/* Scenario seconds run time_scale times faster than real ones. */
+		double due_ms = (next_at - t) * 1e3 / scn->time_scale;
+		if (due_ms < nap_ms)
+			nap_ms = due_ms < 1 ? 1 : due_ms;
+		struct timespec nap = {(time_t)(nap_ms / 1e3), (long)(fmod(nap_ms, 1e3) * 1e6)};
 		nanosleep(&nap, NULL);
 	}
 }
