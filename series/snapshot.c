@@ -79,6 +79,9 @@ void board_set_probe(struct board *b, unsigned gpu, const struct source_status *
 	pthread_mutex_lock(&s->lock);
 	memcpy(s->rec.sources, sources, sizeof(s->rec.sources));
 	s->rec.supported = *supported;
+	/* The tiers' clocks start now: a call that hangs in the very first
+	 * sweep must show as a stall like any later one. */
+	s->rec.published[TIER_FAST] = s->rec.published[TIER_SLOW] = mono_now();
 	pthread_mutex_unlock(&s->lock);
 	bump(b);
 }
@@ -149,7 +152,7 @@ static void judge(const struct board *b, struct gpu_record *r, double now)
 		goto agent;
 	for (int t = TIER_FAST; t <= TIER_SLOW; t++) {
 		double since = now - r->published[t];
-		if (r->published[t] > 0 && since > stall_limit(b->interval[t])) {
+		if (since > stall_limit(b->interval[t])) {
 			r->health = GPU_STALLED;
 			snprintf(r->health_reason, sizeof(r->health_reason),
 			         "%s tier has not completed a sweep for %.1f s (driver call hung?)",

@@ -77,6 +77,23 @@ class FaultsTest(unittest.TestCase):
             finally:
                 os.unlink(path)
 
+    def test_call_hung_from_the_start_shows_as_stalled_probe(self):
+        path = write_scenario({"name": "hang0", "gpus": [
+            gpu(0), gpu(1, faults={"hang": [{"call": "nvmlDeviceGetTemperature", "at": 0}]})]})
+        with Agent(scenario=path, env={"ASAN_OPTIONS": "detect_leaks=0"}) as a:
+            try:
+                a.wait_for(lambda: a.json("/healthz")[1]["gpus"][1]["health"] == "stalled",
+                           timeout=8, what="GPU 1 stalled in its probe")
+                status, doc = a.json("/healthz")
+                self.assertEqual(status, 503)
+                self.assertIn("probe has not finished", doc["gpus"][1]["reason"])
+                m = a.metrics()
+                self.assertEqual(one(m, "gpuscope_gpu_up", gpu=1), 0)
+                self.assertEqual(one(m, "gpuscope_gpu_utilization_ratio", gpu=0), 0.5)
+                self.assertEqual(a.stop(), 0)
+            finally:
+                os.unlink(path)
+
     def test_slow_call_delays_only_its_gpu(self):
         path = write_scenario({"name": "slow", "gpus": [
             gpu(0), gpu(1, faults={"slow": [{"call": "nvmlDeviceGetPowerUsage", "ms": 300}]})]})
