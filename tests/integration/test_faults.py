@@ -141,6 +141,18 @@ class FaultsTest(unittest.TestCase):
         finally:
             os.unlink(path)
 
+    def test_no_gpus_serves_empty_metrics(self):
+        path = write_scenario({"name": "none", "gpus": []})
+        try:
+            with Agent(scenario=path) as a:
+                self.assertIn("NVML reports no GPUs", a.stderr())
+                status, doc = a.json("/healthz")
+                self.assertEqual((status, doc["gpus"]), (200, []))
+                m = a.metrics()
+                self.assertEqual([n for (n, _) in m], ["gpuscope_build_info"])
+        finally:
+            os.unlink(path)
+
     def test_xid_and_dbe_events_counted(self):
         path = write_scenario({"name": "xid", "gpus": [gpu(0, faults={
             "xid": [{"at": 0.5, "code": 79}, {"at": 0.8, "code": 48}],
