@@ -158,10 +158,11 @@ static void *fast_main(void *arg)
 	}
 	board_set_health(s->board, w->index, GPU_OK, "");
 
-	w->slow_started = pthread_create(&w->slow, NULL, slow_main, w) == 0;
+	atomic_store(&w->slow_started, pthread_create(&w->slow, NULL, slow_main, w) == 0);
 	if (metric_set_has(&w->supported, METRIC_XID_COUNT) ||
 	    metric_set_has(&w->supported, METRIC_DBE_EVENTS))
-		w->events_started = pthread_create(&w->events, NULL, events_main, w) == 0;
+		atomic_store(&w->events_started,
+		             pthread_create(&w->events, NULL, events_main, w) == 0);
 
 	double due = mono_now();
 	enum gpu_health reported = GPU_OK;
@@ -276,9 +277,9 @@ int sampler_stop(struct sampler *s)
 		struct gpu_worker *w = &s->workers[i];
 		/* The fast thread starts the others: settle it first. */
 		hung += join_or_abandon(w->fast, &w->fast_done, deadline);
-		if (w->slow_started)
+		if (atomic_load(&w->slow_started))
 			hung += join_or_abandon(w->slow, &w->slow_done, deadline);
-		if (w->events_started)
+		if (atomic_load(&w->events_started))
 			hung += join_or_abandon(w->events, &w->events_done, deadline);
 	}
 	if (hung == 0) {

@@ -18,7 +18,9 @@ struct gpu_worker {
 	unsigned char plan[TIER_COUNT][SRC_COUNT];
 	int plan_len[TIER_COUNT];
 	pthread_t fast, slow, events;
-	bool slow_started, events_started;
+	/* Set by the fast thread, read by sampler_stop, which may have to
+	 * abandon a fast thread stuck in the driver instead of joining it. */
+	atomic_bool slow_started, events_started;
 	atomic_bool fast_done, slow_done, events_done;
 };
 
