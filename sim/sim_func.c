@@ -4,17 +4,17 @@
  * the table code (steps hold the last value, CSV traces interpolate linearly unless the
  * column is a hex bitmask, where an average of two masks would mean nothing).  Evaluation
  * does no allocation and takes no lock; a table lookup is a binary search, so evaluating a
- * recorded trace for every 10 ms of an hour costs a few milliseconds.
+ * recorded trace for every 10 ms of an hour costs a few milliseconds.  Reading the CSV file
+ * itself is in sim_csv.c.
  */
 #include "sim/sim_func.h"
-#include "sim/sim_embedded.h"
+#include "sim/sim_csv.h"
 
 #include <assert.h>
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdbool.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -363,161 +363,7 @@ err:
 	return NULL;
 }
 
-/* ---- CSV traces ---- */
-
-static char *read_file(const char *name, size_t *len)
-{
-	FILE *fp = fopen(name, "rb");
-	if (!fp)
-		return NULL;
-	char *buf = NULL;
-	size_t cap = 0, n = 0;
-	for (;;) {
-		if (n + 4096 + 1 > cap) {
-			cap = cap ? cap * 2 : 16384;
-			char *nb = realloc(buf, cap);
-			if (!nb)
-				goto err;
-			buf = nb;
-		}
-		size_t got = fread(buf + n, 1, cap - n - 1, fp);
-		n += got;
-		if (got == 0)
-			break;
-	}
-	if (ferror(fp))
-		goto err;
-	fclose(fp);
-	buf[n] = '\0';
-	*len = n;
-	return buf;
-err:
-	free(buf);
-	fclose(fp);
-	return NULL;
-}
-
-/* Splits line (modified in place) at commas into at most max fields; returns the count. */
-static size_t split_csv(char *line, char **fields, size_t max)
-{
-	size_t n = 0;
-	for (char *s = line;; s++) {
-		if (n < max)
-			fields[n] = s;
-		n++;
-		s = strchr(s, ',');
-		if (!s)
-			break;
-		*s = '\0';
-	}
-	return n < max ? n : max;
-}
-
-enum { CSV_MAX_FIELDS = 64 };
-
-struct csv_opts {
-	const char *file;
-	const char *column;
-	const char *time_column;
-	double start, end; /* rows kept: start <= t <= end (trace seconds) */
-	int hold;          /* -1: decide from the data (hex column: hold) */
-};
-
-/* Fills f's table from CSV text (modified in place). */
-static bool csv_load(sim_func *f, char *text, const struct csv_opts *o, const char *path, char *err,
-                     size_t errlen)
-{
-	char *fields[CSV_MAX_FIELDS];
-	char *save = NULL;
-	char *line = strtok_r(text, "\n", &save);
-	if (!line) {
-		fail(err, errlen, path, "%s: empty file", o->file);
-		return false;
-	}
-	line[strcspn(line, "\r")] = '\0';
-	size_t ncol = split_csv(line, fields, CSV_MAX_FIELDS);
-	size_t tcol = SIZE_MAX, vcol = SIZE_MAX;
-	for (size_t i = 0; i < ncol; i++) {
-		if (strcmp(fields[i], o->time_column) == 0)
-			tcol = i;
-		if (strcmp(fields[i], o->column) == 0)
-			vcol = i;
-	}
-	if (tcol == SIZE_MAX || vcol == SIZE_MAX) {
-		fail(err, errlen, path, "%s has no column \"%s\"", o->file,
-		     tcol == SIZE_MAX ? o->time_column : o->column);
-		return false;
-	}
-	size_t cap = 0, n = 0, lineno = 1;
-	bool hex = false;
-	while ((line = strtok_r(NULL, "\n", &save)) != NULL) {
-		lineno++;
-		line[strcspn(line, "\r")] = '\0';
-		if (!*line)
-			continue;
-		size_t got = split_csv(line, fields, CSV_MAX_FIELDS);
-		if (got <= tcol || got <= vcol) {
-			fail(err, errlen, path, "%s:%zu: too few fields", o->file, lineno);
-			return false;
-		}
-		/* An empty cell (a value the recorder could not read) skips the row. */
-		if (!*fields[vcol])
-			continue;
-		char *end;
-		double t = strtod(fields[tcol], &end);
-		if (end == fields[tcol] || *end || !isfinite(t)) {
-			fail(err, errlen, path, "%s:%zu: bad time \"%s\"", o->file, lineno,
-			     fields[tcol]);
-			return false;
-		}
-		double v;
-		const char *cell = fields[vcol];
-		if (cell[0] == '0' && (cell[1] == 'x' || cell[1] == 'X')) {
-			hex = true;
-			if (!parse_int_text(cell, &v)) {
-				fail(err, errlen, path, "%s:%zu: bad hex value \"%s\"", o->file,
-				     lineno, cell);
-				return false;
-			}
-		} else {
-			v = strtod(cell, &end);
-			if (end == cell || *end || !isfinite(v)) {
-				fail(err, errlen, path, "%s:%zu: bad value \"%s\"", o->file, lineno,
-				     cell);
-				return false;
-			}
-		}
-		if (t < o->start || t > o->end)
-			continue;
-		if (n > 0 && t < f->u.table.t[n - 1]) {
-			fail(err, errlen, path, "%s:%zu: time goes backwards", o->file, lineno);
-			return false;
-		}
-		if (n == cap) {
-			cap = cap ? cap * 2 : 128;
-			double *nt = realloc(f->u.table.t, cap * sizeof(double));
-			if (nt)
-				f->u.table.t = nt;
-			double *nv = realloc(f->u.table.v, cap * sizeof(double));
-			if (nv)
-				f->u.table.v = nv;
-			if (!nt || !nv) {
-				fail(err, errlen, path, "out of memory");
-				return false;
-			}
-		}
-		f->u.table.t[n] = t;
-		f->u.table.v[n] = v;
-		n++;
-	}
-	if (n == 0) {
-		fail(err, errlen, path, "%s: no rows with a value in \"%s\"", o->file, o->column);
-		return false;
-	}
-	f->u.table.n = n;
-	f->u.table.hold = o->hold < 0 ? hex : o->hold;
-	return true;
-}
+/* ---- CSV traces (read by sim_csv.c) ---- */
 
 static sim_func *parse_csv(const json_t *p, const char *base_dir, const char *path, char *err,
                            size_t errlen)
@@ -526,7 +372,8 @@ static sim_func *parse_csv(const json_t *p, const char *base_dir, const char *pa
 	                                   "start", "end",    "interpolate", NULL};
 	if (!check_object(p, keys, path, err, errlen))
 		return NULL;
-	struct csv_opts o = {.time_column = "t_s", .start = -INFINITY, .end = INFINITY, .hold = -1};
+	struct sim_csv_query o = {.time_column = "t_s", .start = -INFINITY, .end = INFINITY};
+	int hold = -1; /* -1: decide from the data (a hex column holds) */
 	const json_t *file = json_object_get(p, "file");
 	const json_t *column = json_object_get(p, "column");
 	const json_t *time_column = json_object_get(p, "time_column");
@@ -546,7 +393,7 @@ static sim_func *parse_csv(const json_t *p, const char *base_dir, const char *pa
 			fail(err, errlen, path, "\"interpolate\" must be \"linear\" or \"step\"");
 			return NULL;
 		}
-		o.hold = strcmp(s, "step") == 0;
+		hold = strcmp(s, "step") == 0;
 	}
 	if (!get_number(p, "start", false, -INFINITY, &o.start, path, err, errlen) ||
 	    !get_number(p, "end", false, INFINITY, &o.end, path, err, errlen))
@@ -556,47 +403,22 @@ static sim_func *parse_csv(const json_t *p, const char *base_dir, const char *pa
 	if (time_column)
 		o.time_column = json_string_value(time_column);
 
-	char *text = NULL;
-	size_t len = 0;
-	if (strncmp(o.file, "builtin:", 8) == 0) {
-		char name[256];
-		snprintf(name, sizeof(name), "traces/%s", o.file + 8);
-		const char *data = sim_embedded_find(name, &len);
-		text = data ? strdup(data) : NULL;
-		if (!data) {
-			fail(err, errlen, path, "%s: no such built-in trace", o.file);
-			return NULL;
-		}
-	} else {
-		char full[4096];
-		if (o.file[0] == '/' || !base_dir || !*base_dir)
-			snprintf(full, sizeof(full), "%s", o.file);
-		else
-			snprintf(full, sizeof(full), "%s/%s", base_dir, o.file);
-		text = read_file(full, &len);
-		if (!text) {
-			fail(err, errlen, path, "%s: %s", full, strerror(errno ? errno : EIO));
-			return NULL;
-		}
-	}
-	if (!text) {
-		fail(err, errlen, path, "out of memory");
+	struct sim_csv_rows rows;
+	if (!sim_csv_load(&o, base_dir, &rows, path, err, errlen))
 		return NULL;
-	}
-	sim_func *f = table_new(0);
+	sim_func *f = func_new(SF_TABLE);
 	if (!f) {
-		free(text);
+		free(rows.t);
+		free(rows.v);
 		fail(err, errlen, path, "out of memory");
 		return NULL;
 	}
+	f->u.table.t = rows.t;
+	f->u.table.v = rows.v;
+	f->u.table.n = rows.n;
+	f->u.table.hold = hold < 0 ? rows.hex : hold;
 	f->u.table.loop = !loop || json_is_true(loop);
 	f->u.table.relative = true;
-	bool ok = csv_load(f, text, &o, path, err, errlen);
-	free(text);
-	if (!ok) {
-		sim_func_free(f);
-		return NULL;
-	}
 	return f;
 }
 

@@ -4,15 +4,15 @@
  * misspelt key is an error naming its JSON path rather than a silently ignored setting.  A
  * GPU object with "repeat": N is parsed N times with advancing index, which keeps cloning
  * trivially correct (each clone owns its function trees) at the cost of parsing N times.
+ * The field readers are in sim_json.c, the "faults" object of a GPU in sim_faults.c.
  */
 #include "sim/sim_scenario.h"
 #include "sim/sim_embedded.h"
-#include "nvml/nvml_abi.h"
+#include "sim/sim_faults.h"
+#include "sim/sim_json.h"
 
 #include <errno.h>
 #include <limits.h>
-#include <math.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,185 +30,12 @@ static const double signal_defaults[SIM_SIG_COUNT] = {
 #undef SIM_SIGNAL_DEFAULT
 };
 
-/* Every symbol of the ABI: {newest, fallback or NULL}. */
-static const struct {
-	const char *newest, *fallback;
-} nvml_calls[] = {
-#define SIM_CALL_ROW(field, req, ret, params, newest, fallback) {newest, fallback},
-    NVML_SYMBOLS(SIM_CALL_ROW)
-#undef SIM_CALL_ROW
-};
-
 const char *sim_signal_name(enum sim_signal s)
 {
 	return (unsigned)s < SIM_SIG_COUNT ? signal_names[s] : "?";
 }
 
-struct parse_ctx {
-	const char *file;
-	const char *base_dir;
-	char *err;
-	size_t errlen;
-};
-
-__attribute__((format(printf, 3, 4))) static void fail(const struct parse_ctx *c, const char *path,
-                                                       const char *fmt, ...)
-{
-	int n = snprintf(c->err, c->errlen, "%s: %s%s", c->file, path, *path ? ": " : "");
-	if (n < 0 || (size_t)n >= c->errlen)
-		return;
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(c->err + n, c->errlen - (size_t)n, fmt, ap);
-	va_end(ap);
-}
-
-static bool check_keys(const struct parse_ctx *c, const json_t *obj, const char *const *allowed,
-                       const char *path)
-{
-	if (!json_is_object(obj)) {
-		fail(c, path, "expected an object");
-		return false;
-	}
-	const char *key;
-	json_t *val;
-	json_object_foreach((json_t *)obj, key, val)
-	{
-		const char *const *a = allowed;
-		while (*a && strcmp(*a, key) != 0)
-			a++;
-		if (!*a) {
-			fail(c, path, "unknown key \"%s\"", key);
-			return false;
-		}
-	}
-	return true;
-}
-
-static void join(char *buf, size_t len, const char *path, const char *key)
-{
-	sim_path_printf(buf, len, "%s%s%s", path, *path ? "." : "", key);
-}
-
-/* A number, or a string holding a whole integer ("0xff9f"). */
-static bool number_of(const json_t *v, double *out)
-{
-	if (json_is_number(v)) {
-		*out = json_number_value(v);
-		return isfinite(*out);
-	}
-	if (!json_is_string(v))
-		return false;
-	const char *s = json_string_value(v);
-	if (!*s || *s == '-')
-		return false;
-	char *end;
-	errno = 0;
-	unsigned long long u = strtoull(s, &end, 0);
-	if (errno || *end)
-		return false;
-	*out = (double)u;
-	return true;
-}
-
-static bool get_double(const struct parse_ctx *c, const json_t *obj, const char *key,
-                       const char *path, double def, double *out)
-{
-	const json_t *v = json_object_get(obj, key);
-	*out = def;
-	if (!v)
-		return true;
-	char p[512];
-	join(p, sizeof(p), path, key);
-	if (!number_of(v, out)) {
-		fail(c, p, "expected a number");
-		return false;
-	}
-	return true;
-}
-
-/* An integer in [min, max]. */
-static bool get_uint(const struct parse_ctx *c, const json_t *obj, const char *key,
-                     const char *path, unsigned long long def, unsigned long long max,
-                     unsigned long long *out)
-{
-	const json_t *v = json_object_get(obj, key);
-	*out = def;
-	if (!v)
-		return true;
-	char p[512];
-	join(p, sizeof(p), path, key);
-	double d;
-	if (!number_of(v, &d) || d < 0 || d != floor(d) || d > (double)max) {
-		fail(c, p, "expected a whole number from 0 to %llu", max);
-		return false;
-	}
-	*out = (unsigned long long)d;
-	return true;
-}
-
-static bool get_u32(const struct parse_ctx *c, const json_t *obj, const char *key, const char *path,
-                    unsigned def, unsigned *out)
-{
-	unsigned long long v;
-	if (!get_uint(c, obj, key, path, def, UINT_MAX, &v))
-		return false;
-	*out = (unsigned)v;
-	return true;
-}
-
-static bool get_string(const struct parse_ctx *c, const json_t *obj, const char *key,
-                       const char *path, const char *def, char *out, size_t outlen)
-{
-	const json_t *v = json_object_get(obj, key);
-	char p[512];
-	join(p, sizeof(p), path, key);
-	if (v && !json_is_string(v)) {
-		fail(c, p, "expected a string");
-		return false;
-	}
-	const char *s = v ? json_string_value(v) : def;
-	if (strlen(s) >= outlen) {
-		fail(c, p, "longer than %zu characters", outlen - 1);
-		return false;
-	}
-	snprintf(out, outlen, "%s", s);
-	return true;
-}
-
-static bool get_bool(const struct parse_ctx *c, const json_t *obj, const char *key,
-                     const char *path, bool def, bool *out)
-{
-	const json_t *v = json_object_get(obj, key);
-	*out = def;
-	if (!v)
-		return true;
-	if (!json_is_boolean(v)) {
-		char p[512];
-		join(p, sizeof(p), path, key);
-		fail(c, p, "expected true or false");
-		return false;
-	}
-	*out = json_is_true(v);
-	return true;
-}
-
-/* The newest symbol name for a device call named by either name; "*" when allowed. */
-static const char *device_call(const char *name, bool allow_star)
-{
-	if (allow_star && strcmp(name, "*") == 0)
-		return "*";
-	for (size_t i = 0; i < sizeof(nvml_calls) / sizeof(nvml_calls[0]); i++) {
-		if (strncmp(nvml_calls[i].newest, "nvmlDevice", 10) != 0)
-			continue;
-		if (strcmp(nvml_calls[i].newest, name) == 0 ||
-		    (nvml_calls[i].fallback && strcmp(nvml_calls[i].fallback, name) == 0))
-			return nvml_calls[i].newest;
-	}
-	return NULL;
-}
-
-static int signal_index(const char *name)
+int sim_signal_index(const char *name)
 {
 	for (int i = 0; i < SIM_SIG_COUNT; i++)
 		if (strcmp(signal_names[i], name) == 0)
@@ -216,179 +43,11 @@ static int signal_index(const char *name)
 	return -1;
 }
 
-/* Reads the "call" of a fault rule. */
-static bool get_call(const struct parse_ctx *c, const json_t *rule, const char *path,
-                     const char **out)
-{
-	const json_t *v = json_object_get(rule, "call");
-	char p[512];
-	join(p, sizeof(p), path, "call");
-	if (!json_is_string(v)) {
-		fail(c, p, "expected the name of an NVML device call, or \"*\"");
-		return false;
-	}
-	*out = device_call(json_string_value(v), true);
-	if (!*out) {
-		fail(c, p, "\"%s\" is not a device call of the simulated NVML ABI",
-		     json_string_value(v));
-		return false;
-	}
-	return true;
-}
-
-static int event_cmp(const void *a, const void *b)
-{
-	const struct sim_event *x = a, *y = b;
-	return (x->at > y->at) - (x->at < y->at);
-}
-
-/* Checks that obj.key, if present, is an array; returns it (or NULL when absent). */
-static bool get_array(const struct parse_ctx *c, const json_t *obj, const char *key,
-                      const char *path, const json_t **out)
-{
-	*out = json_object_get(obj, key);
-	if (*out && !json_is_array(*out)) {
-		char p[512];
-		join(p, sizeof(p), path, key);
-		fail(c, p, "expected an array");
-		return false;
-	}
-	return true;
-}
-
-static bool parse_faults(const struct parse_ctx *c, const json_t *f, const char *path,
-                         struct sim_gpu *g)
-{
-	static const char *const keys[] = {"unsupported", "errors", "slow",           "hang",
-	                                   "lost_at",     "xid",    "ecc_dbe_events", NULL};
-	static const char *const error_keys[] = {"call", "return", "from", "until", NULL};
-	static const char *const slow_keys[] = {"call", "ms", NULL};
-	static const char *const hang_keys[] = {"call", "at", NULL};
-	static const char *const xid_keys[] = {"at", "code", NULL};
-	static const char *const ecc_keys[] = {"at", NULL};
-	char p[512];
-	const json_t *a, *item;
-	size_t i;
-
-	g->lost_at = INFINITY;
-	if (!f)
-		return true;
-	if (!check_keys(c, f, keys, path) ||
-	    !get_double(c, f, "lost_at", path, INFINITY, &g->lost_at))
-		return false;
-
-	if (!get_array(c, f, "unsupported", path, &a))
-		return false;
-	g->unsupported_calls = calloc(a ? json_array_size(a) + 1 : 1, sizeof(char *));
-	if (!g->unsupported_calls)
-		goto oom;
-	json_array_foreach(a, i, item)
-	{
-		sim_path_printf(p, sizeof(p), "%s.unsupported[%zu]", path, i);
-		const char *name = json_is_string(item) ? json_string_value(item) : "";
-		int sig = signal_index(name);
-		const char *call = device_call(name, false);
-		if (sig >= 0)
-			g->unsupported_signals[sig] = true;
-		else if (call)
-			g->unsupported_calls[g->n_unsupported_calls++] = call;
-		else {
-			fail(c, p, "\"%s\" is neither a device call nor a signal name", name);
-			return false;
-		}
-	}
-
-	if (!get_array(c, f, "errors", path, &a))
-		return false;
-	if (a && !(g->errors = calloc(json_array_size(a) + 1, sizeof(*g->errors))))
-		goto oom;
-	json_array_foreach(a, i, item)
-	{
-		struct sim_fault_error *e = &g->errors[i];
-		unsigned long long ret;
-		sim_path_printf(p, sizeof(p), "%s.errors[%zu]", path, i);
-		if (!check_keys(c, item, error_keys, p) || !get_call(c, item, p, &e->call) ||
-		    !get_uint(c, item, "return", p, NVML_ERROR_UNKNOWN, INT_MAX, &ret) ||
-		    !get_double(c, item, "from", p, 0, &e->from))
-			return false;
-		const json_t *until = json_object_get(item, "until");
-		e->until = INFINITY;
-		if (until && !json_is_null(until) &&
-		    !get_double(c, item, "until", p, INFINITY, &e->until))
-			return false;
-		e->ret = (int)ret;
-		g->n_errors++;
-	}
-
-	if (!get_array(c, f, "slow", path, &a))
-		return false;
-	if (a && !(g->slow = calloc(json_array_size(a) + 1, sizeof(*g->slow))))
-		goto oom;
-	json_array_foreach(a, i, item)
-	{
-		sim_path_printf(p, sizeof(p), "%s.slow[%zu]", path, i);
-		if (!check_keys(c, item, slow_keys, p) || !get_call(c, item, p, &g->slow[i].call) ||
-		    !get_double(c, item, "ms", p, 0, &g->slow[i].ms))
-			return false;
-		if (g->slow[i].ms < 0) {
-			fail(c, p, "\"ms\" must be >= 0");
-			return false;
-		}
-		g->n_slow++;
-	}
-
-	if (!get_array(c, f, "hang", path, &a))
-		return false;
-	if (a && !(g->hangs = calloc(json_array_size(a) + 1, sizeof(*g->hangs))))
-		goto oom;
-	json_array_foreach(a, i, item)
-	{
-		sim_path_printf(p, sizeof(p), "%s.hang[%zu]", path, i);
-		if (!check_keys(c, item, hang_keys, p) ||
-		    !get_call(c, item, p, &g->hangs[i].call) ||
-		    !get_double(c, item, "at", p, 0, &g->hangs[i].at))
-			return false;
-		g->n_hangs++;
-	}
-
-	const json_t *xid, *ecc;
-	if (!get_array(c, f, "xid", path, &xid) || !get_array(c, f, "ecc_dbe_events", path, &ecc))
-		return false;
-	size_t n = (xid ? json_array_size(xid) : 0) + (ecc ? json_array_size(ecc) : 0);
-	if (n && !(g->events = calloc(n, sizeof(*g->events))))
-		goto oom;
-	json_array_foreach(xid, i, item)
-	{
-		struct sim_event *e = &g->events[g->n_events];
-		sim_path_printf(p, sizeof(p), "%s.xid[%zu]", path, i);
-		if (!check_keys(c, item, xid_keys, p) || !get_double(c, item, "at", p, 0, &e->at) ||
-		    !get_uint(c, item, "code", p, 79, UINT_MAX, &e->data))
-			return false;
-		e->type = nvmlEventTypeXidCriticalError;
-		g->n_events++;
-	}
-	json_array_foreach(ecc, i, item)
-	{
-		struct sim_event *e = &g->events[g->n_events];
-		sim_path_printf(p, sizeof(p), "%s.ecc_dbe_events[%zu]", path, i);
-		if (!check_keys(c, item, ecc_keys, p) || !get_double(c, item, "at", p, 0, &e->at))
-			return false;
-		e->type = nvmlEventTypeDoubleBitEccError;
-		g->n_events++;
-	}
-	if (g->n_events)
-		qsort(g->events, g->n_events, sizeof(*g->events), event_cmp);
-	return true;
-oom:
-	fail(c, path, "out of memory");
-	return false;
-}
-
-static bool parse_metrics(const struct parse_ctx *c, const json_t *m, const char *path,
+static bool parse_metrics(const struct sim_json_ctx *c, const json_t *m, const char *path,
                           struct sim_gpu *g)
 {
 	if (m && !json_is_object(m)) {
-		fail(c, path, "expected an object");
+		sim_json_fail(c, path, "expected an object");
 		return false;
 	}
 	const char *key;
@@ -396,10 +55,11 @@ static bool parse_metrics(const struct parse_ctx *c, const json_t *m, const char
 	json_object_foreach((json_t *)m, key, val)
 	{
 		char p[512];
-		join(p, sizeof(p), path, key);
-		int sig = signal_index(key);
+		sim_json_join(p, sizeof(p), path, key);
+		int sig = sim_signal_index(key);
 		if (sig < 0) {
-			fail(c, path, "unknown signal \"%s\" (see docs/simulator.md)", key);
+			sim_json_fail(c, path, "unknown signal \"%s\" (see docs/simulator.md)",
+			              key);
 			return false;
 		}
 		char ferr[1024];
@@ -418,7 +78,7 @@ static bool parse_metrics(const struct parse_ctx *c, const json_t *m, const char
 		else if (s == SIM_SIG_MEM_CLOCK)
 			def = g->max_mem_clock_mhz;
 		if (!(g->metrics[s] = sim_func_const(def))) {
-			fail(c, path, "out of memory");
+			sim_json_fail(c, path, "out of memory");
 			return false;
 		}
 	}
@@ -442,8 +102,8 @@ static void derive_uuid(unsigned index, char *out, size_t len)
 	         (unsigned long long)(h[1] & 0xffffffffffffULL));
 }
 
-static bool parse_gpu(const struct parse_ctx *c, const json_t *o, const char *path, unsigned index,
-                      bool repeated, struct sim_gpu *g)
+static bool parse_gpu(const struct sim_json_ctx *c, const json_t *o, const char *path,
+                      unsigned index, bool repeated, struct sim_gpu *g)
 {
 	static const char *const keys[] = {"description",
 	                                   "model",
@@ -477,66 +137,70 @@ static bool parse_gpu(const struct parse_ctx *c, const json_t *o, const char *pa
 	unsigned long long total_def = 143771;
 
 	g->index = index;
-	if (!check_keys(c, o, keys, path))
+	if (!sim_json_check_keys(c, o, keys, path))
 		return false;
 	if (repeated) {
 		static const char *const unique[] = {"uuid", "pci_bus_id", "minor", NULL};
 		for (const char *const *u = unique; *u; u++) {
 			if (json_object_get(o, *u)) {
 				char p[512];
-				join(p, sizeof(p), path, *u);
-				fail(c, p, "cannot be combined with \"repeat\" (it is derived)");
+				sim_json_join(p, sizeof(p), path, *u);
+				sim_json_fail(c, p,
+				              "cannot be combined with \"repeat\" (it is derived)");
 				return false;
 			}
 		}
 	}
 	derive_uuid(index, def_uuid, sizeof(def_uuid));
 	snprintf(def_bus, sizeof(def_bus), "00000000:%02X:00.0", (index + 1) & 0xff);
-	if (!get_string(c, o, "description", path, "", desc, sizeof(desc)) ||
-	    !get_string(c, o, "model", path, "NVIDIA H200", g->model, sizeof(g->model)) ||
-	    !get_string(c, o, "uuid", path, def_uuid, g->uuid, sizeof(g->uuid)) ||
-	    !get_string(c, o, "pci_bus_id", path, def_bus, g->pci_bus_id, sizeof(g->pci_bus_id)) ||
-	    !get_u32(c, o, "pci_device_id", path, 0x233510de, &g->pci_device_id) ||
-	    !get_u32(c, o, "pci_subsystem_id", path, 0x18be10de, &g->pci_subsystem_id) ||
-	    !get_u32(c, o, "minor", path, index, &g->minor) ||
-	    !get_uint(c, o, "memory_total_mib", path, total_def, 1ULL << 40, &g->memory_total_mib))
+	if (!sim_json_get_string(c, o, "description", path, "", desc, sizeof(desc)) ||
+	    !sim_json_get_string(c, o, "model", path, "NVIDIA H200", g->model, sizeof(g->model)) ||
+	    !sim_json_get_string(c, o, "uuid", path, def_uuid, g->uuid, sizeof(g->uuid)) ||
+	    !sim_json_get_string(c, o, "pci_bus_id", path, def_bus, g->pci_bus_id,
+	                         sizeof(g->pci_bus_id)) ||
+	    !sim_json_get_u32(c, o, "pci_device_id", path, 0x233510de, &g->pci_device_id) ||
+	    !sim_json_get_u32(c, o, "pci_subsystem_id", path, 0x18be10de, &g->pci_subsystem_id) ||
+	    !sim_json_get_u32(c, o, "minor", path, index, &g->minor) ||
+	    !sim_json_get_uint(c, o, "memory_total_mib", path, total_def, 1ULL << 40,
+	                       &g->memory_total_mib))
 		return false;
 	/* About 0.4% of the framebuffer is reserved by the driver on Hopper. */
 	unsigned long long reserved_def = (g->memory_total_mib * 4 + 500) / 1000;
-	if (!get_uint(c, o, "memory_reserved_mib", path, reserved_def, g->memory_total_mib,
-	              &g->memory_reserved_mib) ||
-	    !get_u32(c, o, "power_limit_w", path, 700, &g->power_limit_w) ||
-	    !get_u32(c, o, "max_sm_clock_mhz", path, 1980, &g->max_sm_clock_mhz) ||
-	    !get_u32(c, o, "max_mem_clock_mhz", path, 3201, &g->max_mem_clock_mhz) ||
-	    !get_u32(c, o, "video_clock_mhz", path, 1710, &g->video_clock_mhz) ||
-	    !get_u32(c, o, "shutdown_temp_c", path, 95, &g->shutdown_temp_c) ||
-	    !get_u32(c, o, "slowdown_temp_c", path, 89, &g->slowdown_temp_c) ||
-	    !get_u32(c, o, "max_operating_temp_c", path, 87, &g->max_operating_temp_c) ||
-	    !get_u32(c, o, "mem_max_temp_c", path, 95, &g->mem_max_temp_c) ||
-	    !get_u32(c, o, "pcie_gen", path, 5, &g->pcie_gen) ||
-	    !get_u32(c, o, "pcie_width", path, 16, &g->pcie_width) ||
-	    !get_u32(c, o, "pcie_max_gen", path, 5, &g->pcie_max_gen) ||
-	    !get_u32(c, o, "pcie_max_width", path, 16, &g->pcie_max_width) ||
-	    !get_bool(c, o, "ecc", path, true, &g->ecc) ||
-	    !get_uint(c, o, "supported_events", path, 0xff9f, ~0ULL >> 11, &g->supported_events) ||
-	    !get_double(c, o, "energy_start_mj", path, 5e9, &g->energy_start_mj))
+	if (!sim_json_get_uint(c, o, "memory_reserved_mib", path, reserved_def, g->memory_total_mib,
+	                       &g->memory_reserved_mib) ||
+	    !sim_json_get_u32(c, o, "power_limit_w", path, 700, &g->power_limit_w) ||
+	    !sim_json_get_u32(c, o, "max_sm_clock_mhz", path, 1980, &g->max_sm_clock_mhz) ||
+	    !sim_json_get_u32(c, o, "max_mem_clock_mhz", path, 3201, &g->max_mem_clock_mhz) ||
+	    !sim_json_get_u32(c, o, "video_clock_mhz", path, 1710, &g->video_clock_mhz) ||
+	    !sim_json_get_u32(c, o, "shutdown_temp_c", path, 95, &g->shutdown_temp_c) ||
+	    !sim_json_get_u32(c, o, "slowdown_temp_c", path, 89, &g->slowdown_temp_c) ||
+	    !sim_json_get_u32(c, o, "max_operating_temp_c", path, 87, &g->max_operating_temp_c) ||
+	    !sim_json_get_u32(c, o, "mem_max_temp_c", path, 95, &g->mem_max_temp_c) ||
+	    !sim_json_get_u32(c, o, "pcie_gen", path, 5, &g->pcie_gen) ||
+	    !sim_json_get_u32(c, o, "pcie_width", path, 16, &g->pcie_width) ||
+	    !sim_json_get_u32(c, o, "pcie_max_gen", path, 5, &g->pcie_max_gen) ||
+	    !sim_json_get_u32(c, o, "pcie_max_width", path, 16, &g->pcie_max_width) ||
+	    !sim_json_get_bool(c, o, "ecc", path, true, &g->ecc) ||
+	    !sim_json_get_uint(c, o, "supported_events", path, 0xff9f, ~0ULL >> 11,
+	                       &g->supported_events) ||
+	    !sim_json_get_double(c, o, "energy_start_mj", path, 5e9, &g->energy_start_mj))
 		return false;
 	if (g->energy_start_mj < 0) {
 		char p[512];
-		join(p, sizeof(p), path, "energy_start_mj");
-		fail(c, p, "must be >= 0");
+		sim_json_join(p, sizeof(p), path, "energy_start_mj");
+		sim_json_fail(c, p, "must be >= 0");
 		return false;
 	}
 	if (!(g->description = strdup(desc))) {
-		fail(c, path, "out of memory");
+		sim_json_fail(c, path, "out of memory");
 		return false;
 	}
 	char p[512];
-	join(p, sizeof(p), path, "metrics");
+	sim_json_join(p, sizeof(p), path, "metrics");
 	if (!parse_metrics(c, json_object_get(o, "metrics"), p, g))
 		return false;
-	join(p, sizeof(p), path, "faults");
-	return parse_faults(c, json_object_get(o, "faults"), p, g);
+	sim_json_join(p, sizeof(p), path, "faults");
+	return sim_faults_parse(c, json_object_get(o, "faults"), p, g);
 }
 
 static void gpu_free(struct sim_gpu *g)
@@ -564,11 +228,11 @@ void sim_scenario_free(struct sim_scenario *s)
 	free(s);
 }
 
-static bool parse_gpus(const struct parse_ctx *c, const json_t *gpus, struct sim_scenario *s)
+static bool parse_gpus(const struct sim_json_ctx *c, const json_t *gpus, struct sim_scenario *s)
 {
 	static const size_t max_gpus = 64;
 	if (!json_is_array(gpus)) {
-		fail(c, "gpus", "expected an array of GPU objects");
+		sim_json_fail(c, "gpus", "expected an array of GPU objects");
 		return false;
 	}
 	size_t total = 0, i;
@@ -579,19 +243,20 @@ static bool parse_gpus(const struct parse_ctx *c, const json_t *gpus, struct sim
 		char p[64];
 		snprintf(p, sizeof(p), "gpus[%zu]", i);
 		if (i >= max_gpus || !json_is_object(o)) {
-			fail(c, p, i >= max_gpus ? "too many GPUs" : "expected an object");
+			sim_json_fail(c, p, i >= max_gpus ? "too many GPUs" : "expected an object");
 			return false;
 		}
-		if (!get_uint(c, o, "repeat", p, 1, max_gpus, &repeat[i]))
+		if (!sim_json_get_uint(c, o, "repeat", p, 1, max_gpus, &repeat[i]))
 			return false;
 		total += repeat[i];
 	}
 	if (total > max_gpus) {
-		fail(c, "gpus", "%zu GPUs; the simulator supports at most %zu", total, max_gpus);
+		sim_json_fail(c, "gpus", "%zu GPUs; the simulator supports at most %zu", total,
+		              max_gpus);
 		return false;
 	}
 	if (total && !(s->gpus = calloc(total, sizeof(*s->gpus)))) {
-		fail(c, "gpus", "out of memory");
+		sim_json_fail(c, "gpus", "out of memory");
 		return false;
 	}
 	json_array_foreach(gpus, i, o)
@@ -619,7 +284,7 @@ struct sim_scenario *sim_scenario_parse(const char *text, size_t len, const char
 	                                   "time_scale",
 	                                   "gpus",
 	                                   NULL};
-	struct parse_ctx c = {.file = file, .base_dir = base_dir, .err = err, .errlen = errlen};
+	struct sim_json_ctx c = {.file = file, .base_dir = base_dir, .err = err, .errlen = errlen};
 	json_error_t jerr;
 	json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (!root) {
@@ -630,29 +295,29 @@ struct sim_scenario *sim_scenario_parse(const char *text, size_t len, const char
 	char name[256], desc[1024];
 	unsigned long long cuda, init_error;
 	if (!s) {
-		fail(&c, "", "out of memory");
+		sim_json_fail(&c, "", "out of memory");
 		goto err;
 	}
-	if (!check_keys(&c, root, keys, "") ||
-	    !get_string(&c, root, "name", "", "unnamed", name, sizeof(name)) ||
-	    !get_string(&c, root, "description", "", "", desc, sizeof(desc)) ||
-	    !get_string(&c, root, "driver_version", "", "580.159.04", s->driver_version,
-	                sizeof(s->driver_version)) ||
-	    !get_string(&c, root, "nvml_version", "", "13.580.159.04", s->nvml_version,
-	                sizeof(s->nvml_version)) ||
-	    !get_uint(&c, root, "cuda_driver_version", "", 13000, INT_MAX, &cuda) ||
-	    !get_uint(&c, root, "init_error", "", 0, INT_MAX, &init_error) ||
-	    !get_double(&c, root, "time_scale", "", 1, &s->time_scale))
+	if (!sim_json_check_keys(&c, root, keys, "") ||
+	    !sim_json_get_string(&c, root, "name", "", "unnamed", name, sizeof(name)) ||
+	    !sim_json_get_string(&c, root, "description", "", "", desc, sizeof(desc)) ||
+	    !sim_json_get_string(&c, root, "driver_version", "", "580.159.04", s->driver_version,
+	                         sizeof(s->driver_version)) ||
+	    !sim_json_get_string(&c, root, "nvml_version", "", "13.580.159.04", s->nvml_version,
+	                         sizeof(s->nvml_version)) ||
+	    !sim_json_get_uint(&c, root, "cuda_driver_version", "", 13000, INT_MAX, &cuda) ||
+	    !sim_json_get_uint(&c, root, "init_error", "", 0, INT_MAX, &init_error) ||
+	    !sim_json_get_double(&c, root, "time_scale", "", 1, &s->time_scale))
 		goto err;
 	if (s->time_scale <= 0) {
-		fail(&c, "time_scale", "must be > 0");
+		sim_json_fail(&c, "time_scale", "must be > 0");
 		goto err;
 	}
 	s->cuda_driver_version = (int)cuda;
 	s->init_error = (int)init_error;
 	if (!(s->name = strdup(name)) || !(s->description = strdup(desc)) ||
 	    !(s->file = strdup(file))) {
-		fail(&c, "", "out of memory");
+		sim_json_fail(&c, "", "out of memory");
 		goto err;
 	}
 	if (!parse_gpus(&c, json_object_get(root, "gpus"), s))

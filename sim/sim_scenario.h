@@ -50,6 +50,9 @@ enum sim_signal {
 /* The JSON name of a signal ("power_w"). */
 const char *sim_signal_name(enum sim_signal s);
 
+/* The signal with that JSON name, as an int, or -1 when there is none. */
+int sim_signal_index(const char *name);
+
 /*
  * Fault rules name an NVML device call by its newest symbol ("nvmlDeviceGetPowerUsage"); a
  * fallback name in the file is stored as the newest one.  "*" matches every device call.

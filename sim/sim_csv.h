@@ -1,0 +1,34 @@
+/* sim_csv.h - recorded CSV traces for sim_func.c (private to sim/).
+ *
+ * The {"csv": {...}} function of a scenario reads one column of a trace recorded on a real GPU;
+ * sim_func.c parses the JSON and evaluates the rows, sim_csv.c finds and reads the file.
+ */
+#ifndef GPUSCOPE_SIM_CSV_H
+#define GPUSCOPE_SIM_CSV_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct sim_csv_query {
+	const char *file;        /* "builtin:NAME" (sim/traces/NAME) or a path */
+	const char *column;      /* the value column */
+	const char *time_column; /* seconds */
+	double start, end;       /* rows kept: start <= t <= end (trace seconds) */
+};
+
+/* The rows read, in file order (times never decrease); t and v are malloc()ed, n >= 1. */
+struct sim_csv_rows {
+	double *t, *v;
+	size_t n;
+	bool hex; /* the column holds 0x bitmasks, which interpolation would turn into nonsense */
+};
+
+/*
+ * Reads the trace q names; a relative path resolves against base_dir (NULL or "": the current
+ * folder).  Rows with an empty value cell are skipped.  Returns false with "path: file:line:
+ * what is wrong" in err, and rows zeroed.
+ */
+bool sim_csv_load(const struct sim_csv_query *q, const char *base_dir, struct sim_csv_rows *rows,
+                  const char *path, char *err, size_t errlen);
+
+#endif

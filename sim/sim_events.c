@@ -1,0 +1,179 @@
+/* sim_events.c - NVML event sets of the simulator: Xid and ECC events from the scenario.
+ *
+ * Split out of sim_nvml.c.  Like there, each call is a static sim_<field> function with a
+ * prototype generated from its NVML_SYMBOLS row and exported by an alias; this file expands the
+ * generators for its own rows only, listed in sim_exports.h, since an alias must be in the
+ * translation unit of its target.
+ *
+ * A scenario's events are fixed times on its clock, so a set needs no queue: it remembers what
+ * it has delivered, and a wait sleeps until the next registered event is due (or the timeout
+ * ends) instead of polling.
+ */
+#include "sim/sim_exports.h"
+#include "sim/sim_state.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <time.h>
+
+NVML_SYMBOLS(SIM_EVENTS_PROTOTYPE)
+
+/*
+ * A set remembers, per device of the session it was created in, the registered mask and
+ * which of the device's scenario events it has delivered.  Wait scans for the earliest due,
+ * undelivered, registered event: O(events), and scenarios hold a handful.
+ */
+struct nvmlEventSet_st {
+	pthread_mutex_t lock;
+	struct nvmlDevice_st *devs;
+	size_t n_devs;
+	unsigned long long *masks;
+	bool **delivered; /* [device][event] */
+};
+
+static nvmlReturn_t sim_event_set_create(nvmlEventSet_t *set)
+{
+	struct nvmlDevice_st *devs;
+	size_t n;
+	double t;
+	nvmlReturn_t rc = sim_state_devices(&devs, &n, &t);
+	if (rc)
+		return rc;
+	if (!set)
+		return NVML_ERROR_INVALID_ARGUMENT;
+	struct nvmlEventSet_st *s = calloc(1, sizeof(*s));
+	if (!s)
+		return NVML_ERROR_MEMORY;
+	s->devs = devs;
+	s->n_devs = n;
+	s->masks = calloc(n ? n : 1, sizeof(*s->masks));
+	s->delivered = calloc(n ? n : 1, sizeof(*s->delivered));
+	if (!s->masks || !s->delivered)
+		goto err;
+	for (size_t i = 0; i < n; i++)
+		if (!(s->delivered[i] = calloc(devs[i].gpu->n_events + 1, sizeof(bool))))
+			goto err;
+	pthread_mutex_init(&s->lock, NULL);
+	*set = s;
+	return NVML_SUCCESS;
+err:
+	for (size_t i = 0; s->delivered && i < n; i++)
+		free(s->delivered[i]);
+	free(s->delivered);
+	free(s->masks);
+	free(s);
+	return NVML_ERROR_MEMORY;
+}
+
+static nvmlReturn_t sim_event_set_free(nvmlEventSet_t set)
+{
+	if (!set)
+		return NVML_ERROR_INVALID_ARGUMENT;
+	for (size_t i = 0; i < set->n_devs; i++)
+		free(set->delivered[i]);
+	free(set->delivered);
+	free(set->masks);
+	pthread_mutex_destroy(&set->lock);
+	free(set);
+	return NVML_SUCCESS;
+}
+
+static nvmlReturn_t sim_device_register_events(nvmlDevice_t device, unsigned long long types,
+                                               nvmlEventSet_t set)
+{
+	struct sim_call c;
+	nvmlReturn_t rc = sim_state_begin(&c, device, "nvmlDeviceRegisterEvents", set != NULL);
+	if (rc)
+		return rc;
+	if (types & ~c.gpu->supported_events)
+		return NVML_ERROR_NOT_SUPPORTED;
+	size_t i = 0;
+	while (i < set->n_devs && &set->devs[i] != c.dev)
+		i++;
+	if (i == set->n_devs)
+		return NVML_ERROR_INVALID_ARGUMENT; /* a set from an earlier nvmlInit */
+	pthread_mutex_lock(&set->lock);
+	set->masks[i] |= types;
+	pthread_mutex_unlock(&set->lock);
+	return NVML_SUCCESS;
+}
+
+/* Delivers the earliest due event into data; false when none is due. */
+/* Takes the earliest due, undelivered event of the set; *next_at is set to
+ * the scenario time of the earliest one not yet due (INFINITY: none). */
+static bool event_take(nvmlEventSet_t set, double t, nvmlEventData_t *data, double *next_at)
+{
+	size_t best_dev = 0, best_ev = 0;
+	double best_at = INFINITY;
+	*next_at = INFINITY;
+	pthread_mutex_lock(&set->lock);
+	for (size_t d = 0; d < set->n_devs; d++) {
+		const struct sim_gpu *g = set->devs[d].gpu;
+		for (size_t e = 0; e < g->n_events; e++) {
+			const struct sim_event *ev = &g->events[e];
+			if (set->delivered[d][e] || !(ev->type & set->masks[d]))
+				continue;
+			if (ev->at > t) {
+				if (ev->at < *next_at)
+					*next_at = ev->at;
+			} else if (ev->at < best_at) {
+				best_at = ev->at;
+				best_dev = d;
+				best_ev = e;
+			}
+		}
+	}
+	bool found = best_at != INFINITY;
+	if (found) {
+		const struct sim_event *ev = &set->devs[best_dev].gpu->events[best_ev];
+		set->delivered[best_dev][best_ev] = true;
+		data->device = &set->devs[best_dev];
+		data->eventType = ev->type;
+		data->eventData = ev->data;
+		data->gpuInstanceId = 0xffffffffu; /* not attributable to a MIG instance */
+		data->computeInstanceId = 0xffffffffu;
+	}
+	pthread_mutex_unlock(&set->lock);
+	return found;
+}
+
+/* Sleeps until the next event is due or the timeout ends, never polling:
+ * an idle event thread of the agent wakes once per timeout, as on a driver. */
+static nvmlReturn_t sim_event_set_wait(nvmlEventSet_t set, nvmlEventData_t *data,
+                                       unsigned timeout_ms)
+{
+	struct timespec start, now;
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	for (;;) {
+		struct nvmlDevice_st *devs;
+		const struct sim_scenario *scn;
+		size_t n;
+		double t, next_at;
+		nvmlReturn_t rc = sim_state_devices(&devs, &n, &t);
+		if (!rc)
+			rc = sim_state_system(&scn);
+		if (rc)
+			return rc;
+		if (!set || !data)
+			return NVML_ERROR_INVALID_ARGUMENT;
+		if (event_take(set, t, data, &next_at))
+			return NVML_SUCCESS;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		double waited = (double)(now.tv_sec - start.tv_sec) * 1e3 +
+		                (double)(now.tv_nsec - start.tv_nsec) / 1e6;
+		if (waited >= timeout_ms)
+			return NVML_ERROR_TIMEOUT;
+		double nap_ms = timeout_ms - waited;
+		/* Scenario seconds run time_scale times faster than real ones. */
+		double due_ms = (next_at - t) * 1e3 / scn->time_scale;
+		if (due_ms < nap_ms)
+			nap_ms = due_ms < 1 ? 1 : due_ms;
+		struct timespec nap = {(time_t)(nap_ms / 1e3), (long)(fmod(nap_ms, 1e3) * 1e6)};
+		nanosleep(&nap, NULL);
+	}
+}
+
+/* The newest name of each row defined here (none of them has a fallback name). */
+NVML_SYMBOLS(SIM_EVENTS_EXPORT)
