@@ -5,11 +5,14 @@
  * loaded: nvmlShutdown retires the scenario and device array to a list freed by the library
  * destructor, so a call still in flight on another thread (a slow fault, a caller racing its
  * own shutdown) reads retired but valid memory.  The cost is a few kilobytes per init/shutdown
- * cycle, which only tests do repeatedly.
+ * cycle, which only tests do repeatedly.  At unload the destructor frees them, unless a
+ * call is still asleep in a slow or hang fault: that thread would wake into freed memory, so
+ * then the memory is left to the operating system, which is about to reclaim it anyway.
  */
 #include "sim/sim_state.h"
 
 #include <limits.h>
+#include <stdatomic.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -30,6 +33,7 @@ static struct sim_session *g_retired;
 static struct timespec g_t0;
 static char g_error[2048];
 static char g_name[256];
+static atomic_uint g_asleep; /* calls sleeping in a slow or hang fault */
 
 static void session_free(struct sim_session *s)
 {
@@ -44,6 +48,8 @@ static void session_free(struct sim_session *s)
 
 __attribute__((destructor)) static void sim_state_unload(void)
 {
+	if (atomic_load(&g_asleep) > 0)
+		return;
 	pthread_mutex_lock(&g_lock);
 	while (g_retired) {
 		struct sim_session *s = g_retired;
@@ -175,13 +181,18 @@ static nvmlReturn_t apply_faults(const struct sim_gpu *g, const char *call, doub
 	for (size_t i = 0; i < g->n_hangs; i++) {
 		if (call_matches(g->hangs[i].call, call) && t >= g->hangs[i].at) {
 			/* A hung driver call never comes back; no lock is held here. */
+			atomic_fetch_add(&g_asleep, 1);
 			for (;;)
 				sleep_ms(1000);
 		}
 	}
-	for (size_t i = 0; i < g->n_slow; i++)
-		if (call_matches(g->slow[i].call, call))
+	for (size_t i = 0; i < g->n_slow; i++) {
+		if (call_matches(g->slow[i].call, call)) {
+			atomic_fetch_add(&g_asleep, 1);
 			sleep_ms(g->slow[i].ms);
+			atomic_fetch_sub(&g_asleep, 1);
+		}
+	}
 	for (size_t i = 0; i < g->n_unsupported_calls; i++)
 		if (strcmp(g->unsupported_calls[i], call) == 0)
 			return NVML_ERROR_NOT_SUPPORTED;
