@@ -2,14 +2,16 @@
 #   make run    install what is missing, build, start `gpuscope serve`
 #               (on the simulator, with a loud banner, when no NVIDIA driver is present)
 #   make test   install what is missing, build, run every test (also under ASan/UBSan)
-# Other targets: make (build), make bench, make docs, make format, make clean.
+# Other targets: make (build), make test-fast, make test-tsan, make bench, make docs,
+# make format, make clean.
 
 BUILD ?= build
 BUILD_ASAN ?= build-asan
+BUILD_TSAN ?= build-tsan
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 ARGS ?=
 
-.PHONY: all build run test test-fast bench docs format clean deps-build deps-test
+.PHONY: all build run test test-fast test-tsan bench docs format clean deps-build deps-test
 
 all: build
 
@@ -41,6 +43,13 @@ test-fast: deps-test
 	@cmake --build $(BUILD) -j $(JOBS)
 	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
+# The suite under ThreadSanitizer.  Not part of `make test`: gcc 12's TSan
+# runtime aborts on kernels with high mmap randomisation (vm.mmap_rnd_bits > 28).
+test-tsan: deps-test
+	@cmake -S . -B $(BUILD_TSAN) -DCMAKE_BUILD_TYPE=Debug -DGPUSCOPE_TSAN=ON >/dev/null
+	@cmake --build $(BUILD_TSAN) -j $(JOBS)
+	@cd $(BUILD_TSAN) && ctest --output-on-failure -j $(JOBS)
+
 bench:
 	@bash scripts/deps.sh bench
 	@bash bench/run.sh
@@ -52,4 +61,4 @@ format:
 	@clang-format -i $$(git ls-files '*.c' '*.h')
 
 clean:
-	rm -rf $(BUILD) $(BUILD_ASAN)
+	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_TSAN)
