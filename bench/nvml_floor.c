@@ -47,23 +47,18 @@ enum floor_call {
 };
 
 static const char *const call_names[CALL_COUNT] = {
-	"nvmlDeviceGetUtilizationRates",
-	"nvmlDeviceGetMemoryInfo_v2",
-	"nvmlDeviceGetTemperature",
-	"nvmlDeviceGetFieldValues(82)",
-	"nvmlDeviceGetPowerUsage",
-	"nvmlDeviceGetClockInfo(SM)",
-	"nvmlDeviceGetClockInfo(MEM)",
-	"nvmlDeviceGetCurrentClocksEventReasons",
-	"nvmlDeviceGetPerformanceState",
-	"nvmlDeviceGetEncoderUtilization",
-	"nvmlDeviceGetDecoderUtilization",
+    "nvmlDeviceGetUtilizationRates",   "nvmlDeviceGetMemoryInfo_v2",
+    "nvmlDeviceGetTemperature",        "nvmlDeviceGetFieldValues(82)",
+    "nvmlDeviceGetPowerUsage",         "nvmlDeviceGetClockInfo(SM)",
+    "nvmlDeviceGetClockInfo(MEM)",     "nvmlDeviceGetCurrentClocksEventReasons",
+    "nvmlDeviceGetPerformanceState",   "nvmlDeviceGetEncoderUtilization",
+    "nvmlDeviceGetDecoderUtilization",
 };
 
 struct floor_gpu {
 	nvmlDevice_t dev;
-	bool memory_v1;           /* _v2 unsupported: fall back, as sources.c does */
-	bool skip[CALL_COUNT];    /* unsupported in the probe sweep */
+	bool memory_v1;        /* _v2 unsupported: fall back, as sources.c does */
+	bool skip[CALL_COUNT]; /* unsupported in the probe sweep */
 	nvmlReturn_t probe_rc[CALL_COUNT];
 };
 
@@ -79,7 +74,7 @@ static double clock_s(clockid_t id)
 
 /* One call of one kind on one GPU; the same arguments the agent passes. */
 static nvmlReturn_t floor_call_one(const struct nvml_lib *lib, struct floor_gpu *g,
-				   enum floor_call c)
+                                   enum floor_call c)
 {
 	nvmlReturn_t rc = NVML_ERROR_FUNCTION_NOT_FOUND;
 	unsigned u = 0, period = 0;
@@ -154,7 +149,8 @@ static nvmlReturn_t floor_call_one(const struct nvml_lib *lib, struct floor_gpu 
 		if (lib->device_get_decoder_utilization)
 			rc = lib->device_get_decoder_utilization(g->dev, &u, &period);
 		break;
-	case CALL_COUNT: break;
+	case CALL_COUNT:
+		break;
 	}
 	floor_sink += u + period;
 	return rc;
@@ -179,12 +175,12 @@ static void pace_wait(struct timespec *next, long pace_ms)
 static void usage(FILE *to)
 {
 	fprintf(to, "usage: nvml_floor [--nvml-lib PATH] [--sweeps N] [--pace-ms MS]\n"
-		    "  Makes gpuscope's fast-tier NVML calls for N sweeps over all GPUs (default\n"
-		    "  2000) and prints CPU and wall time per GPU-sweep and per call.\n"
-		    "  --pace-ms sleeps to the next MS tick between sweeps, like the agent.\n"
-		    "  PATH defaults to $GPUSCOPE_NVML_LIB, else libnvidia-ml.so.1; for the\n"
-		    "  simulator pass its .so (and set GPUSCOPE_SIM_SCENARIO, or leave it unset\n"
-		    "  for the 8-GPU default).\n");
+	            "  Makes gpuscope's fast-tier NVML calls for N sweeps over all GPUs (default\n"
+	            "  2000) and prints CPU and wall time per GPU-sweep and per call.\n"
+	            "  --pace-ms sleeps to the next MS tick between sweeps, like the agent.\n"
+	            "  PATH defaults to $GPUSCOPE_NVML_LIB, else libnvidia-ml.so.1; for the\n"
+	            "  simulator pass its .so (and set GPUSCOPE_SIM_SCENARIO, or leave it unset\n"
+	            "  for the 8-GPU default).\n");
 }
 
 int main(int argc, char **argv)
@@ -237,7 +233,7 @@ int main(int argc, char **argv)
 	rc = lib.device_get_count(&count);
 	if (rc != NVML_SUCCESS || count == 0) {
 		fprintf(stderr, "nvml_floor: nvmlDeviceGetCount: %s (count %u)\n",
-			nvml_lib_strerror(&lib, rc), count);
+		        nvml_lib_strerror(&lib, rc), count);
 		goto err_shutdown;
 	}
 	gpus = calloc(count, sizeof(*gpus));
@@ -250,7 +246,7 @@ int main(int argc, char **argv)
 		rc = lib.device_get_handle_by_index(i, &gpus[i].dev);
 		if (rc != NVML_SUCCESS) {
 			fprintf(stderr, "nvml_floor: nvmlDeviceGetHandleByIndex(%u): %s\n", i,
-				nvml_lib_strerror(&lib, rc));
+			        nvml_lib_strerror(&lib, rc));
 			goto err_shutdown;
 		}
 	}
@@ -280,8 +276,9 @@ int main(int argc, char **argv)
 		for (unsigned i = 0; i < count; i++)
 			for (int c = 0; c < CALL_COUNT; c++)
 				if (!gpus[i].skip[c])
-					failed += floor_call_one(&lib, &gpus[i],
-								 (enum floor_call)c) != NVML_SUCCESS;
+					failed +=
+					    floor_call_one(&lib, &gpus[i], (enum floor_call)c) !=
+					    NVML_SUCCESS;
 		sweep_wall[s] = clock_s(CLOCK_MONOTONIC) - s0;
 		busy += sweep_wall[s];
 	}
@@ -294,8 +291,8 @@ int main(int argc, char **argv)
 	double gpu_sweeps = (double)sweeps * count;
 	double calls = (double)sweeps * (double)calls_per_sweep;
 
-	printf("# nvml_floor: %s, %u GPU%s, %ld sweeps, %ld calls per sweep (all GPUs)\n",
-	       lib.path, count, count == 1 ? "" : "s", sweeps, calls_per_sweep);
+	printf("# nvml_floor: %s, %u GPU%s, %ld sweeps, %ld calls per sweep (all GPUs)\n", lib.path,
+	       count, count == 1 ? "" : "s", sweeps, calls_per_sweep);
 	if (lib.sim_scenario_name)
 		printf("# simulator scenario: %s\n", lib.sim_scenario_name());
 	printf("gpus %u\n", count);

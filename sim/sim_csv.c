@@ -8,6 +8,7 @@
  */
 #include "sim/sim_csv.h"
 #include "sim/sim_embedded.h"
+#include "sim/sim_func.h"
 
 #include <errno.h>
 #include <math.h>
@@ -16,18 +17,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-__attribute__((format(printf, 4, 5))) static void fail(char *err, size_t errlen, const char *path,
-                                                       const char *fmt, ...)
-{
-	int n = snprintf(err, errlen, "%s: ", path);
-	if (n < 0 || (size_t)n >= errlen)
-		return;
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(err + n, errlen - (size_t)n, fmt, ap);
-	va_end(ap);
-}
 
 static char *read_file(const char *name, size_t *len)
 {
@@ -99,7 +88,7 @@ static bool csv_rows(char *text, const struct sim_csv_query *q, struct sim_csv_r
 	char *save = NULL;
 	char *line = strtok_r(text, "\n", &save);
 	if (!line) {
-		fail(err, errlen, path, "%s: empty file", q->file);
+		sim_path_fail(err, errlen, path, "%s: empty file", q->file);
 		return false;
 	}
 	line[strcspn(line, "\r")] = '\0';
@@ -112,8 +101,8 @@ static bool csv_rows(char *text, const struct sim_csv_query *q, struct sim_csv_r
 			vcol = i;
 	}
 	if (tcol == SIZE_MAX || vcol == SIZE_MAX) {
-		fail(err, errlen, path, "%s has no column \"%s\"", q->file,
-		     tcol == SIZE_MAX ? q->time_column : q->column);
+		sim_path_fail(err, errlen, path, "%s has no column \"%s\"", q->file,
+		              tcol == SIZE_MAX ? q->time_column : q->column);
 		return false;
 	}
 	size_t cap = 0, n = 0, lineno = 1;
@@ -125,7 +114,7 @@ static bool csv_rows(char *text, const struct sim_csv_query *q, struct sim_csv_r
 			continue;
 		size_t got = split_csv(line, fields, CSV_MAX_FIELDS);
 		if (got <= tcol || got <= vcol) {
-			fail(err, errlen, path, "%s:%zu: too few fields", q->file, lineno);
+			sim_path_fail(err, errlen, path, "%s:%zu: too few fields", q->file, lineno);
 			return false;
 		}
 		/* An empty cell (a value the recorder could not read) skips the row. */
@@ -134,8 +123,8 @@ static bool csv_rows(char *text, const struct sim_csv_query *q, struct sim_csv_r
 		char *end;
 		double t = strtod(fields[tcol], &end);
 		if (end == fields[tcol] || *end || !isfinite(t)) {
-			fail(err, errlen, path, "%s:%zu: bad time \"%s\"", q->file, lineno,
-			     fields[tcol]);
+			sim_path_fail(err, errlen, path, "%s:%zu: bad time \"%s\"", q->file, lineno,
+			              fields[tcol]);
 			return false;
 		}
 		double v;
@@ -143,22 +132,23 @@ static bool csv_rows(char *text, const struct sim_csv_query *q, struct sim_csv_r
 		if (cell[0] == '0' && (cell[1] == 'x' || cell[1] == 'X')) {
 			hex = true;
 			if (!hex_cell(cell, &v)) {
-				fail(err, errlen, path, "%s:%zu: bad hex value \"%s\"", q->file,
-				     lineno, cell);
+				sim_path_fail(err, errlen, path, "%s:%zu: bad hex value \"%s\"",
+				              q->file, lineno, cell);
 				return false;
 			}
 		} else {
 			v = strtod(cell, &end);
 			if (end == cell || *end || !isfinite(v)) {
-				fail(err, errlen, path, "%s:%zu: bad value \"%s\"", q->file, lineno,
-				     cell);
+				sim_path_fail(err, errlen, path, "%s:%zu: bad value \"%s\"",
+				              q->file, lineno, cell);
 				return false;
 			}
 		}
 		if (t < q->start || t > q->end)
 			continue;
 		if (n > 0 && t < rows->t[n - 1]) {
-			fail(err, errlen, path, "%s:%zu: time goes backwards", q->file, lineno);
+			sim_path_fail(err, errlen, path, "%s:%zu: time goes backwards", q->file,
+			              lineno);
 			return false;
 		}
 		if (n == cap) {
@@ -170,7 +160,7 @@ static bool csv_rows(char *text, const struct sim_csv_query *q, struct sim_csv_r
 			if (nv)
 				rows->v = nv;
 			if (!nt || !nv) {
-				fail(err, errlen, path, "out of memory");
+				sim_path_fail(err, errlen, path, "out of memory");
 				return false;
 			}
 		}
@@ -179,7 +169,8 @@ static bool csv_rows(char *text, const struct sim_csv_query *q, struct sim_csv_r
 		n++;
 	}
 	if (n == 0) {
-		fail(err, errlen, path, "%s: no rows with a value in \"%s\"", q->file, q->column);
+		sim_path_fail(err, errlen, path, "%s: no rows with a value in \"%s\"", q->file,
+		              q->column);
 		return false;
 	}
 	rows->n = n;
@@ -199,7 +190,7 @@ bool sim_csv_load(const struct sim_csv_query *q, const char *base_dir, struct si
 		const char *data = sim_embedded_find(name, &len);
 		text = data ? strdup(data) : NULL;
 		if (!data) {
-			fail(err, errlen, path, "%s: no such built-in trace", q->file);
+			sim_path_fail(err, errlen, path, "%s: no such built-in trace", q->file);
 			return false;
 		}
 	} else {
@@ -210,12 +201,13 @@ bool sim_csv_load(const struct sim_csv_query *q, const char *base_dir, struct si
 			snprintf(full, sizeof(full), "%s/%s", base_dir, q->file);
 		text = read_file(full, &len);
 		if (!text) {
-			fail(err, errlen, path, "%s: %s", full, strerror(errno ? errno : EIO));
+			sim_path_fail(err, errlen, path, "%s: %s", full,
+			              strerror(errno ? errno : EIO));
 			return false;
 		}
 	}
 	if (!text) {
-		fail(err, errlen, path, "out of memory");
+		sim_path_fail(err, errlen, path, "out of memory");
 		return false;
 	}
 	bool ok = csv_rows(text, q, rows, path, err, errlen);

@@ -50,8 +50,7 @@ struct sim_func {
 
 const char sim_func_kinds[] = "const, ramp, sine, square, steps, csv, add";
 
-__attribute__((format(printf, 4, 5))) static void fail(char *err, size_t errlen, const char *path,
-                                                       const char *fmt, ...)
+void sim_path_fail(char *err, size_t errlen, const char *path, const char *fmt, ...)
 {
 	int n = snprintf(err, errlen, "%s: ", path);
 	if (n < 0 || (size_t)n >= errlen)
@@ -193,7 +192,7 @@ static bool check_object(const json_t *obj, const char *const *allowed, const ch
                          size_t errlen)
 {
 	if (!json_is_object(obj)) {
-		fail(err, errlen, path, "expected an object");
+		sim_path_fail(err, errlen, path, "expected an object");
 		return false;
 	}
 	const char *key;
@@ -210,7 +209,8 @@ static bool check_object(const json_t *obj, const char *const *allowed, const ch
 				        sizeof(list) - strlen(list) - 1);
 				strncat(list, *a, sizeof(list) - strlen(list) - 1);
 			}
-			fail(err, errlen, path, "unknown key \"%s\" (expected %s)", key, list);
+			sim_path_fail(err, errlen, path, "unknown key \"%s\" (expected %s)", key,
+			              list);
 			return false;
 		}
 	}
@@ -224,12 +224,12 @@ static bool get_number(const json_t *obj, const char *key, bool required, double
 	const json_t *v = json_object_get(obj, key);
 	if (!v) {
 		if (required)
-			fail(err, errlen, path, "missing \"%s\"", key);
+			sim_path_fail(err, errlen, path, "missing \"%s\"", key);
 		*out = def;
 		return !required;
 	}
 	if (!number_value(v, out) || !isfinite(*out)) {
-		fail(err, errlen, path, "\"%s\" must be a number", key);
+		sim_path_fail(err, errlen, path, "\"%s\" must be a number", key);
 		return false;
 	}
 	return true;
@@ -262,7 +262,7 @@ static sim_func *parse_ramp(const json_t *p, const char *path, char *err, size_t
 	    !get_number(p, "duration", true, 0, &f->u.ramp.duration, path, err, errlen))
 		goto err;
 	if (f->u.ramp.duration < 0) {
-		fail(err, errlen, path, "\"duration\" must be >= 0");
+		sim_path_fail(err, errlen, path, "\"duration\" must be >= 0");
 		goto err;
 	}
 	return f;
@@ -282,7 +282,7 @@ static sim_func *parse_sine(const json_t *p, const char *path, char *err, size_t
 	    !get_number(p, "phase", false, 0, &f->u.sine.phase, path, err, errlen))
 		goto err;
 	if (f->u.sine.period <= 0) {
-		fail(err, errlen, path, "\"period\" must be > 0");
+		sim_path_fail(err, errlen, path, "\"period\" must be > 0");
 		goto err;
 	}
 	return f;
@@ -303,11 +303,11 @@ static sim_func *parse_square(const json_t *p, const char *path, char *err, size
 	    !get_number(p, "phase", false, 0, &f->u.square.phase, path, err, errlen))
 		goto err;
 	if (f->u.square.period <= 0) {
-		fail(err, errlen, path, "\"period\" must be > 0");
+		sim_path_fail(err, errlen, path, "\"period\" must be > 0");
 		goto err;
 	}
 	if (f->u.square.duty < 0 || f->u.square.duty > 1) {
-		fail(err, errlen, path, "\"duty\" must be between 0 and 1");
+		sim_path_fail(err, errlen, path, "\"duty\" must be between 0 and 1");
 		goto err;
 	}
 	return f;
@@ -333,13 +333,13 @@ static sim_func *table_new(size_t n)
 static sim_func *parse_steps(const json_t *p, const char *path, char *err, size_t errlen)
 {
 	if (!json_is_array(p) || json_array_size(p) == 0) {
-		fail(err, errlen, path, "expected a non-empty array of [t, value] pairs");
+		sim_path_fail(err, errlen, path, "expected a non-empty array of [t, value] pairs");
 		return NULL;
 	}
 	size_t n = json_array_size(p);
 	sim_func *f = table_new(n);
 	if (!f) {
-		fail(err, errlen, path, "out of memory");
+		sim_path_fail(err, errlen, path, "out of memory");
 		return NULL;
 	}
 	f->u.table.hold = true;
@@ -349,11 +349,12 @@ static sim_func *parse_steps(const json_t *p, const char *path, char *err, size_
 		if (!json_is_array(pair) || json_array_size(pair) != 2 ||
 		    !number_value(json_array_get(pair, 0), &f->u.table.t[i]) ||
 		    !number_value(json_array_get(pair, 1), &f->u.table.v[i])) {
-			fail(err, errlen, path, "[%zu] must be a [t, value] pair of numbers", i);
+			sim_path_fail(err, errlen, path,
+			              "[%zu] must be a [t, value] pair of numbers", i);
 			goto err;
 		}
 		if (i > 0 && f->u.table.t[i] < f->u.table.t[i - 1]) {
-			fail(err, errlen, path, "[%zu]: times must not decrease", i);
+			sim_path_fail(err, errlen, path, "[%zu]: times must not decrease", i);
 			goto err;
 		}
 	}
@@ -380,17 +381,19 @@ static sim_func *parse_csv(const json_t *p, const char *base_dir, const char *pa
 	const json_t *loop = json_object_get(p, "loop");
 	const json_t *interp = json_object_get(p, "interpolate");
 	if (!json_is_string(file) || !json_is_string(column)) {
-		fail(err, errlen, path, "\"file\" and \"column\" must be strings");
+		sim_path_fail(err, errlen, path, "\"file\" and \"column\" must be strings");
 		return NULL;
 	}
 	if ((time_column && !json_is_string(time_column)) || (loop && !json_is_boolean(loop))) {
-		fail(err, errlen, path, "\"time_column\" must be a string, \"loop\" a boolean");
+		sim_path_fail(err, errlen, path,
+		              "\"time_column\" must be a string, \"loop\" a boolean");
 		return NULL;
 	}
 	if (interp) {
 		const char *s = json_is_string(interp) ? json_string_value(interp) : "";
 		if (strcmp(s, "linear") != 0 && strcmp(s, "step") != 0) {
-			fail(err, errlen, path, "\"interpolate\" must be \"linear\" or \"step\"");
+			sim_path_fail(err, errlen, path,
+			              "\"interpolate\" must be \"linear\" or \"step\"");
 			return NULL;
 		}
 		hold = strcmp(s, "step") == 0;
@@ -410,7 +413,7 @@ static sim_func *parse_csv(const json_t *p, const char *base_dir, const char *pa
 	if (!f) {
 		free(rows.t);
 		free(rows.v);
-		fail(err, errlen, path, "out of memory");
+		sim_path_fail(err, errlen, path, "out of memory");
 		return NULL;
 	}
 	f->u.table.t = rows.t;
@@ -430,20 +433,22 @@ sim_func *sim_func_parse(const json_t *spec, const char *base_dir, const char *j
 	double v;
 	if (json_is_number(spec) || json_is_string(spec)) {
 		if (!number_value(spec, &v) || !isfinite(v)) {
-			fail(err, errlen, json_path,
-			     "expected a number, an integer string like \"0x4\", or a function "
-			     "object (%s)",
-			     sim_func_kinds);
+			sim_path_fail(
+			    err, errlen, json_path,
+			    "expected a number, an integer string like \"0x4\", or a function "
+			    "object (%s)",
+			    sim_func_kinds);
 			return NULL;
 		}
 		sim_func *f = sim_func_const(v);
 		if (!f)
-			fail(err, errlen, json_path, "out of memory");
+			sim_path_fail(err, errlen, json_path, "out of memory");
 		return f;
 	}
 	if (!json_is_object(spec) || json_object_size(spec) != 1) {
-		fail(err, errlen, json_path,
-		     "expected a number or an object with exactly one key (%s)", sim_func_kinds);
+		sim_path_fail(err, errlen, json_path,
+		              "expected a number or an object with exactly one key (%s)",
+		              sim_func_kinds);
 		return NULL;
 	}
 	const char *kind = json_object_iter_key(json_object_iter((json_t *)spec));
@@ -453,12 +458,12 @@ sim_func *sim_func_parse(const json_t *spec, const char *base_dir, const char *j
 
 	if (strcmp(kind, "const") == 0) {
 		if (!number_value(p, &v) || !isfinite(v)) {
-			fail(err, errlen, path, "expected a number");
+			sim_path_fail(err, errlen, path, "expected a number");
 			return NULL;
 		}
 		sim_func *f = sim_func_const(v);
 		if (!f)
-			fail(err, errlen, path, "out of memory");
+			sim_path_fail(err, errlen, path, "out of memory");
 		return f;
 	}
 	if (strcmp(kind, "ramp") == 0)
@@ -473,14 +478,14 @@ sim_func *sim_func_parse(const json_t *spec, const char *base_dir, const char *j
 		return parse_csv(p, base_dir, path, err, errlen);
 	if (strcmp(kind, "add") == 0) {
 		if (!json_is_array(p) || json_array_size(p) == 0) {
-			fail(err, errlen, path, "expected a non-empty array of functions");
+			sim_path_fail(err, errlen, path, "expected a non-empty array of functions");
 			return NULL;
 		}
 		sim_func *f = func_new(SF_ADD);
 		size_t n = json_array_size(p);
 		if (!f || !(f->u.add.terms = calloc(n, sizeof(sim_func *)))) {
 			sim_func_free(f);
-			fail(err, errlen, path, "out of memory");
+			sim_path_fail(err, errlen, path, "out of memory");
 			return NULL;
 		}
 		for (size_t i = 0; i < n; i++) {
@@ -496,6 +501,7 @@ sim_func *sim_func_parse(const json_t *spec, const char *base_dir, const char *j
 		}
 		return f;
 	}
-	fail(err, errlen, json_path, "unknown function \"%s\" (expected %s)", kind, sim_func_kinds);
+	sim_path_fail(err, errlen, json_path, "unknown function \"%s\" (expected %s)", kind,
+	              sim_func_kinds);
 	return NULL;
 }

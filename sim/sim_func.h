@@ -39,9 +39,12 @@ extern const char sim_func_kinds[];
 
 void sim_func_free(sim_func *f);
 
-/* snprintf for JSON paths in error messages (shared with sim_scenario.c);
- * a path cut short at the buffer's end is acceptable. */
+/* Message helpers shared by the simulator's parsers (sim_func, sim_csv,
+ * sim_scenario): snprintf for JSON paths (a path cut short at the buffer's
+ * end is acceptable), and "PATH: message" into err. */
 void sim_path_printf(char *buf, size_t len, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+void sim_path_fail(char *err, size_t errlen, const char *path, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
 #endif
