@@ -1,9 +1,8 @@
 /* sampler.c - per-GPU fast and slow sampling threads.
  *
  * A tier's sweep reads its supported sources into a private frame and then
- * publishes the frame in one short critical section (board_publish).  The
- * schedule is fixed-rate: the next sweep is due one period after the last
- * was due, and a sweep that overran skips ahead rather than bursting.
+ * publishes the frame in one short critical section (board_publish), on a
+ * fixed-rate schedule (sleep_to_next).
  */
 #include "sample/worker.h"
 
@@ -45,6 +44,18 @@ void sampler_note_error(struct gpu_worker *w, const char *call, nvmlReturn_t rc)
 	snprintf(why, sizeof(why), "%s: %s", call, nvml_lib_strerror(w->s->lib, rc));
 	board_set_health(w->s->board, w->index,
 	                 rc == NVML_ERROR_GPU_IS_LOST ? GPU_LOST : GPU_FAILING, why);
+}
+
+/* Fixed-rate schedule: the next sweep is due one period after the last was
+ * due; a sweep that overran skips ahead rather than bursting.  Returns true
+ * on stop. */
+static bool sleep_to_next(struct sampler *s, double *due, double period)
+{
+	*due += period;
+	double now = mono_now();
+	if (*due < now)
+		*due = now + period;
+	return sampler_sleep_until(s, *due);
 }
 
 /* Which sources each tier reads: those with a reader and a supported metric. */
@@ -104,11 +115,7 @@ static void *slow_main(void *arg)
 			board_set_health(w->s->board, w->index, GPU_LOST, why);
 			break;
 		}
-		due += w->s->cfg.slow_s;
-		double now = mono_now();
-		if (due < now)
-			due = now + w->s->cfg.slow_s;
-		if (sampler_sleep_until(w->s, due))
+		if (sleep_to_next(w->s, &due, w->s->cfg.slow_s))
 			break;
 	}
 	atomic_store(&w->slow_done, true);
@@ -173,11 +180,7 @@ static void *fast_main(void *arg)
 		reported = h;
 		if (h == GPU_LOST)
 			break;
-		due += s->cfg.fast_s;
-		double now = mono_now();
-		if (due < now)
-			due = now + s->cfg.fast_s;
-		if (sampler_sleep_until(s, due))
+		if (sleep_to_next(s, &due, s->cfg.fast_s))
 			break;
 	}
 out:
