@@ -121,6 +121,9 @@ int cmd_serve(int argc, char **argv)
 		snprintf(run.board.info.hostname, sizeof(run.board.info.hostname), "%s", hostname);
 	if (sess.count == 0)
 		fprintf(stderr, "gpuscope: warning: NVML reports no GPUs; serving empty metrics\n");
+	/* Give each GPU's probe and first sweep a moment (GPM needs ~120 ms),
+	 * so the first scrape is not empty; a hung probe does not hold us up. */
+	sampler_wait_probed(run.sampler, 2.0);
 
 	struct http_server *http = http_start(&run.board, &hcfg, err, sizeof(err));
 	if (!http) {

@@ -6,6 +6,7 @@
  */
 #include "export/prom.h"
 
+#include <stdio.h>
 #include <string.h>
 
 int prom_parse_names(const char *s, unsigned *names)
@@ -79,6 +80,64 @@ static void dcgm_labels(struct strbuf *out, const struct gpu_record *g, const ch
 	sb_puts(out, "\"");
 }
 
+/* Series i of a "@label" row for one GPU: returns false past the last one;
+ * *present is false for a series with nothing to show this time. */
+static bool dynamic_series(const struct gpu_record *g, int m, unsigned i, unsigned *label,
+                           double *raw, bool *present)
+{
+	*present = false;
+	if (m == METRIC_XID_BY_CODE) {
+		if (i >= g->xids.n)
+			return false;
+		*label = g->xids.code[i];
+		*raw = g->xids.count[i];
+		*present = true;
+		return true;
+	}
+	if (i >= g->nvlink.links)
+		return false;
+	*label = i;
+	if (m == METRIC_NVLINK_UP) {
+		*raw = g->nvlink.up[i];
+		*present = g->nvlink.up[i] >= 0;
+	} else {
+		*raw = m == METRIC_NVLINK_TX_BYTES ? g->nvlink.tx_bytes[i] : g->nvlink.rx_bytes[i];
+		*present = *raw >= 0;
+	}
+	return true;
+}
+
+static void sample_line(struct strbuf *out, const char *name, const struct gpu_record *g,
+                        const char *labels, double value)
+{
+	sb_puts(out, name);
+	native_labels(out, g);
+	if (labels && labels[0]) {
+		sb_puts(out, ",");
+		sb_puts(out, labels);
+	}
+	sb_puts(out, "} ");
+	sb_double(out, value);
+	sb_puts(out, "\n");
+}
+
+static bool render_dynamic(const struct gpu_record *g, int m, struct strbuf *out)
+{
+	const struct metric_def *d = &metric_table[m];
+	bool any = false, present;
+	unsigned label;
+	double raw;
+	for (unsigned i = 0; dynamic_series(g, m, i, &label, &raw, &present); i++) {
+		if (!present)
+			continue;
+		char l[64];
+		snprintf(l, sizeof(l), "%s=\"%u\"", metric_dynamic_label(m), label);
+		sample_line(out, d->name, g, l, metric_native_value(d->unit, raw));
+		any = true;
+	}
+	return any;
+}
+
 static void render_native(const struct board_snapshot *s, bool om, struct strbuf *out)
 {
 	for (int first = 0; first < METRIC_COUNT;) {
@@ -95,16 +154,13 @@ static void render_native(const struct board_snapshot *s, bool om, struct strbuf
 				const struct gpu_record *g = &s->gpus[i];
 				if (!has_value(g, m))
 					continue;
-				any = true;
-				sb_puts(out, d->name);
-				native_labels(out, g);
-				if (metric_table[m].labels[0]) {
-					sb_puts(out, ",");
-					sb_puts(out, metric_table[m].labels);
+				if (metric_dynamic_label(m)) {
+					any |= render_dynamic(g, m, out);
+					continue;
 				}
-				sb_puts(out, "} ");
-				sb_double(out, metric_native_value(d->unit, g->raw[m]));
-				sb_puts(out, "\n");
+				any = true;
+				sample_line(out, d->name, g, metric_table[m].labels,
+				            metric_native_value(d->unit, g->raw[m]));
 			}
 		}
 		if (!any)
@@ -171,7 +227,69 @@ static void render_dcgm(const struct board_snapshot *s, bool om, struct strbuf *
 	}
 }
 
-void prom_render(const struct board_snapshot *s, const struct prom_options *o, struct strbuf *out)
+/* The unit suffix of a native name: the window statistic goes before it. */
+static size_t unit_suffix_at(const char *name)
+{
+	static const char *const units[] = {"_bytes_per_second", "_ratio", "_bytes",  "_watts",
+	                                    "_celsius",          "_hertz", "_seconds"};
+	size_t n = strlen(name);
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+		size_t u = strlen(units[i]);
+		if (n > u && strcmp(name + n - u, units[i]) == 0)
+			return n - u;
+	}
+	return n;
+}
+
+void prom_render_windows(const struct board_snapshot *s, const struct prom_options *o,
+                         const struct window_agg (*agg)[METRIC_COUNT], double seconds,
+                         struct strbuf *out)
+{
+	if (!(o->names & NAMES_NATIVE))
+		return;
+	static const char *const stat[2] = {"max", "mean"};
+	for (int first = 0; first < METRIC_COUNT;) {
+		int end = first + 1;
+		while (end < METRIC_COUNT && !metric_family_first(end))
+			end++;
+		const struct metric_def *d = &metric_table[first];
+		if (!metric_windowed(first)) {
+			first = end;
+			continue;
+		}
+		size_t cut = unit_suffix_at(d->name);
+		for (int k = 0; k < 2; k++) {
+			char name[160];
+			snprintf(name, sizeof(name), "%.*s_window_%s%s", (int)cut, d->name, stat[k],
+			         d->name + cut);
+			size_t mark = out->len;
+			sb_printf(
+			    out,
+			    "# HELP %s %s of %s over this scraper's window (since its "
+			    "previous scrape, %.0f s; every sample the GPU reported in it).\n",
+			    name, k == 0 ? "Maximum" : "Mean", d->name, seconds);
+			sb_printf(out, "# TYPE %s gauge\n", name);
+			bool any = false;
+			for (int m = first; m < end; m++) {
+				for (unsigned i = 0; i < s->count; i++) {
+					const struct window_agg *a = &agg[i][m];
+					if (!a->n || !metric_set_has(&s->gpus[i].supported, m))
+						continue;
+					double raw = k == 0 ? a->max : a->sum / a->n;
+					sample_line(out, name, &s->gpus[i], metric_table[m].labels,
+					            metric_native_value(d->unit, raw));
+					any = true;
+				}
+			}
+			if (!any)
+				out->len = mark;
+		}
+		first = end;
+	}
+}
+
+void prom_render_body(const struct board_snapshot *s, const struct prom_options *o,
+                      struct strbuf *out)
 {
 	if (o->names & NAMES_NATIVE) {
 		render_native(s, o->openmetrics, out);
@@ -179,8 +297,18 @@ void prom_render(const struct board_snapshot *s, const struct prom_options *o, s
 	}
 	if (o->names & NAMES_DCGM)
 		render_dcgm(s, o->openmetrics, out);
+}
+
+void prom_finish(const struct prom_options *o, struct strbuf *out)
+{
 	if (o->openmetrics)
 		sb_puts(out, "# EOF\n");
 	if (out->data && !out->oom)
 		out->data[out->len] = 0;
+}
+
+void prom_render(const struct board_snapshot *s, const struct prom_options *o, struct strbuf *out)
+{
+	prom_render_body(s, o, out);
+	prom_finish(o, out);
 }

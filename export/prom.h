@@ -25,6 +25,22 @@ struct prom_options {
 /* Parses "native", "dcgm" or "both"; returns 0 or -1. */
 int prom_parse_names(const char *s, unsigned *names);
 
+/* The whole exposition of a snapshot: prom_render_body, then prom_finish. */
 void prom_render(const struct board_snapshot *s, const struct prom_options *o, struct strbuf *out);
+
+/* Every family of the snapshot, without the OpenMetrics "# EOF" line, so a
+ * cached body can be followed by a scrape's own window families. */
+void prom_render_body(const struct board_snapshot *s, const struct prom_options *o,
+                      struct strbuf *out);
+
+/* Window aggregates (native names only): for each windowed metric,
+ * <base>_max_<unit> and <base>_mean_<unit>, from agg[gpu][metric] over the
+ * scrape's window of `seconds` seconds. */
+void prom_render_windows(const struct board_snapshot *s, const struct prom_options *o,
+                         const struct window_agg (*agg)[METRIC_COUNT], double seconds,
+                         struct strbuf *out);
+
+/* Ends the exposition ("# EOF" in OpenMetrics) and NUL-terminates it. */
+void prom_finish(const struct prom_options *o, struct strbuf *out);
 
 #endif

@@ -1,13 +1,16 @@
-/* server.c - routes, the rendered-body cache, gzip.
+/* server.c - routes, the rendered-body cache, scrape windows, gzip.
  *
- * /metrics is rendered at most once per fast tick per variant (text or
- * OpenMetrics, plain or gzip) and served from memory: the cached body is
- * reference counted, so a slow client keeps its copy alive while new
- * scrapes get the next one.  Rendering happens on the first request after
- * the board changed, under the cache lock; it reads a snapshot, never NVML.
+ * The bulk of /metrics (every current value) is rendered at most once per
+ * fast tick per format (text or OpenMetrics) and kept in memory, reference
+ * counted.  Each scrape then appends its own window families (max and mean
+ * since that client's previous scrape, see scrape_clients.h), a few
+ * hundred lines aggregated from the per-second rings, and is compressed
+ * when the client accepts gzip.  Nothing here calls NVML: rendering reads a
+ * snapshot, windows read the rings under each GPU's short lock.
  */
 #include "http/server.h"
 
+#include <arpa/inet.h>
 #include <microhttpd.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -19,6 +22,7 @@
 
 #include "export/json.h"
 #include "export/prom.h"
+#include "http/scrape_clients.h"
 
 struct body {
 	atomic_int refs;
@@ -37,8 +41,8 @@ struct http_server {
 	struct board *board;
 	struct http_config cfg;
 	pthread_mutex_t lock;
-	struct cached plain[2]; /* [openmetrics] */
-	struct cached gzip[2];
+	struct cached plain[2]; /* [openmetrics], without "# EOF" */
+	struct scrape_clients clients;
 	unsigned port;
 };
 
@@ -67,7 +71,7 @@ static struct body *body_ref(struct body *b)
 	return b;
 }
 
-static struct body *gzip_body(const struct body *in)
+static struct body *gzip_body(const struct strbuf *in)
 {
 	z_stream zs;
 	memset(&zs, 0, sizeof(zs));
@@ -102,8 +106,10 @@ static void cache_set(struct cached *c, struct body *b, uint64_t gen, double now
 	c->rendered_at = now;
 }
 
-/* Returns a referenced body for the variant, rendering when stale. */
-static struct body *metrics_body(struct http_server *h, bool om, bool gz)
+/* Returns a referenced copy of the current values' exposition in one
+ * format, rendering it when the board changed and the copy is older than
+ * one fast tick. */
+static struct body *values_body(struct http_server *h, bool om)
 {
 	struct body *out = NULL;
 	pthread_mutex_lock(&h->lock);
@@ -116,7 +122,7 @@ static struct body *metrics_body(struct http_server *h, bool om, bool gz)
 			struct strbuf sb;
 			sb_init(&sb, 64 * 1024);
 			struct prom_options o = {.names = h->cfg.names, .openmetrics = om};
-			prom_render(&snap, &o, &sb);
+			prom_render_body(&snap, &o, &sb);
 			if (!sb.oom) {
 				struct body *b = body_new(sb.data, sb.len);
 				if (b)
@@ -126,26 +132,68 @@ static struct body *metrics_body(struct http_server *h, bool om, bool gz)
 			board_snapshot_free(&snap);
 		}
 	}
-	if (!p->body)
-		goto out;
-	if (!gz) {
+	if (p->body)
 		out = body_ref(p->body);
-		goto out;
-	}
-	struct cached *z = &h->gzip[om];
-	bool current =
-	    z->body && z->generation == p->generation && z->rendered_at == p->rendered_at;
-	if (!current) {
-		struct body *b = gzip_body(p->body);
-		if (b) {
-			cache_set(z, b, p->generation, p->rendered_at);
-			current = true;
-		}
-	}
-	if (current)
-		out = body_ref(z->body);
-out:
 	pthread_mutex_unlock(&h->lock);
+	return out;
+}
+
+/* The client's identity for its scrape window: address and User-Agent. */
+static void client_key(struct MHD_Connection *c, char *key, size_t len)
+{
+	char host[64] = "?";
+	const union MHD_ConnectionInfo *ci =
+	    MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	if (ci && ci->client_addr) {
+		const struct sockaddr *sa = ci->client_addr;
+		if (sa->sa_family == AF_INET)
+			inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, host,
+			          sizeof(host));
+		else if (sa->sa_family == AF_INET6)
+			inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, host,
+			          sizeof(host));
+	}
+	const char *ua = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "User-Agent");
+	snprintf(key, len, "%s|%.100s", host, ua ? ua : "");
+}
+
+/* The whole response body for one scrape: the cached values, this
+ * client's window families, the end marker; gzipped when asked. */
+static struct body *metrics_body(struct http_server *h, struct MHD_Connection *c, bool om, bool gz)
+{
+	struct body *values = values_body(h, om);
+	if (!values)
+		return NULL;
+	struct prom_options o = {.names = h->cfg.names, .openmetrics = om};
+	struct strbuf sb;
+	sb_init(&sb, values->len + 32 * 1024);
+	sb_append(&sb, values->data, values->len);
+	body_unref(values);
+
+	struct board_snapshot snap;
+	if ((o.names & NAMES_NATIVE) && board_snapshot(h->board, &snap) == 0) {
+		char key[SCRAPE_KEY_LEN];
+		client_key(c, key, sizeof(key));
+		int64_t newest = (int64_t)wall_now() - WINDOW_SETTLE_S, from, to;
+		scrape_clients_window(&h->clients, key, newest, WINDOW_SECONDS, mono_now(), &from,
+		                      &to);
+		struct window_agg(*agg)[METRIC_COUNT] =
+		    calloc(snap.count ? snap.count : 1, sizeof(*agg));
+		if (agg) {
+			for (unsigned i = 0; i < snap.count; i++)
+				board_window(h->board, i, from, to, agg[i]);
+			prom_render_windows(&snap, &o,
+			                    (const struct window_agg(*)[METRIC_COUNT])agg,
+			                    (double)(to - from + 1), &sb);
+			free(agg);
+		}
+		board_snapshot_free(&snap);
+	}
+	prom_finish(&o, &sb);
+	struct body *out = NULL;
+	if (!sb.oom)
+		out = gz ? gzip_body(&sb) : body_new(sb.data, sb.len);
+	sb_free(&sb);
 	return out;
 }
 
@@ -205,7 +253,7 @@ static enum MHD_Result serve_metrics(struct http_server *h, struct MHD_Connectio
 	const char *enc = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Accept-Encoding");
 	bool om = header_allows(accept, "application/openmetrics-text");
 	bool gz = header_allows(enc, "gzip");
-	struct body *b = metrics_body(h, om, gz);
+	struct body *b = metrics_body(h, c, om, gz);
 	if (!b)
 		return send_text(c, 503, "text/plain; charset=utf-8",
 		                 "metrics unavailable (out of memory)\n");
@@ -309,6 +357,7 @@ struct http_server *http_start(struct board *b, const struct http_config *cfg, c
 	if (h->cfg.threads == 0)
 		h->cfg.threads = 2;
 	pthread_mutex_init(&h->lock, NULL);
+	scrape_clients_init(&h->clients);
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO;
 	const struct sockaddr *sa = (const struct sockaddr *)&cfg->addr.ss;
 	if (cfg->addr.ss.ss_family == AF_INET6)
@@ -327,6 +376,7 @@ struct http_server *http_start(struct board *b, const struct http_config *cfg, c
 		         "cannot listen on port %u: the address is in use or not available here "
 		         "(choose another with --listen)",
 		         cfg->addr.port);
+		scrape_clients_destroy(&h->clients);
 		pthread_mutex_destroy(&h->lock);
 		free(h);
 		return NULL;
@@ -347,10 +397,9 @@ void http_stop(struct http_server *h)
 	if (!h)
 		return;
 	MHD_stop_daemon(h->daemon);
-	for (int i = 0; i < 2; i++) {
+	for (int i = 0; i < 2; i++)
 		body_unref(h->plain[i].body);
-		body_unref(h->gzip[i].body);
-	}
+	scrape_clients_destroy(&h->clients);
 	pthread_mutex_destroy(&h->lock);
 	free(h);
 }

@@ -19,6 +19,7 @@
 typedef int nvmlReturn_t;
 typedef struct nvmlDevice_st *nvmlDevice_t;
 typedef struct nvmlEventSet_st *nvmlEventSet_t;
+typedef struct nvmlGpmSample_st *nvmlGpmSample_t;
 
 enum {
 	NVML_SUCCESS = 0,
@@ -122,8 +123,79 @@ typedef struct {
 	nvmlValue_t value;
 } nvmlFieldValue_t;
 
-/* Field ids (NVML_FI_*) that gpuscope reads. */
-#define NVML_FI_DEV_MEMORY_TEMP 82
+/* Field ids (NVML_FI_*) that gpuscope reads.  The NVLink throughput fields
+ * count KiB per link (scopeId = link). */
+#define NVML_FI_DEV_MEMORY_TEMP               82
+#define NVML_FI_DEV_NVLINK_THROUGHPUT_DATA_TX 138
+#define NVML_FI_DEV_NVLINK_THROUGHPUT_DATA_RX 139
+
+/* Driver sample buffers (nvmlDeviceGetSamples). */
+enum {
+	NVML_TOTAL_POWER_SAMPLES = 0,     /* mW, every 20 ms on an H200 */
+	NVML_GPU_UTILIZATION_SAMPLES = 1, /* percent, every 200 ms */
+	NVML_MEMORY_UTILIZATION_SAMPLES = 2,
+};
+
+typedef struct {
+	unsigned long long timeStamp; /* us since the epoch */
+	nvmlValue_t sampleValue;
+} nvmlSample_t;
+
+/* GPM (Hopper and newer).  The driver reads only numMetrics entries, so
+ * an array of the 12.x header's 98 works with every driver. */
+#define NVML_GPM_METRICS_GET_VERSION 1 /* a plain 1, not NVML_STRUCT_VERSION */
+#define NVML_GPM_SUPPORT_VERSION     1
+#define NVML_GPM_METRIC_ARRAY        98
+
+typedef struct {
+	unsigned version;
+	unsigned isSupportedDevice;
+} nvmlGpmSupport_t;
+
+typedef struct {
+	unsigned metricId;
+	nvmlReturn_t nvmlReturn;
+	double value;
+	struct {
+		char *shortName;
+		char *longName;
+		char *unit;
+	} metricInfo;
+} nvmlGpmMetric_t;
+
+typedef struct {
+	unsigned version;
+	unsigned numMetrics;
+	nvmlGpmSample_t sample1;
+	nvmlGpmSample_t sample2;
+	nvmlGpmMetric_t metrics[NVML_GPM_METRIC_ARRAY];
+} nvmlGpmMetricsGet_t;
+
+/* GPM metric ids (nvmlGpmMetricId_t); percentages are 0-100. */
+enum {
+	NVML_GPM_METRIC_GRAPHICS_UTIL = 1,
+	NVML_GPM_METRIC_SM_UTIL = 2,
+	NVML_GPM_METRIC_SM_OCCUPANCY = 3,
+	NVML_GPM_METRIC_INTEGER_UTIL = 4,
+	NVML_GPM_METRIC_ANY_TENSOR_UTIL = 5,
+	NVML_GPM_METRIC_DFMA_TENSOR_UTIL = 6,
+	NVML_GPM_METRIC_HMMA_TENSOR_UTIL = 7,
+	NVML_GPM_METRIC_IMMA_TENSOR_UTIL = 9,
+	NVML_GPM_METRIC_DRAM_BW_UTIL = 10,
+	NVML_GPM_METRIC_FP64_UTIL = 11,
+	NVML_GPM_METRIC_FP32_UTIL = 12,
+	NVML_GPM_METRIC_FP16_UTIL = 13,
+	NVML_GPM_METRIC_PCIE_TX_PER_SEC = 20, /* MiB/s */
+	NVML_GPM_METRIC_PCIE_RX_PER_SEC = 21,
+	NVML_GPM_METRIC_NVDEC_0_UTIL = 30,
+	NVML_GPM_METRIC_NVJPG_0_UTIL = 40,
+	NVML_GPM_METRIC_NVLINK_TOTAL_RX_PER_SEC = 60, /* MiB/s */
+	NVML_GPM_METRIC_NVLINK_TOTAL_TX_PER_SEC = 61,
+};
+
+/* NVLink: headers up to 12.9 have 18 links, 13.x 36; loop until the driver
+ * says INVALID_ARGUMENT. */
+#define NVML_NVLINK_MAX_LINKS 18
 
 typedef struct {
 	nvmlDevice_t device;
@@ -245,7 +317,29 @@ enum { NVML_VOLATILE_ECC = 0, NVML_AGGREGATE_ECC = 1 };
 	  (nvmlDevice_t, unsigned long long, nvmlEventSet_t), "nvmlDeviceRegisterEvents", NULL)    \
 	X(event_set_wait, 0, nvmlReturn_t, (nvmlEventSet_t, nvmlEventData_t *, unsigned),          \
 	  "nvmlEventSetWait_v2", NULL)                                                             \
-	X(event_set_free, 0, nvmlReturn_t, (nvmlEventSet_t), "nvmlEventSetFree", NULL)
+	X(event_set_free, 0, nvmlReturn_t, (nvmlEventSet_t), "nvmlEventSetFree", NULL)             \
+	X(device_get_samples, 0, nvmlReturn_t,                                                     \
+	  (nvmlDevice_t, int, unsigned long long, int *, unsigned *, nvmlSample_t *),              \
+	  "nvmlDeviceGetSamples", NULL)                                                            \
+	X(gpm_query_device_support, 0, nvmlReturn_t, (nvmlDevice_t, nvmlGpmSupport_t *),           \
+	  "nvmlGpmQueryDeviceSupport", NULL)                                                       \
+	X(gpm_sample_alloc, 0, nvmlReturn_t, (nvmlGpmSample_t *), "nvmlGpmSampleAlloc", NULL)      \
+	X(gpm_sample_free, 0, nvmlReturn_t, (nvmlGpmSample_t), "nvmlGpmSampleFree", NULL)          \
+	X(gpm_sample_get, 0, nvmlReturn_t, (nvmlDevice_t, nvmlGpmSample_t), "nvmlGpmSampleGet",    \
+	  NULL)                                                                                    \
+	X(gpm_mig_sample_get, 0, nvmlReturn_t, (nvmlDevice_t, unsigned, nvmlGpmSample_t),          \
+	  "nvmlGpmMigSampleGet", NULL)                                                             \
+	X(gpm_metrics_get, 0, nvmlReturn_t, (nvmlGpmMetricsGet_t *), "nvmlGpmMetricsGet", NULL)    \
+	X(device_get_mig_mode, 0, nvmlReturn_t, (nvmlDevice_t, unsigned *, unsigned *),            \
+	  "nvmlDeviceGetMigMode", NULL)                                                            \
+	X(device_get_max_mig_device_count, 0, nvmlReturn_t, (nvmlDevice_t, unsigned *),            \
+	  "nvmlDeviceGetMaxMigDeviceCount", NULL)                                                  \
+	X(device_get_mig_device_handle_by_index, 0, nvmlReturn_t,                                  \
+	  (nvmlDevice_t, unsigned, nvmlDevice_t *), "nvmlDeviceGetMigDeviceHandleByIndex", NULL)   \
+	X(device_get_gpu_instance_id, 0, nvmlReturn_t, (nvmlDevice_t, unsigned *),                 \
+	  "nvmlDeviceGetGpuInstanceId", NULL)                                                      \
+	X(device_get_nvlink_state, 0, nvmlReturn_t, (nvmlDevice_t, unsigned, int *),               \
+	  "nvmlDeviceGetNvLinkState", NULL)
 
 /* Layouts that must match the driver (x86-64 / LP64). */
 _Static_assert(sizeof(nvmlPciInfo_t) == 68, "nvmlPciInfo_t layout");
@@ -255,5 +349,9 @@ _Static_assert(nvmlMemory_v2 == 0x02000028, "nvmlMemory_v2 version word");
 _Static_assert(sizeof(nvmlFieldValue_t) == 40, "nvmlFieldValue_t layout");
 _Static_assert(offsetof(nvmlFieldValue_t, value) == 32, "nvmlFieldValue_t.value offset");
 _Static_assert(sizeof(nvmlEventData_t) == 32, "nvmlEventData_t layout");
+_Static_assert(sizeof(nvmlSample_t) == 16, "nvmlSample_t layout");
+_Static_assert(sizeof(nvmlGpmMetric_t) == 40, "nvmlGpmMetric_t layout");
+_Static_assert(offsetof(nvmlGpmMetricsGet_t, sample1) == 8, "nvmlGpmMetricsGet_t.sample1");
+_Static_assert(offsetof(nvmlGpmMetricsGet_t, metrics) == 24, "nvmlGpmMetricsGet_t.metrics");
 
 #endif

@@ -37,6 +37,7 @@ void *events_main(void *arg)
 	if (mask & nvmlEventTypeXidCriticalError) {
 		board_publish_one(s->board, w->index, METRIC_XID_COUNT, 0);
 		board_publish_one(s->board, w->index, METRIC_XID_LAST, 0);
+		board_publish_one(s->board, w->index, METRIC_XID_BY_CODE, 0);
 	}
 	if (mask & nvmlEventTypeDoubleBitEccError)
 		board_publish_one(s->board, w->index, METRIC_DBE_EVENTS, 0);
@@ -60,6 +61,7 @@ void *events_main(void *arg)
 			board_publish_one(s->board, w->index, METRIC_XID_COUNT, ++xids);
 			board_publish_one(s->board, w->index, METRIC_XID_LAST,
 			                  (double)ev.eventData);
+			board_count_xid(s->board, w->index, (unsigned)ev.eventData);
 		}
 		if (ev.eventType & nvmlEventTypeDoubleBitEccError)
 			board_publish_one(s->board, w->index, METRIC_DBE_EVENTS, ++dbes);

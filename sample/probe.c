@@ -3,6 +3,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 nvmlReturn_t probe_identity(const struct nvml_lib *lib, nvmlDevice_t dev, struct gpu_identity *id)
 {
@@ -60,12 +61,14 @@ static void probe_events(struct source_ctx *ctx, struct probe_result *out)
 	struct {
 		enum source_id src;
 		unsigned long long bit;
-		enum metric_id metrics[2];
+		enum metric_id metrics[3];
 	} ev[] = {
-	    {SRC_XID_EVENTS, nvmlEventTypeXidCriticalError, {METRIC_XID_COUNT, METRIC_XID_LAST}},
+	    {SRC_XID_EVENTS,
+	     nvmlEventTypeXidCriticalError,
+	     {METRIC_XID_COUNT, METRIC_XID_LAST, METRIC_XID_BY_CODE}},
 	    {SRC_DBE_EVENTS,
 	     nvmlEventTypeDoubleBitEccError,
-	     {METRIC_DBE_EVENTS, METRIC_DBE_EVENTS}},
+	     {METRIC_DBE_EVENTS, METRIC_DBE_EVENTS, METRIC_DBE_EVENTS}},
 	};
 	for (size_t i = 0; i < sizeof(ev) / sizeof(ev[0]); i++) {
 		struct source_status *st = &out->sources[ev[i].src];
@@ -73,7 +76,7 @@ static void probe_events(struct source_ctx *ctx, struct probe_result *out)
 		st->rc = rc == NVML_SUCCESS && !(types & ev[i].bit) ? NVML_ERROR_NOT_SUPPORTED : rc;
 		st->supported = st->rc == NVML_SUCCESS;
 		if (st->supported)
-			for (int k = 0; k < 2; k++)
+			for (int k = 0; k < 3; k++)
 				metric_set_add(&out->supported, ev[i].metrics[k]);
 	}
 }
@@ -88,6 +91,13 @@ void probe_device(struct source_ctx *ctx, struct probe_result *out)
 		struct source_status *st = &out->sources[src];
 		metric_set got = {0};
 		nvmlReturn_t rc = read(ctx, out->raw, &got);
+		if (src == SRC_GPM && rc == NVML_SUCCESS) {
+			/* GPM needs a pair of samples across a driver refresh before it
+			 * says which metrics this GPU offers. */
+			struct timespec ts = {0, (long)(GPM_MIN_WINDOW_S * 1e9) + 10 * 1000 * 1000};
+			nanosleep(&ts, NULL);
+			rc = read(ctx, out->raw, &got);
+		}
 		st->probed = true;
 		st->rc = rc;
 		if (rc == NVML_ERROR_GPU_IS_LOST) {

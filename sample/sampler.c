@@ -58,12 +58,14 @@ static bool sleep_to_next(struct sampler *s, double *due, double period)
 	return sampler_sleep_until(s, *due);
 }
 
-/* Which sources each tier reads: those with a reader and a supported metric. */
-static void plan_sweeps(struct gpu_worker *w)
+/* Which sources each tier reads: those with a reader and a supported
+ * metric, and the utilization buffers (which feed windows, not metrics of
+ * their own) when the probe found them. */
+static void plan_sweeps(struct gpu_worker *w, const struct source_status *sources)
 {
 	memset(w->plan_len, 0, sizeof(w->plan_len));
 	for (int src = 0; src < SRC_COUNT; src++) {
-		bool wanted = false;
+		bool wanted = src == SRC_UTIL_SAMPLES && sources[src].supported;
 		for (int m = 0; m < METRIC_COUNT && !wanted; m++)
 			wanted = metric_table[m].source == (enum source_id)src &&
 			         metric_set_has(&w->supported, m);
@@ -74,20 +76,36 @@ static void plan_sweeps(struct gpu_worker *w)
 	}
 }
 
-/* One sweep of one tier, published with its duration in one critical
- * section.  Returns the health the sweep shows: GPU_LOST ends the thread;
- * GPU_FAILING when every source of the sweep failed (a single failing
- * source only loses its own values for this sweep). */
+/* Hands what readers left in ctx beyond raw values to the board: driver
+ * samples for the windows, the NVLink links. */
+static void publish_extras(struct gpu_worker *w, struct source_ctx *ctx)
+{
+	for (unsigned i = 0; i < ctx->n_batches; i++)
+		board_add_samples(w->s->board, w->index, ctx->batch[i].metric, ctx->batch[i].v,
+		                  ctx->batch[i].n);
+	ctx->n_batches = 0;
+	if (ctx->nvlink_read)
+		board_publish_nvlink(w->s->board, w->index, &ctx->nvlink);
+	ctx->nvlink_read = false;
+}
+
+/* One sweep of one tier, published with its duration (when the tier has a
+ * duration metric, else -1) in one critical section.  Returns the health the
+ * sweep shows: GPU_LOST ends the thread; GPU_FAILING when every source of the
+ * sweep failed (a single failing source only loses its own values for this
+ * sweep). */
 static enum gpu_health sweep(struct gpu_worker *w, struct source_ctx *ctx, enum sample_tier tier,
-                             enum metric_id duration_metric, char *why, size_t whylen)
+                             int duration_metric, char *why, size_t whylen)
 {
 	double raw[METRIC_COUNT];
 	metric_set got = {0};
 	int failed = 0;
 	double t0 = mono_now();
 
+	int calls = 0; /* sources that call NVML (not the derived clock loss) */
 	for (int i = 0; i < w->plan_len[tier]; i++) {
 		enum source_id src = w->plan[tier][i];
+		calls += src != SRC_CLOCK_LOSS;
 		nvmlReturn_t rc = source_reader(src)(ctx, raw, &got);
 		if (rc == NVML_SUCCESS)
 			continue;
@@ -97,10 +115,13 @@ static enum gpu_health sweep(struct gpu_worker *w, struct source_ctx *ctx, enum 
 			return GPU_LOST;
 		failed++;
 	}
-	raw[duration_metric] = mono_now() - t0;
-	metric_set_add(&got, duration_metric);
+	if (duration_metric >= 0) {
+		raw[duration_metric] = mono_now() - t0;
+		metric_set_add(&got, duration_metric);
+	}
+	publish_extras(w, ctx);
 	board_publish(w->s->board, w->index, tier, raw, &got);
-	return w->plan_len[tier] > 0 && failed == w->plan_len[tier] ? GPU_FAILING : GPU_OK;
+	return calls > 0 && failed >= calls ? GPU_FAILING : GPU_OK;
 }
 
 static void *slow_main(void *arg)
@@ -118,6 +139,7 @@ static void *slow_main(void *arg)
 		if (sleep_to_next(w->s, &due, w->s->cfg.slow_s))
 			break;
 	}
+	source_ctx_release(&ctx);
 	atomic_store(&w->slow_done, true);
 	return NULL;
 }
@@ -127,6 +149,7 @@ static void *fast_main(void *arg)
 	struct gpu_worker *w = arg;
 	struct sampler *s = w->s;
 	struct gpu_identity id;
+	struct source_ctx *ctx = NULL; /* reader state: ~7 KB, so not on the stack */
 	char why[160];
 
 	nvmlReturn_t rc = s->lib->device_get_handle_by_index(w->index, &w->dev);
@@ -146,16 +169,20 @@ static void *fast_main(void *arg)
 	}
 	board_set_identity(s->board, w->index, &id);
 
-	struct source_ctx ctx = {.lib = s->lib, .dev = w->dev};
+	ctx = calloc(1, sizeof(*ctx));
 	struct probe_result *probe = malloc(sizeof(*probe));
-	if (!probe) {
+	if (!probe || !ctx) {
 		board_set_health(s->board, w->index, GPU_FAILING, "out of memory");
+		free(probe);
 		goto out;
 	}
-	probe_device(&ctx, probe);
+	ctx->lib = s->lib;
+	ctx->dev = w->dev;
+	probe_device(ctx, probe);
 	w->supported = probe->supported;
-	plan_sweeps(w);
+	plan_sweeps(w, probe->sources);
 	board_set_probe(s->board, w->index, probe->sources, &probe->supported);
+	publish_extras(w, ctx);
 	board_publish(s->board, w->index, TIER_STATIC, probe->raw, &probe->got);
 	bool lost = probe->lost;
 	free(probe);
@@ -163,18 +190,29 @@ static void *fast_main(void *arg)
 		board_set_health(s->board, w->index, GPU_LOST, "GPU is lost (during probe)");
 		goto out;
 	}
-	board_set_health(s->board, w->index, GPU_OK, "");
-
 	atomic_store(&w->slow_started, pthread_create(&w->slow, NULL, slow_main, w) == 0);
 	if (metric_set_has(&w->supported, METRIC_XID_COUNT) ||
 	    metric_set_has(&w->supported, METRIC_DBE_EVENTS))
 		atomic_store(&w->events_started,
 		             pthread_create(&w->events, NULL, events_main, w) == 0);
 
-	double due = mono_now();
-	enum gpu_health reported = GPU_OK;
+	/* The GPU stays "probing" until its first fast sweep is published, so
+	 * a reader that waited for the probe finds values, not an empty page. */
+	double due = mono_now(), buffers_due = due;
+	enum gpu_health reported = GPU_PROBING;
 	while (!atomic_load(&s->stop)) {
-		enum gpu_health h = sweep(w, &ctx, TIER_FAST, METRIC_FAST_SWEEP, why, sizeof(why));
+		enum gpu_health h = sweep(w, ctx, TIER_FAST, METRIC_FAST_SWEEP, why, sizeof(why));
+		/* The sample buffers ride on the fast thread, once a second. */
+		if (h != GPU_LOST && w->plan_len[TIER_BUFFER] && mono_now() >= buffers_due) {
+			buffers_due += BUFFER_INTERVAL_S;
+			if (buffers_due < mono_now())
+				buffers_due = mono_now() + BUFFER_INTERVAL_S;
+			char bwhy[160];
+			if (sweep(w, ctx, TIER_BUFFER, -1, bwhy, sizeof(bwhy)) == GPU_LOST) {
+				h = GPU_LOST;
+				snprintf(why, sizeof(why), "%s", bwhy);
+			}
+		}
 		if (h != reported || h != GPU_OK)
 			board_set_health(s->board, w->index, h, h == GPU_OK ? "" : why);
 		reported = h;
@@ -184,6 +222,9 @@ static void *fast_main(void *arg)
 			break;
 	}
 out:
+	if (ctx)
+		source_ctx_release(ctx);
+	free(ctx);
 	atomic_store(&w->fast_done, true);
 	return NULL;
 }

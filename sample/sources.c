@@ -6,6 +6,8 @@
  */
 #include "sample/sources.h"
 
+#include "series/snapshot.h"
+
 #define NEED(sym)                                             \
 	do {                                                  \
 		if (!ctx->lib->sym)                           \
@@ -128,7 +130,6 @@ static nvmlReturn_t read_selected(struct source_ctx *ctx, selector_call call, in
 	{                                                                                      \
 		return read_selected(ctx, ctx->lib->sym, selector, METRIC_##metric, raw, got); \
 	}
-SELECTED_READER(read_sm_clock, device_get_clock_info, NVML_CLOCK_SM, SM_CLOCK)
 SELECTED_READER(read_mem_clock, device_get_clock_info, NVML_CLOCK_MEM, MEM_CLOCK)
 SELECTED_READER(read_sm_clock_max, device_get_max_clock_info, NVML_CLOCK_SM, SM_CLOCK_MAX)
 SELECTED_READER(read_mem_clock_max, device_get_max_clock_info, NVML_CLOCK_MEM, MEM_CLOCK_MAX)
@@ -142,14 +143,80 @@ SELECTED_READER(read_mem_max_temp, device_get_temperature_threshold,
                 NVML_TEMPERATURE_THRESHOLD_MEM_MAX, MEM_MAX_TEMP)
 SELECTED_READER(read_temperature, device_get_temperature, NVML_TEMPERATURE_GPU, GPU_TEMP)
 
+/* The SM clock, kept in ctx for the clock-loss figure of the same sweep. */
+static nvmlReturn_t read_sm_clock(struct source_ctx *ctx, double *raw, metric_set *got)
+{
+	ctx->sm_clock_valid = false;
+	nvmlReturn_t rc = read_selected(ctx, ctx->lib->device_get_clock_info, NVML_CLOCK_SM,
+	                                METRIC_SM_CLOCK, raw, got);
+	if (rc == NVML_SUCCESS) {
+		ctx->sm_clock_now = raw[METRIC_SM_CLOCK];
+		ctx->sm_clock_valid = true;
+	}
+	return rc;
+}
+
+/* The reasons bitmask, and the seconds each reason has held the clocks
+ * down: each sweep credits the time since the previous sweep to the
+ * reasons that sweep saw (a gap over 2 s, a stalled thread, is not
+ * credited to anything). */
 static nvmlReturn_t read_clock_event_reasons(struct source_ctx *ctx, double *raw, metric_set *got)
 {
+	static const enum metric_id seconds[8] = {
+	    METRIC_THROTTLE_IDLE,        METRIC_THROTTLE_APP_CLOCKS, METRIC_THROTTLE_POWER_CAP,
+	    METRIC_THROTTLE_HW_SLOWDOWN, METRIC_THROTTLE_SYNC_BOOST, METRIC_THROTTLE_SW_THERMAL,
+	    METRIC_THROTTLE_HW_THERMAL,  METRIC_THROTTLE_POWER_BRAKE};
 	NEED(device_get_clocks_event_reasons);
+	ctx->reasons_now_valid = false;
 	unsigned long long bits;
 	nvmlReturn_t rc = ctx->lib->device_get_clocks_event_reasons(ctx->dev, &bits);
-	if (rc == NVML_SUCCESS)
-		SET(CLOCK_EVENT_REASONS, bits);
+	if (rc != NVML_SUCCESS)
+		return rc;
+	double now = mono_now();
+	if (ctx->reasons_seen && now > ctx->reasons_t && now - ctx->reasons_t <= 2.0)
+		for (int b = 0; b < 8; b++)
+			if (ctx->reasons_prev & (1ULL << b))
+				ctx->throttle_s[b] += now - ctx->reasons_t;
+	ctx->reasons_seen = true;
+	ctx->reasons_prev = bits;
+	ctx->reasons_t = now;
+	ctx->reasons_now = bits;
+	ctx->reasons_now_valid = true;
+	SET(CLOCK_EVENT_REASONS, bits);
+	for (int b = 0; b < 8; b++) {
+		raw[seconds[b]] = ctx->throttle_s[b];
+		metric_set_add(got, seconds[b]);
+	}
 	return rc;
+}
+
+/* Clock lost to throttling: 1 - clock/max while a reason other than idle
+ * holds the clocks down (an idle GPU's low clock is not a loss).  No NVML
+ * call beyond a one-time maximum-clock read. */
+static nvmlReturn_t read_clock_loss(struct source_ctx *ctx, double *raw, metric_set *got)
+{
+	if (ctx->sm_clock_max <= 0) {
+		NEED(device_get_max_clock_info);
+		unsigned max;
+		nvmlReturn_t rc =
+		    ctx->lib->device_get_max_clock_info(ctx->dev, NVML_CLOCK_SM, &max);
+		if (rc != NVML_SUCCESS)
+			return rc;
+		if (max == 0)
+			return NVML_ERROR_NOT_SUPPORTED;
+		ctx->sm_clock_max = max;
+	}
+	if (!ctx->sm_clock_valid || !ctx->reasons_now_valid)
+		return ctx->lib->device_get_clocks_event_reasons ? NVML_SUCCESS
+		                                                 : NVML_ERROR_NOT_SUPPORTED;
+	double loss = 0;
+	if (ctx->reasons_now & ~NVML_CLOCKS_EVENT_REASON_GPU_IDLE & 0xffULL) {
+		loss = 1 - ctx->sm_clock_now / ctx->sm_clock_max;
+		if (loss < 0)
+			loss = 0;
+	}
+	SET(CLOCK_LOSS, loss);
+	return NVML_SUCCESS;
 }
 
 static nvmlReturn_t read_pstate(struct source_ctx *ctx, double *raw, metric_set *got)
@@ -282,6 +349,11 @@ static const source_read_fn readers[SRC_COUNT] = {
     [SRC_PSTATE] = read_pstate,
     [SRC_ENCODER] = read_encoder,
     [SRC_DECODER] = read_decoder,
+    [SRC_GPM] = read_gpm,
+    [SRC_CLOCK_LOSS] = read_clock_loss,
+    [SRC_POWER_SAMPLES] = read_power_samples,
+    [SRC_UTIL_SAMPLES] = read_util_samples,
+    [SRC_NVLINK] = read_nvlink,
     [SRC_ENERGY] = read_energy,
     [SRC_POWER_LIMIT] = read_power_limit,
     [SRC_PCIE_GEN] = read_pcie_gen,

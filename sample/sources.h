@@ -10,16 +10,72 @@
 
 #include "nvml/nvml_loader.h"
 #include "series/metric_table.h"
+#include "series/snapshot.h"
 
+/* GPM pairs must straddle a driver refresh (about every 100 ms): a pair
+ * closer than that reads zeros with SUCCESS.  So each fast sweep takes a
+ * sample and pairs it with the newest one at least this old. */
+#define GPM_MIN_WINDOW_S 0.110
+#define GPM_RING         16
+
+struct gpm_state {
+	nvmlGpmSample_t ring[GPM_RING];
+	double at[GPM_RING]; /* monotonic seconds each sample was taken */
+	unsigned next;       /* slot the next sample goes to */
+	unsigned taken;      /* samples taken so far (saturates at GPM_RING) */
+};
+
+/* Driver samples (timestamped) a buffer read hands to the window ring. */
+#define SAMPLE_BATCH_MAX 128
+struct sample_batch {
+	enum metric_id metric;
+	unsigned n;
+	struct timed_value v[SAMPLE_BATCH_MAX];
+};
+
+struct buffer_state {
+	unsigned long long last_seen[3]; /* newest timestamp read, per sample type */
+	double integrated_mj;            /* energy from the 20 ms power samples */
+	double prev_t, prev_mw;          /* last power sample, for the trapezoid */
+	bool have_prev;
+};
+
+/* Per-thread reader state: a source_ctx belongs to one sampling thread. */
 struct source_ctx {
 	const struct nvml_lib *lib;
 	nvmlDevice_t dev;
 	bool memory_v1; /* the driver rejected nvmlDeviceGetMemoryInfo_v2 at probe */
+
+	/* fast tier: clock-event accounting and clock loss */
+	bool reasons_seen, reasons_now_valid, sm_clock_valid;
+	unsigned long long reasons_prev, reasons_now;
+	double reasons_t;
+	double throttle_s[8]; /* per reason bit 0x1..0x80 */
+	double sm_clock_now, sm_clock_max;
+	struct gpm_state gpm;
+
+	/* buffer tier */
+	struct buffer_state buf;
+	struct sample_batch batch[3];
+	unsigned n_batches; /* filled by readers, drained by the sweep */
+
+	/* slow tier */
+	struct nvlink_record nvlink;
+	bool nvlink_read; /* this sweep read NVLink: publish ctx->nvlink */
 };
 
 typedef nvmlReturn_t (*source_read_fn)(struct source_ctx *ctx, double *raw, metric_set *got);
 
 /* The reader of a source; NULL for event and agent sources. */
 source_read_fn source_reader(enum source_id src);
+
+/* Readers with state of their own (gpm.c, buffers.c, nvlink.c). */
+nvmlReturn_t read_gpm(struct source_ctx *ctx, double *raw, metric_set *got);
+nvmlReturn_t read_power_samples(struct source_ctx *ctx, double *raw, metric_set *got);
+nvmlReturn_t read_util_samples(struct source_ctx *ctx, double *raw, metric_set *got);
+nvmlReturn_t read_nvlink(struct source_ctx *ctx, double *raw, metric_set *got);
+
+/* Releases what readers allocated (GPM samples). */
+void source_ctx_release(struct source_ctx *ctx);
 
 #endif

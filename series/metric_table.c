@@ -34,7 +34,8 @@ const struct source_def source_table[SRC_COUNT] = {
 
 const char *sample_tier_name(enum sample_tier tier)
 {
-	static const char *const names[TIER_COUNT] = {"fast", "slow", "static", "event", "agent"};
+	static const char *const names[TIER_COUNT] = {"fast",   "slow",  "buffer",
+	                                              "static", "event", "agent"};
 	return names[tier];
 }
 
@@ -42,10 +43,17 @@ static const struct {
 	const char *native;
 	const char *dcgm;
 } unit_names[UNIT_KIND_COUNT] = {
-    [UNIT_PERCENT] = {"ratio (0-1)", "%"}, [UNIT_BYTES] = {"bytes", "MiB"},
-    [UNIT_MILLIWATTS] = {"watts", "W"},    [UNIT_MILLIJOULES] = {"joules", "mJ"},
-    [UNIT_MEGAHERTZ] = {"hertz", "MHz"},   [UNIT_CELSIUS] = {"degrees Celsius", "C"},
-    [UNIT_SECONDS] = {"seconds", "s"},     [UNIT_COUNT] = {"count", "count"},
+    [UNIT_PERCENT] = {"ratio (0-1)", "%"},
+    [UNIT_ACTIVITY] = {"ratio (0-1)", "ratio (0-1)"},
+    [UNIT_RATIO] = {"ratio (0-1)", "ratio (0-1)"},
+    [UNIT_MIB_PER_S] = {"bytes/s", "bytes/s"},
+    [UNIT_BYTES] = {"bytes", "MiB"},
+    [UNIT_MILLIWATTS] = {"watts", "W"},
+    [UNIT_MILLIJOULES] = {"joules", "mJ"},
+    [UNIT_MEGAHERTZ] = {"hertz", "MHz"},
+    [UNIT_CELSIUS] = {"degrees Celsius", "C"},
+    [UNIT_SECONDS] = {"seconds", "s"},
+    [UNIT_COUNT] = {"count", "count"},
 };
 
 const char *metric_native_unit(enum metric_unit unit)
@@ -62,13 +70,17 @@ double metric_native_value(enum metric_unit unit, double raw)
 {
 	switch (unit) {
 	case UNIT_PERCENT:
+	case UNIT_ACTIVITY:
 		return raw / 100.0;
+	case UNIT_MIB_PER_S:
+		return raw * 1048576.0;
 	case UNIT_MILLIWATTS:
 	case UNIT_MILLIJOULES:
 		return raw / 1000.0;
 	case UNIT_MEGAHERTZ:
 		return raw * 1e6;
 	case UNIT_BYTES:
+	case UNIT_RATIO:
 	case UNIT_CELSIUS:
 	case UNIT_SECONDS:
 	case UNIT_COUNT:
@@ -86,7 +98,12 @@ double metric_dcgm_value(enum metric_unit unit, double raw)
 		return floor(raw / 1048576.0);
 	case UNIT_MILLIWATTS:
 		return raw / 1000.0;
+	case UNIT_ACTIVITY: /* DCGM's profiling fields are ratios, unlike its utilization */
+		return raw / 100.0;
+	case UNIT_MIB_PER_S:
+		return raw * 1048576.0;
 	case UNIT_PERCENT:
+	case UNIT_RATIO:
 	case UNIT_MILLIJOULES:
 	case UNIT_MEGAHERTZ:
 	case UNIT_CELSIUS:
@@ -101,4 +118,30 @@ double metric_dcgm_value(enum metric_unit unit, double raw)
 bool metric_family_first(int i)
 {
 	return i == 0 || strcmp(metric_table[i].name, metric_table[i - 1].name) != 0;
+}
+
+const char *metric_dynamic_label(int m)
+{
+	const char *l = metric_table[m].labels;
+	return l[0] == '@' ? l + 1 : NULL;
+}
+
+bool metric_windowed(int m)
+{
+	switch (m) {
+	case METRIC_GPU_UTIL:
+	case METRIC_MEM_UTIL:
+	case METRIC_FB_USED:
+	case METRIC_GPU_TEMP:
+	case METRIC_MEM_TEMP:
+	case METRIC_POWER:
+	case METRIC_POWER_INSTANT:
+	case METRIC_SM_CLOCK:
+	case METRIC_MEM_CLOCK:
+	case METRIC_ENC_UTIL:
+	case METRIC_DEC_UTIL:
+	case METRIC_CLOCK_LOSS:
+		return true;
+	}
+	return metric_table[m].source == SRC_GPM;
 }

@@ -17,7 +17,9 @@
  *   name    native Prometheus name; rows of one family share the name and
  *           differ by their fixed labels, and must be adjacent
  *   labels  fixed extra labels for this row ("" for none), already in
- *           Prometheus syntax, e.g. "error=\"corrected\""
+ *           Prometheus syntax, e.g. "error=\"corrected\""; or "@name" for a
+ *           row with one series per value of a label found at run time
+ *           (NVLink link, Xid code), kept outside raw[] (see snapshot.h)""
  *   type    GAUGE or COUNTER
  *   unit    the raw unit (enum metric_unit), which decides both conversions
  *   source  the NVML call that reads it (enum source_id, sample/sources.h);
@@ -38,6 +40,9 @@ enum metric_type { GAUGE, COUNTER };
  * one dcgm-exporter unit (see metric_unit_info in metric_table.c). */
 enum metric_unit {
 	UNIT_PERCENT,     /* native ratio 0-1, dcgm % */
+	UNIT_ACTIVITY,    /* GPM percent of cycles: native ratio 0-1, dcgm profiling ratio 0-1 */
+	UNIT_RATIO,       /* already a ratio 0-1 in both */
+	UNIT_MIB_PER_S,   /* GPM MiB/s: native and dcgm bytes per second */
 	UNIT_BYTES,       /* native bytes, dcgm MiB (floored, as DCGM does) */
 	UNIT_MILLIWATTS,  /* native W, dcgm W */
 	UNIT_MILLIJOULES, /* native J, dcgm mJ */
@@ -49,9 +54,23 @@ enum metric_unit {
 };
 
 /* Sampling tiers.  FAST runs every --fast-interval (100 ms), SLOW every
- * --slow-interval (5 s) for calls that cost milliseconds, STATIC once after
- * the probe, EVENT on the event thread, AGENT is computed by gpuscope. */
-enum sample_tier { TIER_FAST, TIER_SLOW, TIER_STATIC, TIER_EVENT, TIER_AGENT, TIER_COUNT };
+ * --slow-interval (5 s) for calls that cost milliseconds, BUFFER every
+ * second on the fast thread (the driver's sample buffers, read since the
+ * last sample seen: power holds only ~2.4 s of 20 ms samples), STATIC once
+ * after the probe, EVENT on the event thread, AGENT is computed by gpuscope. */
+enum sample_tier {
+	TIER_FAST,
+	TIER_SLOW,
+	TIER_BUFFER,
+	TIER_STATIC,
+	TIER_EVENT,
+	TIER_AGENT,
+	TIER_COUNT
+};
+
+/* Seconds between reads of the driver's sample buffers (must stay well
+ * under the ~2.4 s the power buffer holds). */
+#define BUFFER_INTERVAL_S 1.0
 
 /* Where a value comes from: X(id, tier, NVML call).  Every source is one
  * NVML call (or one agent measurement); sample/sources.c reads them.  Costs
@@ -69,6 +88,10 @@ enum sample_tier { TIER_FAST, TIER_SLOW, TIER_STATIC, TIER_EVENT, TIER_AGENT, TI
 	X(PSTATE, TIER_FAST, "nvmlDeviceGetPerformanceState")                       \
 	X(ENCODER, TIER_FAST, "nvmlDeviceGetEncoderUtilization")                    \
 	X(DECODER, TIER_FAST, "nvmlDeviceGetDecoderUtilization")                    \
+	X(GPM, TIER_FAST, "nvmlGpmMetricsGet")                                      \
+	X(CLOCK_LOSS, TIER_FAST, "(SM clock against its maximum)")                  \
+	X(POWER_SAMPLES, TIER_BUFFER, "nvmlDeviceGetSamples")                       \
+	X(UTIL_SAMPLES, TIER_BUFFER, "nvmlDeviceGetSamples")                        \
 	X(ENERGY, TIER_SLOW, "nvmlDeviceGetTotalEnergyConsumption")                 \
 	X(POWER_LIMIT, TIER_SLOW, "nvmlDeviceGetEnforcedPowerLimit")                \
 	X(PCIE_GEN, TIER_SLOW, "nvmlDeviceGetCurrPcieLinkGeneration")               \
@@ -80,6 +103,7 @@ enum sample_tier { TIER_FAST, TIER_SLOW, TIER_STATIC, TIER_EVENT, TIER_AGENT, TI
 	X(ECC_SBE_AGGREGATE, TIER_SLOW, "nvmlDeviceGetTotalEccErrors")              \
 	X(ECC_DBE_AGGREGATE, TIER_SLOW, "nvmlDeviceGetTotalEccErrors")              \
 	X(REMAPPED_ROWS, TIER_SLOW, "nvmlDeviceGetRemappedRows")                    \
+	X(NVLINK, TIER_SLOW, "nvmlDeviceGetNvLinkState")                            \
 	X(SLOWDOWN_TEMP, TIER_STATIC, "nvmlDeviceGetTemperatureThreshold")          \
 	X(SHUTDOWN_TEMP, TIER_STATIC, "nvmlDeviceGetTemperatureThreshold")          \
 	X(GPU_MAX_TEMP, TIER_STATIC, "nvmlDeviceGetTemperatureThreshold")           \
@@ -177,6 +201,93 @@ X(ENC_UTIL, "gpuscope_encoder_utilization_ratio", "", GAUGE, UNIT_PERCENT, SRC_E
 X(DEC_UTIL, "gpuscope_decoder_utilization_ratio", "", GAUGE, UNIT_PERCENT, SRC_DECODER, \
   "Fraction of time the video decoder was busy.", \
   "DCGM_FI_DEV_DEC_UTIL", "Decoder utilization (in %).") \
+X(GPM_GRAPHICS, "gpuscope_graphics_engine_active_ratio", "", GAUGE, UNIT_ACTIVITY, SRC_GPM, \
+  "Fraction of time the graphics or compute engine was active (GPM).", \
+  "DCGM_FI_PROF_GR_ENGINE_ACTIVE", "Ratio of time the graphics engine is active.") \
+X(GPM_SM_ACTIVE, "gpuscope_sm_active_ratio", "", GAUGE, UNIT_ACTIVITY, SRC_GPM, \
+  "Fraction of SM cycles with at least one warp resident, averaged over all SMs (GPM); unlike utilization it falls when a kernel uses few SMs.", \
+  "DCGM_FI_PROF_SM_ACTIVE", "The ratio of cycles an SM has at least 1 warp assigned.") \
+X(GPM_SM_OCCUPANCY, "gpuscope_sm_occupancy_ratio", "", GAUGE, UNIT_ACTIVITY, SRC_GPM, \
+  "Resident warps as a fraction of the maximum an SM can hold, averaged over time and SMs (GPM).", \
+  "DCGM_FI_PROF_SM_OCCUPANCY", "The ratio of number of warps resident on an SM.") \
+X(GPM_TENSOR, "gpuscope_tensor_active_ratio", "", GAUGE, UNIT_ACTIVITY, SRC_GPM, \
+  "Fraction of cycles any tensor-core pipe was active (GPM); high with high SM activity means tensor-bound.", \
+  "DCGM_FI_PROF_PIPE_TENSOR_ACTIVE", "Ratio of cycles the tensor (HMMA) pipe is active.") \
+X(GPM_HMMA, "gpuscope_tensor_pipe_active_ratio", "pipe=\"hmma\"", GAUGE, UNIT_ACTIVITY, SRC_GPM, \
+  "Fraction of cycles each tensor-core pipe was active (GPM): hmma (fp16/bf16/tf32/fp8), imma (integer), dfma (fp64).", \
+  "DCGM_FI_PROF_PIPE_TENSOR_HMMA_ACTIVE", "Ratio of cycles the tensor (HMMA) pipe is active.") \
+X(GPM_IMMA, "gpuscope_tensor_pipe_active_ratio", "pipe=\"imma\"", GAUGE, UNIT_ACTIVITY, SRC_GPM, \
+  "Fraction of cycles each tensor-core pipe was active (GPM): hmma (fp16/bf16/tf32/fp8), imma (integer), dfma (fp64).", \
+  "DCGM_FI_PROF_PIPE_TENSOR_IMMA_ACTIVE", "Ratio of cycles the tensor (IMMA) pipe is active.") \
+X(GPM_DFMA, "gpuscope_tensor_pipe_active_ratio", "pipe=\"dfma\"", GAUGE, UNIT_ACTIVITY, SRC_GPM, \
+  "Fraction of cycles each tensor-core pipe was active (GPM): hmma (fp16/bf16/tf32/fp8), imma (integer), dfma (fp64).", \
+  "DCGM_FI_PROF_PIPE_TENSOR_DFMA_ACTIVE", "Ratio of cycles the tensor (DFMA) pipe is active.") \
+X(GPM_DRAM, "gpuscope_dram_active_ratio", "", GAUGE, UNIT_ACTIVITY, SRC_GPM, \
+  "Fraction of cycles the device memory interface was sending or receiving data (GPM); near 1 with low tensor activity means bandwidth-bound.", \
+  "DCGM_FI_PROF_DRAM_ACTIVE", "Ratio of cycles the device memory interface is active sending or receiving data.") \
+X(GPM_FP64, "gpuscope_pipe_active_ratio", "pipe=\"fp64\"", GAUGE, UNIT_ACTIVITY, SRC_GPM, \
+  "Fraction of cycles each arithmetic pipe was active (GPM): fp64, fp32, fp16, integer.", \
+  "DCGM_FI_PROF_PIPE_FP64_ACTIVE", "Ratio of cycles the fp64 pipes are active.") \
+X(GPM_FP32, "gpuscope_pipe_active_ratio", "pipe=\"fp32\"", GAUGE, UNIT_ACTIVITY, SRC_GPM, \
+  "Fraction of cycles each arithmetic pipe was active (GPM): fp64, fp32, fp16, integer.", \
+  "DCGM_FI_PROF_PIPE_FP32_ACTIVE", "Ratio of cycles the fp32 pipes are active.") \
+X(GPM_FP16, "gpuscope_pipe_active_ratio", "pipe=\"fp16\"", GAUGE, UNIT_ACTIVITY, SRC_GPM, \
+  "Fraction of cycles each arithmetic pipe was active (GPM): fp64, fp32, fp16, integer.", \
+  "DCGM_FI_PROF_PIPE_FP16_ACTIVE", "Ratio of cycles the fp16 pipes are active.") \
+X(GPM_INTEGER, "gpuscope_pipe_active_ratio", "pipe=\"integer\"", GAUGE, UNIT_ACTIVITY, SRC_GPM, \
+  "Fraction of cycles each arithmetic pipe was active (GPM): fp64, fp32, fp16, integer.", \
+  NULL, NULL) \
+X(GPM_PCIE_TX, "gpuscope_pcie_transmit_bytes_per_second", "", GAUGE, UNIT_MIB_PER_S, SRC_GPM, \
+  "PCIe traffic from the GPU to the host, headers included (GPM).", \
+  "DCGM_FI_PROF_PCIE_TX_BYTES", "The rate of data transmitted over the PCIe bus - including both protocol headers and data payloads - in bytes per second.") \
+X(GPM_PCIE_RX, "gpuscope_pcie_receive_bytes_per_second", "", GAUGE, UNIT_MIB_PER_S, SRC_GPM, \
+  "PCIe traffic from the host to the GPU, headers included (GPM).", \
+  "DCGM_FI_PROF_PCIE_RX_BYTES", "The rate of data received over the PCIe bus - including both protocol headers and data payloads - in bytes per second.") \
+X(GPM_NVLINK_TX, "gpuscope_nvlink_transmit_bytes_per_second", "", GAUGE, UNIT_MIB_PER_S, SRC_GPM, \
+  "NVLink traffic sent by the GPU over all links (GPM).", \
+  "DCGM_FI_PROF_NVLINK_TX_BYTES", "The rate of data transmitted over NVLink, not including protocol headers, in bytes per second.") \
+X(GPM_NVLINK_RX, "gpuscope_nvlink_receive_bytes_per_second", "", GAUGE, UNIT_MIB_PER_S, SRC_GPM, \
+  "NVLink traffic received by the GPU over all links (GPM).", \
+  "DCGM_FI_PROF_NVLINK_RX_BYTES", "The rate of data received over NVLink, not including protocol headers, in bytes per second.") \
+X(GPM_NVDEC, "gpuscope_nvdec_active_ratio", "", GAUGE, UNIT_ACTIVITY, SRC_GPM, \
+  "Fraction of time the video decoders (NVDEC) were busy, averaged over the decoders the GPU has (GPM).", \
+  NULL, NULL) \
+X(GPM_NVJPG, "gpuscope_nvjpg_active_ratio", "", GAUGE, UNIT_ACTIVITY, SRC_GPM, \
+  "Fraction of time the JPEG decoders (NVJPG) were busy, averaged over the decoders the GPU has (GPM).", \
+  NULL, NULL) \
+X(CLOCK_LOSS, "gpuscope_sm_clock_loss_ratio", "", GAUGE, UNIT_RATIO, SRC_CLOCK_LOSS, \
+  "Fraction of the maximum SM clock lost to throttling now: 1 - clock/max while a reason other than idle holds the clocks down, else 0.", \
+  NULL, NULL) \
+X(POWER_INSTANT, "gpuscope_power_instant_watts", "", GAUGE, UNIT_MILLIWATTS, SRC_POWER_SAMPLES, \
+  "Newest of the driver's 20 ms power samples (instantaneous, unlike gpuscope_power_watts); its window aggregates see every sample.", \
+  NULL, NULL) \
+X(POWER_INTEGRATED, "gpuscope_power_integrated_joules_total", "", COUNTER, UNIT_MILLIJOULES, SRC_POWER_SAMPLES, \
+  "Energy integrated from the driver's 20 ms power samples since the agent started: finer than the energy counter for windows shorter than the slow tier.", \
+  NULL, NULL) \
+X(THROTTLE_IDLE, "gpuscope_clock_event_seconds_total", "reason=\"idle\"", COUNTER, UNIT_SECONDS, SRC_CLOCK_EVENT_REASONS, \
+  "Time the clocks were held down, by reason (from the reasons bitmask at each fast sweep, so resolution is one --fast-interval).", \
+  NULL, NULL) \
+X(THROTTLE_APP_CLOCKS, "gpuscope_clock_event_seconds_total", "reason=\"clocks_setting\"", COUNTER, UNIT_SECONDS, SRC_CLOCK_EVENT_REASONS, \
+  "Time the clocks were held down, by reason (from the reasons bitmask at each fast sweep, so resolution is one --fast-interval).", \
+  NULL, NULL) \
+X(THROTTLE_POWER_CAP, "gpuscope_clock_event_seconds_total", "reason=\"power_cap\"", COUNTER, UNIT_SECONDS, SRC_CLOCK_EVENT_REASONS, \
+  "Time the clocks were held down, by reason (from the reasons bitmask at each fast sweep, so resolution is one --fast-interval).", \
+  NULL, NULL) \
+X(THROTTLE_HW_SLOWDOWN, "gpuscope_clock_event_seconds_total", "reason=\"hw_slowdown\"", COUNTER, UNIT_SECONDS, SRC_CLOCK_EVENT_REASONS, \
+  "Time the clocks were held down, by reason (from the reasons bitmask at each fast sweep, so resolution is one --fast-interval).", \
+  NULL, NULL) \
+X(THROTTLE_SYNC_BOOST, "gpuscope_clock_event_seconds_total", "reason=\"sync_boost\"", COUNTER, UNIT_SECONDS, SRC_CLOCK_EVENT_REASONS, \
+  "Time the clocks were held down, by reason (from the reasons bitmask at each fast sweep, so resolution is one --fast-interval).", \
+  NULL, NULL) \
+X(THROTTLE_SW_THERMAL, "gpuscope_clock_event_seconds_total", "reason=\"sw_thermal\"", COUNTER, UNIT_SECONDS, SRC_CLOCK_EVENT_REASONS, \
+  "Time the clocks were held down, by reason (from the reasons bitmask at each fast sweep, so resolution is one --fast-interval).", \
+  NULL, NULL) \
+X(THROTTLE_HW_THERMAL, "gpuscope_clock_event_seconds_total", "reason=\"hw_thermal\"", COUNTER, UNIT_SECONDS, SRC_CLOCK_EVENT_REASONS, \
+  "Time the clocks were held down, by reason (from the reasons bitmask at each fast sweep, so resolution is one --fast-interval).", \
+  NULL, NULL) \
+X(THROTTLE_POWER_BRAKE, "gpuscope_clock_event_seconds_total", "reason=\"power_brake\"", COUNTER, UNIT_SECONDS, SRC_CLOCK_EVENT_REASONS, \
+  "Time the clocks were held down, by reason (from the reasons bitmask at each fast sweep, so resolution is one --fast-interval).", \
+  NULL, NULL) \
 X(PCIE_LINK_GEN, "gpuscope_pcie_link_generation", "", GAUGE, UNIT_COUNT, SRC_PCIE_GEN, \
   "Current PCIe link generation (drops when the link idles or degrades).", \
   "DCGM_FI_DEV_PCIE_LINK_GEN", "PCIe link generation.") \
@@ -219,8 +330,20 @@ X(REMAP_PENDING, "gpuscope_row_remap_pending", "", GAUGE, UNIT_COUNT, SRC_REMAPP
 X(REMAP_FAILURE, "gpuscope_row_remap_failure", "", GAUGE, UNIT_COUNT, SRC_REMAPPED_ROWS, \
   "1 when a row remap has failed (the GPU needs service).", \
   "DCGM_FI_DEV_ROW_REMAP_FAILURE", "Whether remapping of rows has failed") \
+X(NVLINK_UP, "gpuscope_nvlink_up", "@link", GAUGE, UNIT_COUNT, SRC_NVLINK, \
+  "1 when the NVLink link is up, 0 when it is down; one series per link the GPU has.", \
+  NULL, NULL) \
+X(NVLINK_TX_BYTES, "gpuscope_nvlink_transmit_bytes_total", "@link", COUNTER, UNIT_BYTES, SRC_NVLINK, \
+  "Data bytes sent over each NVLink link since the driver loaded (NVML field 138, KiB resolution).", \
+  NULL, NULL) \
+X(NVLINK_RX_BYTES, "gpuscope_nvlink_receive_bytes_total", "@link", COUNTER, UNIT_BYTES, SRC_NVLINK, \
+  "Data bytes received over each NVLink link since the driver loaded (NVML field 139, KiB resolution).", \
+  NULL, NULL) \
 X(XID_COUNT, "gpuscope_xid_errors_total", "", COUNTER, UNIT_COUNT, SRC_XID_EVENTS, \
   "Xid error events the driver reported since the agent started.", \
+  NULL, NULL) \
+X(XID_BY_CODE, "gpuscope_xid_code_errors_total", "@xid", COUNTER, UNIT_COUNT, SRC_XID_EVENTS, \
+  "Xid error events since the agent started, by Xid code (a series appears with the first event of its code).", \
   NULL, NULL) \
 X(XID_LAST, "gpuscope_xid_last", "", GAUGE, UNIT_COUNT, SRC_XID_EVENTS, \
   "Code of the last Xid error since the agent started (0: none).", \
@@ -267,6 +390,13 @@ const char *metric_dcgm_unit(enum metric_unit unit);
  * operation on the raw value (or a floor, for MiB). */
 double metric_native_value(enum metric_unit unit, double raw);
 double metric_dcgm_value(enum metric_unit unit, double raw);
+
+/* The run-time label of a "@name" row, or NULL for a row of fixed labels. */
+const char *metric_dynamic_label(int m);
+
+/* True for the fast gauges the exporter also offers as window aggregates
+ * (max and mean since the previous scrape; see series/window.h). */
+bool metric_windowed(int m);
 
 /* True when row i begins a family (its name differs from row i-1). */
 bool metric_family_first(int i);

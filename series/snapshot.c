@@ -11,7 +11,15 @@
 struct gpu_slot {
 	pthread_mutex_t lock;
 	struct gpu_record rec;
+	struct gpu_window *window; /* not copied into snapshots: see board_window */
 };
+
+double wall_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
 
 double mono_now(void)
 {
@@ -29,8 +37,18 @@ int board_init(struct board *b, unsigned count, double fast_s, double slow_s)
 	b->count = count;
 	b->interval[TIER_FAST] = fast_s;
 	b->interval[TIER_SLOW] = slow_s;
+	b->interval[TIER_BUFFER] = BUFFER_INTERVAL_S;
 	double now = mono_now();
 	for (unsigned i = 0; i < count; i++) {
+		if (!(b->slots[i].window = window_new())) {
+			for (unsigned k = 0; k < i; k++) {
+				window_free(b->slots[k].window);
+				pthread_mutex_destroy(&b->slots[k].lock);
+			}
+			free(b->slots);
+			b->slots = NULL;
+			return -1;
+		}
 		pthread_mutex_init(&b->slots[i].lock, NULL);
 		b->slots[i].rec.index = i;
 		b->slots[i].rec.id.minor = -1;
@@ -45,8 +63,10 @@ int board_init(struct board *b, unsigned count, double fast_s, double slow_s)
 
 void board_free(struct board *b)
 {
-	for (unsigned i = 0; i < b->count; i++)
+	for (unsigned i = 0; i < b->count; i++) {
 		pthread_mutex_destroy(&b->slots[i].lock);
+		window_free(b->slots[i].window);
+	}
 	free(b->slots);
 	b->slots = NULL;
 	b->count = 0;
@@ -79,9 +99,17 @@ void board_set_probe(struct board *b, unsigned gpu, const struct source_status *
 	pthread_mutex_lock(&s->lock);
 	memcpy(s->rec.sources, sources, sizeof(s->rec.sources));
 	s->rec.supported = *supported;
+	memset(&s->rec.sampled, 0, sizeof(s->rec.sampled));
+	if (sources[SRC_UTIL_SAMPLES].supported) {
+		metric_set_add(&s->rec.sampled, METRIC_GPU_UTIL);
+		metric_set_add(&s->rec.sampled, METRIC_MEM_UTIL);
+	}
+	metric_set_add(&s->rec.sampled, METRIC_POWER_INSTANT);
 	/* The tiers' clocks start now: a call that hangs in the very first
 	 * sweep must show as a stall like any later one. */
-	s->rec.published[TIER_FAST] = s->rec.published[TIER_SLOW] = mono_now();
+	double now = mono_now();
+	for (int t = TIER_FAST; t <= TIER_BUFFER; t++)
+		s->rec.published[t] = now;
 	pthread_mutex_unlock(&s->lock);
 	bump(b);
 }
@@ -104,7 +132,7 @@ void board_publish(struct board *b, unsigned gpu, enum sample_tier tier, const d
                    const metric_set *got)
 {
 	struct gpu_slot *s = &b->slots[gpu];
-	double now = mono_now();
+	double now = mono_now(), wall = wall_now();
 	pthread_mutex_lock(&s->lock);
 	for (int m = 0; m < METRIC_COUNT; m++) {
 		if (source_table[metric_table[m].source].tier != tier && !metric_set_has(got, m))
@@ -112,6 +140,8 @@ void board_publish(struct board *b, unsigned gpu, enum sample_tier tier, const d
 		if (metric_set_has(got, m)) {
 			s->rec.raw[m] = raw[m];
 			metric_set_add(&s->rec.valid, m);
+			if (tier == TIER_FAST && !metric_set_has(&s->rec.sampled, m))
+				window_add(s->window, m, wall, raw[m]);
 		} else {
 			metric_set_del(&s->rec.valid, m);
 		}
@@ -129,6 +159,56 @@ void board_publish_one(struct board *b, unsigned gpu, enum metric_id m, double r
 	metric_set_add(&s->rec.valid, m);
 	pthread_mutex_unlock(&s->lock);
 	bump(b);
+}
+
+void board_add_samples(struct board *b, unsigned gpu, enum metric_id m, const struct timed_value *v,
+                       unsigned n)
+{
+	struct gpu_slot *s = &b->slots[gpu];
+	pthread_mutex_lock(&s->lock);
+	for (unsigned i = 0; i < n; i++)
+		window_add(s->window, m, v[i].t, v[i].v);
+	pthread_mutex_unlock(&s->lock);
+}
+
+void board_publish_nvlink(struct board *b, unsigned gpu, const struct nvlink_record *nv)
+{
+	struct gpu_slot *s = &b->slots[gpu];
+	pthread_mutex_lock(&s->lock);
+	if (nv)
+		s->rec.nvlink = *nv;
+	else
+		memset(&s->rec.nvlink, 0, sizeof(s->rec.nvlink));
+	pthread_mutex_unlock(&s->lock);
+	bump(b);
+}
+
+void board_count_xid(struct board *b, unsigned gpu, unsigned code)
+{
+	struct gpu_slot *s = &b->slots[gpu];
+	pthread_mutex_lock(&s->lock);
+	struct xid_tally *x = &s->rec.xids;
+	unsigned i = 0;
+	while (i < x->n && x->code[i] != code)
+		i++;
+	if (i == x->n && x->n < GPU_MAX_XID_CODES) {
+		x->code[i] = code;
+		x->count[i] = 0;
+		x->n++;
+	}
+	if (i < x->n)
+		x->count[i]++;
+	pthread_mutex_unlock(&s->lock);
+	bump(b);
+}
+
+void board_window(struct board *b, unsigned gpu, int64_t from, int64_t to,
+                  struct window_agg out[METRIC_COUNT])
+{
+	struct gpu_slot *s = &b->slots[gpu];
+	pthread_mutex_lock(&s->lock);
+	window_aggregate(s->window, from, to, out);
+	pthread_mutex_unlock(&s->lock);
 }
 
 static double stall_limit(double interval)
@@ -150,7 +230,10 @@ static void judge(const struct board *b, struct gpu_record *r, double now)
 	}
 	if (r->health != GPU_OK)
 		goto agent;
-	for (int t = TIER_FAST; t <= TIER_SLOW; t++) {
+	for (int t = TIER_FAST; t <= TIER_BUFFER; t++) {
+		if (t == TIER_BUFFER && !metric_set_has(&r->supported, METRIC_POWER_INSTANT) &&
+		    !metric_set_has(&r->sampled, METRIC_GPU_UTIL))
+			continue; /* no buffer is read for this GPU */
 		double since = now - r->published[t];
 		if (since > stall_limit(b->interval[t])) {
 			r->health = GPU_STALLED;
@@ -167,6 +250,7 @@ agent:
 	if (r->health == GPU_LOST) {
 		/* Nothing read from a lost GPU is current any more. */
 		memset(&r->valid, 0, sizeof(r->valid));
+		r->nvlink.links = 0;
 	}
 	r->raw[METRIC_GPU_UP] = r->health == GPU_OK ? 1 : 0;
 	metric_set_add(&r->valid, METRIC_GPU_UP);

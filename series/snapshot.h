@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "series/metric_table.h"
+#include "series/window.h"
 
 enum gpu_health {
 	GPU_PROBING, /* identity and capability probe not finished yet */
@@ -42,6 +43,27 @@ struct source_status {
 	bool supported;
 };
 
+/* Rows with a run-time label ("@link", "@xid") keep their values here. */
+#define GPU_MAX_NVLINKS 18
+struct nvlink_record {
+	unsigned links;                  /* links the GPU reported (0: no NVLink) */
+	signed char up[GPU_MAX_NVLINKS]; /* 1 up, 0 down, -1 unknown this sweep */
+	double tx_bytes[GPU_MAX_NVLINKS], rx_bytes[GPU_MAX_NVLINKS]; /* < 0: unknown */
+};
+
+#define GPU_MAX_XID_CODES 32
+struct xid_tally {
+	unsigned n; /* distinct codes seen; later codes beyond the cap are not kept */
+	unsigned code[GPU_MAX_XID_CODES];
+	double count[GPU_MAX_XID_CODES];
+};
+
+/* One reading with the driver's timestamp (seconds since the epoch). */
+struct timed_value {
+	double t;
+	double v;
+};
+
 struct gpu_record {
 	unsigned index;
 	bool has_identity;
@@ -51,6 +73,9 @@ struct gpu_record {
 	double raw[METRIC_COUNT];
 	metric_set valid;     /* raw[i] holds a current reading */
 	metric_set supported; /* probe said yes; never polled when no */
+	metric_set sampled;   /* windows fed by driver samples, not by fast sweeps */
+	struct nvlink_record nvlink;
+	struct xid_tally xids;
 	struct source_status sources[SRC_COUNT];
 	double published[TIER_COUNT]; /* monotonic seconds of the last publish */
 	double probe_started;
@@ -98,6 +123,19 @@ void board_publish(struct board *b, unsigned gpu, enum sample_tier tier, const d
                    const metric_set *got);
 /* Publishes one metric (event counters, agent figures). */
 void board_publish_one(struct board *b, unsigned gpu, enum metric_id m, double raw);
+/* Folds driver samples of metric m into the GPU's window ring. */
+void board_add_samples(struct board *b, unsigned gpu, enum metric_id m, const struct timed_value *v,
+                       unsigned n);
+/* Publishes the NVLink state of one slow sweep (NULL: none this sweep). */
+void board_publish_nvlink(struct board *b, unsigned gpu, const struct nvlink_record *nv);
+/* Counts one Xid event of this code. */
+void board_count_xid(struct board *b, unsigned gpu, unsigned code);
+/* Window aggregates of GPU gpu over whole wall-clock seconds [from, to]. */
+void board_window(struct board *b, unsigned gpu, int64_t from, int64_t to,
+                  struct window_agg out[METRIC_COUNT]);
+
+/* Wall-clock seconds since the epoch (window buckets, driver timestamps). */
+double wall_now(void);
 
 /* Reading.  Judges staleness: a tier that missed 3 intervals (and at
  * least 2 s) marks the GPU stalled and its values of that tier invalid. */

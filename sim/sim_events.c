@@ -18,7 +18,7 @@
 #include <stdlib.h>
 #include <time.h>
 
-NVML_SYMBOLS(SIM_EVENTS_PROTOTYPE)
+NVML_SYMBOLS(SIM_FILE_PROTOTYPE_1)
 
 /*
  * A set remembers, per device of the session it was created in, the registered mask and
@@ -176,4 +176,4 @@ static nvmlReturn_t sim_event_set_wait(nvmlEventSet_t set, nvmlEventData_t *data
 }
 
 /* The newest name of each row defined here (none of them has a fallback name). */
-NVML_SYMBOLS(SIM_EVENTS_EXPORT)
+NVML_SYMBOLS(SIM_FILE_EXPORT_1)

@@ -21,7 +21,7 @@
 #include <string.h>
 #include <sys/time.h>
 
-NVML_SYMBOLS(SIM_NVML_PROTOTYPE)
+NVML_SYMBOLS(SIM_FILE_PROTOTYPE_0)
 
 static const unsigned long long mib = 1048576ULL;
 
@@ -330,6 +330,19 @@ static nvmlReturn_t sim_device_get_field_values(nvmlDevice_t device, int count,
 			v->valueType = NVML_VALUE_TYPE_UNSIGNED_INT;
 			v->value.uiVal = to_uint(sig(&c, SIM_SIG_MEM_TEMP));
 			v->nvmlReturn = NVML_SUCCESS;
+		} else if ((v->fieldId == NVML_FI_DEV_NVLINK_THROUGHPUT_DATA_TX ||
+		            v->fieldId == NVML_FI_DEV_NVLINK_THROUGHPUT_DATA_RX) &&
+		           v->scopeId < c.gpu->nvlink_links) {
+			/* KiB per link since the driver loaded: the total split over the up links.
+			 */
+			unsigned up = c.gpu->nvlink_links -
+			              (unsigned)__builtin_popcountll(c.gpu->nvlink_down);
+			bool down = (c.gpu->nvlink_down >> v->scopeId) & 1;
+			double kib = sim_state_nvlink_kib(
+			    c.dev, v->fieldId == NVML_FI_DEV_NVLINK_THROUGHPUT_DATA_TX, c.t);
+			v->valueType = NVML_VALUE_TYPE_UNSIGNED_LONG_LONG;
+			v->value.ullVal = down || !up ? 0 : to_ull(kib / up);
+			v->nvmlReturn = NVML_SUCCESS;
 		} else {
 			/* Unknown fields fail one by one; the call itself succeeds. */
 			v->nvmlReturn = NVML_ERROR_NOT_SUPPORTED;
@@ -572,7 +585,7 @@ SIM_EXPORT const char *gpuscopeSimScenarioName(void)
 }
 
 /* The newest name of every row defined here: an alias whose assembler name is the symbol. */
-NVML_SYMBOLS(SIM_NVML_EXPORT)
+NVML_SYMBOLS(SIM_FILE_EXPORT_0)
 
 /* The fallback names (the rows of NVML_SYMBOLS whose second name is not NULL). */
 #define SIM_EXPORT_FALLBACK(field, name)                                      \

@@ -10,9 +10,11 @@
 #include "sim/sim_embedded.h"
 #include "sim/sim_faults.h"
 #include "sim/sim_json.h"
+#include "nvml/nvml_abi.h"
 
 #include <errno.h>
 #include <limits.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -102,6 +104,104 @@ static void derive_uuid(unsigned index, char *out, size_t len)
 	         (unsigned long long)(h[1] & 0xffffffffffffULL));
 }
 
+static bool parse_nvlink_down(const struct sim_json_ctx *c, const json_t *o, const char *path,
+                              struct sim_gpu *g)
+{
+	const json_t *down = json_object_get(o, "nvlink_down");
+	char p[512];
+	sim_json_join(p, sizeof(p), path, "nvlink_down");
+	if (!down)
+		return true;
+	if (!json_is_array(down)) {
+		sim_json_fail(c, p, "expected an array of link numbers");
+		return false;
+	}
+	size_t i;
+	const json_t *v;
+	json_array_foreach(down, i, v)
+	{
+		if (!json_is_integer(v) || json_integer_value(v) < 0 ||
+		    json_integer_value(v) >= NVML_NVLINK_MAX_LINKS) {
+			sim_json_fail(c, p, "link numbers are integers 0-%d",
+			              NVML_NVLINK_MAX_LINKS - 1);
+			return false;
+		}
+		g->nvlink_down |= 1ULL << json_integer_value(v);
+	}
+	return true;
+}
+
+/* One GPU instance: a child sim_gpu with its own memory size and signals. */
+static bool parse_mig_instance(const struct sim_json_ctx *c, const json_t *o, const char *path,
+                               const struct sim_gpu *parent, unsigned k, struct sim_gpu *m)
+{
+	static const char *const keys[] = {"profile", "gpu_instance_id", "memory_total_mib",
+	                                   "metrics", NULL};
+	if (!json_is_object(o)) {
+		sim_json_fail(c, path, "expected an object");
+		return false;
+	}
+	if (!sim_json_check_keys(c, o, keys, path) ||
+	    !sim_json_get_string(c, o, "profile", path, "1g.18gb", m->profile,
+	                         sizeof(m->profile)) ||
+	    !sim_json_get_u32(c, o, "gpu_instance_id", path, k + 1, &m->gpu_instance_id) ||
+	    !sim_json_get_uint(c, o, "memory_total_mib", path, 16384, parent->memory_total_mib,
+	                       &m->memory_total_mib))
+		return false;
+	m->parent = parent;
+	m->index = parent->index;
+	m->minor = parent->minor;
+	m->max_sm_clock_mhz = parent->max_sm_clock_mhz;
+	m->max_mem_clock_mhz = parent->max_mem_clock_mhz;
+	m->lost_at = INFINITY;
+	m->gpm = parent->gpm;
+	/* The driver names a MIG device after its GPU and profile. */
+	char model[sizeof(parent->model) + sizeof(m->profile) + 8];
+	snprintf(model, sizeof(model), "%s MIG %s", parent->model, m->profile);
+	snprintf(m->model, sizeof(m->model), "%.*s", (int)sizeof(m->model) - 1, model);
+	/* MIG device UUIDs are "MIG-" and a UUID of their own. */
+	derive_uuid(parent->index * 64 + m->gpu_instance_id + 4096, m->uuid, sizeof(m->uuid));
+	memcpy(m->uuid, "MIG", 3);
+	snprintf(m->pci_bus_id, sizeof(m->pci_bus_id), "%s", parent->pci_bus_id);
+	char p[512];
+	sim_json_join(p, sizeof(p), path, "metrics");
+	return parse_metrics(c, json_object_get(o, "metrics"), p, m);
+}
+
+static bool parse_mig(const struct sim_json_ctx *c, const json_t *mig, const char *path,
+                      struct sim_gpu *g)
+{
+	if (!mig)
+		return true;
+	if (!json_is_array(mig) || json_array_size(mig) > 7) {
+		sim_json_fail(c, path, "expected an array of at most 7 GPU instances");
+		return false;
+	}
+	if (json_array_size(mig) == 0)
+		return true;
+	if (!(g->mig = calloc(json_array_size(mig), sizeof(*g->mig)))) {
+		sim_json_fail(c, path, "out of memory");
+		return false;
+	}
+	size_t i;
+	const json_t *o;
+	json_array_foreach(mig, i, o)
+	{
+		char p[540];
+		snprintf(p, sizeof(p), "%s[%zu]", path, i);
+		if (!parse_mig_instance(c, o, p, g, (unsigned)i, &g->mig[g->n_mig++]))
+			return false;
+		for (size_t k = 0; k + 1 < g->n_mig; k++) {
+			if (g->mig[k].gpu_instance_id == g->mig[i].gpu_instance_id) {
+				sim_json_fail(c, p, "gpu_instance_id %u is used twice",
+				              g->mig[i].gpu_instance_id);
+				return false;
+			}
+		}
+	}
+	return true;
+}
+
 static bool parse_gpu(const struct sim_json_ctx *c, const json_t *o, const char *path,
                       unsigned index, bool repeated, struct sim_gpu *g)
 {
@@ -129,6 +229,10 @@ static bool parse_gpu(const struct sim_json_ctx *c, const json_t *o, const char 
 	                                   "ecc",
 	                                   "supported_events",
 	                                   "energy_start_mj",
+	                                   "gpm",
+	                                   "nvlink_links",
+	                                   "nvlink_down",
+	                                   "mig",
 	                                   "metrics",
 	                                   "faults",
 	                                   "repeat",
@@ -183,8 +287,17 @@ static bool parse_gpu(const struct sim_json_ctx *c, const json_t *o, const char 
 	    !sim_json_get_bool(c, o, "ecc", path, true, &g->ecc) ||
 	    !sim_json_get_uint(c, o, "supported_events", path, 0xff9f, ~0ULL >> 11,
 	                       &g->supported_events) ||
-	    !sim_json_get_double(c, o, "energy_start_mj", path, 5e9, &g->energy_start_mj))
+	    !sim_json_get_double(c, o, "energy_start_mj", path, 5e9, &g->energy_start_mj) ||
+	    !sim_json_get_bool(c, o, "gpm", path, true, &g->gpm) ||
+	    !sim_json_get_u32(c, o, "nvlink_links", path, 0, &g->nvlink_links) ||
+	    !parse_nvlink_down(c, o, path, g))
 		return false;
+	if (g->nvlink_links > NVML_NVLINK_MAX_LINKS) {
+		char p[512];
+		sim_json_join(p, sizeof(p), path, "nvlink_links");
+		sim_json_fail(c, p, "at most %d links", NVML_NVLINK_MAX_LINKS);
+		return false;
+	}
 	if (g->energy_start_mj < 0) {
 		char p[512];
 		sim_json_join(p, sizeof(p), path, "energy_start_mj");
@@ -199,12 +312,18 @@ static bool parse_gpu(const struct sim_json_ctx *c, const json_t *o, const char 
 	sim_json_join(p, sizeof(p), path, "metrics");
 	if (!parse_metrics(c, json_object_get(o, "metrics"), p, g))
 		return false;
+	sim_json_join(p, sizeof(p), path, "mig");
+	if (!parse_mig(c, json_object_get(o, "mig"), p, g))
+		return false;
 	sim_json_join(p, sizeof(p), path, "faults");
 	return sim_faults_parse(c, json_object_get(o, "faults"), p, g);
 }
 
 static void gpu_free(struct sim_gpu *g)
 {
+	for (size_t i = 0; i < g->n_mig; i++)
+		gpu_free(&g->mig[i]);
+	free(g->mig);
 	free(g->description);
 	for (int s = 0; s < SIM_SIG_COUNT; s++)
 		sim_func_free(g->metrics[s]);

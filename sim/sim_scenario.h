@@ -38,7 +38,25 @@
 	X(REMAPPED_CORRECTABLE, "remapped_correctable", 0)                             \
 	X(REMAPPED_UNCORRECTABLE, "remapped_uncorrectable", 0)                         \
 	X(REMAP_PENDING, "remap_pending", 0)                                           \
-	X(REMAP_FAILURE, "remap_failure", 0)
+	X(REMAP_FAILURE, "remap_failure", 0)                                           \
+	X(GPM_GRAPHICS, "gpm_graphics_pct", 0)                                         \
+	X(GPM_SM_ACTIVE, "gpm_sm_active_pct", 0)                                       \
+	X(GPM_SM_OCCUPANCY, "gpm_sm_occupancy_pct", 0)                                 \
+	X(GPM_INTEGER, "gpm_integer_pct", 0)                                           \
+	X(GPM_TENSOR, "gpm_tensor_active_pct", 0)                                      \
+	X(GPM_DFMA, "gpm_dfma_tensor_pct", 0)                                          \
+	X(GPM_HMMA, "gpm_hmma_tensor_pct", 0)                                          \
+	X(GPM_IMMA, "gpm_imma_tensor_pct", 0)                                          \
+	X(GPM_DRAM, "gpm_dram_active_pct", 0)                                          \
+	X(GPM_FP64, "gpm_fp64_pct", 0)                                                 \
+	X(GPM_FP32, "gpm_fp32_pct", 0)                                                 \
+	X(GPM_FP16, "gpm_fp16_pct", 0)                                                 \
+	X(GPM_PCIE_TX, "gpm_pcie_tx_mibps", 0)                                         \
+	X(GPM_PCIE_RX, "gpm_pcie_rx_mibps", 0)                                         \
+	X(GPM_NVLINK_TX, "nvlink_tx_mibps", 0) /* all links together */                \
+	X(GPM_NVLINK_RX, "nvlink_rx_mibps", 0)                                         \
+	X(GPM_NVDEC, "gpm_nvdec_pct", 0)                                               \
+	X(GPM_NVJPG, "gpm_nvjpg_pct", 0)
 
 enum sim_signal {
 #define SIM_SIGNAL_ENUM(id, name, def) SIM_SIG_##id,
@@ -81,6 +99,11 @@ struct sim_event {
 
 struct sim_gpu {
 	unsigned index;
+	/* MIG instances are sim_gpus too (only memory and GPM signals apply), children of
+	 * the physical GPU: parent set, gpu_instance_id and profile ("1g.18gb") filled. */
+	const struct sim_gpu *parent;
+	unsigned gpu_instance_id;
+	char profile[32];
 	char *description;
 	char model[96];
 	char uuid[96];
@@ -95,6 +118,11 @@ struct sim_gpu {
 	bool ecc;
 	unsigned long long supported_events;
 	double energy_start_mj;
+	bool gpm;                       /* nvmlGpmQueryDeviceSupport says yes (Hopper and newer) */
+	unsigned nvlink_links;          /* 0: NVLink NOT_SUPPORTED, as on a PCIe or VM H200 */
+	unsigned long long nvlink_down; /* bit per link reported DISABLED */
+	struct sim_gpu *mig;            /* MIG mode is on when n_mig > 0 */
+	size_t n_mig;
 
 	sim_func *metrics[SIM_SIG_COUNT]; /* never NULL after parsing */
 

@@ -22,7 +22,8 @@
 
 struct sim_session {
 	struct sim_scenario *scn;
-	struct nvmlDevice_st *devs;
+	struct nvmlDevice_st *devs; /* GPUs, then MIG instances */
+	size_t n_devs;
 	struct sim_session *next_retired;
 };
 
@@ -31,6 +32,7 @@ static unsigned g_refcount;
 static struct sim_session *g_session; /* the current one while g_refcount > 0 */
 static struct sim_session *g_retired;
 static struct timespec g_t0;
+static struct timespec g_wall0; /* CLOCK_REALTIME at g_t0 */
 static char g_error[2048];
 static char g_name[256];
 static atomic_uint g_asleep; /* calls sleeping in a slow or hang fault */
@@ -38,7 +40,7 @@ static atomic_uint g_asleep; /* calls sleeping in a slow or hang fault */
 static void session_free(struct sim_session *s)
 {
 	if (s->devs) {
-		for (size_t i = 0; i < s->scn->n_gpus; i++)
+		for (size_t i = 0; i < s->n_devs; i++)
 			pthread_mutex_destroy(&s->devs[i].energy_lock);
 		free(s->devs);
 	}
@@ -94,24 +96,35 @@ nvmlReturn_t sim_state_init(void)
 		rc = scn->init_error;
 		goto err;
 	}
+	size_t n_devs = scn->n_gpus;
+	for (size_t i = 0; i < scn->n_gpus; i++)
+		n_devs += scn->gpus[i].n_mig;
 	s = calloc(1, sizeof(*s));
-	if (!s || !(s->devs = calloc(scn->n_gpus ? scn->n_gpus : 1, sizeof(*s->devs)))) {
+	if (!s || !(s->devs = calloc(n_devs ? n_devs : 1, sizeof(*s->devs)))) {
 		snprintf(err, sizeof(err), "out of memory");
 		rc = NVML_ERROR_MEMORY;
 		goto err;
 	}
 	s->scn = scn;
-	for (size_t i = 0; i < scn->n_gpus; i++) {
+	s->n_devs = n_devs;
+	for (size_t i = 0, next_mig = scn->n_gpus; i < scn->n_gpus; i++) {
 		struct nvmlDevice_st *d = &s->devs[i];
 		d->gpu = &scn->gpus[i];
-		pthread_mutex_init(&d->energy_lock, NULL);
-		d->energy_mj = d->gpu->energy_start_mj;
+		d->integral[SIM_INT_ENERGY_MJ] = d->gpu->energy_start_mj;
+		d->mig = d->gpu->n_mig ? &s->devs[next_mig] : NULL;
+		for (size_t k = 0; k < d->gpu->n_mig; k++, next_mig++) {
+			s->devs[next_mig].gpu = &d->gpu->mig[k];
+			s->devs[next_mig].parent = d;
+		}
 	}
+	for (size_t i = 0; i < n_devs; i++)
+		pthread_mutex_init(&s->devs[i].energy_lock, NULL);
 	g_session = s;
 	g_refcount = 1;
 	g_error[0] = '\0';
 	snprintf(g_name, sizeof(g_name), "%s", scn->name);
 	clock_gettime(CLOCK_MONOTONIC, &g_t0);
+	clock_gettime(CLOCK_REALTIME, &g_wall0);
 	pthread_mutex_unlock(&g_lock);
 	return NVML_SUCCESS;
 err:
@@ -157,7 +170,7 @@ static bool handle_valid(nvmlDevice_t device)
 		return false;
 	uintptr_t p = (uintptr_t)device, base = (uintptr_t)g_session->devs;
 	size_t size = sizeof(struct nvmlDevice_st);
-	return p >= base && p < base + g_session->scn->n_gpus * size && (p - base) % size == 0;
+	return p >= base && p < base + g_session->n_devs * size && (p - base) % size == 0;
 }
 
 static bool call_matches(const char *rule, const char *call)
@@ -268,31 +281,65 @@ nvmlReturn_t sim_state_devices(struct nvmlDevice_st **devs, size_t *n, double *t
 	return rc;
 }
 
-static double power_at(const struct sim_gpu *g, double t)
+static double rate_at(const struct sim_gpu *g, enum sim_integral which, double t)
 {
-	double w = sim_func_eval(g->metrics[SIM_SIG_POWER], t);
-	return w > 0 ? w : 0;
+	static const enum sim_signal signal[SIM_INT_COUNT] = {
+	    [SIM_INT_ENERGY_MJ] = SIM_SIG_POWER,
+	    [SIM_INT_NVLINK_TX_KIB] = SIM_SIG_GPM_NVLINK_TX,
+	    [SIM_INT_NVLINK_RX_KIB] = SIM_SIG_GPM_NVLINK_RX,
+	};
+	/* W -> mJ/s and MiB/s -> KiB/s */
+	static const double scale[SIM_INT_COUNT] = {1000.0, 1024.0, 1024.0};
+	double v = sim_func_eval(g->metrics[signal[which]], t);
+	return v > 0 ? v * scale[which] : 0;
+}
+
+/* Fixed 10 ms trapezoid steps from where the last caller left off: exact for constant and
+ * piecewise-linear signals, and a ramp or trace is sampled finer than NVML's 20 ms power
+ * samples.  An hour of catch-up is 360,000 evaluations, a few milliseconds. */
+static double integral_at(struct nvmlDevice_st *d, enum sim_integral which, double t)
+{
+	static const double step_s = 0.010;
+	pthread_mutex_lock(&d->energy_lock);
+	if (t > d->integral_t[which]) {
+		double x = d->integral_t[which], r = rate_at(d->gpu, which, x);
+		while (x < t) {
+			double nx = x + step_s < t ? x + step_s : t;
+			double nr = rate_at(d->gpu, which, nx);
+			d->integral[which] += (r + nr) / 2 * (nx - x);
+			x = nx;
+			r = nr;
+		}
+		d->integral_t[which] = t;
+	}
+	double v = d->integral[which];
+	pthread_mutex_unlock(&d->energy_lock);
+	return v;
 }
 
 double sim_state_energy_mj(struct nvmlDevice_st *d, double t)
 {
-	/* Fixed 10 ms trapezoid steps from where the last caller left off: exact for constant
-	 * and piecewise-linear power, and a ramp or trace is sampled finer than NVML's 20 ms
-	 * power samples.  An hour of catch-up is 360,000 evaluations, a few milliseconds. */
-	static const double step_s = 0.010;
-	pthread_mutex_lock(&d->energy_lock);
-	if (t > d->energy_t) {
-		double x = d->energy_t, p = power_at(d->gpu, x);
-		while (x < t) {
-			double nx = x + step_s < t ? x + step_s : t;
-			double np = power_at(d->gpu, nx);
-			d->energy_mj += (p + np) / 2 * (nx - x) * 1000.0;
-			x = nx;
-			p = np;
-		}
-		d->energy_t = t;
-	}
-	double e = d->energy_mj;
-	pthread_mutex_unlock(&d->energy_lock);
-	return e;
+	return integral_at(d, SIM_INT_ENERGY_MJ, t);
+}
+
+double sim_state_nvlink_kib(struct nvmlDevice_st *d, bool tx, double t)
+{
+	return integral_at(d, tx ? SIM_INT_NVLINK_TX_KIB : SIM_INT_NVLINK_RX_KIB, t);
+}
+
+unsigned long long sim_state_wall_us(double t)
+{
+	pthread_mutex_lock(&g_lock);
+	double scale = g_session ? g_session->scn->time_scale : 1;
+	double wall0 = (double)g_wall0.tv_sec * 1e6 + (double)g_wall0.tv_nsec / 1e3;
+	pthread_mutex_unlock(&g_lock);
+	return (unsigned long long)(wall0 + t / scale * 1e6);
+}
+
+double sim_state_time_scale(void)
+{
+	pthread_mutex_lock(&g_lock);
+	double scale = g_session ? g_session->scn->time_scale : 1;
+	pthread_mutex_unlock(&g_lock);
+	return scale;
 }

@@ -15,11 +15,23 @@
 #include <stdbool.h>
 
 /* A device handle points at one of these, in the array of the current session. */
+/* Running integrals of a signal over scenario time (energy, NVLink bytes). */
+enum sim_integral {
+	SIM_INT_ENERGY_MJ,
+	SIM_INT_NVLINK_TX_KIB,
+	SIM_INT_NVLINK_RX_KIB,
+	SIM_INT_COUNT
+};
+
+/* A device handle points at one of these, in the array of the current session: the
+ * physical GPUs first, then every GPU's MIG instances. */
 struct nvmlDevice_st {
 	const struct sim_gpu *gpu;
-	pthread_mutex_t energy_lock;
-	double energy_t; /* scenario time the energy integral has reached */
-	double energy_mj;
+	struct nvmlDevice_st *parent;     /* MIG instance: its GPU; NULL for a GPU */
+	struct nvmlDevice_st *mig;        /* GPU: its first MIG instance (gpu->n_mig of them) */
+	pthread_mutex_t energy_lock;      /* guards the integrals */
+	double integral_t[SIM_INT_COUNT]; /* scenario time each integral has reached */
+	double integral[SIM_INT_COUNT];
 };
 
 /* One call in progress: the device and the scenario time it sees. */
@@ -56,5 +68,14 @@ nvmlReturn_t sim_state_devices(struct nvmlDevice_st **devs, size_t *n, double *t
 
 /* Energy in mJ at scenario time t: the trapezoid integral of power_w in 10 ms steps. */
 double sim_state_energy_mj(struct nvmlDevice_st *d, double t);
+
+/* KiB sent (tx) or received over all NVLinks by scenario time t, integrated likewise. */
+double sim_state_nvlink_kib(struct nvmlDevice_st *d, bool tx, double t);
+
+/* Wall-clock microseconds since the epoch at scenario time t (driver sample timestamps). */
+unsigned long long sim_state_wall_us(double t);
+
+/* The scenario's time scale (scenario seconds per wall second); 1 when uninitialised. */
+double sim_state_time_scale(void);
 
 #endif

@@ -36,10 +36,13 @@ static void test_names_follow_conventions(void **state)
 		/* Counters and only counters end in _total. */
 		assert_int_equal(d->type == COUNTER, ends_with(d->name, "_total"));
 		/* Base units in the name. */
-		if (d->unit == UNIT_PERCENT)
+		if (d->unit == UNIT_PERCENT || d->unit == UNIT_ACTIVITY || d->unit == UNIT_RATIO)
 			assert_true(ends_with(d->name, "_ratio"));
 		if (d->unit == UNIT_BYTES)
-			assert_true(ends_with(d->name, "_bytes"));
+			assert_true(
+			    ends_with(d->name, d->type == COUNTER ? "_bytes_total" : "_bytes"));
+		if (d->unit == UNIT_MIB_PER_S)
+			assert_true(ends_with(d->name, "_bytes_per_second"));
 		if (d->unit == UNIT_MILLIWATTS)
 			assert_true(ends_with(d->name, "_watts"));
 		if (d->unit == UNIT_MILLIJOULES)
@@ -49,7 +52,8 @@ static void test_names_follow_conventions(void **state)
 		if (d->unit == UNIT_CELSIUS)
 			assert_true(ends_with(d->name, "_celsius"));
 		if (d->unit == UNIT_SECONDS)
-			assert_true(ends_with(d->name, "_seconds"));
+			assert_true(
+			    ends_with(d->name, d->type == COUNTER ? "_seconds_total" : "_seconds"));
 		assert_int_equal(d->dcgm == NULL, d->dcgm_help == NULL);
 		if (d->dcgm) {
 			assert_true(valid_prom_name(d->dcgm));
