@@ -25,6 +25,36 @@ def promql(port, expr):
     return {json.dumps(s["metric"], sort_keys=True): float(s["value"][1]) for s in doc["data"]["result"]}
 
 
+def start_prometheus(data, target_port, interval="1s"):
+    """Starts Prometheus scraping one target; returns (process, its HTTP port)."""
+    port = free_port()
+    cfg = os.path.join(data, "prometheus.yml")
+    with open(cfg, "w") as f:
+        f.write("global:\n  scrape_interval: %s\n  scrape_timeout: 1s\n"
+                "scrape_configs:\n  - job_name: gpuscope\n    static_configs:\n"
+                "      - targets: ['127.0.0.1:%d']\n" % (interval, target_port))
+    prom = subprocess.Popen(
+        [PROMETHEUS, "--config.file=" + cfg, "--storage.tsdb.path=" + os.path.join(data, "tsdb"),
+         "--web.listen-address=127.0.0.1:%d" % port, "--log.level=warn"],
+        stdout=subprocess.DEVNULL, stderr=open(os.path.join(data, "prom.log"), "w"))
+    return prom, port
+
+
+def wait_until(port, expr, timeout=40):
+    """Polls PromQL until expr returns something; returns the last answer."""
+    deadline = time.time() + timeout
+    got = {}
+    while time.time() < deadline:
+        try:
+            got = promql(port, expr)
+            if got:
+                return got
+        except OSError:
+            pass
+        time.sleep(0.5)
+    return got
+
+
 class PrometheusTest(unittest.TestCase):
     def test_prometheus_scrapes_simulated_values(self):
         scenario = write_scenario({"name": "prom", "gpus": [
@@ -70,6 +100,34 @@ class PrometheusTest(unittest.TestCase):
                 # Join through the info metric, as dashboards do.
                 joined = promql(port, 'gpuscope_gpu_utilization_ratio * on(gpu, uuid) group_left(name) gpuscope_gpu_info')
                 self.assertEqual({json.loads(k)["name"] for k in joined}, {"NVIDIA H200"})
+        finally:
+            if prom:
+                prom.terminate()
+                prom.wait(10)
+            shutil.rmtree(data, ignore_errors=True)
+            os.unlink(scenario)
+
+    def test_profiling_and_windows_through_prometheus(self):
+        # GPM figures under both names, and a 100 ms power burst every 3 s that a
+        # 4 s scrape of the last value would mostly miss but the window max keeps.
+        scenario = write_scenario({"name": "prof", "gpus": [{"metrics": {
+            "gpm_sm_active_pct": 80, "gpm_tensor_active_pct": 60, "gpm_dram_active_pct": 30,
+            "power_w": {"square": {"low": 120, "high": 950, "period": 3, "duty": 0.0333}}}}]})
+        data = tempfile.mkdtemp()
+        prom = None
+        try:
+            with Agent(scenario=scenario) as agent:
+                prom, port = start_prometheus(data, agent.port, interval="4s")
+                self.assertTrue(wait_until(port, "DCGM_FI_PROF_SM_ACTIVE"),
+                                open(os.path.join(data, "prom.log")).read())
+                self.assertEqual(list(promql(port, "DCGM_FI_PROF_SM_ACTIVE").values()), [0.8])
+                self.assertEqual(list(promql(port, "gpuscope_tensor_active_ratio").values()), [0.6])
+                self.assertEqual(list(promql(port, "DCGM_FI_PROF_DRAM_ACTIVE").values()), [0.3])
+                time.sleep(13)
+                peak = promql(port, "max_over_time(gpuscope_power_instant_window_max_watts[1m])")
+                self.assertGreaterEqual(list(peak.values())[0], 900)
+                mean = promql(port, "avg_over_time(gpuscope_power_instant_window_mean_watts[1m])")
+                self.assertLess(list(mean.values())[0], 200)
         finally:
             if prom:
                 prom.terminate()
