@@ -14,16 +14,26 @@ int main(void)
 	     "Hostname` and its units. A metric the GPU does not support is absent, never 0. "
 	     "`gpuscope doctor` lists what each GPU supports and why not.\n");
 	puts("Tiers: **fast** every `--fast-interval` (100 ms), **slow** every `--slow-interval` "
-	     "(5 s; calls that cost milliseconds), **static** read once after the probe, "
+	     "(5 s; calls that cost milliseconds), **buffer** the driver's sample buffers read "
+	     "once a second since the last sample seen, **static** read once after the probe, "
 	     "**event** from the NVML event thread as events arrive, **agent** computed by "
 	     "gpuscope.\n");
+	puts("GPM rows (`nvmlGpmMetricsGet`) exist on Hopper and newer; each value is the "
+	     "activity between two GPM samples at least 110 ms apart (the driver refreshes GPM "
+	     "about every 100 ms and a closer pair reads zero), so at the default fast interval "
+	     "a value covers the last ~200 ms. With MIG on, memory and GPM rows are also "
+	     "exported per GPU instance with dcgm-exporter's labels `GPU_I_ID` and "
+	     "`GPU_I_PROFILE` (under both name sets).\n");
+	puts("A label written `{link}` or `{xid}` takes one value per NVLink link or Xid code "
+	     "found at run time.\n");
 	puts("| native series | type | unit | tier | NVML source | dcgm-exporter name (unit) | "
 	     "description |");
 	puts("|---|---|---|---|---|---|---|");
 	for (int i = 0; i < METRIC_COUNT; i++) {
 		const struct metric_def *d = &metric_table[i];
-		printf("| `%s%s%s%s` | %s | %s | %s | `%s` | ", d->name, d->labels[0] ? "{" : "",
-		       d->labels, d->labels[0] ? "}" : "", d->type == COUNTER ? "counter" : "gauge",
+		const char *labels = metric_dynamic_label(i) ? metric_dynamic_label(i) : d->labels;
+		printf("| `%s%s%s%s` | %s | %s | %s | `%s` | ", d->name, labels[0] ? "{" : "",
+		       labels, labels[0] ? "}" : "", d->type == COUNTER ? "counter" : "gauge",
 		       metric_native_unit(d->unit), sample_tier_name(source_table[d->source].tier),
 		       source_table[d->source].call);
 		if (d->dcgm)
@@ -38,6 +48,24 @@ int main(void)
 	     "driver_version, nvml_version, cuda_driver_version} 1`; and once: "
 	     "`gpuscope_build_info{version, simulator} 1` (simulator names the scenario, empty "
 	     "on real GPUs).\n");
+	puts("**Window aggregates.** Every fast gauge marked *windowed* below also comes as "
+	     "`<name>_window_max_<unit>` and `<name>_window_mean_<unit>` (for example "
+	     "`gpuscope_power_instant_window_max_watts`): the maximum and mean of every reading "
+	     "in the whole seconds since this scraper's previous scrape (a scraper is its "
+	     "address and User-Agent, so each of several Prometheus servers sees every sample). "
+	     "Fast sweeps feed them, and for power and utilization the driver's own 20 ms and "
+	     "200 ms samples do, so a 100 ms burst reaches the max of a 15 s scrape. Seconds "
+	     "are served once 2 s old (late driver samples are in by then); a first scrape "
+	     "covers the last 15 s; a window is at most 180 s.\n");
+	fputs("Windowed:", stdout);
+	for (int i = 0; i < METRIC_COUNT; i++)
+		if (metric_windowed(i) && metric_family_first(i))
+			printf(" `%s`", metric_table[i].name);
+	puts(".\n");
+	puts("**Energy.** `gpuscope_energy_joules_total` is the driver's counter (slow tier); "
+	     "`gpuscope_power_integrated_joules_total` integrates the 20 ms power samples "
+	     "(trapezoid) from the agent's start, for windows shorter than the slow tier. Their "
+	     "rates agree (bench/README.md has the measurement on an H200).\n");
 	puts("In OpenMetrics (`Accept: application/openmetrics-text`) counter families are "
 	     "named without `_total` as the format requires, and dcgm-exporter's counters, "
 	     "whose names lack `_total`, are typed `unknown` (`rate()` works the same).");

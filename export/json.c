@@ -42,6 +42,8 @@ static json_t *gpu_json(const struct gpu_record *g)
 	char key[256], why[256];
 	for (int m = 0; m < METRIC_COUNT; m++) {
 		series_key(m, key, sizeof(key));
+		if (metric_dynamic_label(m) && metric_set_has(&g->valid, m))
+			continue; /* per link / per code: below */
 		if (metric_set_has(&g->valid, m))
 			json_object_set_new(
 			    metrics, key,
@@ -54,6 +56,40 @@ static json_t *gpu_json(const struct gpu_record *g)
 	}
 	json_object_set_new(o, "metrics", metrics);
 	json_object_set_new(o, "unsupported", unsupported);
+	json_t *links = json_array();
+	for (unsigned l = 0; l < g->nvlink.links; l++) {
+		const struct nvlink_record *nv = &g->nvlink;
+		json_array_append_new(
+		    links, json_pack("{s:i, s:o, s:o, s:o}", "link", (int)l, "up",
+		                     nv->up[l] < 0 ? json_null() : json_boolean(nv->up[l]),
+		                     "transmit_bytes",
+		                     nv->tx_bytes[l] < 0 ? json_null() : number(nv->tx_bytes[l]),
+		                     "receive_bytes",
+		                     nv->rx_bytes[l] < 0 ? json_null() : number(nv->rx_bytes[l])));
+	}
+	json_object_set_new(o, "nvlink", links);
+	json_t *xids = json_object();
+	for (unsigned i = 0; i < g->xids.n; i++) {
+		snprintf(key, sizeof(key), "%u", g->xids.code[i]);
+		json_object_set_new(xids, key, number(g->xids.count[i]));
+	}
+	json_object_set_new(o, "xid_counts", xids);
+	json_t *mig = json_array();
+	for (unsigned k = 0; k < g->n_mig; k++) {
+		const struct mig_record *r = &g->mig[k];
+		json_t *mm = json_object();
+		for (int m = 0; m < METRIC_COUNT; m++) {
+			if (!metric_set_has(&r->valid, m))
+				continue;
+			series_key(m, key, sizeof(key));
+			json_object_set_new(
+			    mm, key, number(metric_native_value(metric_table[m].unit, r->raw[m])));
+		}
+		json_array_append_new(mig, json_pack("{s:i, s:s, s:s, s:o}", "gpu_instance_id",
+		                                     (int)r->gi, "profile", r->profile, "uuid",
+		                                     r->uuid, "metrics", mm));
+	}
+	json_object_set_new(o, "mig", mig);
 	return o;
 }
 

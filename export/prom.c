@@ -66,7 +66,16 @@ static void native_labels(struct strbuf *out, const struct gpu_record *g)
 	sb_puts(out, "\"");
 }
 
-static void dcgm_labels(struct strbuf *out, const struct gpu_record *g, const char *host)
+/* dcgm-exporter's labels of a MIG instance's series. */
+static void mig_labels(struct strbuf *out, const struct mig_record *r)
+{
+	sb_puts(out, ",GPU_I_PROFILE=\"");
+	sb_label_value(out, r->profile);
+	sb_printf(out, "\",GPU_I_ID=\"%u\"", r->gi);
+}
+
+static void dcgm_labels(struct strbuf *out, const struct gpu_record *g, const char *host,
+                        const struct mig_record *mig)
 {
 	sb_printf(out, "{gpu=\"%u\",UUID=\"", g->index);
 	sb_label_value(out, g->id.uuid);
@@ -75,7 +84,10 @@ static void dcgm_labels(struct strbuf *out, const struct gpu_record *g, const ch
 	device_label(out, g);
 	sb_puts(out, "\",modelName=\"");
 	sb_label_value(out, g->id.name);
-	sb_puts(out, "\",Hostname=\"");
+	sb_puts(out, "\"");
+	if (mig)
+		mig_labels(out, mig);
+	sb_puts(out, ",Hostname=\"");
 	sb_label_value(out, host);
 	sb_puts(out, "\"");
 }
@@ -121,6 +133,30 @@ static void sample_line(struct strbuf *out, const char *name, const struct gpu_r
 	sb_puts(out, "\n");
 }
 
+/* The series of GPU g's MIG instances for row m (native names). */
+static bool render_mig(const struct gpu_record *g, int m, struct strbuf *out)
+{
+	const struct metric_def *d = &metric_table[m];
+	bool any = false;
+	for (unsigned k = 0; metric_per_mig(m) && k < g->n_mig; k++) {
+		const struct mig_record *r = &g->mig[k];
+		if (!metric_set_has(&r->valid, m))
+			continue;
+		sb_puts(out, d->name);
+		native_labels(out, g);
+		if (d->labels[0]) {
+			sb_puts(out, ",");
+			sb_puts(out, d->labels);
+		}
+		mig_labels(out, r);
+		sb_puts(out, "} ");
+		sb_double(out, metric_native_value(d->unit, r->raw[m]));
+		sb_puts(out, "\n");
+		any = true;
+	}
+	return any;
+}
+
 static bool render_dynamic(const struct gpu_record *g, int m, struct strbuf *out)
 {
 	const struct metric_def *d = &metric_table[m];
@@ -152,6 +188,7 @@ static void render_native(const struct board_snapshot *s, bool om, struct strbuf
 		for (int m = first; m < end; m++) {
 			for (unsigned i = 0; i < s->count; i++) {
 				const struct gpu_record *g = &s->gpus[i];
+				any |= render_mig(g, m, out);
 				if (!has_value(g, m))
 					continue;
 				if (metric_dynamic_label(m)) {
@@ -213,11 +250,21 @@ static void render_dcgm(const struct board_snapshot *s, bool om, struct strbuf *
 		bool any = false;
 		for (unsigned i = 0; i < s->count; i++) {
 			const struct gpu_record *g = &s->gpus[i];
+			for (unsigned k = 0; metric_per_mig(m) && k < g->n_mig; k++) {
+				if (!metric_set_has(&g->mig[k].valid, m))
+					continue;
+				any = true;
+				sb_puts(out, d->dcgm);
+				dcgm_labels(out, g, s->info.hostname, &g->mig[k]);
+				sb_puts(out, "} ");
+				sb_double(out, metric_dcgm_value(d->unit, g->mig[k].raw[m]));
+				sb_puts(out, "\n");
+			}
 			if (!has_value(g, m))
 				continue;
 			any = true;
 			sb_puts(out, d->dcgm);
-			dcgm_labels(out, g, s->info.hostname);
+			dcgm_labels(out, g, s->info.hostname, NULL);
 			sb_puts(out, "} ");
 			sb_double(out, metric_dcgm_value(d->unit, g->raw[m]));
 			sb_puts(out, "\n");

@@ -42,17 +42,16 @@ static const struct {
 #define GPM_ROWS    (sizeof(gpm_rows) / sizeof(gpm_rows[0]))
 #define GPM_ENGINES 8 /* NVDEC_0..7 and NVJPG_0..7: averaged over those present */
 
-nvmlReturn_t read_gpm(struct source_ctx *ctx, double *raw, metric_set *got)
+nvmlReturn_t gpm_read(const struct nvml_lib *lib, struct gpm_state *g, nvmlDevice_t dev, int gi,
+                      double *raw, metric_set *got)
 {
-	const struct nvml_lib *lib = ctx->lib;
 	if (!lib->gpm_query_device_support || !lib->gpm_sample_alloc || !lib->gpm_sample_get ||
-	    !lib->gpm_metrics_get || !lib->gpm_sample_free)
+	    !lib->gpm_metrics_get || !lib->gpm_sample_free || (gi >= 0 && !lib->gpm_mig_sample_get))
 		return NVML_ERROR_FUNCTION_NOT_FOUND;
-	struct gpm_state *g = &ctx->gpm;
 	if (g->taken == 0 && !g->ring[0]) {
 		/* First call (the probe): ask before allocating anything. */
 		nvmlGpmSupport_t sup = {.version = NVML_GPM_SUPPORT_VERSION};
-		nvmlReturn_t rc = lib->gpm_query_device_support(ctx->dev, &sup);
+		nvmlReturn_t rc = lib->gpm_query_device_support(dev, &sup);
 		if (rc != NVML_SUCCESS)
 			return rc;
 		if (!sup.isSupportedDevice)
@@ -65,7 +64,8 @@ nvmlReturn_t read_gpm(struct source_ctx *ctx, double *raw, metric_set *got)
 			return rc;
 	}
 	double now = mono_now();
-	nvmlReturn_t rc = lib->gpm_sample_get(ctx->dev, g->ring[slot]);
+	nvmlReturn_t rc = gi >= 0 ? lib->gpm_mig_sample_get(dev, (unsigned)gi, g->ring[slot])
+	                          : lib->gpm_sample_get(dev, g->ring[slot]);
 	if (rc != NVML_SUCCESS)
 		return rc;
 	g->at[slot] = now;
@@ -134,11 +134,21 @@ nvmlReturn_t read_gpm(struct source_ctx *ctx, double *raw, metric_set *got)
 	return NVML_SUCCESS;
 }
 
-void source_ctx_release(struct source_ctx *ctx)
+nvmlReturn_t read_gpm(struct source_ctx *ctx, double *raw, metric_set *got)
+{
+	return gpm_read(ctx->lib, &ctx->gpm, ctx->dev, -1, raw, got);
+}
+
+void gpm_release(const struct nvml_lib *lib, struct gpm_state *g)
 {
 	for (unsigned i = 0; i < GPM_RING; i++) {
-		if (ctx->gpm.ring[i] && ctx->lib->gpm_sample_free)
-			ctx->lib->gpm_sample_free(ctx->gpm.ring[i]);
-		ctx->gpm.ring[i] = NULL;
+		if (g->ring[i] && lib->gpm_sample_free)
+			lib->gpm_sample_free(g->ring[i]);
+		g->ring[i] = NULL;
 	}
+}
+
+void source_ctx_release(struct source_ctx *ctx)
+{
+	gpm_release(ctx->lib, &ctx->gpm);
 }

@@ -186,6 +186,12 @@ static void *fast_main(void *arg)
 	board_publish(s->board, w->index, TIER_STATIC, probe->raw, &probe->got);
 	bool lost = probe->lost;
 	free(probe);
+	if (!lost) {
+		struct mig_record rec[GPU_MAX_MIG];
+		w->n_mig = mig_discover(s->lib, w->dev, w->mig, rec);
+		if (w->n_mig)
+			board_set_mig(s->board, w->index, w->n_mig, rec);
+	}
 	if (lost) {
 		board_set_health(s->board, w->index, GPU_LOST, "GPU is lost (during probe)");
 		goto out;
@@ -202,6 +208,17 @@ static void *fast_main(void *arg)
 	enum gpu_health reported = GPU_PROBING;
 	while (!atomic_load(&s->stop)) {
 		enum gpu_health h = sweep(w, ctx, TIER_FAST, METRIC_FAST_SWEEP, why, sizeof(why));
+		for (unsigned k = 0; h != GPU_LOST && k < w->n_mig; k++) {
+			double raw[METRIC_COUNT];
+			metric_set got = {0};
+			if (mig_read(s->lib, w->dev, &w->mig[k], raw, &got) ==
+			    NVML_ERROR_GPU_IS_LOST) {
+				h = GPU_LOST;
+				snprintf(why, sizeof(why), "MIG instance %u: GPU is lost",
+				         w->mig[k].gi);
+			}
+			board_publish_mig(s->board, w->index, k, raw, &got);
+		}
 		/* The sample buffers ride on the fast thread, once a second. */
 		if (h != GPU_LOST && w->plan_len[TIER_BUFFER] && mono_now() >= buffers_due) {
 			buffers_due += BUFFER_INTERVAL_S;
@@ -222,6 +239,7 @@ static void *fast_main(void *arg)
 			break;
 	}
 out:
+	mig_release(s->lib, w->mig, w->n_mig);
 	if (ctx)
 		source_ctx_release(ctx);
 	free(ctx);

@@ -75,6 +75,12 @@ nvmlReturn_t read_power_samples(struct source_ctx *ctx, double *raw, metric_set 
 nvmlReturn_t read_util_samples(struct source_ctx *ctx, double *raw, metric_set *got);
 nvmlReturn_t read_nvlink(struct source_ctx *ctx, double *raw, metric_set *got);
 
+/* GPM activity of a device (gi < 0) or of GPU instance gi of dev (MIG),
+ * from the ring g; fills the GPM rows of raw/got when a pair is ready. */
+nvmlReturn_t gpm_read(const struct nvml_lib *lib, struct gpm_state *g, nvmlDevice_t dev, int gi,
+                      double *raw, metric_set *got);
+void gpm_release(const struct nvml_lib *lib, struct gpm_state *g);
+
 /* Releases what readers allocated (GPM samples). */
 void source_ctx_release(struct source_ctx *ctx);
 

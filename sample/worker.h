@@ -5,6 +5,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
+#include "sample/mig.h"
 #include "sample/sampler.h"
 #include "sample/sources.h"
 
@@ -17,6 +18,9 @@ struct gpu_worker {
 	 * re-derive them): plan[tier][0..plan_len[tier]). */
 	unsigned char plan[TIER_COUNT][SRC_COUNT];
 	int plan_len[TIER_COUNT];
+	/* MIG GPU instances, found after the probe (fast thread only). */
+	unsigned n_mig;
+	struct mig_instance mig[GPU_MAX_MIG];
 	pthread_t fast, slow, events;
 	/* Set by the fast thread, read by sampler_stop, which may have to
 	 * abandon a fast thread stuck in the driver instead of joining it. */

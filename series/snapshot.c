@@ -183,6 +183,47 @@ void board_publish_nvlink(struct board *b, unsigned gpu, const struct nvlink_rec
 	bump(b);
 }
 
+bool metric_per_mig(int m)
+{
+	return m == METRIC_FB_USED || m == METRIC_FB_FREE || m == METRIC_FB_RESERVED ||
+	       m == METRIC_FB_TOTAL || metric_table[m].source == SRC_GPM;
+}
+
+void board_set_mig(struct board *b, unsigned gpu, unsigned n, const struct mig_record *mig)
+{
+	struct gpu_slot *s = &b->slots[gpu];
+	pthread_mutex_lock(&s->lock);
+	s->rec.n_mig = n < GPU_MAX_MIG ? n : GPU_MAX_MIG;
+	for (unsigned k = 0; k < s->rec.n_mig; k++) {
+		s->rec.mig[k] = mig[k];
+		memset(&s->rec.mig[k].valid, 0, sizeof(s->rec.mig[k].valid));
+	}
+	pthread_mutex_unlock(&s->lock);
+	bump(b);
+}
+
+void board_publish_mig(struct board *b, unsigned gpu, unsigned k, const double *raw,
+                       const metric_set *got)
+{
+	struct gpu_slot *s = &b->slots[gpu];
+	pthread_mutex_lock(&s->lock);
+	if (k < s->rec.n_mig) {
+		struct mig_record *r = &s->rec.mig[k];
+		for (int m = 0; m < METRIC_COUNT; m++) {
+			if (!metric_per_mig(m))
+				continue;
+			if (metric_set_has(got, m)) {
+				r->raw[m] = raw[m];
+				metric_set_add(&r->valid, m);
+			} else {
+				metric_set_del(&r->valid, m);
+			}
+		}
+	}
+	pthread_mutex_unlock(&s->lock);
+	bump(b);
+}
+
 void board_count_xid(struct board *b, unsigned gpu, unsigned code)
 {
 	struct gpu_slot *s = &b->slots[gpu];
@@ -244,6 +285,9 @@ static void judge(const struct board *b, struct gpu_record *r, double now)
 				if (source_table[metric_table[m].source].tier ==
 				    (enum sample_tier)t)
 					metric_set_del(&r->valid, m);
+			if (t == TIER_FAST)
+				for (unsigned k = 0; k < r->n_mig; k++)
+					memset(&r->mig[k].valid, 0, sizeof(r->mig[k].valid));
 		}
 	}
 agent:
@@ -251,6 +295,8 @@ agent:
 		/* Nothing read from a lost GPU is current any more. */
 		memset(&r->valid, 0, sizeof(r->valid));
 		r->nvlink.links = 0;
+		for (unsigned k = 0; k < r->n_mig; k++)
+			memset(&r->mig[k].valid, 0, sizeof(r->mig[k].valid));
 	}
 	r->raw[METRIC_GPU_UP] = r->health == GPU_OK ? 1 : 0;
 	metric_set_add(&r->valid, METRIC_GPU_UP);

@@ -58,6 +58,19 @@ struct xid_tally {
 	double count[GPU_MAX_XID_CODES];
 };
 
+/* A MIG GPU instance: a device of its own for memory and GPM metrics. */
+#define GPU_MAX_MIG 7
+struct mig_record {
+	unsigned gi;      /* GPU instance id (dcgm-exporter's GPU_I_ID) */
+	char profile[32]; /* "1g.18gb" (GPU_I_PROFILE), from the MIG device's name */
+	char uuid[96];    /* the MIG device's own "MIG-..." UUID */
+	double raw[METRIC_COUNT];
+	metric_set valid;
+};
+
+/* True for the rows a MIG instance has values of (memory and GPM). */
+bool metric_per_mig(int m);
+
 /* One reading with the driver's timestamp (seconds since the epoch). */
 struct timed_value {
 	double t;
@@ -76,6 +89,8 @@ struct gpu_record {
 	metric_set sampled;   /* windows fed by driver samples, not by fast sweeps */
 	struct nvlink_record nvlink;
 	struct xid_tally xids;
+	unsigned n_mig; /* GPU instances (MIG mode on); 0 when MIG is off */
+	struct mig_record mig[GPU_MAX_MIG];
 	struct source_status sources[SRC_COUNT];
 	double published[TIER_COUNT]; /* monotonic seconds of the last publish */
 	double probe_started;
@@ -128,6 +143,12 @@ void board_add_samples(struct board *b, unsigned gpu, enum metric_id m, const st
                        unsigned n);
 /* Publishes the NVLink state of one slow sweep (NULL: none this sweep). */
 void board_publish_nvlink(struct board *b, unsigned gpu, const struct nvlink_record *nv);
+/* Declares the GPU's MIG instances (identity only; values come with
+ * board_publish_mig). */
+void board_set_mig(struct board *b, unsigned gpu, unsigned n, const struct mig_record *mig);
+/* Publishes one fast sweep of MIG instance k. */
+void board_publish_mig(struct board *b, unsigned gpu, unsigned k, const double *raw,
+                       const metric_set *got);
 /* Counts one Xid event of this code. */
 void board_count_xid(struct board *b, unsigned gpu, unsigned code);
 /* Window aggregates of GPU gpu over whole wall-clock seconds [from, to]. */

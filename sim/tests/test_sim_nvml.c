@@ -246,6 +246,126 @@ static void test_refcount(void **state)
 	assert_int_equal(nv.shutdown(), NVML_SUCCESS);
 }
 
+static void sleep_ms(long ms)
+{
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+	nanosleep(&ts, NULL);
+}
+
+/* GPM answers zero for a pair inside one 100 ms refresh (as the H200 driver does) and the
+ * signal's mean for a pair across refreshes; sample buffers hand out each sample once. */
+static void test_gpm_samples_nvlink_mig(void **state)
+{
+	use_scenario("{\"name\": \"gpm\", \"gpus\": ["
+	             "{\"nvlink_links\": 3, \"nvlink_down\": [1], \"metrics\": {"
+	             "\"gpm_sm_active_pct\": 64, \"power_w\": 321, \"util_gpu_pct\": 40},"
+	             " \"mig\": [{\"profile\": \"1g.18gb\", \"gpu_instance_id\": 7,"
+	             " \"metrics\": {\"fb_used_mib\": 100, \"gpm_sm_active_pct\": 12}}]},"
+	             "{\"gpm\": false}]}");
+	assert_int_equal(nv.init(), NVML_SUCCESS);
+	nvmlDevice_t d = handle(0);
+	nvmlGpmSupport_t sup = {.version = NVML_GPM_SUPPORT_VERSION};
+	assert_int_equal(nv.gpm_query_device_support(d, &sup), NVML_SUCCESS);
+	assert_int_equal(sup.isSupportedDevice, 1);
+	assert_int_equal(nv.gpm_query_device_support(handle(1), &sup), NVML_SUCCESS);
+	assert_int_equal(sup.isSupportedDevice, 0);
+
+	nvmlGpmSample_t a, b;
+	assert_int_equal(nv.gpm_sample_alloc(&a), NVML_SUCCESS);
+	assert_int_equal(nv.gpm_sample_alloc(&b), NVML_SUCCESS);
+	static nvmlGpmMetricsGet_t mg;
+	mg.version = NVML_GPM_METRICS_GET_VERSION;
+	mg.numMetrics = 2;
+	mg.metrics[0].metricId = NVML_GPM_METRIC_SM_UTIL;
+	mg.metrics[1].metricId = 250; /* an id the driver does not know */
+	mg.sample1 = a;
+	mg.sample2 = b;
+	assert_int_equal(nv.gpm_sample_get(d, a), NVML_SUCCESS);
+	assert_int_equal(nv.gpm_sample_get(d, b), NVML_SUCCESS); /* same refresh */
+	assert_int_equal(nv.gpm_metrics_get(&mg), NVML_SUCCESS);
+	assert_true(mg.metrics[0].value == 0.0);
+	assert_int_equal(mg.metrics[1].nvmlReturn, NVML_ERROR_INVALID_ARGUMENT);
+	sleep_ms(120);
+	assert_int_equal(nv.gpm_sample_get(d, b), NVML_SUCCESS);
+	assert_int_equal(nv.gpm_metrics_get(&mg), NVML_SUCCESS);
+	assert_int_equal(mg.metrics[0].nvmlReturn, NVML_SUCCESS);
+	assert_true(mg.metrics[0].value == 64.0);
+	assert_int_equal(nv.gpm_sample_get(handle(1), a), NVML_ERROR_NOT_SUPPORTED);
+
+	/* MIG: one instance, its memory and its own GPM through the parent. */
+	unsigned cur, pend, max;
+	assert_int_equal(nv.device_get_mig_mode(d, &cur, &pend), NVML_SUCCESS);
+	assert_int_equal(cur, 1);
+	assert_int_equal(nv.device_get_mig_mode(handle(1), &cur, &pend), NVML_SUCCESS);
+	assert_int_equal(cur, 0);
+	assert_int_equal(nv.device_get_max_mig_device_count(d, &max), NVML_SUCCESS);
+	nvmlDevice_t m;
+	assert_int_equal(nv.device_get_mig_device_handle_by_index(d, 1, &m), NVML_ERROR_NOT_FOUND);
+	assert_int_equal(nv.device_get_mig_device_handle_by_index(d, 0, &m), NVML_SUCCESS);
+	unsigned gi;
+	assert_int_equal(nv.device_get_gpu_instance_id(m, &gi), NVML_SUCCESS);
+	assert_int_equal(gi, 7);
+	assert_int_equal(nv.device_get_gpu_instance_id(d, &gi), NVML_ERROR_NOT_SUPPORTED);
+	nvmlMemory_t mem;
+	assert_int_equal(nv.device_get_memory_info(m, &mem), NVML_SUCCESS);
+	assert_true(mem.used == 100ULL * 1048576);
+	char name[96];
+	assert_int_equal(nv.device_get_name(m, name, sizeof(name)), NVML_SUCCESS);
+	assert_string_equal(name, "NVIDIA H200 MIG 1g.18gb");
+	assert_int_equal(nv.gpm_mig_sample_get(d, 7, a), NVML_SUCCESS);
+	sleep_ms(120);
+	assert_int_equal(nv.gpm_mig_sample_get(d, 7, b), NVML_SUCCESS);
+	assert_int_equal(nv.gpm_metrics_get(&mg), NVML_SUCCESS);
+	assert_true(mg.metrics[0].value == 12.0);
+	assert_int_equal(nv.gpm_mig_sample_get(d, 3, b), NVML_ERROR_NOT_FOUND);
+	assert_int_equal(nv.gpm_sample_free(a), NVML_SUCCESS);
+	assert_int_equal(nv.gpm_sample_free(b), NVML_SUCCESS);
+
+	/* Power samples every 20 ms, each handed out once. */
+	int vt;
+	unsigned n = 0;
+	assert_int_equal(nv.device_get_samples(d, NVML_TOTAL_POWER_SAMPLES, 0, &vt, &n, NULL),
+	                 NVML_SUCCESS);
+	assert_int_equal(n, 120);
+	nvmlSample_t buf[120];
+	n = 120;
+	assert_int_equal(nv.device_get_samples(d, NVML_TOTAL_POWER_SAMPLES, 0, &vt, &n, buf),
+	                 NVML_SUCCESS);
+	assert_int_equal(vt, NVML_VALUE_TYPE_UNSIGNED_INT);
+	assert_true(n >= 10); /* 240 ms since init at least */
+	for (unsigned i = 0; i < n; i++)
+		assert_int_equal(buf[i].sampleValue.uiVal, 321000);
+	for (unsigned i = 1; i < n; i++)
+		assert_true(buf[i].timeStamp - buf[i - 1].timeStamp >= 19000 &&
+		            buf[i].timeStamp - buf[i - 1].timeStamp <= 21000);
+	unsigned long long last = buf[n - 1].timeStamp;
+	n = 120;
+	nvmlReturn_t rc = nv.device_get_samples(d, NVML_TOTAL_POWER_SAMPLES, last, &vt, &n, buf);
+	if (rc == NVML_SUCCESS)
+		assert_true(buf[0].timeStamp > last);
+	else
+		assert_int_equal(rc, NVML_ERROR_NOT_FOUND);
+	sleep_ms(60);
+	n = 120;
+	assert_int_equal(nv.device_get_samples(d, NVML_TOTAL_POWER_SAMPLES, last, &vt, &n, buf),
+	                 NVML_SUCCESS);
+	assert_true(n >= 2 && n <= 5 && buf[0].timeStamp > last);
+	n = 120;
+	assert_int_equal(nv.device_get_samples(d, NVML_GPU_UTILIZATION_SAMPLES, 0, &vt, &n, buf),
+	                 NVML_SUCCESS);
+	assert_int_equal(buf[n - 1].sampleValue.uiVal, 40);
+
+	/* NVLink: three links, link 1 down, then no such link. */
+	int st;
+	assert_int_equal(nv.device_get_nvlink_state(d, 0, &st), NVML_SUCCESS);
+	assert_int_equal(st, NVML_FEATURE_ENABLED);
+	assert_int_equal(nv.device_get_nvlink_state(d, 1, &st), NVML_SUCCESS);
+	assert_int_equal(st, NVML_FEATURE_DISABLED);
+	assert_int_equal(nv.device_get_nvlink_state(d, 3, &st), NVML_ERROR_INVALID_ARGUMENT);
+	assert_int_equal(nv.device_get_nvlink_state(handle(1), 0, &st), NVML_ERROR_NOT_SUPPORTED);
+	assert_int_equal(nv.shutdown(), NVML_SUCCESS);
+}
+
 static void test_faults(void **state)
 {
 	use_scenario("{\"gpus\": [{\"faults\": {\"unsupported\": [\"nvmlDeviceGetPowerUsage\","
@@ -391,13 +511,10 @@ static void test_hang_isolated(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_every_symbol),
-	    cmocka_unit_test(test_constants),
-	    cmocka_unit_test(test_refcount),
-	    cmocka_unit_test(test_faults),
-	    cmocka_unit_test(test_events),
-	    cmocka_unit_test(test_init_errors),
-	    cmocka_unit_test(test_default_scenario),
+	    cmocka_unit_test(test_every_symbol),  cmocka_unit_test(test_constants),
+	    cmocka_unit_test(test_refcount),      cmocka_unit_test(test_gpm_samples_nvlink_mig),
+	    cmocka_unit_test(test_faults),        cmocka_unit_test(test_events),
+	    cmocka_unit_test(test_init_errors),   cmocka_unit_test(test_default_scenario),
 	    cmocka_unit_test(test_hang_isolated), /* last: leaves a thread asleep in the library */
 	};
 	int failed = cmocka_run_group_tests(tests, setup, NULL);

@@ -102,7 +102,9 @@ class WindowTest(unittest.TestCase):
 
     def test_burst_survives_scrape_for_each_scraper(self):
         burst = {"square": {"low": 120, "high": 950, "period": 5, "duty": 0.02}}
-        path = write_scenario({"name": "burst", "gpus": [gpu(0, metrics={"power_w": burst})]})
+        busy = {"square": {"low": 0, "high": 100, "period": 5, "duty": 0.08}}
+        path = write_scenario({"name": "burst", "gpus": [gpu(0, metrics={"power_w": burst,
+                                                                        "util_gpu_pct": busy})]})
         try:
             with Agent(scenario=path) as a:
                 get(a, "prometheus-a")
@@ -114,6 +116,9 @@ class WindowTest(unittest.TestCase):
                     mean = one(m, "gpuscope_power_instant_window_mean_watts", gpu=0)
                     self.assertGreaterEqual(peak, 900, ua)
                     self.assertLess(mean, 200, ua)
+                    # Utilization windows come from the driver's 200 ms samples.
+                    self.assertEqual(one(m, "gpuscope_gpu_utilization_window_max_ratio", gpu=0), 1.0)
+                    self.assertLess(one(m, "gpuscope_gpu_utilization_window_mean_ratio", gpu=0), 0.2)
                 # A person with curl in between takes nothing from either window.
                 self.assertGreaterEqual(one(get(a, "curl"), "gpuscope_power_instant_window_max_watts", gpu=0), 900)
         finally:
@@ -212,6 +217,44 @@ class EnergyThrottleEventsTest(unittest.TestCase):
                 m = get(a)
                 self.assertEqual(series(m, "gpuscope_nvlink_up"), [])
                 self.assertEqual(series(m, "gpuscope_nvlink_transmit_bytes_total"), [])
+        finally:
+            os.unlink(path)
+
+
+class MigTest(unittest.TestCase):
+    def test_gpu_instances_are_devices(self):
+        mig = [{"profile": "1g.18gb", "gpu_instance_id": 9, "memory_total_mib": 16384,
+                "metrics": {"fb_used_mib": 1024, "gpm_sm_active_pct": 70, "gpm_dram_active_pct": 35}},
+               {"profile": "3g.71gb", "gpu_instance_id": 2, "memory_total_mib": 71680,
+                "metrics": {"fb_used_mib": 20480, "gpm_sm_active_pct": 20}}]
+        path = write_scenario({"name": "mig", "gpus": [
+            gpu(0, mig=mig, metrics={"fb_used_mib": 30000}), gpu(1)]})
+        try:
+            with Agent(scenario=path) as a:
+                a.wait_for(lambda: series(get(a), "gpuscope_sm_active_ratio", GPU_I_ID=2),
+                           what="a GPM pair of a MIG instance")
+                m = get(a)
+                for gi, prof, used, total, sm in ((9, "1g.18gb", 1024, 16384, 0.7),
+                                                  (2, "3g.71gb", 20480, 71680, 0.2)):
+                    lab = {"gpu": 0, "GPU_I_ID": gi, "GPU_I_PROFILE": prof}
+                    self.assertEqual(one(m, "gpuscope_memory_used_bytes", **lab), used * MIB)
+                    self.assertEqual(one(m, "gpuscope_memory_total_bytes", **lab), total * MIB)
+                    self.assertEqual(one(m, "DCGM_FI_DEV_FB_USED", **lab), used)
+                    self.assertAlmostEqual(one(m, "gpuscope_sm_active_ratio", **lab), sm)
+                    self.assertAlmostEqual(one(m, "DCGM_FI_PROF_SM_ACTIVE", **lab), sm)
+                self.assertAlmostEqual(one(m, "DCGM_FI_PROF_DRAM_ACTIVE", GPU_I_ID=9), 0.35)
+                # The GPU itself is still there, without instance labels; the other
+                # GPU (MIG off) has no instances at all.
+                whole = [v for (n, ls), v in m.items() if n == "DCGM_FI_DEV_FB_USED"
+                         and ("gpu", "0") in ls and not any(k == "GPU_I_ID" for k, _ in ls)]
+                self.assertEqual(whole, [30000])
+                self.assertEqual([v for (n, ls), v in m.items() if ("gpu", "1") in ls
+                                  and any(k == "GPU_I_ID" for k, _ in ls)], [])
+                doc = a.json("/api/v1/gpus")[1]
+                self.assertEqual([(i["gpu_instance_id"], i["profile"]) for i in doc["gpus"][0]["mig"]],
+                                 [(9, "1g.18gb"), (2, "3g.71gb")])
+                self.assertTrue(doc["gpus"][0]["mig"][0]["uuid"].startswith("MIG-"))
+                self.assertEqual(doc["gpus"][1]["mig"], [])
         finally:
             os.unlink(path)
 

@@ -112,7 +112,9 @@ class PrometheusTest(unittest.TestCase):
         # 4 s scrape of the last value would mostly miss but the window max keeps.
         scenario = write_scenario({"name": "prof", "gpus": [{"metrics": {
             "gpm_sm_active_pct": 80, "gpm_tensor_active_pct": 60, "gpm_dram_active_pct": 30,
-            "power_w": {"square": {"low": 120, "high": 950, "period": 3, "duty": 0.0333}}}}]})
+            "power_w": {"square": {"low": 120, "high": 950, "period": 3, "duty": 0.0333}}}},
+            {"mig": [{"profile": "2g.35gb", "gpu_instance_id": 5, "memory_total_mib": 33792,
+                      "metrics": {"fb_used_mib": 4096, "gpm_sm_active_pct": 45}}]}]})
         data = tempfile.mkdtemp()
         prom = None
         try:
@@ -120,13 +122,19 @@ class PrometheusTest(unittest.TestCase):
                 prom, port = start_prometheus(data, agent.port, interval="4s")
                 self.assertTrue(wait_until(port, "DCGM_FI_PROF_SM_ACTIVE"),
                                 open(os.path.join(data, "prom.log")).read())
-                self.assertEqual(list(promql(port, "DCGM_FI_PROF_SM_ACTIVE").values()), [0.8])
-                self.assertEqual(list(promql(port, "gpuscope_tensor_active_ratio").values()), [0.6])
-                self.assertEqual(list(promql(port, "DCGM_FI_PROF_DRAM_ACTIVE").values()), [0.3])
+                self.assertEqual(list(promql(port, 'DCGM_FI_PROF_SM_ACTIVE{gpu="0"}').values()), [0.8])
+                # A MIG instance is a device with dcgm-exporter's instance labels.
+                self.assertTrue(wait_until(port, 'DCGM_FI_PROF_SM_ACTIVE{GPU_I_ID="5"}'))
+                inst = promql(port, 'DCGM_FI_PROF_SM_ACTIVE{GPU_I_PROFILE="2g.35gb"}')
+                self.assertEqual(list(inst.values()), [0.45])
+                self.assertEqual(json.loads(list(inst)[0])["gpu"], "1")
+                self.assertEqual(list(promql(port, 'DCGM_FI_DEV_FB_USED{GPU_I_ID="5"}').values()), [4096.0])
+                self.assertEqual(list(promql(port, 'gpuscope_tensor_active_ratio{gpu="0"}').values()), [0.6])
+                self.assertEqual(list(promql(port, 'DCGM_FI_PROF_DRAM_ACTIVE{gpu="0"}').values()), [0.3])
                 time.sleep(13)
-                peak = promql(port, "max_over_time(gpuscope_power_instant_window_max_watts[1m])")
+                peak = promql(port, 'max_over_time(gpuscope_power_instant_window_max_watts{gpu="0"}[1m])')
                 self.assertGreaterEqual(list(peak.values())[0], 900)
-                mean = promql(port, "avg_over_time(gpuscope_power_instant_window_mean_watts[1m])")
+                mean = promql(port, 'avg_over_time(gpuscope_power_instant_window_mean_watts{gpu="0"}[1m])')
                 self.assertLess(list(mean.values())[0], 200)
         finally:
             if prom:

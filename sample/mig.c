@@ -1,0 +1,87 @@
+/* mig.c - MIG GPU instances as devices of their own.
+ *
+ * With MIG on, a GPU is split into GPU instances with their own memory and
+ * SMs.  After the probe the fast thread lists them (nvmlDeviceGetMigMode,
+ * then the MIG device handles) and, every fast sweep, reads each one's
+ * memory (on its MIG handle) and GPM activity (nvmlGpmMigSampleGet on the
+ * parent, with the instance id; one sample ring per instance, paired like
+ * the whole GPU's).  They are labelled like dcgm-exporter's: GPU_I_ID is
+ * the GPU instance id, GPU_I_PROFILE the profile ("1g.18gb"), taken from
+ * the MIG device's name ("NVIDIA H200 MIG 1g.18gb").
+ *
+ * The layout is read once: gpuscope never changes MIG mode or the layout,
+ * and a layout change (which needs the GPU idle and an administrator) is
+ * picked up when the agent restarts.
+ */
+#include "sample/mig.h"
+
+#include <stdio.h>
+#include <string.h>
+
+/* "NVIDIA H200 MIG 1g.18gb" -> "1g.18gb"; the whole name when it has no " MIG ". */
+static void profile_from_name(const char *name, char *out, size_t len)
+{
+	const char *p = strstr(name, "MIG ");
+	snprintf(out, len, "%s", p ? p + 4 : name);
+}
+
+unsigned mig_discover(const struct nvml_lib *lib, nvmlDevice_t dev, struct mig_instance *out,
+                      struct mig_record *rec)
+{
+	unsigned current = 0, pending = 0, max = 0, n = 0;
+	if (!lib->device_get_mig_mode || !lib->device_get_max_mig_device_count ||
+	    !lib->device_get_mig_device_handle_by_index || !lib->device_get_gpu_instance_id)
+		return 0;
+	if (lib->device_get_mig_mode(dev, &current, &pending) != NVML_SUCCESS || current != 1)
+		return 0;
+	if (lib->device_get_max_mig_device_count(dev, &max) != NVML_SUCCESS)
+		return 0;
+	for (unsigned i = 0; i < max && n < GPU_MAX_MIG; i++) {
+		nvmlDevice_t h;
+		if (lib->device_get_mig_device_handle_by_index(dev, i, &h) != NVML_SUCCESS)
+			continue; /* NOT_FOUND: an empty slot */
+		unsigned gi;
+		if (lib->device_get_gpu_instance_id(h, &gi) != NVML_SUCCESS)
+			continue;
+		struct mig_instance *m = &out[n];
+		struct mig_record *r = &rec[n];
+		memset(m, 0, sizeof(*m));
+		memset(r, 0, sizeof(*r));
+		m->handle = h;
+		m->gi = gi;
+		r->gi = gi;
+		char name[96] = "";
+		if (lib->device_get_name &&
+		    lib->device_get_name(h, name, sizeof(name)) == NVML_SUCCESS)
+			profile_from_name(name, r->profile, sizeof(r->profile));
+		if (lib->device_get_uuid)
+			lib->device_get_uuid(h, r->uuid, sizeof(r->uuid));
+		r->uuid[sizeof(r->uuid) - 1] = 0;
+		n++;
+	}
+	return n;
+}
+
+nvmlReturn_t mig_read(const struct nvml_lib *lib, nvmlDevice_t parent, struct mig_instance *m,
+                      double *raw, metric_set *got)
+{
+	struct source_ctx mem = {.lib = lib, .dev = m->handle, .memory_v1 = m->memory_v1};
+	nvmlReturn_t rc = source_reader(SRC_MEMORY)(&mem, raw, got);
+	m->memory_v1 = mem.memory_v1;
+	if (rc == NVML_ERROR_GPU_IS_LOST)
+		return rc;
+	if (!m->gpm_off) {
+		nvmlReturn_t g = gpm_read(lib, &m->gpm, parent, (int)m->gi, raw, got);
+		if (nvml_rc_is_unsupported(g))
+			m->gpm_off = true; /* not offered for this instance: stop asking */
+		else if (g == NVML_ERROR_GPU_IS_LOST)
+			return g;
+	}
+	return rc;
+}
+
+void mig_release(const struct nvml_lib *lib, struct mig_instance *m, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++)
+		gpm_release(lib, &m[i].gpm);
+}
