@@ -2,7 +2,9 @@
  * calls in a tight loop, with nothing else around them.
  *
  * The agent's fast tier (sample/sources.c, the TIER_FAST rows of
- * series/metric_table.h) makes eleven calls per GPU per sweep.  This program
+ * series/metric_table.h) makes eleven calls per GPU per sweep, plus, on GPUs
+ * with GPM, one nvmlGpmSampleGet and one nvmlGpmMetricsGet (sample/gpm.c:
+ * the pair spans two sweeps, the same metric list).  This program
  * makes the same calls through the same loader (nvml/nvml_loader.c), over all
  * GPUs, for --sweeps rounds, and reports the process CPU time and the wall
  * time they cost.  bench/run.sh and bench/gpu.sh divide the agent's measured
@@ -13,6 +15,9 @@
  * sweep is not made again, so the floor never counts work the agent skips.
  * A second phase times each call kind on its own (wall time per call), so a
  * slow call stands out without putting a timer around every call.
+ *
+ * --repeat N makes N sweeps back to back at each tick (a thread serving N
+ * GPUs would, one after the other): the first runs cold, the others warm.
  *
  * --pace-ms N sleeps until the next N ms tick between sweeps, as the agent's
  * sampler does.  A sweep that follows a 100 ms sleep runs on cold caches and
@@ -43,6 +48,7 @@ enum floor_call {
 	CALL_PSTATE,
 	CALL_ENCODER,
 	CALL_DECODER,
+	CALL_GPM,
 	CALL_COUNT
 };
 
@@ -52,11 +58,14 @@ static const char *const call_names[CALL_COUNT] = {
     "nvmlDeviceGetPowerUsage",         "nvmlDeviceGetClockInfo(SM)",
     "nvmlDeviceGetClockInfo(MEM)",     "nvmlDeviceGetCurrentClocksEventReasons",
     "nvmlDeviceGetPerformanceState",   "nvmlDeviceGetEncoderUtilization",
-    "nvmlDeviceGetDecoderUtilization",
+    "nvmlDeviceGetDecoderUtilization", "nvmlGpmSampleGet+nvmlGpmMetricsGet",
 };
 
+#define GPM_SLOTS 3 /* the agent pairs with the sample two 100 ms sweeps back */
 struct floor_gpu {
 	nvmlDevice_t dev;
+	nvmlGpmSample_t gpm[GPM_SLOTS];
+	unsigned gpm_taken;
 	bool memory_v1;        /* _v2 unsupported: fall back, as sources.c does */
 	bool skip[CALL_COUNT]; /* unsupported in the probe sweep */
 	nvmlReturn_t probe_rc[CALL_COUNT];
@@ -70,6 +79,50 @@ static double clock_s(clockid_t id)
 	struct timespec ts;
 	clock_gettime(id, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* The agent's GPM step: one sample, and the metrics of the pair it closes
+ * with the sample two steps back (the same 31 metric ids as sample/gpm.c's
+ * fast list; the graphics engine's, ~1.2 ms, is on the agent's slow tier). */
+static nvmlReturn_t floor_gpm(const struct nvml_lib *lib, struct floor_gpu *g)
+{
+	static const unsigned ids[] = {2, 3, 4, 5, 6, 7, 9, 10, 11, 12, 13, 20, 21, 61, 60};
+	if (!lib->gpm_query_device_support || !lib->gpm_sample_alloc || !lib->gpm_sample_get ||
+	    !lib->gpm_metrics_get)
+		return NVML_ERROR_FUNCTION_NOT_FOUND;
+	if (!g->gpm[0]) {
+		nvmlGpmSupport_t sup = {.version = NVML_GPM_SUPPORT_VERSION};
+		nvmlReturn_t rc = lib->gpm_query_device_support(g->dev, &sup);
+		if (rc != NVML_SUCCESS)
+			return rc;
+		if (!sup.isSupportedDevice)
+			return NVML_ERROR_NOT_SUPPORTED;
+		for (int i = 0; i < GPM_SLOTS; i++)
+			if ((rc = lib->gpm_sample_alloc(&g->gpm[i])) != NVML_SUCCESS)
+				return rc;
+	}
+	unsigned slot = g->gpm_taken % GPM_SLOTS;
+	nvmlReturn_t rc = lib->gpm_sample_get(g->dev, g->gpm[slot]);
+	if (rc != NVML_SUCCESS)
+		return rc;
+	g->gpm_taken++;
+	if (g->gpm_taken < GPM_SLOTS)
+		return NVML_SUCCESS;
+	static nvmlGpmMetricsGet_t mg;
+	mg.version = NVML_GPM_METRICS_GET_VERSION;
+	mg.sample1 = g->gpm[(slot + 1) % GPM_SLOTS]; /* the oldest of the three */
+	mg.sample2 = g->gpm[slot];
+	unsigned n = 0;
+	for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++)
+		mg.metrics[n++].metricId = ids[i];
+	for (unsigned e = 0; e < 8; e++) {
+		mg.metrics[n++].metricId = NVML_GPM_METRIC_NVDEC_0_UTIL + e;
+		mg.metrics[n++].metricId = NVML_GPM_METRIC_NVJPG_0_UTIL + e;
+	}
+	mg.numMetrics = n;
+	rc = lib->gpm_metrics_get(&mg);
+	floor_sink += (unsigned long long)mg.metrics[1].value;
+	return rc;
 }
 
 /* One call of one kind on one GPU; the same arguments the agent passes. */
@@ -149,6 +202,9 @@ static nvmlReturn_t floor_call_one(const struct nvml_lib *lib, struct floor_gpu 
 		if (lib->device_get_decoder_utilization)
 			rc = lib->device_get_decoder_utilization(g->dev, &u, &period);
 		break;
+	case CALL_GPM:
+		rc = floor_gpm(lib, g);
+		break;
 	case CALL_COUNT:
 		break;
 	}
@@ -174,10 +230,11 @@ static void pace_wait(struct timespec *next, long pace_ms)
 
 static void usage(FILE *to)
 {
-	fprintf(to, "usage: nvml_floor [--nvml-lib PATH] [--sweeps N] [--pace-ms MS]\n"
+	fprintf(to, "usage: nvml_floor [--nvml-lib PATH] [--sweeps N] [--pace-ms MS] [--repeat N]\n"
 	            "  Makes gpuscope's fast-tier NVML calls for N sweeps over all GPUs (default\n"
 	            "  2000) and prints CPU and wall time per GPU-sweep and per call.\n"
 	            "  --pace-ms sleeps to the next MS tick between sweeps, like the agent.\n"
+	            "  --repeat makes N sweeps back to back at each tick (default 1).\n"
 	            "  PATH defaults to $GPUSCOPE_NVML_LIB, else libnvidia-ml.so.1; for the\n"
 	            "  simulator pass its .so (and set GPUSCOPE_SIM_SCENARIO, or leave it unset\n"
 	            "  for the 8-GPU default).\n");
@@ -186,7 +243,7 @@ static void usage(FILE *to)
 int main(int argc, char **argv)
 {
 	const char *path = NULL;
-	long sweeps = 2000, pace_ms = 0;
+	long sweeps = 2000, pace_ms = 0, repeat = 1;
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--nvml-lib") == 0 && i + 1 < argc) {
 			path = argv[++i];
@@ -202,6 +259,13 @@ int main(int argc, char **argv)
 			pace_ms = strtol(argv[++i], &end, 10);
 			if (*end || pace_ms < 0 || pace_ms > 60000) {
 				fprintf(stderr, "nvml_floor: --pace-ms wants 0 to 60000\n");
+				return 2;
+			}
+		} else if (strcmp(argv[i], "--repeat") == 0 && i + 1 < argc) {
+			char *end;
+			repeat = strtol(argv[++i], &end, 10);
+			if (*end || repeat < 1 || repeat > 64) {
+				fprintf(stderr, "nvml_floor: --repeat wants 1 to 64\n");
 				return 2;
 			}
 		} else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
@@ -273,12 +337,13 @@ int main(int argc, char **argv)
 		if (pace_ms)
 			pace_wait(&next, pace_ms);
 		double s0 = clock_s(CLOCK_MONOTONIC);
-		for (unsigned i = 0; i < count; i++)
-			for (int c = 0; c < CALL_COUNT; c++)
-				if (!gpus[i].skip[c])
-					failed +=
-					    floor_call_one(&lib, &gpus[i], (enum floor_call)c) !=
-					    NVML_SUCCESS;
+		for (long r = 0; r < repeat; r++)
+			for (unsigned i = 0; i < count; i++)
+				for (int c = 0; c < CALL_COUNT; c++)
+					if (!gpus[i].skip[c])
+						failed += floor_call_one(&lib, &gpus[i],
+						                         (enum floor_call)c) !=
+						          NVML_SUCCESS;
 		sweep_wall[s] = clock_s(CLOCK_MONOTONIC) - s0;
 		busy += sweep_wall[s];
 	}
@@ -288,8 +353,8 @@ int main(int argc, char **argv)
 	qsort(sweep_wall, (size_t)sweeps, sizeof(*sweep_wall), cmp_double);
 	struct rusage ru;
 	getrusage(RUSAGE_SELF, &ru);
-	double gpu_sweeps = (double)sweeps * count;
-	double calls = (double)sweeps * (double)calls_per_sweep;
+	double gpu_sweeps = (double)sweeps * count * (double)repeat;
+	double calls = (double)sweeps * (double)calls_per_sweep * (double)repeat;
 
 	printf("# nvml_floor: %s, %u GPU%s, %ld sweeps, %ld calls per sweep (all GPUs)\n", lib.path,
 	       count, count == 1 ? "" : "s", sweeps, calls_per_sweep);
@@ -305,8 +370,10 @@ int main(int argc, char **argv)
 	printf("wall_us_per_call %.3f\n", calls > 0 ? wall / calls * 1e6 : 0.0);
 	printf("cpu_per_wall %.3f\n", wall > 0 ? cpu / wall : 0.0);
 	printf("pace_ms %ld\n", pace_ms);
-	printf("sweep_wall_us_p50 %.3f\n", sweep_wall[sweeps / 2] / count * 1e6);
-	printf("sweep_wall_us_p99 %.3f\n", sweep_wall[sweeps * 99 / 100] / count * 1e6);
+	printf("repeat %ld\n", repeat);
+	printf("sweep_wall_us_p50 %.3f\n", sweep_wall[sweeps / 2] / count / (double)repeat * 1e6);
+	printf("sweep_wall_us_p99 %.3f\n",
+	       sweep_wall[sweeps * 99 / 100] / count / (double)repeat * 1e6);
 	printf("maxrss_mib %.1f\n", ru.ru_maxrss / 1024.0);
 
 	/* Phase 2: each call kind alone, over all GPUs, a quarter as many rounds

@@ -10,6 +10,12 @@
  * activity over the last ~200 ms, sliding by 100 ms, and a steady load never
  * shows a false zero.  One SampleGet (~27 us on an H200) and one MetricsGet
  * per sweep; samples are allocated once.
+ *
+ * What a MetricsGet costs depends on the metrics asked: on an H200 (driver
+ * 580, bench/gpm_cost.c) every metric costs ~0.3 us except the graphics
+ * engine's (id 1), which costs ~1.2 ms of CPU on its own.  So the fast list
+ * leaves it out, and the slow thread computes it from its own pair, one
+ * slow interval long (GPM_LIST_SLOW).
  */
 #include "sample/sources.h"
 
@@ -22,7 +28,6 @@ static const struct {
 	unsigned id;
 	enum metric_id metric;
 } gpm_rows[] = {
-    {NVML_GPM_METRIC_GRAPHICS_UTIL, METRIC_GPM_GRAPHICS},
     {NVML_GPM_METRIC_SM_UTIL, METRIC_GPM_SM_ACTIVE},
     {NVML_GPM_METRIC_SM_OCCUPANCY, METRIC_GPM_SM_OCCUPANCY},
     {NVML_GPM_METRIC_INTEGER_UTIL, METRIC_GPM_INTEGER},
@@ -43,7 +48,7 @@ static const struct {
 #define GPM_ENGINES 8 /* NVDEC_0..7 and NVJPG_0..7: averaged over those present */
 
 nvmlReturn_t gpm_read(const struct nvml_lib *lib, struct gpm_state *g, nvmlDevice_t dev, int gi,
-                      double *raw, metric_set *got)
+                      enum gpm_list list, double *raw, metric_set *got)
 {
 	if (!lib->gpm_query_device_support || !lib->gpm_sample_alloc || !lib->gpm_sample_get ||
 	    !lib->gpm_metrics_get || !lib->gpm_sample_free || (gi >= 0 && !lib->gpm_mig_sample_get))
@@ -92,6 +97,20 @@ nvmlReturn_t gpm_read(const struct nvml_lib *lib, struct gpm_state *g, nvmlDevic
 	mg.sample1 = g->ring[base];
 	mg.sample2 = g->ring[slot];
 	unsigned n = 0;
+	if (list == GPM_LIST_SLOW) {
+		mg.metrics[0].metricId = NVML_GPM_METRIC_GRAPHICS_UTIL;
+		mg.numMetrics = 1;
+		rc = lib->gpm_metrics_get(&mg);
+		if (rc != NVML_SUCCESS)
+			return rc;
+		if (mg.metrics[0].nvmlReturn != NVML_SUCCESS)
+			return mg.metrics[0].nvmlReturn;
+		if (mg.metrics[0].value >= 0) {
+			raw[METRIC_GPM_GRAPHICS] = mg.metrics[0].value;
+			metric_set_add(got, METRIC_GPM_GRAPHICS);
+		}
+		return NVML_SUCCESS;
+	}
 	for (size_t i = 0; i < GPM_ROWS; i++)
 		mg.metrics[n++].metricId = gpm_rows[i].id;
 	for (unsigned e = 0; e < GPM_ENGINES; e++) {
@@ -136,7 +155,12 @@ nvmlReturn_t gpm_read(const struct nvml_lib *lib, struct gpm_state *g, nvmlDevic
 
 nvmlReturn_t read_gpm(struct source_ctx *ctx, double *raw, metric_set *got)
 {
-	return gpm_read(ctx->lib, &ctx->gpm, ctx->dev, -1, raw, got);
+	return gpm_read(ctx->lib, &ctx->gpm, ctx->dev, -1, GPM_LIST_FAST, raw, got);
+}
+
+nvmlReturn_t read_gpm_graphics(struct source_ctx *ctx, double *raw, metric_set *got)
+{
+	return gpm_read(ctx->lib, &ctx->gpm, ctx->dev, -1, GPM_LIST_SLOW, raw, got);
 }
 
 void gpm_release(const struct nvml_lib *lib, struct gpm_state *g)

@@ -71,7 +71,8 @@ nvmlReturn_t mig_read(const struct nvml_lib *lib, nvmlDevice_t parent, struct mi
 	if (rc == NVML_ERROR_GPU_IS_LOST)
 		return rc;
 	if (!m->gpm_off) {
-		nvmlReturn_t g = gpm_read(lib, &m->gpm, parent, (int)m->gi, raw, got);
+		nvmlReturn_t g =
+		    gpm_read(lib, &m->gpm, parent, (int)m->gi, GPM_LIST_FAST, raw, got);
 		if (nvml_rc_is_unsupported(g))
 			m->gpm_off = true; /* not offered for this instance: stop asking */
 		else if (g == NVML_ERROR_GPU_IS_LOST)

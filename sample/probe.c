@@ -91,7 +91,11 @@ void probe_device(struct source_ctx *ctx, struct probe_result *out)
 		struct source_status *st = &out->sources[src];
 		metric_set got = {0};
 		nvmlReturn_t rc = read(ctx, out->raw, &got);
-		if (src == SRC_GPM && rc == NVML_SUCCESS) {
+		bool filled = false;
+		for (int m = 0; m < METRIC_COUNT && !filled; m++)
+			filled = metric_table[m].source == (enum source_id)src &&
+			         metric_set_has(&got, m);
+		if ((src == SRC_GPM || src == SRC_GPM_GRAPHICS) && rc == NVML_SUCCESS && !filled) {
 			/* GPM needs a pair of samples across a driver refresh before it
 			 * says which metrics this GPU offers. */
 			struct timespec ts = {0, (long)(GPM_MIN_WINDOW_S * 1e9) + 10 * 1000 * 1000};

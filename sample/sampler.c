@@ -1,8 +1,22 @@
-/* sampler.c - per-GPU fast and slow sampling threads.
+/* sampler.c - per-GPU workers (probe, then the slow tier) and the fast step.
+ *
+ * Each GPU has a worker thread: it opens the handle, reads the identity,
+ * probes what the GPU supports, lists its MIG instances, starts the GPU's
+ * event thread, hands the GPU to the fast sweepers (sweeper.c) and then runs
+ * the GPU's slow tier itself.  The fast tier of all GPUs runs on one shared
+ * sweeper thread, one GPU after the other: a sweep right after another
+ * finds the driver's code and data warm, and costs a quarter of one that
+ * wakes up cold (262 vs 67 us of CPU per GPU on an H200, bench/README.md).
+ * A GPU whose fast step hangs or keeps running slow is moved to a thread of
+ * its own, so it cannot hold the others back for more than about a second.
  *
  * A tier's sweep reads its supported sources into a private frame and then
- * publishes the frame in one short critical section (board_publish), on a
- * fixed-rate schedule (sleep_to_next).
+ * publishes the frame in one short critical section (board_publish).
+ *
+ * GPM calls of one GPU are only ever made by the one thread that runs its
+ * fast step (the graphics-engine figure included, which is why it is not on
+ * the slow thread): on driver 580, nvmlGpmSampleGet crashed inside the
+ * driver when a second thread sampled the same GPU.
  */
 #include "sample/worker.h"
 
@@ -38,18 +52,7 @@ bool sampler_sleep_until(struct sampler *s, double deadline)
 	return stop;
 }
 
-void sampler_note_error(struct gpu_worker *w, const char *call, nvmlReturn_t rc)
-{
-	char why[160];
-	snprintf(why, sizeof(why), "%s: %s", call, nvml_lib_strerror(w->s->lib, rc));
-	board_set_health(w->s->board, w->index,
-	                 rc == NVML_ERROR_GPU_IS_LOST ? GPU_LOST : GPU_FAILING, why);
-}
-
-/* Fixed-rate schedule: the next sweep is due one period after the last was
- * due; a sweep that overran skips ahead rather than bursting.  Returns true
- * on stop. */
-static bool sleep_to_next(struct sampler *s, double *due, double period)
+bool sampler_sleep_to_next(struct sampler *s, double *due, double period)
 {
 	*due += period;
 	double now = mono_now();
@@ -58,9 +61,18 @@ static bool sleep_to_next(struct sampler *s, double *due, double period)
 	return sampler_sleep_until(s, *due);
 }
 
+void sampler_note_error(struct gpu_worker *w, const char *call, nvmlReturn_t rc)
+{
+	char why[160];
+	snprintf(why, sizeof(why), "%s: %s", call, nvml_lib_strerror(w->s->lib, rc));
+	board_set_health(w->s->board, w->index,
+	                 rc == NVML_ERROR_GPU_IS_LOST ? GPU_LOST : GPU_FAILING, why);
+}
+
 /* Which sources each tier reads: those with a reader and a supported
  * metric, and the utilization buffers (which feed windows, not metrics of
- * their own) when the probe found them. */
+ * their own) when the probe found them.  The GPM graphics figure is not in
+ * any plan: the fast step computes it once a slow interval. */
 static void plan_sweeps(struct gpu_worker *w, const struct source_status *sources)
 {
 	memset(w->plan_len, 0, sizeof(w->plan_len));
@@ -69,6 +81,10 @@ static void plan_sweeps(struct gpu_worker *w, const struct source_status *source
 		for (int m = 0; m < METRIC_COUNT && !wanted; m++)
 			wanted = metric_table[m].source == (enum source_id)src &&
 			         metric_set_has(&w->supported, m);
+		if (src == SRC_GPM_GRAPHICS) {
+			w->graphics = wanted;
+			continue;
+		}
 		if (wanted && source_reader(src)) {
 			enum sample_tier t = source_table[src].tier;
 			w->plan[t][w->plan_len[t]++] = (unsigned char)src;
@@ -89,20 +105,15 @@ static void publish_extras(struct gpu_worker *w, struct source_ctx *ctx)
 	ctx->nvlink_read = false;
 }
 
-/* One sweep of one tier, published with its duration (when the tier has a
- * duration metric, else -1) in one critical section.  Returns the health the
- * sweep shows: GPU_LOST ends the thread; GPU_FAILING when every source of the
- * sweep failed (a single failing source only loses its own values for this
- * sweep). */
-static enum gpu_health sweep(struct gpu_worker *w, struct source_ctx *ctx, enum sample_tier tier,
-                             int duration_metric, char *why, size_t whylen)
+enum gpu_health sampler_sweep(struct gpu_worker *w, struct source_ctx *ctx, enum sample_tier tier,
+                              int duration_metric, char *why, size_t whylen)
 {
 	double raw[METRIC_COUNT];
 	metric_set got = {0};
 	int failed = 0;
+	int calls = 0; /* sources that call NVML (not the derived clock loss) */
 	double t0 = mono_now();
 
-	int calls = 0; /* sources that call NVML (not the derived clock loss) */
 	for (int i = 0; i < w->plan_len[tier]; i++) {
 		enum source_id src = w->plan[tier][i];
 		calls += src != SRC_CLOCK_LOSS;
@@ -124,32 +135,61 @@ static enum gpu_health sweep(struct gpu_worker *w, struct source_ctx *ctx, enum 
 	return calls > 0 && failed >= calls ? GPU_FAILING : GPU_OK;
 }
 
-static void *slow_main(void *arg)
+void sampler_fast_step(struct gpu_worker *w)
 {
-	struct gpu_worker *w = arg;
-	struct source_ctx ctx = {.lib = w->s->lib, .dev = w->dev};
-	double due = mono_now();
-	char why[160];
-	while (!atomic_load(&w->s->stop)) {
-		/* Only the fast tier judges health; the slow one reports a lost GPU. */
-		if (sweep(w, &ctx, TIER_SLOW, METRIC_SLOW_SWEEP, why, sizeof(why)) == GPU_LOST) {
-			board_set_health(w->s->board, w->index, GPU_LOST, why);
-			break;
+	struct sampler *s = w->s;
+	char why[160] = "";
+	enum gpu_health h =
+	    sampler_sweep(w, w->fast, TIER_FAST, METRIC_FAST_SWEEP, why, sizeof(why));
+	for (unsigned k = 0; h != GPU_LOST && k < w->n_mig; k++) {
+		double raw[METRIC_COUNT];
+		metric_set got = {0};
+		if (mig_read(s->lib, w->dev, &w->mig[k], raw, &got) == NVML_ERROR_GPU_IS_LOST) {
+			h = GPU_LOST;
+			snprintf(why, sizeof(why), "MIG instance %u: GPU is lost", w->mig[k].gi);
 		}
-		if (sleep_to_next(w->s, &due, w->s->cfg.slow_s))
-			break;
+		board_publish_mig(s->board, w->index, k, raw, &got);
 	}
-	source_ctx_release(&ctx);
-	atomic_store(&w->slow_done, true);
-	return NULL;
+	double now = mono_now();
+	/* The sample buffers, once a second. */
+	if (h != GPU_LOST && w->plan_len[TIER_BUFFER] && now >= w->buffers_due) {
+		w->buffers_due += BUFFER_INTERVAL_S;
+		if (w->buffers_due < now)
+			w->buffers_due = now + BUFFER_INTERVAL_S;
+		char bwhy[160];
+		if (sampler_sweep(w, w->fast, TIER_BUFFER, -1, bwhy, sizeof(bwhy)) == GPU_LOST) {
+			h = GPU_LOST;
+			snprintf(why, sizeof(why), "%s", bwhy);
+		}
+	}
+	/* The GPM graphics engine (~1.2 ms of driver CPU), once a slow interval. */
+	if (h != GPU_LOST && w->graphics && now >= w->graphics_due) {
+		w->graphics_due = now + s->cfg.slow_s;
+		double raw[METRIC_COUNT];
+		metric_set got = {0};
+		nvmlReturn_t rc = read_gpm_graphics(w->fast, raw, &got);
+		if (rc == NVML_ERROR_GPU_IS_LOST)
+			h = GPU_LOST;
+		else if (metric_set_has(&got, METRIC_GPM_GRAPHICS))
+			board_publish_one(s->board, w->index, METRIC_GPM_GRAPHICS,
+			                  raw[METRIC_GPM_GRAPHICS]);
+	}
+	/* The GPU leaves "probing" with its first published sweep. */
+	if (h != w->reported || h != GPU_OK)
+		board_set_health(s->board, w->index, h, h == GPU_OK ? "" : why);
+	w->reported = h;
+	if (h == GPU_LOST)
+		atomic_store(&w->owner, OWNER_NONE);
 }
 
-static void *fast_main(void *arg)
+/* The worker: handle, identity, probe, MIG, events; then the GPU goes to
+ * the fast sweepers and this thread runs its slow tier. */
+static void *worker_main(void *arg)
 {
 	struct gpu_worker *w = arg;
 	struct sampler *s = w->s;
 	struct gpu_identity id;
-	struct source_ctx *ctx = NULL; /* reader state: ~7 KB, so not on the stack */
+	struct source_ctx slow = {.lib = s->lib};
 	char why[160];
 
 	nvmlReturn_t rc = s->lib->device_get_handle_by_index(w->index, &w->dev);
@@ -169,81 +209,55 @@ static void *fast_main(void *arg)
 	}
 	board_set_identity(s->board, w->index, &id);
 
-	ctx = calloc(1, sizeof(*ctx));
 	struct probe_result *probe = malloc(sizeof(*probe));
-	if (!probe || !ctx) {
+	if (!probe) {
 		board_set_health(s->board, w->index, GPU_FAILING, "out of memory");
-		free(probe);
 		goto out;
 	}
-	ctx->lib = s->lib;
-	ctx->dev = w->dev;
-	probe_device(ctx, probe);
+	w->fast->lib = s->lib;
+	w->fast->dev = w->dev;
+	probe_device(w->fast, probe);
 	w->supported = probe->supported;
 	plan_sweeps(w, probe->sources);
 	board_set_probe(s->board, w->index, probe->sources, &probe->supported);
-	publish_extras(w, ctx);
+	publish_extras(w, w->fast);
 	board_publish(s->board, w->index, TIER_STATIC, probe->raw, &probe->got);
 	bool lost = probe->lost;
 	free(probe);
-	if (!lost) {
-		struct mig_record rec[GPU_MAX_MIG];
-		w->n_mig = mig_discover(s->lib, w->dev, w->mig, rec);
-		if (w->n_mig)
-			board_set_mig(s->board, w->index, w->n_mig, rec);
-	}
 	if (lost) {
 		board_set_health(s->board, w->index, GPU_LOST, "GPU is lost (during probe)");
 		goto out;
 	}
-	atomic_store(&w->slow_started, pthread_create(&w->slow, NULL, slow_main, w) == 0);
+	struct mig_record rec[GPU_MAX_MIG];
+	w->n_mig = mig_discover(s->lib, w->dev, w->mig, rec);
+	if (w->n_mig)
+		board_set_mig(s->board, w->index, w->n_mig, rec);
+
 	if (metric_set_has(&w->supported, METRIC_XID_COUNT) ||
 	    metric_set_has(&w->supported, METRIC_DBE_EVENTS))
 		atomic_store(&w->events_started,
 		             pthread_create(&w->events, NULL, events_main, w) == 0);
 
-	/* The GPU stays "probing" until its first fast sweep is published, so
-	 * a reader that waited for the probe finds values, not an empty page. */
-	double due = mono_now(), buffers_due = due;
-	enum gpu_health reported = GPU_PROBING;
+	/* Hand the fast tier over; it publishes the GPU's first sweep. */
+	w->reported = GPU_PROBING;
+	w->buffers_due = w->graphics_due = mono_now();
+	atomic_store(&w->owner, OWNER_SHARED);
+
+	slow.dev = w->dev;
+	double due = mono_now();
 	while (!atomic_load(&s->stop)) {
-		enum gpu_health h = sweep(w, ctx, TIER_FAST, METRIC_FAST_SWEEP, why, sizeof(why));
-		for (unsigned k = 0; h != GPU_LOST && k < w->n_mig; k++) {
-			double raw[METRIC_COUNT];
-			metric_set got = {0};
-			if (mig_read(s->lib, w->dev, &w->mig[k], raw, &got) ==
-			    NVML_ERROR_GPU_IS_LOST) {
-				h = GPU_LOST;
-				snprintf(why, sizeof(why), "MIG instance %u: GPU is lost",
-				         w->mig[k].gi);
-			}
-			board_publish_mig(s->board, w->index, k, raw, &got);
-		}
-		/* The sample buffers ride on the fast thread, once a second. */
-		if (h != GPU_LOST && w->plan_len[TIER_BUFFER] && mono_now() >= buffers_due) {
-			buffers_due += BUFFER_INTERVAL_S;
-			if (buffers_due < mono_now())
-				buffers_due = mono_now() + BUFFER_INTERVAL_S;
-			char bwhy[160];
-			if (sweep(w, ctx, TIER_BUFFER, -1, bwhy, sizeof(bwhy)) == GPU_LOST) {
-				h = GPU_LOST;
-				snprintf(why, sizeof(why), "%s", bwhy);
-			}
-		}
-		if (h != reported || h != GPU_OK)
-			board_set_health(s->board, w->index, h, h == GPU_OK ? "" : why);
-		reported = h;
-		if (h == GPU_LOST)
+		/* Only the fast tier judges health; the slow one reports a lost GPU. */
+		if (sampler_sweep(w, &slow, TIER_SLOW, METRIC_SLOW_SWEEP, why, sizeof(why)) ==
+		    GPU_LOST) {
+			board_set_health(s->board, w->index, GPU_LOST, why);
 			break;
-		if (sleep_to_next(s, &due, s->cfg.fast_s))
+		}
+		if (sampler_sleep_to_next(s, &due, s->cfg.slow_s))
 			break;
 	}
 out:
-	mig_release(s->lib, w->mig, w->n_mig);
-	if (ctx)
-		source_ctx_release(ctx);
-	free(ctx);
-	atomic_store(&w->fast_done, true);
+	source_ctx_release(&slow);
+	atomic_store(&w->worker_done, true);
 	return NULL;
 }
 
@@ -257,6 +271,7 @@ struct sampler *sampler_start(const struct nvml_lib *lib, struct board *board,
 	s->board = board;
 	s->cfg = *cfg;
 	s->count = board->count;
+	s->shared = -1;
 	atomic_init(&s->stop, false);
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_condattr_t attr;
@@ -264,19 +279,30 @@ struct sampler *sampler_start(const struct nvml_lib *lib, struct board *board,
 	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
 	pthread_cond_init(&s->wake, &attr);
 	pthread_condattr_destroy(&attr);
+	s->max_sweepers = 2 * (int)s->count + 1;
 	s->workers = calloc(s->count ? s->count : 1, sizeof(*s->workers));
-	if (!s->workers)
+	s->sweepers = calloc((size_t)s->max_sweepers, sizeof(*s->sweepers));
+	if (!s->workers || !s->sweepers)
 		goto err;
 	for (unsigned i = 0; i < s->count; i++) {
 		struct gpu_worker *w = &s->workers[i];
 		w->s = s;
 		w->index = i;
-		if (pthread_create(&w->fast, NULL, fast_main, w) != 0) {
-			snprintf(err, errlen, "cannot start the sampler thread of GPU %u", i);
-			atomic_store(&s->stop, true);
-			for (unsigned k = 0; k < i; k++)
-				pthread_join(s->workers[k].fast, NULL);
+		atomic_init(&w->owner, OWNER_NONE);
+		if (!(w->fast = calloc(1, sizeof(*w->fast))))
 			goto err;
+	}
+	if (s->count && sweepers_start(s) != 0) {
+		snprintf(err, errlen, "cannot start the fast sampling thread");
+		goto err;
+	}
+	for (unsigned i = 0; i < s->count; i++) {
+		struct gpu_worker *w = &s->workers[i];
+		if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {
+			snprintf(err, errlen, "cannot start the sampler thread of GPU %u", i);
+			s->count = i; /* stop what was started */
+			sampler_stop(s);
+			return NULL;
 		}
 	}
 	return s;
@@ -284,7 +310,10 @@ err:
 	if (s && !*err)
 		snprintf(err, errlen, "out of memory starting the sampler");
 	if (s) {
+		for (unsigned i = 0; s->workers && i < s->count; i++)
+			free(s->workers[i].fast);
 		free(s->workers);
+		free(s->sweepers);
 		free(s);
 	}
 	return NULL;
@@ -308,9 +337,7 @@ void sampler_wait_probed(struct sampler *s, double timeout_s)
 	}
 }
 
-/* Joins a thread if it finishes within the grace period; a thread stuck in
- * the driver is left behind (it holds no lock of ours). */
-static int join_or_abandon(pthread_t t, atomic_bool *done, double deadline)
+int sampler_join_or_abandon(pthread_t t, atomic_bool *done, double deadline)
 {
 	while (!atomic_load(done) && mono_now() < deadline) {
 		struct timespec ts = {0, 5 * 1000 * 1000};
@@ -333,21 +360,27 @@ int sampler_stop(struct sampler *s)
 	pthread_cond_broadcast(&s->wake);
 	pthread_mutex_unlock(&s->lock);
 
-	int hung = 0;
 	double deadline = mono_now() + 2.0;
+	int hung = sweepers_stop(s, deadline);
 	for (unsigned i = 0; i < s->count; i++) {
 		struct gpu_worker *w = &s->workers[i];
-		/* The fast thread starts the others: settle it first. */
-		hung += join_or_abandon(w->fast, &w->fast_done, deadline);
-		if (atomic_load(&w->slow_started))
-			hung += join_or_abandon(w->slow, &w->slow_done, deadline);
+		/* The worker starts the events thread: settle it first. */
+		hung += sampler_join_or_abandon(w->thread, &w->worker_done, deadline);
 		if (atomic_load(&w->events_started))
-			hung += join_or_abandon(w->events, &w->events_done, deadline);
+			hung += sampler_join_or_abandon(w->events, &w->events_done, deadline);
 	}
 	if (hung == 0) {
+		for (unsigned i = 0; i < s->count; i++) {
+			struct gpu_worker *w = &s->workers[i];
+			mig_release(s->lib, w->mig, w->n_mig);
+			if (w->fast)
+				source_ctx_release(w->fast);
+			free(w->fast);
+		}
 		pthread_cond_destroy(&s->wake);
 		pthread_mutex_destroy(&s->lock);
 		free(s->workers);
+		free(s->sweepers);
 		free(s);
 	}
 	/* With threads left in the driver, s stays allocated: they still use it. */

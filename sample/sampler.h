@@ -1,11 +1,12 @@
 /* sampler.h - the threads that read GPUs and publish to the board.
  *
- * Each GPU gets its own threads: a fast one (identity and capability probe
- * first, then the fast tier every --fast-interval), a slow one (the tier of
- * calls that cost milliseconds), and an event one (Xid and ECC events).
- * One thread per GPU per tier costs a few KiB of RSS each and buys the
- * isolation the design promises: a call that hangs on GPU 3 delays nothing
- * but that tier of GPU 3, which the board then reports as stalled.
+ * Each GPU gets a worker thread (identity and capability probe, then the
+ * slow tier: calls that cost milliseconds) and an event thread (Xid and ECC
+ * events).  The fast tier of all GPUs runs on one shared sweeper thread,
+ * because sweeps back to back are four times cheaper than sweeps that each
+ * wake up cold; a GPU whose fast step hangs or keeps running slow is moved
+ * to a thread of its own (sweeper.c), so a call that hangs on GPU 3 delays
+ * the other GPUs by at most about a second, and GPU 3 shows as stalled.
  */
 #ifndef GPUSCOPE_SAMPLER_H
 #define GPUSCOPE_SAMPLER_H

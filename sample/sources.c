@@ -350,6 +350,7 @@ static const source_read_fn readers[SRC_COUNT] = {
     [SRC_ENCODER] = read_encoder,
     [SRC_DECODER] = read_decoder,
     [SRC_GPM] = read_gpm,
+    [SRC_GPM_GRAPHICS] = read_gpm_graphics,
     [SRC_CLOCK_LOSS] = read_clock_loss,
     [SRC_POWER_SAMPLES] = read_power_samples,
     [SRC_UTIL_SAMPLES] = read_util_samples,

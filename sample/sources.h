@@ -76,9 +76,13 @@ nvmlReturn_t read_util_samples(struct source_ctx *ctx, double *raw, metric_set *
 nvmlReturn_t read_nvlink(struct source_ctx *ctx, double *raw, metric_set *got);
 
 /* GPM activity of a device (gi < 0) or of GPU instance gi of dev (MIG),
- * from the ring g; fills the GPM rows of raw/got when a pair is ready. */
+ * from the ring g; fills the GPM rows of raw/got when a pair is ready.  The
+ * fast list is every GPM row but the graphics engine's, which costs the
+ * driver ~1.2 ms to compute and is the slow list's only metric. */
+enum gpm_list { GPM_LIST_FAST, GPM_LIST_SLOW };
 nvmlReturn_t gpm_read(const struct nvml_lib *lib, struct gpm_state *g, nvmlDevice_t dev, int gi,
-                      double *raw, metric_set *got);
+                      enum gpm_list list, double *raw, metric_set *got);
+nvmlReturn_t read_gpm_graphics(struct source_ctx *ctx, double *raw, metric_set *got);
 void gpm_release(const struct nvml_lib *lib, struct gpm_state *g);
 
 /* Releases what readers allocated (GPM samples). */

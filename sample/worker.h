@@ -1,4 +1,4 @@
-/* worker.h - sampler internals shared by sampler.c and events.c. */
+/* worker.h - sampler internals shared by sampler.c, sweeper.c and events.c. */
 #ifndef GPUSCOPE_WORKER_H
 #define GPUSCOPE_WORKER_H
 
@@ -9,23 +9,48 @@
 #include "sample/sampler.h"
 #include "sample/sources.h"
 
+/* Who runs a GPU's fast tier (gpu_worker.owner). */
+#define OWNER_NONE   (-2) /* not probed yet, or lost: nobody */
+#define OWNER_SHARED (-1) /* the shared sweeper, with the other well-behaved GPUs */
+/* >= 0: the sweeper of that index, dedicated to this GPU alone */
+
 struct gpu_worker {
 	struct sampler *s;
 	unsigned index;
 	nvmlDevice_t dev;
-	metric_set supported; /* written by the fast thread before it starts the others */
+	metric_set supported; /* written by the worker thread before the GPU is handed over */
 	/* The sources each tier reads, fixed after the probe (so a sweep does not
 	 * re-derive them): plan[tier][0..plan_len[tier]). */
 	unsigned char plan[TIER_COUNT][SRC_COUNT];
 	int plan_len[TIER_COUNT];
-	/* MIG GPU instances, found after the probe (fast thread only). */
+	bool graphics; /* GPM graphics engine: on the fast thread, once a slow interval */
+	/* MIG GPU instances, found after the probe (fast tier). */
 	unsigned n_mig;
 	struct mig_instance mig[GPU_MAX_MIG];
-	pthread_t fast, slow, events;
-	/* Set by the fast thread, read by sampler_stop, which may have to
-	 * abandon a fast thread stuck in the driver instead of joining it. */
-	atomic_bool slow_started, events_started;
-	atomic_bool fast_done, slow_done, events_done;
+
+	/* Fast-tier state, touched only by the sweeper holding `stepping`. */
+	struct source_ctx *fast;
+	atomic_int owner;
+	atomic_bool stepping; /* a sweeper is in this GPU's fast step */
+	enum gpu_health reported;
+	double buffers_due, graphics_due;
+	int slow_steps; /* consecutive fast steps over the isolation threshold */
+
+	pthread_t thread, events; /* the worker (probe, then slow tier) and events */
+	atomic_bool events_started;
+	atomic_bool worker_done, events_done;
+};
+
+/* A thread running fast steps: the shared one (dedicated < 0) serves every GPU
+ * owned OWNER_SHARED; a dedicated one serves the GPU it was given. */
+struct sweeper {
+	struct sampler *s;
+	int id;
+	pthread_t thread;
+	atomic_int dedicated;  /* -1 shared; else the GPU it serves alone */
+	atomic_int current;    /* GPU in a fast step now, -1 between steps */
+	atomic_llong since_ns; /* monotonic ns the current step began */
+	atomic_bool started, done;
 };
 
 struct sampler {
@@ -33,17 +58,43 @@ struct sampler {
 	struct board *board;
 	struct sampler_config cfg;
 	atomic_bool stop;
-	pthread_mutex_t lock;
-	pthread_cond_t wake; /* signalled on stop */
+	pthread_mutex_t lock; /* sleeps, and the sweeper table */
+	pthread_cond_t wake;  /* signalled on stop */
 	unsigned count;
 	struct gpu_worker *workers;
+	struct sweeper *sweepers; /* room for 2 * count + 1: see sweeper.c */
+	int n_sweepers, max_sweepers;
+	int shared; /* index of the current shared sweeper, -1 when none */
+	pthread_t watchdog;
+	atomic_bool watchdog_started, watchdog_done;
 };
 
 /* Sleeps until the monotonic deadline or until stop; returns true on stop. */
 bool sampler_sleep_until(struct sampler *s, double deadline);
 
+/* Fixed-rate schedule: the next run is due one period after the last was
+ * due; a run that overran skips ahead rather than bursting.  True on stop. */
+bool sampler_sleep_to_next(struct sampler *s, double *due, double period);
+
 /* Records an NVML failure of one GPU: lost is final, others mark it failing. */
 void sampler_note_error(struct gpu_worker *w, const char *call, nvmlReturn_t rc);
+
+/* One sweep of one tier of one GPU, published (sampler.c). */
+enum gpu_health sampler_sweep(struct gpu_worker *w, struct source_ctx *ctx, enum sample_tier tier,
+                              int duration_metric, char *why, size_t whylen);
+
+/* The fast step of one GPU: fast tier, MIG instances, and the buffer and
+ * graphics reads when due (sampler.c). */
+void sampler_fast_step(struct gpu_worker *w);
+
+/* Starts the shared sweeper and the watchdog (sweeper.c). */
+int sweepers_start(struct sampler *s);
+/* Joins (or abandons) every sweeper and the watchdog; returns threads left hung. */
+int sweepers_stop(struct sampler *s, double deadline);
+
+/* Joins a thread if it finishes by the deadline; a thread stuck in the driver
+ * is left behind (detached), and 1 is returned. */
+int sampler_join_or_abandon(pthread_t t, atomic_bool *done, double deadline);
 
 void *events_main(void *arg);
 

@@ -89,6 +89,7 @@ enum sample_tier {
 	X(ENCODER, TIER_FAST, "nvmlDeviceGetEncoderUtilization")                    \
 	X(DECODER, TIER_FAST, "nvmlDeviceGetDecoderUtilization")                    \
 	X(GPM, TIER_FAST, "nvmlGpmMetricsGet")                                      \
+	X(GPM_GRAPHICS, TIER_SLOW, "nvmlGpmMetricsGet")                             \
 	X(CLOCK_LOSS, TIER_FAST, "(SM clock against its maximum)")                  \
 	X(POWER_SAMPLES, TIER_BUFFER, "nvmlDeviceGetSamples")                       \
 	X(UTIL_SAMPLES, TIER_BUFFER, "nvmlDeviceGetSamples")                        \
@@ -201,8 +202,8 @@ X(ENC_UTIL, "gpuscope_encoder_utilization_ratio", "", GAUGE, UNIT_PERCENT, SRC_E
 X(DEC_UTIL, "gpuscope_decoder_utilization_ratio", "", GAUGE, UNIT_PERCENT, SRC_DECODER, \
   "Fraction of time the video decoder was busy.", \
   "DCGM_FI_DEV_DEC_UTIL", "Decoder utilization (in %).") \
-X(GPM_GRAPHICS, "gpuscope_graphics_engine_active_ratio", "", GAUGE, UNIT_ACTIVITY, SRC_GPM, \
-  "Fraction of time the graphics or compute engine was active (GPM).", \
+X(GPM_GRAPHICS, "gpuscope_graphics_engine_active_ratio", "", GAUGE, UNIT_ACTIVITY, SRC_GPM_GRAPHICS, \
+  "Fraction of time the graphics or compute engine was active over the last slow interval (GPM; slow tier because the driver takes ~1.2 ms of CPU to compute it).", \
   "DCGM_FI_PROF_GR_ENGINE_ACTIVE", "Ratio of time the graphics engine is active.") \
 X(GPM_SM_ACTIVE, "gpuscope_sm_active_ratio", "", GAUGE, UNIT_ACTIVITY, SRC_GPM, \
   "Fraction of SM cycles with at least one warp resident, averaged over all SMs (GPM); unlike utilization it falls when a kernel uses few SMs.", \

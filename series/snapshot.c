@@ -187,6 +187,7 @@ bool metric_per_mig(int m)
 {
 	return m == METRIC_FB_USED || m == METRIC_FB_FREE || m == METRIC_FB_RESERVED ||
 	       m == METRIC_FB_TOTAL || metric_table[m].source == SRC_GPM;
+	/* (The graphics engine's GPM figure is the whole GPU's, on the slow tier.) */
 }
 
 void board_set_mig(struct board *b, unsigned gpu, unsigned n, const struct mig_record *mig)
