@@ -1,0 +1,536 @@
+/* query.c - history out: per-GPU series, per-process series, GPU lists.
+ *
+ * Results are plain arrays on a regular grid (NaN where absent), the shape
+ * analyze/ and `gpuscope query` take.  At second resolution each point is one
+ * gpu_second row.  At minute resolution each point is one whole minute: its
+ * gpu_minute row, merged with any 1 s rows of that minute not folded yet
+ * (mean weighted by seconds, max of max, min of min, latest value), so a range
+ * that spans the fold boundary reads as one series.  Values come back in the
+ * metric table's raw units.
+ *
+ * Reads run in their own implicit transaction, so in WAL mode they see the
+ * last committed batch and never wait for, or block, the writer.
+ */
+#include "store/internal.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int lookup_gpu(struct store *s, const char *uuid, int64_t *gid)
+{
+	sqlite3_stmt *st;
+	int rc = sqlite3_prepare_v2(s->db, "SELECT id FROM gpus WHERE uuid = ?1", -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return store_db_fail(s, rc, "reading it");
+	sqlite3_bind_text(st, 1, uuid, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*gid = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	if (rc == SQLITE_DONE)
+		return store_fail(s, STORE_ENOENT, "history %s: no rows for GPU %s", s->path, uuid);
+	return rc == SQLITE_ROW ? STORE_OK : store_db_fail(s, rc, "reading it");
+}
+
+/* The grid for [from, to]: step 1 or 60, t0 and n. */
+static int grid(struct store *s, int64_t gid, int64_t from, int64_t to, enum store_resolution res,
+                int64_t *t0, int64_t *step, size_t *n)
+{
+	if (from > to)
+		return store_fail(s, STORE_EINVAL, "history %s: query range ends before it starts",
+		                  s->path);
+	*step = res == STORE_RES_MINUTE ? 60 : 1;
+	if (res == STORE_RES_AUTO) {
+		sqlite3_stmt *st;
+		int rc =
+		    sqlite3_prepare_v2(s->db,
+		                       "SELECT 1 FROM gpu_minute WHERE gpu_id = ?1 AND t >= ?2 AND "
+		                       "t <= ?3 LIMIT 1",
+		                       -1, &st, NULL);
+		if (rc != SQLITE_OK)
+			return store_db_fail(s, rc, "reading it");
+		sqlite3_bind_int64(st, 1, gid);
+		sqlite3_bind_int64(st, 2, store_minute_of(from));
+		sqlite3_bind_int64(st, 3, to);
+		rc = sqlite3_step(st);
+		sqlite3_finalize(st);
+		if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+			return store_db_fail(s, rc, "reading it");
+		if (rc == SQLITE_ROW)
+			*step = 60;
+	}
+	*t0 = *step == 60 ? store_minute_of(from) : from;
+	int64_t last = *step == 60 ? store_minute_of(to) : to;
+	uint64_t points = (uint64_t)(last - *t0) / (uint64_t)*step + 1;
+	if (points > STORE_QUERY_MAX_POINTS)
+		return store_fail(s, STORE_EINVAL,
+		                  "history %s: %llu points asked (at most %zu); ask for minute "
+		                  "resolution or a shorter range",
+		                  s->path, (unsigned long long)points, STORE_QUERY_MAX_POINTS);
+	*n = (size_t)points;
+	return STORE_OK;
+}
+
+/* Per point and request: what minute merging needs. */
+struct acc {
+	double sum, weight, val, val_t;
+	bool have;
+};
+
+static void acc_add(struct acc *a, enum store_col_stat stat, double v, double w, double t)
+{
+	switch (stat) {
+	case COL_MEAN:
+		a->sum += v * w;
+		a->weight += w;
+		break;
+	case COL_MAX:
+		a->val = a->have ? fmax(a->val, v) : v;
+		break;
+	case COL_MIN:
+		a->val = a->have ? fmin(a->val, v) : v;
+		break;
+	case COL_VALUE:
+		if (!a->have || t >= a->val_t) {
+			a->val = v;
+			a->val_t = t;
+		}
+		break;
+	}
+	a->have = true;
+}
+
+static double acc_result(const struct acc *a, enum store_col_stat stat)
+{
+	if (!a->have)
+		return NAN;
+	return stat == COL_MEAN ? a->sum / a->weight : a->val;
+}
+
+/* "SELECT t[, n], <column or NULL per request> FROM table WHERE ..." */
+static char *series_sql(const struct store *s, const int *ci, size_t nreq, bool minute_table,
+                        bool with_n)
+{
+	const bool *has = minute_table ? s->has_min : s->has_sec;
+	size_t cap = 160 + nreq * (STORE_COL_NAME_MAX + 2);
+	char *sql = malloc(cap);
+	if (!sql)
+		return NULL;
+	size_t off = (size_t)snprintf(sql, cap, "SELECT t%s", with_n ? ", n" : "");
+	for (size_t k = 0; k < nreq; k++)
+		off += (size_t)snprintf(sql + off, cap - off, ", %s",
+		                        ci[k] >= 0 && has[ci[k]] ? s->cols[ci[k]].name : "NULL");
+	snprintf(sql + off, cap - off, " FROM %s WHERE gpu_id = ?1 AND t >= ?2 AND t <= ?3",
+	         minute_table ? "gpu_minute" : "gpu_second");
+	return sql;
+}
+
+/* Runs one series query; each row goes to point (t - t0) / step. */
+static int scan(struct store *s, const char *sql, int64_t gid, int64_t from, int64_t to,
+                const int *ci, size_t nreq, bool with_n, int64_t t0, int64_t step, size_t n,
+                struct acc *acc, double *direct)
+{
+	sqlite3_stmt *st;
+	int rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return store_db_fail(s, rc, "reading it");
+	sqlite3_bind_int64(st, 1, gid);
+	sqlite3_bind_int64(st, 2, from);
+	sqlite3_bind_int64(st, 3, to);
+	int first = with_n ? 2 : 1;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		int64_t t = sqlite3_column_int64(st, 0);
+		size_t i = (size_t)((step == 60 ? store_minute_of(t) - t0 : t - t0) / step);
+		double w = with_n ? (double)sqlite3_column_int64(st, 1) : 1.0;
+		double when = with_n ? (double)(t + 59) : (double)t;
+		if (i >= n)
+			continue;
+		for (size_t k = 0; k < nreq; k++) {
+			if (ci[k] < 0 || sqlite3_column_type(st, first + (int)k) == SQLITE_NULL)
+				continue;
+			const struct store_col *c = &s->cols[ci[k]];
+			double v = sqlite3_column_double(st, first + (int)k);
+			if (direct)
+				direct[k * n + i] = store_unscale(c, v);
+			else
+				acc_add(&acc[k * n + i], c->stat, v, w, when);
+		}
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? STORE_OK : store_db_fail(s, rc, "reading it");
+}
+
+int store_query(struct store *s, const char *uuid, int64_t from, int64_t to,
+                const struct store_request *req, size_t nreq, enum store_resolution res,
+                struct store_series *out)
+{
+	int64_t gid, t0, step;
+	size_t n;
+	int rc;
+	int *ci = NULL;
+	char *sql = NULL;
+	struct acc *acc = NULL;
+
+	memset(out, 0, sizeof(*out));
+	if (!uuid || (nreq && !req))
+		return store_fail(s, STORE_EINVAL, "history %s: query without a GPU or requests",
+		                  s->path);
+	if ((rc = lookup_gpu(s, uuid, &gid)) != STORE_OK ||
+	    (rc = grid(s, gid, from, to, res, &t0, &step, &n)) != STORE_OK)
+		return rc;
+	if (nreq > SIZE_MAX / sizeof(double) / n)
+		return store_fail(s, STORE_EINVAL, "history %s: query too large", s->path);
+	ci = calloc(nreq ? nreq : 1, sizeof(*ci));
+	out->values = malloc((nreq ? nreq : 1) * n * sizeof(double));
+	if (!ci || !out->values)
+		goto oom;
+	for (size_t k = 0; k < nreq; k++) {
+		int m = req[k].metric;
+		ci[k] = -1;
+		if (m >= 0 && m < METRIC_COUNT && (int)req[k].stat >= 0 &&
+		    req[k].stat <= STORE_MIN) {
+			ci[k] = s->col_of[m][metric_windowed(m) ? (int)req[k].stat : COL_VALUE];
+		}
+	}
+	for (size_t i = 0; i < nreq * n; i++)
+		out->values[i] = NAN;
+	out->t0 = t0;
+	out->step = step;
+	out->n = n;
+	out->nreq = nreq;
+	if (nreq == 0)
+		goto done;
+
+	if (step == 1) {
+		if (!(sql = series_sql(s, ci, nreq, false, false)))
+			goto oom;
+		rc = scan(s, sql, gid, from, to, ci, nreq, false, t0, 1, n, NULL, out->values);
+		goto done;
+	}
+	acc = calloc(nreq * n, sizeof(*acc));
+	if (!acc || !(sql = series_sql(s, ci, nreq, true, true)))
+		goto oom;
+	int64_t last = t0 + (int64_t)(n - 1) * 60;
+	rc = scan(s, sql, gid, t0, last, ci, nreq, true, t0, 60, n, acc, NULL);
+	free(sql);
+	sql = NULL;
+	if (rc == STORE_OK) {
+		if (!(sql = series_sql(s, ci, nreq, false, false)))
+			goto oom;
+		rc = scan(s, sql, gid, t0, last + 59, ci, nreq, false, t0, 60, n, acc, NULL);
+	}
+	for (size_t k = 0; rc == STORE_OK && k < nreq; k++)
+		for (size_t i = 0; ci[k] >= 0 && i < n; i++) {
+			const struct store_col *c = &s->cols[ci[k]];
+			out->values[k * n + i] =
+			    store_unscale(c, acc_result(&acc[k * n + i], c->stat));
+		}
+done:
+	free(ci);
+	free(sql);
+	free(acc);
+	if (rc != STORE_OK)
+		store_series_free(out);
+	return rc;
+oom:
+	rc = store_fail(s, STORE_ENOMEM, "history %s: out of memory for a query", s->path);
+	goto done;
+}
+
+void store_series_free(struct store_series *out)
+{
+	if (!out)
+		return;
+	free(out->values);
+	memset(out, 0, sizeof(*out));
+}
+
+/* ---- processes ---- */
+
+struct proc_build {
+	int64_t id;
+	double *v[3], *w[3]; /* values (or sums) and weights of mem, sm, cpu */
+};
+
+static struct proc_build *proc_slot(struct proc_build **all, size_t *count, size_t *cap, int64_t id,
+                                    size_t n)
+{
+	for (size_t i = 0; i < *count; i++)
+		if ((*all)[i].id == id)
+			return &(*all)[i];
+	if (*count == *cap) {
+		size_t c = *cap ? 2 * *cap : 8;
+		struct proc_build *p = realloc(*all, c * sizeof(*p));
+		if (!p)
+			return NULL;
+		*all = p;
+		*cap = c;
+	}
+	struct proc_build *b = &(*all)[*count];
+	memset(b, 0, sizeof(*b));
+	b->id = id;
+	(*count)++;
+	for (int f = 0; f < 3; f++) {
+		b->v[f] = calloc(n, sizeof(double));
+		b->w[f] = calloc(n, sizeof(double));
+		if (!b->v[f] || !b->w[f])
+			return NULL;
+	}
+	return b;
+}
+
+static int proc_scan(struct store *s, const char *sql, int64_t gid, int64_t from, int64_t to,
+                     bool with_n, int64_t t0, int64_t step, size_t n, struct proc_build **all,
+                     size_t *count, size_t *cap)
+{
+	sqlite3_stmt *st;
+	int rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return store_db_fail(s, rc, "reading it");
+	sqlite3_bind_int64(st, 1, gid);
+	sqlite3_bind_int64(st, 2, from);
+	sqlite3_bind_int64(st, 3, to);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		int64_t t = sqlite3_column_int64(st, 0);
+		size_t i = (size_t)((step == 60 ? store_minute_of(t) - t0 : t - t0) / step);
+		double w = with_n ? (double)sqlite3_column_int64(st, 2) : 1.0;
+		if (i >= n)
+			continue;
+		struct proc_build *b = proc_slot(all, count, cap, sqlite3_column_int64(st, 1), n);
+		if (!b) {
+			sqlite3_finalize(st);
+			return store_fail(s, STORE_ENOMEM, "history %s: out of memory for a query",
+			                  s->path);
+		}
+		for (int f = 0; f < 3; f++) {
+			int col = (with_n ? 3 : 2) + f;
+			if (sqlite3_column_type(st, col) == SQLITE_NULL)
+				continue;
+			b->v[f][i] += sqlite3_column_double(st, col) * w;
+			b->w[f][i] += w;
+		}
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? STORE_OK : store_db_fail(s, rc, "reading it");
+}
+
+static char *dup_text(sqlite3_stmt *st, int col)
+{
+	const char *p = (const char *)sqlite3_column_text(st, col);
+	return strdup(p ? p : "");
+}
+
+static int proc_labels(struct store *s, struct store_process_series *p, int64_t id)
+{
+	sqlite3_stmt *st;
+	int rc =
+	    sqlite3_prepare_v2(s->db,
+	                       "SELECT pid, name, container, pod, namespace, job FROM processes "
+	                       "WHERE id = ?1",
+	                       -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return store_db_fail(s, rc, "reading it");
+	sqlite3_bind_int64(st, 1, id);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		p->pid = (unsigned)sqlite3_column_int64(st, 0);
+		p->name = dup_text(st, 1);
+		p->container = dup_text(st, 2);
+		p->pod = dup_text(st, 3);
+		p->namespace_ = dup_text(st, 4);
+		p->job = dup_text(st, 5);
+	} else {
+		/* Rows of a process pruned meanwhile: keep the numbers, no labels. */
+		p->name = strdup("");
+		p->container = strdup("");
+		p->pod = strdup("");
+		p->namespace_ = strdup("");
+		p->job = strdup("");
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return store_db_fail(s, rc, "reading it");
+	if (!p->name || !p->container || !p->pod || !p->namespace_ || !p->job)
+		return store_fail(s, STORE_ENOMEM, "history %s: out of memory for a query",
+		                  s->path);
+	return STORE_OK;
+}
+
+int store_query_processes(struct store *s, const char *uuid, int64_t from, int64_t to,
+                          enum store_resolution res, struct store_process_set *out)
+{
+	int64_t gid, t0, step;
+	size_t n, count = 0, cap = 0;
+	struct proc_build *all = NULL;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if (!uuid)
+		return store_fail(s, STORE_EINVAL, "history %s: query without a GPU", s->path);
+	if ((rc = lookup_gpu(s, uuid, &gid)) != STORE_OK ||
+	    (rc = grid(s, gid, from, to, res, &t0, &step, &n)) != STORE_OK)
+		return rc;
+	if (step == 1) {
+		rc = proc_scan(
+		    s,
+		    "SELECT t, proc_id, gpu_mem_bytes, sm_util, cpu_cores FROM proc_second "
+		    "WHERE gpu_id = ?1 AND t >= ?2 AND t <= ?3",
+		    gid, from, to, false, t0, 1, n, &all, &count, &cap);
+	} else {
+		int64_t last = t0 + (int64_t)(n - 1) * 60;
+		rc = proc_scan(
+		    s,
+		    "SELECT t, proc_id, n, gpu_mem_bytes_mean, sm_util_mean, cpu_cores_mean "
+		    "FROM proc_minute WHERE gpu_id = ?1 AND t >= ?2 AND t <= ?3",
+		    gid, t0, last, true, t0, 60, n, &all, &count, &cap);
+		if (rc == STORE_OK)
+			rc = proc_scan(s,
+			               "SELECT t, proc_id, gpu_mem_bytes, sm_util, cpu_cores FROM "
+			               "proc_second WHERE gpu_id = ?1 AND t >= ?2 AND t <= ?3",
+			               gid, t0, last + 59, false, t0, 60, n, &all, &count, &cap);
+	}
+	out->t0 = t0;
+	out->step = step;
+	out->n = n;
+	if (count && !(out->procs = calloc(count, sizeof(*out->procs))))
+		rc = rc == STORE_OK
+		         ? store_fail(s, STORE_ENOMEM, "history %s: out of memory", s->path)
+		         : rc;
+	for (size_t j = 0; j < count; j++) {
+		struct proc_build *b = &all[j];
+		if (out->procs && rc == STORE_OK) {
+			struct store_process_series *p = &out->procs[out->nprocs++];
+			double **dst[3] = {&p->gpu_mem_bytes, &p->sm_util, &p->cpu_cores};
+			for (int f = 0; f < 3; f++) {
+				for (size_t i = 0; b->v[f] && i < n; i++)
+					b->v[f][i] = b->w[f][i] > 0 ? b->v[f][i] / b->w[f][i] : NAN;
+				*dst[f] = b->v[f];
+				b->v[f] = NULL;
+			}
+			rc = proc_labels(s, p, b->id);
+		}
+		for (int f = 0; f < 3; f++) {
+			free(b->v[f]);
+			free(b->w[f]);
+		}
+	}
+	free(all);
+	if (rc != STORE_OK)
+		store_process_set_free(out);
+	return rc;
+}
+
+void store_process_set_free(struct store_process_set *out)
+{
+	if (!out)
+		return;
+	for (size_t j = 0; j < out->nprocs; j++) {
+		struct store_process_series *p = &out->procs[j];
+		free(p->name);
+		free(p->container);
+		free(p->pod);
+		free(p->namespace_);
+		free(p->job);
+		free(p->gpu_mem_bytes);
+		free(p->sm_util);
+		free(p->cpu_cores);
+	}
+	free(out->procs);
+	memset(out, 0, sizeof(*out));
+}
+
+/* ---- GPUs ---- */
+
+/* First (or last) t of a GPU's rows in one table within [from, to]. */
+static int edge(sqlite3_stmt *st, int64_t gid, int64_t from, int64_t to, int64_t *t, bool *found)
+{
+	sqlite3_bind_int64(st, 1, gid);
+	sqlite3_bind_int64(st, 2, from);
+	sqlite3_bind_int64(st, 3, to);
+	int rc = sqlite3_step(st);
+	*found = rc == SQLITE_ROW;
+	if (*found)
+		*t = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	return rc == SQLITE_ROW ? SQLITE_DONE : rc;
+}
+
+int store_list_gpus(struct store *s, int64_t from, int64_t to, struct store_gpu_info **out,
+                    size_t *n)
+{
+	static const char *const edge_sql[4] = {
+	    "SELECT t FROM gpu_second WHERE gpu_id = ?1 AND t >= ?2 AND t <= ?3 ORDER BY t LIMIT 1",
+	    "SELECT t FROM gpu_second WHERE gpu_id = ?1 AND t >= ?2 AND t <= ?3 ORDER BY t DESC "
+	    "LIMIT 1",
+	    "SELECT t FROM gpu_minute WHERE gpu_id = ?1 AND t >= ?2 AND t <= ?3 ORDER BY t LIMIT 1",
+	    "SELECT t FROM gpu_minute WHERE gpu_id = ?1 AND t >= ?2 AND t <= ?3 ORDER BY t DESC "
+	    "LIMIT 1",
+	};
+	sqlite3_stmt *st[4] = {NULL}, *gpus = NULL;
+	struct store_gpu_info *list = NULL;
+	size_t count = 0, cap = 0;
+	int rc = SQLITE_OK;
+
+	*out = NULL;
+	*n = 0;
+	for (int i = 0; i < 4 && rc == SQLITE_OK; i++)
+		rc = sqlite3_prepare_v2(s->db, edge_sql[i], -1, &st[i], NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_prepare_v2(s->db, "SELECT id, uuid, model FROM gpus ORDER BY id", -1,
+		                        &gpus, NULL);
+	while (rc == SQLITE_OK && (rc = sqlite3_step(gpus)) == SQLITE_ROW) {
+		int64_t gid = sqlite3_column_int64(gpus, 0), t[4];
+		bool f[4];
+		rc = SQLITE_OK;
+		for (int i = 0; i < 4 && rc == SQLITE_OK; i++) {
+			/* Minute rows count from the minute that overlaps `from`. */
+			int64_t lo = i >= 2 ? store_minute_of(from) : from;
+			rc = edge(st[i], gid, lo, to, &t[i], &f[i]);
+			rc = rc == SQLITE_DONE ? SQLITE_OK : rc;
+		}
+		if (rc != SQLITE_OK || (!f[0] && !f[2]))
+			continue;
+		if (count == cap) {
+			size_t c = cap ? 2 * cap : 8;
+			struct store_gpu_info *p = realloc(list, c * sizeof(*p));
+			if (!p) {
+				rc = SQLITE_NOMEM;
+				break;
+			}
+			list = p;
+			cap = c;
+		}
+		struct store_gpu_info *g = &list[count++];
+		const char *uuid = (const char *)sqlite3_column_text(gpus, 1);
+		const char *model = (const char *)sqlite3_column_text(gpus, 2);
+		g->uuid = strdup(uuid ? uuid : "");
+		g->model = model ? strdup(model) : NULL;
+		g->first_t = f[2] && (!f[0] || t[2] < t[0]) ? t[2] : t[0];
+		g->last_t = f[0] && (!f[2] || t[1] > t[3]) ? t[1] : t[3];
+		if (!g->uuid || (model && !g->model))
+			rc = SQLITE_NOMEM;
+	}
+	for (int i = 0; i < 4; i++)
+		sqlite3_finalize(st[i]);
+	sqlite3_finalize(gpus);
+	if (rc != SQLITE_DONE && rc != SQLITE_OK) {
+		store_gpu_list_free(list, count);
+		return rc == SQLITE_NOMEM
+		           ? store_fail(s, STORE_ENOMEM, "history %s: out of memory", s->path)
+		           : store_db_fail(s, rc, "listing its GPUs");
+	}
+	*out = list;
+	*n = count;
+	return STORE_OK;
+}
+
+void store_gpu_list_free(struct store_gpu_info *list, size_t n)
+{
+	for (size_t i = 0; list && i < n; i++) {
+		free(list[i].uuid);
+		free(list[i].model);
+	}
+	free(list);
+}
