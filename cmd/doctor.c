@@ -40,7 +40,7 @@ int cmd_doctor(int argc, char **argv)
 	}
 	struct session sess;
 	struct sampling run;
-	struct sampler_config scfg = {.fast_s = 0.1, .slow_s = 1.0};
+	struct sampler_config scfg = {.fast_s = 0.1, .slow_s = 1.0, .costly_s = 1.0};
 	if (sampling_start(&run, &sess, &gopts, &scfg) != 0)
 		return 1;
 	sampler_wait_probed(run.sampler, 5.0);
@@ -75,7 +75,9 @@ int cmd_doctor(int argc, char **argv)
 			char why[256], series[160];
 			gpu_record_reason(g, m, why, sizeof(why));
 			snprintf(series, sizeof(series), "%s%s%s%s", metric_table[m].name,
-			         metric_table[m].labels[0] ? "{" : "", metric_table[m].labels,
+			         metric_table[m].labels[0] ? "{" : "",
+			         metric_dynamic_label(m) ? metric_dynamic_label(m)
+			                                 : metric_table[m].labels,
 			         metric_table[m].labels[0] ? "}" : "");
 			bool ok = metric_set_has(&g->supported, m);
 			printf("    %-4s %-62s %s\n", ok ? "yes" : "no", series,

@@ -14,8 +14,11 @@ int main(void)
 	     "Hostname` and its units. A metric the GPU does not support is absent, never 0. "
 	     "`gpuscope doctor` lists what each GPU supports and why not.\n");
 	puts("Tiers: **fast** every `--fast-interval` (100 ms), **slow** every `--slow-interval` "
-	     "(5 s; calls that cost milliseconds), **buffer** the driver's sample buffers read "
-	     "once a second since the last sample seen, **static** read once after the probe, "
+	     "(5 s), **buffer** the driver's power sample buffer read every 1.5 s since the last "
+	     "sample seen (and the utilization buffers, when the fast tier is slower than their "
+	     "200 ms period), **costly** every `--costly-interval` (30 s; calls that burn "
+	     "milliseconds of CPU: energy counter, PCIe replay counter, GPM graphics engine), "
+	     "**static** read once after the probe, "
 	     "**event** from the NVML event thread as events arrive, **agent** computed by "
 	     "gpuscope.\n");
 	puts("GPM rows (`nvmlGpmMetricsGet`) exist on Hopper and newer; each value is the "

@@ -24,8 +24,11 @@ static void serve_usage(FILE *to)
 	        "  --listen ADDR          address to serve on: PORT, :PORT, HOST:PORT or\n"
 	        "                         [IPv6]:PORT (default :9400; port 0 picks a free one)\n"
 	        "  --fast-interval DUR    fast tier period, 10ms-60s (default 100ms)\n"
-	        "  --slow-interval DUR    slow tier period (energy counter, ECC, PCIe link),\n"
+	        "  --slow-interval DUR    slow tier period (power limit, ECC, PCIe link, NVLink),\n"
 	        "                         at least the fast period, up to 10m (default 5s)\n"
+	        "  --costly-interval DUR  period of the calls that burn milliseconds of CPU\n"
+	        "                         (energy counter, PCIe replays, GPM graphics engine),\n"
+	        "                         1s-1h (default 30s)\n"
 	        "  --names MODE           metric names: dcgm, native or both (default both)\n"
 	        "  --hostname NAME        Hostname label of DCGM_FI_* series (default: this host)\n"
 	        "  --http-threads N       HTTP worker threads, 1-64 (default 2)\n"
@@ -52,7 +55,7 @@ int cmd_serve(int argc, char **argv)
 {
 	struct gpu_opts gopts = {0};
 	const char *listen = ":9400", *hostname = NULL;
-	double fast_s = 0.1, slow_s = 5.0;
+	double fast_s = 0.1, slow_s = 5.0, costly_s = 30.0;
 	unsigned names = NAMES_BOTH, threads = 2;
 	char err[512];
 
@@ -78,6 +81,11 @@ int cmd_serve(int argc, char **argv)
 			if (parse_duration(argv[++i], &slow_s) != 0 || slow_s < 0.01 ||
 			    slow_s > 600)
 				return bad_usage("--slow-interval '%s': give up to 10m, e.g. 5s",
+				                 argv[i]);
+		} else if (strcmp(a, "--costly-interval") == 0 && val) {
+			if (parse_duration(argv[++i], &costly_s) != 0 || costly_s < 1 ||
+			    costly_s > 3600)
+				return bad_usage("--costly-interval '%s': give 1s to 1h, e.g. 30s",
 				                 argv[i]);
 		} else if (strcmp(a, "--names") == 0 && val) {
 			if (prom_parse_names(argv[++i], &names) != 0)
@@ -114,7 +122,7 @@ int cmd_serve(int argc, char **argv)
 
 	struct session sess;
 	struct sampling run;
-	struct sampler_config scfg = {.fast_s = fast_s, .slow_s = slow_s};
+	struct sampler_config scfg = {.fast_s = fast_s, .slow_s = slow_s, .costly_s = costly_s};
 	if (sampling_start(&run, &sess, &gopts, &scfg) != 0)
 		return 1;
 	if (hostname)

@@ -152,7 +152,7 @@ int sampling_start(struct sampling *x, struct session *s, const struct gpu_opts 
 	memset(x, 0, sizeof(*x));
 	if (session_open(s, o) != 0)
 		return -1;
-	if (board_init(&x->board, s->count, cfg->fast_s, cfg->slow_s) != 0) {
+	if (board_init(&x->board, s->count, cfg->fast_s, cfg->slow_s, cfg->costly_s) != 0) {
 		fprintf(stderr, "gpuscope: out of memory\n");
 		goto err;
 	}

@@ -21,7 +21,9 @@ static json_t *number(double v)
 
 static void series_key(int m, char *buf, size_t len)
 {
-	if (metric_table[m].labels[0])
+	if (metric_dynamic_label(m))
+		snprintf(buf, len, "%s{%s}", metric_table[m].name, metric_dynamic_label(m));
+	else if (metric_table[m].labels[0])
 		snprintf(buf, len, "%s{%s}", metric_table[m].name, metric_table[m].labels);
 	else
 		snprintf(buf, len, "%s", metric_table[m].name);

@@ -7,6 +7,7 @@
  */
 #include "sample/worker.h"
 
+#include <stdio.h>
 #include <time.h>
 
 #define EVENT_WAIT_MS 500
@@ -19,6 +20,9 @@ void *events_main(void *arg)
 	nvmlEventSet_t set = NULL;
 	unsigned long long mask = 0;
 	double xids = 0, dbes = 0;
+	char name[16];
+	snprintf(name, sizeof(name), "gpuscope-ev%u", w->index);
+	pthread_setname_np(pthread_self(), name);
 
 	if (metric_set_has(&w->supported, METRIC_XID_COUNT))
 		mask |= nvmlEventTypeXidCriticalError;

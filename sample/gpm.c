@@ -12,10 +12,11 @@
  * per sweep; samples are allocated once.
  *
  * What a MetricsGet costs depends on the metrics asked: on an H200 (driver
- * 580, bench/gpm_cost.c) every metric costs ~0.3 us except the graphics
- * engine's (id 1), which costs ~1.2 ms of CPU on its own.  So the fast list
- * leaves it out, and the slow thread computes it from its own pair, one
- * slow interval long (GPM_LIST_SLOW).
+ * 580, bench/call_cost.c) every metric costs ~0.3 us except the graphics
+ * engine's (id 1), which costs ~1.4 ms of CPU on its own.  So the fast list
+ * leaves it out, and the fast step computes it once a costly interval over a
+ * pair that long (GPM_LIST_SLOW), on the same thread: GPM calls of one GPU
+ * must not come from two threads at once (driver 580 crashed).
  */
 #include "sample/sources.h"
 

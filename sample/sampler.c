@@ -77,7 +77,12 @@ static void plan_sweeps(struct gpu_worker *w, const struct source_status *source
 {
 	memset(w->plan_len, 0, sizeof(w->plan_len));
 	for (int src = 0; src < SRC_COUNT; src++) {
-		bool wanted = src == SRC_UTIL_SAMPLES && sources[src].supported;
+		/* At a fast tier of 200 ms or less every utilization sample is seen
+		 * by a fast poll; the buffers (~2.7 ms a read) would add nothing. */
+		bool wanted = src == SRC_UTIL_SAMPLES && sources[src].supported &&
+		              w->s->cfg.fast_s > UTIL_SAMPLE_PERIOD_S;
+		if (src == SRC_UTIL_SAMPLES && !wanted)
+			continue;
 		for (int m = 0; m < METRIC_COUNT && !wanted; m++)
 			wanted = metric_table[m].source == (enum source_id)src &&
 			         metric_set_has(&w->supported, m);
@@ -162,9 +167,9 @@ void sampler_fast_step(struct gpu_worker *w)
 			snprintf(why, sizeof(why), "%s", bwhy);
 		}
 	}
-	/* The GPM graphics engine (~1.2 ms of driver CPU), once a slow interval. */
+	/* The GPM graphics engine (~1.4 ms of driver CPU), once a costly interval. */
 	if (h != GPU_LOST && w->graphics && now >= w->graphics_due) {
-		w->graphics_due = now + s->cfg.slow_s;
+		w->graphics_due = now + s->cfg.costly_s;
 		double raw[METRIC_COUNT];
 		metric_set got = {0};
 		nvmlReturn_t rc = read_gpm_graphics(w->fast, raw, &got);
@@ -191,6 +196,8 @@ static void *worker_main(void *arg)
 	struct gpu_identity id;
 	struct source_ctx slow = {.lib = s->lib};
 	char why[160];
+	snprintf(why, sizeof(why), "gpuscope-gpu%u", w->index);
+	pthread_setname_np(pthread_self(), why);
 
 	nvmlReturn_t rc = s->lib->device_get_handle_by_index(w->index, &w->dev);
 	if (rc != NVML_SUCCESS) {
@@ -244,11 +251,20 @@ static void *worker_main(void *arg)
 	atomic_store(&w->owner, OWNER_SHARED);
 
 	slow.dev = w->dev;
-	double due = mono_now();
+	double due = mono_now(), costly_due = due;
 	while (!atomic_load(&s->stop)) {
-		/* Only the fast tier judges health; the slow one reports a lost GPU. */
-		if (sampler_sweep(w, &slow, TIER_SLOW, METRIC_SLOW_SWEEP, why, sizeof(why)) ==
-		    GPU_LOST) {
+		/* Only the fast tier judges health; the slow one reports a lost GPU.
+		 * The costly tier rides here, every costly interval; it publishes
+		 * even with nothing to read, so the board sees it alive. */
+		enum gpu_health h =
+		    sampler_sweep(w, &slow, TIER_SLOW, METRIC_SLOW_SWEEP, why, sizeof(why));
+		if (h != GPU_LOST && mono_now() >= costly_due) {
+			costly_due += s->cfg.costly_s;
+			if (costly_due < mono_now())
+				costly_due = mono_now() + s->cfg.costly_s;
+			h = sampler_sweep(w, &slow, TIER_COSTLY, -1, why, sizeof(why));
+		}
+		if (h == GPU_LOST) {
 			board_set_health(s->board, w->index, GPU_LOST, why);
 			break;
 		}

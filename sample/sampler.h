@@ -17,8 +17,9 @@
 struct sampler;
 
 struct sampler_config {
-	double fast_s; /* fast tier period, seconds */
-	double slow_s; /* slow tier period, seconds */
+	double fast_s;   /* fast tier period, seconds */
+	double slow_s;   /* slow tier period, seconds */
+	double costly_s; /* period of the calls that cost milliseconds of CPU */
 };
 
 /* Starts one worker per GPU of the board (board->count, already sized from

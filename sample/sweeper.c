@@ -84,6 +84,9 @@ static void *sweeper_main(void *arg)
 {
 	struct sweeper *sw = arg;
 	struct sampler *s = sw->s;
+	char name[16];
+	snprintf(name, sizeof(name), "gpuscope-fast%d", sw->id);
+	pthread_setname_np(pthread_self(), name);
 	double slow_limit = s->cfg.fast_s / 2 > ISOLATE_SLOW_S ? s->cfg.fast_s / 2 : ISOLATE_SLOW_S;
 	double due = mono_now();
 	while (!atomic_load(&s->stop)) {
@@ -121,6 +124,7 @@ static void *sweeper_main(void *arg)
 static void *watchdog_main(void *arg)
 {
 	struct sampler *s = arg;
+	pthread_setname_np(pthread_self(), "gpuscope-watch");
 	while (!sampler_sleep_until(s, mono_now() + WATCHDOG_TICK_S)) {
 		pthread_mutex_lock(&s->lock);
 		struct sweeper *sh = s->shared >= 0 ? &s->sweepers[s->shared] : NULL;

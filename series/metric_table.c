@@ -34,7 +34,7 @@ const struct source_def source_table[SRC_COUNT] = {
 
 const char *sample_tier_name(enum sample_tier tier)
 {
-	static const char *const names[TIER_COUNT] = {"fast",   "slow",  "buffer",
+	static const char *const names[TIER_COUNT] = {"fast",   "slow",  "buffer", "costly",
 	                                              "static", "event", "agent"};
 	return names[tier];
 }

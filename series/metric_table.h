@@ -54,23 +54,32 @@ enum metric_unit {
 };
 
 /* Sampling tiers.  FAST runs every --fast-interval (100 ms), SLOW every
- * --slow-interval (5 s) for calls that cost milliseconds, BUFFER every
- * second on the fast thread (the driver's sample buffers, read since the
- * last sample seen: power holds only ~2.4 s of 20 ms samples), STATIC once
- * after the probe, EVENT on the event thread, AGENT is computed by gpuscope. */
+ * --slow-interval (5 s), BUFFER every BUFFER_INTERVAL_S on the fast thread
+ * (the driver's sample buffers, read since the last sample seen: power holds
+ * only ~2.4 s of 20 ms samples), COSTLY every --costly-interval (30 s) for
+ * calls that burn milliseconds of CPU (on an H200: energy counter 3.4 ms,
+ * PCIe replay counter 0.5 ms, GPM graphics engine 1.4 ms; bench/call_cost.c),
+ * STATIC once after the probe, EVENT on the event thread, AGENT is computed
+ * by gpuscope. */
 enum sample_tier {
 	TIER_FAST,
 	TIER_SLOW,
 	TIER_BUFFER,
+	TIER_COSTLY,
 	TIER_STATIC,
 	TIER_EVENT,
 	TIER_AGENT,
 	TIER_COUNT
 };
 
-/* Seconds between reads of the driver's sample buffers (must stay well
- * under the ~2.4 s the power buffer holds). */
-#define BUFFER_INTERVAL_S 1.0
+/* Seconds between reads of the driver's sample buffers: each read costs
+ * ~0.7 ms of CPU on an H200, and the power buffer holds ~2.4 s. */
+#define BUFFER_INTERVAL_S 1.5
+
+/* Utilization samples come every 200 ms; a fast tier at least that fast
+ * already sees each one (nvmlDeviceGetUtilizationRates, ~9 us), so their
+ * buffers (~2.7 ms a read) are read only when the fast tier is slower. */
+#define UTIL_SAMPLE_PERIOD_S 0.2
 
 /* Where a value comes from: X(id, tier, NVML call).  Every source is one
  * NVML call (or one agent measurement); sample/sources.c reads them.  Costs
@@ -89,15 +98,15 @@ enum sample_tier {
 	X(ENCODER, TIER_FAST, "nvmlDeviceGetEncoderUtilization")                    \
 	X(DECODER, TIER_FAST, "nvmlDeviceGetDecoderUtilization")                    \
 	X(GPM, TIER_FAST, "nvmlGpmMetricsGet")                                      \
-	X(GPM_GRAPHICS, TIER_SLOW, "nvmlGpmMetricsGet")                             \
+	X(GPM_GRAPHICS, TIER_COSTLY, "nvmlGpmMetricsGet")                           \
 	X(CLOCK_LOSS, TIER_FAST, "(SM clock against its maximum)")                  \
 	X(POWER_SAMPLES, TIER_BUFFER, "nvmlDeviceGetSamples")                       \
 	X(UTIL_SAMPLES, TIER_BUFFER, "nvmlDeviceGetSamples")                        \
-	X(ENERGY, TIER_SLOW, "nvmlDeviceGetTotalEnergyConsumption")                 \
+	X(ENERGY, TIER_COSTLY, "nvmlDeviceGetTotalEnergyConsumption")               \
 	X(POWER_LIMIT, TIER_SLOW, "nvmlDeviceGetEnforcedPowerLimit")                \
 	X(PCIE_GEN, TIER_SLOW, "nvmlDeviceGetCurrPcieLinkGeneration")               \
 	X(PCIE_WIDTH, TIER_SLOW, "nvmlDeviceGetCurrPcieLinkWidth")                  \
-	X(PCIE_REPLAY, TIER_SLOW, "nvmlDeviceGetPcieReplayCounter")                 \
+	X(PCIE_REPLAY, TIER_COSTLY, "nvmlDeviceGetPcieReplayCounter")               \
 	X(ECC_MODE, TIER_SLOW, "nvmlDeviceGetEccMode")                              \
 	X(ECC_SBE_VOLATILE, TIER_SLOW, "nvmlDeviceGetTotalEccErrors")               \
 	X(ECC_DBE_VOLATILE, TIER_SLOW, "nvmlDeviceGetTotalEccErrors")               \
@@ -176,7 +185,7 @@ X(POWER_LIMIT, "gpuscope_power_limit_watts", "", GAUGE, UNIT_MILLIWATTS, SRC_POW
   "Power limit the driver enforces.", \
   "DCGM_FI_DEV_ENFORCED_POWER_LIMIT", "Effective power limit that the driver enforces (in W).") \
 X(ENERGY, "gpuscope_energy_joules_total", "", COUNTER, UNIT_MILLIJOULES, SRC_ENERGY, \
-  "Energy consumed since the driver was last loaded (slow tier: the call costs milliseconds).", \
+  "Energy consumed since the driver was last loaded (read every --costly-interval: the call costs milliseconds).", \
   "DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION", "Total energy consumption since boot (in mJ).") \
 X(SM_CLOCK, "gpuscope_sm_clock_hertz", "", GAUGE, UNIT_MEGAHERTZ, SRC_SM_CLOCK, \
   "Current SM clock.", \
@@ -203,7 +212,7 @@ X(DEC_UTIL, "gpuscope_decoder_utilization_ratio", "", GAUGE, UNIT_PERCENT, SRC_D
   "Fraction of time the video decoder was busy.", \
   "DCGM_FI_DEV_DEC_UTIL", "Decoder utilization (in %).") \
 X(GPM_GRAPHICS, "gpuscope_graphics_engine_active_ratio", "", GAUGE, UNIT_ACTIVITY, SRC_GPM_GRAPHICS, \
-  "Fraction of time the graphics or compute engine was active over the last slow interval (GPM; slow tier because the driver takes ~1.2 ms of CPU to compute it).", \
+  "Fraction of time the graphics or compute engine was active over the last --costly-interval (GPM; the driver takes ~1.4 ms of CPU to compute it).", \
   "DCGM_FI_PROF_GR_ENGINE_ACTIVE", "Ratio of time the graphics engine is active.") \
 X(GPM_SM_ACTIVE, "gpuscope_sm_active_ratio", "", GAUGE, UNIT_ACTIVITY, SRC_GPM, \
   "Fraction of SM cycles with at least one warp resident, averaged over all SMs (GPM); unlike utilization it falls when a kernel uses few SMs.", \

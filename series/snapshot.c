@@ -28,7 +28,7 @@ double mono_now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-int board_init(struct board *b, unsigned count, double fast_s, double slow_s)
+int board_init(struct board *b, unsigned count, double fast_s, double slow_s, double costly_s)
 {
 	memset(b, 0, sizeof(*b));
 	b->slots = calloc(count ? count : 1, sizeof(*b->slots));
@@ -38,6 +38,7 @@ int board_init(struct board *b, unsigned count, double fast_s, double slow_s)
 	b->interval[TIER_FAST] = fast_s;
 	b->interval[TIER_SLOW] = slow_s;
 	b->interval[TIER_BUFFER] = BUFFER_INTERVAL_S;
+	b->interval[TIER_COSTLY] = costly_s;
 	double now = mono_now();
 	for (unsigned i = 0; i < count; i++) {
 		if (!(b->slots[i].window = window_new())) {
@@ -100,7 +101,7 @@ void board_set_probe(struct board *b, unsigned gpu, const struct source_status *
 	memcpy(s->rec.sources, sources, sizeof(s->rec.sources));
 	s->rec.supported = *supported;
 	memset(&s->rec.sampled, 0, sizeof(s->rec.sampled));
-	if (sources[SRC_UTIL_SAMPLES].supported) {
+	if (sources[SRC_UTIL_SAMPLES].supported && b->interval[TIER_FAST] > UTIL_SAMPLE_PERIOD_S) {
 		metric_set_add(&s->rec.sampled, METRIC_GPU_UTIL);
 		metric_set_add(&s->rec.sampled, METRIC_MEM_UTIL);
 	}
@@ -108,7 +109,7 @@ void board_set_probe(struct board *b, unsigned gpu, const struct source_status *
 	/* The tiers' clocks start now: a call that hangs in the very first
 	 * sweep must show as a stall like any later one. */
 	double now = mono_now();
-	for (int t = TIER_FAST; t <= TIER_BUFFER; t++)
+	for (int t = TIER_FAST; t <= TIER_COSTLY; t++)
 		s->rec.published[t] = now;
 	pthread_mutex_unlock(&s->lock);
 	bump(b);
@@ -272,7 +273,7 @@ static void judge(const struct board *b, struct gpu_record *r, double now)
 	}
 	if (r->health != GPU_OK)
 		goto agent;
-	for (int t = TIER_FAST; t <= TIER_BUFFER; t++) {
+	for (int t = TIER_FAST; t <= TIER_COSTLY; t++) {
 		if (t == TIER_BUFFER && !metric_set_has(&r->supported, METRIC_POWER_INSTANT) &&
 		    !metric_set_has(&r->sampled, METRIC_GPU_UTIL))
 			continue; /* no buffer is read for this GPU */

@@ -123,7 +123,7 @@ struct board_snapshot {
 
 double mono_now(void);
 
-int board_init(struct board *b, unsigned count, double fast_s, double slow_s);
+int board_init(struct board *b, unsigned count, double fast_s, double slow_s, double costly_s);
 void board_free(struct board *b);
 
 /* Publishing (sampler threads). */

@@ -50,6 +50,7 @@ class CliTest(unittest.TestCase):
     def test_bad_flags_exit_2(self):
         for args in (["--names", "foo"], ["--fast-interval", "5"], ["--fast-interval", "1ms"],
                      ["--slow-interval", "10ms", "--fast-interval", "100ms"], ["--listen", "nope:x"],
+                     ["--costly-interval", "500ms"], ["--costly-interval", "2h"],
                      ["--listen"], ["--bogus"], ["--http-threads", "0"]):
             rc, _, err = run("serve", "--demo", *args)
             self.assertEqual(rc, 2, (args, err))
@@ -93,7 +94,7 @@ class CliTest(unittest.TestCase):
             self.assertIn("NVIDIA H200", out)
             self.assertRegex(out, r"no\s+gpuscope_power_watts\s+nvmlDeviceGetPowerUsage: Not Supported")
             self.assertRegex(out, r"yes\s+gpuscope_gpu_utilization_ratio\s+fast")
-            self.assertRegex(out, r"yes\s+gpuscope_energy_joules_total\s+slow")
+            self.assertRegex(out, r"yes\s+gpuscope_energy_joules_total\s+costly")
             self.assertIn("health      lost", out)
         finally:
             os.unlink(path)

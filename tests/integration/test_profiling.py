@@ -43,10 +43,10 @@ class GpmTest(unittest.TestCase):
     def setUpClass(cls):
         cls.path = write_scenario({"name": "gpm", "gpus": [
             gpu(0, metrics=GPM), gpu(1, gpm=False, metrics=GPM)]})
-        cls.agent = Agent("--fast-interval", "50ms", "--slow-interval", "1s",
+        cls.agent = Agent("--fast-interval", "50ms", "--costly-interval", "1s",
                           scenario=cls.path).__enter__()
-        # The graphics engine's figure is computed on the slow tier, from a pair
-        # one slow interval long: it appears with the second slow sweep.
+        # The graphics engine's figure is computed once a costly interval, from a
+        # pair that long: it appears with the second one.
         cls.agent.wait_for(lambda: series(get(cls.agent), "gpuscope_graphics_engine_active_ratio", gpu=0),
                            what="the slow tier's GPM pair")
 
@@ -154,7 +154,8 @@ class EnergyThrottleEventsTest(unittest.TestCase):
                 metrics={"nvlink_tx_mibps": 3072, "nvlink_rx_mibps": 1536},
                 faults={"xid": [{"at": 0.5, "code": 48}, {"at": 0.7, "code": 48},
                                 {"at": 0.9, "code": 63}]})]})
-        cls.agent = Agent("--slow-interval", "1s", scenario=cls.path).__enter__()
+        cls.agent = Agent("--slow-interval", "1s", "--costly-interval", "1s",
+                          scenario=cls.path).__enter__()
         cls.agent.wait_for(lambda: one(get(cls.agent), "gpuscope_xid_errors_total", gpu=0) == 3,
                            what="three Xid events")
 
