@@ -32,6 +32,9 @@ def child(kind, seconds):
     import torch
 
     dev = torch.device("cuda:0")
+    torch.ones(1, device=dev)
+    torch.cuda.synchronize()
+    print("ready", flush=True)  # CUDA is up: the parent times the load from here
     end = time.time() + seconds
     if kind == "matmul":
         a = torch.randn(8192, 8192, device=dev, dtype=torch.bfloat16)
@@ -110,11 +113,20 @@ def smi_values(p):
     return util, power
 
 
+def start_load(kind, seconds):
+    """Starts a load child and returns once its CUDA context is up."""
+    proc = subprocess.Popen([sys.executable, os.path.abspath(__file__), "--child", kind,
+                             "--seconds", str(seconds)], stdout=subprocess.PIPE, text=True)
+    line = proc.stdout.readline()
+    if line.strip() != "ready":
+        raise SystemExit("load %s did not start: %r" % (kind, line))
+    return proc
+
+
 def phase(url, kind, seconds):
     """Runs one load; returns gpuscope's window over its steady part and nvidia-smi's polls."""
-    proc = subprocess.Popen([sys.executable, os.path.abspath(__file__), "--child", kind,
-                             "--seconds", str(seconds)])
-    time.sleep(2.5)          # CUDA start-up and first kernels
+    proc = start_load(kind, seconds)
+    time.sleep(2.5)          # first kernels; then the steady part
     scrape(url)              # opens this scraper's window
     smi = smi_poller(seconds - 3.5)
     time.sleep(seconds - 2.5)
@@ -136,9 +148,8 @@ def slope(points):
 
 
 def energy_phase(url, seconds):
-    proc = subprocess.Popen([sys.executable, os.path.abspath(__file__), "--child", "matmul",
-                             "--seconds", str(seconds + 5)])
-    time.sleep(4)
+    proc = start_load("matmul", seconds + 5)
+    time.sleep(3)
     counter, integral = [], []
     last_c = last_i = None
     end = time.time() + seconds
@@ -188,7 +199,7 @@ def main():
         tensor = g(kind, "gpuscope_tensor_active_window_mean_ratio")
         dram = g(kind, "gpuscope_dram_active_window_mean_ratio")
         sm = g(kind, "gpuscope_sm_active_window_mean_ratio")
-        if tensor >= 0.5 and sm >= 0.8:
+        if tensor >= 0.5 and sm >= 0.5 and dram < 0.5:
             return "tensor-bound"
         if dram >= 0.6 and tensor < 0.2:
             return "DRAM-bound"

@@ -7,7 +7,7 @@
 #
 # Needs a GPU, python3 with torch, nvidia-smi, and a gpuscope build (BUILD=dir,
 # default build/; set LD_LIBRARY_PATH if its libraries were carried along).
-# Knobs: PHASE_S (12), ENERGY_S (60).  It only reads the GPU; the loads are
+# Knobs: PHASE_S (12), ENERGY_S (60), COSTLY_INTERVAL (2s).  It only reads the GPU; the loads are
 # ordinary CUDA work.  Writes OUTDIR/loads.md, loads.json and the agent's log.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -22,7 +22,10 @@ for tool in python3 nvidia-smi; do
 done
 python3 -c 'import torch; assert torch.cuda.is_available()' 2>/dev/null ||
 	bench_die "python3 cannot use the GPU through torch"
-bench_agent_start "$outdir/agent.log" "$build/gpuscope" serve --listen 127.0.0.1:0
+# The energy counter is read every --costly-interval; 2 s gives the minute of
+# steady load enough counter readings to compare rates with.
+bench_agent_start "$outdir/agent.log" "$build/gpuscope" serve --listen 127.0.0.1:0 \
+	--costly-interval "${COSTLY_INTERVAL:-2s}"
 echo "== gpuscope serving $bench_agent_gpus GPU(s) on port $bench_agent_port; loads on GPU 0"
 python3 "$root/bench/gpu_loads.py" --metrics "http://127.0.0.1:$bench_agent_port/metrics" \
 	--phase-s "${PHASE_S:-12}" --energy-s "${ENERGY_S:-60}" --out "$outdir"

@@ -3,24 +3,36 @@
  *
  * A GPM metric is a rate between two samples, and the driver refreshes its
  * counters about every 100 ms: a pair that does not straddle a refresh reads
- * 0 while returning SUCCESS (measured on an H200, ../shared/facts).  So each
- * fast sweep takes one sample into a small ring and pairs it with the newest
- * earlier sample at least GPM_MIN_WINDOW_S old.  At the default 100 ms fast
- * interval that is the sample two sweeps back: every sweep publishes the
- * activity over the last ~200 ms, sliding by 100 ms, and a steady load never
- * shows a false zero.  One SampleGet (~27 us on an H200) and one MetricsGet
- * per sweep; samples are allocated once.
+ * 0 while returning SUCCESS (measured on an H200, ../shared/facts).  So a
+ * new sample is taken only when the last one is at least GPM_MIN_WINDOW_S
+ * old, and the pair's figures are published until the next pair: at the
+ * default 100 ms fast interval every other sweep takes a sample, each figure
+ * covers ~200 ms, and a steady load never shows a false zero.  A sample costs
+ * ~136 us of CPU taken cold on an H200 (bench/call_cost.c), the largest fast
+ * call, so taking one every other sweep rather than every sweep halves it
+ * without losing resolution (a 100 ms-spaced pair would need 200 ms anyway).
+ * Two samples per device, allocated once.
  *
  * What a MetricsGet costs depends on the metrics asked: on an H200 (driver
  * 580, bench/call_cost.c) every metric costs ~0.3 us except the graphics
  * engine's (id 1), which costs ~1.4 ms of CPU on its own.  So the fast list
  * leaves it out, and the fast step computes it once a costly interval over a
- * pair that long (GPM_LIST_SLOW), on the same thread: GPM calls of one GPU
- * must not come from two threads at once (driver 580 crashed).
+ * pair that long (GPM_LIST_SLOW).
+ *
+ * GPM calls must not run on two threads at once, even for different GPUs:
+ * driver 580 crashed inside nvmlGpmSampleGet and nvmlGpmMetricsGet when they
+ * did (a 1-GPU and a 4-GPU H200 host, bench/README.md).  So every GPM call
+ * takes gpm_lock.  The shared fast sweeper makes nearly all of them, so the
+ * lock is rarely contended; a thread that cannot take it within
+ * GPM_LOCK_WAIT_S (another GPU's GPM call hung) skips GPM for that sweep
+ * rather than joining the hang.
  */
 #include "sample/sources.h"
 
+#include <errno.h>
+#include <pthread.h>
 #include <string.h>
+#include <time.h>
 
 #include "series/snapshot.h"
 
@@ -45,16 +57,64 @@ static const struct {
     {NVML_GPM_METRIC_NVLINK_TOTAL_TX_PER_SEC, METRIC_GPM_NVLINK_TX},
     {NVML_GPM_METRIC_NVLINK_TOTAL_RX_PER_SEC, METRIC_GPM_NVLINK_RX},
 };
-#define GPM_ROWS    (sizeof(gpm_rows) / sizeof(gpm_rows[0]))
+#define GPM_ROWS        (sizeof(gpm_rows) / sizeof(gpm_rows[0]))
+#define GPM_LOCK_WAIT_S 0.2
+
+static pthread_mutex_t gpm_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* Takes gpm_lock, waiting at most GPM_LOCK_WAIT_S; false when it could not. */
+static bool gpm_lock_take(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_nsec += (long)(GPM_LOCK_WAIT_S * 1e9);
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	return pthread_mutex_timedlock(&gpm_lock, &ts) == 0;
+}
 #define GPM_ENGINES 8 /* NVDEC_0..7 and NVJPG_0..7: averaged over those present */
+
+static nvmlReturn_t gpm_read_locked(const struct nvml_lib *lib, struct gpm_state *g,
+                                    nvmlDevice_t dev, int gi, enum gpm_list list, double *raw,
+                                    metric_set *got);
 
 nvmlReturn_t gpm_read(const struct nvml_lib *lib, struct gpm_state *g, nvmlDevice_t dev, int gi,
                       enum gpm_list list, double *raw, metric_set *got)
 {
+	if (!gpm_lock_take())
+		return NVML_ERROR_IN_USE; /* another GPU's GPM call is stuck: skip a sweep */
+	nvmlReturn_t rc = gpm_read_locked(lib, g, dev, gi, list, raw, got);
+	pthread_mutex_unlock(&gpm_lock);
+	return rc;
+}
+
+/* Copies the last pair's figures into this sweep. */
+static void republish(const struct gpm_state *g, double *raw, metric_set *got)
+{
+	for (int m = 0; m < METRIC_COUNT; m++) {
+		if (metric_set_has(&g->have, m)) {
+			raw[m] = g->value[m];
+			metric_set_add(got, m);
+		}
+	}
+}
+
+static void keep(struct gpm_state *g, enum metric_id m, double v)
+{
+	g->value[m] = v;
+	metric_set_add(&g->have, m);
+}
+
+static nvmlReturn_t gpm_read_locked(const struct nvml_lib *lib, struct gpm_state *g,
+                                    nvmlDevice_t dev, int gi, enum gpm_list list, double *raw,
+                                    metric_set *got)
+{
 	if (!lib->gpm_query_device_support || !lib->gpm_sample_alloc || !lib->gpm_sample_get ||
 	    !lib->gpm_metrics_get || !lib->gpm_sample_free || (gi >= 0 && !lib->gpm_mig_sample_get))
 		return NVML_ERROR_FUNCTION_NOT_FOUND;
-	if (g->taken == 0 && !g->ring[0]) {
+	if (!g->asked) {
 		/* First call (the probe): ask before allocating anything. */
 		nvmlGpmSupport_t sup = {.version = NVML_GPM_SUPPORT_VERSION};
 		nvmlReturn_t rc = lib->gpm_query_device_support(dev, &sup);
@@ -62,41 +122,37 @@ nvmlReturn_t gpm_read(const struct nvml_lib *lib, struct gpm_state *g, nvmlDevic
 			return rc;
 		if (!sup.isSupportedDevice)
 			return NVML_ERROR_NOT_SUPPORTED;
+		g->asked = true;
+		g->last = -1;
 	}
-	unsigned slot = g->next;
-	if (!g->ring[slot]) {
-		nvmlReturn_t rc = lib->gpm_sample_alloc(&g->ring[slot]);
+	double now = mono_now();
+	if (g->last >= 0 && now - g->last_at < GPM_MIN_WINDOW_S) {
+		republish(g, raw, got); /* too soon for a pair across a refresh */
+		return NVML_SUCCESS;
+	}
+	int slot = g->last == 0 ? 1 : 0;
+	if (!g->sample[slot]) {
+		nvmlReturn_t rc = lib->gpm_sample_alloc(&g->sample[slot]);
 		if (rc != NVML_SUCCESS)
 			return rc;
 	}
-	double now = mono_now();
-	nvmlReturn_t rc = gi >= 0 ? lib->gpm_mig_sample_get(dev, (unsigned)gi, g->ring[slot])
-	                          : lib->gpm_sample_get(dev, g->ring[slot]);
+	nvmlReturn_t rc = gi >= 0 ? lib->gpm_mig_sample_get(dev, (unsigned)gi, g->sample[slot])
+	                          : lib->gpm_sample_get(dev, g->sample[slot]);
 	if (rc != NVML_SUCCESS)
 		return rc;
-	g->at[slot] = now;
-	g->next = (slot + 1) % GPM_RING;
-	if (g->taken < GPM_RING)
-		g->taken++;
-
-	/* The newest earlier sample old enough to straddle a refresh. */
-	int base = -1;
-	for (unsigned k = 1; k < g->taken; k++) {
-		unsigned i = (slot + GPM_RING - k) % GPM_RING;
-		if (now - g->at[i] >= GPM_MIN_WINDOW_S) {
-			base = (int)i;
-			break;
-		}
-	}
+	int base = g->last;
+	g->last = slot;
+	g->last_at = now;
 	if (base < 0)
-		return NVML_SUCCESS; /* too early for a first pair: nothing yet */
+		return NVML_SUCCESS; /* the first sample: a pair next time */
 
 	/* 4 KB: off the stack, one per sampling thread. */
 	_Thread_local static nvmlGpmMetricsGet_t mg;
 	memset(&mg, 0, offsetof(nvmlGpmMetricsGet_t, metrics));
 	mg.version = NVML_GPM_METRICS_GET_VERSION;
-	mg.sample1 = g->ring[base];
-	mg.sample2 = g->ring[slot];
+	mg.sample1 = g->sample[base];
+	mg.sample2 = g->sample[slot];
+	memset(&g->have, 0, sizeof(g->have));
 	unsigned n = 0;
 	if (list == GPM_LIST_SLOW) {
 		mg.metrics[0].metricId = NVML_GPM_METRIC_GRAPHICS_UTIL;
@@ -106,10 +162,9 @@ nvmlReturn_t gpm_read(const struct nvml_lib *lib, struct gpm_state *g, nvmlDevic
 			return rc;
 		if (mg.metrics[0].nvmlReturn != NVML_SUCCESS)
 			return mg.metrics[0].nvmlReturn;
-		if (mg.metrics[0].value >= 0) {
-			raw[METRIC_GPM_GRAPHICS] = mg.metrics[0].value;
-			metric_set_add(got, METRIC_GPM_GRAPHICS);
-		}
+		if (mg.metrics[0].value >= 0)
+			keep(g, METRIC_GPM_GRAPHICS, mg.metrics[0].value);
+		republish(g, raw, got);
 		return NVML_SUCCESS;
 	}
 	for (size_t i = 0; i < GPM_ROWS; i++)
@@ -124,10 +179,8 @@ nvmlReturn_t gpm_read(const struct nvml_lib *lib, struct gpm_state *g, nvmlDevic
 		return rc;
 	for (size_t i = 0; i < GPM_ROWS; i++) {
 		const nvmlGpmMetric_t *x = &mg.metrics[i];
-		if (x->nvmlReturn != NVML_SUCCESS || !(x->value >= 0))
-			continue;
-		raw[gpm_rows[i].metric] = x->value;
-		metric_set_add(got, gpm_rows[i].metric);
+		if (x->nvmlReturn == NVML_SUCCESS && x->value >= 0)
+			keep(g, gpm_rows[i].metric, x->value);
 	}
 	double dec = 0, jpg = 0;
 	unsigned ndec = 0, njpg = 0;
@@ -143,14 +196,11 @@ nvmlReturn_t gpm_read(const struct nvml_lib *lib, struct gpm_state *g, nvmlDevic
 			njpg++;
 		}
 	}
-	if (ndec) {
-		raw[METRIC_GPM_NVDEC] = dec / ndec;
-		metric_set_add(got, METRIC_GPM_NVDEC);
-	}
-	if (njpg) {
-		raw[METRIC_GPM_NVJPG] = jpg / njpg;
-		metric_set_add(got, METRIC_GPM_NVJPG);
-	}
+	if (ndec)
+		keep(g, METRIC_GPM_NVDEC, dec / ndec);
+	if (njpg)
+		keep(g, METRIC_GPM_NVJPG, jpg / njpg);
+	republish(g, raw, got);
 	return NVML_SUCCESS;
 }
 
@@ -161,19 +211,23 @@ nvmlReturn_t read_gpm(struct source_ctx *ctx, double *raw, metric_set *got)
 
 nvmlReturn_t read_gpm_graphics(struct source_ctx *ctx, double *raw, metric_set *got)
 {
-	return gpm_read(ctx->lib, &ctx->gpm, ctx->dev, -1, GPM_LIST_SLOW, raw, got);
+	return gpm_read(ctx->lib, &ctx->gpm_graphics, ctx->dev, -1, GPM_LIST_SLOW, raw, got);
 }
 
 void gpm_release(const struct nvml_lib *lib, struct gpm_state *g)
 {
-	for (unsigned i = 0; i < GPM_RING; i++) {
-		if (g->ring[i] && lib->gpm_sample_free)
-			lib->gpm_sample_free(g->ring[i]);
-		g->ring[i] = NULL;
+	bool locked = gpm_lock_take();
+	for (unsigned i = 0; i < 2; i++) {
+		if (g->sample[i] && lib->gpm_sample_free && locked)
+			lib->gpm_sample_free(g->sample[i]);
+		g->sample[i] = NULL; /* not freed without the lock: leaked, at exit only */
 	}
+	if (locked)
+		pthread_mutex_unlock(&gpm_lock);
 }
 
 void source_ctx_release(struct source_ctx *ctx)
 {
 	gpm_release(ctx->lib, &ctx->gpm);
+	gpm_release(ctx->lib, &ctx->gpm_graphics);
 }

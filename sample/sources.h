@@ -13,16 +13,18 @@
 #include "series/snapshot.h"
 
 /* GPM pairs must straddle a driver refresh (about every 100 ms): a pair
- * closer than that reads zeros with SUCCESS.  So each fast sweep takes a
- * sample and pairs it with the newest one at least this old. */
+ * closer than that reads zeros with SUCCESS.  So a new GPM sample is taken
+ * only once the last is at least this old, and paired with it; sweeps in
+ * between republish the last figures. */
 #define GPM_MIN_WINDOW_S 0.110
-#define GPM_RING         16
 
 struct gpm_state {
-	nvmlGpmSample_t ring[GPM_RING];
-	double at[GPM_RING]; /* monotonic seconds each sample was taken */
-	unsigned next;       /* slot the next sample goes to */
-	unsigned taken;      /* samples taken so far (saturates at GPM_RING) */
+	nvmlGpmSample_t sample[2];
+	int last;                   /* index of the newest sample; -1 before the first */
+	double last_at;             /* monotonic seconds it was taken */
+	bool asked;                 /* nvmlGpmQueryDeviceSupport said yes */
+	double value[METRIC_COUNT]; /* the last pair's figures (GPM rows only) */
+	metric_set have;
 };
 
 /* Driver samples (timestamped) a buffer read hands to the window ring. */
@@ -52,7 +54,8 @@ struct source_ctx {
 	double reasons_t;
 	double throttle_s[8]; /* per reason bit 0x1..0x80 */
 	double sm_clock_now, sm_clock_max;
-	struct gpm_state gpm;
+	struct gpm_state gpm;          /* the fast list, a pair every ~200 ms */
+	struct gpm_state gpm_graphics; /* the graphics engine, a pair a costly interval */
 
 	/* buffer tier */
 	struct buffer_state buf;

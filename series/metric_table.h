@@ -58,7 +58,8 @@ enum metric_unit {
  * (the driver's sample buffers, read since the last sample seen: power holds
  * only ~2.4 s of 20 ms samples), COSTLY every --costly-interval (30 s) for
  * calls that burn milliseconds of CPU (on an H200: energy counter 3.4 ms,
- * PCIe replay counter 0.5 ms, GPM graphics engine 1.4 ms; bench/call_cost.c),
+ * PCIe replay counter 0.5 ms, GPM graphics engine 1.4 ms, NVLink link states
+ * and counters ~17 ms on a 4-GPU host with 18 links; bench/call_cost.c),
  * STATIC once after the probe, EVENT on the event thread, AGENT is computed
  * by gpuscope. */
 enum sample_tier {
@@ -113,7 +114,7 @@ enum sample_tier {
 	X(ECC_SBE_AGGREGATE, TIER_SLOW, "nvmlDeviceGetTotalEccErrors")              \
 	X(ECC_DBE_AGGREGATE, TIER_SLOW, "nvmlDeviceGetTotalEccErrors")              \
 	X(REMAPPED_ROWS, TIER_SLOW, "nvmlDeviceGetRemappedRows")                    \
-	X(NVLINK, TIER_SLOW, "nvmlDeviceGetNvLinkState")                            \
+	X(NVLINK, TIER_COSTLY, "nvmlDeviceGetNvLinkState")                          \
 	X(SLOWDOWN_TEMP, TIER_STATIC, "nvmlDeviceGetTemperatureThreshold")          \
 	X(SHUTDOWN_TEMP, TIER_STATIC, "nvmlDeviceGetTemperatureThreshold")          \
 	X(GPU_MAX_TEMP, TIER_STATIC, "nvmlDeviceGetTemperatureThreshold")           \
