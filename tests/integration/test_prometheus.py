@@ -110,15 +110,18 @@ class PrometheusTest(unittest.TestCase):
     def test_profiling_and_windows_through_prometheus(self):
         # GPM figures under both names, and a 100 ms power burst every 3 s that a
         # 4 s scrape of the last value would mostly miss but the window max keeps.
-        scenario = write_scenario({"name": "prof", "gpus": [{"metrics": {
+        scenario = write_scenario({"name": "prof", "gpus": [{"nvlink_links": 2, "nvlink_down": [1],
+            "faults": {"xid": [{"at": 1, "code": 79}]},
+            "metrics": {
             "gpm_sm_active_pct": 80, "gpm_tensor_active_pct": 60, "gpm_dram_active_pct": 30,
+            "clock_event_reasons": 4, "sm_clock_mhz": 1485, "nvlink_tx_mibps": 1024,
             "power_w": {"square": {"low": 120, "high": 950, "period": 3, "duty": 0.0333}}}},
             {"mig": [{"profile": "2g.35gb", "gpu_instance_id": 5, "memory_total_mib": 33792,
                       "metrics": {"fb_used_mib": 4096, "gpm_sm_active_pct": 45}}]}]})
         data = tempfile.mkdtemp()
         prom = None
         try:
-            with Agent(scenario=scenario) as agent:
+            with Agent("--slow-interval", "1s", "--costly-interval", "1s", scenario=scenario) as agent:
                 prom, port = start_prometheus(data, agent.port, interval="4s")
                 self.assertTrue(wait_until(port, "DCGM_FI_PROF_SM_ACTIVE"),
                                 open(os.path.join(data, "prom.log")).read())
@@ -136,6 +139,17 @@ class PrometheusTest(unittest.TestCase):
                 self.assertGreaterEqual(list(peak.values())[0], 900)
                 mean = promql(port, 'avg_over_time(gpuscope_power_instant_window_mean_watts{gpu="0"}[1m])')
                 self.assertLess(list(mean.values())[0], 200)
+                # Throttle seconds, clock loss, Xid per code and NVLink per link.
+                cap = promql(port, 'increase(gpuscope_clock_event_seconds_total{gpu="0",reason="power_cap"}[12s])')
+                self.assertGreater(list(cap.values())[0], 5)
+                loss = promql(port, 'gpuscope_sm_clock_loss_ratio{gpu="0"}')
+                self.assertAlmostEqual(list(loss.values())[0], 1 - 1485 / 1980)
+                self.assertEqual(list(promql(port, 'gpuscope_xid_code_errors_total{xid="79"}').values()), [1.0])
+                self.assertEqual(list(promql(port, 'DCGM_FI_DEV_XID_ERRORS{gpu="0"}').values()), [79.0])
+                links = promql(port, 'gpuscope_nvlink_up{gpu="0"}')
+                self.assertEqual(sorted((json.loads(k)["link"], v) for k, v in links.items()),
+                                 [("0", 1.0), ("1", 0.0)])
+                self.assertGreater(list(promql(port, 'rate(gpuscope_nvlink_transmit_bytes_total{link="0"}[12s])').values())[0], 0)
         finally:
             if prom:
                 prom.terminate()
