@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "export/prom_procs.h"
 #include "series/metric_table.h"
 
 int main(void)
@@ -72,5 +73,28 @@ int main(void)
 	puts("In OpenMetrics (`Accept: application/openmetrics-text`) counter families are "
 	     "named without `_total` as the format requires, and dcgm-exporter's counters, "
 	     "whose names lack `_total`, are typed `unknown` (`rate()` works the same).");
+	puts("");
+	puts("## Per-process series\n");
+	puts("Read on the slow tier from NVML's process lists and per-process utilization, "
+	     "attributed through /proc (docs/attribution.md); all gauges. Labels: `gpu`, `uuid`, "
+	     "`pid`, `process` (the executable's name) and, where they apply, `container` (the "
+	     "Kubernetes container name, else the first 12 hex digits of the container id), "
+	     "`pod`, `namespace`, `slurm_job` (not `job`: Prometheus owns that label) and, with "
+	     "MIG, `gpu_instance`. **Cardinality cap:** per GPU, the `--process-cap` (default "
+	     "10, at most 64) processes with the most GPU memory get series of their own; the "
+	     "others are summed into one series with `process=\"_other\"` and `pid=\"\"`, so a "
+	     "GPU costs at most cap + 1 series per family.\n");
+	puts("| native series | labels | description |");
+	puts("|---|---|---|");
+#define DOC_PROC_ROW(name, help)                                                         \
+	printf("| `%s` | %s | %s |\n", name,                                             \
+	       strcmp(name, "gpuscope_processes") == 0 ? "gpu, uuid"                     \
+	                                               : "gpu, uuid, pid, process, ...", \
+	       help);
+	PROM_PROCESS_FAMILIES(DOC_PROC_ROW)
+#undef DOC_PROC_ROW
+	puts("\nWhen exactly one Kubernetes pod holds a GPU (the kubelet's pod-resources "
+	     "allocation, else every process on the GPU being in one pod), the GPU's `DCGM_FI_*` "
+	     "series carry dcgm-exporter's `pod`, `namespace` and `container` labels.");
 	return 0;
 }

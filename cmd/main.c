@@ -14,6 +14,9 @@ static void usage(FILE *to)
 	        "Commands:\n"
 	        "  serve     sample every NVIDIA GPU and serve Prometheus metrics (:9400)\n"
 	        "  doctor    print each GPU's identity, versions and supported metrics\n"
+	        "  report    diagnose every GPU over a window of history (text, JSON,\n"
+	        "            Markdown, HTML); --demo reports on simulated GPUs at once\n"
+	        "  query     print history series as CSV or JSON\n"
 	        "  version   print the version\n"
 	        "  help      print this help\n"
 	        "\n"
@@ -34,6 +37,10 @@ int main(int argc, char **argv)
 		return cmd_serve(argc - 1, argv + 1);
 	if (strcmp(cmd, "doctor") == 0)
 		return cmd_doctor(argc - 1, argv + 1);
+	if (strcmp(cmd, "report") == 0)
+		return cmd_report(argc - 1, argv + 1);
+	if (strcmp(cmd, "query") == 0)
+		return cmd_query(argc - 1, argv + 1);
 	if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
 		printf("gpuscope %s\n", GPUSCOPE_VERSION);
 		return 0;

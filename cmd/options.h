@@ -8,6 +8,16 @@
 /* Parses "100ms", "5s", "1.5s", "2m" into seconds; returns 0 or -1. */
 int parse_duration(const char *text, double *seconds);
 
+/* Parses a longer span: "90s", "10m", "48h", "90d", "2w" (a number and one
+ * unit, s m h d w) into seconds; returns 0 or -1.  For retentions and report
+ * windows, where hours and days are the natural units. */
+int parse_span(const char *text, double *seconds);
+
+/* Parses a point in time: Unix seconds ("1700000000") or RFC 3339
+ * ("2026-11-21T09:00:00Z", "2026-11-21T10:00:00+01:00", fraction ignored,
+ * "2026-11-21 09:00:00Z" too); returns 0 or -1. */
+int parse_timestamp(const char *text, long long *unix_s);
+
 /* Options every GPU-reading command takes. */
 struct gpu_opts {
 	const char *nvml_lib; /* --nvml-lib */

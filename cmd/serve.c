@@ -8,6 +8,8 @@
 #include <string.h>
 
 #include "cmd/commands.h"
+#include "cmd/history.h"
+#include "cmd/serve_procs.h"
 #include "cmd/session.h"
 #include "export/prom.h"
 #include "http/server.h"
@@ -36,7 +38,9 @@ static void serve_usage(FILE *to)
 	        "                         also GPUSCOPE_NVML_LIB)\n"
 	        "  --demo [SCENARIO]      read the built-in GPU simulator instead of the\n"
 	        "                         driver, with a scenario file or the 8-GPU default\n"
-	        "  -h, --help             this help\n");
+	        "%s%s"
+	        "  -h, --help             this help\n",
+	        serve_history_usage, serve_procs_usage);
 }
 
 static int bad_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -58,10 +62,18 @@ int cmd_serve(int argc, char **argv)
 	double fast_s = 0.1, slow_s = 5.0, costly_s = 30.0;
 	unsigned names = NAMES_BOTH, threads = 2;
 	char err[512];
+	struct serve_history hist;
+	serve_history_init(&hist);
+	struct serve_procs procs;
+	serve_procs_init(&procs);
 
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 		int taken = gpu_opts_take(&gopts, argc, argv, &i, err, sizeof(err));
+		if (!taken)
+			taken = serve_history_take(&hist, argc, argv, &i, err, sizeof(err));
+		if (!taken)
+			taken = serve_procs_take(&procs, argc, argv, &i, err, sizeof(err));
 		if (taken < 0)
 			return bad_usage("%s", err);
 		if (taken)
@@ -108,7 +120,8 @@ int cmd_serve(int argc, char **argv)
 	if (slow_s < fast_s)
 		return bad_usage("--slow-interval must be at least --fast-interval");
 
-	struct http_config hcfg = {.names = names, .fresh_s = fast_s, .threads = threads};
+	struct http_config hcfg = {
+	    .names = names, .fresh_s = fast_s, .threads = threads, .process_cap = procs.cap};
 	if (listen_addr_parse(listen, &hcfg.addr, err, sizeof(err)) != 0)
 		return bad_usage("%s", err);
 
@@ -123,8 +136,13 @@ int cmd_serve(int argc, char **argv)
 	struct session sess;
 	struct sampling run;
 	struct sampler_config scfg = {.fast_s = fast_s, .slow_s = slow_s, .costly_s = costly_s};
-	if (sampling_start(&run, &sess, &gopts, &scfg) != 0)
+	if (serve_procs_start(&procs, slow_s) != 0)
 		return 1;
+	scfg.attribution = procs.attribution;
+	if (sampling_start(&run, &sess, &gopts, &scfg) != 0) {
+		serve_procs_stop(&procs, false);
+		return 1;
+	}
 	if (hostname)
 		snprintf(run.board.info.hostname, sizeof(run.board.info.hostname), "%s", hostname);
 	if (sess.count == 0)
@@ -133,10 +151,18 @@ int cmd_serve(int argc, char **argv)
 	 * so the first scrape is not empty; a hung probe does not hold us up. */
 	sampler_wait_probed(run.sampler, 2.0);
 
+	if (serve_history_start(&hist, &run.board, gopts.demo) != 0) {
+		sampling_stop(&run, &sess);
+		serve_procs_stop(&procs, run.hung);
+		return 1;
+	}
+	hcfg.extras = serve_history_extras(&hist);
 	struct http_server *http = http_start(&run.board, &hcfg, err, sizeof(err));
 	if (!http) {
 		fprintf(stderr, "gpuscope: %s\n", err);
+		serve_history_stop(&hist);
 		sampling_stop(&run, &sess);
+		serve_procs_stop(&procs, run.hung);
 		return 1;
 	}
 	fprintf(stderr,
@@ -154,6 +180,8 @@ int cmd_serve(int argc, char **argv)
 	fprintf(stderr, "gpuscope: %s, stopping\n", sig == SIGINT ? "interrupted" : "terminated");
 
 	http_stop(http);
+	serve_history_stop(&hist);
 	sampling_stop(&run, &sess);
+	serve_procs_stop(&procs, run.hung);
 	return 0;
 }

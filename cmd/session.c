@@ -172,6 +172,7 @@ err:
 void sampling_stop(struct sampling *x, struct session *s)
 {
 	int hung = sampler_stop(x->sampler);
+	x->hung = hung > 0;
 	if (hung)
 		fprintf(stderr,
 		        "gpuscope: %d sampler thread%s still blocked in the driver; "

@@ -24,6 +24,7 @@ void session_close(struct session *s, bool threads_hung);
 struct sampling {
 	struct board board;
 	struct sampler *sampler;
+	bool hung; /* after sampling_stop: threads were left in the driver */
 };
 
 /* Opens the session and starts sampling every GPU; prints why on failure. */

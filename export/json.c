@@ -148,3 +148,14 @@ char *json_health(const struct board_snapshot *s, bool *healthy)
 	json_object_set_new(doc, "gpus", gpus);
 	return dump(doc);
 }
+
+char *json_with_field(char *doc, const char *key, const char *value_json)
+{
+	json_t *d = json_loads(doc, 0, NULL);
+	free(doc);
+	if (!d)
+		return NULL;
+	json_t *v = value_json ? json_loads(value_json, JSON_DECODE_ANY, NULL) : NULL;
+	json_object_set_new(d, key, v ? v : json_null());
+	return dump(d);
+}

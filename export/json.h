@@ -14,4 +14,9 @@ char *json_gpus(const struct board_snapshot *s);
  * this process may not read, which is configuration, not a fault). */
 char *json_health(const struct board_snapshot *s, bool *healthy);
 
+/* Adds "key": value_json (a JSON value as text; NULL or unparseable: null)
+ * to the object document doc (malloc'd JSON text, freed here).  Returns the
+ * new document, or NULL when out of memory. */
+char *json_with_field(char *doc, const char *key, const char *value_json);
+
 #endif

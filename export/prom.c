@@ -5,6 +5,7 @@
  * sample the header is taken back, so unsupported metrics leave no trace.
  */
 #include "export/prom.h"
+#include "export/prom_procs.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -90,6 +91,8 @@ static void dcgm_labels(struct strbuf *out, const struct gpu_record *g, const ch
 	sb_puts(out, ",Hostname=\"");
 	sb_label_value(out, host);
 	sb_puts(out, "\"");
+	if (!mig)
+		prom_owner_labels(g, out); /* pod, namespace, container: one pod holds the GPU */
 }
 
 /* Series i of a "@label" row for one GPU: returns false past the last one;
@@ -341,6 +344,7 @@ void prom_render_body(const struct board_snapshot *s, const struct prom_options 
 	if (o->names & NAMES_NATIVE) {
 		render_native(s, o->openmetrics, out);
 		render_info(s, o->openmetrics, out);
+		prom_render_processes(s, o->process_cap, o->openmetrics, out);
 	}
 	if (o->names & NAMES_DCGM)
 		render_dcgm(s, o->openmetrics, out);
@@ -358,4 +362,24 @@ void prom_render(const struct board_snapshot *s, const struct prom_options *o, s
 {
 	prom_render_body(s, o, out);
 	prom_finish(o, out);
+}
+
+void prom_render_verdicts(const struct prom_verdict *v, size_t n, const struct prom_options *o,
+                          struct strbuf *out)
+{
+	if (n == 0 || !(o->names & NAMES_NATIVE))
+		return;
+	header(out, "gpuscope_verdict",
+	       "Active diagnosis verdicts over the agent's diagnosis window (1 while active; "
+	       "see /api/v1/diagnosis for evidence and fixes).",
+	       "gauge", o->openmetrics, false);
+	for (size_t i = 0; i < n; i++) {
+		sb_printf(out, "gpuscope_verdict{gpu=\"%ld\",uuid=\"", v[i].gpu);
+		sb_label_value(out, v[i].uuid);
+		sb_puts(out, "\",verdict=\"");
+		sb_label_value(out, v[i].verdict);
+		sb_puts(out, "\",severity=\"");
+		sb_label_value(out, v[i].severity);
+		sb_puts(out, "\"} 1\n");
+	}
 }

@@ -17,6 +17,7 @@ enum prom_names { NAMES_NATIVE = 1, NAMES_DCGM = 2, NAMES_BOTH = 3 };
 struct prom_options {
 	unsigned names; /* enum prom_names bits */
 	bool openmetrics;
+	unsigned process_cap; /* per-process series per GPU (export/prom_procs.h); 0: default */
 };
 
 #define PROM_CONTENT_TYPE_TEXT        "text/plain; version=0.0.4; charset=utf-8"
@@ -39,6 +40,19 @@ void prom_render_body(const struct board_snapshot *s, const struct prom_options 
 void prom_render_windows(const struct board_snapshot *s, const struct prom_options *o,
                          const struct window_agg (*agg)[METRIC_COUNT], double seconds,
                          struct strbuf *out);
+
+/* One active diagnosis verdict about one GPU (analyze/ ids and severities). */
+struct prom_verdict {
+	long gpu;
+	const char *uuid;
+	const char *verdict;  /* "idle", "power_capped", ... */
+	const char *severity; /* "info", "warning", "critical" */
+};
+
+/* The gpuscope_verdict family: one series of value 1 per verdict (native
+ * names only; nothing when n is 0 or native names are off). */
+void prom_render_verdicts(const struct prom_verdict *v, size_t n, const struct prom_options *o,
+                          struct strbuf *out);
 
 /* Ends the exposition ("# EOF" in OpenMetrics) and NUL-terminates it. */
 void prom_finish(const struct prom_options *o, struct strbuf *out);

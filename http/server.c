@@ -21,6 +21,7 @@
 #include <zlib.h>
 
 #include "export/json.h"
+#include "export/proc_json.h"
 #include "export/prom.h"
 #include "http/scrape_clients.h"
 
@@ -121,7 +122,9 @@ static struct body *values_body(struct http_server *h, bool om)
 		if (board_snapshot(h->board, &snap) == 0) {
 			struct strbuf sb;
 			sb_init(&sb, 64 * 1024);
-			struct prom_options o = {.names = h->cfg.names, .openmetrics = om};
+			struct prom_options o = {.names = h->cfg.names,
+			                         .openmetrics = om,
+			                         .process_cap = h->cfg.process_cap};
 			prom_render_body(&snap, &o, &sb);
 			if (!sb.oom) {
 				struct body *b = body_new(sb.data, sb.len);
@@ -164,7 +167,8 @@ static struct body *metrics_body(struct http_server *h, struct MHD_Connection *c
 	struct body *values = values_body(h, om);
 	if (!values)
 		return NULL;
-	struct prom_options o = {.names = h->cfg.names, .openmetrics = om};
+	struct prom_options o = {
+	    .names = h->cfg.names, .openmetrics = om, .process_cap = h->cfg.process_cap};
 	struct strbuf sb;
 	sb_init(&sb, values->len + 32 * 1024);
 	sb_append(&sb, values->data, values->len);
@@ -189,6 +193,8 @@ static struct body *metrics_body(struct http_server *h, struct MHD_Connection *c
 		}
 		board_snapshot_free(&snap);
 	}
+	if (h->cfg.extras && h->cfg.extras->metrics)
+		h->cfg.extras->metrics(h->cfg.extras->ctx, &o, &sb);
 	prom_finish(&o, &sb);
 	struct body *out = NULL;
 	if (!sb.oom)
@@ -282,7 +288,36 @@ static enum MHD_Result serve_snapshot_json(struct http_server *h, struct MHD_Con
 	bool healthy = true;
 	char *json = health ? json_health(&snap, &healthy) : json_gpus(&snap);
 	board_snapshot_free(&snap);
+	if (health && json && h->cfg.extras && h->cfg.extras->health_history) {
+		char *history = h->cfg.extras->health_history(h->cfg.extras->ctx);
+		json = json_with_field(json, "history", history);
+		free(history);
+	}
 	return send_json(c, healthy ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE, json);
+}
+
+/* /api/v1/processes and /api/v1/workloads: from the snapshot's process tables. */
+static enum MHD_Result serve_processes_json(struct http_server *h, struct MHD_Connection *c,
+                                            bool workloads)
+{
+	struct board_snapshot snap;
+	if (board_snapshot(h->board, &snap) != 0)
+		return send_text(c, 503, "text/plain; charset=utf-8", "out of memory\n");
+	char *json = workloads ? proc_json_workloads(&snap) : proc_json_processes(&snap);
+	board_snapshot_free(&snap);
+	return send_json(c, MHD_HTTP_OK, json);
+}
+
+/* Verdicts computed elsewhere (a background thread) and cached there. */
+static enum MHD_Result serve_diagnosis(struct http_server *h, struct MHD_Connection *c)
+{
+	if (!h->cfg.extras || !h->cfg.extras->diagnosis)
+		return send_json(c, MHD_HTTP_OK,
+		                 strdup("{\"schema\": \"gpuscope.diagnosis/v1\", \"status\": "
+		                        "\"not judged: no history\"}\n"));
+	unsigned status = MHD_HTTP_OK;
+	char *json = h->cfg.extras->diagnosis(h->cfg.extras->ctx, &status);
+	return send_json(c, status, json);
 }
 
 static const char index_html[] =
@@ -291,6 +326,9 @@ static const char index_html[] =
     "<li><a href=\"/metrics\">/metrics</a> Prometheus metrics (gpuscope_* and DCGM_FI_*)</li>"
     "<li><a href=\"/healthz\">/healthz</a> health of NVML and every GPU</li>"
     "<li><a href=\"/api/v1/gpus\">/api/v1/gpus</a> JSON snapshot</li>"
+    "<li><a href=\"/api/v1/processes\">/api/v1/processes</a> processes per GPU</li>"
+    "<li><a href=\"/api/v1/workloads\">/api/v1/workloads</a> workloads and "
+    "tensor-parallel groups</li>"
     "</ul></body></html>\n";
 
 static int request_marker;
@@ -328,6 +366,12 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 		return serve_snapshot_json(h, c, true);
 	if (strcmp(url, "/api/v1/gpus") == 0)
 		return serve_snapshot_json(h, c, false);
+	if (strcmp(url, "/api/v1/diagnosis") == 0)
+		return serve_diagnosis(h, c);
+	if (strcmp(url, "/api/v1/processes") == 0)
+		return serve_processes_json(h, c, false);
+	if (strcmp(url, "/api/v1/workloads") == 0)
+		return serve_processes_json(h, c, true);
 	if (strcmp(url, "/") == 0)
 		return send_text(c, MHD_HTTP_OK, "text/html; charset=utf-8", index_html);
 	return send_text(c, MHD_HTTP_NOT_FOUND, "text/plain; charset=utf-8",

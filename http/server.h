@@ -5,6 +5,9 @@
  * GET /healthz        200 while no GPU is lost, stalled or failing, else
  *                     503; a JSON body says which GPU and why.
  * GET /api/v1/gpus    JSON snapshot of every GPU.
+ * GET /api/v1/diagnosis  verdicts over a recent window (when extras give them).
+ * GET /api/v1/processes  every GPU's processes (attribution, export/proc_json.h).
+ * GET /api/v1/workloads  processes grouped by workload; tensor-parallel groups.
  * GET /               a small index page.
  * Handlers read board snapshots only: nothing here calls NVML.
  */
@@ -17,12 +20,29 @@
 #include "series/snapshot.h"
 
 struct http_server;
+struct strbuf;
+struct prom_options;
+
+/* What rooms outside the core add to the endpoint (history, diagnosis),
+ * as callbacks, so http/ never links them.  Each callback may be NULL; each
+ * must be quick (a copy of something computed elsewhere). */
+struct http_extras {
+	void *ctx;
+	/* JSON value text for /healthz's "history" field (malloc'd; NULL: none). */
+	char *(*health_history)(void *ctx);
+	/* The /api/v1/diagnosis body (malloc'd JSON); *status is the HTTP status. */
+	char *(*diagnosis)(void *ctx, unsigned *status);
+	/* Families appended to every /metrics body, before the end marker. */
+	void (*metrics)(void *ctx, const struct prom_options *o, struct strbuf *out);
+};
 
 struct http_config {
 	struct listen_addr addr;
 	unsigned names;   /* enum prom_names */
 	double fresh_s;   /* a rendered body is reused for this long (one fast tick) */
 	unsigned threads; /* worker threads */
+	const struct http_extras *extras; /* NULL: none */
+	unsigned process_cap;             /* per-process series per GPU; 0: default (10) */
 };
 
 struct http_server *http_start(struct board *b, const struct http_config *cfg, char *err,

@@ -210,6 +210,32 @@ typedef struct {
 #define nvmlEventTypeDoubleBitEccError 0x2ULL
 #define nvmlEventTypeXidCriticalError  0x8ULL
 
+/* Processes on a GPU (nvmlDeviceGet{Compute,Graphics}RunningProcesses_v3, 24 B entries; the
+ * _v2 layout is the same).  Some drivers broke the stride (32 B on early R535, 16 B on one
+ * report): sample/processes.c checks it.  gpuInstanceId and computeInstanceId are
+ * 0xFFFFFFFF when MIG is off.  usedGpuMemory is NVML_VALUE_NOT_AVAILABLE when the driver
+ * cannot tell (Windows WDDM, some containers). */
+typedef struct {
+	unsigned pid;
+	unsigned long long usedGpuMemory;
+	unsigned gpuInstanceId;
+	unsigned computeInstanceId;
+} nvmlProcessInfo_t;
+#define NVML_VALUE_NOT_AVAILABLE_ULL 0xFFFFFFFFFFFFFFFFULL
+#define NVML_NO_INSTANCE_ID          0xFFFFFFFFu
+
+/* nvmlDeviceGetProcessUtilization: one sample per process and driver sample period, percent
+ * of the period; asked for samples newer than lastSeenTimeStamp (us since the epoch).
+ * NOT_FOUND means no new samples; NOT_SUPPORTED with MIG on. */
+typedef struct {
+	unsigned pid;
+	unsigned long long timeStamp; /* us since the epoch */
+	unsigned smUtil;
+	unsigned memUtil;
+	unsigned encUtil;
+	unsigned decUtil;
+} nvmlProcessUtilizationSample_t;
+
 enum { NVML_TEMPERATURE_GPU = 0 };
 enum {
 	NVML_TEMPERATURE_THRESHOLD_SHUTDOWN = 0,
@@ -339,7 +365,16 @@ enum { NVML_VOLATILE_ECC = 0, NVML_AGGREGATE_ECC = 1 };
 	X(device_get_gpu_instance_id, 0, nvmlReturn_t, (nvmlDevice_t, unsigned *),                 \
 	  "nvmlDeviceGetGpuInstanceId", NULL)                                                      \
 	X(device_get_nvlink_state, 0, nvmlReturn_t, (nvmlDevice_t, unsigned, int *),               \
-	  "nvmlDeviceGetNvLinkState", NULL)
+	  "nvmlDeviceGetNvLinkState", NULL)                                                        \
+	X(device_get_compute_running_processes, 0, nvmlReturn_t,                                   \
+	  (nvmlDevice_t, unsigned *, nvmlProcessInfo_t *),                                         \
+	  "nvmlDeviceGetComputeRunningProcesses_v3", "nvmlDeviceGetComputeRunningProcesses_v2")    \
+	X(device_get_graphics_running_processes, 0, nvmlReturn_t,                                  \
+	  (nvmlDevice_t, unsigned *, nvmlProcessInfo_t *),                                         \
+	  "nvmlDeviceGetGraphicsRunningProcesses_v3", "nvmlDeviceGetGraphicsRunningProcesses_v2")  \
+	X(device_get_process_utilization, 0, nvmlReturn_t,                                         \
+	  (nvmlDevice_t, nvmlProcessUtilizationSample_t *, unsigned *, unsigned long long),        \
+	  "nvmlDeviceGetProcessUtilization", NULL)
 
 /* Layouts that must match the driver (x86-64 / LP64). */
 _Static_assert(sizeof(nvmlPciInfo_t) == 68, "nvmlPciInfo_t layout");
@@ -353,5 +388,9 @@ _Static_assert(sizeof(nvmlSample_t) == 16, "nvmlSample_t layout");
 _Static_assert(sizeof(nvmlGpmMetric_t) == 40, "nvmlGpmMetric_t layout");
 _Static_assert(offsetof(nvmlGpmMetricsGet_t, sample1) == 8, "nvmlGpmMetricsGet_t.sample1");
 _Static_assert(offsetof(nvmlGpmMetricsGet_t, metrics) == 24, "nvmlGpmMetricsGet_t.metrics");
+_Static_assert(sizeof(nvmlProcessInfo_t) == 24, "nvmlProcessInfo_t layout");
+_Static_assert(offsetof(nvmlProcessInfo_t, gpuInstanceId) == 16, "nvmlProcessInfo_t.gpuInstanceId");
+_Static_assert(sizeof(nvmlProcessUtilizationSample_t) == 32, "nvmlProcessUtilizationSample_t");
+_Static_assert(offsetof(nvmlProcessUtilizationSample_t, smUtil) == 16, "smUtil offset");
 
 #endif

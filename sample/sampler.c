@@ -258,6 +258,14 @@ static void *worker_main(void *arg)
 		 * even with nothing to read, so the board sees it alive. */
 		enum gpu_health h =
 		    sampler_sweep(w, &slow, TIER_SLOW, METRIC_SLOW_SWEEP, why, sizeof(why));
+		/* Who uses the GPU: its processes, attributed (sample/attribution.c). */
+		if (h != GPU_LOST && w->procs &&
+		    attribution_gpu_sweep(s->cfg.attribution, w->procs, s->lib, w->dev, s->board,
+		                          w->index, id.uuid) == NVML_ERROR_GPU_IS_LOST) {
+			h = GPU_LOST;
+			snprintf(why, sizeof(why),
+			         "nvmlDeviceGetComputeRunningProcesses: GPU is lost");
+		}
 		if (h != GPU_LOST && mono_now() >= costly_due) {
 			costly_due += s->cfg.costly_s;
 			if (costly_due < mono_now())
@@ -307,6 +315,8 @@ struct sampler *sampler_start(const struct nvml_lib *lib, struct board *board,
 		atomic_init(&w->owner, OWNER_NONE);
 		if (!(w->fast = calloc(1, sizeof(*w->fast))))
 			goto err;
+		if (cfg->attribution && !(w->procs = calloc(1, sizeof(*w->procs))))
+			goto err;
 	}
 	if (s->count && sweepers_start(s) != 0) {
 		snprintf(err, errlen, "cannot start the fast sampling thread");
@@ -326,8 +336,10 @@ err:
 	if (s && !*err)
 		snprintf(err, errlen, "out of memory starting the sampler");
 	if (s) {
-		for (unsigned i = 0; s->workers && i < s->count; i++)
+		for (unsigned i = 0; s->workers && i < s->count; i++) {
 			free(s->workers[i].fast);
+			free(s->workers[i].procs);
+		}
 		free(s->workers);
 		free(s->sweepers);
 		free(s);
@@ -392,6 +404,8 @@ int sampler_stop(struct sampler *s)
 			if (w->fast)
 				source_ctx_release(w->fast);
 			free(w->fast);
+			attribution_gpu_release(w->procs);
+			free(w->procs);
 		}
 		pthread_cond_destroy(&s->wake);
 		pthread_mutex_destroy(&s->lock);

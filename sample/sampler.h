@@ -15,11 +15,14 @@
 #include "series/snapshot.h"
 
 struct sampler;
+struct attribution;
 
 struct sampler_config {
 	double fast_s;   /* fast tier period, seconds */
 	double slow_s;   /* slow tier period, seconds */
 	double costly_s; /* period of the calls that cost milliseconds of CPU */
+	/* Per-process attribution on the slow tier (sample/attribution.h); NULL: off. */
+	struct attribution *attribution;
 };
 
 /* Starts one worker per GPU of the board (board->count, already sized from

@@ -5,6 +5,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
+#include "sample/attribution.h"
 #include "sample/mig.h"
 #include "sample/sampler.h"
 #include "sample/sources.h"
@@ -35,6 +36,9 @@ struct gpu_worker {
 	enum gpu_health reported;
 	double buffers_due, graphics_due;
 	int slow_steps; /* consecutive fast steps over the isolation threshold */
+
+	/* Processes on the slow tier (NULL when attribution is off); the worker's own. */
+	struct attribution_gpu *procs;
 
 	pthread_t thread, events; /* the worker (probe, then slow tier) and events */
 	atomic_bool events_started;

@@ -8,7 +8,8 @@
 # Runs apt-get as root (or through sudo); never downloads anything else.
 set -euo pipefail
 
-build_pkgs=(gcc make cmake pkg-config libmicrohttpd-dev libjansson-dev zlib1g-dev libsqlite3-dev)
+build_pkgs=(gcc make cmake pkg-config libmicrohttpd-dev libjansson-dev zlib1g-dev libsqlite3-dev
+            libcurl4-openssl-dev)
 test_pkgs=("${build_pkgs[@]}" libcmocka-dev prometheus python3 sqlite3)
 bench_pkgs=("${build_pkgs[@]}" wrk nginx-light)
 

@@ -65,6 +65,7 @@ int board_init(struct board *b, unsigned count, double fast_s, double slow_s, do
 void board_free(struct board *b)
 {
 	for (unsigned i = 0; i < b->count; i++) {
+		process_table_unref((struct process_table *)b->slots[i].rec.procs);
 		pthread_mutex_destroy(&b->slots[i].lock);
 		window_free(b->slots[i].window);
 	}
@@ -226,6 +227,51 @@ void board_publish_mig(struct board *b, unsigned gpu, unsigned k, const double *
 	bump(b);
 }
 
+struct process_table *process_table_new(void)
+{
+	struct process_table *t = calloc(1, sizeof(*t));
+	if (t)
+		atomic_init(&t->refs, 1);
+	return t;
+}
+
+void process_table_unref(struct process_table *t)
+{
+	if (t && atomic_fetch_sub(&t->refs, 1) == 1)
+		free(t);
+}
+
+static const struct process_table *table_ref(const struct process_table *t)
+{
+	if (t)
+		atomic_fetch_add(&((struct process_table *)t)->refs, 1);
+	return t;
+}
+
+void board_publish_processes(struct board *b, unsigned gpu, struct process_table *t)
+{
+	struct gpu_slot *s = &b->slots[gpu];
+	if (t)
+		t->published = mono_now();
+	pthread_mutex_lock(&s->lock);
+	const struct process_table *old = s->rec.procs;
+	s->rec.procs = t;
+	pthread_mutex_unlock(&s->lock);
+	process_table_unref((struct process_table *)old);
+	bump(b);
+}
+
+bool board_read_value(struct board *b, unsigned gpu, enum metric_id m, double *out)
+{
+	struct gpu_slot *s = &b->slots[gpu];
+	pthread_mutex_lock(&s->lock);
+	bool ok = metric_set_has(&s->rec.valid, m);
+	if (ok)
+		*out = s->rec.raw[m];
+	pthread_mutex_unlock(&s->lock);
+	return ok;
+}
+
 void board_count_xid(struct board *b, unsigned gpu, unsigned code)
 {
 	struct gpu_slot *s = &b->slots[gpu];
@@ -293,6 +339,12 @@ static void judge(const struct board *b, struct gpu_record *r, double now)
 		}
 	}
 agent:
+	/* A process table the slow tier stopped refreshing (or of a lost GPU) is not shown. */
+	if (r->procs && (r->health == GPU_LOST ||
+	                 now - r->procs->published > stall_limit(b->interval[TIER_SLOW]))) {
+		process_table_unref((struct process_table *)r->procs);
+		r->procs = NULL;
+	}
 	if (r->health == GPU_LOST) {
 		/* Nothing read from a lost GPU is current any more. */
 		memset(&r->valid, 0, sizeof(r->valid));
@@ -316,6 +368,7 @@ int board_snapshot(struct board *b, struct board_snapshot *out)
 	for (unsigned i = 0; i < b->count; i++) {
 		pthread_mutex_lock(&b->slots[i].lock);
 		out->gpus[i] = b->slots[i].rec;
+		table_ref(out->gpus[i].procs);
 		pthread_mutex_unlock(&b->slots[i].lock);
 	}
 	out->taken = mono_now();
@@ -326,6 +379,8 @@ int board_snapshot(struct board *b, struct board_snapshot *out)
 
 void board_snapshot_free(struct board_snapshot *s)
 {
+	for (unsigned i = 0; s->gpus && i < s->count; i++)
+		process_table_unref((struct process_table *)s->gpus[i].procs);
 	free(s->gpus);
 	s->gpus = NULL;
 	s->count = 0;

@@ -10,6 +10,7 @@
 #include "sim/sim_embedded.h"
 #include "sim/sim_faults.h"
 #include "sim/sim_json.h"
+#include "sim/sim_processes.h"
 #include "nvml/nvml_abi.h"
 
 #include <errno.h>
@@ -235,6 +236,7 @@ static bool parse_gpu(const struct sim_json_ctx *c, const json_t *o, const char 
 	                                   "mig",
 	                                   "metrics",
 	                                   "faults",
+	                                   "processes",
 	                                   "repeat",
 	                                   NULL};
 	char def_uuid[64], def_bus[32], desc[1024];
@@ -315,6 +317,9 @@ static bool parse_gpu(const struct sim_json_ctx *c, const json_t *o, const char 
 	sim_json_join(p, sizeof(p), path, "mig");
 	if (!parse_mig(c, json_object_get(o, "mig"), p, g))
 		return false;
+	sim_json_join(p, sizeof(p), path, "processes");
+	if (!sim_processes_parse(c, json_object_get(o, "processes"), p, g))
+		return false;
 	sim_json_join(p, sizeof(p), path, "faults");
 	return sim_faults_parse(c, json_object_get(o, "faults"), p, g);
 }
@@ -332,6 +337,7 @@ static void gpu_free(struct sim_gpu *g)
 	free(g->slow);
 	free(g->hangs);
 	free(g->events);
+	sim_processes_free(g);
 }
 
 void sim_scenario_free(struct sim_scenario *s)

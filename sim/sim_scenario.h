@@ -97,6 +97,24 @@ struct sim_event {
 	unsigned long long data; /* the Xid for Xid events */
 };
 
+/* A process on a simulated GPU (docs/simulator.md, "Processes").  NVML reports its pid, used
+ * memory and utilization; name and cgroup are never reported by NVML, they are there so a
+ * test can build a fixture /proc that matches the pids the simulator reports. */
+#define SIM_PROCESS_NAME_MAX   64
+#define SIM_PROCESS_CGROUP_MAX 256
+struct sim_process {
+	unsigned pid;
+	char name[SIM_PROCESS_NAME_MAX];
+	char cgroup[SIM_PROCESS_CGROUP_MAX];
+	bool graphics;            /* listed by the graphics call, not the compute one */
+	bool has_gpu_instance;    /* on a MIG GPU: the instance it runs in */
+	unsigned gpu_instance_id; /* meaningful with has_gpu_instance */
+	double from, until;       /* runs for from <= t < until (until may be INFINITY) */
+	sim_func *used_mib;       /* GPU memory, MiB; < 0 reads as "not available" */
+	sim_func *sm_util_pct;    /* per-process utilization samples (200 ms) */
+	sim_func *mem_util_pct;
+};
+
 struct sim_gpu {
 	unsigned index;
 	/* MIG instances are sim_gpus too (only memory and GPM signals apply), children of
@@ -139,6 +157,9 @@ struct sim_gpu {
 	double lost_at;           /* INFINITY: never */
 	struct sim_event *events; /* Xid and ECC events, sorted by time */
 	size_t n_events;
+
+	struct sim_process *processes; /* "processes" (sim_processes.c) */
+	size_t n_processes;
 };
 
 struct sim_scenario {

@@ -16,6 +16,7 @@ static const struct {
 } groups[] = {
     {"roundtrip", test_roundtrip_run}, {"batch", test_batch_run},   {"maintain", test_maintain_run},
     {"schema", test_schema_run},       {"errors", test_errors_run}, {"crash", test_crash_run},
+    {"recorder", test_recorder_run},
 };
 
 int main(int argc, char **argv)

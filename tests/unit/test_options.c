@@ -27,6 +27,43 @@ static void test_durations(void **state)
 	assert_int_equal(parse_duration(NULL, &s), -1);
 }
 
+static void test_spans_and_times(void **state)
+{
+	double s;
+	assert_int_equal(parse_span("48h", &s), 0);
+	assert_true(s == 48 * 3600);
+	assert_int_equal(parse_span("90d", &s), 0);
+	assert_true(s == 90 * 86400);
+	assert_int_equal(parse_span("10m", &s), 0);
+	assert_true(s == 600);
+	assert_int_equal(parse_span("1.5h", &s), 0);
+	assert_true(s == 5400);
+	const char *bad[] = {"", "5", "h", "-1h", "1hh", "5 h", "1y", "1e999d"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(parse_span(bad[i], &s), -1);
+
+	long long t;
+	assert_int_equal(parse_timestamp("1700000000", &t), 0);
+	assert_true(t == 1700000000LL);
+	assert_int_equal(parse_timestamp("2023-11-14T22:13:20Z", &t), 0);
+	assert_true(t == 1700000000LL);
+	assert_int_equal(parse_timestamp("2023-11-14 23:13:20.25+01:00", &t), 0);
+	assert_true(t == 1700000000LL);
+	assert_int_equal(parse_timestamp("2023-11-14T17:13:20-05:00", &t), 0);
+	assert_true(t == 1700000000LL);
+	assert_int_equal(parse_timestamp("1970-01-01T00:00:00Z", &t), 0);
+	assert_true(t == 0);
+	const char *badt[] = {"",
+	                      "yesterday",
+	                      "2023-11-14",
+	                      "2023-11-14T22:13:20",
+	                      "2023-13-14T22:13:20Z",
+	                      "2023-11-14T22:13:20+1",
+	                      "17e8"};
+	for (size_t i = 0; i < sizeof(badt) / sizeof(badt[0]); i++)
+		assert_int_equal(parse_timestamp(badt[i], &t), -1);
+}
+
 static void test_listen_forms(void **state)
 {
 	struct listen_addr a;
@@ -69,6 +106,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_durations),
+	    cmocka_unit_test(test_spans_and_times),
 	    cmocka_unit_test(test_listen_forms),
 	    cmocka_unit_test(test_names),
 	};

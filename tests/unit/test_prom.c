@@ -135,6 +135,39 @@ static void test_json_views(void **state)
 	gpus[1].health = GPU_OK;
 }
 
+static void test_verdicts_and_health_field(void **state)
+{
+	struct prom_verdict v[] = {{1, "GPU-b", "idle", "warning"},
+	                           {0, "GPU-\"a", "thermal_throttling", "critical"}};
+	struct strbuf sb;
+	sb_init(&sb, 1024);
+	struct prom_options o = {.names = NAMES_NATIVE};
+	prom_render_verdicts(v, 2, &o, &sb);
+	sb_puts(&sb, "");
+	assert_non_null(strstr(sb.data, "# TYPE gpuscope_verdict gauge\n"));
+	assert_non_null(strstr(sb.data, "gpuscope_verdict{gpu=\"1\",uuid=\"GPU-b\",verdict="
+	                                "\"idle\",severity=\"warning\"} 1\n"));
+	assert_non_null(strstr(sb.data, "uuid=\"GPU-\\\"a\""));
+	sb_free(&sb);
+	/* Nothing without native names, or without verdicts. */
+	sb_init(&sb, 64);
+	o.names = NAMES_DCGM;
+	prom_render_verdicts(v, 2, &o, &sb);
+	o.names = NAMES_BOTH;
+	prom_render_verdicts(v, 0, &o, &sb);
+	assert_int_equal(sb.len, 0);
+	sb_free(&sb);
+
+	char *doc =
+	    json_with_field(strdup("{\"status\": \"ok\"}"), "history", "{\"state\": \"off\"}");
+	assert_non_null(strstr(doc, "\"history\""));
+	assert_non_null(strstr(doc, "\"off\""));
+	free(doc);
+	doc = json_with_field(strdup("{}"), "history", "not json");
+	assert_non_null(strstr(doc, "\"history\": null"));
+	free(doc);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -142,6 +175,7 @@ int main(void)
 	    cmocka_unit_test_setup(test_dcgm_units_and_labels, setup),
 	    cmocka_unit_test_setup(test_openmetrics, setup),
 	    cmocka_unit_test_setup(test_json_views, setup),
+	    cmocka_unit_test(test_verdicts_and_health_field),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,157 @@
+/* history.c - `gpuscope serve`'s history: flags, recorder, live diagnosis,
+ * and the HTTP extras that expose them.
+ *
+ * Everything here runs beside the sampler and the HTTP server and can fail
+ * on its own: a history that cannot be written is reported in /healthz and
+ * on stderr, and metrics keep being served.
+ */
+#include "cmd/history.h"
+
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cmd/live_diagnosis.h"
+#include "cmd/options.h"
+#include "store/recorder.h"
+
+const char serve_history_usage[] =
+    "  --history PATH         keep 1 s history in this SQLite file (default\n"
+    "                         /var/lib/gpuscope/history.db when writable, else\n"
+    "                         $XDG_STATE_HOME or ~/.local/state/gpuscope/history.db;\n"
+    "                         off under --demo unless given)\n"
+    "  --no-history           keep no history (no /api/v1/diagnosis verdicts)\n"
+    "  --retention-1s DUR     keep 1 s rows this long, then 1 min rows (default 48h)\n"
+    "  --retention-1m DUR     keep 1 min rows this long (default 90d)\n"
+    "  --diagnosis-window DUR window of /api/v1/diagnosis and gpuscope_verdict,\n"
+    "                         1m-24h (default 10m)\n";
+
+void serve_history_init(struct serve_history *h)
+{
+	memset(h, 0, sizeof(*h));
+	h->retention_1s = 48 * 3600.0;
+	h->retention_1m = 90 * 86400.0;
+	h->diagnosis_window = 600;
+}
+
+int serve_history_take(struct serve_history *h, int argc, char **argv, int *i, char *err,
+                       size_t errlen)
+{
+	const char *a = argv[*i];
+	const char *val = *i + 1 < argc ? argv[*i + 1] : NULL;
+	if (strcmp(a, "--no-history") == 0) {
+		h->off = true;
+		return 1;
+	}
+	bool history = strcmp(a, "--history") == 0;
+	bool r1s = strcmp(a, "--retention-1s") == 0, r1m = strcmp(a, "--retention-1m") == 0;
+	bool dw = strcmp(a, "--diagnosis-window") == 0;
+	if (!history && !r1s && !r1m && !dw)
+		return 0;
+	if (!val || !*val) {
+		snprintf(err, errlen, "%s needs a value", a);
+		return -1;
+	}
+	++*i;
+	if (history) {
+		h->path = val;
+		return 1;
+	}
+	double v;
+	if (parse_span(val, &v) != 0) {
+		snprintf(err, errlen, "%s '%s': give a number and a unit (s, m, h, d), e.g. 48h", a,
+		         val);
+		return -1;
+	}
+	if (dw) {
+		if (v < 60 || v > 86400) {
+			snprintf(err, errlen, "--diagnosis-window '%s': give 1m to 24h", val);
+			return -1;
+		}
+		h->diagnosis_window = v;
+	} else if (v < 60) {
+		snprintf(err, errlen, "%s '%s': give at least 1m", a, val);
+		return -1;
+	} else if (r1s) {
+		h->retention_1s = v;
+	} else {
+		h->retention_1m = v;
+	}
+	return 1;
+}
+
+static char *extra_health_history(void *ctx)
+{
+	struct serve_history *h = ctx;
+	if (h->recorder)
+		return recorder_status_json(h->recorder);
+	return strdup("{\"state\": \"off\"}");
+}
+
+static char *extra_diagnosis(void *ctx, unsigned *status)
+{
+	struct serve_history *h = ctx;
+	return live_diagnosis_json(h->diagnosis, status);
+}
+
+static void extra_metrics(void *ctx, const struct prom_options *o, struct strbuf *out)
+{
+	struct serve_history *h = ctx;
+	live_diagnosis_metrics(h->diagnosis, o, out);
+}
+
+int serve_history_start(struct serve_history *h, struct board *b, bool demo)
+{
+	char err[512];
+	h->extras = (struct http_extras){.ctx = h,
+	                                 .health_history = extra_health_history,
+	                                 .diagnosis = extra_diagnosis,
+	                                 .metrics = extra_metrics};
+	bool on = !h->off && (h->path || !demo);
+	bool default_path = !h->path;
+	if (on && default_path) {
+		if (!recorder_default_path(false, h->resolved, sizeof(h->resolved))) {
+			fprintf(stderr,
+			        "gpuscope: history: no place for the history file (/var/lib/"
+			        "gpuscope is not writable and HOME is not set); give --history "
+			        "PATH or --no-history\n");
+			on = false;
+		}
+	} else if (on) {
+		snprintf(h->resolved, sizeof(h->resolved), "%s", h->path);
+	}
+	if (on) {
+		struct recorder_config rc = {.path = h->resolved, .create_dir = default_path};
+		store_options_default(&rc.opt);
+		rc.opt.second_retention_s = (int64_t)h->retention_1s;
+		rc.opt.minute_retention_s = (int64_t)h->retention_1m;
+		h->recorder = recorder_start(b, &rc, err, sizeof(err));
+		if (!h->recorder) {
+			fprintf(stderr, "gpuscope: %s\n", err);
+			return -1;
+		}
+	}
+	h->diagnosis =
+	    live_diagnosis_start(b, on ? h->resolved : NULL, h->diagnosis_window, err, sizeof(err));
+	if (!h->diagnosis) {
+		fprintf(stderr, "gpuscope: %s\n", err);
+		recorder_stop(h->recorder);
+		h->recorder = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+const struct http_extras *serve_history_extras(struct serve_history *h)
+{
+	return &h->extras;
+}
+
+void serve_history_stop(struct serve_history *h)
+{
+	live_diagnosis_stop(h->diagnosis);
+	h->diagnosis = NULL;
+	recorder_stop(h->recorder);
+	h->recorder = NULL;
+}

@@ -1,0 +1,278 @@
+/* live_diagnosis.c - verdicts over the agent's recent history, off the
+ * request path.
+ *
+ * The thread wakes every LIVE_PERIOD_S, opens the history read-only (a
+ * reader never blocks the recorder: WAL), loads the window, runs the engine
+ * and swaps in the new JSON text and verdict list under a short lock.  The
+ * store is closed between runs so a file replaced by an operator is picked
+ * up, and an open costs well under a millisecond (readers skip the verify).
+ */
+#include "cmd/live_diagnosis.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "report/report.h"
+
+#define LIVE_PERIOD_S 30
+#define LIVE_FIRST_S  5  /* first look, and again while there is too little to judge */
+#define LIVE_MIN_S    10 /* seconds of history before the engine runs at all */
+
+struct live_verdict {
+	long gpu;
+	char uuid[96];
+	const char *id;       /* static (analyze's ids) */
+	const char *severity; /* static */
+};
+
+struct live_diagnosis {
+	struct board *board;
+	char *history;
+	double window_s;
+	pthread_t thread;
+	pthread_mutex_t lock; /* guards everything below */
+	pthread_cond_t wake;
+	bool stop;
+	char *json; /* NULL before the first run */
+	struct live_verdict *verdicts;
+	size_t nverdicts;
+};
+
+/* {"schema", "status": why, "window_s"}: the document when nothing was judged. */
+static char *not_judged_doc(const char *why, double window_s)
+{
+	json_t *o = json_object();
+	json_object_set_new(o, "schema", json_string("gpuscope.diagnosis/v1"));
+	json_object_set_new(o, "status", json_string(why));
+	json_object_set_new(o, "window_s", json_real(window_s));
+	json_object_set_new(o, "verdicts", json_array());
+	char *text = json_dumps(o, JSON_INDENT(1) | JSON_ENSURE_ASCII);
+	json_decref(o);
+	return text;
+}
+
+/* Keeps one series per (GPU, verdict id): the most severe. */
+static size_t collect_verdicts(const struct analyze_result *r, struct live_verdict *out)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < r->nverdicts; i++) {
+		const struct analyze_verdict *v = &r->verdicts[i];
+		if (v->about.gpu_index < 0)
+			continue; /* group verdicts have no one GPU; see the JSON */
+		size_t k = 0;
+		while (k < n &&
+		       !(out[k].gpu == v->about.gpu_index && strcmp(out[k].id, v->id) == 0))
+			k++;
+		if (k < n) {
+			const char *sev = analyze_severity_name(v->severity);
+			if (strcmp(out[k].severity, "critical") != 0 &&
+			    (strcmp(sev, "critical") == 0 || strcmp(sev, "warning") == 0))
+				out[k].severity = sev;
+			continue;
+		}
+		out[n].gpu = v->about.gpu_index;
+		snprintf(out[n].uuid, sizeof(out[n].uuid), "%s", v->about.uuid);
+		out[n].id = v->id;
+		out[n].severity = analyze_severity_name(v->severity);
+		n++;
+	}
+	return n;
+}
+
+/* Seconds of the window in which the first GPU has any value. */
+static size_t covered_seconds(const struct report_data *d)
+{
+	size_t covered = 0;
+	for (size_t i = 0; d->ngpus && i < d->n; i++)
+		for (size_t k = 0; k < report_nsources; k++)
+			if (!isnan(d->gpus[0].raw[k * d->n + i])) {
+				covered++;
+				break;
+			}
+	return (size_t)((double)covered * d->step);
+}
+
+/* One run: the JSON text (never NULL unless out of memory) and verdicts;
+ * *judged is true when the engine ran. */
+static char *judge(struct live_diagnosis *d, struct live_verdict **verdicts, size_t *nverdicts,
+                   bool *judged)
+{
+	*verdicts = NULL;
+	*nverdicts = 0;
+	*judged = false;
+	if (!d->history)
+		return not_judged_doc("not judged: no history (started with --no-history, or "
+		                      "--demo without --history)",
+		                      d->window_s);
+	char err[1024], why[1200];
+	struct store_options o;
+	store_options_default(&o);
+	o.read_only = true;
+	struct store *s;
+	if (store_open(d->history, &o, &s, err, sizeof(err)) != STORE_OK) {
+		snprintf(why, sizeof(why), "not judged: no history yet (%s)", err);
+		return not_judged_doc(why, d->window_s);
+	}
+	int64_t to = (int64_t)floor(wall_now()) - WINDOW_SETTLE_S;
+	int64_t from = to - (int64_t)d->window_s + 1;
+	struct report_data data;
+	bool empty = false;
+	char *text = NULL;
+	if (report_load_store(s, d->history, from, to, &data, &empty, err, sizeof(err)) != 0) {
+		store_close(s);
+		snprintf(why, sizeof(why), "not judged: %s",
+		         empty ? "no history in the window yet" : err);
+		return not_judged_doc(why, d->window_s);
+	}
+	store_close(s);
+	/* The agent just started: look again in LIVE_FIRST_S, without running the
+	 * engine, so it runs at most once per LIVE_PERIOD_S. */
+	size_t covered = covered_seconds(&data);
+	if (covered < LIVE_MIN_S) {
+		report_data_free(&data);
+		snprintf(why, sizeof(why), "not judged yet: %zu s of history, needs %d", covered,
+		         LIVE_MIN_S);
+		return not_judged_doc(why, d->window_s);
+	}
+	*judged = true;
+	struct analyze_result *r = NULL;
+	if (analyze_run(&data.input, NULL, &r) != 0) {
+		report_data_free(&data);
+		return not_judged_doc("not judged: the diagnosis engine failed (out of memory?)",
+		                      d->window_s);
+	}
+	json_t *doc = report_json(&data, r);
+	if (doc) {
+		json_object_set_new(doc, "status", json_string("ok"));
+		json_object_set_new(doc, "window_s", json_real(d->window_s));
+		text =
+		    json_dumps(doc, JSON_INDENT(1) | JSON_ENSURE_ASCII | JSON_REAL_PRECISION(10));
+		json_decref(doc);
+	}
+	*verdicts = calloc(r->nverdicts ? r->nverdicts : 1, sizeof(**verdicts));
+	if (*verdicts)
+		*nverdicts = collect_verdicts(r, *verdicts);
+	analyze_result_free(r);
+	report_data_free(&data);
+	return text;
+}
+
+static void *live_main(void *arg)
+{
+	struct live_diagnosis *d = arg;
+	struct timespec until;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += d->history ? LIVE_FIRST_S : 0;
+	for (;;) {
+		pthread_mutex_lock(&d->lock);
+		while (!d->stop && pthread_cond_timedwait(&d->wake, &d->lock, &until) != ETIMEDOUT)
+			;
+		bool stop = d->stop;
+		pthread_mutex_unlock(&d->lock);
+		if (stop)
+			break;
+		struct live_verdict *v;
+		size_t nv;
+		bool judged;
+		char *json = judge(d, &v, &nv, &judged);
+		pthread_mutex_lock(&d->lock);
+		if (json) {
+			free(d->json);
+			d->json = json;
+			free(d->verdicts);
+			d->verdicts = v;
+			d->nverdicts = nv;
+		} else {
+			free(v);
+		}
+		pthread_mutex_unlock(&d->lock);
+		clock_gettime(CLOCK_REALTIME, &until);
+		/* The engine runs at most every LIVE_PERIOD_S; until there is history
+		 * enough to judge, look again sooner. */
+		until.tv_sec += judged || !d->history ? LIVE_PERIOD_S : LIVE_FIRST_S;
+	}
+	return NULL;
+}
+
+struct live_diagnosis *live_diagnosis_start(struct board *b, const char *history, double window_s,
+                                            char *err, size_t errlen)
+{
+	struct live_diagnosis *d = calloc(1, sizeof(*d));
+	if (!d)
+		goto oom;
+	d->board = b;
+	d->window_s = window_s;
+	if (history && !(d->history = strdup(history)))
+		goto oom;
+	pthread_mutex_init(&d->lock, NULL);
+	pthread_cond_init(&d->wake, NULL);
+	int rc = pthread_create(&d->thread, NULL, live_main, d);
+	if (rc != 0) {
+		snprintf(err, errlen, "diagnosis: cannot start its thread: %s", strerror(rc));
+		pthread_cond_destroy(&d->wake);
+		pthread_mutex_destroy(&d->lock);
+		free(d->history);
+		free(d);
+		return NULL;
+	}
+	return d;
+oom:
+	snprintf(err, errlen, "diagnosis: out of memory");
+	free(d);
+	return NULL;
+}
+
+void live_diagnosis_stop(struct live_diagnosis *d)
+{
+	if (!d)
+		return;
+	pthread_mutex_lock(&d->lock);
+	d->stop = true;
+	pthread_cond_broadcast(&d->wake);
+	pthread_mutex_unlock(&d->lock);
+	pthread_join(d->thread, NULL);
+	pthread_cond_destroy(&d->wake);
+	pthread_mutex_destroy(&d->lock);
+	free(d->json);
+	free(d->verdicts);
+	free(d->history);
+	free(d);
+}
+
+char *live_diagnosis_json(struct live_diagnosis *d, unsigned *status)
+{
+	pthread_mutex_lock(&d->lock);
+	char *out = d->json ? strdup(d->json) : NULL;
+	pthread_mutex_unlock(&d->lock);
+	*status = 200;
+	if (out)
+		return out;
+	*status = 503;
+	return not_judged_doc("not judged yet: the first diagnosis runs a few seconds after start",
+	                      d->window_s);
+}
+
+void live_diagnosis_metrics(struct live_diagnosis *d, const struct prom_options *o,
+                            struct strbuf *out)
+{
+	pthread_mutex_lock(&d->lock);
+	size_t n = d->nverdicts;
+	struct prom_verdict *pv = n ? malloc(n * sizeof(*pv)) : NULL;
+	if (!pv)
+		n = 0;
+	for (size_t i = 0; i < n; i++)
+		pv[i] = (struct prom_verdict){.gpu = d->verdicts[i].gpu,
+		                              .uuid = d->verdicts[i].uuid,
+		                              .verdict = d->verdicts[i].id,
+		                              .severity = d->verdicts[i].severity};
+	/* Rendered under the lock: the strings belong to the cached list. */
+	prom_render_verdicts(pv, n, o, out);
+	pthread_mutex_unlock(&d->lock);
+	free(pv);
+}

@@ -1,0 +1,33 @@
+/* live_diagnosis.h - the agent's verdicts over a sliding window.
+ *
+ * A background thread reads the last `window` seconds of the history file
+ * (its own read-only handle) at most every 30 s, runs the diagnosis engine
+ * and keeps two rendered results: the JSON document of /api/v1/diagnosis
+ * and the gpuscope_verdict lines appended to /metrics.  Requests only copy
+ * those, so a scrape never waits on SQLite or on the engine.
+ */
+#ifndef GPUSCOPE_LIVE_DIAGNOSIS_H
+#define GPUSCOPE_LIVE_DIAGNOSIS_H
+
+#include <stddef.h>
+
+#include "export/prom.h"
+#include "series/snapshot.h"
+
+struct live_diagnosis;
+
+/* history NULL: no history; the JSON then says "not judged: no history".
+ * NULL only when out of memory or no thread (err filled). */
+struct live_diagnosis *live_diagnosis_start(struct board *b, const char *history, double window_s,
+                                            char *err, size_t errlen);
+void live_diagnosis_stop(struct live_diagnosis *d);
+
+/* The cached JSON document (malloc'd copy); *status 200, or 503 before the
+ * first result. */
+char *live_diagnosis_json(struct live_diagnosis *d, unsigned *status);
+
+/* Appends the cached gpuscope_verdict family (native names only). */
+void live_diagnosis_metrics(struct live_diagnosis *d, const struct prom_options *o,
+                            struct strbuf *out);
+
+#endif

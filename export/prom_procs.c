@@ -1,0 +1,172 @@
+/* prom_procs.c - per-process series from each GPU's process table.
+ *
+ * Labels: gpu, uuid, pid, process (the executable's name), and where they apply container
+ * (the Kubernetes container name, else the first 12 hex digits of the container id, as
+ * `docker ps` shows it), pod, namespace, slurm_job and, with MIG, gpu_instance.  "job" would
+ * be the natural name of the last, but every Prometheus target already has a job label:
+ * Prometheus would rename ours to exported_job (or, with honor_labels, let it overwrite the
+ * scrape job), so it is slurm_job.
+ *
+ * The table holds a GPU's processes largest memory first, so the cap keeps its first N and
+ * folds the rest (and the processes past the table's own cap) into process="_other".
+ */
+#include "export/prom_procs.h"
+
+#include <stdio.h>
+#include <string.h>
+
+enum family { FAM_COUNT, FAM_MEMORY, FAM_SM, FAM_CPU, FAM_N };
+
+static const char *const family_name[FAM_N] = {
+#define PROM_PROC_NAME(name, help) name,
+    PROM_PROCESS_FAMILIES(PROM_PROC_NAME)
+#undef PROM_PROC_NAME
+};
+static const char *const family_help[FAM_N] = {
+#define PROM_PROC_HELP(name, help) help,
+    PROM_PROCESS_FAMILIES(PROM_PROC_HELP)
+#undef PROM_PROC_HELP
+};
+
+static void label(struct strbuf *out, const char *name, const char *value)
+{
+	if (!value[0])
+		return;
+	sb_printf(out, ",%s=\"", name);
+	sb_label_value(out, value);
+	sb_puts(out, "\"");
+}
+
+static void gpu_labels(struct strbuf *out, const char *name, const struct gpu_record *g)
+{
+	sb_puts(out, name);
+	sb_printf(out, "{gpu=\"%u\",uuid=\"", g->index);
+	sb_label_value(out, g->id.uuid);
+	sb_puts(out, "\"");
+}
+
+static void process_line(struct strbuf *out, const char *name, const struct gpu_record *g,
+                         const struct process_record *r, double v)
+{
+	gpu_labels(out, name, g);
+	sb_printf(out, ",pid=\"%d\",process=\"", r->pid);
+	sb_label_value(out, r->name[0] ? r->name : r->status);
+	sb_puts(out, "\"");
+	char ctr[16];
+	snprintf(ctr, sizeof(ctr), "%.12s", r->container_id);
+	label(out, "container", r->container[0] ? r->container : ctr);
+	label(out, "pod", r->pod);
+	label(out, "namespace", r->pod_namespace);
+	if (r->slurm_job_valid)
+		sb_printf(out, ",slurm_job=\"%llu\"", r->slurm_job);
+	if (r->gpu_instance_valid)
+		sb_printf(out, ",gpu_instance=\"%u\"", r->gpu_instance);
+	sb_puts(out, "} ");
+	sb_double(out, v);
+	sb_puts(out, "\n");
+}
+
+static void other_line(struct strbuf *out, const char *name, const struct gpu_record *g, double v)
+{
+	gpu_labels(out, name, g);
+	sb_puts(out, ",pid=\"\",process=\"_other\"} ");
+	sb_double(out, v);
+	sb_puts(out, "\n");
+}
+
+/* The value of family f for record r; false when it has none. */
+static bool value_of(enum family f, const struct process_record *r, double *v)
+{
+	switch (f) {
+	case FAM_MEMORY:
+		*v = r->memory_bytes;
+		return r->memory_valid;
+	case FAM_SM:
+		*v = r->sm_util / 100.0;
+		return r->util_valid;
+	case FAM_CPU:
+		*v = r->cpu_cores;
+		return r->cpu_valid;
+	default:
+		return false;
+	}
+}
+
+/* One GPU's series of family f; returns whether it wrote any. */
+static bool render_gpu(const struct gpu_record *g, enum family f, unsigned cap, struct strbuf *out)
+{
+	const struct process_table *t = g->procs;
+	if (f == FAM_COUNT) {
+		gpu_labels(out, family_name[f], g);
+		sb_printf(out, "} %u\n", t->total);
+		return true;
+	}
+	bool any = false;
+	double v;
+	unsigned kept = t->n < cap ? t->n : cap;
+	for (unsigned i = 0; i < kept; i++) {
+		if (!value_of(f, &t->proc[i], &v))
+			continue;
+		process_line(out, family_name[f], g, &t->proc[i], v);
+		any = true;
+	}
+	/* The rest: the table's records past the cap and what the table itself folded. */
+	unsigned folded = t->n - kept + t->overflow.count;
+	if (!folded)
+		return any;
+	double sum = 0;
+	bool valid = false;
+	for (unsigned i = kept; i < t->n; i++) {
+		if (value_of(f, &t->proc[i], &v)) {
+			sum += v;
+			valid = true;
+		}
+	}
+	const struct process_overflow *o = &t->overflow;
+	if (o->count && f == FAM_MEMORY) {
+		sum += o->memory_bytes;
+		valid = true;
+	} else if (o->count && f == FAM_SM && o->sm_valid) {
+		sum += o->sm_util / 100.0;
+		valid = true;
+	} else if (o->count && f == FAM_CPU && o->cpu_valid) {
+		sum += o->cpu_cores;
+		valid = true;
+	}
+	if (valid)
+		other_line(out, family_name[f], g, sum);
+	return any || valid;
+}
+
+void prom_render_processes(const struct board_snapshot *s, unsigned cap, bool openmetrics,
+                           struct strbuf *out)
+{
+	(void)openmetrics; /* gauges only: the same in both formats */
+	if (cap == 0)
+		cap = PROM_PROCESS_CAP_DEFAULT;
+	for (int f = 0; f < FAM_N; f++) {
+		size_t mark = out->len;
+		sb_printf(out, "# HELP %s %s\n# TYPE %s gauge\n", family_name[f], family_help[f],
+		          family_name[f]);
+		bool any = false;
+		for (unsigned i = 0; i < s->count; i++)
+			if (s->gpus[i].procs)
+				any |= render_gpu(&s->gpus[i], (enum family)f, cap, out);
+		if (!any)
+			out->len = mark;
+	}
+}
+
+void prom_owner_labels(const struct gpu_record *g, struct strbuf *out)
+{
+	const struct process_table *t = g->procs;
+	if (!t || !t->owner_valid)
+		return;
+	sb_puts(out, ",pod=\"");
+	sb_label_value(out, t->owner_pod);
+	sb_puts(out, "\",namespace=\"");
+	sb_label_value(out, t->owner_namespace);
+	sb_puts(out, "\",container=\"");
+	sb_label_value(out, t->owner_container);
+	sb_puts(out, "\"");
+}

@@ -1,0 +1,40 @@
+/* prom_procs.h - per-process series and the pod labels of DCGM series (Prometheus).
+ *
+ * Kept apart from prom.c, which renders the metric table: these series come from each GPU's
+ * process table (series/snapshot.h), not from the table of metrics.  Cardinality is bounded:
+ * per GPU, the prom_options' process_cap largest processes by GPU memory get series of their
+ * own and the rest are summed into one process="_other" series.
+ */
+#ifndef GPUSCOPE_PROM_PROCS_H
+#define GPUSCOPE_PROM_PROCS_H
+
+#include "export/strbuf.h"
+#include "series/snapshot.h"
+
+/* Default and largest --process-cap (the board keeps GPU_MAX_PROCESSES per GPU). */
+#define PROM_PROCESS_CAP_DEFAULT 10
+#define PROM_PROCESS_CAP_MAX     GPU_MAX_PROCESSES
+
+/* X(name, help) - the per-process families, in output order (gen_metrics_doc lists them). */
+#define PROM_PROCESS_FAMILIES(X)                                                                 \
+	X("gpuscope_processes",                                                                  \
+	  "Processes NVML lists on the GPU (compute and graphics), all of them, capped or not.") \
+	X("gpuscope_process_memory_used_bytes",                                                  \
+	  "GPU memory a process holds on the GPU (NVML usedGpuMemory).")                         \
+	X("gpuscope_process_sm_utilization_ratio",                                               \
+	  "Share of the GPU's time a kernel of the process ran over the last slow interval "     \
+	  "(nvmlDeviceGetProcessUtilization; not available with MIG).")                          \
+	X("gpuscope_process_cpu_utilization_ratio",                                              \
+	  "CPU seconds the process used per wall second over the last slow interval (1 = one "   \
+	  "core "                                                                                \
+	  "busy; can exceed 1).")
+
+/* Appends the per-process families (native names) of every GPU.  cap 0 means the default. */
+void prom_render_processes(const struct board_snapshot *s, unsigned cap, bool openmetrics,
+                           struct strbuf *out);
+
+/* dcgm-exporter's pod, namespace and container labels (",pod=\"...\"..."), when exactly one
+ * pod holds the GPU; nothing otherwise. */
+void prom_owner_labels(const struct gpu_record *g, struct strbuf *out);
+
+#endif

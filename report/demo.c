@@ -1,0 +1,160 @@
+/* demo.c - an hour of simulated history, at once, for `report --demo`.
+ *
+ * The simulator describes every signal as a function of time, so an hour of
+ * history needs no agent, no waiting and no file: each GPU's functions are
+ * evaluated at t = 0, 1, ..., seconds-1 and written into the same raw series
+ * (metric table units) the store would return, then converted like real
+ * history.  Counters the simulator drives by events (Xid) are counted from
+ * the scenario's event list; the energy counter integrates power.  Values the
+ * scenario marks unsupported, and GPM metrics of a GPU without GPM, are
+ * absent (NaN), as the agent would store them.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "report/report.h"
+#include "sim/sim_scenario.h"
+
+#define MIB 1048576.0
+
+/* Xid and double-bit ECC event bits (nvmlEventType*). */
+#define DEMO_EVENT_DBE 0x2ULL
+#define DEMO_EVENT_XID 0x8ULL
+
+static double sig_at(const struct sim_gpu *g, enum sim_signal s, double t)
+{
+	if (g->unsupported_signals[s])
+		return NAN;
+	return sim_func_eval(g->metrics[s], t);
+}
+
+static double gpm_at(const struct sim_gpu *g, enum sim_signal s, double t)
+{
+	return g->gpm ? sig_at(g, s, t) : NAN;
+}
+
+/* The raw value of report source k for GPU g at second t. */
+static double raw_at(const struct sim_gpu *g, int metric, double t, double *energy_mj,
+                     unsigned *xids, double *xid_last)
+{
+	switch (metric) {
+	case METRIC_GPU_UTIL:
+		return sig_at(g, SIM_SIG_UTIL_GPU, t);
+	case METRIC_MEM_UTIL:
+		return sig_at(g, SIM_SIG_UTIL_MEM, t);
+	case METRIC_GPM_SM_ACTIVE:
+		return gpm_at(g, SIM_SIG_GPM_SM_ACTIVE, t);
+	case METRIC_GPM_SM_OCCUPANCY:
+		return gpm_at(g, SIM_SIG_GPM_SM_OCCUPANCY, t);
+	case METRIC_GPM_TENSOR:
+		return gpm_at(g, SIM_SIG_GPM_TENSOR, t);
+	case METRIC_GPM_DRAM:
+		return gpm_at(g, SIM_SIG_GPM_DRAM, t);
+	case METRIC_GPM_PCIE_TX:
+		return gpm_at(g, SIM_SIG_GPM_PCIE_TX, t);
+	case METRIC_GPM_PCIE_RX:
+		return gpm_at(g, SIM_SIG_GPM_PCIE_RX, t);
+	case METRIC_FB_USED:
+		return sig_at(g, SIM_SIG_FB_USED, t) * MIB;
+	case METRIC_FB_TOTAL:
+		return (double)g->memory_total_mib * MIB;
+	case METRIC_POWER:
+		return sig_at(g, SIM_SIG_POWER, t) * 1000;
+	case METRIC_POWER_LIMIT:
+		return g->power_limit_w * 1000.0;
+	case METRIC_GPU_TEMP:
+		return sig_at(g, SIM_SIG_TEMP, t);
+	case METRIC_SLOWDOWN_TEMP:
+		return g->slowdown_temp_c;
+	case METRIC_SM_CLOCK:
+		return sig_at(g, SIM_SIG_SM_CLOCK, t);
+	case METRIC_SM_CLOCK_MAX:
+		return g->max_sm_clock_mhz;
+	case METRIC_CLOCK_EVENT_REASONS:
+		return sig_at(g, SIM_SIG_CLOCK_REASONS, t);
+	case METRIC_PCIE_LINK_GEN:
+		return g->pcie_gen;
+	case METRIC_PCIE_LINK_WIDTH:
+		return g->pcie_width;
+	case METRIC_ECC_DBE_VOL:
+		return g->ecc ? sig_at(g, SIM_SIG_ECC_DBE_VOLATILE, t) : NAN;
+	case METRIC_REMAP_FAILURE:
+		return sig_at(g, SIM_SIG_REMAP_FAILURE, t);
+	case METRIC_ENERGY:
+		return *energy_mj;
+	case METRIC_XID_COUNT:
+		return (double)*xids;
+	case METRIC_XID_LAST:
+		return *xid_last;
+	}
+	return NAN;
+}
+
+static int load_gpu(const struct sim_gpu *g, int seconds, struct report_gpu *rg)
+{
+	size_t n = (size_t)seconds;
+	rg->uuid = strdup(g->uuid);
+	rg->model = strdup(g->model[0] ? g->model : "unknown GPU");
+	rg->raw = malloc(sizeof(double) * report_nsources * n);
+	if (!rg->uuid || !rg->model || !rg->raw)
+		return -1;
+	double energy = g->energy_start_mj, xid_last = 0;
+	unsigned xids = 0;
+	size_t ev = 0;
+	for (size_t i = 0; i < n; i++) {
+		double t = (double)i;
+		for (; ev < g->n_events && g->events[ev].at <= t; ev++)
+			if (g->events[ev].type & DEMO_EVENT_XID) {
+				xids++;
+				xid_last = (double)g->events[ev].data;
+			}
+		double p = sig_at(g, SIM_SIG_POWER, t);
+		if (i > 0 && !isnan(p))
+			energy += p * 1000; /* mJ over one second */
+		for (size_t k = 0; k < report_nsources; k++)
+			rg->raw[k * n + i] =
+			    raw_at(g, report_sources[k].metric, t, &energy, &xids, &xid_last);
+	}
+	return 0;
+}
+
+int report_load_scenario(const char *scenario, int seconds, int64_t end, struct report_data *out,
+                         char *err, size_t errlen)
+{
+	memset(out, 0, sizeof(*out));
+	char msg[1024] = "";
+	struct sim_scenario *sc = scenario && *scenario
+	                              ? sim_scenario_load_file(scenario, msg, sizeof(msg))
+	                              : sim_scenario_load_default(msg, sizeof(msg));
+	if (!sc) {
+		snprintf(err, errlen, "%s", msg[0] ? msg : "cannot load the scenario");
+		return -1;
+	}
+	out->simulated = true;
+	out->step = 1;
+	out->n = (size_t)seconds;
+	out->to = end;
+	out->from = end - seconds + 1;
+	snprintf(out->source, sizeof(out->source), "simulator scenario %s (%d s evaluated)",
+	         sc->name && *sc->name ? sc->name : (scenario && *scenario ? scenario : "default"),
+	         seconds);
+	out->gpus = calloc(sc->n_gpus ? sc->n_gpus : 1, sizeof(*out->gpus));
+	if (!out->gpus)
+		goto oom;
+	for (size_t g = 0; g < sc->n_gpus; g++) {
+		out->ngpus = g + 1;
+		if (load_gpu(&sc->gpus[g], seconds, &out->gpus[g]) != 0)
+			goto oom;
+	}
+	if (report_convert(out) != 0)
+		goto oom;
+	sim_scenario_free(sc);
+	return 0;
+oom:
+	snprintf(err, errlen, "out of memory");
+	sim_scenario_free(sc);
+	report_data_free(out);
+	return -1;
+}

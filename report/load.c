@@ -1,0 +1,246 @@
+/* load.c - a window of history as the diagnosis engine's input.
+ *
+ * One fixed list of (metric, stat) pairs is read per GPU (report_sources).
+ * The stat is chosen for what the engine does with the signal: means for
+ * rates and activities (a second's mean is its time-weighted value), the
+ * max for memory in use and temperature (a peak is what overflows or
+ * throttles).  Units are converted once, with metric_native_value(): the
+ * same operation the exporter applies, so 100 % reads 1.0 in both.
+ */
+#include "report/report.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+const struct report_source report_sources[] = {
+    {METRIC_GPU_UTIL, STORE_MEAN, ANALYZE_SIG_GPU_UTIL},
+    {METRIC_MEM_UTIL, STORE_MEAN, ANALYZE_SIG_MEM_UTIL},
+    {METRIC_GPM_SM_ACTIVE, STORE_MEAN, ANALYZE_SIG_SM_ACTIVE},
+    {METRIC_GPM_SM_OCCUPANCY, STORE_MEAN, ANALYZE_SIG_SM_OCCUPANCY},
+    {METRIC_GPM_TENSOR, STORE_MEAN, ANALYZE_SIG_TENSOR_ACTIVE},
+    {METRIC_GPM_DRAM, STORE_MEAN, ANALYZE_SIG_DRAM_ACTIVE},
+    {METRIC_FB_USED, STORE_MAX, ANALYZE_SIG_FB_USED_BYTES},
+    {METRIC_FB_TOTAL, STORE_MEAN, ANALYZE_SIG_FB_TOTAL_BYTES},
+    {METRIC_POWER, STORE_MEAN, ANALYZE_SIG_POWER_W},
+    {METRIC_POWER_LIMIT, STORE_MEAN, ANALYZE_SIG_POWER_LIMIT_W},
+    {METRIC_GPU_TEMP, STORE_MAX, ANALYZE_SIG_TEMP_C},
+    {METRIC_SLOWDOWN_TEMP, STORE_MEAN, ANALYZE_SIG_SLOWDOWN_TEMP_C},
+    {METRIC_SM_CLOCK, STORE_MEAN, ANALYZE_SIG_SM_CLOCK_HZ},
+    {METRIC_SM_CLOCK_MAX, STORE_MEAN, ANALYZE_SIG_SM_CLOCK_MAX_HZ},
+    {METRIC_CLOCK_EVENT_REASONS, STORE_MEAN, ANALYZE_SIG_CLOCK_EVENT_REASONS},
+    {METRIC_GPM_PCIE_TX, STORE_MEAN, ANALYZE_SIG_PCIE_TX_BYTES_PER_S},
+    {METRIC_GPM_PCIE_RX, STORE_MEAN, ANALYZE_SIG_PCIE_RX_BYTES_PER_S},
+    {METRIC_PCIE_LINK_GEN, STORE_MEAN, ANALYZE_SIG_PCIE_LINK_GEN},
+    {METRIC_PCIE_LINK_WIDTH, STORE_MEAN, ANALYZE_SIG_PCIE_LINK_WIDTH},
+    {METRIC_XID_COUNT, STORE_MEAN, ANALYZE_SIG_XID_COUNT},
+    {METRIC_XID_LAST, STORE_MEAN, ANALYZE_SIG_XID_LAST},
+    {METRIC_ECC_DBE_VOL, STORE_MEAN, ANALYZE_SIG_ECC_DBE_COUNT},
+    {METRIC_REMAP_FAILURE, STORE_MEAN, ANALYZE_SIG_REMAP_FAILURE},
+    {METRIC_ENERGY, STORE_MEAN, ANALYZE_SIG_ENERGY_J},
+    {METRIC_POWER, STORE_MAX, -1},
+};
+const size_t report_nsources = sizeof(report_sources) / sizeof(report_sources[0]);
+
+static bool all_nan(const double *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!isnan(v[i]))
+			return false;
+	return true;
+}
+
+int report_convert(struct report_data *d)
+{
+	free(d->series);
+	d->series = calloc(d->ngpus ? d->ngpus : 1, sizeof(*d->series));
+	if (!d->series)
+		return -1;
+	for (size_t g = 0; g < d->ngpus; g++) {
+		struct report_gpu *rg = &d->gpus[g];
+		size_t n = d->n;
+		free(rg->conv);
+		rg->conv = malloc(sizeof(double) * ANALYZE_SIG_COUNT * (n ? n : 1));
+		if (!rg->conv)
+			return -1;
+		struct analyze_gpu_series *a = &rg->series;
+		memset(a, 0, sizeof(*a));
+		a->uuid = rg->uuid;
+		a->model = rg->model;
+		a->t0 = (double)d->from;
+		a->step = d->step;
+		a->n = n;
+		a->work_done = NAN;
+		for (size_t k = 0; k < report_nsources; k++) {
+			int sig = report_sources[k].signal;
+			const double *raw = rg->raw + k * n;
+			if (sig < 0 || all_nan(raw, n))
+				continue; /* never collected: the engine says "absent" */
+			enum metric_unit unit = metric_table[report_sources[k].metric].unit;
+			double *out = rg->conv + (size_t)sig * n;
+			for (size_t i = 0; i < n; i++)
+				out[i] = isnan(raw[i]) ? NAN : metric_native_value(unit, raw[i]);
+			a->sig[sig] = out;
+		}
+		a->procs = rg->aprocs;
+		a->nprocs = rg->nprocs;
+		d->series[g] = *a;
+	}
+	d->input = (struct analyze_input){.gpus = d->series, .ngpus = d->ngpus};
+	return 0;
+}
+
+/* The store's process set as the engine's process series. */
+static int convert_processes(struct report_gpu *rg)
+{
+	size_t np = rg->procs.nprocs;
+	rg->nprocs = 0;
+	if (np == 0)
+		return 0;
+	rg->rprocs = calloc(np, sizeof(*rg->rprocs));
+	rg->aprocs = calloc(np, sizeof(*rg->aprocs));
+	if (!rg->rprocs || !rg->aprocs)
+		return -1;
+	for (size_t i = 0; i < np; i++) {
+		const struct store_process_series *p = &rg->procs.procs[i];
+		struct report_process *rp = &rg->rprocs[i];
+		const char *w = p->pod && *p->pod               ? p->pod
+		                : p->container && *p->container ? p->container
+		                : p->job && *p->job             ? p->job
+		                                                : "";
+		if (p->pod && *p->pod && p->namespace_ && *p->namespace_)
+			snprintf(rp->workload, sizeof(rp->workload), "%s/%s", p->namespace_,
+			         p->pod);
+		else
+			snprintf(rp->workload, sizeof(rp->workload), "%s", w);
+		rp->a = (struct analyze_process_series){.pid = p->pid,
+		                                        .name = p->name,
+		                                        .workload =
+		                                            rp->workload[0] ? rp->workload : NULL,
+		                                        .cpu_cores_usable = NAN,
+		                                        .gpu_mem_bytes = p->gpu_mem_bytes,
+		                                        .cpu_cores = p->cpu_cores,
+		                                        .sm_util = p->sm_util};
+		rg->aprocs[i] = rp->a;
+	}
+	rg->nprocs = np;
+	return 0;
+}
+
+int report_load_store(struct store *s, const char *path, int64_t from, int64_t to,
+                      struct report_data *out, bool *empty, char *err, size_t errlen)
+{
+	memset(out, 0, sizeof(*out));
+	if (empty)
+		*empty = false;
+	out->from = from;
+	out->to = to;
+	snprintf(out->source, sizeof(out->source), "history %s", path ? path : "");
+	struct store_gpu_info *list = NULL;
+	size_t nlist = 0;
+	struct store_request *req = NULL;
+	int rc = store_list_gpus(s, from, to, &list, &nlist);
+	if (rc != STORE_OK) {
+		snprintf(err, errlen, "%s", store_errmsg(s));
+		goto err;
+	}
+	if (nlist == 0) {
+		snprintf(err, errlen, "%s has no GPU rows between the window's start and end",
+		         path ? path : "the history");
+		if (empty)
+			*empty = true;
+		goto err;
+	}
+	/* Read only the span that has rows: a 24 h report on a history one
+	 * hour old is an hour at 1 s, not a day of minutes that are mostly empty. */
+	int64_t first = list[0].first_t, last = list[0].last_t;
+	for (size_t g = 1; g < nlist; g++) {
+		first = list[g].first_t < first ? list[g].first_t : first;
+		last = list[g].last_t > last ? list[g].last_t : last;
+	}
+	from = first > from ? first : from;
+	to = last < to ? last : to;
+	out->from = from;
+	out->to = to;
+	out->gpus = calloc(nlist, sizeof(*out->gpus));
+	req = calloc(report_nsources, sizeof(*req));
+	if (!out->gpus || !req)
+		goto oom;
+	for (size_t k = 0; k < report_nsources; k++)
+		req[k] = (struct store_request){report_sources[k].metric, report_sources[k].stat};
+	enum store_resolution res =
+	    to - from > REPORT_SECOND_RES_MAX_S ? STORE_RES_MINUTE : STORE_RES_AUTO;
+	for (size_t g = 0; g < nlist; g++) {
+		struct report_gpu *rg = &out->gpus[g];
+		out->ngpus = g + 1;
+		rg->uuid = strdup(list[g].uuid);
+		rg->model = strdup(list[g].model ? list[g].model : "unknown GPU");
+		if (!rg->uuid || !rg->model)
+			goto oom;
+		struct store_series ss;
+		rc = store_query(s, list[g].uuid, from, to, req, report_nsources, res, &ss);
+		if (rc != STORE_OK) {
+			snprintf(err, errlen, "%s", store_errmsg(s));
+			goto err;
+		}
+		/* Every GPU is read on the same grid; the first fixes it. */
+		if (g == 0) {
+			out->n = ss.n;
+			out->step = (double)ss.step;
+			out->from = ss.t0;
+			res = ss.step == 60 ? STORE_RES_MINUTE : STORE_RES_SECOND;
+		}
+		size_t n = out->n;
+		rg->raw = malloc(sizeof(double) * report_nsources * (n ? n : 1));
+		if (!rg->raw) {
+			store_series_free(&ss);
+			goto oom;
+		}
+		for (size_t k = 0; k < report_nsources; k++)
+			for (size_t i = 0; i < n; i++)
+				rg->raw[k * n + i] = i < ss.n ? ss.values[k * ss.n + i] : NAN;
+		store_series_free(&ss);
+		rc = store_query_processes(s, list[g].uuid, from, to, res, &rg->procs);
+		if (rc != STORE_OK) {
+			snprintf(err, errlen, "%s", store_errmsg(s));
+			goto err;
+		}
+		if (rg->procs.n != n) { /* cannot happen: same grid; never misalign */
+			store_process_set_free(&rg->procs);
+			memset(&rg->procs, 0, sizeof(rg->procs));
+		}
+		if (convert_processes(rg) != 0)
+			goto oom;
+	}
+	if (report_convert(out) != 0)
+		goto oom;
+	free(req);
+	store_gpu_list_free(list, nlist);
+	return 0;
+oom:
+	snprintf(err, errlen, "out of memory");
+err:
+	free(req);
+	store_gpu_list_free(list, nlist);
+	report_data_free(out);
+	return -1;
+}
+
+void report_data_free(struct report_data *d)
+{
+	for (size_t g = 0; g < d->ngpus; g++) {
+		struct report_gpu *rg = &d->gpus[g];
+		free(rg->uuid);
+		free(rg->model);
+		free(rg->host);
+		free(rg->raw);
+		free(rg->conv);
+		store_process_set_free(&rg->procs);
+		free(rg->rprocs);
+		free(rg->aprocs);
+	}
+	free(d->gpus);
+	free(d->series);
+	memset(d, 0, sizeof(*d));
+}

@@ -1,0 +1,245 @@
+/* prometheus.c - a window of history from Prometheus, for `report
+ * --prometheus URL`.
+ *
+ * One range query (/api/v1/query_range) per DCGM_FI_* name the report needs,
+ * so the same report runs on a fleet scraped from gpuscope agents or from
+ * NVIDIA's dcgm-exporter.  Series are grouped into GPUs by (Hostname, UUID)
+ * (instance when there is no Hostname label); MIG instances (GPU_I_ID) are
+ * left out, as in the local history.  DCGM's units are turned back into the
+ * metric table's raw units (W to mW, MiB to bytes, ratio to percent), so the
+ * one conversion in report_convert() applies to every source.
+ *
+ * What dcgm-exporter does not export (an Xid count: it has only the last
+ * code) stays absent, and the engine says what it could not judge.
+ */
+#include <curl/curl.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "report/report.h"
+
+#define PROM_MAX_GPUS   1024
+#define PROM_MAX_POINTS 11000 /* Prometheus refuses more points per series */
+
+struct buf {
+	char *data;
+	size_t len;
+};
+
+static size_t on_data(char *p, size_t size, size_t n, void *arg)
+{
+	struct buf *b = arg;
+	size_t add = size * n;
+	char *d = realloc(b->data, b->len + add + 1);
+	if (!d)
+		return 0;
+	memcpy(d + b->len, p, add);
+	b->len += add;
+	d[b->len] = 0;
+	b->data = d;
+	return add;
+}
+
+/* A DCGM value back to the metric table's raw unit (metric_dcgm_value's
+ * inverse; MiB were floored on export, so bytes come back to a MiB). */
+static double dcgm_to_raw(enum metric_unit unit, double v)
+{
+	switch (unit) {
+	case UNIT_BYTES:
+		return v * 1048576.0;
+	case UNIT_MILLIWATTS:
+		return v * 1000.0;
+	case UNIT_ACTIVITY:
+		return v * 100.0;
+	case UNIT_MIB_PER_S:
+		return v / 1048576.0;
+	default:
+		return v;
+	}
+}
+
+/* GET url; the parsed JSON "data" member, or NULL with err filled. */
+static json_t *get_json(CURL *c, const char *url, char *err, size_t errlen)
+{
+	struct buf b = {0};
+	char cerr[CURL_ERROR_SIZE] = "";
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, cerr);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, 60L);
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 10L);
+	curl_easy_setopt(c, CURLOPT_USERAGENT, "gpuscope-report/" GPUSCOPE_VERSION);
+	CURLcode rc = curl_easy_perform(c);
+	long status = 0;
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+	json_t *doc = NULL;
+	if (rc != CURLE_OK) {
+		snprintf(err, errlen, "%s", cerr[0] ? cerr : curl_easy_strerror(rc));
+		goto out;
+	}
+	doc = b.data ? json_loads(b.data, 0, NULL) : NULL;
+	const char *status_s = json_string_value(json_object_get(doc, "status"));
+	if (!doc || !status_s || strcmp(status_s, "success") != 0) {
+		const char *e = json_string_value(json_object_get(doc, "error"));
+		snprintf(err, errlen, "HTTP %ld%s%s", status,
+		         e ? ": " : " (not a Prometheus API answer)", e ? e : "");
+		json_decref(doc);
+		doc = NULL;
+		goto out;
+	}
+out:
+	free(b.data);
+	if (!doc)
+		return NULL;
+	json_t *data = json_incref(json_object_get(doc, "data"));
+	json_decref(doc);
+	return data;
+}
+
+/* The GPU a series belongs to, created when new; NULL when out of room. */
+static struct report_gpu *gpu_for(struct report_data *d, json_t *labels)
+{
+	const char *uuid = json_string_value(json_object_get(labels, "UUID"));
+	const char *host = json_string_value(json_object_get(labels, "Hostname"));
+	if (!host || !*host)
+		host = json_string_value(json_object_get(labels, "instance"));
+	if (!uuid || json_object_get(labels, "GPU_I_ID"))
+		return NULL;
+	if (!host)
+		host = "";
+	for (size_t g = 0; g < d->ngpus; g++)
+		if (strcmp(d->gpus[g].uuid, uuid) == 0 && strcmp(d->gpus[g].host, host) == 0)
+			return &d->gpus[g];
+	if (d->ngpus == PROM_MAX_GPUS)
+		return NULL;
+	struct report_gpu *rg = &d->gpus[d->ngpus];
+	const char *model = json_string_value(json_object_get(labels, "modelName"));
+	rg->uuid = strdup(uuid);
+	rg->host = strdup(host);
+	rg->model = strdup(model && *model ? model : "unknown GPU");
+	rg->raw = malloc(sizeof(double) * report_nsources * d->n);
+	if (!rg->uuid || !rg->host || !rg->model || !rg->raw) {
+		free(rg->uuid);
+		free(rg->host);
+		free(rg->model);
+		free(rg->raw);
+		memset(rg, 0, sizeof(*rg));
+		return NULL;
+	}
+	for (size_t i = 0; i < report_nsources * d->n; i++)
+		rg->raw[i] = NAN;
+	d->ngpus++;
+	return rg;
+}
+
+/* Fills source k of every GPU from one range query's matrix. */
+static void fill(struct report_data *d, json_t *result, size_t k)
+{
+	enum metric_unit unit = metric_table[report_sources[k].metric].unit;
+	size_t i;
+	json_t *series;
+	json_array_foreach(result, i, series)
+	{
+		struct report_gpu *rg = gpu_for(d, json_object_get(series, "metric"));
+		if (!rg)
+			continue;
+		size_t j;
+		json_t *pt;
+		json_array_foreach(json_object_get(series, "values"), j, pt)
+		{
+			double t = json_number_value(json_array_get(pt, 0));
+			const char *v = json_string_value(json_array_get(pt, 1));
+			double idx = round((t - (double)d->from) / d->step);
+			if (!v || idx < 0 || idx >= (double)d->n)
+				continue;
+			double x = strtod(v, NULL);
+			rg->raw[k * d->n + (size_t)idx] = isfinite(x) ? dcgm_to_raw(unit, x) : NAN;
+		}
+	}
+}
+
+static int by_host_then_uuid(const void *a, const void *b)
+{
+	const struct report_gpu *x = a, *y = b;
+	int c = strcmp(x->host, y->host);
+	return c ? c : strcmp(x->uuid, y->uuid);
+}
+
+int report_load_prometheus(const char *url, int64_t from, int64_t to, double step,
+                           struct report_data *out, bool *empty, char *err, size_t errlen)
+{
+	memset(out, 0, sizeof(*out));
+	if (empty)
+		*empty = false;
+	if (!(step >= 1))
+		step = 1;
+	double points = floor((double)(to - from) / step) + 1;
+	if (points > PROM_MAX_POINTS) {
+		snprintf(err, errlen,
+		         "%.0f points per series at a %.0f s step; Prometheus answers at most %d: "
+		         "give a larger --step or a shorter window",
+		         points, step, PROM_MAX_POINTS);
+		return -1;
+	}
+	out->from = from;
+	out->to = to;
+	out->step = step;
+	out->n = (size_t)points;
+	snprintf(out->source, sizeof(out->source), "prometheus %s (step %.0f s)", url, step);
+	out->gpus = calloc(PROM_MAX_GPUS, sizeof(*out->gpus));
+	curl_global_init(CURL_GLOBAL_DEFAULT); /* the report is single-threaded */
+	CURL *c = curl_easy_init();
+	if (!out->gpus || !c) {
+		snprintf(err, errlen, "out of memory");
+		goto err;
+	}
+	size_t base = strlen(url);
+	while (base > 0 && url[base - 1] == '/')
+		base--;
+	for (size_t k = 0; k < report_nsources; k++) {
+		const char *name = metric_table[report_sources[k].metric].dcgm;
+		if (!name)
+			continue;
+		char q[2048], why[512];
+		snprintf(q, sizeof(q),
+		         "%.*s/api/v1/query_range?query=%s&start=%lld&end=%lld&step=%g", (int)base,
+		         url, name, (long long)from, (long long)to, step);
+		json_t *data = get_json(c, q, why, sizeof(why));
+		if (!data) {
+			snprintf(err, errlen, "prometheus %.*s: query %s: %s", (int)base, url, name,
+			         why);
+			goto err;
+		}
+		fill(out, json_object_get(data, "result"), k);
+		json_decref(data);
+	}
+	curl_easy_cleanup(c);
+	curl_global_cleanup();
+	c = NULL;
+	if (out->ngpus == 0) {
+		snprintf(err, errlen,
+		         "prometheus %.*s has no DCGM_FI_* GPU series in that window (is it "
+		         "scraping gpuscope or dcgm-exporter?)",
+		         (int)base, url);
+		if (empty)
+			*empty = true;
+		goto err;
+	}
+	qsort(out->gpus, out->ngpus, sizeof(*out->gpus), by_host_then_uuid);
+	if (report_convert(out) != 0) {
+		snprintf(err, errlen, "out of memory");
+		goto err;
+	}
+	return 0;
+err:
+	if (c) {
+		curl_easy_cleanup(c);
+		curl_global_cleanup();
+	}
+	report_data_free(out);
+	return -1;
+}

@@ -1,0 +1,267 @@
+/* test_report.c - report/: unit conversion into the engine, the default
+ * simulator scenario's eight stories and their verdicts, history read back
+ * from a real store file, and the renderers' shape (80 columns, one HTML
+ * page with its charts, JSON with the window). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include "report/render.h"
+#include "report/report.h"
+
+static size_t source_index(int metric, enum store_stat stat)
+{
+	for (size_t k = 0; k < report_nsources; k++)
+		if (report_sources[k].metric == metric && report_sources[k].stat == stat)
+			return k;
+	fail_msg("no source for metric %d", metric);
+	return 0;
+}
+
+/* One GPU, n points, every raw series NaN. */
+static void one_gpu(struct report_data *d, size_t n)
+{
+	memset(d, 0, sizeof(*d));
+	d->from = 1000;
+	d->to = 1000 + (int64_t)n - 1;
+	d->step = 1;
+	d->n = n;
+	d->ngpus = 1;
+	d->gpus = calloc(1, sizeof(*d->gpus));
+	d->gpus[0].uuid = strdup("GPU-test");
+	d->gpus[0].model = strdup("NVIDIA H200");
+	d->gpus[0].raw = malloc(sizeof(double) * report_nsources * n);
+	for (size_t i = 0; i < report_nsources * n; i++)
+		d->gpus[0].raw[i] = NAN;
+}
+
+static void set_raw(struct report_data *d, int metric, enum store_stat stat, double v)
+{
+	size_t k = source_index(metric, stat);
+	for (size_t i = 0; i < d->n; i++)
+		d->gpus[0].raw[k * d->n + i] = v;
+}
+
+static void converts_units(void **state)
+{
+	struct report_data d;
+	one_gpu(&d, 10);
+	set_raw(&d, METRIC_GPU_UTIL, STORE_MEAN, 50);         /* percent */
+	set_raw(&d, METRIC_POWER, STORE_MEAN, 350000);        /* mW */
+	set_raw(&d, METRIC_SM_CLOCK, STORE_MEAN, 1980);       /* MHz */
+	set_raw(&d, METRIC_FB_USED, STORE_MAX, 1073741824.0); /* bytes */
+	set_raw(&d, METRIC_GPM_DRAM, STORE_MEAN, 85);         /* activity percent */
+	set_raw(&d, METRIC_ENERGY, STORE_MEAN, 5000);         /* mJ */
+	assert_int_equal(report_convert(&d), 0);
+	const struct analyze_gpu_series *a = &d.input.gpus[0];
+	assert_int_equal(d.input.ngpus, 1);
+	assert_true(a->sig[ANALYZE_SIG_GPU_UTIL][3] == 0.5);
+	assert_true(a->sig[ANALYZE_SIG_POWER_W][3] == 350);
+	assert_true(a->sig[ANALYZE_SIG_SM_CLOCK_HZ][3] == 1980e6);
+	assert_true(a->sig[ANALYZE_SIG_FB_USED_BYTES][3] == 1073741824.0);
+	assert_true(a->sig[ANALYZE_SIG_DRAM_ACTIVE][3] == 0.85);
+	assert_true(a->sig[ANALYZE_SIG_ENERGY_J][3] == 5);
+	/* Never collected: NULL, so the engine says "absent", not 0. */
+	assert_null(a->sig[ANALYZE_SIG_TENSOR_ACTIVE]);
+	assert_null(a->sig[ANALYZE_SIG_XID_COUNT]);
+	assert_true(a->step == 1 && a->n == 10 && a->t0 == 1000);
+	report_data_free(&d);
+}
+
+/* The verdict each GPU of sim/scenarios/default.json is there to show (its
+ * "description"), and a second warning its story also implies ("" none):
+ * the leaking GPU is also underused. */
+static const char *const intended[8][2] = {
+    {ANALYZE_POWER_CAPPED, ""},    {ANALYZE_IDLE, ""},
+    {ANALYZE_MEMORY_BW_BOUND, ""}, {ANALYZE_MEMORY_GROWTH, ANALYZE_IDLE},
+    {ANALYZE_CPU_BOUND_INPUT, ""}, {ANALYZE_THERMAL_THROTTLING, ""},
+    {ANALYZE_VRAM_PRESSURE, ""},   {ANALYZE_HARDWARE_HEALTH, ""},
+};
+
+static void default_scenario_tells_its_stories(void **state)
+{
+	struct report_data d;
+	char err[512];
+	assert_int_equal(report_load_scenario(NULL, 3600, 1700003599, &d, err, sizeof(err)), 0);
+	assert_int_equal(d.ngpus, 8);
+	assert_true(d.simulated);
+	assert_int_equal(d.from, 1700000000);
+	struct analyze_result *r;
+	assert_int_equal(analyze_run(&d.input, NULL, &r), 0);
+	for (long g = 0; g < 8; g++) {
+		const char *want = intended[g][0];
+		/* The simulator has no process CPU, so the starved GPU's verdict
+		 * can only be "not judged", with that reason. */
+		if (strcmp(want, ANALYZE_CPU_BOUND_INPUT) == 0) {
+			if (!analyze_find_not_judged(r, want, g))
+				fail_msg("GPU %ld: %s neither judged nor listed as not judged", g,
+				         want);
+		} else if (!analyze_find(r, want, g)) {
+			fail_msg("GPU %ld: no %s verdict", g, want);
+		}
+		for (size_t i = 0; i < r->nverdicts; i++) {
+			const struct analyze_verdict *v = &r->verdicts[i];
+			if (v->about.gpu_index != g || v->severity == ANALYZE_SEVERITY_INFO)
+				continue;
+			if (strcmp(v->id, want) != 0 && strcmp(v->id, intended[g][1]) != 0)
+				fail_msg("GPU %ld: unexpected %s %s", g,
+				         analyze_severity_name(v->severity), v->id);
+		}
+	}
+	report_data_free(&d);
+	analyze_result_free(r);
+}
+
+static void bad_scenario_is_an_error(void **state)
+{
+	struct report_data d;
+	char err[512] = "";
+	assert_int_equal(report_load_scenario("/nonexistent.json", 60, 0, &d, err, sizeof(err)),
+	                 -1);
+	assert_true(strlen(err) > 0);
+}
+
+static char *render(enum report_format f, const struct report_data *d,
+                    const struct analyze_result *r)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *m = open_memstream(&buf, &len);
+	assert_int_equal(report_render(m, f, d, r), 0);
+	fclose(m);
+	return buf;
+}
+
+static void renderers_have_their_shape(void **state)
+{
+	struct report_data d;
+	char err[512];
+	assert_int_equal(report_load_scenario(NULL, 600, 1700000599, &d, err, sizeof(err)), 0);
+	struct analyze_result *r;
+	assert_int_equal(analyze_run(&d.input, NULL, &r), 0);
+
+	char *text = render(REPORT_TEXT, &d, r);
+	assert_non_null(strstr(text, "FLEET"));
+	assert_non_null(strstr(text, "GPU 7"));
+	assert_non_null(strstr(text, "SIMULATED"));
+	for (char *line = text, *nl; *line; line = nl + 1) {
+		nl = strchr(line, '\n');
+		assert_non_null(nl);
+		if (nl - line > 80)
+			fail_msg("line longer than 80 columns: %.*s", (int)(nl - line), line);
+	}
+	free(text);
+
+	char *md = render(REPORT_MARKDOWN, &d, r);
+	assert_non_null(strstr(md, "# gpuscope report"));
+	assert_non_null(strstr(md, "## GPU 0"));
+	free(md);
+
+	char *html = render(REPORT_HTML, &d, r);
+	assert_non_null(strstr(html, "<!doctype html>"));
+	assert_non_null(strstr(html, "<polyline"));
+	assert_null(strstr(html, "<script"));
+	assert_null(strstr(html, "src=\"http"));
+	assert_non_null(strstr(html, "</html>"));
+	free(html);
+
+	char *json = render(REPORT_JSON, &d, r);
+	assert_non_null(strstr(json, "\"schema\": \"gpuscope.diagnosis/v1\""));
+	assert_non_null(strstr(json, "\"window\""));
+	assert_non_null(strstr(json, "\"simulated\": true"));
+	free(json);
+	analyze_result_free(r);
+	report_data_free(&d);
+}
+
+static void reads_a_store_and_reports_an_empty_window(void **state)
+{
+	char dir[] = "/tmp/test_report.XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	char path[256];
+	snprintf(path, sizeof(path), "%s/h.db", dir);
+	struct store_options o;
+	store_options_default(&o);
+	struct store *s;
+	char err[1024];
+	assert_int_equal(store_open(path, &o, &s, err, sizeof(err)), STORE_OK);
+	double raw[METRIC_COUNT];
+	for (int m = 0; m < METRIC_COUNT; m++)
+		raw[m] = NAN;
+	raw[METRIC_GPU_UTIL] = 2;
+	raw[METRIC_POWER] = 90000;
+	raw[METRIC_FB_USED] = 2e9;
+	raw[METRIC_FB_TOTAL] = 150e9;
+	for (int64_t t = 1700000000; t < 1700000120; t++) {
+		struct store_gpu_row row = {
+		    .uuid = "GPU-r", .model = "NVIDIA H200", .t = t, .raw = raw};
+		assert_int_equal(store_put_gpu(s, &row), STORE_OK);
+		struct store_process_row p = {.t = t,
+		                              .uuid = "GPU-r",
+		                              .pid = 4242,
+		                              .name = "python3",
+		                              .pod = "llm-0",
+		                              .namespace_ = "serving",
+		                              .gpu_mem_bytes = 1e9,
+		                              .sm_util = 0.01,
+		                              .cpu_cores = 1.0};
+		assert_int_equal(store_put_process(s, &p), STORE_OK);
+	}
+	assert_int_equal(store_close(s), STORE_OK);
+	o.read_only = true;
+	assert_int_equal(store_open(path, &o, &s, err, sizeof(err)), STORE_OK);
+
+	struct report_data d;
+	bool empty = false;
+	assert_int_equal(
+	    report_load_store(s, path, 1700000000, 1700000119, &d, &empty, err, sizeof(err)), 0);
+	assert_int_equal(d.ngpus, 1);
+	assert_int_equal(d.n, 120);
+	assert_true(d.input.gpus[0].sig[ANALYZE_SIG_GPU_UTIL][5] == 0.02);
+	assert_true(d.input.gpus[0].sig[ANALYZE_SIG_POWER_W][5] == 90);
+	assert_int_equal(d.gpus[0].nprocs, 1);
+	assert_string_equal(d.gpus[0].rprocs[0].workload, "serving/llm-0");
+	assert_true(d.input.gpus[0].procs[0].cpu_cores[7] == 1.0);
+	struct analyze_result *r;
+	assert_int_equal(analyze_run(&d.input, NULL, &r), 0);
+	assert_non_null(analyze_find(r, ANALYZE_IDLE, 0));
+	/* A saturated single-threaded loader while the GPU idles. */
+	assert_non_null(analyze_find(r, ANALYZE_CPU_BOUND_INPUT, 0));
+	char *text = render(REPORT_TEXT, &d, r);
+	assert_non_null(strstr(text, "WORKLOADS"));
+	assert_non_null(strstr(text, "serving/llm-0"));
+	free(text);
+	analyze_result_free(r);
+	report_data_free(&d);
+
+	assert_int_equal(
+	    report_load_store(s, path, 1600000000, 1600000100, &d, &empty, err, sizeof(err)), -1);
+	assert_true(empty);
+	store_close(s);
+	unlink(path);
+	char wal[300];
+	snprintf(wal, sizeof(wal), "%s-wal", path);
+	unlink(wal);
+	snprintf(wal, sizeof(wal), "%s-shm", path);
+	unlink(wal);
+	rmdir(dir);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(converts_units),
+	    cmocka_unit_test(default_scenario_tells_its_stories),
+	    cmocka_unit_test(bad_scenario_is_an_error),
+	    cmocka_unit_test(renderers_have_their_shape),
+	    cmocka_unit_test(reads_a_store_and_reports_an_empty_window),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
