@@ -9,7 +9,8 @@
 #   - GPU memory: nvidia-smi's MiB against gpuscope_process_memory_used_bytes (must agree
 #     to the MiB: the same NVML field);
 #   - SM utilization: pmon's sm % against gpuscope_process_sm_utilization_ratio (both from
-#     the driver's per-process samples, over different windows: within SM_TOL, 15 points);
+#     the driver's per-process samples, over different windows: within SM_TOL, 5 points,
+#     the issue's bar);
 #   - that both processes are listed, with process="python3" (or python), and the idle one
 #     at 0-5 % SM.
 # Needs a GPU, python3 with torch, nvidia-smi and a gpuscope build (BUILD=dir, default
@@ -57,7 +58,7 @@ echo "== gpuscope on port $bench_agent_port; busy pid $busy_pid, idle pid $idle_
 sleep "${WARM_S:-15}"
 
 BUSY=$busy_pid IDLE=$idle_pid PORT=$bench_agent_port SAMPLES=${SAMPLES:-5} \
-	SM_TOL=${SM_TOL:-15} OUT="$outdir/processes.md" python3 - <<'PY'
+	SM_TOL=${SM_TOL:-5} OUT="$outdir/processes.md" python3 - <<'PY'
 import json, os, re, subprocess, sys, time, urllib.request
 
 busy, idle, port = int(os.environ["BUSY"]), int(os.environ["IDLE"]), int(os.environ["PORT"])

@@ -11,7 +11,7 @@ set -euo pipefail
 build_pkgs=(gcc make cmake pkg-config libmicrohttpd-dev libjansson-dev zlib1g-dev libsqlite3-dev
             libcurl4-openssl-dev)
 test_pkgs=("${build_pkgs[@]}" libcmocka-dev prometheus python3 sqlite3)
-bench_pkgs=("${build_pkgs[@]}" wrk nginx-light)
+bench_pkgs=("${build_pkgs[@]}" wrk nginx-light sqlite3 time)
 
 case "${1:-build}" in
 build) want=("${build_pkgs[@]}") ;;

@@ -223,7 +223,11 @@ static int pragma_setup(struct store *s)
 	char sql[128];
 	int rc;
 	if (s->opt.read_only)
-		return store_exec(s, "PRAGMA query_only=ON", "opening it");
+		/* Readers scan whole days: map the file rather than copy it page by
+		 * page through read() (a 24 h, 8-GPU report spent 11% of its time
+		 * in those copies). */
+		return store_exec(s, "PRAGMA query_only=ON; PRAGMA mmap_size=1073741824",
+		                  "opening it");
 	/* NORMAL in WAL mode: no fsync per commit, durable against a process
 	 * crash, consistent (not durable) across a power cut.  The WAL is
 	 * truncated back to 8 MiB after a checkpoint that a long reader delayed. */
@@ -331,7 +335,10 @@ int store_open(const char *path, const struct store_options *opt, struct store *
 	s->stats.committed_t = INT64_MIN;
 	s->ncols = store_columns(s->cols);
 
-	flags = o.read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+	/* A store handle belongs to one thread at a time, so SQLite's per-call
+	 * mutex (10% of a long report's time) is not needed. */
+	flags = (o.read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) |
+	        SQLITE_OPEN_NOMUTEX;
 	rc = sqlite3_open_v2(path, &s->db, flags, NULL);
 	if (rc != SQLITE_OK && o.read_only && access(path, F_OK) != 0) {
 		rc = store_fail(
