@@ -92,6 +92,47 @@ static double raw_at(const struct sim_gpu *g, int metric, double t, double *ener
 	return NAN;
 }
 
+/* The scenario's processes as history would hold them: memory, SM share and,
+ * when the scenario gives it, CPU (NaN otherwise: the agent reads CPU from
+ * /proc, which a scenario does not have). */
+static int load_processes(const struct sim_gpu *g, size_t n, struct report_gpu *rg)
+{
+	struct store_process_set *ps = &rg->procs;
+	ps->t0 = 0;
+	ps->step = 1;
+	ps->n = n;
+	if (!g->n_processes)
+		return 0;
+	ps->procs = calloc(g->n_processes, sizeof(*ps->procs));
+	if (!ps->procs)
+		return -1;
+	for (size_t k = 0; k < g->n_processes; k++) {
+		const struct sim_process *sp = &g->processes[k];
+		struct store_process_series *p = &ps->procs[ps->nprocs++];
+		p->pid = sp->pid;
+		p->name = strdup(sp->name);
+		p->container = strdup("");
+		p->pod = strdup("");
+		p->namespace_ = strdup("");
+		p->job = strdup("");
+		p->gpu_mem_bytes = malloc(sizeof(double) * n);
+		p->sm_util = malloc(sizeof(double) * n);
+		p->cpu_cores = malloc(sizeof(double) * n);
+		if (!p->name || !p->container || !p->pod || !p->namespace_ || !p->job ||
+		    !p->gpu_mem_bytes || !p->sm_util || !p->cpu_cores)
+			return -1;
+		for (size_t i = 0; i < n; i++) {
+			double t = (double)i;
+			bool on = t >= sp->from && t < sp->until;
+			p->gpu_mem_bytes[i] = on ? sim_func_eval(sp->used_mib, t) * 1048576.0 : NAN;
+			p->sm_util[i] = on ? sim_func_eval(sp->sm_util_pct, t) / 100.0 : NAN;
+			p->cpu_cores[i] =
+			    on && sp->cpu_cores ? sim_func_eval(sp->cpu_cores, t) : NAN;
+		}
+	}
+	return report_convert_processes(rg);
+}
+
 static int load_gpu(const struct sim_gpu *g, int seconds, struct report_gpu *rg)
 {
 	size_t n = (size_t)seconds;
@@ -117,7 +158,7 @@ static int load_gpu(const struct sim_gpu *g, int seconds, struct report_gpu *rg)
 			rg->raw[k * n + i] =
 			    raw_at(g, report_sources[k].metric, t, &energy, &xids, &xid_last);
 	}
-	return 0;
+	return load_processes(g, n, rg);
 }
 
 int report_load_scenario(const char *scenario, int seconds, int64_t end, struct report_data *out,

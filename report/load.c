@@ -92,7 +92,7 @@ int report_convert(struct report_data *d)
 }
 
 /* The store's process set as the engine's process series. */
-static int convert_processes(struct report_gpu *rg)
+int report_convert_processes(struct report_gpu *rg)
 {
 	size_t np = rg->procs.nprocs;
 	rg->nprocs = 0;
@@ -210,7 +210,7 @@ int report_load_store(struct store *s, const char *path, int64_t from, int64_t t
 			store_process_set_free(&rg->procs);
 			memset(&rg->procs, 0, sizeof(rg->procs));
 		}
-		if (convert_processes(rg) != 0)
+		if (report_convert_processes(rg) != 0)
 			goto oom;
 	}
 	if (report_convert(out) != 0)

@@ -90,6 +90,9 @@ void report_data_free(struct report_data *d);
 
 /* Fills the engine's input from the raw series (after a loader filled raw,
  * or a test did).  Returns 0 or -1 when out of memory. */
+/* Builds rg's analyze process series from rg->procs (which it keeps pointing into). */
+int report_convert_processes(struct report_gpu *rg);
+
 int report_convert(struct report_data *d);
 
 /* ---- rendering ---- */

@@ -42,8 +42,9 @@ static bool parse_process(const struct sim_json_ctx *c, const json_t *o, const c
                           const struct sim_gpu *g, struct sim_process *p)
 {
 	static const char *const keys[] = {
-	    "pid",         "name",         "cgroup",          "type", "from", "until", "used_mib",
-	    "sm_util_pct", "mem_util_pct", "gpu_instance_id", NULL};
+	    "pid",       "name",     "cgroup",      "type",         "from",
+	    "until",     "used_mib", "sm_util_pct", "mem_util_pct", "gpu_instance_id",
+	    "cpu_cores", NULL};
 	char type[16], k[600];
 	unsigned long long pid;
 	if (!json_is_object(o)) {
@@ -89,6 +90,8 @@ static bool parse_process(const struct sim_json_ctx *c, const json_t *o, const c
 		}
 		p->has_gpu_instance = true;
 	}
+	if (json_object_get(o, "cpu_cores") && !parse_func(c, o, "cpu_cores", path, &p->cpu_cores))
+		return false;
 	return parse_func(c, o, "used_mib", path, &p->used_mib) &&
 	       parse_func(c, o, "sm_util_pct", path, &p->sm_util_pct) &&
 	       parse_func(c, o, "mem_util_pct", path, &p->mem_util_pct);
@@ -136,6 +139,7 @@ void sim_processes_free(struct sim_gpu *g)
 		sim_func_free(g->processes[i].used_mib);
 		sim_func_free(g->processes[i].sm_util_pct);
 		sim_func_free(g->processes[i].mem_util_pct);
+		sim_func_free(g->processes[i].cpu_cores);
 	}
 	free(g->processes);
 	g->processes = NULL;

@@ -113,6 +113,8 @@ struct sim_process {
 	sim_func *used_mib;       /* GPU memory, MiB; < 0 reads as "not available" */
 	sim_func *sm_util_pct;    /* per-process utilization samples (200 ms) */
 	sim_func *mem_util_pct;
+	sim_func *cpu_cores; /* the process's CPU in cores, for `report --demo`; NULL: absent
+	                      * (the agent reads real processes' CPU from /proc) */
 };
 
 struct sim_gpu {

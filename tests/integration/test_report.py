@@ -45,13 +45,8 @@ class ReportDemoTest(unittest.TestCase):
         self.assertEqual(len(doc["gpus"]), 8)
         for gpu, (want, also) in INTENDED.items():
             ids = {v["id"] for v in doc["verdicts"] if v["gpu"] == gpu}
-            if want == "cpu_bound_input":
-                # The simulator models no process CPU: the engine must say it
-                # could not judge, not pass silently.
-                nj = {n["id"] for n in doc["not_judged"] if n["gpu"] == gpu}
-                self.assertTrue(want in ids or want in nj, (gpu, ids, nj))
-            else:
-                self.assertIn(want, ids, "GPU %d" % gpu)
+            # (GPU 4's loader process carries its CPU in the scenario, cpu_cores.)
+            self.assertIn(want, ids, "GPU %d" % gpu)
             false = serious(doc, gpu) - {want} - also
             self.assertEqual(false, set(), "GPU %d: false warnings %s" % (gpu, false))
 
