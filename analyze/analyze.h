@@ -179,6 +179,12 @@ struct analyze_config {
 	size_t nprices;
 };
 
+/* Sets one threshold from "name=value" (a field name of struct
+ * analyze_config, e.g. "idle_util_max=0.1"); returns 0, or -1 with a
+ * sentence in err.  Used by `--threshold` on report and serve. */
+int analyze_config_set(struct analyze_config *cfg, const char *assignment, char *err,
+                       size_t errlen);
+
 enum analyze_severity {
 	ANALYZE_SEVERITY_INFO,
 	ANALYZE_SEVERITY_WARNING,

@@ -35,6 +35,9 @@ static void report_usage(FILE *to)
 	        "  --price-per-gpu-hour N price of one GPU-hour for the waste figures (default:\n"
 	        "                         a list price by GPU model, docs/diagnosis.md)\n"
 	        "  --currency CODE        currency label of that price (default USD)\n"
+	        "  --threshold NAME=VALUE change a diagnosis threshold (repeatable), e.g.\n"
+	        "                         idle_util_max=0.1; names and defaults in\n"
+	        "                         docs/diagnosis.md\n"
 	        "  --demo [SCENARIO]      report at once over an hour of a simulator scenario\n"
 	        "                         (the 8-GPU default, or a scenario file; --since sets\n"
 	        "                         another length, 1m-24h); no history is read\n"
@@ -72,6 +75,8 @@ int cmd_report(int argc, char **argv)
 	double step = 0;
 	bool demo = false;
 	double price = NAN;
+	const char *thresholds[64];
+	size_t nthresholds = 0;
 	char err[1024];
 
 	for (int i = 1; i < argc; i++) {
@@ -106,6 +111,14 @@ int cmd_report(int argc, char **argv)
 			output = argv[++i];
 		} else if (strcmp(a, "--currency") == 0 && val) {
 			currency = argv[++i];
+		} else if (strcmp(a, "--threshold") == 0 && val) {
+			struct analyze_config probe;
+			analyze_config_default(&probe);
+			if (analyze_config_set(&probe, argv[++i], err, sizeof(err)) != 0)
+				return bad_usage("--threshold %s", err);
+			if (nthresholds >= sizeof(thresholds) / sizeof(thresholds[0]))
+				return bad_usage("--threshold: at most 64");
+			thresholds[nthresholds++] = argv[i];
 		} else if (strcmp(a, "--price-per-gpu-hour") == 0 && val) {
 			char *end;
 			price = strtod(argv[++i], &end);
@@ -156,6 +169,8 @@ int cmd_report(int argc, char **argv)
 
 	struct analyze_config cfg;
 	analyze_config_default(&cfg);
+	for (size_t k = 0; k < nthresholds; k++)
+		analyze_config_set(&cfg, thresholds[k], err, sizeof(err)); /* checked above */
 	if (!isnan(price))
 		cfg.price_per_gpu_hour = price;
 	if (currency)

@@ -109,6 +109,37 @@ static void test_model_tables(void **state)
 	assert_null(analyze_xid_name(1));
 }
 
+static void test_config_set_by_name(void **state)
+{
+	struct analyze_config c;
+	analyze_config_default(&c);
+	char err[256];
+	assert_int_equal(analyze_config_set(&c, "idle_util_max=0.1", err, sizeof(err)), 0);
+	assert_true(c.idle_util_max == 0.1);
+	assert_int_equal(analyze_config_set(&c, "growth_critical_s=7200", err, sizeof(err)), 0);
+	assert_true(c.growth_critical_s == 7200);
+	assert_int_equal(analyze_config_set(&c, "min_samples=9", err, sizeof(err)), 0);
+	assert_int_equal(c.min_samples, 9);
+	const char *bad[] = {"",
+	                     "=1",
+	                     "idle_util_max",
+	                     "idle_util_max=",
+	                     "nope=1",
+	                     "idle_util_max=-0.1",
+	                     "idle_util_max=nan",
+	                     "min_samples=0",
+	                     "min_samples=1.5",
+	                     "idle_util_max=1x",
+	                     NULL};
+	for (int i = 0; bad[i]; i++) {
+		err[0] = 0;
+		assert_int_equal(analyze_config_set(&c, bad[i], err, sizeof(err)), -1);
+		assert_true(err[0] != 0);
+	}
+	assert_true(c.idle_util_max == 0.1); /* a refused value changes nothing */
+	assert_int_equal(analyze_config_set(&c, NULL, err, sizeof(err)), -1);
+}
+
 static void test_config_defaults(void **state)
 {
 	struct analyze_config c;
@@ -406,6 +437,7 @@ static void test_healthy_gpu_never_warns(void **state)
 int main(void)
 {
 	static const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_config_set_by_name),
 	    cmocka_unit_test(test_stats_skip_absent),
 	    cmocka_unit_test(test_counter_increase),
 	    cmocka_unit_test(test_least_squares),

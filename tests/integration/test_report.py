@@ -50,6 +50,19 @@ class ReportDemoTest(unittest.TestCase):
             false = serious(doc, gpu) - {want} - also
             self.assertEqual(false, set(), "GPU %d: false warnings %s" % (gpu, false))
 
+    def test_thresholds_are_tunable(self):
+        rc, out, err = run("report", "--demo", "--format", "json",
+                           "--threshold", "idle_util_max=0.5", timeout=60)
+        self.assertEqual(rc, 0, err)
+        idle = {v["gpu"] for v in json.loads(out)["verdicts"] if v["id"] == "idle"}
+        self.assertIn(4, idle)  # 29% busy: idle under a 50% bar, not under the default 25%
+        rc, out, _ = run("report", "--demo", "--format", "json", timeout=60)
+        self.assertNotIn(4, {v["gpu"] for v in json.loads(out)["verdicts"] if v["id"] == "idle"})
+        for bad in ("idle_util_max", "nope=1", "idle_util_max=-1", "min_samples=2.5"):
+            rc, _, err = run("report", "--demo", "--threshold", bad)
+            self.assertEqual(rc, 2, (bad, err))
+            self.assertIn("--threshold", err)
+
     def test_formats(self):
         rc, text, err = run("report", "--demo", timeout=60)
         self.assertEqual(rc, 0, err)
