@@ -70,9 +70,8 @@ static const char *const names[K_COUNT] = {
     "nvmlGpmMetricsGet(agent fast list, 31)",
 };
 
-static const unsigned fast_ids[] = {2,  3,  4,  5,  6,  7,  9,  10, 11, 12, 13,
-                                    20, 21, 61, 60, 30, 31, 32, 33, 34, 35, 36,
-                                    37, 40, 41, 42, 43, 44, 45, 46, 47};
+static const unsigned fast_ids[] = {2,  3,  4,  5,  6,  7,  9,  10, 11, 12, 13, 20, 21, 61, 60, 30,
+                                    31, 32, 33, 34, 35, 36, 37, 40, 41, 42, 43, 44, 45, 46, 47};
 
 static nvmlGpmSample_t gs[2];
 static nvmlGpmMetricsGet_t mg;
@@ -158,7 +157,8 @@ int main(int argc, char **argv)
 		else if (strcmp(argv[i], "--gap-ms") == 0 && i + 1 < argc)
 			gap_ms = atoi(argv[++i]);
 		else {
-			fprintf(stderr, "usage: call_cost [--nvml-lib PATH] [--calls N] [--gap-ms MS]\n");
+			fprintf(stderr,
+			        "usage: call_cost [--nvml-lib PATH] [--calls N] [--gap-ms MS]\n");
 			return 2;
 		}
 	}
@@ -193,8 +193,9 @@ int main(int argc, char **argv)
 			if (k == K_SAMPLES_POWER_1S || k == K_SAMPLES_UTIL_1S) {
 				/* as the agent asks: the samples of the last second */
 				since = newest_ts(&lib, dev,
-				                  k == K_SAMPLES_POWER_1S ? NVML_TOTAL_POWER_SAMPLES
-				                                          : NVML_GPU_UTILIZATION_SAMPLES);
+				                  k == K_SAMPLES_POWER_1S
+				                      ? NVML_TOTAL_POWER_SAMPLES
+				                      : NVML_GPU_UTILIZATION_SAMPLES);
 				sleep_ms(1000);
 			} else {
 				sleep_ms(gap_ms);
