@@ -25,7 +25,9 @@ const char serve_history_usage[] =
     "  --retention-1s DUR     keep 1 s rows this long, then 1 min rows (default 48h)\n"
     "  --retention-1m DUR     keep 1 min rows this long (default 90d)\n"
     "  --diagnosis-window DUR window of /api/v1/diagnosis and gpuscope_verdict,\n"
-    "                         1m-24h (default 10m)\n";
+    "                         1m-24h (default 10m)\n"
+    "  --threshold NAME=VALUE change a diagnosis threshold (repeatable), e.g.\n"
+    "                         idle_util_max=0.1; names in docs/diagnosis.md\n";
 
 void serve_history_init(struct serve_history *h)
 {
@@ -33,6 +35,7 @@ void serve_history_init(struct serve_history *h)
 	h->retention_1s = 48 * 3600.0;
 	h->retention_1m = 90 * 86400.0;
 	h->diagnosis_window = 600;
+	analyze_config_default(&h->thresholds);
 }
 
 int serve_history_take(struct serve_history *h, int argc, char **argv, int *i, char *err,
@@ -47,13 +50,22 @@ int serve_history_take(struct serve_history *h, int argc, char **argv, int *i, c
 	bool history = strcmp(a, "--history") == 0;
 	bool r1s = strcmp(a, "--retention-1s") == 0, r1m = strcmp(a, "--retention-1m") == 0;
 	bool dw = strcmp(a, "--diagnosis-window") == 0;
-	if (!history && !r1s && !r1m && !dw)
+	bool th = strcmp(a, "--threshold") == 0;
+	if (!history && !r1s && !r1m && !dw && !th)
 		return 0;
 	if (!val || !*val) {
 		snprintf(err, errlen, "%s needs a value", a);
 		return -1;
 	}
 	++*i;
+	if (th) {
+		char why[256];
+		if (analyze_config_set(&h->thresholds, val, why, sizeof(why)) != 0) {
+			snprintf(err, errlen, "--threshold %s", why);
+			return -1;
+		}
+		return 1;
+	}
 	if (history) {
 		h->path = val;
 		return 1;
@@ -132,8 +144,8 @@ int serve_history_start(struct serve_history *h, struct board *b, bool demo)
 			return -1;
 		}
 	}
-	h->diagnosis =
-	    live_diagnosis_start(b, on ? h->resolved : NULL, h->diagnosis_window, err, sizeof(err));
+	h->diagnosis = live_diagnosis_start(b, on ? h->resolved : NULL, h->diagnosis_window,
+	                                    &h->thresholds, err, sizeof(err));
 	if (!h->diagnosis) {
 		fprintf(stderr, "gpuscope: %s\n", err);
 		recorder_stop(h->recorder);

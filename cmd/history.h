@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "analyze/analyze.h"
 #include "http/server.h"
 #include "series/snapshot.h"
 
@@ -17,6 +18,7 @@ struct serve_history {
 	bool off;                          /* --no-history */
 	double retention_1s, retention_1m; /* seconds */
 	double diagnosis_window;           /* seconds */
+	struct analyze_config thresholds;  /* --threshold */
 	/* run time */
 	struct recorder *recorder;
 	struct live_diagnosis *diagnosis;

@@ -35,6 +35,7 @@ struct live_diagnosis {
 	struct board *board;
 	char *history;
 	double window_s;
+	struct analyze_config cfg; /* the thresholds (a copy; its strings are static) */
 	pthread_t thread;
 	pthread_mutex_t lock; /* guards everything below */
 	pthread_cond_t wake;
@@ -142,7 +143,7 @@ static char *judge(struct live_diagnosis *d, struct live_verdict **verdicts, siz
 	}
 	*judged = true;
 	struct analyze_result *r = NULL;
-	if (analyze_run(&data.input, NULL, &r) != 0) {
+	if (analyze_run(&data.input, &d->cfg, &r) != 0) {
 		report_data_free(&data);
 		return not_judged_doc("not judged: the diagnosis engine failed (out of memory?)",
 		                      d->window_s);
@@ -201,11 +202,16 @@ static void *live_main(void *arg)
 }
 
 struct live_diagnosis *live_diagnosis_start(struct board *b, const char *history, double window_s,
-                                            char *err, size_t errlen)
+                                            const struct analyze_config *cfg, char *err,
+                                            size_t errlen)
 {
 	struct live_diagnosis *d = calloc(1, sizeof(*d));
 	if (!d)
 		goto oom;
+	if (cfg)
+		d->cfg = *cfg;
+	else
+		analyze_config_default(&d->cfg);
 	d->board = b;
 	d->window_s = window_s;
 	if (history && !(d->history = strdup(history)))

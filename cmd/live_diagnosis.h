@@ -12,14 +12,17 @@
 #include <stddef.h>
 
 #include "export/prom.h"
+#include "analyze/analyze.h"
 #include "series/snapshot.h"
 
 struct live_diagnosis;
 
 /* history NULL: no history; the JSON then says "not judged: no history".
+ * cfg: the thresholds (copied; NULL: the defaults).
  * NULL only when out of memory or no thread (err filled). */
 struct live_diagnosis *live_diagnosis_start(struct board *b, const char *history, double window_s,
-                                            char *err, size_t errlen);
+                                            const struct analyze_config *cfg, char *err,
+                                            size_t errlen);
 void live_diagnosis_stop(struct live_diagnosis *d);
 
 /* The cached JSON document (malloc'd copy); *status 200, or 503 before the

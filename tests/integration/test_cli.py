@@ -51,6 +51,7 @@ class CliTest(unittest.TestCase):
         for args in (["--names", "foo"], ["--fast-interval", "5"], ["--fast-interval", "1ms"],
                      ["--slow-interval", "10ms", "--fast-interval", "100ms"], ["--listen", "nope:x"],
                      ["--costly-interval", "500ms"], ["--costly-interval", "2h"],
+                     ["--threshold", "nope=1"], ["--threshold", "idle_util_max=-1"],
                      ["--listen"], ["--bogus"], ["--http-threads", "0"]):
             rc, _, err = run("serve", "--demo", *args)
             self.assertEqual(rc, 2, (args, err))
