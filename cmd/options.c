@@ -1,6 +1,8 @@
 /* options.c - durations and the options shared by serve and doctor. */
 #include "cmd/options.h"
 
+#include <stdarg.h>
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -129,4 +131,15 @@ int parse_timestamp(const char *text, long long *unix_s)
 	*unix_s = days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400LL + h * 3600LL + mi * 60LL +
 	          s - offset;
 	return 0;
+}
+
+int cmd_usage_error(const char *cmd, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	fprintf(stderr, "gpuscope %s: ", cmd);
+	vfprintf(stderr, fmt, ap);
+	fprintf(stderr, "\nRun 'gpuscope %s --help' for the options.\n", cmd);
+	va_end(ap);
+	return 2;
 }

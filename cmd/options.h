@@ -29,4 +29,8 @@ struct gpu_opts {
  * Returns 1 when taken, 0 when not ours, -1 on a bad value (err filled). */
 int gpu_opts_take(struct gpu_opts *o, int argc, char **argv, int *i, char *err, size_t errlen);
 
+/* Prints "gpuscope CMD: <message>" and a pointer to `gpuscope CMD --help` to stderr;
+ * returns 2, the exit status of bad usage. */
+int cmd_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 #endif

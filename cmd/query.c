@@ -18,6 +18,7 @@
 #include <time.h>
 
 #include "cmd/commands.h"
+#include "cmd/options.h"
 #include "cmd/window_opts.h"
 
 #define QUERY_MAX_METRICS 64
@@ -57,17 +58,8 @@ static void query_usage(FILE *to)
 	        window_opts_usage);
 }
 
-static int bad_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int bad_usage(const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	fprintf(stderr, "gpuscope query: ");
-	vfprintf(stderr, fmt, ap);
-	fprintf(stderr, "\nRun 'gpuscope query --help' for the options.\n");
-	va_end(ap);
-	return 2;
-}
+/* "gpuscope query: ...", the pointer to --help, exit status 2. */
+#define bad_usage(...) cmd_usage_error("query", __VA_ARGS__)
 
 /* The row's name as --metric spells it: name, or name{labels}. */
 static void metric_label(int m, char *buf, size_t len)

@@ -54,17 +54,8 @@ static void report_usage(FILE *to)
 	        window_opts_usage);
 }
 
-static int bad_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int bad_usage(const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	fprintf(stderr, "gpuscope report: ");
-	vfprintf(stderr, fmt, ap);
-	fprintf(stderr, "\nRun 'gpuscope report --help' for the options.\n");
-	va_end(ap);
-	return 2;
-}
+/* "gpuscope report: ...", the pointer to --help, exit status 2. */
+#define bad_usage(...) cmd_usage_error("report", __VA_ARGS__)
 
 int cmd_report(int argc, char **argv)
 {

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cmd/commands.h"
+#include "cmd/options.h"
 #include "cmd/history.h"
 #include "cmd/serve_procs.h"
 #include "cmd/session.h"
@@ -43,17 +44,8 @@ static void serve_usage(FILE *to)
 	        serve_history_usage, serve_procs_usage);
 }
 
-static int bad_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int bad_usage(const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	fprintf(stderr, "gpuscope serve: ");
-	vfprintf(stderr, fmt, ap);
-	fprintf(stderr, "\nRun 'gpuscope serve --help' for the options.\n");
-	va_end(ap);
-	return 2;
-}
+/* "gpuscope serve: ...", the pointer to --help, exit status 2. */
+#define bad_usage(...) cmd_usage_error("serve", __VA_ARGS__)
 
 int cmd_serve(int argc, char **argv)
 {
