@@ -16,8 +16,8 @@
  * What a MetricsGet costs depends on the metrics asked: on an H200 (driver
  * 580, bench/call_cost.c) every metric costs ~0.3 us except the graphics
  * engine's (id 1), which costs ~1.4 ms of CPU on its own.  So the fast list
- * leaves it out, and the fast step computes it once a costly interval over a
- * pair that long (GPM_LIST_SLOW).
+ * leaves it out, and the worker's costly tier computes it once a costly
+ * interval over a pair that long (GPM_LIST_SLOW, its own two samples).
  *
  * GPM calls must not run on two threads at once, even for different GPUs:
  * driver 580 crashed inside nvmlGpmSampleGet and nvmlGpmMetricsGet when they

@@ -13,10 +13,10 @@
  * A tier's sweep reads its supported sources into a private frame and then
  * publishes the frame in one short critical section (board_publish).
  *
- * GPM calls of one GPU are only ever made by the one thread that runs its
- * fast step (the graphics-engine figure included, which is why it is not on
- * the slow thread): on driver 580, nvmlGpmSampleGet crashed inside the
- * driver when a second thread sampled the same GPU.
+ * GPM calls from any thread take one process-wide lock (sample/gpm.c): on
+ * driver 580 they crashed inside the driver when two threads made them at
+ * once.  The shared sweeper makes nearly all of them; the worker makes the
+ * graphics-engine one, on the costly tier.
  */
 #include "sample/worker.h"
 
@@ -71,8 +71,7 @@ void sampler_note_error(struct gpu_worker *w, const char *call, nvmlReturn_t rc)
 
 /* Which sources each tier reads: those with a reader and a supported
  * metric, and the utilization buffers (which feed windows, not metrics of
- * their own) when the probe found them.  The GPM graphics figure is not in
- * any plan: the fast step computes it once a slow interval. */
+ * their own) when the probe found them. */
 static void plan_sweeps(struct gpu_worker *w, const struct source_status *sources)
 {
 	memset(w->plan_len, 0, sizeof(w->plan_len));
@@ -86,10 +85,6 @@ static void plan_sweeps(struct gpu_worker *w, const struct source_status *source
 		for (int m = 0; m < METRIC_COUNT && !wanted; m++)
 			wanted = metric_table[m].source == (enum source_id)src &&
 			         metric_set_has(&w->supported, m);
-		if (src == SRC_GPM_GRAPHICS) {
-			w->graphics = wanted;
-			continue;
-		}
 		if (wanted && source_reader(src)) {
 			enum sample_tier t = source_table[src].tier;
 			w->plan[t][w->plan_len[t]++] = (unsigned char)src;
@@ -167,18 +162,6 @@ void sampler_fast_step(struct gpu_worker *w)
 			snprintf(why, sizeof(why), "%s", bwhy);
 		}
 	}
-	/* The GPM graphics engine (~1.4 ms of driver CPU), once a costly interval. */
-	if (h != GPU_LOST && w->graphics && now >= w->graphics_due) {
-		w->graphics_due = now + s->cfg.costly_s;
-		double raw[METRIC_COUNT];
-		metric_set got = {0};
-		nvmlReturn_t rc = read_gpm_graphics(w->fast, raw, &got);
-		if (rc == NVML_ERROR_GPU_IS_LOST)
-			h = GPU_LOST;
-		else if (metric_set_has(&got, METRIC_GPM_GRAPHICS))
-			board_publish_one(s->board, w->index, METRIC_GPM_GRAPHICS,
-			                  raw[METRIC_GPM_GRAPHICS]);
-	}
 	/* The GPU leaves "probing" with its first published sweep. */
 	if (h != w->reported || h != GPU_OK)
 		board_set_health(s->board, w->index, h, h == GPU_OK ? "" : why);
@@ -247,7 +230,7 @@ static void *worker_main(void *arg)
 
 	/* Hand the fast tier over; it publishes the GPU's first sweep. */
 	w->reported = GPU_PROBING;
-	w->buffers_due = w->graphics_due = mono_now();
+	w->buffers_due = mono_now();
 	atomic_store(&w->owner, OWNER_SHARED);
 
 	slow.dev = w->dev;

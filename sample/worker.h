@@ -24,7 +24,6 @@ struct gpu_worker {
 	 * re-derive them): plan[tier][0..plan_len[tier]). */
 	unsigned char plan[TIER_COUNT][SRC_COUNT];
 	int plan_len[TIER_COUNT];
-	bool graphics; /* GPM graphics engine: on the fast thread, once a slow interval */
 	/* MIG GPU instances, found after the probe (fast tier). */
 	unsigned n_mig;
 	struct mig_instance mig[GPU_MAX_MIG];
@@ -34,7 +33,7 @@ struct gpu_worker {
 	atomic_int owner;
 	atomic_bool stepping; /* a sweeper is in this GPU's fast step */
 	enum gpu_health reported;
-	double buffers_due, graphics_due;
+	double buffers_due;
 	int slow_steps; /* consecutive fast steps over the isolation threshold */
 
 	/* Processes on the slow tier (NULL when attribution is off); the worker's own. */
@@ -88,7 +87,7 @@ enum gpu_health sampler_sweep(struct gpu_worker *w, struct source_ctx *ctx, enum
                               int duration_metric, char *why, size_t whylen);
 
 /* The fast step of one GPU: fast tier, MIG instances, and the buffer and
- * graphics reads when due (sampler.c). */
+ * reads when due (sampler.c). */
 void sampler_fast_step(struct gpu_worker *w);
 
 /* Starts the shared sweeper and the watchdog (sweeper.c). */

@@ -43,7 +43,7 @@ class GpmTest(unittest.TestCase):
     def setUpClass(cls):
         cls.path = write_scenario({"name": "gpm", "gpus": [
             gpu(0, metrics=GPM), gpu(1, gpm=False, metrics=GPM)]})
-        cls.agent = Agent("--fast-interval", "50ms", "--costly-interval", "1s",
+        cls.agent = Agent("--fast-interval", "50ms", "--slow-interval", "1s", "--costly-interval", "1s",
                           scenario=cls.path).__enter__()
         # The graphics engine's figure is computed once a costly interval, from a
         # pair that long: it appears with the second one.
