@@ -46,7 +46,17 @@ enum kind {
 	K_PCIE_GEN,
 	K_PCIE_REPLAY,
 	K_NVLINK_STATE,
+	K_NVLINK_STATE_ALL,
+	K_NVLINK_FIELDS_DATA,
+	K_NVLINK_FIELDS_STATE,
+	K_NVLINK_FIELDS_BOTH,
+	K_MEMORY_V1,
+	K_FIELDS_FAST,
+	K_PROCESS_LIST,
+	K_PROCESS_UTIL,
+	K_SAMPLES_POWER_250MS,
 	K_SAMPLES_POWER_1S,
+	K_SAMPLES_POWER_2S,
 	K_SAMPLES_UTIL_1S,
 	K_SAMPLES_POWER_ALL,
 	K_GPM_SAMPLE,
@@ -63,7 +73,17 @@ static const char *const names[K_COUNT] = {
     "nvmlDeviceGetCurrPcieLinkGeneration",
     "nvmlDeviceGetPcieReplayCounter",
     "nvmlDeviceGetNvLinkState(0)",
+    "nvmlDeviceGetNvLinkState(every link)",
+    "nvmlDeviceGetFieldValues(NVLink data tx+rx, every link)",
+    "nvmlDeviceGetFieldValues(NVLink state 165, every link)",
+    "nvmlDeviceGetFieldValues(NVLink state+data, every link)",
+    "nvmlDeviceGetMemoryInfo (v1)",
+    "nvmlDeviceGetFieldValues(82 memory temp, 186 power instant, 91 link count)",
+    "nvmlDeviceGetComputeRunningProcesses_v3",
+    "nvmlDeviceGetProcessUtilization(last 5 s)",
+    "nvmlDeviceGetSamples(power, last 250 ms)",
     "nvmlDeviceGetSamples(power, last 1 s)",
+    "nvmlDeviceGetSamples(power, last 2 s)",
     "nvmlDeviceGetSamples(gpu util, last 1 s)",
     "nvmlDeviceGetSamples(power, all)",
     "nvmlGpmSampleGet",
@@ -85,6 +105,8 @@ static unsigned long long newest_ts(const struct nvml_lib *lib, nvmlDevice_t dev
 		return 0;
 	return buf[n - 1].timeStamp;
 }
+
+static unsigned links; /* NVLinks of GPU 0, counted once */
 
 static nvmlReturn_t one_call(const struct nvml_lib *lib, nvmlDevice_t dev, enum kind k,
                              unsigned long long since)
@@ -121,7 +143,58 @@ static nvmlReturn_t one_call(const struct nvml_lib *lib, nvmlDevice_t dev, enum 
 		int st;
 		return lib->device_get_nvlink_state(dev, 0, &st);
 	}
+	case K_NVLINK_STATE_ALL: {
+		nvmlReturn_t rc = links ? NVML_SUCCESS : NVML_ERROR_NOT_SUPPORTED;
+		for (unsigned l = 0; l < links && rc == NVML_SUCCESS; l++) {
+			int st;
+			rc = lib->device_get_nvlink_state(dev, l, &st);
+		}
+		return rc;
+	}
+	case K_NVLINK_FIELDS_DATA:
+	case K_NVLINK_FIELDS_STATE:
+	case K_NVLINK_FIELDS_BOTH: {
+		nvmlFieldValue_t f[3 * NVML_NVLINK_MAX_LINKS];
+		memset(f, 0, sizeof(f));
+		int nf = 0;
+		for (unsigned l = 0; l < links; l++) {
+			if (k != K_NVLINK_FIELDS_STATE) {
+				f[nf++] = (nvmlFieldValue_t){
+				    .fieldId = NVML_FI_DEV_NVLINK_THROUGHPUT_DATA_TX, .scopeId = l};
+				f[nf++] = (nvmlFieldValue_t){
+				    .fieldId = NVML_FI_DEV_NVLINK_THROUGHPUT_DATA_RX, .scopeId = l};
+			}
+			if (k != K_NVLINK_FIELDS_DATA)
+				f[nf++] = (nvmlFieldValue_t){.fieldId = 165 /* NVLINK_GET_STATE */,
+				                             .scopeId = l};
+		}
+		if (nf == 0)
+			return NVML_ERROR_NOT_SUPPORTED;
+		nvmlReturn_t rc = lib->device_get_field_values(dev, nf, f);
+		return rc == NVML_SUCCESS ? f[nf - 1].nvmlReturn : rc;
+	}
+	case K_MEMORY_V1: {
+		nvmlMemory_t m;
+		return lib->device_get_memory_info(dev, &m);
+	}
+	case K_FIELDS_FAST: {
+		nvmlFieldValue_t f[3] = {
+		    {.fieldId = NVML_FI_DEV_MEMORY_TEMP}, {.fieldId = 186}, {.fieldId = 91}};
+		return lib->device_get_field_values(dev, 3, f);
+	}
+	case K_PROCESS_LIST: {
+		static nvmlProcessInfo_t p[64];
+		u = 64;
+		return lib->device_get_compute_running_processes(dev, &u, p);
+	}
+	case K_PROCESS_UTIL: {
+		static nvmlProcessUtilizationSample_t p[64];
+		u = 64;
+		return lib->device_get_process_utilization(dev, p, &u, since);
+	}
+	case K_SAMPLES_POWER_250MS:
 	case K_SAMPLES_POWER_1S:
+	case K_SAMPLES_POWER_2S:
 		return lib->device_get_samples(dev, NVML_TOTAL_POWER_SAMPLES, since, &vt, &n, buf);
 	case K_SAMPLES_UTIL_1S:
 		return lib->device_get_samples(dev, NVML_GPU_UTILIZATION_SAMPLES, since, &vt, &n,
@@ -183,6 +256,13 @@ int main(int argc, char **argv)
 	sleep_ms(120);
 	if (gpm)
 		lib.gpm_sample_get(dev, gs[1]);
+	while (links < NVML_NVLINK_MAX_LINKS) {
+		int st;
+		if (lib.device_get_nvlink_state(dev, links, &st) != NVML_SUCCESS)
+			break;
+		links++;
+	}
+	printf("nvlinks %u\n", links);
 	double *t = calloc((size_t)calls, sizeof(*t));
 	for (int k = 0; k < K_COUNT; k++) {
 		if ((k == K_GPM_SAMPLE || k == K_GPM_FAST_LIST) && !gpm)
@@ -190,13 +270,28 @@ int main(int argc, char **argv)
 		nvmlReturn_t rc = NVML_SUCCESS;
 		for (int i = 0; i < calls; i++) {
 			unsigned long long since = 0;
-			if (k == K_SAMPLES_POWER_1S || k == K_SAMPLES_UTIL_1S) {
-				/* as the agent asks: the samples of the last second */
-				since = newest_ts(&lib, dev,
-				                  k == K_SAMPLES_POWER_1S
-				                      ? NVML_TOTAL_POWER_SAMPLES
-				                      : NVML_GPU_UTILIZATION_SAMPLES);
-				sleep_ms(1000);
+			int window_ms = k == K_SAMPLES_POWER_250MS ? 250
+			                : k == K_SAMPLES_POWER_2S  ? 2000
+			                : k == K_SAMPLES_POWER_1S || k == K_SAMPLES_UTIL_1S ||
+			                        k == K_PROCESS_UTIL
+			                    ? 1000
+			                    : 0;
+			if (window_ms) {
+				/* as the agent asks: the samples since its last read */
+				if (k == K_PROCESS_UTIL) {
+					struct timespec ts;
+					clock_gettime(CLOCK_REALTIME, &ts);
+					since = (unsigned long long)ts.tv_sec * 1000000ULL +
+					        (unsigned long long)ts.tv_nsec / 1000 - 5000000ULL;
+				} else {
+					since = newest_ts(&lib, dev,
+					                  k == K_SAMPLES_UTIL_1S
+					                      ? NVML_GPU_UTILIZATION_SAMPLES
+					                      : NVML_TOTAL_POWER_SAMPLES);
+				}
+				sleep_ms(window_ms);
+				if (i >= 9)
+					break; /* nine slow rounds are enough for a median */
 			} else {
 				sleep_ms(gap_ms);
 			}
@@ -204,8 +299,11 @@ int main(int argc, char **argv)
 			rc = one_call(&lib, dev, (enum kind)k, since);
 			t[i] = cpu_now() - c0;
 		}
-		qsort(t, (size_t)calls, sizeof(*t), cmp);
-		printf("cost %s %.1f %d\n", names[k], t[calls / 2] * 1e6, rc);
+		int made = calls;
+		if ((k >= K_SAMPLES_POWER_250MS && k <= K_SAMPLES_UTIL_1S) || k == K_PROCESS_UTIL)
+			made = calls < 9 ? calls : 9;
+		qsort(t, (size_t)made, sizeof(*t), cmp);
+		printf("cost %s %.1f %d\n", names[k], t[made / 2] * 1e6, rc);
 		fflush(stdout);
 	}
 	for (size_t k = 0; gpm && k < sizeof(fast_ids) / sizeof(fast_ids[0]) + 1; k++) {

@@ -27,6 +27,7 @@
 #include <time.h>
 
 #include "sample/probe.h"
+#include "sample/profile.h"
 
 bool sampler_sleep_until(struct sampler *s, double deadline)
 {
@@ -67,6 +68,15 @@ void sampler_note_error(struct gpu_worker *w, const char *call, nvmlReturn_t rc)
 	snprintf(why, sizeof(why), "%s: %s", call, nvml_lib_strerror(w->s->lib, rc));
 	board_set_health(w->s->board, w->index,
 	                 rc == NVML_ERROR_GPU_IS_LOST ? GPU_LOST : GPU_FAILING, why);
+}
+
+/* How old the last GPM sample must be before the next: the period less half a
+ * fast step, so a sweep that wakes a little early still takes it (gpm.c never
+ * goes under the driver's refresh).  --gpm-interval 1s at 100 ms: every 10th. */
+static double gpm_every(const struct sampler_config *cfg)
+{
+	double period = cfg->gpm_s > 0 ? cfg->gpm_s : GPM_DEFAULT_INTERVAL_S;
+	return period - cfg->fast_s / 2;
 }
 
 /* Which sources each tier reads: those with a reader and a supported
@@ -117,7 +127,9 @@ enum gpu_health sampler_sweep(struct gpu_worker *w, struct source_ctx *ctx, enum
 	for (int i = 0; i < w->plan_len[tier]; i++) {
 		enum source_id src = w->plan[tier][i];
 		calls += src != SRC_CLOCK_LOSS;
+		long long begun = profile_begin();
 		nvmlReturn_t rc = source_reader(src)(ctx, raw, &got);
+		profile_end(tier, src, begun);
 		if (rc == NVML_SUCCESS)
 			continue;
 		snprintf(why, whylen, "%s: %s", source_table[src].call,
@@ -144,7 +156,10 @@ void sampler_fast_step(struct gpu_worker *w)
 	for (unsigned k = 0; h != GPU_LOST && k < w->n_mig; k++) {
 		double raw[METRIC_COUNT];
 		metric_set got = {0};
-		if (mig_read(s->lib, w->dev, &w->mig[k], raw, &got) == NVML_ERROR_GPU_IS_LOST) {
+		long long begun = profile_begin();
+		nvmlReturn_t rc = mig_read(s->lib, w->dev, &w->mig[k], raw, &got);
+		profile_end(TIER_FAST, PROFILE_MIG, begun);
+		if (rc == NVML_ERROR_GPU_IS_LOST) {
 			h = GPU_LOST;
 			snprintf(why, sizeof(why), "MIG instance %u: GPU is lost", w->mig[k].gi);
 		}
@@ -206,6 +221,7 @@ static void *worker_main(void *arg)
 	}
 	w->fast->lib = s->lib;
 	w->fast->dev = w->dev;
+	w->fast->gpm.every_s = gpm_every(&s->cfg);
 	probe_device(w->fast, probe);
 	w->supported = probe->supported;
 	plan_sweeps(w, probe->sources);
@@ -220,6 +236,8 @@ static void *worker_main(void *arg)
 	}
 	struct mig_record rec[GPU_MAX_MIG];
 	w->n_mig = mig_discover(s->lib, w->dev, w->mig, rec);
+	for (unsigned k = 0; k < w->n_mig; k++)
+		w->mig[k].gpm.every_s = gpm_every(&s->cfg);
 	if (w->n_mig)
 		board_set_mig(s->board, w->index, w->n_mig, rec);
 
@@ -242,9 +260,14 @@ static void *worker_main(void *arg)
 		enum gpu_health h =
 		    sampler_sweep(w, &slow, TIER_SLOW, METRIC_SLOW_SWEEP, why, sizeof(why));
 		/* Who uses the GPU: its processes, attributed (sample/attribution.c). */
-		if (h != GPU_LOST && w->procs &&
-		    attribution_gpu_sweep(s->cfg.attribution, w->procs, s->lib, w->dev, s->board,
-		                          w->index, id.uuid) == NVML_ERROR_GPU_IS_LOST) {
+		long long begun = profile_begin();
+		nvmlReturn_t prc = h != GPU_LOST && w->procs
+		                       ? attribution_gpu_sweep(s->cfg.attribution, w->procs, s->lib,
+		                                               w->dev, s->board, w->index, id.uuid)
+		                       : NVML_SUCCESS;
+		if (w->procs)
+			profile_end(TIER_SLOW, PROFILE_PROCESSES, begun);
+		if (prc == NVML_ERROR_GPU_IS_LOST) {
 			h = GPU_LOST;
 			snprintf(why, sizeof(why),
 			         "nvmlDeviceGetComputeRunningProcesses: GPU is lost");
@@ -279,6 +302,7 @@ struct sampler *sampler_start(const struct nvml_lib *lib, struct board *board,
 	s->cfg = *cfg;
 	s->count = board->count;
 	s->shared = -1;
+	s->started_at = mono_now();
 	atomic_init(&s->stop, false);
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_condattr_t attr;
@@ -372,6 +396,7 @@ int sampler_stop(struct sampler *s)
 	pthread_mutex_unlock(&s->lock);
 
 	double deadline = mono_now() + 2.0;
+	profile_print(stderr, mono_now() - s->started_at);
 	int hung = sweepers_stop(s, deadline);
 	for (unsigned i = 0; i < s->count; i++) {
 		struct gpu_worker *w = &s->workers[i];

@@ -60,6 +60,7 @@ struct sampler {
 	const struct nvml_lib *lib;
 	struct board *board;
 	struct sampler_config cfg;
+	double started_at; /* monotonic seconds, for the profile (sample/profile.h) */
 	atomic_bool stop;
 	pthread_mutex_t lock; /* sleeps, and the sweeper table */
 	pthread_cond_t wake;  /* signalled on stop */
