@@ -14,34 +14,40 @@
 #include "cmd/session.h"
 #include "export/prom.h"
 #include "http/server.h"
+#include "sample/sources.h"
 
 static void serve_usage(FILE *to)
 {
-	fprintf(to,
-	        "Usage: gpuscope serve [OPTIONS]\n"
-	        "\n"
-	        "Samples every NVIDIA GPU through NVML and serves /metrics (Prometheus,\n"
-	        "drop-in for dcgm-exporter), /healthz and /api/v1/gpus.\n"
-	        "\n"
-	        "Options:\n"
-	        "  --listen ADDR          address to serve on: PORT, :PORT, HOST:PORT or\n"
-	        "                         [IPv6]:PORT (default :9400; port 0 picks a free one)\n"
-	        "  --fast-interval DUR    fast tier period, 10ms-60s (default 100ms)\n"
-	        "  --slow-interval DUR    slow tier period (power limit, ECC, PCIe link, NVLink),\n"
-	        "                         at least the fast period, up to 10m (default 5s)\n"
-	        "  --costly-interval DUR  period of the calls that burn milliseconds of CPU\n"
-	        "                         (energy counter, PCIe replays, GPM graphics engine),\n"
-	        "                         1s-1h (default 30s)\n"
-	        "  --names MODE           metric names: dcgm, native or both (default both)\n"
-	        "  --hostname NAME        Hostname label of DCGM_FI_* series (default: this host)\n"
-	        "  --http-threads N       HTTP worker threads, 1-64 (default 2)\n"
-	        "  --nvml-lib PATH        NVML library to load (default libnvidia-ml.so.1;\n"
-	        "                         also GPUSCOPE_NVML_LIB)\n"
-	        "  --demo [SCENARIO]      read the built-in GPU simulator instead of the\n"
-	        "                         driver, with a scenario file or the 8-GPU default\n"
-	        "%s%s"
-	        "  -h, --help             this help\n",
-	        serve_history_usage, serve_procs_usage);
+	fprintf(
+	    to,
+	    "Usage: gpuscope serve [OPTIONS]\n"
+	    "\n"
+	    "Samples every NVIDIA GPU through NVML and serves /metrics (Prometheus,\n"
+	    "drop-in for dcgm-exporter), /healthz and /api/v1/gpus.\n"
+	    "\n"
+	    "Options:\n"
+	    "  --listen ADDR          address to serve on: PORT, :PORT, HOST:PORT or\n"
+	    "                         [IPv6]:PORT (default :9400; port 0 picks a free one)\n"
+	    "  --fast-interval DUR    fast tier period, 10ms-60s (default 100ms)\n"
+	    "  --slow-interval DUR    slow tier period (power limit, ECC errors, PCIe gen,\n"
+	    "                         processes), at least the fast period, up to 10m\n"
+	    "                         (default 5s)\n"
+	    "  --costly-interval DUR  period of the calls that burn milliseconds of CPU\n"
+	    "                         (energy counter, PCIe replays and width, GPM graphics\n"
+	    "                         engine, NVLink),\n"
+	    "                         1s-1h (default 60s)\n"
+	    "  --gpm-interval DUR     GPM sample period (SM, tensor, DRAM activity), 110ms-60s,\n"
+	    "                         rounded up to whole fast periods (default 1s)\n"
+	    "  --names MODE           metric names: dcgm, native or both (default both)\n"
+	    "  --hostname NAME        Hostname label of DCGM_FI_* series (default: this host)\n"
+	    "  --http-threads N       HTTP worker threads, 1-64 (default 2)\n"
+	    "  --nvml-lib PATH        NVML library to load (default libnvidia-ml.so.1;\n"
+	    "                         also GPUSCOPE_NVML_LIB)\n"
+	    "  --demo [SCENARIO]      read the built-in GPU simulator instead of the\n"
+	    "                         driver, with a scenario file or the 8-GPU default\n"
+	    "%s%s"
+	    "  -h, --help             this help\n",
+	    serve_history_usage, serve_procs_usage);
 }
 
 /* "gpuscope serve: ...", the pointer to --help, exit status 2. */
@@ -51,7 +57,7 @@ int cmd_serve(int argc, char **argv)
 {
 	struct gpu_opts gopts = {0};
 	const char *listen = ":9400", *hostname = NULL;
-	double fast_s = 0.1, slow_s = 5.0, costly_s = 30.0;
+	double fast_s = 0.1, slow_s = 5.0, costly_s = 60.0, gpm_s = GPM_DEFAULT_INTERVAL_S;
 	unsigned names = NAMES_BOTH, threads = 2;
 	char err[512];
 	struct serve_history hist;
@@ -91,6 +97,11 @@ int cmd_serve(int argc, char **argv)
 			    costly_s > 3600)
 				return bad_usage("--costly-interval '%s': give 1s to 1h, e.g. 30s",
 				                 argv[i]);
+		} else if (strcmp(a, "--gpm-interval") == 0 && val) {
+			if (parse_duration(argv[++i], &gpm_s) != 0 || gpm_s < GPM_MIN_WINDOW_S ||
+			    gpm_s > 60)
+				return bad_usage("--gpm-interval '%s': give 110ms to 60s, e.g. 1s",
+				                 argv[i]);
 		} else if (strcmp(a, "--names") == 0 && val) {
 			if (prom_parse_names(argv[++i], &names) != 0)
 				return bad_usage("--names '%s': use dcgm, native or both", argv[i]);
@@ -127,7 +138,8 @@ int cmd_serve(int argc, char **argv)
 
 	struct session sess;
 	struct sampling run;
-	struct sampler_config scfg = {.fast_s = fast_s, .slow_s = slow_s, .costly_s = costly_s};
+	struct sampler_config scfg = {
+	    .fast_s = fast_s, .slow_s = slow_s, .costly_s = costly_s, .gpm_s = gpm_s};
 	if (serve_procs_start(&procs, slow_s) != 0)
 		return 1;
 	scfg.attribution = procs.attribution;

@@ -3,7 +3,7 @@
  *
  * The driver samples total power every 20 ms and keeps the latest ~120
  * (2.4 s); utilization every 200 ms, the latest 72.  Every BUFFER_INTERVAL_S
- * (1.5 s) the fast step asks for the samples newer than the newest it has
+ * (2 s) the fast step asks for the samples newer than the newest it has
  * seen, so none is lost between reads, and hands them, with the driver's
  * timestamps, to the window ring: a 100 ms power transient reaches the
  * scrape window's max even though no poll coincided with it.  Power samples
@@ -11,10 +11,20 @@
  * grained than the driver's energy counter on the costly tier.
  *
  * A read costs ~0.7 ms of CPU for power and ~2.7 ms for utilization on an
- * H200 (bench/call_cost.c), which is why the utilization buffers are read
- * only when the fast tier is too slow to see every 200 ms sample itself.
+ * H200 (bench/call_cost.c), whatever span it returns, which is why the power
+ * buffer is read as seldom as its 2.4 s allow and the utilization buffers
+ * only when the fast tier is too slow to see every 200 ms sample itself.  A
+ * read that comes too late (a stalled sweeper, an overloaded host) shows as
+ * a gap between the last sample and the next: said once on stderr; the
+ * energy integral bridges it with a straight line.
  */
 #include "sample/sources.h"
+
+#include <stdatomic.h>
+#include <stdio.h>
+
+/* Consecutive 20 ms power samples further apart than this: some were lost. */
+#define POWER_GAP_S 0.1
 
 static double sample_value(int type, const nvmlValue_t *v)
 {
@@ -79,6 +89,14 @@ nvmlReturn_t read_power_samples(struct source_ctx *ctx, double *raw, metric_set 
 	if (rc != NVML_SUCCESS)
 		return rc;
 	struct buffer_state *st = &ctx->buf;
+	static atomic_bool gap_said;
+	if (b && b->n && st->have_prev && b->v[0].t - st->prev_t > POWER_GAP_S &&
+	    !atomic_exchange(&gap_said, true))
+		fprintf(
+		    stderr,
+		    "gpuscope: power samples lost: %.2f s between two driver samples (the driver "
+		    "keeps 2.4 s; the buffer read came late)\n",
+		    b->v[0].t - st->prev_t);
 	for (unsigned i = 0; b && i < b->n; i++) {
 		double t = b->v[i].t, mw = b->v[i].v;
 		if (st->have_prev && t > st->prev_t)

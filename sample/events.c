@@ -10,15 +10,20 @@
  * driver, while on a 1-GPU H200 VM it cost nothing.  So the thread measures
  * its own CPU across a wait; when a wait burns more than a quarter of its
  * length, it switches for good to polling: a zero-timeout wait, drained until
- * empty, every EVENT_WAIT_MS.  Events queue in the set meanwhile, so none is
- * lost; they are seen up to half a second later.
+ * empty (at most EVENT_DRAIN_MAX events), every EVENT_POLL_MS.  Events queue
+ * in the set meanwhile, so none is lost; they are seen up to a second later.
+ * The same switch happens when the thread as a whole spends more than a
+ * quarter of a core over a second, whatever the cause (once, on that 4-GPU
+ * host, waits returned at once over and over while CUDA processes ran).
  */
 #include "sample/worker.h"
 
 #include <stdio.h>
 #include <time.h>
 
-#define EVENT_WAIT_MS 500
+#define EVENT_WAIT_MS   500
+#define EVENT_POLL_MS   1000
+#define EVENT_DRAIN_MAX 64 /* events taken per poll, at most */
 
 static double thread_cpu_s(void)
 {
@@ -62,25 +67,47 @@ void *events_main(void *arg)
 		board_publish_one(s->board, w->index, METRIC_DBE_EVENTS, 0);
 
 	bool polling = false;
+	unsigned drained = 0;
+	double tick = mono_now(), window_t = tick, window_c = thread_cpu_s();
 	while (!atomic_load(&s->stop)) {
 		nvmlEventData_t ev = {0};
 		double t0 = mono_now(), c0 = thread_cpu_s();
 		rc = lib->event_set_wait(set, &ev, polling ? 0 : EVENT_WAIT_MS);
-		double took = mono_now() - t0;
-		if (!polling && took > 0.1 && thread_cpu_s() - c0 > took / 4) {
-			polling = true;
-			fprintf(stderr,
-			        "gpuscope: GPU %u: the driver spins while waiting for events "
-			        "(%.0f%% of a core); polling every %d ms instead\n",
-			        w->index, (thread_cpu_s() - c0) / took * 100, EVENT_WAIT_MS);
+		double now = mono_now(), took = now - t0, cpu = thread_cpu_s();
+		const char *why = NULL;
+		double share = 0;
+		if (!polling && took > 0.1 && cpu - c0 > took / 4) {
+			why = "spins while waiting for events";
+			share = (cpu - c0) / took;
+		} else if (now - window_t >= 1.0) {
+			if (!polling && cpu - window_c > (now - window_t) / 4) {
+				why = "keeps the event thread busy";
+				share = (cpu - window_c) / (now - window_t);
+			}
+			window_t = now;
+			window_c = cpu;
 		}
-		if (rc == NVML_ERROR_TIMEOUT) {
-			/* Nothing queued.  Polling, or a driver that answers at once
-			 * instead of waiting: wait out the rest ourselves. */
-			double left = t0 + EVENT_WAIT_MS / 1000.0 - mono_now();
-			if (left > 0.01 && sampler_sleep_until(s, mono_now() + left))
+		if (why) {
+			polling = true;
+			tick = now;
+			fprintf(
+			    stderr,
+			    "gpuscope: GPU %u: the driver %s (%.0f%% of a core); polling every %d "
+			    "ms instead\n",
+			    w->index, why, share * 100, EVENT_POLL_MS);
+		}
+		/* Between polls, or after a wait that answered at once instead of
+		 * waiting: wait out the rest of the period ourselves. */
+		bool rest = rc == NVML_ERROR_TIMEOUT || (polling && ++drained >= EVENT_DRAIN_MAX);
+		if (rest) {
+			double period = (polling ? EVENT_POLL_MS : EVENT_WAIT_MS) / 1000.0;
+			double from = polling ? tick : t0;
+			drained = 0;
+			tick = from + period > now ? from + period : now;
+			if (tick - now > 0.01 && sampler_sleep_until(s, tick))
 				break;
-			continue;
+			if (rc == NVML_ERROR_TIMEOUT)
+				continue;
 		}
 		if (rc == NVML_ERROR_GPU_IS_LOST) {
 			sampler_note_error(w, "nvmlEventSetWait", rc);

@@ -4,14 +4,15 @@
  * A GPM metric is a rate between two samples, and the driver refreshes its
  * counters about every 100 ms: a pair that does not straddle a refresh reads
  * 0 while returning SUCCESS (measured on an H200, ../shared/facts).  So a
- * new sample is taken only when the last one is at least GPM_MIN_WINDOW_S
- * old, and the pair's figures are published until the next pair: at the
- * default 100 ms fast interval every other sweep takes a sample, each figure
- * covers ~200 ms, and a steady load never shows a false zero.  A sample costs
- * ~136 us of CPU taken cold on an H200 (bench/call_cost.c), the largest fast
- * call, so taking one every other sweep rather than every sweep halves it
- * without losing resolution (a 100 ms-spaced pair would need 200 ms anyway).
- * Two samples per device, allocated once.
+ * new sample is taken only when the last one is at least gpm_state.every_s
+ * old (--gpm-interval, never under GPM_MIN_WINDOW_S), and the pair's figures
+ * are published until the next pair: a steady load never shows a false zero.
+ * A sample costs 136-172 us of CPU taken cold on an H200 (bench/call_cost.c),
+ * the dearest fast call by far: one every 200 ms would cost 0.86 ms/s per
+ * GPU, most of the agent's budget, so the default is one a second (each
+ * figure a 1 s mean; dcgm-exporter's default is 30 s).  Power and NVML
+ * utilization, from their driver buffers and the 100 ms poll, carry the
+ * sub-second spikes.  Two samples per device, allocated once.
  *
  * What a MetricsGet costs depends on the metrics asked: on an H200 (driver
  * 580, bench/call_cost.c) every metric costs ~0.3 us except the graphics
@@ -126,7 +127,8 @@ static nvmlReturn_t gpm_read_locked(const struct nvml_lib *lib, struct gpm_state
 		g->last = -1;
 	}
 	double now = mono_now();
-	if (g->last >= 0 && now - g->last_at < GPM_MIN_WINDOW_S) {
+	double every = g->every_s > GPM_MIN_WINDOW_S ? g->every_s : GPM_MIN_WINDOW_S;
+	if (g->last >= 0 && now - g->last_at < every) {
 		republish(g, raw, got); /* too soon for a pair across a refresh */
 		return NVML_SUCCESS;
 	}

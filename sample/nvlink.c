@@ -1,4 +1,4 @@
-/* nvlink.c - per-link NVLink state and data counters (slow tier).
+/* nvlink.c - per-link NVLink state and data counters (costly tier).
  *
  * Links are counted by asking for their state until the driver says there
  * is no such link (headers up to 12.9 have 18, 13.x 36; we keep 18).  The
@@ -6,10 +6,29 @@
  * nvmlDeviceGetFieldValues call.  A GPU without NVLink (PCIe cards, the
  * H200 VM measured in ../shared/facts) answers NOT_SUPPORTED on link 0, and
  * its NVLink metrics stay absent.
+ *
+ * Cost, on a 4-GPU H200 host (driver 580, bench/call_cost.c): the first
+ * state call 1.65 ms of CPU and the other 17 nearly nothing; the data fields
+ * of 18 links 16 ms.  So the states are read every costly sweep, and when a
+ * read of the counters costs more than NVLINK_DATA_DEAR_S of CPU, the next
+ * NVLINK_DATA_EVERY - 1 sweeps keep the last ones (at the default 30 s, the
+ * counters of an H200 are read every 5 min).  Counters lose nothing by being
+ * read less often, and GPM gives the total NVLink rates every GPM interval.
  */
 #include "sample/sources.h"
 
 #include <string.h>
+#include <time.h>
+
+#define NVLINK_DATA_EVERY  10    /* a dear read of the counters is good for this many sweeps */
+#define NVLINK_DATA_DEAR_S 0.002 /* CPU seconds */
+
+static double thread_cpu_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
 
 nvmlReturn_t read_nvlink(struct source_ctx *ctx, double *raw, metric_set *got)
 {
@@ -17,7 +36,9 @@ nvmlReturn_t read_nvlink(struct source_ctx *ctx, double *raw, metric_set *got)
 	if (!lib->device_get_nvlink_state)
 		return NVML_ERROR_FUNCTION_NOT_FOUND;
 	struct nvlink_record *nv = &ctx->nvlink;
-	memset(nv, 0, sizeof(*nv));
+	bool data_due = ctx->nvlink_skip == 0;
+	if (!data_due)
+		ctx->nvlink_skip--;
 	unsigned links = 0;
 	for (; links < GPU_MAX_NVLINKS; links++) {
 		int state = 0;
@@ -30,10 +51,14 @@ nvmlReturn_t read_nvlink(struct source_ctx *ctx, double *raw, metric_set *got)
 	}
 	if (links == 0)
 		return NVML_ERROR_NOT_SUPPORTED;
+	if (links != nv->links)
+		data_due = true; /* first read, or the link count changed: the counters too */
 	nv->links = links;
-	for (unsigned l = 0; l < links; l++)
-		nv->tx_bytes[l] = nv->rx_bytes[l] = -1;
-	if (lib->device_get_field_values) {
+	if (data_due)
+		for (unsigned l = 0; l < links; l++)
+			nv->tx_bytes[l] = nv->rx_bytes[l] = -1;
+	if (data_due && lib->device_get_field_values) {
+		double cpu0 = thread_cpu_s();
 		nvmlFieldValue_t f[2 * GPU_MAX_NVLINKS];
 		memset(f, 0, sizeof(f));
 		for (unsigned l = 0; l < links; l++) {
@@ -51,6 +76,8 @@ nvmlReturn_t read_nvlink(struct source_ctx *ctx, double *raw, metric_set *got)
 			if (f[2 * l + 1].nvmlReturn == NVML_SUCCESS)
 				nv->rx_bytes[l] = (double)f[2 * l + 1].value.ullVal * 1024.0;
 		}
+		ctx->nvlink_skip =
+		    thread_cpu_s() - cpu0 > NVLINK_DATA_DEAR_S ? NVLINK_DATA_EVERY - 1 : 0;
 	}
 	ctx->nvlink_read = true;
 	/* The values live in ctx->nvlink; these mark the rows as answered. */

@@ -84,6 +84,9 @@ static void probe_events(struct source_ctx *ctx, struct probe_result *out)
 void probe_device(struct source_ctx *ctx, struct probe_result *out)
 {
 	memset(out, 0, sizeof(*out));
+	/* The probe pairs GPM samples GPM_MIN_WINDOW_S apart, whatever --gpm-interval says. */
+	double gpm_every = ctx->gpm.every_s;
+	ctx->gpm.every_s = 0;
 	for (int src = 0; src < SRC_COUNT && !out->lost; src++) {
 		source_read_fn read = source_reader(src);
 		if (!read)
@@ -121,6 +124,7 @@ void probe_device(struct source_ctx *ctx, struct probe_result *out)
 				metric_set_add(&out->got, m);
 		}
 	}
+	ctx->gpm.every_s = gpm_every;
 	if (!out->lost)
 		probe_events(ctx, out);
 	for (int m = 0; m < METRIC_COUNT; m++)

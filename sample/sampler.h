@@ -21,6 +21,7 @@ struct sampler_config {
 	double fast_s;   /* fast tier period, seconds */
 	double slow_s;   /* slow tier period, seconds */
 	double costly_s; /* period of the calls that cost milliseconds of CPU */
+	double gpm_s;    /* GPM sample period (fast steps round it up; 0: every 200 ms) */
 	/* Per-process attribution on the slow tier (sample/attribution.h); NULL: off. */
 	struct attribution *attribution;
 };

@@ -18,10 +18,15 @@
  * between republish the last figures. */
 #define GPM_MIN_WINDOW_S 0.110
 
+/* How often a GPM sample is taken unless --gpm-interval says otherwise. */
+#define GPM_DEFAULT_INTERVAL_S 1.0
+
 struct gpm_state {
 	nvmlGpmSample_t sample[2];
 	int last;                   /* index of the newest sample; -1 before the first */
 	double last_at;             /* monotonic seconds it was taken */
+	double every_s;             /* take a new sample once the last is this old
+	                               (never under GPM_MIN_WINDOW_S; 0: that minimum) */
 	bool asked;                 /* nvmlGpmQueryDeviceSupport said yes */
 	double value[METRIC_COUNT]; /* the last pair's figures (GPM rows only) */
 	metric_set have;
@@ -46,7 +51,10 @@ struct buffer_state {
 struct source_ctx {
 	const struct nvml_lib *lib;
 	nvmlDevice_t dev;
-	bool memory_v1; /* the driver rejected nvmlDeviceGetMemoryInfo_v2 at probe */
+	bool memory_v1;        /* the driver rejected nvmlDeviceGetMemoryInfo_v2 at probe */
+	double memory_at;      /* monotonic seconds of the last memory read (0: none) */
+	double memory_last[4]; /* its used, free, reserved, total */
+	metric_set memory_have;
 
 	/* fast tier: clock-event accounting and clock loss */
 	bool reasons_seen, reasons_now_valid, sm_clock_valid;
@@ -54,7 +62,7 @@ struct source_ctx {
 	double reasons_t;
 	double throttle_s[8]; /* per reason bit 0x1..0x80 */
 	double sm_clock_now, sm_clock_max;
-	struct gpm_state gpm;          /* the fast list, a pair every ~200 ms */
+	struct gpm_state gpm;          /* the fast list, a pair every --gpm-interval */
 	struct gpm_state gpm_graphics; /* the graphics engine, a pair a costly interval */
 
 	/* buffer tier */
@@ -63,8 +71,9 @@ struct source_ctx {
 	unsigned n_batches; /* filled by readers, drained by the sweep */
 
 	/* slow tier */
-	struct nvlink_record nvlink;
-	bool nvlink_read; /* this sweep read NVLink: publish ctx->nvlink */
+	struct nvlink_record nvlink; /* the counters persist between their reads */
+	unsigned nvlink_skip;        /* costly sweeps left that keep the last counters */
+	bool nvlink_read;            /* this sweep read NVLink: publish ctx->nvlink */
 };
 
 typedef nvmlReturn_t (*source_read_fn)(struct source_ctx *ctx, double *raw, metric_set *got);

@@ -56,10 +56,10 @@ enum metric_unit {
 /* Sampling tiers.  FAST runs every --fast-interval (100 ms), SLOW every
  * --slow-interval (5 s), BUFFER every BUFFER_INTERVAL_S on the fast thread
  * (the driver's sample buffers, read since the last sample seen: power holds
- * only ~2.4 s of 20 ms samples), COSTLY every --costly-interval (30 s) for
+ * only ~2.4 s of 20 ms samples), COSTLY every --costly-interval (60 s) for
  * calls that burn milliseconds of CPU (on an H200: energy counter 3.4 ms,
  * PCIe replay counter 0.5 ms, GPM graphics engine 1.4 ms, NVLink link states
- * and counters ~17 ms on a 4-GPU host with 18 links; bench/call_cost.c),
+ * 1.7 ms and counters 16 ms with 18 links; bench/call_cost.c),
  * STATIC once after the probe, EVENT on the event thread, AGENT is computed
  * by gpuscope. */
 enum sample_tier {
@@ -74,8 +74,9 @@ enum sample_tier {
 };
 
 /* Seconds between reads of the driver's sample buffers: each read costs
- * ~0.7 ms of CPU on an H200, and the power buffer holds ~2.4 s. */
-#define BUFFER_INTERVAL_S 1.5
+ * ~0.7 ms of CPU on an H200 whatever span it covers, and the power buffer
+ * holds ~2.4 s (0.4 s of slack for a late sweep). */
+#define BUFFER_INTERVAL_S 2.0
 
 /* Utilization samples come every 200 ms; a fast tier at least that fast
  * already sees each one (nvmlDeviceGetUtilizationRates, ~9 us), so their
@@ -83,9 +84,12 @@ enum sample_tier {
 #define UTIL_SAMPLE_PERIOD_S 0.2
 
 /* Where a value comes from: X(id, tier, NVML call).  Every source is one
- * NVML call (or one agent measurement); sample/sources.c reads them.  Costs
- * are from ../shared/facts/h200-nvml.md: everything on FAST costs at most a
- * few microseconds; the energy counter costs 2-3 ms and burns CPU. */
+ * NVML call (or one agent measurement); sample/sources.c reads them.  The
+ * tier follows what a call costs taken cold on an H200 (bench/call_cost.c and
+ * GPUSCOPE_PROFILE, bench/README.md): the FAST calls 1-20 us; PCIe link width
+ * 0.16 ms and replays 0.5 ms, the energy counter 3.4 ms, NVLink 2-18 ms
+ * (COSTLY); ECC mode 0.57 ms, and it only changes across a GPU reset, so it
+ * is read once (STATIC). */
 #define GPUSCOPE_SOURCES(X)                                                         \
 	X(UTILIZATION, TIER_FAST, "nvmlDeviceGetUtilizationRates")                  \
 	X(MEMORY, TIER_FAST, "nvmlDeviceGetMemoryInfo_v2")                          \
@@ -106,9 +110,9 @@ enum sample_tier {
 	X(ENERGY, TIER_COSTLY, "nvmlDeviceGetTotalEnergyConsumption")               \
 	X(POWER_LIMIT, TIER_SLOW, "nvmlDeviceGetEnforcedPowerLimit")                \
 	X(PCIE_GEN, TIER_SLOW, "nvmlDeviceGetCurrPcieLinkGeneration")               \
-	X(PCIE_WIDTH, TIER_SLOW, "nvmlDeviceGetCurrPcieLinkWidth")                  \
+	X(PCIE_WIDTH, TIER_COSTLY, "nvmlDeviceGetCurrPcieLinkWidth")                \
 	X(PCIE_REPLAY, TIER_COSTLY, "nvmlDeviceGetPcieReplayCounter")               \
-	X(ECC_MODE, TIER_SLOW, "nvmlDeviceGetEccMode")                              \
+	X(ECC_MODE, TIER_STATIC, "nvmlDeviceGetEccMode")                            \
 	X(ECC_SBE_VOLATILE, TIER_SLOW, "nvmlDeviceGetTotalEccErrors")               \
 	X(ECC_DBE_VOLATILE, TIER_SLOW, "nvmlDeviceGetTotalEccErrors")               \
 	X(ECC_SBE_AGGREGATE, TIER_SLOW, "nvmlDeviceGetTotalEccErrors")              \
@@ -137,6 +141,7 @@ enum source_id {
 struct source_def {
 	enum sample_tier tier;
 	const char *call;
+	const char *name; /* the X-macro id: "MEMORY", "GPM" */
 };
 extern const struct source_def source_table[SRC_COUNT];
 const char *sample_tier_name(enum sample_tier tier);

@@ -43,8 +43,9 @@ class GpmTest(unittest.TestCase):
     def setUpClass(cls):
         cls.path = write_scenario({"name": "gpm", "gpus": [
             gpu(0, metrics=GPM), gpu(1, gpm=False, metrics=GPM)]})
-        cls.agent = Agent("--fast-interval", "50ms", "--slow-interval", "1s", "--costly-interval", "1s",
-                          scenario=cls.path).__enter__()
+        # Pairs as close as the driver allows (110 ms), at a 50 ms fast interval.
+        cls.agent = Agent("--fast-interval", "50ms", "--gpm-interval", "110ms", "--slow-interval", "1s",
+                          "--costly-interval", "1s", scenario=cls.path).__enter__()
         # The graphics engine's figure is computed once a costly interval, from a
         # pair that long: it appears with the second one.
         cls.agent.wait_for(lambda: series(get(cls.agent), "gpuscope_graphics_engine_active_ratio", gpu=0),
@@ -100,6 +101,35 @@ class GpmTest(unittest.TestCase):
             time.sleep(0.037)
         self.assertGreater(len(seen), 30)
         self.assertEqual(set(seen), {0.8}, seen)
+
+
+class GpmIntervalTest(unittest.TestCase):
+    """--gpm-interval sets how often a GPM pair closes: each figure is the mean of a
+    signal that moves all the time, so a new figure shows as a new value."""
+
+    def changes(self, *flags):
+        path = write_scenario({"name": "gpm-interval", "gpus": [gpu(0, metrics={
+            "gpm_sm_active_pct": {"sine": {"mean": 50, "amplitude": 40, "period": 0.7}}})]})
+        try:
+            with Agent("--fast-interval", "50ms", *flags, scenario=path) as a:
+                a.wait_for(lambda: series(get(a), "gpuscope_sm_active_ratio", gpu=0),
+                           what="GPM figures")
+                seen = []
+                end = time.time() + 3.0
+                while time.time() < end:
+                    seen.append(one(get(a), "gpuscope_sm_active_ratio", gpu=0))
+                    time.sleep(0.03)
+        finally:
+            os.unlink(path)
+        self.assertGreater(len(seen), 40)
+        return sum(1 for x, y in zip(seen, seen[1:]) if x != y)
+
+    def test_default_is_one_pair_a_second(self):
+        self.assertIn(self.changes(), (2, 3, 4))
+
+    def test_shorter_interval_more_pairs(self):
+        # 250 ms at a 50 ms fast interval: a pair every fifth sweep, ~12 in 3 s.
+        self.assertGreaterEqual(self.changes("--gpm-interval", "250ms"), 9)
 
 
 class WindowTest(unittest.TestCase):

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "export/proc_json.h"
 #include "export/prom.h"
@@ -84,6 +85,13 @@ static nvmlReturn_t fake_util(nvmlDevice_t d, nvmlProcessUtilizationSample_t *bu
 
 static struct nvml_lib lib;
 
+static unsigned long long wall_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (unsigned long long)ts.tv_sec * 1000000ULL + (unsigned long long)ts.tv_nsec / 1000;
+}
+
 static int setup(void **state)
 {
 	memset(&fake, 0, sizeof(fake));
@@ -112,12 +120,20 @@ static void test_reader(void **state)
 	fake.graphics[0] = info(100, 5 << 20); /* also a graphics client: one row */
 	fake.graphics[1] = info(900, NVML_VALUE_NOT_AVAILABLE_ULL);
 	fake.n_graphics = 2;
-	fake.util[0] = (nvmlProcessUtilizationSample_t){.pid = 100, .timeStamp = 10, .smUtil = 40};
-	fake.util[1] = (nvmlProcessUtilizationSample_t){.pid = 100, .timeStamp = 20, .smUtil = 60};
+	/* Driver timestamps are wall-clock microseconds: these samples are a second old. */
+	unsigned long long base = wall_us() - 1000000ULL;
+	fake.util[0] =
+	    (nvmlProcessUtilizationSample_t){.pid = 100, .timeStamp = base + 10, .smUtil = 40};
+	fake.util[1] =
+	    (nvmlProcessUtilizationSample_t){.pid = 100, .timeStamp = base + 20, .smUtil = 60};
 	fake.util[2] = (nvmlProcessUtilizationSample_t){
-	    .pid = 101, .timeStamp = 15, .smUtil = 7, .memUtil = 3};
+	    .pid = 101, .timeStamp = base + 15, .smUtil = 7, .memUtil = 3};
 	fake.n_util = 3;
 	assert_int_equal(gpuprocs_read(&r, &lib, NULL, rows, &n), NVML_SUCCESS);
+	/* One call into a buffer, never a sizing call; the first asks for the last seconds only. */
+	assert_int_equal(fake.util_calls, 1);
+	assert_true(fake.asked_since > 0 && fake.asked_since < base);
+	assert_true(fake.asked_since + 5000000ULL > base);
 	assert_int_equal(n, 9);
 	assert_int_equal(rows[0].pid, 100);
 	assert_true(rows[0].graphics);
@@ -131,8 +147,23 @@ static void test_reader(void **state)
 	assert_false(rows[3].gpu_instance_valid);
 	/* The next read asks only for newer samples; none: NOT_FOUND, still valid zeros. */
 	assert_int_equal(gpuprocs_read(&r, &lib, NULL, rows, &n), NVML_SUCCESS);
-	assert_true(fake.asked_since == 20);
+	assert_true(fake.asked_since == base + 20);
+	assert_int_equal(fake.util_calls, 2);
 	assert_true(rows[0].util_valid && rows[0].sm_util == 0);
+	/* Nothing new for a long time: the next ask starts near now, not from the old sample
+	 * (the driver's cost grows with the span asked for). */
+	r.last_seen = base - 60000000ULL;
+	assert_int_equal(gpuprocs_read(&r, &lib, NULL, rows, &n), NVML_SUCCESS);
+	assert_true(r.last_seen + 2500000ULL > wall_us());
+	/* No process on the GPU: the call is not made at all. */
+	unsigned saved_compute = fake.n_compute, saved_graphics = fake.n_graphics;
+	fake.n_compute = fake.n_graphics = 0;
+	int before = fake.util_calls;
+	assert_int_equal(gpuprocs_read(&r, &lib, NULL, rows, &n), NVML_SUCCESS);
+	assert_int_equal(n, 0);
+	assert_int_equal(fake.util_calls, before);
+	fake.n_compute = saved_compute;
+	fake.n_graphics = saved_graphics;
 	/* MIG or an old GPU: utilization is turned off for good. */
 	fake.util_rc = NVML_ERROR_NOT_SUPPORTED;
 	assert_int_equal(gpuprocs_read(&r, &lib, NULL, rows, &n), NVML_SUCCESS);
