@@ -1,10 +1,17 @@
-/* attrib.c - attrib_sweep and its policy; see attrib.h for the cost model and
- * attrib_table.h for the slots.
+/* attrib.c - attrib_sweep and its policy; see attrib.h for the cost model, attrib_table.h
+ * for the slots, attrib_read.h for how one process is read and attrib_clock.h for the
+ * CPU-clock path.
  *
  * A slot is keyed by (pid, start time): when /proc/PID/stat shows another start time, the
  * pid was reused, and the slot is reset as if the process were new. Slots of processes that
  * are gone (or not reported for forget_after_s) are released at the start of the next sweep,
- * so the records handed out stay valid until then. */
+ * so the records handed out stay valid until then.
+ *
+ * A sweep has two passes. The first walks the rows: a process with a pidfd has its CPU clock
+ * read and its pidfd queued; any other is read through stat at once (and given a pidfd when
+ * the CPU-clock path is on). Then one poll over the queued pidfds, and the second pass keeps
+ * the readings of the processes still alive and sends the others through stat, which finds
+ * them gone, a zombie, or a reused pid. */
 #include "workload/attrib.h"
 
 #include <assert.h>
@@ -18,38 +25,17 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "workload/attrib_clock.h"
 #include "workload/attrib_names.h"
+#include "workload/attrib_read.h"
 #include "workload/attrib_table.h"
-#define NS_PER_S 1000000000.0
-
-struct attrib {
-	struct attrib_config cfg; /* paths point at the copies below */
-	char *proc_root, *passwd_path, *pod_log_dir, *container_log_dir, *kubelet_socket;
-	int proc_dirfd;
-	bool hold_fds; /* proc_root is a real procfs and max_held_fds > 0 */
-	long clock_ticks;
-	long page_size;
-
-	struct attrib_table table;
-	uint64_t sweep;
-	struct attrib_stats stats;
-	char scratch[8192]; /* file contents; the sweep is single-threaded */
-
-	/* Name tables: written by attrib_refresh (under names_lock), read by the sweep. */
-	pthread_mutex_t names_lock;
-	bool names_lock_ready;
-	_Atomic uint64_t names_generation;
-	struct attrib_names names;
-	uint64_t refreshes;
-	int64_t names_next_ns;                  /* refresh thread only */
-	struct attrib_names_stamp passwd_stamp; /* refresh thread only */
-};
 
 void attrib_config_default(struct attrib_config *cfg)
 {
 	assert(cfg);
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->identity_refresh_s = 60;
+	cfg->stat_refresh_s = 60;
 	cfg->names_refresh_s = 30;
 	cfg->forget_after_s = 60;
 	cfg->growth_sample_s = 60;
@@ -74,16 +60,6 @@ static double positive_or(double v, double fallback)
 	return v > 0 ? v : fallback;
 }
 
-static void close_held_fd(struct attrib *a, struct attrib_entry *e)
-{
-	if (e->stat_fd < 0)
-		return;
-	close(e->stat_fd);
-	e->stat_fd = -1;
-	assert(a->stats.held_fds > 0);
-	a->stats.held_fds--;
-}
-
 /* Releases slots of processes found gone by the previous sweep, or not reported for
  * forget_after_s. Runs first in a sweep, so the previous results stay valid until then. */
 static void release_stale(struct attrib *a, int64_t now_ns)
@@ -96,7 +72,8 @@ static void release_stale(struct attrib *a, int64_t now_ns)
 		if (!e->in_use)
 			continue;
 		if (e->proc.status == ATTRIB_GONE || now_ns - e->last_seen_ns > forget_ns) {
-			close_held_fd(a, e);
+			attrib_read_close_fd(a, &e->stat_fd);
+			attrib_read_close_fd(a, &e->pidfd);
 			attrib_table_release(t, (uint32_t)s);
 			released = true;
 		}
@@ -119,6 +96,7 @@ struct attrib *attrib_create(const struct attrib_config *cfg_in)
 	a->proc_dirfd = -1;
 	a->cfg = *cfg_in;
 	a->cfg.identity_refresh_s = positive_or(a->cfg.identity_refresh_s, 60);
+	a->cfg.stat_refresh_s = positive_or(a->cfg.stat_refresh_s, 60);
 	a->cfg.names_refresh_s = positive_or(a->cfg.names_refresh_s, 30);
 	a->cfg.forget_after_s = positive_or(a->cfg.forget_after_s, 60);
 	a->cfg.growth_sample_s = positive_or(a->cfg.growth_sample_s, 60);
@@ -158,7 +136,13 @@ struct attrib *attrib_create(const struct attrib_config *cfg_in)
 	a->clock_ticks =
 	    cfg_in->clock_ticks_per_s > 0 ? cfg_in->clock_ticks_per_s : sysconf(_SC_CLK_TCK);
 	a->page_size = cfg_in->page_size > 0 ? cfg_in->page_size : sysconf(_SC_PAGESIZE);
-	a->hold_fds = cfg_in->max_held_fds > 0 && procfs_is_procfs(a->proc_dirfd);
+	/* pidfds count against max_held_fds, and replace the held stat fds. */
+	a->clock_path = a->cfg.max_held_fds > 0 && !a->cfg.stat_every_sweep &&
+	                procfs_pids_are_ours(a->proc_dirfd) && attrib_clock_supported();
+	a->hold_fds = a->cfg.max_held_fds > 0 && !a->clock_path && procfs_is_procfs(a->proc_dirfd);
+	a->stats.clock_path = a->clock_path;
+	if (a->clock_path && !attrib_clock_batch_init(&a->batch, (size_t)a->cfg.max_held_fds))
+		goto err;
 	if (a->clock_ticks <= 0)
 		a->clock_ticks = 100;
 	if (a->page_size <= 0)
@@ -182,9 +166,14 @@ void attrib_destroy(struct attrib *a)
 		return;
 	if (a->proc_dirfd >= 0)
 		close(a->proc_dirfd);
-	for (size_t s = 0; s < a->table.capacity; s++)
-		if (a->table.entries[s].in_use && a->table.entries[s].stat_fd >= 0)
-			close(a->table.entries[s].stat_fd);
+	for (size_t s = 0; s < a->table.capacity; s++) {
+		struct attrib_entry *e = &a->table.entries[s];
+		if (e->in_use && e->stat_fd >= 0)
+			close(e->stat_fd);
+		if (e->in_use && e->pidfd >= 0)
+			close(e->pidfd);
+	}
+	attrib_clock_batch_free(&a->batch);
 	if (a->names_lock_ready)
 		pthread_mutex_destroy(&a->names_lock);
 	attrib_names_free(&a->names);
@@ -220,175 +209,6 @@ int attrib_refresh(struct attrib *a, int64_t now_ns, bool force)
 	pthread_mutex_unlock(&a->names_lock);
 	attrib_names_free(&fresh); /* what was swapped out */
 	return 1;
-}
-
-static enum attrib_status status_from(enum procfs_result r)
-{
-	switch (r) {
-	case PROCFS_OK:
-		return ATTRIB_OK;
-	case PROCFS_GONE:
-		return ATTRIB_GONE;
-	case PROCFS_DENIED:
-		return ATTRIB_DENIED;
-	case PROCFS_GARBAGE:
-	case PROCFS_IO_ERROR:
-		break;
-	}
-	return ATTRIB_GARBAGE;
-}
-
-/* Identity re-reads are spread over [0.75, 1.25] x identity_refresh_s by pid, so processes
- * first seen together (agent start) are not all re-read in the same sweep. */
-static int64_t identity_deadline(const struct attrib *a, pid_t pid, int64_t now_ns)
-{
-	double jitter = 0.75 + 0.5 * (double)(((uint32_t)pid * 2654435761u) % 1000u) / 1000.0;
-	return now_ns + (int64_t)(a->cfg.identity_refresh_s * jitter * NS_PER_S);
-}
-
-/* Reads cgroup (workload) and, with full, status (uid) and cmdline (exe). A file missing
- * here means the process exited after its stat was read.
- *
- * The periodic re-read is the cgroup alone: status is the dearest file in /proc (about
- * 17 us on a small VM, twice stat's cost) and a uid changes after start only through
- * setuid() without exec, which GPU processes do before they touch the GPU. An exec (comm
- * changed) gets the full read. */
-static void read_identity(struct attrib *a, struct attrib_entry *e, int64_t now_ns, bool full)
-{
-	struct attrib_process *p = &e->proc;
-	char *buf = a->scratch;
-	size_t len;
-	enum procfs_result r;
-	a->stats.identity_reads++;
-
-	if (full) {
-		r = procfs_read(a->proc_dirfd, p->pid, "status", buf, 4096, &len);
-		if (r == PROCFS_GONE)
-			goto gone;
-		uint32_t uid;
-		if (r == PROCFS_OK && procfs_parse_status_uid(buf, len, &uid) == PROCFS_OK) {
-			if (!p->uid_valid || p->uid != uid)
-				e->names_generation = 0;
-			p->uid_valid = true;
-			p->uid = uid;
-		}
-		r = procfs_read(a->proc_dirfd, p->pid, "cmdline", buf, 4096, &len);
-		if (r == PROCFS_GONE)
-			goto gone;
-		if (r != PROCFS_OK ||
-		    procfs_cmdline_basename(buf, len, p->exe, sizeof(p->exe)) == 0)
-			snprintf(p->exe, sizeof(p->exe), "%s", p->comm);
-	}
-
-	r = procfs_read(a->proc_dirfd, p->pid, "cgroup", buf, sizeof(a->scratch), &len);
-	if (r == PROCFS_GONE)
-		goto gone;
-	struct cgroup_identity id;
-	bool parsed = r == PROCFS_OK && cgroup_parse(buf, len, &id);
-	if (parsed) {
-		if (!p->identity_valid || !cgroup_same_workload(&id, &p->identity))
-			e->names_generation = 0;
-		p->identity = id;
-		p->identity_valid = true;
-	}
-	e->have_identity = true;
-	e->identity_due_ns = identity_deadline(a, p->pid, now_ns);
-	return;
-gone:
-	p->status = ATTRIB_GONE;
-	a->stats.gone++;
-}
-
-/* Reads /proc/PID/stat into the scratch buffer: through the held fd when there is one
- * (falling back to a fresh open when it answers "gone": the pid may have been reused), else
- * by opening it, keeping the fd when allowed. */
-static enum procfs_result read_stat(struct attrib *a, struct attrib_entry *e, size_t *len)
-{
-	const size_t cap = 1024;
-	a->stats.stat_reads++;
-	if (e->stat_fd >= 0) {
-		if (procfs_reread(e->stat_fd, a->scratch, cap, len) == PROCFS_OK)
-			return PROCFS_OK;
-		close_held_fd(a, e);
-	}
-	a->stats.stat_opens++;
-	if (!a->hold_fds || a->stats.held_fds >= (size_t)a->cfg.max_held_fds)
-		return procfs_read(a->proc_dirfd, e->proc.pid, "stat", a->scratch, cap, len);
-	enum procfs_result r;
-	int fd = procfs_open(a->proc_dirfd, e->proc.pid, "stat", &r);
-	if (fd < 0)
-		return r;
-	r = procfs_reread(fd, a->scratch, cap, len);
-	if (r != PROCFS_OK) {
-		close(fd);
-		return r;
-	}
-	e->stat_fd = fd;
-	a->stats.held_fds++;
-	return PROCFS_OK;
-}
-
-/* Called once per process per sweep: stat for CPU/RSS, identity when due. */
-static void update_process(struct attrib *a, struct attrib_entry *e, int64_t now_ns)
-{
-	struct attrib_process *p = &e->proc;
-	struct procfs_stat st;
-	size_t len;
-	p->new_process = false;
-	enum procfs_result r = read_stat(a, e, &len);
-	if (r == PROCFS_OK)
-		r = procfs_parse_stat(a->scratch, len, &st);
-	if (r == PROCFS_OK && st.pid != p->pid)
-		r = PROCFS_GARBAGE;
-	if (r != PROCFS_OK) {
-		p->status = status_from(r);
-		p->cpu_valid = false;
-		if (p->status == ATTRIB_GONE)
-			a->stats.gone++;
-		return;
-	}
-	if (e->have_stat && st.start_time_ticks != p->start_time_ticks) {
-		/* Same pid, another process: start over, keeping only this sweep's place. */
-		a->stats.pid_reuses++;
-		uint64_t sweep = e->sweep;
-		uint32_t pos = e->result_pos;
-		int64_t seen = e->last_seen_ns;
-		int fd = e->stat_fd; /* opened on the new process already */
-		memset(e, 0, sizeof(*e));
-		e->in_use = true;
-		e->stat_fd = fd;
-		e->proc.pid = st.pid;
-		e->sweep = sweep;
-		e->result_pos = pos;
-		e->last_seen_ns = seen;
-	}
-	p->new_process = !e->have_stat;
-	bool exec_seen = e->have_stat && strcmp(p->comm, st.comm) != 0;
-	e->have_stat = true;
-	p->status = ATTRIB_OK;
-	p->start_time_ticks = st.start_time_ticks;
-	memcpy(p->comm, st.comm, sizeof(p->comm));
-	p->state = st.state;
-	p->ppid = st.ppid;
-	p->threads = st.num_threads;
-	p->rss_bytes = st.rss_pages * (uint64_t)a->page_size;
-
-	uint64_t ticks = st.utime_ticks + st.stime_ticks;
-	if (e->have_cpu_base && now_ns > e->cpu_ns && ticks >= e->cpu_ticks) {
-		double cpu_s = (double)(ticks - e->cpu_ticks) / (double)a->clock_ticks;
-		p->cpu_cores = cpu_s / ((double)(now_ns - e->cpu_ns) / NS_PER_S);
-		p->cpu_valid = true;
-	} else {
-		p->cpu_valid = false;
-	}
-	e->cpu_ticks = ticks;
-	e->cpu_ns = now_ns;
-	e->have_cpu_base = true;
-
-	if (!e->have_identity || exec_seen)
-		read_identity(a, e, now_ns, true);
-	else if (now_ns >= e->identity_due_ns)
-		read_identity(a, e, now_ns, false);
 }
 
 /* Under names_lock: user name and Kubernetes names from the current tables. */
@@ -449,7 +269,11 @@ int attrib_sweep(struct attrib *a, const struct attrib_row *rows, size_t n, int6
 			e->proc.gpu_memory_bytes = 0;
 			e->proc.gpu_memory_valid = false;
 			e->proc.gpu_count = 0;
-			update_process(a, e, now_ns);
+			e->proc.new_process = false;
+			if (e->pidfd >= 0)
+				attrib_read_clock(a, e, (uint32_t)s);
+			else
+				attrib_read_stat(a, e, now_ns, NULL);
 		}
 		e->proc.gpu_count++;
 		if (rows[i].memory_valid) {
@@ -459,6 +283,13 @@ int attrib_sweep(struct attrib *a, const struct attrib_row *rows, size_t n, int6
 		if (row_process)
 			row_process[i] = e->result_pos;
 	}
+
+	/* The CPU-clock path's one poll, then what it says. */
+	attrib_clock_batch_poll(&a->batch);
+	for (size_t k = 0; k < a->batch.count; k++)
+		attrib_read_clock_polled(a, &t->entries[a->batch.slots[k]], now_ns,
+		                         attrib_clock_batch_alive(&a->batch, k));
+	a->batch.count = 0;
 
 	/* Names: one lock per sweep, and only when some process needs them. */
 	uint64_t generation = atomic_load(&a->names_generation);

@@ -9,9 +9,16 @@
  *   - identity (cgroup, uid, cmdline) is read once per process, keyed by (pid, start time);
  *     the cgroup is re-read every identity_refresh_s (jittered per pid so re-reads spread
  *     out), uid and cmdline again only when comm changes (an exec);
- *   - each sweep reads one file per process, /proc/PID/stat, for CPU time and RSS; on a
- *     real procfs its fd is kept open and re-read with pread (up to max_held_fds of them),
- *     which halves the cost, and an exited or reused pid answers ESRCH on it;
+ *   - on the live procfs of our own pid namespace, with pidfd_open (attrib_clock.h), each
+ *     sweep reads per process only its CPU clock (a counter, in ns, over all threads), then
+ *     polls all the processes' pidfds once to drop readings of processes that exited; the
+ *     full /proc/PID/stat (RSS, comm, state, ppid, threads) is read when a process is first
+ *     seen and then every stat_refresh_s (60 s, on a grid offset per pid), so those fields
+ *     may be up to 1.5 x that old, while CPU is exact;
+ *   - elsewhere (fixture trees, another namespace's /proc, no pidfd) each sweep reads
+ *     /proc/PID/stat for CPU time and RSS; on a real procfs its fd is kept open and re-read
+ *     with pread (up to max_held_fds of them), which halves the cost, and an exited or
+ *     reused pid answers ESRCH on it;
  *   - the per-process state lives in a table that grows only when more processes appear
  *     than ever before: no allocation per sweep in steady state;
  *   - names that need directory scans or file parses (passwd, /var/log/pods, the kubelet)
@@ -51,12 +58,14 @@ struct attrib_config {
 	const char *kubelet_socket;
 
 	double identity_refresh_s;   /* re-read the cgroup of a known process: 60 */
+	double stat_refresh_s;       /* full stat read on the CPU-clock path: 60 */
 	double names_refresh_s;      /* attrib_refresh rescans at most this often: 30 */
 	double forget_after_s;       /* drop a process not seen in a sweep for this long: 60 */
 	double growth_sample_s;      /* one memory-growth sample per process per: 60 */
 	double growth_window_s;      /* the growth fit uses samples this recent: 3600 */
 	unsigned kubelet_timeout_ms; /* whole pod-resources exchange: 1000 */
-	int max_held_fds;            /* stat fds kept open on a real procfs: 256; <= 0: none */
+	int max_held_fds;            /* stat fds or pidfds kept open: 256; <= 0: none */
+	bool stat_every_sweep;       /* read stat every sweep even where the CPU-clock path works */
 	long clock_ticks_per_s;      /* 0: sysconf(_SC_CLK_TCK) */
 	long page_size;              /* 0: sysconf(_SC_PAGESIZE) */
 };
@@ -96,7 +105,7 @@ struct attrib_process {
 	uint32_t threads;
 	uint64_t rss_bytes;
 	bool cpu_valid;   /* false on a process's first sweep */
-	double cpu_cores; /* utime+stime per wall second: 1.0 = one core busy */
+	double cpu_cores; /* CPU time per wall second, all threads: 1.0 = one core busy */
 
 	bool uid_valid;
 	uint32_t uid;
@@ -149,6 +158,8 @@ struct attrib_stats {
 	uint64_t sweeps;
 	uint64_t stat_reads;     /* /proc/PID/stat reads */
 	uint64_t stat_opens;     /* ... of which opened the file (the rest: pread on a held fd) */
+	uint64_t clock_reads;    /* process CPU clock reads (the CPU-clock path) */
+	uint64_t clock_discards; /* ... thrown away: the process exited (its pidfd polled ready) */
 	uint64_t identity_reads; /* identity reads (new: cgroup+status+cmdline; periodic: cgroup) */
 	uint64_t pid_reuses;     /* a known pid came back with another start time */
 	uint64_t gone;           /* processes found gone */
@@ -157,8 +168,9 @@ struct attrib_stats {
 	enum h2c_result kubelet_result; /* and how that went */
 	size_t kubelet_devices;         /* nvidia.com devices it listed */
 	size_t tracked;                 /* processes held now */
-	size_t held_fds;                /* stat fds open now */
+	size_t held_fds;                /* stat fds or pidfds open now */
 	size_t capacity;                /* table size now */
+	bool clock_path;                /* CPU from CPU clocks, pidfds polled (attrib_clock.h) */
 };
 void attrib_get_stats(const struct attrib *a, struct attrib_stats *out);
 

@@ -89,6 +89,7 @@ int32_t attrib_table_acquire(struct attrib_table *t, pid_t pid)
 	memset(e, 0, sizeof(*e));
 	e->in_use = true;
 	e->stat_fd = -1;
+	e->pidfd = -1;
 	e->proc.pid = pid;
 	index_insert(t, pid, s);
 	t->in_use++;
@@ -98,7 +99,7 @@ int32_t attrib_table_acquire(struct attrib_table *t, pid_t pid)
 void attrib_table_release(struct attrib_table *t, uint32_t slot)
 {
 	assert(slot < t->capacity && t->entries[slot].in_use);
-	assert(t->entries[slot].stat_fd < 0); /* the owner closes it */
+	assert(t->entries[slot].stat_fd < 0 && t->entries[slot].pidfd < 0); /* the owner closes */
 	t->entries[slot].in_use = false;
 	t->free_slots[t->free_count++] = slot;
 	t->in_use--;

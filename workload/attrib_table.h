@@ -1,7 +1,8 @@
 /* attrib_table.h - the per-process slots behind attribution.
  *
  * entries[] holds one slot per tracked process: its published record plus the state that
- * must survive between sweeps (CPU baseline, identity deadline, held stat fd, growth ring).
+ * must survive between sweeps (CPU baseline, identity deadline, held stat fd or pidfd, growth
+ * ring).
  * index[] is an open-addressing hash from pid to slot, at most half full; free_slots[] is a
  * stack of unused slots; results[] lists the slots of the current sweep. All grow together,
  * by doubling, only when a sweep meets more processes than the table ever held: this is the
@@ -14,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <time.h>
 
 #include "workload/attrib.h"
 #include "workload/growth.h"
@@ -24,12 +26,18 @@ struct attrib_entry {
 	bool have_stat;     /* proc.start_time_ticks is known */
 	bool have_identity; /* cgroup/uid/cmdline were read at least once */
 	bool have_cpu_base;
+	bool cpu_base_clock; /* cpu_time_ns came from the CPU clock, not from stat's ticks */
 	bool growth_started;
-	int stat_fd;        /* held /proc/PID/stat, or -1 */
-	uint64_t cpu_ticks; /* utime + stime at cpu_ns */
+	int stat_fd;         /* held /proc/PID/stat, or -1 */
+	int pidfd;           /* the CPU-clock path (attrib_clock.h): the process, or -1 */
+	clockid_t cpu_clock; /* its process CPU clock, with pidfd */
+	bool clock_ok;       /* this sweep's clock read worked (clock_cpu_ns) */
+	uint64_t clock_cpu_ns;
+	uint64_t cpu_time_ns; /* CPU time (all threads) at cpu_ns */
 	int64_t cpu_ns;
 	int64_t last_seen_ns;
 	int64_t identity_due_ns;
+	int64_t stat_due_ns;       /* the CPU-clock path's next full stat read */
 	uint64_t names_generation; /* of the name tables it was resolved against; 0: never */
 	uint64_t sweep;            /* the last sweep that reported it */
 	uint32_t result_pos;
@@ -56,7 +64,7 @@ bool attrib_table_grow(struct attrib_table *t);
 /* The slot of pid, or -1. */
 int32_t attrib_table_find(const struct attrib_table *t, pid_t pid);
 
-/* A zeroed slot for pid (stat_fd -1), indexed; grows the table when full. -1 on
+/* A zeroed slot for pid (stat_fd and pidfd -1), indexed; grows the table when full. -1 on
  * out-of-memory. The caller knows pid is not in the table. */
 int32_t attrib_table_acquire(struct attrib_table *t, pid_t pid);
 

@@ -7,15 +7,22 @@
  * and CPU, for the first (cold) sweep and the steady state, plus the per-sweep helpers
  * (cardinality cap, tensor-parallel groups, energy split). The fixture tree is on a regular
  * file system, where every stat read is an open/read/close. With --live it also forks as
- * many paused children and sweeps them through the real procfs, where stat fds are held
- * and re-read with pread: the production path.
+ * many paused children and sweeps them through the real procfs: the production path, which
+ * there is the CPU-clock path (a pidfd and the CPU clock per process, stat every 60 s;
+ * attrib_clock.h), or with --stat-path the held stat fds re-read with pread every sweep, as
+ * on another namespace's /proc. --threads N gives each child N threads (a PyTorch server has
+ * dozens, and the kernel sums the times of all of them); --pace-ms N sleeps between sweeps,
+ * as the agent does (5 s apart), so each sweep finds the caches as cold as the agent's do.
  *
- * Usage: bench_workload [--sweeps N] [--procs N] [--live] */
+ * Usage: bench_workload [--sweeps N] [--procs N] [--live] [--stat-path] [--threads N]
+ *                       [--pace-ms N] */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +40,10 @@
 #define GPUS      8
 #define MAX_PROCS 4096
 #define TICK_NS   (5LL * 1000000000LL)
+
+static int pace_ms;           /* real sleep between sweeps (--pace-ms) */
+static int child_threads = 1; /* threads per live child (--threads) */
+static bool stat_path;        /* live: stat every sweep, not the CPU clocks (--stat-path) */
 
 static double clock_us(clockid_t id)
 {
@@ -226,15 +237,23 @@ static int bench(const char *label, struct attrib *a, const struct attrib_row *r
 	double cold_wall = clock_us(CLOCK_MONOTONIC) - w0;
 	double cold_cpu = clock_us(CLOCK_PROCESS_CPUTIME_ID) - c0;
 
+	struct attrib_stats st0;
+	attrib_get_stats(a, &st0);
 	double cpu_start = clock_us(CLOCK_PROCESS_CPUTIME_ID);
-	double helpers = 0;
+	double helpers = 0, sweep_cpu = 0;
 	for (int s = 0; s < sweeps; s++) {
 		now += TICK_NS;
 		double t = clock_us(CLOCK_MONOTONIC);
+		double c = clock_us(CLOCK_THREAD_CPUTIME_ID);
 		if (attrib_sweep(a, rows, n, now, row_process) < 0)
 			goto err;
+		sweep_cpu += clock_us(CLOCK_THREAD_CPUTIME_ID) - c;
 		wall[s] = clock_us(CLOCK_MONOTONIC) - t;
 		helpers += run_helpers(a, rows, n, row_process);
+		if (pace_ms) {
+			struct timespec ts = {pace_ms / 1000, (long)(pace_ms % 1000) * 1000000L};
+			nanosleep(&ts, NULL);
+		}
 	}
 	double cpu_total = clock_us(CLOCK_PROCESS_CPUTIME_ID) - cpu_start;
 	double wall_sum = 0;
@@ -243,16 +262,26 @@ static int bench(const char *label, struct attrib *a, const struct attrib_row *r
 	qsort(wall, (size_t)sweeps, sizeof(*wall), compare_doubles);
 	struct attrib_stats st;
 	attrib_get_stats(a, &st);
-	printf("%s: %zu processes, %d sweeps on a 5 s tick\n", label, n, sweeps);
+	printf("%s: %zu processes, %d sweeps on a 5 s tick, %d ms apart\n", label, n, sweeps,
+	       pace_ms);
+	printf("  CPU time from:        %s\n",
+	       st.clock_path ? "CPU clocks, pidfds polled; stat every 60 s (the CPU-clock path)"
+	       : st.held_fds ? "/proc/PID/stat every sweep, held fds re-read with pread"
+	                     : "/proc/PID/stat every sweep, opened each time");
 	printf("  cold first sweep:     %8.1f us wall, %8.1f us CPU (every file read)\n", cold_wall,
 	       cold_cpu);
 	printf("  steady-state sweep:   %8.1f us wall mean, p50 %.1f, p99 %.1f\n",
 	       wall_sum / sweeps, wall[sweeps / 2], wall[(size_t)(sweeps * 0.99)]);
 	printf("  helpers per sweep:    %8.1f us (cap per GPU, TP groups, energy split)\n",
 	       helpers / sweeps);
+	printf("  CPU per sweep:        %8.1f us (attrib_sweep alone)\n", sweep_cpu / sweeps);
 	printf("  CPU per sweep+helpers:%8.1f us\n", cpu_total / sweeps);
+	printf("  stat reads:           %8.1f per sweep\n",
+	       (double)(st.stat_reads - st0.stat_reads) / sweeps);
+	printf("  clock reads:          %8.1f per sweep\n",
+	       (double)(st.clock_reads - st0.clock_reads) / sweeps);
 	printf("  identity re-reads:    %8.1f per sweep (cgroup only)\n",
-	       (double)(st.identity_reads - n) / sweeps);
+	       (double)(st.identity_reads - st0.identity_reads) / sweeps);
 	free(wall);
 	return 0;
 err:
@@ -260,7 +289,15 @@ err:
 	return -1;
 }
 
-/* 200 real processes (paused children) through the real procfs: held stat fds, pread. */
+static void *park(void *arg)
+{
+	(void)arg;
+	for (;;)
+		pause();
+	return NULL;
+}
+
+/* 200 real processes (paused children) through the real procfs. */
 static int bench_live(int procs, int sweeps)
 {
 	static struct attrib_row rows[MAX_PROCS];
@@ -273,6 +310,11 @@ static int bench_live(int procs, int sweeps)
 			goto out;
 		if (c == 0) {
 			prctl(PR_SET_PDEATHSIG, SIGKILL);
+			for (int t = 1; t < child_threads; t++) {
+				pthread_t th;
+				if (pthread_create(&th, NULL, park, NULL) != 0)
+					break;
+			}
 			pause();
 			_exit(0);
 		}
@@ -282,14 +324,18 @@ static int bench_live(int procs, int sweeps)
 		                                    .memory_bytes = 1u << 30,
 		                                    .memory_valid = true};
 	}
-	a = attrib_create(NULL);
+	struct attrib_config cfg;
+	attrib_config_default(&cfg);
+	cfg.stat_every_sweep = stat_path;
+	a = attrib_create(&cfg);
 	if (!a)
 		goto out;
 	attrib_refresh(a, 0, true);
 	rc = bench("live /proc (paused children)", a, rows, (size_t)procs, sweeps);
 	struct attrib_stats st;
 	attrib_get_stats(a, &st);
-	printf("  held stat fds:        %8zu\n", st.held_fds);
+	printf("  held fds:             %8zu (%s)\n", st.held_fds,
+	       st.clock_path ? "pidfds" : "stat fds");
 out:
 	attrib_destroy(a);
 	for (int i = 0; i < started; i++) {
@@ -310,13 +356,26 @@ int main(int argc, char **argv)
 			procs = atoi(argv[++i]);
 		else if (!strcmp(argv[i], "--live"))
 			live = 1;
+		else if (!strcmp(argv[i], "--stat-path"))
+			stat_path = true;
+		else if (!strcmp(argv[i], "--threads") && i + 1 < argc)
+			child_threads = atoi(argv[++i]);
+		else if (!strcmp(argv[i], "--pace-ms") && i + 1 < argc)
+			pace_ms = atoi(argv[++i]);
 		else {
-			fprintf(stderr, "usage: %s [--sweeps N] [--procs N] [--live]\n", argv[0]);
+			fprintf(stderr,
+			        "usage: %s [--sweeps N] [--procs N] [--live] [--stat-path] "
+			        "[--threads N] [--pace-ms N]\n",
+			        argv[0]);
 			return 2;
 		}
 	}
-	if (sweeps < 1 || procs < 1 || procs > MAX_PROCS) {
-		fprintf(stderr, "bench_workload: --sweeps >= 1, 1 <= --procs <= %d\n", MAX_PROCS);
+	if (sweeps < 1 || procs < 1 || procs > MAX_PROCS || child_threads < 1 ||
+	    child_threads > 256 || pace_ms < 0 || pace_ms > 60000) {
+		fprintf(stderr,
+		        "bench_workload: --sweeps >= 1, 1 <= --procs <= %d, 1 <= --threads <= 256, "
+		        "0 <= --pace-ms <= 60000\n",
+		        MAX_PROCS);
 		return 2;
 	}
 	char root[] = "/tmp/bench-workload-XXXXXX";

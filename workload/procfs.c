@@ -269,6 +269,19 @@ bool procfs_is_procfs(int dirfd)
 	return fstatfs(dirfd, &st) == 0 && st.f_type == PROC_SUPER_MAGIC;
 }
 
+bool procfs_pids_are_ours(int dirfd)
+{
+	char link[32], pid[32];
+	if (!procfs_is_procfs(dirfd))
+		return false;
+	ssize_t n = readlinkat(dirfd, "self", link, sizeof(link) - 1);
+	if (n <= 0)
+		return false;
+	link[n] = 0;
+	snprintf(pid, sizeof(pid), "%d", (int)getpid());
+	return strcmp(link, pid) == 0;
+}
+
 const char *procfs_result_name(enum procfs_result r)
 {
 	switch (r) {

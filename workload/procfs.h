@@ -68,6 +68,12 @@ enum procfs_result procfs_reread(int fd, char *buf, size_t cap, size_t *len);
  * any other file system (fixture trees, where files are replaced rather than re-rendered). */
 bool procfs_is_procfs(int dirfd);
 
+/* True when dirfd is a procfs of our own pid namespace: its "self" link names getpid(). Pids
+ * read there then mean to pidfd_open and clock_getcpuclockid what they mean in the files.
+ * False for another namespace's procfs (a host's /proc mounted into a container without its
+ * pid namespace shows us under another number, or not at all) and for any other tree. */
+bool procfs_pids_are_ours(int dirfd);
+
 /* "ok", "gone", "denied", "garbage", "io_error". */
 const char *procfs_result_name(enum procfs_result r);
 

@@ -310,6 +310,7 @@ static void real_procfs_held_fds(void **state)
 	struct attrib_config cfg;
 	attrib_config_default(&cfg);
 	cfg.max_held_fds = 2;
+	cfg.stat_every_sweep = true; /* the CPU-clock path is test_attrib_clock.c's */
 	struct attrib *a = attrib_create(&cfg);
 	assert_non_null(a);
 	struct attrib_row rows[CHILDREN];
@@ -318,6 +319,8 @@ static void real_procfs_held_fds(void **state)
 	assert_int_equal(attrib_sweep(a, rows, CHILDREN, 1 * SEC, NULL), CHILDREN);
 	struct attrib_stats st;
 	attrib_get_stats(a, &st);
+	assert_false(st.clock_path);
+	assert_int_equal(st.clock_reads, 0);
 	assert_int_equal(st.held_fds, 2);
 	assert_int_equal(st.stat_opens, CHILDREN);
 	assert_int_equal(attrib_sweep(a, rows, CHILDREN, 2 * SEC, NULL), CHILDREN);

@@ -9,6 +9,7 @@ int main(void)
 	failed += test_k8s_run();
 	failed += test_attrib_run();
 	failed += test_attrib_life_run();
+	failed += test_attrib_clock_run();
 	failed += test_helpers_run();
 	failed += test_podres_run();
 	return failed ? 1 : 0;

@@ -23,6 +23,7 @@ int test_cgroup_run(void);
 int test_k8s_run(void);
 int test_attrib_run(void);
 int test_attrib_life_run(void);
+int test_attrib_clock_run(void);
 int test_helpers_run(void);
 int test_podres_run(void);
 
