@@ -25,13 +25,6 @@
 #define EVENT_POLL_MS   1000
 #define EVENT_DRAIN_MAX 64 /* events taken per poll, at most */
 
-static double thread_cpu_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 void *events_main(void *arg)
 {
 	struct gpu_worker *w = arg;
@@ -68,12 +61,12 @@ void *events_main(void *arg)
 
 	bool polling = false;
 	unsigned drained = 0;
-	double tick = mono_now(), window_t = tick, window_c = thread_cpu_s();
+	double tick = mono_now(), window_t = tick, window_c = thread_cpu_now();
 	while (!atomic_load(&s->stop)) {
 		nvmlEventData_t ev = {0};
-		double t0 = mono_now(), c0 = thread_cpu_s();
+		double t0 = mono_now(), c0 = thread_cpu_now();
 		rc = lib->event_set_wait(set, &ev, polling ? 0 : EVENT_WAIT_MS);
-		double now = mono_now(), took = now - t0, cpu = thread_cpu_s();
+		double now = mono_now(), took = now - t0, cpu = thread_cpu_now();
 		const char *why = NULL;
 		double share = 0;
 		if (!polling && took > 0.1 && cpu - c0 > took / 4) {

@@ -18,17 +18,9 @@
 #include "sample/sources.h"
 
 #include <string.h>
-#include <time.h>
 
 #define NVLINK_DATA_EVERY  10    /* a dear read of the counters is good for this many sweeps */
 #define NVLINK_DATA_DEAR_S 0.002 /* CPU seconds */
-
-static double thread_cpu_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 nvmlReturn_t read_nvlink(struct source_ctx *ctx, double *raw, metric_set *got)
 {
@@ -58,7 +50,7 @@ nvmlReturn_t read_nvlink(struct source_ctx *ctx, double *raw, metric_set *got)
 		for (unsigned l = 0; l < links; l++)
 			nv->tx_bytes[l] = nv->rx_bytes[l] = -1;
 	if (data_due && lib->device_get_field_values) {
-		double cpu0 = thread_cpu_s();
+		double cpu0 = thread_cpu_now();
 		nvmlFieldValue_t f[2 * GPU_MAX_NVLINKS];
 		memset(f, 0, sizeof(f));
 		for (unsigned l = 0; l < links; l++) {
@@ -77,7 +69,7 @@ nvmlReturn_t read_nvlink(struct source_ctx *ctx, double *raw, metric_set *got)
 				nv->rx_bytes[l] = (double)f[2 * l + 1].value.ullVal * 1024.0;
 		}
 		ctx->nvlink_skip =
-		    thread_cpu_s() - cpu0 > NVLINK_DATA_DEAR_S ? NVLINK_DATA_EVERY - 1 : 0;
+		    thread_cpu_now() - cpu0 > NVLINK_DATA_DEAR_S ? NVLINK_DATA_EVERY - 1 : 0;
 	}
 	ctx->nvlink_read = true;
 	/* The values live in ctx->nvlink; these mark the rows as answered. */

@@ -28,6 +28,13 @@ double mono_now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+double thread_cpu_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 int board_init(struct board *b, unsigned count, double fast_s, double slow_s, double costly_s)
 {
 	memset(b, 0, sizeof(*b));

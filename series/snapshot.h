@@ -204,6 +204,8 @@ struct board_snapshot {
 };
 
 double mono_now(void);
+/* CPU seconds the calling thread has used. */
+double thread_cpu_now(void);
 
 int board_init(struct board *b, unsigned count, double fast_s, double slow_s, double costly_s);
 void board_free(struct board *b);
