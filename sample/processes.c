@@ -23,21 +23,14 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "sample/profile.h"
+#include "series/snapshot.h"
 
 #define PID_PLAUSIBLE_MAX 4194304u /* Linux pid_max limit, 2^22 */
 /* How late a driver sample may show up after its timestamp, at most (the driver writes one
  * per process every few hundred ms). */
 #define UTIL_LAG_US 2000000ULL
-
-static unsigned long long wall_us(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (unsigned long long)ts.tv_sec * 1000000ULL + (unsigned long long)ts.tv_nsec / 1000;
-}
 
 static unsigned entry_pid(const unsigned char *buf, unsigned stride, unsigned i)
 {
@@ -151,7 +144,8 @@ static nvmlReturn_t read_util(struct gpuprocs_reader *r, const struct nvml_lib *
 {
 	if (r->util_off || !lib->device_get_process_utilization || n == 0)
 		return NVML_SUCCESS;
-	unsigned long long asked_at = wall_us();
+	unsigned long long asked_at =
+	    (unsigned long long)(wall_now() * 1e6); /* driver stamps: us */
 	if (r->last_seen == 0 && asked_at > 2 * UTIL_LAG_US)
 		r->last_seen =
 		    asked_at - 2 * UTIL_LAG_US; /* the first time: the last few seconds */

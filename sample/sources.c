@@ -32,8 +32,6 @@ static nvmlReturn_t read_utilization(struct source_ctx *ctx, double *raw, metric
 	return rc;
 }
 
-/* _v2 adds the reserved figure and is right on unified-memory parts; old
- * drivers lack it or reject the version word, and then v1 answers. */
 /* Memory info is the dearest of the plain fast calls (19 us of CPU a call in
  * the agent on a 4-GPU H200 host, GPUSCOPE_PROFILE; 47-51 us cold), and what
  * it reports moves with allocations, not kernels: it is read at most every
@@ -72,6 +70,8 @@ static nvmlReturn_t read_memory(struct source_ctx *ctx, double *raw, metric_set 
 	return rc;
 }
 
+/* _v2 adds the reserved figure and is right on unified-memory parts; old
+ * drivers lack it or reject the version word, and then v1 answers. */
 static nvmlReturn_t read_memory_now(struct source_ctx *ctx, double *raw, metric_set *got)
 {
 	if (!ctx->memory_v1 && ctx->lib->device_get_memory_info_v2) {
