@@ -13,6 +13,7 @@
 #include "cmd/serve_procs.h"
 #include "cmd/session.h"
 #include "export/prom.h"
+#include "http/endpoints.h"
 #include "http/server.h"
 #include "sample/sources.h"
 
@@ -22,8 +23,8 @@ static void serve_usage(FILE *to)
 	    to,
 	    "Usage: gpuscope serve [OPTIONS]\n"
 	    "\n"
-	    "Samples every NVIDIA GPU through NVML and serves /metrics (Prometheus,\n"
-	    "drop-in for dcgm-exporter), /healthz and /api/v1/gpus.\n"
+	    "Samples every NVIDIA GPU through NVML and serves Prometheus metrics (a\n"
+	    "drop-in for dcgm-exporter), JSON and live verdicts over HTTP (endpoints below).\n"
 	    "\n"
 	    "Options:\n"
 	    "  --listen ADDR          address to serve on: PORT, :PORT, HOST:PORT or\n"
@@ -46,8 +47,12 @@ static void serve_usage(FILE *to)
 	    "  --demo [SCENARIO]      read the built-in GPU simulator instead of the\n"
 	    "                         driver, with a scenario file or the 8-GPU default\n"
 	    "%s%s"
-	    "  -h, --help             this help\n",
+	    "  -h, --help             this help\n"
+	    "\n"
+	    "Endpoints:\n",
 	    serve_history_usage, serve_procs_usage);
+	for (size_t i = 0; i < http_endpoint_count; i++)
+		fprintf(to, "  %-20s %s\n", http_endpoints[i].path, http_endpoints[i].what);
 }
 
 /* "gpuscope serve: ...", the pointer to --help, exit status 2. */

@@ -11,6 +11,7 @@
 #include "http/server.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <microhttpd.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -18,11 +19,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include "export/json.h"
 #include "export/proc_json.h"
 #include "export/prom.h"
+#include "http/index_page.h"
 #include "http/scrape_clients.h"
 
 struct body {
@@ -320,16 +324,30 @@ static enum MHD_Result serve_diagnosis(struct http_server *h, struct MHD_Connect
 	return send_json(c, status, json);
 }
 
-static const char index_html[] =
-    "<!doctype html><html><head><meta charset=\"utf-8\"><title>gpuscope</title></head>"
-    "<body><h1>gpuscope " GPUSCOPE_VERSION "</h1><ul>"
-    "<li><a href=\"/metrics\">/metrics</a> Prometheus metrics (gpuscope_* and DCGM_FI_*)</li>"
-    "<li><a href=\"/healthz\">/healthz</a> health of NVML and every GPU</li>"
-    "<li><a href=\"/api/v1/gpus\">/api/v1/gpus</a> JSON snapshot</li>"
-    "<li><a href=\"/api/v1/processes\">/api/v1/processes</a> processes per GPU</li>"
-    "<li><a href=\"/api/v1/workloads\">/api/v1/workloads</a> workloads and "
-    "tensor-parallel groups</li>"
-    "</ul></body></html>\n";
+/* A page rendered into a fresh buffer: the index, or the 404 listing. */
+static enum MHD_Result serve_page(struct http_server *h, struct MHD_Connection *c, bool found)
+{
+	struct strbuf sb;
+	sb_init(&sb, 8 * 1024);
+	if (found) {
+		struct board_snapshot snap;
+		if (board_snapshot(h->board, &snap) != 0) {
+			sb_free(&sb);
+			return send_text(c, 503, "text/plain; charset=utf-8", "out of memory\n");
+		}
+		index_page_render(&snap, &sb);
+		board_snapshot_free(&snap);
+	} else {
+		index_page_not_found(&sb);
+	}
+	enum MHD_Result ret =
+	    sb.oom ? send_text(c, 503, "text/plain; charset=utf-8", "out of memory\n")
+	           : send_text(c, found ? MHD_HTTP_OK : MHD_HTTP_NOT_FOUND,
+	                       found ? "text/html; charset=utf-8" : "text/plain; charset=utf-8",
+	                       sb.data);
+	sb_free(&sb);
+	return ret;
+}
 
 static int request_marker;
 
@@ -372,10 +390,10 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 		return serve_processes_json(h, c, false);
 	if (strcmp(url, "/api/v1/workloads") == 0)
 		return serve_processes_json(h, c, true);
-	if (strcmp(url, "/") == 0)
-		return send_text(c, MHD_HTTP_OK, "text/html; charset=utf-8", index_html);
-	return send_text(c, MHD_HTTP_NOT_FOUND, "text/plain; charset=utf-8",
-	                 "not found: try /metrics, /healthz or /api/v1/gpus\n");
+	/* dcgm-exporter's probe endpoint: probes written for it work unchanged. */
+	if (strcmp(url, "/health") == 0)
+		return send_text(c, MHD_HTTP_OK, "text/plain; charset=utf-8", "OK");
+	return serve_page(h, c, strcmp(url, "/") == 0);
 }
 
 static struct MHD_Daemon *start_daemon(struct http_server *h, unsigned flags,
@@ -385,7 +403,22 @@ static struct MHD_Daemon *start_daemon(struct http_server *h, unsigned flags,
 	    flags, 0, NULL, NULL, handle, h, MHD_OPTION_SOCK_ADDR, sa, MHD_OPTION_THREAD_POOL_SIZE,
 	    (unsigned)h->cfg.threads, MHD_OPTION_CONNECTION_LIMIT, (unsigned)256,
 	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-	    (size_t)32 * 1024, MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1, MHD_OPTION_END);
+	    (size_t)32 * 1024, MHD_OPTION_END);
+}
+
+/* Why the address cannot be bound, as an errno (0: it can, so the failure was
+ * elsewhere).  Asked after libmicrohttpd failed, for a message that names the cause. */
+static int bind_error(const struct listen_addr *a)
+{
+	int fd = socket(a->ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return errno;
+	int one = 1, why = 0;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, (const struct sockaddr *)&a->ss, a->len) != 0)
+		why = errno;
+	close(fd);
+	return why;
 }
 
 struct http_server *http_start(struct board *b, const struct http_config *cfg, char *err,
@@ -416,10 +449,17 @@ struct http_server *http_start(struct board *b, const struct http_config *cfg, c
 		                         (const struct sockaddr *)&v4);
 	}
 	if (!h->daemon) {
-		snprintf(err, errlen,
-		         "cannot listen on port %u: the address is in use or not available here "
-		         "(choose another with --listen)",
-		         cfg->addr.port);
+		int why = bind_error(&cfg->addr);
+		if (why == EADDRINUSE)
+			snprintf(err, errlen,
+			         "port %u is already in use (another gpuscope or exporter?); "
+			         "choose another with --listen",
+			         cfg->addr.port);
+		else
+			snprintf(err, errlen,
+			         "cannot listen on port %u: %s (choose another with --listen)",
+			         cfg->addr.port,
+			         why ? strerror(why) : "libmicrohttpd refused to start");
 		scrape_clients_destroy(&h->clients);
 		pthread_mutex_destroy(&h->lock);
 		free(h);

@@ -8,7 +8,10 @@
  * GET /api/v1/diagnosis  verdicts over a recent window (when extras give them).
  * GET /api/v1/processes  every GPU's processes (attribution, export/proc_json.h).
  * GET /api/v1/workloads  processes grouped by workload; tensor-parallel groups.
- * GET /               a small index page.
+ * GET /health         200 "OK" while the agent serves (dcgm-exporter's probe).
+ * GET /               the node, its GPUs and every endpoint (index_page.h).
+ * The list of endpoints with one line each is http/endpoints.h.  The port is
+ * held exclusively (no SO_REUSEPORT): a second agent on it fails to start.
  * Handlers read board snapshots only: nothing here calls NVML.
  */
 #ifndef GPUSCOPE_HTTP_SERVER_H
