@@ -4,6 +4,7 @@
 #   scripts/deps.sh build   compiler, CMake and the libraries gpuscope links
 #   scripts/deps.sh test    build + cmocka, Prometheus/promtool, python3
 #   scripts/deps.sh bench   build + wrk and nginx (bench/run.sh)
+#   scripts/deps.sh list SET   print SET's package names, one a line (installs nothing)
 #
 # Runs apt-get as root (or through sudo); never downloads anything else.
 set -euo pipefail
@@ -13,15 +14,24 @@ build_pkgs=(gcc make cmake pkg-config libmicrohttpd-dev libjansson-dev zlib1g-de
 test_pkgs=("${build_pkgs[@]}" libcmocka-dev prometheus python3 sqlite3)
 bench_pkgs=("${build_pkgs[@]}" wrk nginx-light sqlite3 time)
 
-case "${1:-build}" in
-build) want=("${build_pkgs[@]}") ;;
-test) want=("${test_pkgs[@]}") ;;
-bench) want=("${bench_pkgs[@]}") ;;
-*)
-	echo "usage: $0 build|test|bench" >&2
-	exit 2
-	;;
-esac
+pick() {
+	case "$1" in
+	build) want=("${build_pkgs[@]}") ;;
+	test) want=("${test_pkgs[@]}") ;;
+	bench) want=("${bench_pkgs[@]}") ;;
+	*)
+		echo "usage: $0 build|test|bench, or $0 list build|test|bench" >&2
+		exit 2
+		;;
+	esac
+}
+
+if [ "${1:-}" = list ]; then
+	pick "${2:-}"
+	printf '%s\n' "${want[@]}"
+	exit 0
+fi
+pick "${1:-build}"
 
 missing=()
 for p in "${want[@]}"; do
