@@ -20,7 +20,7 @@ const char serve_history_usage[] =
     "  --history PATH         keep 1 s history in this SQLite file (default\n"
     "                         /var/lib/gpuscope/history.db when writable, else\n"
     "                         $XDG_STATE_HOME or ~/.local/state/gpuscope/history.db;\n"
-    "                         off under --demo unless given)\n"
+    "                         under --demo a temporary file removed at exit)\n"
     "  --no-history           keep no history (no /api/v1/diagnosis verdicts)\n"
     "  --retention-1s DUR     keep 1 s rows this long, then 1 min rows (default 48h)\n"
     "  --retention-1m DUR     keep 1 min rows this long (default 90d)\n"

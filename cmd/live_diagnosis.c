@@ -35,6 +35,7 @@ struct live_diagnosis {
 	struct board *board;
 	char *history;
 	double window_s;
+	bool simulated;            /* the board reads the simulator */
 	struct analyze_config cfg; /* the thresholds (a copy; its strings are static) */
 	pthread_t thread;
 	pthread_mutex_t lock; /* guards everything below */
@@ -46,10 +47,11 @@ struct live_diagnosis {
 };
 
 /* {"schema", "status": why, "window_s"}: the document when nothing was judged. */
-static char *not_judged_doc(const char *why, double window_s)
+static char *not_judged_doc(const char *why, double window_s, bool simulated)
 {
 	json_t *o = json_object();
 	json_object_set_new(o, "schema", json_string("gpuscope.diagnosis/v1"));
+	json_object_set_new(o, "simulated", json_boolean(simulated));
 	json_object_set_new(o, "status", json_string(why));
 	json_object_set_new(o, "window_s", json_real(window_s));
 	json_object_set_new(o, "verdicts", json_array());
@@ -108,9 +110,8 @@ static char *judge(struct live_diagnosis *d, struct live_verdict **verdicts, siz
 	*nverdicts = 0;
 	*judged = false;
 	if (!d->history)
-		return not_judged_doc("not judged: no history (started with --no-history, or "
-		                      "--demo without --history)",
-		                      d->window_s);
+		return not_judged_doc("not judged: no history (started with --no-history)",
+		                      d->window_s, d->simulated);
 	char err[1024], why[1200];
 	struct store_options o;
 	store_options_default(&o);
@@ -118,7 +119,7 @@ static char *judge(struct live_diagnosis *d, struct live_verdict **verdicts, siz
 	struct store *s;
 	if (store_open(d->history, &o, &s, err, sizeof(err)) != STORE_OK) {
 		snprintf(why, sizeof(why), "not judged: no history yet (%s)", err);
-		return not_judged_doc(why, d->window_s);
+		return not_judged_doc(why, d->window_s, d->simulated);
 	}
 	int64_t to = (int64_t)floor(wall_now()) - WINDOW_SETTLE_S;
 	int64_t from = to - (int64_t)d->window_s + 1;
@@ -129,7 +130,7 @@ static char *judge(struct live_diagnosis *d, struct live_verdict **verdicts, siz
 		store_close(s);
 		snprintf(why, sizeof(why), "not judged: %s",
 		         empty ? "no history in the window yet" : err);
-		return not_judged_doc(why, d->window_s);
+		return not_judged_doc(why, d->window_s, d->simulated);
 	}
 	store_close(s);
 	/* The agent just started: look again in LIVE_FIRST_S, without running the
@@ -139,18 +140,19 @@ static char *judge(struct live_diagnosis *d, struct live_verdict **verdicts, siz
 		report_data_free(&data);
 		snprintf(why, sizeof(why), "not judged yet: %zu s of history, needs %d", covered,
 		         LIVE_MIN_S);
-		return not_judged_doc(why, d->window_s);
+		return not_judged_doc(why, d->window_s, d->simulated);
 	}
 	*judged = true;
 	struct analyze_result *r = NULL;
 	if (analyze_run(&data.input, &d->cfg, &r) != 0) {
 		report_data_free(&data);
 		return not_judged_doc("not judged: the diagnosis engine failed (out of memory?)",
-		                      d->window_s);
+		                      d->window_s, d->simulated);
 	}
 	json_t *doc = report_json(&data, r);
 	if (doc) {
 		json_object_set_new(doc, "status", json_string("ok"));
+		json_object_set_new(doc, "simulated", json_boolean(d->simulated || data.simulated));
 		json_object_set_new(doc, "window_s", json_real(d->window_s));
 		text =
 		    json_dumps(doc, JSON_INDENT(1) | JSON_ENSURE_ASCII | JSON_REAL_PRECISION(10));
@@ -214,6 +216,7 @@ struct live_diagnosis *live_diagnosis_start(struct board *b, const char *history
 		analyze_config_default(&d->cfg);
 	d->board = b;
 	d->window_s = window_s;
+	d->simulated = b->info.scenario[0] != 0;
 	if (history && !(d->history = strdup(history)))
 		goto oom;
 	pthread_mutex_init(&d->lock, NULL);
@@ -261,7 +264,7 @@ char *live_diagnosis_json(struct live_diagnosis *d, unsigned *status)
 		return out;
 	*status = 503;
 	return not_judged_doc("not judged yet: the first diagnosis runs a few seconds after start",
-	                      d->window_s);
+	                      d->window_s, d->simulated);
 }
 
 void live_diagnosis_metrics(struct live_diagnosis *d, const struct prom_options *o,

@@ -156,10 +156,23 @@ static int query_run(struct window_opts *w, int64_t from, int64_t to, const char
 		goto out;
 	}
 	static const char *stat_names[] = {"mean", "max", "min"};
-	char name[256];
+	char name[256], mark[8], scenario[128] = "";
+	/* Data recorded from the simulator is said to be so, as report and --demo say it. */
+	bool simulated =
+	    store_meta_get(s, STORE_META_SIMULATED, mark, sizeof(mark)) && strcmp(mark, "1") == 0;
+	if (simulated) {
+		store_meta_get(s, STORE_META_SCENARIO, scenario, sizeof(scenario));
+		fprintf(stderr,
+		        "gpuscope query: SIMULATED GPUs: %s was recorded from the simulator "
+		        "(scenario %s); every number below is made up.\n",
+		        w->path, scenario[0] ? scenario : "unknown");
+	}
 	if (as_json) {
 		doc = json_object();
 		jgpus = json_array();
+		json_object_set_new(doc, "simulated", json_boolean(simulated));
+		json_object_set_new(doc, "scenario",
+		                    scenario[0] ? json_string(scenario) : json_null());
 		json_object_set_new(doc, "history", json_string(w->path));
 		json_object_set_new(doc, "from", json_integer(from));
 		json_object_set_new(doc, "to", json_integer(to));

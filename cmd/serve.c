@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cmd/commands.h"
+#include "cmd/demo_dir.h"
 #include "cmd/options.h"
 #include "cmd/history.h"
 #include "cmd/serve_procs.h"
@@ -54,6 +55,10 @@ static void serve_usage(FILE *to)
 	for (size_t i = 0; i < http_endpoint_count; i++)
 		fprintf(to, "  %-20s %s\n", http_endpoints[i].path, http_endpoints[i].what);
 }
+
+static int serve_run(struct http_config *hcfg, struct sampler_config *scfg,
+                     const struct gpu_opts *gopts, struct serve_history *hist,
+                     struct serve_procs *procs, const char *hostname);
 
 /* "gpuscope serve: ...", the pointer to --help, exit status 2. */
 #define bad_usage(...) cmd_usage_error("serve", __VA_ARGS__)
@@ -132,6 +137,40 @@ int cmd_serve(int argc, char **argv)
 	    .names = names, .fresh_s = fast_s, .threads = threads, .process_cap = procs.cap};
 	if (listen_addr_parse(listen, &hcfg.addr, err, sizeof(err)) != 0)
 		return bad_usage("%s", err);
+	struct sampler_config scfg = {
+	    .fast_s = fast_s, .slow_s = slow_s, .costly_s = costly_s, .gpm_s = gpm_s};
+
+	/* --demo: a temporary history (so verdicts come live) and the simulated host that
+	 * says who the scenario's processes are, unless the user named their own. */
+	struct demo_dir demo = {0};
+	if (gopts.demo) {
+		if (demo_dir_create(&demo, err, sizeof(err)) != 0) {
+			fprintf(stderr, "gpuscope: %s\n", err);
+			return 1;
+		}
+		if (!hist.path && !hist.off)
+			hist.path = demo.history;
+		if (procs.host_root || procs.proc_root) {
+			unsetenv("GPUSCOPE_SIM_HOST_ROOT");
+		} else {
+			procs.host_root = demo.host;
+			if (!procs.kubelet_socket)
+				procs.kubelet_socket = "";
+		}
+	}
+	int rc = serve_run(&hcfg, &scfg, &gopts, &hist, &procs, hostname);
+	demo_dir_remove(&demo);
+	return rc;
+}
+
+/* Runs the agent until SIGINT or SIGTERM: 0, or 1 on a run-time failure (printed). */
+static int serve_run(struct http_config *hcfg, struct sampler_config *scfg,
+                     const struct gpu_opts *gopts, struct serve_history *hist,
+                     struct serve_procs *procs, const char *hostname)
+{
+	char err[512];
+	double fast_s = scfg->fast_s, slow_s = scfg->slow_s;
+	unsigned names = hcfg->names;
 
 	/* Block the stop signals before any thread exists; main takes them. */
 	sigset_t stop;
@@ -143,13 +182,11 @@ int cmd_serve(int argc, char **argv)
 
 	struct session sess;
 	struct sampling run;
-	struct sampler_config scfg = {
-	    .fast_s = fast_s, .slow_s = slow_s, .costly_s = costly_s, .gpm_s = gpm_s};
-	if (serve_procs_start(&procs, slow_s) != 0)
+	if (serve_procs_start(procs, slow_s) != 0)
 		return 1;
-	scfg.attribution = procs.attribution;
-	if (sampling_start(&run, &sess, &gopts, &scfg) != 0) {
-		serve_procs_stop(&procs, false);
+	scfg->attribution = procs->attribution;
+	if (sampling_start(&run, &sess, gopts, scfg) != 0) {
+		serve_procs_stop(procs, false);
 		return 1;
 	}
 	if (hostname)
@@ -160,18 +197,18 @@ int cmd_serve(int argc, char **argv)
 	 * so the first scrape is not empty; a hung probe does not hold us up. */
 	sampler_wait_probed(run.sampler, 2.0);
 
-	if (serve_history_start(&hist, &run.board, gopts.demo) != 0) {
+	if (serve_history_start(hist, &run.board, gopts->demo) != 0) {
 		sampling_stop(&run, &sess);
-		serve_procs_stop(&procs, run.hung);
+		serve_procs_stop(procs, run.hung);
 		return 1;
 	}
-	hcfg.extras = serve_history_extras(&hist);
-	struct http_server *http = http_start(&run.board, &hcfg, err, sizeof(err));
+	hcfg->extras = serve_history_extras(hist);
+	struct http_server *http = http_start(&run.board, hcfg, err, sizeof(err));
 	if (!http) {
 		fprintf(stderr, "gpuscope: %s\n", err);
-		serve_history_stop(&hist);
+		serve_history_stop(hist);
 		sampling_stop(&run, &sess);
-		serve_procs_stop(&procs, run.hung);
+		serve_procs_stop(procs, run.hung);
 		return 1;
 	}
 	fprintf(stderr,
@@ -189,8 +226,8 @@ int cmd_serve(int argc, char **argv)
 	fprintf(stderr, "gpuscope: %s, stopping\n", sig == SIGINT ? "interrupted" : "terminated");
 
 	http_stop(http);
-	serve_history_stop(&hist);
+	serve_history_stop(hist);
 	sampling_stop(&run, &sess);
-	serve_procs_stop(&procs, run.hung);
+	serve_procs_stop(procs, run.hung);
 	return 0;
 }

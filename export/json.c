@@ -106,6 +106,7 @@ static json_t *info_json(const struct board_snapshot *s)
 	json_object_set_new(o, "library", json_string(s->info.library));
 	json_object_set_new(o, "simulator",
 	                    s->info.scenario[0] ? json_string(s->info.scenario) : json_null());
+	json_object_set_new(o, "simulated", json_boolean(s->info.scenario[0] != 0));
 	return o;
 }
 

@@ -137,6 +137,15 @@ int report_load_store(struct store *s, const char *path, int64_t from, int64_t t
 	out->from = from;
 	out->to = to;
 	snprintf(out->source, sizeof(out->source), "history %s", path ? path : "");
+	/* A history recorded from the simulator reads as simulated, banner and all. */
+	char mark[8], scenario[128];
+	if (store_meta_get(s, STORE_META_SIMULATED, mark, sizeof(mark)) && strcmp(mark, "1") == 0) {
+		out->simulated = true;
+		if (store_meta_get(s, STORE_META_SCENARIO, scenario, sizeof(scenario)))
+			snprintf(out->source, sizeof(out->source),
+			         "history %.400s (simulator scenario %s)", path ? path : "",
+			         scenario);
+	}
 	struct store_gpu_info *list = NULL;
 	size_t nlist = 0;
 	struct store_request *req = NULL;

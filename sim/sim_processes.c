@@ -10,6 +10,7 @@
 #include "sim/sim_processes.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,15 +39,96 @@ static bool parse_func(const struct sim_json_ctx *c, const json_t *o, const char
 	return *out != NULL;
 }
 
+/* 64-bit FNV-1a: a stable hash, so a pod's UID and container id are the same every run. */
+static uint64_t fnv1a(const char *a, const char *b, const char *c)
+{
+	uint64_t h = 1469598103934665603ULL;
+	const char *parts[3] = {a, b, c};
+	for (int i = 0; i < 3; i++) {
+		for (const char *s = parts[i]; s && *s; s++)
+			h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+		h = (h ^ '/') * 1099511628211ULL;
+	}
+	return h;
+}
+
+/* A DNS label as Kubernetes names are (and so never holding the '_' its log layout splits
+ * on): lower-case letters, digits, '-' and '.', 1 to max-1 characters. */
+static bool valid_k8s_name(const char *s)
+{
+	if (!*s)
+		return false;
+	for (; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '-' ||
+		      *s == '.'))
+			return false;
+	return true;
+}
+
+static bool valid_user(const char *s)
+{
+	if (!*s)
+		return false;
+	for (; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+		      (*s >= '0' && *s <= '9') || *s == '-' || *s == '_' || *s == '.'))
+			return false;
+	return true;
+}
+
+/* "pod": {"namespace", "name", "container"}: the pod the process runs in.  Its UID and the
+ * container's id are derived from the names, and so is its cgroup path (a containerd pod
+ * under the kubepods slice) unless the scenario gives "cgroup" itself. */
+static bool parse_pod(const struct sim_json_ctx *c, const json_t *o, const char *path,
+                      struct sim_process *p)
+{
+	static const char *const keys[] = {"namespace", "name", "container", NULL};
+	char k[600];
+	if (!o)
+		return true;
+	sim_json_join(k, sizeof(k), path, "pod");
+	if (!json_is_object(o)) {
+		sim_json_fail(c, k, "expected an object with namespace, name and container");
+		return false;
+	}
+	if (!sim_json_check_keys(c, o, keys, k) ||
+	    !sim_json_get_string(c, o, "namespace", k, "default", p->pod_namespace,
+	                         sizeof(p->pod_namespace)) ||
+	    !sim_json_get_string(c, o, "name", k, "", p->pod_name, sizeof(p->pod_name)) ||
+	    !sim_json_get_string(c, o, "container", k, "main", p->pod_container,
+	                         sizeof(p->pod_container)))
+		return false;
+	if (!valid_k8s_name(p->pod_namespace) || !valid_k8s_name(p->pod_name) ||
+	    !valid_k8s_name(p->pod_container)) {
+		sim_json_fail(c, k,
+		              "namespace, name and container must be lower-case DNS names "
+		              "(a-z, 0-9, '-', '.'); name is required");
+		return false;
+	}
+	uint64_t u = fnv1a(p->pod_namespace, p->pod_name, NULL);
+	uint64_t v = fnv1a(p->pod_name, p->pod_namespace, "uid");
+	snprintf(p->pod_uid, sizeof(p->pod_uid), "%08x-%04x-%04x-%04x-%012llx", (unsigned)(u >> 32),
+	         (unsigned)(u >> 16) & 0xffff, (unsigned)u & 0xffff, (unsigned)(v >> 48),
+	         (unsigned long long)(v & 0xffffffffffffULL));
+	for (int i = 0; i < 4; i++) {
+		char part[8];
+		snprintf(part, sizeof(part), "%d", i);
+		snprintf(p->container_id + 16 * i, sizeof(p->container_id) - 16 * (size_t)i,
+		         "%016llx", (unsigned long long)fnv1a(p->pod_uid, p->pod_container, part));
+	}
+	return true;
+}
+
 static bool parse_process(const struct sim_json_ctx *c, const json_t *o, const char *path,
                           const struct sim_gpu *g, struct sim_process *p)
 {
 	static const char *const keys[] = {
 	    "pid",       "name",     "cgroup",      "type",         "from",
 	    "until",     "used_mib", "sm_util_pct", "mem_util_pct", "gpu_instance_id",
-	    "cpu_cores", NULL};
+	    "cpu_cores", "user",     "cmdline",     "rss_mib",      "threads",
+	    "pod",       NULL};
 	char type[16], k[600];
-	unsigned long long pid;
+	unsigned long long pid, threads;
 	if (!json_is_object(o)) {
 		sim_json_fail(c, path, "expected an object");
 		return false;
@@ -63,8 +145,19 @@ static bool parse_process(const struct sim_json_ctx *c, const json_t *o, const c
 	    !sim_json_get_string(c, o, "cgroup", path, "", p->cgroup, sizeof(p->cgroup)) ||
 	    !sim_json_get_string(c, o, "type", path, "compute", type, sizeof(type)) ||
 	    !sim_json_get_double(c, o, "from", path, 0, &p->from) ||
-	    !sim_json_get_double(c, o, "until", path, INFINITY, &p->until))
+	    !sim_json_get_double(c, o, "until", path, INFINITY, &p->until) ||
+	    !sim_json_get_string(c, o, "user", path, "root", p->user, sizeof(p->user)) ||
+	    !sim_json_get_string(c, o, "cmdline", path, "", p->cmdline, sizeof(p->cmdline)) ||
+	    !sim_json_get_double(c, o, "rss_mib", path, 1024, &p->rss_mib) ||
+	    !sim_json_get_uint(c, o, "threads", path, 8, 4194304, &threads) ||
+	    !parse_pod(c, json_object_get(o, "pod"), path, p))
 		return false;
+	p->threads = threads == 0 ? 1 : (unsigned)threads;
+	if (!valid_user(p->user)) {
+		sim_json_join(k, sizeof(k), path, "user");
+		sim_json_fail(c, k, "a user name of letters, digits, '.', '_' and '-'");
+		return false;
+	}
 	if (pid == 0) {
 		sim_json_join(k, sizeof(k), path, "pid");
 		sim_json_fail(c, k, "must be 1 to %d", SIM_PID_MAX);
@@ -92,6 +185,18 @@ static bool parse_process(const struct sim_json_ctx *c, const json_t *o, const c
 	}
 	if (json_object_get(o, "cpu_cores") && !parse_func(c, o, "cpu_cores", path, &p->cpu_cores))
 		return false;
+	if (!p->cgroup[0] && p->pod_name[0]) {
+		char uid[sizeof(p->pod_uid)];
+		snprintf(uid, sizeof(uid), "%s", p->pod_uid);
+		for (char *q = uid; *q; q++)
+			if (*q == '-')
+				*q = '_';
+		snprintf(
+		    p->cgroup, sizeof(p->cgroup),
+		    "0::/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod%s.slice/"
+		    "cri-containerd-%s.scope\n",
+		    uid, p->container_id);
+	}
 	return parse_func(c, o, "used_mib", path, &p->used_mib) &&
 	       parse_func(c, o, "sm_util_pct", path, &p->sm_util_pct) &&
 	       parse_func(c, o, "mem_util_pct", path, &p->mem_util_pct);

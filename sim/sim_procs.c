@@ -51,6 +51,8 @@ static nvmlReturn_t list_processes(nvmlDevice_t device, const char *call, bool g
 		return rc;
 	const struct sim_gpu *g = c.dev->parent ? c.dev->parent->gpu : c.gpu;
 	bool mig_on = g->n_mig > 0;
+	/* The agent reads /proc right after the list: bring the simulated host to now. */
+	sim_state_host_refresh(c.t);
 	unsigned n = 0, room = infos ? *count : 0;
 	for (size_t i = 0; i < g->n_processes; i++) {
 		const struct sim_process *p = &g->processes[i];

@@ -113,8 +113,18 @@ struct sim_process {
 	sim_func *used_mib;       /* GPU memory, MiB; < 0 reads as "not available" */
 	sim_func *sm_util_pct;    /* per-process utilization samples (200 ms) */
 	sim_func *mem_util_pct;
-	sim_func *cpu_cores; /* the process's CPU in cores, for `report --demo`; NULL: absent
-	                      * (the agent reads real processes' CPU from /proc) */
+	sim_func *cpu_cores; /* the process's CPU in cores; NULL: absent.  `report --demo` reads
+	                      * it, and `serve --demo` through the simulated host (sim_host.h) */
+	/* Who the process is, for the simulated host's /proc, passwd and kubelet logs. */
+	char user[32];          /* "root" by default */
+	char cmdline[256];      /* argv joined by spaces; "" -> "/usr/bin/<name>" */
+	double rss_mib;         /* resident memory */
+	unsigned threads;       /* threads of the process */
+	char pod_namespace[64]; /* "" unless the scenario gives a "pod" */
+	char pod_name[128];
+	char pod_container[64];
+	char pod_uid[40];      /* derived from namespace and name */
+	char container_id[68]; /* derived from namespace, pod and container */
 };
 
 struct sim_gpu {

@@ -10,6 +10,7 @@
  * then the memory is left to the operating system, which is about to reclaim it anyway.
  */
 #include "sim/sim_state.h"
+#include "sim/sim_host.h"
 
 #include <limits.h>
 #include <stdatomic.h>
@@ -22,6 +23,7 @@
 
 struct sim_session {
 	struct sim_scenario *scn;
+	struct sim_host *host;      /* GPUSCOPE_SIM_HOST_ROOT's tree, or NULL */
 	struct nvmlDevice_st *devs; /* GPUs, then MIG instances */
 	size_t n_devs;
 	struct sim_session *next_retired;
@@ -44,6 +46,7 @@ static void session_free(struct sim_session *s)
 			pthread_mutex_destroy(&s->devs[i].energy_lock);
 		free(s->devs);
 	}
+	sim_host_free(s->host);
 	sim_scenario_free(s->scn);
 	free(s);
 }
@@ -107,6 +110,12 @@ nvmlReturn_t sim_state_init(void)
 	}
 	s->scn = scn;
 	s->n_devs = n_devs;
+	const char *host_root = getenv("GPUSCOPE_SIM_HOST_ROOT");
+	if (host_root && *host_root &&
+	    !(s->host = sim_host_create(scn, host_root, err, sizeof(err)))) {
+		rc = NVML_ERROR_UNKNOWN;
+		goto err;
+	}
 	for (size_t i = 0, next_mig = scn->n_gpus; i < scn->n_gpus; i++) {
 		struct nvmlDevice_st *d = &s->devs[i];
 		d->gpu = &scn->gpus[i];
@@ -129,8 +138,10 @@ nvmlReturn_t sim_state_init(void)
 	return NVML_SUCCESS;
 err:
 	snprintf(g_error, sizeof(g_error), "%s", err);
-	if (s)
+	if (s) {
+		sim_host_free(s->host);
 		free(s->devs);
+	}
 	free(s);
 	sim_scenario_free(scn);
 	pthread_mutex_unlock(&g_lock);
@@ -342,4 +353,14 @@ double sim_state_time_scale(void)
 	double scale = g_session ? g_session->scn->time_scale : 1;
 	pthread_mutex_unlock(&g_lock);
 	return scale;
+}
+
+void sim_state_host_refresh(double t)
+{
+	pthread_mutex_lock(&g_lock);
+	struct sim_host *host = g_session ? g_session->host : NULL;
+	double scale = g_session ? g_session->scn->time_scale : 1;
+	pthread_mutex_unlock(&g_lock);
+	/* The session is retired, never freed, while calls may be in flight: host stays valid. */
+	sim_host_refresh(host, t, scale);
 }

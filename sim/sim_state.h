@@ -45,6 +45,9 @@ struct sim_call {
 nvmlReturn_t sim_state_init(void);
 nvmlReturn_t sim_state_shutdown(void);
 
+/* Brings the simulated host's files (sim_host.h) to scenario time t; nothing without one. */
+void sim_state_host_refresh(double t);
+
 /* Messages for the agent: the last init failure ("" if none), the loaded scenario's name. */
 const char *sim_state_last_error(void);
 const char *sim_state_scenario_name(void);

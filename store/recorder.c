@@ -240,6 +240,17 @@ static bool wait_tick(struct recorder *r)
 	return !stop;
 }
 
+/* A history written from the simulator says so, for every later reader (store/meta.c). */
+static void mark_simulated(struct recorder *r, struct store *s)
+{
+	const char *scenario = r->board->info.scenario;
+	if (!scenario[0])
+		return;
+	if (store_meta_set(s, STORE_META_SIMULATED, "1") != STORE_OK ||
+	    store_meta_set(s, STORE_META_SCENARIO, scenario) != STORE_OK)
+		set_state(r, REC_ERROR, store_errmsg(s));
+}
+
 static void *recorder_main(void *arg)
 {
 	struct recorder *r = arg;
@@ -261,6 +272,7 @@ static void *recorder_main(void *arg)
 				continue;
 			}
 			set_state(r, REC_OK, NULL);
+			mark_simulated(r, s);
 		}
 		if (!s)
 			continue;

@@ -157,6 +157,7 @@ static const char fixed_tables[] =
     "proc_id INTEGER NOT NULL, n INTEGER NOT NULL, gpu_mem_bytes_mean REAL, "
     "gpu_mem_bytes_max REAL, sm_util_mean REAL, sm_util_max REAL, cpu_cores_mean REAL, "
     "cpu_cores_max REAL, PRIMARY KEY(t, gpu_id, proc_id)) WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
     "CREATE TABLE IF NOT EXISTS metric_columns(name TEXT PRIMARY KEY, metric TEXT NOT NULL, "
     "labels TEXT NOT NULL, stat TEXT NOT NULL, type TEXT NOT NULL, raw_unit TEXT NOT NULL, "
     "stored_unit TEXT NOT NULL, scale REAL NOT NULL, native_unit TEXT NOT NULL, "

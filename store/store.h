@@ -94,6 +94,18 @@ int store_close(struct store *s);
  * what to do.  Valid until the next call on s. */
 const char *store_errmsg(const struct store *s);
 
+/* ---- facts about the whole file (meta.c) ---- */
+
+/* Keys of the meta table.  STORE_META_SIMULATED is "1" when any row came from the
+ * simulator (sticky); STORE_META_SCENARIO names its scenario. */
+#define STORE_META_SIMULATED "simulated"
+#define STORE_META_SCENARIO  "scenario"
+
+/* Sets key to value (writer only).  STORE_OK or an error code (store_errmsg). */
+int store_meta_set(struct store *s, const char *key, const char *value);
+/* Copies key's value into out (len bytes); false when absent ("" in out). */
+bool store_meta_get(struct store *s, const char *key, char *out, size_t len);
+
 /* ---- writing ---- */
 
 /* One GPU's second.  win[m] is read for windowed metrics (metric_windowed();
