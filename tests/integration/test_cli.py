@@ -79,7 +79,7 @@ class CliTest(unittest.TestCase):
         try:
             rc, _, err = run("serve", "--demo", "--listen", "127.0.0.1:%d" % s.getsockname()[1])
             self.assertEqual(rc, 1)
-            self.assertIn("cannot listen", err)
+            self.assertIn("port %d is already in use" % s.getsockname()[1], err)
         finally:
             s.close()
 

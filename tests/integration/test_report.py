@@ -153,7 +153,7 @@ class ServeHistoryTest(unittest.TestCase):
         self.assertEqual(rc, 0, err)
         doc = json.loads(out)
         self.assertEqual(len(doc["gpus"]), 8)
-        self.assertFalse(doc["window"]["simulated"])
+        self.assertTrue(doc["window"]["simulated"])  # recorded from the simulator
         ids = {(v["gpu"], v["id"]) for v in doc["verdicts"]}
         self.assertIn((1, "idle"), ids)
         rc, text, err = run("report", "--history", self.db, "--since", "10m")
@@ -218,11 +218,18 @@ class ProcessHistoryTest(unittest.TestCase):
 
 
 class NoHistoryTest(unittest.TestCase):
-    def test_demo_without_history_writes_nothing(self):
+    def test_demo_without_history_leaves_nothing_behind(self):
+        """--demo keeps its history in a temporary directory removed at exit; --no-history
+        keeps none at all (no verdicts)."""
         cwd = tempfile.mkdtemp()
         try:
-            env = {"XDG_STATE_HOME": cwd, "HOME": cwd}
+            env = {"XDG_STATE_HOME": cwd, "HOME": cwd, "TMPDIR": cwd}
             with Agent(env=env) as a:
+                _, h = a.json("/healthz")
+                self.assertTrue(h["history"]["path"].startswith(os.path.join(cwd, "gpuscope-demo-")),
+                                h["history"])
+            self.assertEqual(os.listdir(cwd), [])
+            with Agent("--no-history", env=env) as a:
                 _, h = a.json("/healthz")
                 self.assertEqual(h["history"], {"state": "off"})
                 status, doc = a.json("/api/v1/diagnosis")
