@@ -8,13 +8,17 @@
 
 #include "cmd/commands.h"
 #include "cmd/session.h"
+#include "export/collectors.h"
 
 static void doctor_usage(FILE *to)
 {
 	fprintf(to, "Usage: gpuscope doctor [--nvml-lib PATH] [--demo [SCENARIO]]\n"
+	            "                       [-f, --collectors FILE]\n"
 	            "\n"
 	            "Prints, per GPU, its identity, the driver and NVML versions, its health\n"
-	            "and every metric gpuscope knows with 'yes' or why not.\n"
+	            "and every metric gpuscope knows with 'yes' or why not.  With a\n"
+	            "dcgm-exporter counters CSV, also which of its fields serve would produce\n"
+	            "and, for each it cannot, why.\n"
 	            "Exits 0 when every GPU is healthy, 1 otherwise.\n");
 }
 
@@ -22,7 +26,13 @@ int cmd_doctor(int argc, char **argv)
 {
 	struct gpu_opts gopts = {0};
 	char err[512];
+	const char *collectors_path = NULL;
 	for (int i = 1; i < argc; i++) {
+		if ((strcmp(argv[i], "-f") == 0 || strcmp(argv[i], "--collectors") == 0) &&
+		    i + 1 < argc) {
+			collectors_path = argv[++i];
+			continue;
+		}
 		int taken = gpu_opts_take(&gopts, argc, argv, &i, err, sizeof(err));
 		if (taken < 0) {
 			fprintf(stderr, "gpuscope doctor: %s\n", err);
@@ -38,11 +48,18 @@ int cmd_doctor(int argc, char **argv)
 		doctor_usage(stderr);
 		return 2;
 	}
+	struct collectors coll = {0};
+	if (collectors_path && collectors_load(collectors_path, &coll, err, sizeof(err)) != 0) {
+		fprintf(stderr, "gpuscope doctor: --collectors %s\n", err);
+		return 2;
+	}
 	struct session sess;
 	struct sampling run;
 	struct sampler_config scfg = {.fast_s = 0.1, .slow_s = 1.0, .costly_s = 1.0};
-	if (sampling_start(&run, &sess, &gopts, &scfg) != 0)
+	if (sampling_start(&run, &sess, &gopts, &scfg) != 0) {
+		collectors_free(&coll);
 		return 1;
+	}
 	sampler_wait_probed(run.sampler, 5.0);
 	struct board_snapshot snap;
 	int rc = board_snapshot(&run.board, &snap);
@@ -85,6 +102,17 @@ int cmd_doctor(int argc, char **argv)
 			          : why);
 		}
 	}
+	if (collectors_path) {
+		size_t served = 0;
+		for (size_t i = 0; i < coll.n; i++)
+			served += coll.v[i].why == NULL;
+		printf("\ndcgm-exporter fields in %s: %zu of %zu served\n", collectors_path, served,
+		       coll.n);
+		for (size_t i = 0; i < coll.n; i++)
+			if (coll.v[i].why)
+				printf("    no   %-46s %s\n", coll.v[i].name, coll.v[i].why);
+	}
+	collectors_free(&coll);
 	if (rc == 0)
 		board_snapshot_free(&snap);
 	sampling_stop(&run, &sess);

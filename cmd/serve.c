@@ -11,6 +11,7 @@
 #include "cmd/demo_dir.h"
 #include "cmd/options.h"
 #include "cmd/history.h"
+#include "cmd/serve_dcgm.h"
 #include "cmd/serve_procs.h"
 #include "cmd/session.h"
 #include "export/prom.h"
@@ -41,7 +42,6 @@ static void serve_usage(FILE *to)
 	    "  --gpm-interval DUR     GPM sample period (SM, tensor, DRAM activity), 110ms-60s,\n"
 	    "                         rounded up to whole fast periods (default 1s)\n"
 	    "  --names MODE           metric names: dcgm, native or both (default both)\n"
-	    "  --hostname NAME        Hostname label of DCGM_FI_* series (default: this host)\n"
 	    "  --http-threads N       HTTP worker threads, 1-64 (default 2)\n"
 	    "  --nvml-lib PATH        NVML library to load (default libnvidia-ml.so.1;\n"
 	    "                         also GPUSCOPE_NVML_LIB)\n"
@@ -49,9 +49,10 @@ static void serve_usage(FILE *to)
 	    "                         driver, with a scenario file or the 8-GPU default\n"
 	    "%s%s"
 	    "  -h, --help             this help\n"
+	    "\n%s"
 	    "\n"
 	    "Endpoints:\n",
-	    serve_history_usage, serve_procs_usage);
+	    serve_history_usage, serve_procs_usage, serve_dcgm_usage);
 	for (size_t i = 0; i < http_endpoint_count; i++)
 		fprintf(to, "  %-20s %s\n", http_endpoints[i].path, http_endpoints[i].what);
 }
@@ -66,7 +67,7 @@ static int serve_run(struct http_config *hcfg, struct sampler_config *scfg,
 int cmd_serve(int argc, char **argv)
 {
 	struct gpu_opts gopts = {0};
-	const char *listen = ":9400", *hostname = NULL;
+	const char *listen = NULL;
 	double fast_s = 0.1, slow_s = 5.0, costly_s = 60.0, gpm_s = GPM_DEFAULT_INTERVAL_S;
 	unsigned names = NAMES_BOTH, threads = 2;
 	char err[512];
@@ -74,6 +75,10 @@ int cmd_serve(int argc, char **argv)
 	serve_history_init(&hist);
 	struct serve_procs procs;
 	serve_procs_init(&procs);
+	struct serve_dcgm dcgm;
+	serve_dcgm_init(&dcgm);
+	if (serve_dcgm_env(&dcgm, err, sizeof(err)) != 0)
+		return bad_usage("%s", err);
 
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
@@ -82,6 +87,8 @@ int cmd_serve(int argc, char **argv)
 			taken = serve_history_take(&hist, argc, argv, &i, err, sizeof(err));
 		if (!taken)
 			taken = serve_procs_take(&procs, argc, argv, &i, err, sizeof(err));
+		if (!taken)
+			taken = serve_dcgm_take(&dcgm, argc, argv, &i, err, sizeof(err));
 		if (taken < 0)
 			return bad_usage("%s", err);
 		if (taken)
@@ -115,8 +122,6 @@ int cmd_serve(int argc, char **argv)
 		} else if (strcmp(a, "--names") == 0 && val) {
 			if (prom_parse_names(argv[++i], &names) != 0)
 				return bad_usage("--names '%s': use dcgm, native or both", argv[i]);
-		} else if (strcmp(a, "--hostname") == 0 && val) {
-			hostname = argv[++i];
 		} else if (strcmp(a, "--http-threads") == 0 && val) {
 			char *end;
 			unsigned long n = strtoul(argv[++i], &end, 10);
@@ -132,9 +137,25 @@ int cmd_serve(int argc, char **argv)
 	}
 	if (slow_s < fast_s)
 		return bad_usage("--slow-interval must be at least --fast-interval");
+	if (listen && dcgm.listen && strcmp(listen, dcgm.listen) != 0)
+		return bad_usage("--listen %s and --address %s disagree: give one", listen,
+		                 dcgm.listen);
+	if (!listen)
+		listen = dcgm.listen ? dcgm.listen : ":9400";
+	/* dcgm-exporter's -c: values at least this fresh, which the fast tier already is
+	 * unless it was set slower. */
+	if (dcgm.collect_s > 0 && dcgm.collect_s < fast_s)
+		fast_s = dcgm.collect_s < 0.01 ? 0.01 : dcgm.collect_s;
+	if (serve_dcgm_load(&dcgm, err, sizeof(err)) != 0) {
+		fprintf(stderr, "gpuscope serve: %s\n", err);
+		return 2;
+	}
 
-	struct http_config hcfg = {
-	    .names = names, .fresh_s = fast_s, .threads = threads, .process_cap = procs.cap};
+	struct http_config hcfg = {.names = names,
+	                           .fresh_s = fast_s,
+	                           .threads = threads,
+	                           .process_cap = procs.cap,
+	                           .dcgm = &dcgm.prom};
 	if (listen_addr_parse(listen, &hcfg.addr, err, sizeof(err)) != 0)
 		return bad_usage("%s", err);
 	struct sampler_config scfg = {
@@ -158,8 +179,9 @@ int cmd_serve(int argc, char **argv)
 				procs.kubelet_socket = "";
 		}
 	}
-	int rc = serve_run(&hcfg, &scfg, &gopts, &hist, &procs, hostname);
+	int rc = serve_run(&hcfg, &scfg, &gopts, &hist, &procs, dcgm.hostname);
 	demo_dir_remove(&demo);
+	serve_dcgm_free(&dcgm);
 	return rc;
 }
 

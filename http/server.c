@@ -128,7 +128,8 @@ static struct body *values_body(struct http_server *h, bool om)
 			sb_init(&sb, 64 * 1024);
 			struct prom_options o = {.names = h->cfg.names,
 			                         .openmetrics = om,
-			                         .process_cap = h->cfg.process_cap};
+			                         .process_cap = h->cfg.process_cap,
+			                         .dcgm = h->cfg.dcgm};
 			prom_render_body(&snap, &o, &sb);
 			if (!sb.oom) {
 				struct body *b = body_new(sb.data, sb.len);
@@ -171,8 +172,10 @@ static struct body *metrics_body(struct http_server *h, struct MHD_Connection *c
 	struct body *values = values_body(h, om);
 	if (!values)
 		return NULL;
-	struct prom_options o = {
-	    .names = h->cfg.names, .openmetrics = om, .process_cap = h->cfg.process_cap};
+	struct prom_options o = {.names = h->cfg.names,
+	                         .openmetrics = om,
+	                         .process_cap = h->cfg.process_cap,
+	                         .dcgm = h->cfg.dcgm};
 	struct strbuf sb;
 	sb_init(&sb, values->len + 32 * 1024);
 	sb_append(&sb, values->data, values->len);

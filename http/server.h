@@ -25,6 +25,7 @@
 struct http_server;
 struct strbuf;
 struct prom_options;
+struct prom_dcgm;
 
 /* What rooms outside the core add to the endpoint (history, diagnosis),
  * as callbacks, so http/ never links them.  Each callback may be NULL; each
@@ -46,6 +47,7 @@ struct http_config {
 	unsigned threads; /* worker threads */
 	const struct http_extras *extras; /* NULL: none */
 	unsigned process_cap;             /* per-process series per GPU; 0: default (10) */
+	const struct prom_dcgm *dcgm;     /* look of DCGM_FI_* series; NULL: defaults */
 };
 
 struct http_server *http_start(struct board *b, const struct http_config *cfg, char *err,
