@@ -148,6 +148,7 @@ int cmd_serve(int argc, char **argv)
 		fast_s = dcgm.collect_s < 0.01 ? 0.01 : dcgm.collect_s;
 	if (serve_dcgm_load(&dcgm, err, sizeof(err)) != 0) {
 		fprintf(stderr, "gpuscope serve: %s\n", err);
+		serve_dcgm_free(&dcgm);
 		return 2;
 	}
 
@@ -155,9 +156,12 @@ int cmd_serve(int argc, char **argv)
 	                           .fresh_s = fast_s,
 	                           .threads = threads,
 	                           .process_cap = procs.cap,
-	                           .dcgm = &dcgm.prom};
-	if (listen_addr_parse(listen, &hcfg.addr, err, sizeof(err)) != 0)
+	                           .dcgm = &dcgm.prom,
+	                           .web = dcgm.web_loaded ? &dcgm.web : NULL};
+	if (listen_addr_parse(listen, &hcfg.addr, err, sizeof(err)) != 0) {
+		serve_dcgm_free(&dcgm);
 		return bad_usage("%s", err);
+	}
 	struct sampler_config scfg = {
 	    .fast_s = fast_s, .slow_s = slow_s, .costly_s = costly_s, .gpm_s = gpm_s};
 
@@ -167,6 +171,7 @@ int cmd_serve(int argc, char **argv)
 	if (gopts.demo) {
 		if (demo_dir_create(&demo, err, sizeof(err)) != 0) {
 			fprintf(stderr, "gpuscope: %s\n", err);
+			serve_dcgm_free(&dcgm);
 			return 1;
 		}
 		if (!hist.path && !hist.off)

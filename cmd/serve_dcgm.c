@@ -23,7 +23,9 @@ const char serve_dcgm_usage[] =
     "  --no-driver-version-label  leave DCGM_FI_DRIVER_VERSION off DCGM_FI_* series\n"
     "  -k, --kubernetes       accepted: pods are always mapped (kubelet pod-resources)\n"
     "  --kubernetes-gpu-id-type uid   accepted (GPUs are matched by UUID)\n"
-    "  -d, --devices f|g      accepted: every GPU, and with MIG every GPU instance\n";
+    "  -d, --devices f|g      accepted: every GPU, and with MIG every GPU instance\n"
+    "  --web-config-file FILE TLS and basic auth, in the Prometheus exporter-toolkit\n"
+    "                         format (tls_server_config, basic_auth_users with bcrypt)\n";
 
 void serve_dcgm_init(struct serve_dcgm *d)
 {
@@ -128,6 +130,13 @@ static int set_devices(struct serve_dcgm *d, const char *flag, const char *val, 
 	return -1;
 }
 
+static int set_web_config(struct serve_dcgm *d, const char *flag, const char *val, char *err,
+                          size_t errlen)
+{
+	d->web_config_path = val;
+	return 0;
+}
+
 static int refuse(struct serve_dcgm *d, const char *flag, const char *val, char *err,
                   size_t errlen);
 
@@ -147,9 +156,7 @@ static const struct dcgm_flag {
     {NULL, "--kubernetes-gpu-id-type", "DCGM_EXPORTER_KUBERNETES_GPU_ID_TYPE", true,
      set_gpu_id_type, NULL},
     {"-d", "--devices", "DCGM_EXPORTER_DEVICES_STR", true, set_devices, NULL},
-    {NULL, "--web-config-file", "DCGM_EXPORTER_WEB_CONFIG_FILE", true, refuse,
-     "TLS and basic auth are not in gpuscope yet: terminate TLS in front of it "
-     "(kube-rbac-proxy, a service mesh, or a reverse proxy) and bind --listen to localhost"},
+    {NULL, "--web-config-file", "DCGM_EXPORTER_WEB_CONFIG_FILE", true, set_web_config, NULL},
     {NULL, "--hpc-job-mapping-dir", "DCGM_HPC_JOB_MAPPING_DIR", true, refuse,
      "gpuscope reads Slurm jobs from each process's cgroup (the slurm_job label of "
      "gpuscope_process_* series and /api/v1/processes): drop this flag"},
@@ -232,6 +239,11 @@ int serve_dcgm_take(struct serve_dcgm *d, int argc, char **argv, int *i, char *e
 
 int serve_dcgm_load(struct serve_dcgm *d, char *err, size_t errlen)
 {
+	if (d->web_config_path) {
+		if (webconfig_load(d->web_config_path, &d->web, err, errlen) != 0)
+			return -1;
+		d->web_loaded = true;
+	}
 	if (!d->collectors_path)
 		return 0;
 	char why[512];
@@ -256,6 +268,7 @@ int serve_dcgm_load(struct serve_dcgm *d, char *err, size_t errlen)
 
 void serve_dcgm_free(struct serve_dcgm *d)
 {
+	webconfig_free(&d->web);
 	collectors_free(&d->collectors);
 	d->prom.select = NULL;
 }

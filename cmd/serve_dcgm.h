@@ -15,6 +15,7 @@
 
 #include "export/collectors.h"
 #include "export/prom.h"
+#include "http/webconfig.h"
 
 struct serve_dcgm {
 	struct prom_dcgm prom;       /* what the exposition uses */
@@ -23,6 +24,9 @@ struct serve_dcgm {
 	const char *listen;   /* -a/--address (NULL: not given) */
 	const char *hostname; /* --hostname, else NODE_NAME (NULL: the host's name) */
 	double collect_s;     /* -c/--collect-interval, 0 when not given */
+	const char *web_config_path; /* --web-config-file */
+	struct webconfig web;        /* loaded by serve_dcgm_load */
+	bool web_loaded;
 	char host_label[16];
 };
 
@@ -36,8 +40,9 @@ int serve_dcgm_env(struct serve_dcgm *d, char *err, size_t errlen);
  * taken, 0 when not ours, -1 on a bad or refused value (err filled). */
 int serve_dcgm_take(struct serve_dcgm *d, int argc, char **argv, int *i, char *err, size_t errlen);
 
-/* Loads the collectors file when one was given, and says on stderr, once, which of its
- * names gpuscope cannot produce and why.  Returns 0, or -1 with a message in err. */
+/* Loads the web configuration (TLS, basic auth) and the collectors file when given, and
+ * says on stderr, once, which of the file's names gpuscope cannot produce and why.
+ * Returns 0, or -1 with a message in err. */
 int serve_dcgm_load(struct serve_dcgm *d, char *err, size_t errlen);
 
 void serve_dcgm_free(struct serve_dcgm *d);

@@ -26,6 +26,7 @@
 #include "export/json.h"
 #include "export/proc_json.h"
 #include "export/prom.h"
+#include "http/auth.h"
 #include "http/index_page.h"
 #include "http/scrape_clients.h"
 
@@ -48,6 +49,7 @@ struct http_server {
 	pthread_mutex_t lock;
 	struct cached plain[2]; /* [openmetrics], without "# EOF" */
 	struct scrape_clients clients;
+	struct http_auth *auth; /* NULL: no client certificate or password asked */
 	unsigned port;
 };
 
@@ -362,8 +364,11 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 	bool get = strcmp(method, MHD_HTTP_METHOD_GET) == 0;
 	bool head = strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
 	if (!*req_cls) {
-		/* First call: headers only.  Answer a wrong method at once. */
+		/* First call: headers only.  Who is asking, then a wrong method, at once. */
 		*req_cls = &request_marker;
+		enum MHD_Result refused;
+		if (!http_auth_allow(h->auth, c, url, &refused))
+			return refused;
 		if (!get && !head) {
 			struct MHD_Response *r = MHD_create_response_from_buffer(
 			    19, (void *)"method not allowed\n", MHD_RESPMEM_PERSISTENT);
@@ -402,11 +407,24 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 static struct MHD_Daemon *start_daemon(struct http_server *h, unsigned flags,
                                        const struct sockaddr *sa)
 {
+	const struct webconfig *w = h->cfg.web;
+	struct MHD_OptionItem tls[4];
+	size_t n = 0;
+	if (w && w->tls) {
+		flags |= MHD_USE_TLS;
+		tls[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, w->key_pem};
+		tls[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, w->cert_pem};
+		/* A trust list makes GnuTLS ask for client certificates (auth.c checks them). */
+		if (w->ca_pem && w->client_auth != CLIENT_AUTH_NONE)
+			tls[n++] =
+			    (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_TRUST, 0, w->ca_pem};
+	}
+	tls[n] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
 	return MHD_start_daemon(
 	    flags, 0, NULL, NULL, handle, h, MHD_OPTION_SOCK_ADDR, sa, MHD_OPTION_THREAD_POOL_SIZE,
 	    (unsigned)h->cfg.threads, MHD_OPTION_CONNECTION_LIMIT, (unsigned)256,
 	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-	    (size_t)32 * 1024, MHD_OPTION_END);
+	    (size_t)32 * 1024, MHD_OPTION_ARRAY, tls, MHD_OPTION_END);
 }
 
 /* Why the address cannot be bound, as an errno (0: it can, so the failure was
@@ -438,6 +456,8 @@ struct http_server *http_start(struct board *b, const struct http_config *cfg, c
 		h->cfg.threads = 2;
 	pthread_mutex_init(&h->lock, NULL);
 	scrape_clients_init(&h->clients);
+	if (cfg->web)
+		h->auth = http_auth_new(cfg->web);
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO;
 	const struct sockaddr *sa = (const struct sockaddr *)&cfg->addr.ss;
 	if (cfg->addr.ss.ss_family == AF_INET6)
@@ -463,6 +483,7 @@ struct http_server *http_start(struct board *b, const struct http_config *cfg, c
 			         "cannot listen on port %u: %s (choose another with --listen)",
 			         cfg->addr.port,
 			         why ? strerror(why) : "libmicrohttpd refused to start");
+		http_auth_free(h->auth);
 		scrape_clients_destroy(&h->clients);
 		pthread_mutex_destroy(&h->lock);
 		free(h);
@@ -487,6 +508,7 @@ void http_stop(struct http_server *h)
 	for (int i = 0; i < 2; i++)
 		body_unref(h->plain[i].body);
 	scrape_clients_destroy(&h->clients);
+	http_auth_free(h->auth);
 	pthread_mutex_destroy(&h->lock);
 	free(h);
 }

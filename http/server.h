@@ -26,6 +26,7 @@ struct http_server;
 struct strbuf;
 struct prom_options;
 struct prom_dcgm;
+struct webconfig;
 
 /* What rooms outside the core add to the endpoint (history, diagnosis),
  * as callbacks, so http/ never links them.  Each callback may be NULL; each
@@ -48,6 +49,7 @@ struct http_config {
 	const struct http_extras *extras; /* NULL: none */
 	unsigned process_cap;             /* per-process series per GPU; 0: default (10) */
 	const struct prom_dcgm *dcgm;     /* look of DCGM_FI_* series; NULL: defaults */
+	const struct webconfig *web;      /* TLS and basic auth (webconfig.h); NULL: neither */
 };
 
 struct http_server *http_start(struct board *b, const struct http_config *cfg, char *err,

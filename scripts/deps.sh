@@ -10,8 +10,8 @@
 set -euo pipefail
 
 build_pkgs=(gcc make cmake pkg-config libmicrohttpd-dev libjansson-dev zlib1g-dev libsqlite3-dev
-            libcurl4-openssl-dev)
-test_pkgs=("${build_pkgs[@]}" libcmocka-dev prometheus python3 sqlite3)
+            libcurl4-openssl-dev libyaml-dev libgnutls28-dev libcrypt-dev)
+test_pkgs=("${build_pkgs[@]}" libcmocka-dev prometheus python3 sqlite3 openssl)
 bench_pkgs=("${build_pkgs[@]}" wrk nginx-light sqlite3 time)
 
 pick() {
