@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cmd/commands.h"
+#include "cmd/config_file.h"
 #include "cmd/demo_dir.h"
 #include "cmd/options.h"
 #include "cmd/history.h"
@@ -48,6 +49,8 @@ static void serve_usage(FILE *to)
 	    "  --demo [SCENARIO]      read the built-in GPU simulator instead of the\n"
 	    "                         driver, with a scenario file or the 8-GPU default\n"
 	    "%s%s"
+	    "  --config FILE          every option above in a YAML file (option: value;\n"
+	    "                         flags on the command line override it)\n"
 	    "  -h, --help             this help\n"
 	    "\n%s"
 	    "\n"
@@ -64,7 +67,23 @@ static int serve_run(struct http_config *hcfg, struct sampler_config *scfg,
 /* "gpuscope serve: ...", the pointer to --help, exit status 2. */
 #define bad_usage(...) cmd_usage_error("serve", __VA_ARGS__)
 
+static int serve_options(int argc, char **argv);
+
+/* --config FILE's options come first, so the command line's override them. */
 int cmd_serve(int argc, char **argv)
+{
+	struct config_args args;
+	char err[600];
+	if (config_expand_argv(argc, argv, &args, err, sizeof(err)) != 0) {
+		fprintf(stderr, "gpuscope serve: %s\n", err);
+		return 2;
+	}
+	int rc = serve_options((int)args.n, args.v);
+	config_args_free(&args);
+	return rc;
+}
+
+static int serve_options(int argc, char **argv)
 {
 	struct gpu_opts gopts = {0};
 	const char *listen = NULL;
