@@ -185,6 +185,11 @@ struct analyze_config {
 int analyze_config_set(struct analyze_config *cfg, const char *assignment, char *err,
                        size_t errlen);
 
+/* The thresholds that differ between from and to, as "name old -> new, ..." in out
+ * (truncated to len); returns how many differ.  For SIGHUP's report of what changed. */
+size_t analyze_config_diff(const struct analyze_config *from, const struct analyze_config *to,
+                           char *out, size_t len);
+
 enum analyze_severity {
 	ANALYZE_SEVERITY_INFO,
 	ANALYZE_SEVERITY_WARNING,

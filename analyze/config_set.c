@@ -74,3 +74,28 @@ int analyze_config_set(struct analyze_config *cfg, const char *assignment, char 
 	         (int)len, assignment);
 	return -1;
 }
+
+size_t analyze_config_diff(const struct analyze_config *from, const struct analyze_config *to,
+                           char *out, size_t len)
+{
+	size_t n = 0, used = 0;
+	if (len)
+		out[0] = 0;
+	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+		double a = *(const double *)((const char *)from + fields[i].offset);
+		double b = *(const double *)((const char *)to + fields[i].offset);
+		if (a == b)
+			continue;
+		n++;
+		if (used < len)
+			used += (size_t)snprintf(out + used, len - used, "%s%s %g -> %g",
+			                         n > 1 ? ", " : "", fields[i].name, a, b);
+	}
+	if (from->min_samples != to->min_samples) {
+		n++;
+		if (used < len)
+			snprintf(out + used, len - used, "%smin_samples %zu -> %zu", n > 1 ? ", " : "",
+			         from->min_samples, to->min_samples);
+	}
+	return n;
+}

@@ -12,6 +12,7 @@
 #include "cmd/demo_dir.h"
 #include "cmd/options.h"
 #include "cmd/history.h"
+#include "cmd/live_diagnosis.h"
 #include "cmd/serve_dcgm.h"
 #include "cmd/serve_procs.h"
 #include "cmd/session.h"
@@ -60,14 +61,30 @@ static void serve_usage(FILE *to)
 		fprintf(to, "  %-20s %s\n", http_endpoints[i].path, http_endpoints[i].what);
 }
 
+struct serve_argv;
 static int serve_run(struct http_config *hcfg, struct sampler_config *scfg,
                      const struct gpu_opts *gopts, struct serve_history *hist,
-                     struct serve_procs *procs, const char *hostname);
+                     struct serve_procs *procs, const struct serve_dcgm *dcgm,
+                     const struct serve_argv *orig);
 
 /* "gpuscope serve: ...", the pointer to --help, exit status 2. */
 #define bad_usage(...) cmd_usage_error("serve", __VA_ARGS__)
 
-static int serve_options(int argc, char **argv);
+/* The command line as given, for SIGHUP to read the config file again. */
+struct serve_argv {
+	int argc;
+	char **argv;
+};
+
+/* What SIGHUP can change while the agent runs, from a parse that starts nothing. */
+struct serve_dry {
+	unsigned names;
+	struct analyze_config thresholds;
+	struct serve_dcgm dcgm;
+};
+
+static int serve_options(int argc, char **argv, const struct serve_argv *orig,
+                         struct serve_dry *dry);
 
 /* --config FILE's options come first, so the command line's override them. */
 int cmd_serve(int argc, char **argv)
@@ -78,12 +95,16 @@ int cmd_serve(int argc, char **argv)
 		fprintf(stderr, "gpuscope serve: %s\n", err);
 		return 2;
 	}
-	int rc = serve_options((int)args.n, args.v);
+	struct serve_argv orig = {argc, argv};
+	int rc = serve_options((int)args.n, args.v, &orig, NULL);
 	config_args_free(&args);
 	return rc;
 }
 
-static int serve_options(int argc, char **argv)
+/* Parses the options and runs the agent; with dry, fills it and returns 0 instead of
+ * running (SIGHUP), and a bad option returns non-zero with its message printed. */
+static int serve_options(int argc, char **argv, const struct serve_argv *orig,
+                         struct serve_dry *dry)
 {
 	struct gpu_opts gopts = {0};
 	const char *listen = NULL;
@@ -170,6 +191,14 @@ static int serve_options(int argc, char **argv)
 		serve_dcgm_free(&dcgm);
 		return 2;
 	}
+	if (dry) {
+		dry->names = names;
+		dry->thresholds = hist.thresholds;
+		dry->dcgm = dcgm; /* moved: the caller frees it */
+		if (dry->dcgm.prom.select)
+			dry->dcgm.prom.select = &dry->dcgm.collectors;
+		return 0;
+	}
 
 	struct http_config hcfg = {.names = names,
 	                           .fresh_s = fast_s,
@@ -203,17 +232,130 @@ static int serve_options(int argc, char **argv)
 				procs.kubelet_socket = "";
 		}
 	}
-	int rc = serve_run(&hcfg, &scfg, &gopts, &hist, &procs, dcgm.hostname);
+	int rc = serve_run(&hcfg, &scfg, &gopts, &hist, &procs, &dcgm, orig);
 	demo_dir_remove(&demo);
 	serve_dcgm_free(&dcgm);
 	return rc;
 }
 
-/* Runs the agent until SIGINT or SIGTERM: 0, or 1 on a run-time failure (printed). */
+/* How the DCGM series and names look, in words: what SIGHUP compares and reports. */
+static void describe_exposition(unsigned names, const struct serve_dcgm *d, char *out, size_t len)
+{
+	unsigned long long sum = 1469598103934665603ULL; /* FNV-1a over the collectors' rows */
+	for (size_t i = 0; i < d->collectors.n; i++)
+		for (const char *p = d->collectors.v[i].name; *p; p++)
+			sum = (sum ^ (unsigned char)*p) * 1099511628211ULL;
+	for (size_t i = 0; i < d->collectors.n; i++)
+		for (const char *p = d->collectors.v[i].help; *p; p++)
+			sum = (sum ^ (unsigned char)*p) * 1099511628211ULL;
+	snprintf(out, len,
+	         "names %s, host label %s, driver-version label %s, collectors %s (%zu fields, "
+	         "%04llx)",
+	         names == NAMES_BOTH   ? "both"
+	         : names == NAMES_DCGM ? "dcgm"
+	                               : "native",
+	         d->prom.host_label ? d->prom.host_label : "none",
+	         d->prom.driver_version ? "on" : "off",
+	         d->collectors_path ? d->collectors_path : "none", d->collectors.n, sum & 0xffff);
+}
+
+static bool same_text(const char *a, const char *b)
+{
+	return (!a && !b) || (a && b && strcmp(a, b) == 0);
+}
+
+/* SIGHUP: reads the config file and the command line again and applies what can change
+ * live (thresholds, names and DCGM labels, the collectors file, basic-auth users); says on
+ * stderr what changed, or why it kept the old value.  cur is what is in force, updated. */
+static void serve_reload(const struct serve_argv *orig, struct http_server *http,
+                         struct serve_history *hist, unsigned *cur_names, char *cur_look,
+                         size_t looklen, struct webconfig *cur_web)
+{
+	struct config_args args;
+	char err[600], what[1024];
+	fprintf(stderr, "gpuscope: SIGHUP: reading the configuration again\n");
+	if (config_expand_argv(orig->argc, orig->argv, &args, err, sizeof(err)) != 0) {
+		fprintf(stderr, "gpuscope: SIGHUP: %s; kept the old configuration\n", err);
+		return;
+	}
+	struct serve_dry dry;
+	memset(&dry, 0, sizeof(dry));
+	if (serve_options((int)args.n, args.v, NULL, &dry) != 0) {
+		fprintf(stderr, "gpuscope: SIGHUP: the error above; kept the old configuration\n");
+		config_args_free(&args);
+		return;
+	}
+	bool changed = false;
+	if (analyze_config_diff(&hist->thresholds, &dry.thresholds, what, sizeof(what)) > 0) {
+		live_diagnosis_set_config(hist->diagnosis, &dry.thresholds);
+		hist->thresholds = dry.thresholds;
+		fprintf(stderr, "gpuscope: SIGHUP: thresholds: %s\n", what);
+		changed = true;
+	}
+	describe_exposition(dry.names, &dry.dcgm, what, sizeof(what));
+	if (strcmp(what, cur_look) != 0) {
+		struct collectors *owned = NULL;
+		if (dry.dcgm.prom.select && (owned = malloc(sizeof(*owned)))) {
+			*owned = dry.dcgm.collectors; /* moved to the server */
+			memset(&dry.dcgm.collectors, 0, sizeof(dry.dcgm.collectors));
+			dry.dcgm.prom.select = owned;
+		}
+		if (dry.dcgm.prom.select && !owned) {
+			fprintf(stderr,
+			        "gpuscope: SIGHUP: out of memory; kept the old exposition\n");
+		} else {
+			http_set_exposition(http, dry.names, &dry.dcgm.prom, owned);
+			fprintf(stderr, "gpuscope: SIGHUP: exposition: %s (was: %s)\n", what,
+			        cur_look);
+			snprintf(cur_look, looklen, "%s", what);
+			*cur_names = dry.names;
+			changed = true;
+		}
+	}
+	const struct webconfig *w = &dry.dcgm.web;
+	bool users = w->nusers != cur_web->nusers || w->client_auth != cur_web->client_auth ||
+	             memcmp(w->users, cur_web->users, sizeof(w->users)) != 0;
+	if (users) {
+		if (!dry.dcgm.web_loaded && cur_web->tls)
+			fprintf(stderr, "gpuscope: SIGHUP: --web-config-file is gone; kept TLS and "
+			                "the old users (turning TLS off needs a restart)\n");
+		else if (http_set_auth(http, w)) {
+			fprintf(stderr,
+			        "gpuscope: SIGHUP: basic auth: %zu user%s, client certificates "
+			        "%s\n",
+			        w->nusers, w->nusers == 1 ? "" : "s",
+			        w->client_auth == CLIENT_AUTH_NONE ? "not asked" : "as configured");
+			memcpy(cur_web->users, w->users, sizeof(w->users));
+			cur_web->nusers = w->nusers;
+			cur_web->client_auth = w->client_auth;
+			changed = true;
+		} else {
+			fprintf(stderr,
+			        "gpuscope: SIGHUP: basic auth changed too often; kept the old "
+			        "users (restart the agent)\n");
+		}
+	}
+	if (!same_text(w->cert_pem, cur_web->cert_pem) ||
+	    !same_text(w->key_pem, cur_web->key_pem) || !same_text(w->ca_pem, cur_web->ca_pem) ||
+	    w->tls != cur_web->tls)
+		fprintf(stderr,
+		        "gpuscope: SIGHUP: the TLS certificate or key changed; kept the old "
+		        "ones (a new certificate needs a restart)\n");
+	if (!changed)
+		fprintf(stderr, "gpuscope: SIGHUP: nothing that can change live has changed "
+		                "(listen address, intervals and paths need a restart)\n");
+	serve_dcgm_free(&dry.dcgm);
+	config_args_free(&args);
+}
+
+/* Runs the agent until SIGINT or SIGTERM (SIGHUP reloads): 0, or 1 on a run-time failure
+ * (printed). */
 static int serve_run(struct http_config *hcfg, struct sampler_config *scfg,
                      const struct gpu_opts *gopts, struct serve_history *hist,
-                     struct serve_procs *procs, const char *hostname)
+                     struct serve_procs *procs, const struct serve_dcgm *dcgm,
+                     const struct serve_argv *orig)
 {
+	const char *hostname = dcgm->hostname;
 	char err[512];
 	double fast_s = scfg->fast_s, slow_s = scfg->slow_s;
 	unsigned names = hcfg->names;
@@ -223,6 +365,7 @@ static int serve_run(struct http_config *hcfg, struct sampler_config *scfg,
 	sigemptyset(&stop);
 	sigaddset(&stop, SIGINT);
 	sigaddset(&stop, SIGTERM);
+	sigaddset(&stop, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &stop, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
@@ -267,8 +410,18 @@ static int serve_run(struct http_config *hcfg, struct sampler_config *scfg,
 	                              : "native",
 	        sess.info.driver_version[0] ? sess.info.driver_version : "unknown");
 
+	/* What SIGHUP compares against; the web configuration's PEM texts stay cmd's. */
+	unsigned cur_names = hcfg->names;
+	char cur_look[1024];
+	describe_exposition(cur_names, dcgm, cur_look, sizeof(cur_look));
+	struct webconfig cur_web = dcgm->web;
 	int sig = 0;
-	sigwait(&stop, &sig);
+	for (;;) {
+		sigwait(&stop, &sig);
+		if (sig != SIGHUP)
+			break;
+		serve_reload(orig, http, hist, &cur_names, cur_look, sizeof(cur_look), &cur_web);
+	}
 	fprintf(stderr, "gpuscope: %s, stopping\n", sig == SIGINT ? "interrupted" : "terminated");
 
 	http_stop(http);

@@ -31,8 +31,7 @@ void serve_dcgm_init(struct serve_dcgm *d)
 {
 	memset(d, 0, sizeof(*d));
 	prom_dcgm_default(&d->prom);
-	snprintf(d->host_label, sizeof(d->host_label), "hostname");
-	d->prom.host_label = d->host_label;
+	d->prom.host_label = "hostname";
 }
 
 /* What one flag (or its variable) does with its value.  Returns 0, or -1 with err. */
@@ -87,9 +86,10 @@ static int set_hostname_label(struct serve_dcgm *d, const char *flag, const char
 		snprintf(err, errlen, "%s '%s': use hostname or Hostname", flag, val);
 		return -1;
 	}
-	snprintf(d->host_label, sizeof(d->host_label), "%s", val);
+	/* Static strings: a struct prom_dcgm is copied by value (SIGHUP). */
+	const char *spelling = strcmp(val, "Hostname") == 0 ? "Hostname" : "hostname";
 	if (d->prom.host_label)
-		d->prom.host_label = d->host_label;
+		d->prom.host_label = spelling;
 	return 0;
 }
 

@@ -27,7 +27,6 @@ struct serve_dcgm {
 	const char *web_config_path; /* --web-config-file */
 	struct webconfig web;        /* loaded by serve_dcgm_load */
 	bool web_loaded;
-	char host_label[16];
 };
 
 void serve_dcgm_init(struct serve_dcgm *d);

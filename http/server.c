@@ -26,6 +26,7 @@
 #include "export/json.h"
 #include "export/proc_json.h"
 #include "export/prom.h"
+#include "export/collectors.h"
 #include "http/auth.h"
 #include "http/index_page.h"
 #include "http/scrape_clients.h"
@@ -49,7 +50,12 @@ struct http_server {
 	pthread_mutex_t lock;
 	struct cached plain[2]; /* [openmetrics], without "# EOF" */
 	struct scrape_clients clients;
-	struct http_auth *auth; /* NULL: no client certificate or password asked */
+	_Atomic(struct http_auth *) auth; /* NULL: no client certificate or password asked */
+	struct http_auth *retired_auth[8]; /* replaced by SIGHUP; freed at stop */
+	unsigned nretired;
+	struct prom_dcgm dcgm;          /* under lock: the look of DCGM series (has_dcgm) */
+	bool has_dcgm;
+	struct collectors *owned_coll;  /* under lock: a reload's collectors, ours to free */
 	unsigned port;
 };
 
@@ -131,7 +137,7 @@ static struct body *values_body(struct http_server *h, bool om)
 			struct prom_options o = {.names = h->cfg.names,
 			                         .openmetrics = om,
 			                         .process_cap = h->cfg.process_cap,
-			                         .dcgm = h->cfg.dcgm};
+			                         .dcgm = h->has_dcgm ? &h->dcgm : NULL};
 			prom_render_body(&snap, &o, &sb);
 			if (!sb.oom) {
 				struct body *b = body_new(sb.data, sb.len);
@@ -174,10 +180,12 @@ static struct body *metrics_body(struct http_server *h, struct MHD_Connection *c
 	struct body *values = values_body(h, om);
 	if (!values)
 		return NULL;
-	struct prom_options o = {.names = h->cfg.names,
-	                         .openmetrics = om,
-	                         .process_cap = h->cfg.process_cap,
-	                         .dcgm = h->cfg.dcgm};
+	pthread_mutex_lock(&h->lock);
+	unsigned names = h->cfg.names; /* SIGHUP may change it */
+	pthread_mutex_unlock(&h->lock);
+	/* DCGM series are all in the cached values; this scrape's own part is native. */
+	struct prom_options o = {
+	    .names = names, .openmetrics = om, .process_cap = h->cfg.process_cap};
 	struct strbuf sb;
 	sb_init(&sb, values->len + 32 * 1024);
 	sb_append(&sb, values->data, values->len);
@@ -367,7 +375,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 		/* First call: headers only.  Who is asking, then a wrong method, at once. */
 		*req_cls = &request_marker;
 		enum MHD_Result refused;
-		if (!http_auth_allow(h->auth, c, url, &refused))
+		if (!http_auth_allow(atomic_load(&h->auth), c, url, &refused))
 			return refused;
 		if (!get && !head) {
 			struct MHD_Response *r = MHD_create_response_from_buffer(
@@ -457,7 +465,11 @@ struct http_server *http_start(struct board *b, const struct http_config *cfg, c
 	pthread_mutex_init(&h->lock, NULL);
 	scrape_clients_init(&h->clients);
 	if (cfg->web)
-		h->auth = http_auth_new(cfg->web);
+		atomic_init(&h->auth, http_auth_new(cfg->web));
+	if (cfg->dcgm) {
+		h->dcgm = *cfg->dcgm;
+		h->has_dcgm = true;
+	}
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO;
 	const struct sockaddr *sa = (const struct sockaddr *)&cfg->addr.ss;
 	if (cfg->addr.ss.ss_family == AF_INET6)
@@ -483,7 +495,7 @@ struct http_server *http_start(struct board *b, const struct http_config *cfg, c
 			         "cannot listen on port %u: %s (choose another with --listen)",
 			         cfg->addr.port,
 			         why ? strerror(why) : "libmicrohttpd refused to start");
-		http_auth_free(h->auth);
+		http_auth_free(atomic_load(&h->auth));
 		scrape_clients_destroy(&h->clients);
 		pthread_mutex_destroy(&h->lock);
 		free(h);
@@ -508,7 +520,47 @@ void http_stop(struct http_server *h)
 	for (int i = 0; i < 2; i++)
 		body_unref(h->plain[i].body);
 	scrape_clients_destroy(&h->clients);
-	http_auth_free(h->auth);
+	http_auth_free(atomic_load(&h->auth));
+	for (unsigned i = 0; i < h->nretired; i++)
+		http_auth_free(h->retired_auth[i]);
+	if (h->owned_coll) {
+		collectors_free(h->owned_coll);
+		free(h->owned_coll);
+	}
 	pthread_mutex_destroy(&h->lock);
 	free(h);
+}
+
+void http_set_exposition(struct http_server *h, unsigned names, const struct prom_dcgm *dcgm,
+                         struct collectors *owned)
+{
+	pthread_mutex_lock(&h->lock);
+	h->cfg.names = names;
+	h->dcgm = *dcgm;
+	h->has_dcgm = true;
+	/* Rendering happens under this lock, so nothing reads the old collectors now. */
+	if (h->owned_coll) {
+		collectors_free(h->owned_coll);
+		free(h->owned_coll);
+	}
+	h->owned_coll = owned;
+	for (int i = 0; i < 2; i++) { /* render afresh on the next scrape */
+		body_unref(h->plain[i].body);
+		h->plain[i].body = NULL;
+	}
+	pthread_mutex_unlock(&h->lock);
+}
+
+bool http_set_auth(struct http_server *h, const struct webconfig *w)
+{
+	pthread_mutex_lock(&h->lock);
+	bool ok = h->nretired < sizeof(h->retired_auth) / sizeof(h->retired_auth[0]);
+	if (ok) {
+		/* A request may still hold the old one: it is freed at stop, not now. */
+		struct http_auth *old = atomic_exchange(&h->auth, http_auth_new(w));
+		if (old)
+			h->retired_auth[h->nretired++] = old;
+	}
+	pthread_mutex_unlock(&h->lock);
+	return ok;
 }

@@ -2,6 +2,7 @@
 flags on the command line override the file."""
 import os
 import shutil
+import signal
 import sys
 import tempfile
 import unittest
@@ -50,6 +51,47 @@ process-cap: 3
         with Agent("--config=" + cfg, "--fast-interval", "500ms", "--hostname", "cli-node") as a:
             self.assertIn("fast 500 ms", a.stderr())
             self.assertIn('hostname="cli-node"', a.metrics_text())
+
+    def test_sighup_reloads_what_can_change_live(self):
+        csv = self.write("c.csv", "DCGM_FI_DEV_GPU_UTIL, gauge, first help\n")
+        cfg = self.write("gpuscope.yaml", "no-history: true\ncollectors: %s\n"
+                                          "threshold: {idle_util_max: 0.2}\n" % csv)
+        with Agent("--config", cfg) as a:
+            self.assertIn("# HELP DCGM_FI_DEV_GPU_UTIL first help", a.metrics_text())
+            self.assertIn("gpuscope_gpu_utilization_ratio", a.metrics_text())
+
+            def hup_and_wait(marker):
+                before = a.stderr().count("SIGHUP: reading")
+                a.proc.send_signal(signal.SIGHUP)
+                a.wait_for(lambda: a.stderr().count("SIGHUP: reading") > before and marker in a.stderr(),
+                           timeout=10, what=marker)
+
+            # A new collectors file, other names, a new threshold, another label spelling.
+            self.write("c.csv", "DCGM_FI_DEV_GPU_UTIL, gauge, second help\n"
+                                "DCGM_FI_DEV_SM_CLOCK, gauge, clock\n")
+            self.write("gpuscope.yaml", "no-history: true\ncollectors: %s\nnames: dcgm\n"
+                                        "hostname-label: Hostname\n"
+                                        "threshold: {idle_util_max: 0.3}\n" % csv)
+            hup_and_wait("exposition: names dcgm")
+            err = a.stderr()
+            self.assertIn("SIGHUP: thresholds: idle_util_max 0.2 -> 0.3", err)
+            text = a.metrics_text()
+            self.assertIn("# HELP DCGM_FI_DEV_GPU_UTIL second help", text)
+            self.assertIn("DCGM_FI_DEV_SM_CLOCK{", text)
+            self.assertIn("Hostname=", text)
+            self.assertNotIn("gpuscope_gpu_utilization_ratio", text)
+            # A broken file keeps everything and says why.
+            self.write("gpuscope.yaml", "names: [\n")
+            hup_and_wait("kept the old configuration")
+            self.assertIn("not YAML", a.stderr())
+            self.assertEqual(a.metrics_text(), a.metrics_text())  # still serving
+            self.assertIn("# HELP DCGM_FI_DEV_GPU_UTIL second help", a.metrics_text())
+            # The same file again: nothing to do, and it says so.
+            self.write("gpuscope.yaml", "no-history: true\ncollectors: %s\nnames: dcgm\n"
+                                        "hostname-label: Hostname\n"
+                                        "threshold: {idle_util_max: 0.3}\n" % csv)
+            hup_and_wait("nothing that can change live has changed")
+            self.assertIsNone(a.proc.poll())
 
     def test_bad_files_say_where(self):
         cases = {

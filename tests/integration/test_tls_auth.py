@@ -6,6 +6,7 @@ import base64
 import crypt
 import os
 import shutil
+import signal
 import ssl
 import subprocess
 import sys
@@ -142,6 +143,28 @@ class TlsAuthTest(unittest.TestCase):
                 prom.terminate()
                 prom.wait(10)
                 shutil.rmtree(data, ignore_errors=True)
+
+    def test_sighup_swaps_users(self):
+        web = os.path.join(self.d, "web2.yml")
+
+        def write(user):
+            with open(web, "w") as f:
+                f.write("tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n"
+                        "basic_auth_users:\n  %s: '%s'\n" % (user, bcrypt("pw-" + user)))
+        write("alice")
+        with Agent("--no-history", "--web-config-file", web) as a:
+            self.assertEqual(self.get(a.port, "/healthz", "alice", "pw-alice", cert=None)[0], 200)
+            write("bob")
+            a.proc.send_signal(signal.SIGHUP)
+            a.wait_for(lambda: "basic auth: 1 user" in a.stderr(), timeout=10, what="reload")
+            self.assertEqual(self.get(a.port, "/healthz", "alice", "pw-alice", cert=None)[0], 401)
+            self.assertEqual(self.get(a.port, "/healthz", "bob", "pw-bob", cert=None)[0], 200)
+            # A broken file keeps bob.
+            with open(web, "w") as f:
+                f.write("basic_auth_users:\n  eve: plain\n")
+            a.proc.send_signal(signal.SIGHUP)
+            a.wait_for(lambda: "kept the old configuration" in a.stderr(), timeout=10, what="refusal")
+            self.assertEqual(self.get(a.port, "/healthz", "bob", "pw-bob", cert=None)[0], 200)
 
     def test_bad_files_are_exit_2_with_the_reason(self):
         cases = {
