@@ -94,8 +94,8 @@ size_t analyze_config_diff(const struct analyze_config *from, const struct analy
 	if (from->min_samples != to->min_samples) {
 		n++;
 		if (used < len)
-			snprintf(out + used, len - used, "%smin_samples %zu -> %zu", n > 1 ? ", " : "",
-			         from->min_samples, to->min_samples);
+			snprintf(out + used, len - used, "%smin_samples %zu -> %zu",
+			         n > 1 ? ", " : "", from->min_samples, to->min_samples);
 	}
 	return n;
 }

@@ -21,9 +21,9 @@ struct serve_dcgm {
 	struct prom_dcgm prom;       /* what the exposition uses */
 	const char *collectors_path; /* -f/--collectors */
 	struct collectors collectors;
-	const char *listen;   /* -a/--address (NULL: not given) */
-	const char *hostname; /* --hostname, else NODE_NAME (NULL: the host's name) */
-	double collect_s;     /* -c/--collect-interval, 0 when not given */
+	const char *listen;          /* -a/--address (NULL: not given) */
+	const char *hostname;        /* --hostname, else NODE_NAME (NULL: the host's name) */
+	double collect_s;            /* -c/--collect-interval, 0 when not given */
 	const char *web_config_path; /* --web-config-file */
 	struct webconfig web;        /* loaded by serve_dcgm_load */
 	bool web_loaded;

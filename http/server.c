@@ -50,12 +50,12 @@ struct http_server {
 	pthread_mutex_t lock;
 	struct cached plain[2]; /* [openmetrics], without "# EOF" */
 	struct scrape_clients clients;
-	_Atomic(struct http_auth *) auth; /* NULL: no client certificate or password asked */
+	_Atomic(struct http_auth *) auth;  /* NULL: no client certificate or password asked */
 	struct http_auth *retired_auth[8]; /* replaced by SIGHUP; freed at stop */
 	unsigned nretired;
-	struct prom_dcgm dcgm;          /* under lock: the look of DCGM series (has_dcgm) */
+	struct prom_dcgm dcgm; /* under lock: the look of DCGM series (has_dcgm) */
 	bool has_dcgm;
-	struct collectors *owned_coll;  /* under lock: a reload's collectors, ours to free */
+	struct collectors *owned_coll; /* under lock: a reload's collectors, ours to free */
 	unsigned port;
 };
 
