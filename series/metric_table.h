@@ -118,6 +118,7 @@ enum sample_tier {
 	X(ECC_SBE_AGGREGATE, TIER_SLOW, "nvmlDeviceGetTotalEccErrors")              \
 	X(ECC_DBE_AGGREGATE, TIER_SLOW, "nvmlDeviceGetTotalEccErrors")              \
 	X(REMAPPED_ROWS, TIER_SLOW, "nvmlDeviceGetRemappedRows")                    \
+	X(HEALTH_FIELDS, TIER_SLOW, "nvmlDeviceGetFieldValues")                     \
 	X(NVLINK, TIER_COSTLY, "nvmlDeviceGetNvLinkState")                          \
 	X(SLOWDOWN_TEMP, TIER_STATIC, "nvmlDeviceGetTemperatureThreshold")          \
 	X(SHUTDOWN_TEMP, TIER_STATIC, "nvmlDeviceGetTemperatureThreshold")          \
@@ -346,6 +347,27 @@ X(REMAP_PENDING, "gpuscope_row_remap_pending", "", GAUGE, UNIT_COUNT, SRC_REMAPP
 X(REMAP_FAILURE, "gpuscope_row_remap_failure", "", GAUGE, UNIT_COUNT, SRC_REMAPPED_ROWS, \
   "1 when a row remap has failed (the GPU needs service).", \
   "DCGM_FI_DEV_ROW_REMAP_FAILURE", "Whether remapping of rows has failed") \
+X(RETIRED_SBE, "gpuscope_retired_pages_total", "cause=\"single_bit\"", COUNTER, UNIT_COUNT, SRC_HEALTH_FIELDS, \
+  "Memory pages retired, by the kind of ECC error that caused it (GPUs before Hopper; Hopper and newer remap rows instead).", \
+  "DCGM_FI_DEV_RETIRED_SBE", "Total number of retired pages due to single-bit errors.") \
+X(RETIRED_DBE, "gpuscope_retired_pages_total", "cause=\"double_bit\"", COUNTER, UNIT_COUNT, SRC_HEALTH_FIELDS, \
+  "Memory pages retired, by the kind of ECC error that caused it (GPUs before Hopper; Hopper and newer remap rows instead).", \
+  "DCGM_FI_DEV_RETIRED_DBE", "Total number of retired pages due to double-bit errors.") \
+X(RETIRED_PENDING, "gpuscope_retired_pages_pending", "", GAUGE, UNIT_COUNT, SRC_HEALTH_FIELDS, \
+  "Memory pages waiting to be retired at the next GPU reset.", \
+  "DCGM_FI_DEV_RETIRED_PENDING", "Total number of pages pending retirement.") \
+X(NVLINK_CRC_FLIT, "gpuscope_nvlink_errors_total", "error=\"crc_flit\"", COUNTER, UNIT_COUNT, SRC_HEALTH_FIELDS, \
+  "NVLink errors over all links, by kind: flow-control CRC, data CRC, replays, recoveries (growing counts mean a failing link).", \
+  "DCGM_FI_DEV_NVLINK_CRC_FLIT_ERROR_COUNT_TOTAL", "Total number of NVLink flow-control CRC errors.") \
+X(NVLINK_CRC_DATA, "gpuscope_nvlink_errors_total", "error=\"crc_data\"", COUNTER, UNIT_COUNT, SRC_HEALTH_FIELDS, \
+  "NVLink errors over all links, by kind: flow-control CRC, data CRC, replays, recoveries (growing counts mean a failing link).", \
+  "DCGM_FI_DEV_NVLINK_CRC_DATA_ERROR_COUNT_TOTAL", "Total number of NVLink data CRC errors.") \
+X(NVLINK_REPLAY, "gpuscope_nvlink_errors_total", "error=\"replay\"", COUNTER, UNIT_COUNT, SRC_HEALTH_FIELDS, \
+  "NVLink errors over all links, by kind: flow-control CRC, data CRC, replays, recoveries (growing counts mean a failing link).", \
+  "DCGM_FI_DEV_NVLINK_REPLAY_ERROR_COUNT_TOTAL", "Total number of NVLink retries.") \
+X(NVLINK_RECOVERY, "gpuscope_nvlink_errors_total", "error=\"recovery\"", COUNTER, UNIT_COUNT, SRC_HEALTH_FIELDS, \
+  "NVLink errors over all links, by kind: flow-control CRC, data CRC, replays, recoveries (growing counts mean a failing link).", \
+  "DCGM_FI_DEV_NVLINK_RECOVERY_ERROR_COUNT_TOTAL", "Total number of NVLink recovery errors.") \
 X(NVLINK_UP, "gpuscope_nvlink_up", "@link", GAUGE, UNIT_COUNT, SRC_NVLINK, \
   "1 when the NVLink link is up, 0 when it is down; one series per link the GPU has.", \
   NULL, NULL) \

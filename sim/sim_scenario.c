@@ -76,6 +76,10 @@ static bool parse_metrics(const struct sim_json_ctx *c, const json_t *m, const c
 		if (g->metrics[s])
 			continue;
 		double def = signal_defaults[s];
+		if (isnan(def)) { /* a signal the GPU answers only when the scenario gives it */
+			g->unsupported_signals[s] = true;
+			def = 0;
+		}
 		if (s == SIM_SIG_SM_CLOCK)
 			def = g->max_sm_clock_mhz;
 		else if (s == SIM_SIG_MEM_CLOCK)

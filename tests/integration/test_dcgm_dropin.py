@@ -143,6 +143,39 @@ class DcgmLabelsTest(unittest.TestCase):
             self.assertIn("DCGM_FI_DEV_GPU_UTIL", a.metrics_text())
 
 
+class HealthFieldsTest(unittest.TestCase):
+    def test_retired_pages_and_nvlink_errors_only_where_answered(self):
+        """One field-values call on the slow tier: a GPU that answers gets the counters under
+        both names; one that does not (an H200: no page retirement, no NVLink in a VM) has
+        none of them, not zeros."""
+        path = write_scenario({"name": "health", "gpus": [
+            {"metrics": {"retired_sbe": 3, "retired_dbe": 1, "retired_pending": 2,
+                         "nvlink_crc_flit_errors": 11, "nvlink_crc_data_errors": 12,
+                         "nvlink_replay_errors": 13, "nvlink_recovery_errors": 14}},
+            {"metrics": {}}]})
+        try:
+            with Agent("--no-history", "--slow-interval", "500ms", scenario=path) as a:
+                m = a.wait_for(lambda: (lambda m: m if series(m, "DCGM_FI_DEV_RETIRED_SBE") else None)(
+                    a.metrics()), timeout=10, what="the slow tier")
+                want = {"DCGM_FI_DEV_RETIRED_SBE": 3, "DCGM_FI_DEV_RETIRED_DBE": 1,
+                        "DCGM_FI_DEV_RETIRED_PENDING": 2,
+                        "DCGM_FI_DEV_NVLINK_CRC_FLIT_ERROR_COUNT_TOTAL": 11,
+                        "DCGM_FI_DEV_NVLINK_CRC_DATA_ERROR_COUNT_TOTAL": 12,
+                        "DCGM_FI_DEV_NVLINK_REPLAY_ERROR_COUNT_TOTAL": 13,
+                        "DCGM_FI_DEV_NVLINK_RECOVERY_ERROR_COUNT_TOTAL": 14}
+                for name, v in want.items():
+                    self.assertEqual(series(m, name, gpu=0), [v], name)
+                    self.assertEqual(series(m, name, gpu=1), [], name)
+                self.assertEqual(one(m, "gpuscope_retired_pages_total", gpu=0, cause="double_bit"), 1)
+                self.assertEqual(one(m, "gpuscope_nvlink_errors_total", gpu=0, error="replay"), 13)
+                self.assertEqual(series(m, "gpuscope_nvlink_errors_total", gpu=1), [])
+            rc, out, err = run("doctor", "--demo", path)
+            gpu1 = out[out.index("\nGPU 1"):]
+            self.assertRegex(gpu1, r'no +gpuscope_nvlink_errors_total\{error="replay"\} +\S')
+        finally:
+            os.unlink(path)
+
+
 class CollectorsTest(unittest.TestCase):
     def test_counters_csv_selects_exactly_its_names(self):
         d = tempfile.mkdtemp()
