@@ -72,8 +72,10 @@ int serve_history_take(struct serve_history *h, int argc, char **argv, int *i, c
 	}
 	double v;
 	if (parse_span(val, &v) != 0) {
-		snprintf(err, errlen, "%s '%s': give a number and a unit (s, m, h, d), e.g. 48h", a,
-		         val);
+		snprintf(err, errlen,
+		         "%s '%s': give a number and a unit (s, m, h, d, w) up to 100 years, "
+		         "e.g. 48h",
+		         a, val);
 		return -1;
 	}
 	if (dw) {

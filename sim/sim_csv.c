@@ -16,29 +16,49 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
-static char *read_file(const char *name, size_t *len)
+char *sim_read_file(const char *name, size_t max, size_t *len, const char **why)
 {
+	*why = NULL;
 	FILE *fp = fopen(name, "rb");
-	if (!fp)
+	if (!fp) {
+		*why = strerror(errno ? errno : EIO);
 		return NULL;
+	}
+	/* A directory opens and a device (/dev/zero) never ends: only regular files, and
+	 * only up to max bytes, so a wrong path is an error, never a hang or a huge malloc. */
+	struct stat st;
+	if (fstat(fileno(fp), &st) != 0 || !S_ISREG(st.st_mode)) {
+		*why = S_ISDIR(st.st_mode) ? "is a directory, not a file" : "not a regular file";
+		fclose(fp);
+		return NULL;
+	}
 	char *buf = NULL;
 	size_t cap = 0, n = 0;
 	for (;;) {
 		if (n + 4096 + 1 > cap) {
 			cap = cap ? cap * 2 : 16384;
 			char *nb = realloc(buf, cap);
-			if (!nb)
+			if (!nb) {
+				*why = "out of memory";
 				goto err;
+			}
 			buf = nb;
 		}
 		size_t got = fread(buf + n, 1, cap - n - 1, fp);
 		n += got;
+		if (n > max) {
+			*why = "larger than the simulator reads (64 MiB)";
+			goto err;
+		}
 		if (got == 0)
 			break;
 	}
-	if (ferror(fp))
+	if (ferror(fp)) {
+		*why = strerror(errno ? errno : EIO);
 		goto err;
+	}
 	fclose(fp);
 	buf[n] = '\0';
 	*len = n;
@@ -198,10 +218,10 @@ bool sim_csv_load(const struct sim_csv_query *q, const char *base_dir, struct si
 			snprintf(full, sizeof(full), "%s", q->file);
 		else
 			snprintf(full, sizeof(full), "%s/%s", base_dir, q->file);
-		text = read_file(full, &len);
+		const char *why;
+		text = sim_read_file(full, SIM_FILE_MAX, &len, &why);
 		if (!text) {
-			sim_path_fail(err, errlen, path, "%s: %s", full,
-			              strerror(errno ? errno : EIO));
+			sim_path_fail(err, errlen, path, "%s: %s", full, why);
 			return false;
 		}
 	}

@@ -31,4 +31,14 @@ struct sim_csv_rows {
 bool sim_csv_load(const struct sim_csv_query *q, const char *base_dir, struct sim_csv_rows *rows,
                   const char *path, char *err, size_t errlen);
 
+/* The most a scenario or trace file may hold; bigger is a mistake, not a trace. */
+#define SIM_FILE_MAX ((size_t)64 << 20)
+
+/*
+ * Reads a whole regular file of at most max bytes, NUL-terminated, into a malloc()ed buffer.
+ * NULL with a phrase in *why ("is a directory, not a file", "No such file or directory", ...)
+ * for a missing, unreadable, non-regular (directory, /dev/zero, FIFO) or oversized file.
+ */
+char *sim_read_file(const char *name, size_t max, size_t *len, const char **why);
+
 #endif

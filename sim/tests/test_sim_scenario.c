@@ -149,7 +149,12 @@ static void test_errors(void **state)
 	assert_string_equal(parse_error("{\"gpus\": {}}"),
 	                    "scenario.json: gpus: expected an array of GPU objects");
 	assert_string_equal(parse_error("{\"time_scale\": 0, \"gpus\": []}"),
-	                    "scenario.json: time_scale: must be > 0");
+	                    "scenario.json: time_scale: give 0.001 to 10000 (scenario seconds "
+	                    "per second)");
+	/* 1e308 made scenario time infinite: the energy integral spun forever. */
+	assert_string_equal(parse_error("{\"time_scale\": 1e308, \"gpus\": [{}]}"),
+	                    "scenario.json: time_scale: give 0.001 to 10000 (scenario seconds "
+	                    "per second)");
 	assert_string_equal(
 	    parse_error("{\"gpus\": [{\"faults\": {\"unsupported\": [\"nvmlDeviceGetPower\"]}}]}"),
 	    "scenario.json: gpus[0].faults.unsupported[0]: \"nvmlDeviceGetPower\" is neither a "
@@ -198,6 +203,15 @@ static void test_csv_relative_to_scenario(void **state)
 
 	assert_null(sim_scenario_load_file("/nonexistent/s.json", err, sizeof(err)));
 	assert_string_equal(err, "/nonexistent/s.json: No such file or directory");
+	/* A directory once asked for a 2^63-byte buffer; /dev/zero as a trace never ended. */
+	assert_null(sim_scenario_load_file("/tmp", err, sizeof(err)));
+	assert_string_equal(err, "/tmp: is a directory, not a file");
+	assert_null(sim_scenario_load_file("/dev/zero", err, sizeof(err)));
+	assert_string_equal(err, "/dev/zero: not a regular file");
+	const char *zero = "{\"gpus\": [{\"metrics\": {\"power_w\": {\"csv\": {\"file\": "
+	                   "\"/dev/zero\", \"column\": \"power_w\"}}}}]}";
+	assert_string_equal(parse_error(zero), "scenario.json: gpus[0].metrics.power_w.csv: "
+	                                       "/dev/zero: not a regular file");
 	assert_null(sim_scenario_load_file("builtin:nope.json", err, sizeof(err)));
 	assert_string_equal(err, "builtin:nope.json: no such built-in scenario");
 }
