@@ -179,7 +179,8 @@ bool recorder_default_path(bool for_reading, char *buf, size_t len)
 	return true;
 }
 
-/* mkdir -p of the file's directory. */
+/* mkdir -p of the file's directory.  The history names processes, users and pods, so
+ * the folders we create are the owner's alone (0700); existing ones are left as they are. */
 static void make_parent_dirs(const char *path)
 {
 	char dir[PATH_MAX];
@@ -192,10 +193,10 @@ static void make_parent_dirs(const char *path)
 		if (*p != '/')
 			continue;
 		*p = 0;
-		mkdir(dir, 0755);
+		mkdir(dir, 0700);
 		*p = '/';
 	}
-	mkdir(dir, 0755);
+	mkdir(dir, 0700);
 }
 
 /* ---- the thread ---- */

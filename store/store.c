@@ -8,6 +8,7 @@
 #include "store/internal.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -339,6 +340,15 @@ int store_open(const char *path, const struct store_options *opt, struct store *
 	 * mutex (10% of a long report's time) is not needed. */
 	flags = (o.read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) |
 	        SQLITE_OPEN_NOMUTEX;
+	if (!o.read_only) {
+		/* SQLite would create the file 0644 (less the umask), and its -wal and -shm
+		 * take the main file's mode: create it 0600 first, so the history (process
+		 * names, users, pods) is private.  An existing file keeps its mode. */
+		int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
+		              STORE_FILE_MODE);
+		if (fd >= 0)
+			close(fd);
+	}
 	rc = sqlite3_open_v2(path, &s->db, flags, NULL);
 	if (rc != SQLITE_OK && o.read_only && access(path, F_OK) != 0) {
 		rc = store_fail(

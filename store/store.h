@@ -79,10 +79,14 @@ void store_options_default(struct store_options *o);
 
 struct store;
 
+/* The mode a new history file (and so its -wal and -shm) is created with: the owner's. */
+#define STORE_FILE_MODE 0600
+
 /* Opens (or, unless read_only, creates) the history at path.  Returns
  * STORE_OK and sets *out, or an error code with *out NULL and a message in
  * err (errlen bytes, may be 0).  A file that is not a gpuscope history, or
- * is from a newer gpuscope, is refused and never written to. */
+ * is from a newer gpuscope, is refused and never written to.  A new file is
+ * created STORE_FILE_MODE. */
 int store_open(const char *path, const struct store_options *opt, struct store **out, char *err,
                size_t errlen);
 

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <setjmp.h>
@@ -171,6 +172,21 @@ static void thread_reports_an_unwritable_path(void **state)
 	free(status);
 	recorder_stop(r);
 	assert_int_equal(access(bad, F_OK), 0);
+	/* Private: the folder it made 0700, the file and its WAL and SHM 0600. */
+	struct stat st;
+	char *dir = path_join(f->dir, "missing-dir");
+	assert_int_equal(stat(dir, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0700);
+	free(dir);
+	static const char *const suffixes[] = {"", "-wal", "-shm"};
+	for (size_t i = 0; i < 3; i++) {
+		char p[4200];
+		snprintf(p, sizeof(p), "%s%s", bad, suffixes[i]);
+		if (i > 0 && access(p, F_OK) != 0)
+			continue; /* removed at close: checked on a live agent in test_hostile.py */
+		assert_int_equal(stat(p, &st), 0);
+		assert_int_equal(st.st_mode & 0777, 0600);
+	}
 	free(bad);
 }
 

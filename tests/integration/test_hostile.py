@@ -9,7 +9,7 @@ import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import run, write_scenario  # noqa: E402
+from harness import Agent, run, write_scenario  # noqa: E402
 
 ONE_GPU = {"name": "one", "gpus": [{"metrics": {"power_w": 300}}]}
 
@@ -93,6 +93,32 @@ class MessagesTest(unittest.TestCase):
         self.assertIn("--from and --to", err)
         err = self.usage("report", "--demo", "--step", "30s")
         self.assertIn("--prometheus", err)
+
+
+class HistoryPrivacyTest(unittest.TestCase):
+    def test_history_files_are_the_owners(self):
+        d = tempfile.mkdtemp()
+        db = os.path.join(d, "history.db")
+        try:
+            old = os.umask(0o022)  # the usual umask: it alone would give 0644
+            try:
+                agent = Agent("--history", db, scenario=write_scenario(ONE_GPU, d))
+                with agent as a:
+                    a.wait_for(lambda: a.json("/healthz")[1]["history"].get("rows", 0) >= 2,
+                               timeout=20, what="history rows")
+                    for suffix in ("", "-wal", "-shm"):
+                        mode = os.stat(db + suffix).st_mode & 0o777
+                        self.assertEqual(mode, 0o600, "%s%s is %o" % (db, suffix, mode))
+            finally:
+                os.umask(old)
+            # The same user still reads it.
+            rc, out, err = run("query", "--history", db, "--since", "1h")
+            self.assertEqual(rc, 0, err)
+            self.assertIn("power", out.splitlines()[0])
+        finally:
+            for name in os.listdir(d):
+                os.unlink(os.path.join(d, name))
+            os.rmdir(d)
 
 
 class OutputTest(unittest.TestCase):
