@@ -23,6 +23,7 @@
 #include "export/json.h"
 #include "export/proc_json.h"
 #include "export/prom.h"
+#include "http/accept.h"
 #include "http/scrape_clients.h"
 
 struct body {
@@ -203,26 +204,6 @@ static struct body *metrics_body(struct http_server *h, struct MHD_Connection *c
 	return out;
 }
 
-/* True when the comma-separated header value lists token with q > 0. */
-static bool header_allows(const char *value, const char *token)
-{
-	if (!value)
-		return false;
-	size_t tl = strlen(token);
-	for (const char *p = value; (p = strcasestr(p, token)) != NULL; p += tl) {
-		bool starts = p == value || p[-1] == ',' || p[-1] == ' ';
-		char after = p[tl];
-		if (!starts || (after && after != ',' && after != ';' && after != ' '))
-			continue;
-		const char *q = strstr(p + tl, "q=");
-		const char *comma = strchr(p + tl, ',');
-		if (q && (!comma || q < comma) && strtod(q + 2, NULL) <= 0.0)
-			return false;
-		return true;
-	}
-	return false;
-}
-
 static enum MHD_Result send_text(struct MHD_Connection *c, unsigned status, const char *type,
                                  const char *text)
 {
@@ -257,8 +238,8 @@ static enum MHD_Result serve_metrics(struct http_server *h, struct MHD_Connectio
 {
 	const char *accept = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Accept");
 	const char *enc = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Accept-Encoding");
-	bool om = header_allows(accept, "application/openmetrics-text");
-	bool gz = header_allows(enc, "gzip");
+	bool om = http_header_allows(accept, "application/openmetrics-text");
+	bool gz = http_header_allows(enc, "gzip");
 	struct body *b = metrics_body(h, c, om, gz);
 	if (!b)
 		return send_text(c, 503, "text/plain; charset=utf-8",

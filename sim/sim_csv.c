@@ -100,8 +100,8 @@ static bool hex_cell(const char *cell, double *out)
 }
 
 /* Fills rows from CSV text (modified in place); rows->t and rows->v may be set on failure. */
-static bool csv_rows(char *text, const struct sim_csv_query *q, struct sim_csv_rows *rows,
-                     const char *path, char *err, size_t errlen)
+bool sim_csv_parse(char *text, const struct sim_csv_query *q, struct sim_csv_rows *rows,
+                   const char *path, char *err, size_t errlen)
 {
 	char *fields[CSV_MAX_FIELDS];
 	char *save = NULL;
@@ -229,7 +229,7 @@ bool sim_csv_load(const struct sim_csv_query *q, const char *base_dir, struct si
 		sim_path_fail(err, errlen, path, "out of memory");
 		return false;
 	}
-	bool ok = csv_rows(text, q, rows, path, err, errlen);
+	bool ok = sim_csv_parse(text, q, rows, path, err, errlen);
 	free(text);
 	if (!ok) {
 		free(rows->t);
