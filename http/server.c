@@ -11,6 +11,7 @@
 #include "http/server.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <microhttpd.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -24,6 +25,7 @@
 #include "export/proc_json.h"
 #include "export/prom.h"
 #include "http/accept.h"
+#include "http/guard.h"
 #include "http/scrape_clients.h"
 
 struct body {
@@ -46,6 +48,7 @@ struct http_server {
 	struct cached plain[2]; /* [openmetrics], without "# EOF" */
 	struct scrape_clients clients;
 	unsigned port;
+	struct http_guard *guard; /* limits and time per request (guard.h) */
 };
 
 static struct body *body_new(const char *data, size_t len)
@@ -319,6 +322,9 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
                               size_t *upload_size, void **req_cls)
 {
 	struct http_server *h = cls;
+	enum MHD_Result refused;
+	if (http_guard_refuse(h->guard, c, req_cls, &refused))
+		return refused;
 	bool get = strcmp(method, MHD_HTTP_METHOD_GET) == 0;
 	bool head = strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
 	if (!*req_cls) {
@@ -364,9 +370,12 @@ static struct MHD_Daemon *start_daemon(struct http_server *h, unsigned flags,
 {
 	return MHD_start_daemon(
 	    flags, 0, NULL, NULL, handle, h, MHD_OPTION_SOCK_ADDR, sa, MHD_OPTION_THREAD_POOL_SIZE,
-	    (unsigned)h->cfg.threads, MHD_OPTION_CONNECTION_LIMIT, (unsigned)256,
-	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-	    (size_t)32 * 1024, MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1, MHD_OPTION_END);
+	    (unsigned)h->cfg.threads, MHD_OPTION_CONNECTION_LIMIT,
+	    http_guard_mhd_connection_limit(h->guard), MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10,
+	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, HTTP_GUARD_POOL_BYTES, MHD_OPTION_NOTIFY_CONNECTION,
+	    http_guard_notify, h->guard, MHD_OPTION_NOTIFY_COMPLETED, http_guard_completed,
+	    h->guard, MHD_OPTION_URI_LOG_CALLBACK, http_guard_uri, h->guard,
+	    MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1, MHD_OPTION_END);
 }
 
 struct http_server *http_start(struct board *b, const struct http_config *cfg, char *err,
@@ -381,6 +390,13 @@ struct http_server *http_start(struct board *b, const struct http_config *cfg, c
 	h->cfg = *cfg;
 	if (h->cfg.threads == 0)
 		h->cfg.threads = 2;
+	struct http_guard_limits lim;
+	http_guard_limits_default(&lim);
+	if (!(h->guard = http_guard_start(&lim))) {
+		snprintf(err, errlen, "cannot start the HTTP guard thread: %s", strerror(errno));
+		free(h);
+		return NULL;
+	}
 	pthread_mutex_init(&h->lock, NULL);
 	scrape_clients_init(&h->clients);
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO;
@@ -403,6 +419,7 @@ struct http_server *http_start(struct board *b, const struct http_config *cfg, c
 		         cfg->addr.port);
 		scrape_clients_destroy(&h->clients);
 		pthread_mutex_destroy(&h->lock);
+		http_guard_stop(h->guard);
 		free(h);
 		return NULL;
 	}
@@ -422,6 +439,7 @@ void http_stop(struct http_server *h)
 	if (!h)
 		return;
 	MHD_stop_daemon(h->daemon);
+	http_guard_stop(h->guard);
 	for (int i = 0; i < 2; i++)
 		body_unref(h->plain[i].body);
 	scrape_clients_destroy(&h->clients);
