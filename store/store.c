@@ -48,6 +48,7 @@ void store_options_default(struct store_options *o)
 	    .max_bytes = 0,
 	    .busy_timeout_ms = 1000,
 	    .verify_on_open = true,
+	    .group = -1,
 	};
 }
 
@@ -345,7 +346,17 @@ int store_open(const char *path, const struct store_options *opt, struct store *
 		 * take the main file's mode: create it 0600 first, so the history (process
 		 * names, users, pods) is private.  An existing file keeps its mode. */
 		int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
-		              STORE_FILE_MODE);
+		              o.group >= 0 ? STORE_FILE_MODE_GROUP : STORE_FILE_MODE);
+		if (fd >= 0 && o.group >= 0 && fchown(fd, (uid_t)-1, (gid_t)o.group) != 0) {
+			int e = errno;
+			close(fd);
+			unlink(path);
+			rc = store_fail(s, STORE_EREADONLY,
+			                "history %s: cannot give it to group %ld: %s (the agent "
+			                "must run as root or as a member of that group)",
+			                path, o.group, strerror(e));
+			goto err;
+		}
 		if (fd >= 0)
 			close(fd);
 	}

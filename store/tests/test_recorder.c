@@ -188,6 +188,24 @@ static void thread_reports_an_unwritable_path(void **state)
 		assert_int_equal(st.st_mode & 0777, 0600);
 	}
 	free(bad);
+
+	/* With a group: new folders 02750 (setgid, so -wal and -shm inherit it), file 0640. */
+	char *grouped = path_join(f->dir, "grouped/sub/history.db");
+	cfg.path = grouped;
+	cfg.opt.group = (long)getgid();
+	r = recorder_start(&f->board, &cfg, err, sizeof(err));
+	assert_non_null(r);
+	for (int i = 0; i < 100 && access(grouped, F_OK) != 0; i++)
+		usleep(20000);
+	recorder_stop(r);
+	dir = path_join(f->dir, "grouped/sub");
+	assert_int_equal(stat(dir, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 02750);
+	assert_int_equal(st.st_gid, getgid());
+	free(dir);
+	assert_int_equal(stat(grouped, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0640);
+	free(grouped);
 }
 
 static void default_path_prefers_the_user_state_dir(void **state)

@@ -121,6 +121,28 @@ class HistoryPrivacyTest(unittest.TestCase):
             os.rmdir(d)
 
 
+    def test_history_group_can_read(self):
+        d = tempfile.mkdtemp()
+        db = os.path.join(d, "history.db")
+        gid = os.getgid()  # a group this user may always give files to
+        try:
+            with Agent("--history", db, "--history-group", str(gid),
+                       scenario=write_scenario(ONE_GPU, d)) as a:
+                a.wait_for(lambda: a.json("/healthz")[1]["history"].get("rows", 0) >= 1,
+                           timeout=20, what="history rows")
+                st = os.stat(db)
+                self.assertEqual(st.st_mode & 0o777, 0o640)
+                self.assertEqual(st.st_gid, gid)
+                self.assertEqual(os.stat(db + "-wal").st_mode & 0o777, 0o640)
+        finally:
+            for name in os.listdir(d):
+                os.unlink(os.path.join(d, name))
+            os.rmdir(d)
+        rc, _, err = run("serve", "--demo", "--history-group", "no-such-group-h17")
+        self.assertEqual(rc, 2, err)
+        self.assertIn("no such group", err)
+
+
 class OutputTest(unittest.TestCase):
     def test_currency_is_escaped_in_html(self):
         d = tempfile.mkdtemp()
