@@ -277,6 +277,16 @@ static enum MHD_Result serve_snapshot_json(struct http_server *h, struct MHD_Con
 		json = json_with_field(json, "history", history);
 		free(history);
 	}
+	if (health && json) {
+		struct http_guard_stats st;
+		http_guard_get_stats(h->guard, &st);
+		char text[160];
+		snprintf(text, sizeof(text),
+		         "{\"open_connections\": %u, \"refused\": %llu, \"cut\": %llu, "
+		         "\"uri_too_long\": %llu}",
+		         st.open, st.refused, st.cut, st.uri_too_long);
+		json = json_with_field(json, "http", text);
+	}
 	return send_json(c, healthy ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE, json);
 }
 

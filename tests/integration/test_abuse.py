@@ -141,6 +141,8 @@ class AbuseTest(unittest.TestCase):
         self.normal_scrape()
         for s in held + [over, idle]:
             s.close()
+        _, health = self.agent.json("/healthz")
+        self.assertGreaterEqual(health["http"]["refused"], 1)
 
     def test_3_burst_of_1000_scrapes(self):
         # The normal client scrapes from its own thread all through the burst.
