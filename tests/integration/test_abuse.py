@@ -1,8 +1,8 @@
 """The scrape path under abuse, on loopback and bounded in time and count: 1,000 held
 connections, slow headers, a slow body, a burst of 1,000 scrapes, clients over the
 per-address limit, long query strings.  Throughout, a normal client's /metrics must
-take under 1 s; over-limit clients get 503 with Retry-After, slow ones are cut by the
-total time per request (10 s) and long queries are answered.
+take under 1 s (3 s in the ASan build); over-limit clients get 503 with Retry-After,
+slow ones are cut by the total time per request (10 s) and long queries are answered.
 
 Abusers connect from other loopback addresses (127.0.0.2 and up, all routed to lo), so
 the normal client on 127.0.0.1 is a different client address, as it would be."""
@@ -21,6 +21,9 @@ from harness import Agent, write_scenario  # noqa: E402
 ONE_GPU = {"name": "abuse", "gpus": [{"metrics": {"power_w": 300, "util_gpu_pct": 50}}]}
 PER_ADDRESS = 64  # http/guard.c's default
 REQUEST_S = 10
+# The promise is for the agent as shipped; the ASan/UBSan build (-O0, every access
+# checked) renders several times slower, so there the bound is scaled, not dropped.
+LATENCY_S = 3.0 if os.environ.get("GPUSCOPE_SANITIZED") == "1" else 1.0
 
 
 def connect_from(port, source, timeout=5):
@@ -76,7 +79,7 @@ class AbuseTest(unittest.TestCase):
         self.latencies.append(took)
         self.assertTrue(data.startswith(b"HTTP/1.1 200"), data[:80])
         self.assertIn(b"gpuscope_gpu_up", data)
-        self.assertLess(took, 1.0, "a normal scrape took %.2f s under abuse" % took)
+        self.assertLess(took, LATENCY_S, "a normal scrape took %.2f s under abuse" % took)
         return took
 
     def test_1_held_connections_and_slow_clients(self):
@@ -200,7 +203,7 @@ class AbuseTest(unittest.TestCase):
             answer = read_all(s)
             s.close()
             self.assertEqual(answer[9:12], want, (params, answer[:80]))
-            self.assertLess(time.monotonic() - t, 1.0)
+            self.assertLess(time.monotonic() - t, LATENCY_S)
         self.normal_scrape()
 
 
