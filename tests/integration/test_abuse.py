@@ -6,6 +6,7 @@ slow ones are cut by the total time per request (10 s) and long queries are answ
 
 Abusers connect from other loopback addresses (127.0.0.2 and up, all routed to lo), so
 the normal client on 127.0.0.1 is a different client address, as it would be."""
+import multiprocessing
 import os
 import resource
 import selectors
@@ -19,7 +20,8 @@ sys.path.insert(0, os.path.dirname(__file__))
 from harness import Agent, write_scenario  # noqa: E402
 
 ONE_GPU = {"name": "abuse", "gpus": [{"metrics": {"power_w": 300, "util_gpu_pct": 50}}]}
-PER_ADDRESS = 64  # http/guard.c's default
+PER_ADDRESS = 64  # http/guard.c's defaults
+GLOBAL = 2048
 REQUEST_S = 10
 # The promise is for the agent as shipped; the ASan/UBSan build (-O0, every access
 # checked) renders several times slower, so there the bound is scaled, not dropped.
@@ -148,19 +150,31 @@ class AbuseTest(unittest.TestCase):
         self.assertGreaterEqual(health["http"]["refused"], 1)
 
     def test_3_burst_of_1000_scrapes(self):
-        # The normal client scrapes from its own thread all through the burst.
-        stop = threading.Event()
-        errors = []
+        # The normal client scrapes all through the burst from a process of its own, so
+        # the burst's Python loop (holding the GIL) cannot delay it: what is measured is
+        # the agent.  libmicrohttpd accepts at most 10 connections per loop, so a client
+        # arriving behind 1,000 waits for about the whole burst (0.3-0.8 s on 2 idle
+        # cores): this bound is the cost of the burst, and a machine loaded far past its
+        # cores can exceed it.
+        stop = multiprocessing.Event()
+        results = multiprocessing.Queue()
 
         def probe():
+            worst, n, bad = 0.0, 0, []
             while not stop.is_set():
-                try:
-                    self.normal_scrape()
-                except AssertionError as e:
-                    errors.append(str(e))
+                t = time.monotonic()
+                s = connect_from(self.port, "127.0.0.1")
+                get(s)
+                data = read_all(s)
+                s.close()
+                worst = max(worst, time.monotonic() - t)
+                n += 1
+                if not data.startswith(b"HTTP/1.1 200"):
+                    bad.append(data[:40])
                 time.sleep(0.1)
+            results.put((worst, n, bad))
 
-        prober = threading.Thread(target=probe)
+        prober = multiprocessing.Process(target=probe)
         prober.start()
         sel = selectors.DefaultSelector()
         for i in range(1000):
@@ -189,10 +203,13 @@ class AbuseTest(unittest.TestCase):
                 pending -= 1
         time.sleep(0.3)
         stop.set()
+        worst, n, bad = results.get(timeout=10)
         prober.join()
         self.assertEqual(pending, 0, "scrapes left unanswered: %s" % statuses)
         self.assertEqual(statuses.get("200", 0), 1000, statuses)  # 25 per address: none over
-        self.assertEqual(errors, [])
+        self.assertEqual(bad, [])
+        self.assertGreaterEqual(n, 2)
+        self.assertLess(worst, LATENCY_S, "a normal scrape took %.2f s in the burst" % worst)
 
     def test_4_long_query_strings_are_answered(self):
         for params, want in ((500, b"200"), (2000, b"414"), (20000, b"414")):
@@ -204,6 +221,26 @@ class AbuseTest(unittest.TestCase):
             s.close()
             self.assertEqual(answer[9:12], want, (params, answer[:80]))
             self.assertLess(time.monotonic() - t, LATENCY_S)
+        self.normal_scrape()
+
+    def test_5_over_the_global_limit_gets_503(self):
+        # 2,048 connections from 64 addresses, 32 each (under the per-address limit):
+        # the next one, from yet another address, is over the global limit.
+        held = []
+        try:
+            for i in range(GLOBAL):
+                held.append(connect_from(self.port, "127.0.2.%d" % (1 + i % 64)))
+            time.sleep(0.5)  # the agent has accepted them all
+            over = connect_from(self.port, "127.0.3.1")
+            get(over)
+            answer = read_all(over)
+            over.close()
+            self.assertTrue(answer.startswith(b"HTTP/1.1 503"), answer[:80])
+            self.assertIn(b"Retry-After: 1", answer)
+        finally:
+            for s in held:
+                s.close()
+        time.sleep(0.5)
         self.normal_scrape()
 
 
