@@ -18,8 +18,9 @@
 #include <string.h>
 #include <sys/stat.h>
 
-char *sim_read_file(const char *name, size_t max, size_t *len, const char **why)
+char *sim_read_file(const char *name, size_t *len, const char **why)
 {
+	const size_t max = SIM_FILE_MAX;
 	*why = NULL;
 	FILE *fp = fopen(name, "rb");
 	if (!fp) {
@@ -29,7 +30,12 @@ char *sim_read_file(const char *name, size_t max, size_t *len, const char **why)
 	/* A directory opens and a device (/dev/zero) never ends: only regular files, and
 	 * only up to max bytes, so a wrong path is an error, never a hang or a huge malloc. */
 	struct stat st;
-	if (fstat(fileno(fp), &st) != 0 || !S_ISREG(st.st_mode)) {
+	if (fstat(fileno(fp), &st) != 0) {
+		*why = strerror(errno);
+		fclose(fp);
+		return NULL;
+	}
+	if (!S_ISREG(st.st_mode)) {
 		*why = S_ISDIR(st.st_mode) ? "is a directory, not a file" : "not a regular file";
 		fclose(fp);
 		return NULL;
@@ -46,10 +52,11 @@ char *sim_read_file(const char *name, size_t max, size_t *len, const char **why)
 			}
 			buf = nb;
 		}
-		size_t got = fread(buf + n, 1, cap - n - 1, fp);
+		size_t room = cap - n - 1, left = max + 1 - n; /* one byte more tells "too big" */
+		size_t got = fread(buf + n, 1, room < left ? room : left, fp);
 		n += got;
 		if (n > max) {
-			*why = "larger than the simulator reads (64 MiB)";
+			*why = "larger than 64 MiB, the most the simulator reads";
 			goto err;
 		}
 		if (got == 0)
@@ -219,7 +226,7 @@ bool sim_csv_load(const struct sim_csv_query *q, const char *base_dir, struct si
 		else
 			snprintf(full, sizeof(full), "%s/%s", base_dir, q->file);
 		const char *why;
-		text = sim_read_file(full, SIM_FILE_MAX, &len, &why);
+		text = sim_read_file(full, &len, &why);
 		if (!text) {
 			sim_path_fail(err, errlen, path, "%s: %s", full, why);
 			return false;

@@ -44,10 +44,11 @@ bool sim_csv_parse(char *text, const struct sim_csv_query *q, struct sim_csv_row
 #define SIM_FILE_MAX ((size_t)64 << 20)
 
 /*
- * Reads a whole regular file of at most max bytes, NUL-terminated, into a malloc()ed buffer.
- * NULL with a phrase in *why ("is a directory, not a file", "No such file or directory", ...)
- * for a missing, unreadable, non-regular (directory, /dev/zero, FIFO) or oversized file.
+ * Reads a whole regular file of at most SIM_FILE_MAX bytes, NUL-terminated, into a malloc()ed
+ * buffer.  NULL with a phrase in *why ("is a directory, not a file", "No such file or
+ * directory", ...) for a missing, unreadable, non-regular (directory, /dev/zero, FIFO) or
+ * oversized file.
  */
-char *sim_read_file(const char *name, size_t max, size_t *len, const char **why);
+char *sim_read_file(const char *name, size_t *len, const char **why);
 
 #endif

@@ -474,7 +474,7 @@ struct sim_scenario *sim_scenario_load_file(const char *path, char *err, size_t 
 	}
 	size_t len = 0;
 	const char *why;
-	char *text = sim_read_file(path, SIM_FILE_MAX, &len, &why);
+	char *text = sim_read_file(path, &len, &why);
 	if (!text) {
 		snprintf(err, errlen, "%s: %s", path, why);
 		return NULL;

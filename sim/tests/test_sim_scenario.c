@@ -1,5 +1,6 @@
 /* test_sim_scenario.c - scenario parsing: defaults, strictness, messages, shipped scenarios. */
 #include "sim/sim_scenario.h"
+#include "sim/sim_csv.h"
 #include "nvml/nvml_abi.h"
 
 #include <setjmp.h>
@@ -212,6 +213,15 @@ static void test_csv_relative_to_scenario(void **state)
 	                   "\"/dev/zero\", \"column\": \"power_w\"}}}}]}";
 	assert_string_equal(parse_error(zero), "scenario.json: gpus[0].metrics.power_w.csv: "
 	                                       "/dev/zero: not a regular file");
+	/* Past SIM_FILE_MAX (a sparse file: no disk written) the read stops with a reason. */
+	char big[] = "/tmp/sim_scenario_bigXXXXXX";
+	int fd = mkstemp(big);
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, (off_t)SIM_FILE_MAX + 1), 0);
+	close(fd);
+	assert_null(sim_scenario_load_file(big, err, sizeof(err)));
+	assert_non_null(strstr(err, "larger than 64 MiB"));
+	unlink(big);
 	assert_null(sim_scenario_load_file("builtin:nope.json", err, sizeof(err)));
 	assert_string_equal(err, "builtin:nope.json: no such built-in scenario");
 }
