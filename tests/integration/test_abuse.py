@@ -1,7 +1,7 @@
 """The scrape path under abuse, on loopback and bounded in time and count: 1,000 held
 connections, slow headers, a slow body, a burst of 1,000 scrapes, clients over the
 per-address limit, long query strings.  Throughout, a normal client's /metrics must
-take under 1 s (3 s in the ASan build); over-limit clients get 503 with Retry-After,
+take under 1 s (5 s in the ASan build); over-limit clients get 503 with Retry-After,
 slow ones are cut by the total time per request (10 s) and long queries are answered.
 
 Abusers connect from other loopback addresses (127.0.0.2 and up, all routed to lo), so
@@ -23,9 +23,10 @@ ONE_GPU = {"name": "abuse", "gpus": [{"metrics": {"power_w": 300, "util_gpu_pct"
 PER_ADDRESS = 64  # http/guard.c's defaults
 GLOBAL = 2048
 REQUEST_S = 10
-# The promise is for the agent as shipped; the ASan/UBSan build (-O0, every access
-# checked) renders several times slower, so there the bound is scaled, not dropped.
-LATENCY_S = 3.0 if os.environ.get("GPUSCOPE_SANITIZED") == "1" else 1.0
+# The 1 s promise is for the agent as shipped.  The ASan/UBSan build (-O0, every access
+# checked) runs the same paths for memory errors and is several times slower, by how much
+# depends on the machine's load: there only a stall (5 s) fails the test.
+LATENCY_S = 5.0 if os.environ.get("GPUSCOPE_SANITIZED") == "1" else 1.0
 
 
 def connect_from(port, source, timeout=5):
