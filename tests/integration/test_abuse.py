@@ -186,16 +186,18 @@ class AbuseTest(unittest.TestCase):
         pending = 1000
         statuses = {}
         deadline = time.monotonic() + 20
+        sink = bytearray(1 << 18)  # bodies are drained, not kept: the agent is measured
         while pending and time.monotonic() < deadline:
             for key, _ in sel.select(0.5):
                 try:
-                    chunk = key.fileobj.recv(65536)
+                    got = key.fileobj.recv_into(sink)
                 except BlockingIOError:
                     continue
                 except ConnectionResetError:
-                    chunk = b""
-                if chunk:
-                    key.data[0] += chunk
+                    got = 0
+                if got:
+                    if len(key.data[0]) < 12:
+                        key.data[0] += bytes(sink[:12])
                     continue
                 status = key.data[0][9:12].decode() or "closed"
                 statuses[status] = statuses.get(status, 0) + 1
