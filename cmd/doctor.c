@@ -5,6 +5,7 @@
  * than hanging doctor. */
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "cmd/commands.h"
 #include "cmd/session.h"
@@ -61,6 +62,8 @@ int cmd_doctor(int argc, char **argv)
 		return 1;
 	}
 	sampler_wait_probed(run.sampler, 5.0);
+	/* A few fast sweeps, so a call that fails at run time is named below. */
+	nanosleep(&(struct timespec){0, 350 * 1000 * 1000}, NULL);
 	struct board_snapshot snap;
 	int rc = board_snapshot(&run.board, &snap);
 
@@ -80,9 +83,16 @@ int cmd_doctor(int argc, char **argv)
 		printf("  pci bus id  %s\n", g->id.pci_bus_id);
 		if (g->id.minor >= 0)
 			printf("  device      /dev/nvidia%d\n", g->id.minor);
-		printf("  health      %s%s%s\n", gpu_health_name(g->health),
-		       g->health_reason[0] ? ": " : "", g->health_reason);
-		if (g->health != GPU_OK && g->health != GPU_INACCESSIBLE)
+		unsigned failing;
+		const char *state = gpu_record_state(g, &failing);
+		if (g->health_reason[0])
+			printf("  health      %s: %s\n", state, g->health_reason);
+		else if (failing)
+			printf("  health      %s: %u metric%s failing (ERR below)\n", state,
+			       failing, failing == 1 ? "" : "s");
+		else
+			printf("  health      %s\n", state);
+		if ((g->health != GPU_OK && g->health != GPU_INACCESSIBLE) || failing)
 			exit_code = 1;
 		int yes = 0;
 		for (int m = 0; m < METRIC_COUNT; m++)
@@ -97,9 +107,14 @@ int cmd_doctor(int argc, char **argv)
 			                                 : metric_table[m].labels,
 			         metric_table[m].labels[0] ? "}" : "");
 			bool ok = metric_set_has(&g->supported, m);
-			printf("    %-4s %-62s %s\n", ok ? "yes" : "no", series,
-			       ok ? sample_tier_name(source_table[metric_table[m].source].tier)
-			          : why);
+			char failure[256];
+			if (gpu_record_failing(g, m, snap.taken, failure, sizeof(failure)))
+				printf("    %-4s %-62s %s\n", "ERR", series, failure);
+			else
+				printf(
+				    "    %-4s %-62s %s\n", ok ? "yes" : "no", series,
+				    ok ? sample_tier_name(source_table[metric_table[m].source].tier)
+				       : why);
 		}
 	}
 	if (collectors_path) {

@@ -120,6 +120,10 @@ static int serve_options(int argc, char **argv, const struct serve_argv *orig,
 	if (serve_dcgm_env(&dcgm, err, sizeof(err)) != 0)
 		return bad_usage("%s", err);
 
+	static const char *const value_options[] = {
+	    "--listen",          "--fast-interval", "--slow-interval",
+	    "--costly-interval", "--gpm-interval",  "--names",
+	    "--hostname",        "--http-threads",  NULL};
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 		int taken = gpu_opts_take(&gopts, argc, argv, &i, err, sizeof(err));
@@ -168,8 +172,7 @@ static int serve_options(int argc, char **argv, const struct serve_argv *orig,
 			if (*end || n < 1 || n > 64)
 				return bad_usage("--http-threads '%s': give 1 to 64", argv[i]);
 			threads = (unsigned)n;
-		} else if (a[0] == '-' && !val && strncmp(a, "--", 2) == 0 &&
-		           strcmp(a, "--demo") != 0) {
+		} else if (!val && option_is_one_of(a, value_options)) {
 			return bad_usage("%s needs a value", a);
 		} else {
 			return bad_usage("unknown option '%s'", a);

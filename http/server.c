@@ -27,7 +27,9 @@
 #include "export/proc_json.h"
 #include "export/prom.h"
 #include "export/collectors.h"
+#include "http/accept.h"
 #include "http/auth.h"
+#include "http/guard.h"
 #include "http/index_page.h"
 #include "http/scrape_clients.h"
 
@@ -57,6 +59,7 @@ struct http_server {
 	bool has_dcgm;
 	struct collectors *owned_coll; /* under lock: a reload's collectors, ours to free */
 	unsigned port;
+	struct http_guard *guard; /* limits and time per request (guard.h) */
 };
 
 static struct body *body_new(const char *data, size_t len)
@@ -220,26 +223,6 @@ static struct body *metrics_body(struct http_server *h, struct MHD_Connection *c
 	return out;
 }
 
-/* True when the comma-separated header value lists token with q > 0. */
-static bool header_allows(const char *value, const char *token)
-{
-	if (!value)
-		return false;
-	size_t tl = strlen(token);
-	for (const char *p = value; (p = strcasestr(p, token)) != NULL; p += tl) {
-		bool starts = p == value || p[-1] == ',' || p[-1] == ' ';
-		char after = p[tl];
-		if (!starts || (after && after != ',' && after != ';' && after != ' '))
-			continue;
-		const char *q = strstr(p + tl, "q=");
-		const char *comma = strchr(p + tl, ',');
-		if (q && (!comma || q < comma) && strtod(q + 2, NULL) <= 0.0)
-			return false;
-		return true;
-	}
-	return false;
-}
-
 static enum MHD_Result send_text(struct MHD_Connection *c, unsigned status, const char *type,
                                  const char *text)
 {
@@ -274,8 +257,8 @@ static enum MHD_Result serve_metrics(struct http_server *h, struct MHD_Connectio
 {
 	const char *accept = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Accept");
 	const char *enc = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Accept-Encoding");
-	bool om = header_allows(accept, "application/openmetrics-text");
-	bool gz = header_allows(enc, "gzip");
+	bool om = http_header_allows(accept, "application/openmetrics-text");
+	bool gz = http_header_allows(enc, "gzip");
 	struct body *b = metrics_body(h, c, om, gz);
 	if (!b)
 		return send_text(c, 503, "text/plain; charset=utf-8",
@@ -309,6 +292,16 @@ static enum MHD_Result serve_snapshot_json(struct http_server *h, struct MHD_Con
 		char *history = h->cfg.extras->health_history(h->cfg.extras->ctx);
 		json = json_with_field(json, "history", history);
 		free(history);
+	}
+	if (health && json) {
+		struct http_guard_stats st;
+		http_guard_get_stats(h->guard, &st);
+		char text[160];
+		snprintf(text, sizeof(text),
+		         "{\"open_connections\": %u, \"refused\": %llu, \"cut\": %llu, "
+		         "\"uri_too_long\": %llu}",
+		         st.open, st.refused, st.cut, st.uri_too_long);
+		json = json_with_field(json, "http", text);
 	}
 	return send_json(c, healthy ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE, json);
 }
@@ -369,12 +362,14 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
                               size_t *upload_size, void **req_cls)
 {
 	struct http_server *h = cls;
+	enum MHD_Result refused;
+	if (http_guard_refuse(h->guard, c, req_cls, &refused))
+		return refused;
 	bool get = strcmp(method, MHD_HTTP_METHOD_GET) == 0;
 	bool head = strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
 	if (!*req_cls) {
 		/* First call: headers only.  Who is asking, then a wrong method, at once. */
 		*req_cls = &request_marker;
-		enum MHD_Result refused;
 		if (!http_auth_allow(atomic_load(&h->auth), c, url, &refused))
 			return refused;
 		if (!get && !head) {
@@ -430,9 +425,12 @@ static struct MHD_Daemon *start_daemon(struct http_server *h, unsigned flags,
 	tls[n] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
 	return MHD_start_daemon(
 	    flags, 0, NULL, NULL, handle, h, MHD_OPTION_SOCK_ADDR, sa, MHD_OPTION_THREAD_POOL_SIZE,
-	    (unsigned)h->cfg.threads, MHD_OPTION_CONNECTION_LIMIT, (unsigned)256,
-	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-	    (size_t)32 * 1024, MHD_OPTION_ARRAY, tls, MHD_OPTION_END);
+	    (unsigned)h->cfg.threads, MHD_OPTION_CONNECTION_LIMIT,
+	    http_guard_mhd_connection_limit(h->guard), MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10,
+	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, HTTP_GUARD_POOL_BYTES, MHD_OPTION_NOTIFY_CONNECTION,
+	    http_guard_notify, h->guard, MHD_OPTION_NOTIFY_COMPLETED, http_guard_completed,
+	    h->guard, MHD_OPTION_URI_LOG_CALLBACK, http_guard_uri, h->guard, MHD_OPTION_ARRAY, tls,
+	    MHD_OPTION_END);
 }
 
 /* Why the address cannot be bound, as an errno (0: it can, so the failure was
@@ -462,6 +460,13 @@ struct http_server *http_start(struct board *b, const struct http_config *cfg, c
 	h->cfg = *cfg;
 	if (h->cfg.threads == 0)
 		h->cfg.threads = 2;
+	struct http_guard_limits lim;
+	http_guard_limits_default(&lim);
+	if (!(h->guard = http_guard_start(&lim))) {
+		snprintf(err, errlen, "cannot start the HTTP guard thread: %s", strerror(errno));
+		free(h);
+		return NULL;
+	}
 	pthread_mutex_init(&h->lock, NULL);
 	scrape_clients_init(&h->clients);
 	if (cfg->web)
@@ -498,6 +503,7 @@ struct http_server *http_start(struct board *b, const struct http_config *cfg, c
 		http_auth_free(atomic_load(&h->auth));
 		scrape_clients_destroy(&h->clients);
 		pthread_mutex_destroy(&h->lock);
+		http_guard_stop(h->guard);
 		free(h);
 		return NULL;
 	}
@@ -517,6 +523,7 @@ void http_stop(struct http_server *h)
 	if (!h)
 		return;
 	MHD_stop_daemon(h->daemon);
+	http_guard_stop(h->guard);
 	for (int i = 0; i < 2; i++)
 		body_unref(h->plain[i].body);
 	scrape_clients_destroy(&h->clients);

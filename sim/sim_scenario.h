@@ -111,6 +111,10 @@ struct sim_event {
 /* A process on a simulated GPU (docs/simulator.md, "Processes").  NVML reports its pid, used
  * memory and utilization; name and cgroup are never reported by NVML, they are there so a
  * test can build a fixture /proc that matches the pids the simulator reports. */
+/* Scenario seconds per real second; outside this range time stops being useful. */
+#define SIM_TIME_SCALE_MIN 0.001
+#define SIM_TIME_SCALE_MAX 10000.0
+
 #define SIM_PROCESS_NAME_MAX   64
 #define SIM_PROCESS_CGROUP_MAX 256
 struct sim_process {
@@ -192,8 +196,8 @@ struct sim_scenario {
 	char driver_version[80];
 	char nvml_version[80];
 	int cuda_driver_version;
-	int init_error; /* 0: nvmlInit succeeds */
-	double time_scale;
+	int init_error;    /* 0: nvmlInit succeeds */
+	double time_scale; /* SIM_TIME_SCALE_MIN to SIM_TIME_SCALE_MAX */
 	struct sim_gpu *gpus;
 	size_t n_gpus;
 };

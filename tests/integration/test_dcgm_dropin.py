@@ -123,8 +123,9 @@ class DcgmLabelsTest(unittest.TestCase):
 
     def test_refused_and_bad_flags_say_what_instead(self):
         for args, env, say in (
-                (["--web-config-file", "/etc/web.yml"], {}, "terminate TLS"),
-                ([], {"DCGM_EXPORTER_WEB_CONFIG_FILE": "/etc/web.yml"}, "terminate TLS"),
+                (["--web-config-file", "/nonexistent/web.yml"], {}, "web.yml: No such file"),
+                ([], {"DCGM_EXPORTER_WEB_CONFIG_FILE": "/nonexistent/w.yml"}, "w.yml: No such file"),
+                (["-r", "host:5555"], {}, "needs no DCGM host engine"),
                 (["--hpc-job-mapping-dir", "/run/jobs"], {}, "slurm_job"),
                 (["-d", "g:0,1"], {}, "select GPUs in Prometheus"),
                 (["--kubernetes-gpu-id-type", "device-name"], {}, "use uid"),
