@@ -49,6 +49,13 @@ static const struct {
     [ANALYZE_SIG_ECC_DBE_COUNT] = {"ecc_dbe_count", "ECC disabled or not supported"},
     [ANALYZE_SIG_REMAP_FAILURE] = {"remap_failure", "row remapping needs Ampere or newer"},
     [ANALYZE_SIG_ENERGY_J] = {"energy_j", "energy counter needs Volta or newer"},
+    [ANALYZE_SIG_GPU_UTIL_MAX] = {"gpu_util_max", "per-second maxima need the agent's history"},
+    [ANALYZE_SIG_POWER_MAX_W] = {"power_max_w", "per-second maxima need the agent's history"},
+    [ANALYZE_SIG_POWER_CAP_SHARE] = {"power_cap_share", "reason shares need the agent's history"},
+    [ANALYZE_SIG_POWER_BRAKE_SHARE] = {"power_brake_share",
+                                       "reason shares need the agent's history"},
+    [ANALYZE_SIG_SW_THERMAL_SHARE] = {"sw_thermal_share", "reason shares need the agent's history"},
+    [ANALYZE_SIG_HW_THERMAL_SHARE] = {"hw_thermal_share", "reason shares need the agent's history"},
 };
 
 static void *(*result_realloc)(void *, size_t) = realloc;
@@ -70,6 +77,12 @@ void analyze_config_default(struct analyze_config *cfg)
 	    .min_samples = 5,
 	    .sustain_share = 0.5,
 	    .idle_util_max = 0.25,
+	    .launch_util_min = 0.2,
+	    .launch_sm_ratio = 0.25,
+	    .bursty_peak_min = 0.4,
+	    .bursty_active_min = 0.1,
+	    .bursty_duty_max = 0.5,
+	    .bursty_burst_max_s = 10,
 	    .cpu_saturated_ratio = 0.9,
 	    .cpu_bound_saturated_share = 0.5,
 	    .cpu_bound_gpu_idle_min = 0.5,
@@ -257,6 +270,29 @@ enum analyze_signal analyze_util_signal(const struct analyze_ctx *c,
 	return util ? ANALYZE_SIG_GPU_UTIL : ANALYZE_SIG_COUNT;
 }
 
+enum analyze_signal analyze_true_util_signal(size_t min_samples, const struct analyze_gpu_series *g)
+{
+	if (analyze_valid_count(g->sig[ANALYZE_SIG_SM_ACTIVE], g->n) >= min_samples)
+		return ANALYZE_SIG_SM_ACTIVE;
+	if (analyze_valid_count(g->sig[ANALYZE_SIG_GPU_UTIL], g->n) >= min_samples)
+		return ANALYZE_SIG_GPU_UTIL;
+	return ANALYZE_SIG_COUNT;
+}
+
+int analyze_launch_sample(const struct analyze_config *cfg, const struct analyze_gpu_series *g,
+                          size_t i)
+{
+	const double *u = g->sig[ANALYZE_SIG_GPU_UTIL], *sm = g->sig[ANALYZE_SIG_SM_ACTIVE];
+	if (!u || !sm || isnan(u[i]) || isnan(sm[i]))
+		return -1;
+	return u[i] >= cfg->launch_util_min && sm[i] < cfg->launch_sm_ratio * u[i];
+}
+
+bool analyze_fired(const struct analyze_ctx *c, const char *id, size_t gi)
+{
+	return analyze_find(c->res, id, (long)gi) != NULL;
+}
+
 double analyze_price_for(const struct analyze_config *cfg, const struct analyze_gpu_series *g)
 {
 	if (isfinite(cfg->price_per_gpu_hour) && cfg->price_per_gpu_hour >= 0)
@@ -297,17 +333,23 @@ static bool input_valid(const struct analyze_input *in)
 	return true;
 }
 
-/* The order verdicts come out in: per GPU, cheapest explanation first. */
+/* The order verdicts come out in: per GPU, health first, then what the GPU
+ * spends its time on.  idle comes after every verdict that explains low
+ * utilization (compute_bound, launch_bound, bursty, cpu_bound_input,
+ * pcie_bound): it fires only when none did, so one load gets one story and
+ * one fix (verdicts_util.c). */
 static void check_gpu(struct analyze_ctx *c, size_t gi, const struct analyze_gpu_series *g)
 {
 	analyze_check_health(c, gi, g);
-	analyze_check_idle(c, gi, g);
-	analyze_check_cpu_bound(c, gi, g);
 	analyze_check_bandwidth(c, gi, g);
 	analyze_check_compute(c, gi, g);
+	analyze_check_launch(c, gi, g); /* after compute: a GPU computing is not empty */
+	analyze_check_cpu_bound(c, gi, g);
+	analyze_check_bursty(c, gi, g); /* after cpu_bound: a starved GPU also works in bursts */
+	analyze_check_pcie(c, gi, g);
+	analyze_check_idle(c, gi, g);
 	analyze_check_power_cap(c, gi, g);
 	analyze_check_thermal(c, gi, g);
-	analyze_check_pcie(c, gi, g);
 	analyze_check_growth(c, gi, g); /* before vram: a growing peak is no size */
 	analyze_check_vram(c, gi, g);
 }

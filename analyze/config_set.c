@@ -35,6 +35,9 @@ static const struct {
     FIELD(growth_min_r2),          FIELD(growth_min_bytes),
     FIELD(growth_critical_s),      FIELD(shard_mem_skew),
     FIELD(shard_util_skew),        FIELD(shard_util_min),
+    FIELD(launch_util_min),        FIELD(launch_sm_ratio),
+    FIELD(bursty_peak_min),        FIELD(bursty_active_min),
+    FIELD(bursty_duty_max),        FIELD(bursty_burst_max_s),
 };
 #undef FIELD
 

@@ -58,12 +58,12 @@ static void test_boundary(void **state)
 
 static void idle_util(struct synth *s, double v)
 {
-	synth_set(s, ANALYZE_SIG_GPU_UTIL, v);
+	synth_util(s, v);
 }
 
 static void cpu_saturation(struct synth *s, double v)
 {
-	synth_set(s, ANALYZE_SIG_GPU_UTIL, 0.1);
+	synth_util(s, 0.1);
 	double *cpu = synth_proc_cpu(s, 0);
 	for (size_t i = 0; i < s->n; i++)
 		cpu[i] = v;
@@ -78,7 +78,7 @@ static void cpu_saturation_4_cores(struct synth *s, double v)
 static void cpu_gpu_idle(struct synth *s, double v)
 {
 	cpu_saturation(s, 1.0);
-	synth_set(s, ANALYZE_SIG_GPU_UTIL, 1.0 - v);
+	synth_util(s, 1.0 - v);
 }
 
 static void bw_dram(struct synth *s, double v)
