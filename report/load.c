@@ -44,6 +44,12 @@ const struct report_source report_sources[] = {
     {METRIC_POWER_INSTANT, STORE_MAX, ANALYZE_SIG_POWER_MAX_W, true},
     {METRIC_POWER, STORE_MAX, ANALYZE_SIG_POWER_MAX_W, true},
     {METRIC_GPU_UTIL, STORE_MAX, ANALYZE_SIG_GPU_UTIL_MAX, true},
+    /* Measured shares of the clock event reasons (each second's mean of a
+     * 0/1 reading per fast sweep). */
+    {METRIC_CLOCK_ACTIVE_POWER_CAP, STORE_MEAN, ANALYZE_SIG_POWER_CAP_SHARE, true},
+    {METRIC_CLOCK_ACTIVE_POWER_BRAKE, STORE_MEAN, ANALYZE_SIG_POWER_BRAKE_SHARE, true},
+    {METRIC_CLOCK_ACTIVE_SW_THERMAL, STORE_MEAN, ANALYZE_SIG_SW_THERMAL_SHARE, true},
+    {METRIC_CLOCK_ACTIVE_HW_THERMAL, STORE_MEAN, ANALYZE_SIG_HW_THERMAL_SHARE, true},
 };
 const size_t report_nsources = sizeof(report_sources) / sizeof(report_sources[0]);
 

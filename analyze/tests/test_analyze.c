@@ -392,6 +392,16 @@ static void test_healthy_gpu_never_warns(void **state)
 		size_t n = 20 + (size_t)synth_uniform(&st, 0, 200);
 		synth_init(&s, n, synth_uniform(&st, 0, 1) < 0.5 ? 1.0 : 0.1);
 		synth_healthy(&s);
+		/* Half the windows carry measured reason shares (the agent's
+		 * history): a healthy GPU's are 0 but for a rare brief cap. */
+		if (seed % 2) {
+			synth_set(&s, ANALYZE_SIG_POWER_CAP_SHARE, 0);
+			synth_set(&s, ANALYZE_SIG_SW_THERMAL_SHARE, 0);
+			synth_set(&s, ANALYZE_SIG_HW_THERMAL_SHARE, 0);
+			for (size_t i = 0; i < n; i++)
+				if (synth_uniform(&st, 0, 1) < 0.02)
+					s.sig[ANALYZE_SIG_POWER_CAP_SHARE][i] = 0.1;
+		}
 		double fb = synth_uniform(&st, 0.42, 0.83) * H200_TOTAL_BYTES;
 		double pmem = fb - synth_uniform(&st, 1, 4) * GIB;
 		double cap = 3.938e9 * 16, xids = floor(synth_uniform(&st, 0, 50));

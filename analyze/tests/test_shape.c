@@ -183,6 +183,66 @@ static void test_steady_loads_are_not_bursty(void **state)
 	synth_free(&s);
 }
 
+/* ---- measured reason shares against one bitmask a sample ---- */
+
+/* A load with a period near a second: the bitmask read once a second says
+ * "capped" every time (it locked onto the phase), the fast tier measured
+ * `share` of each second. */
+static struct analyze_result *aliased_power(struct synth *s, double share)
+{
+	synth_set(s, ANALYZE_SIG_CLOCK_EVENT_REASONS, ANALYZE_CLOCK_SW_POWER);
+	synth_set(s, ANALYZE_SIG_POWER_CAP_SHARE, share);
+	synth_set(s, ANALYZE_SIG_SM_CLOCK_HZ, 1500e6);
+	return synth_run(s, NULL);
+}
+
+static void test_throttling_is_measured_not_sampled(void **state)
+{
+	(void)state;
+	struct synth s;
+	synth_init(&s, N, 1.0);
+	synth_healthy(&s);
+	/* 39 % measured: not sustained, whatever the bitmask says. */
+	struct analyze_result *r = aliased_power(&s, 0.39);
+	assert_null(analyze_find(r, ANALYZE_POWER_CAPPED, 0));
+	analyze_result_free(r);
+	/* 60 % measured: capped 60 % of the time, not 100 %. */
+	r = aliased_power(&s, 0.6);
+	const struct analyze_verdict *v = analyze_find(r, ANALYZE_POWER_CAPPED, 0);
+	assert_non_null(v);
+	assert_float_equal(analyze_evidence_value(v, "capped_share"), 0.6, 1e-9);
+	assert_float_equal(analyze_evidence_value(v, "measured_share"), 1.0, 1e-9);
+	assert_float_equal(analyze_evidence_value(v, "reasons_seen"), ANALYZE_CLOCK_SW_POWER, 0);
+	assert_non_null(strstr(v->evidence_text, "every fast-tier reading"));
+	analyze_result_free(r);
+	/* Older history without shares: the bitmask, as before. */
+	r = aliased_power(&s, NAN); /* every share absent */
+	v = analyze_find(r, ANALYZE_POWER_CAPPED, 0);
+	assert_non_null(v);
+	assert_float_equal(analyze_evidence_value(v, "capped_share"), 1.0, 1e-9);
+	assert_float_equal(analyze_evidence_value(v, "measured_share"), 0.0, 1e-9);
+	analyze_result_free(r);
+
+	/* Thermal: the bitmask never caught it, the shares did (15 % of the
+	 * time, a third of it hardware slowdown). */
+	synth_healthy(&s);
+	synth_set(&s, ANALYZE_SIG_SW_THERMAL_SHARE, 0.15);
+	synth_set(&s, ANALYZE_SIG_HW_THERMAL_SHARE, 0.05);
+	r = synth_run(&s, NULL);
+	v = analyze_find(r, ANALYZE_THERMAL_THROTTLING, 0);
+	assert_non_null(v);
+	assert_int_equal(v->severity, ANALYZE_SEVERITY_WARNING);
+	assert_float_equal(analyze_evidence_value(v, "throttled_share"), 0.15, 1e-9);
+	assert_float_equal(analyze_evidence_value(v, "hw_throttled_share"), 0.05, 1e-9);
+	analyze_result_free(r);
+	synth_set(&s, ANALYZE_SIG_SW_THERMAL_SHARE, 0.09);
+	synth_set(&s, ANALYZE_SIG_HW_THERMAL_SHARE, 0.0);
+	r = synth_run(&s, NULL);
+	assert_null(analyze_find(r, ANALYZE_THERMAL_THROTTLING, 0));
+	analyze_result_free(r);
+	synth_free(&s);
+}
+
 /* ---- thresholds, just under and just over ---- */
 
 struct shape_case {
@@ -277,6 +337,17 @@ static void bursty_length(struct synth *s, double v)
 	}
 }
 
+static void power_share(struct synth *s, double v)
+{
+	synth_set(s, ANALYZE_SIG_POWER_CAP_SHARE, v);
+	synth_set(s, ANALYZE_SIG_SM_CLOCK_HZ, 1500e6);
+}
+
+static void thermal_share(struct synth *s, double v)
+{
+	synth_set(s, ANALYZE_SIG_SW_THERMAL_SHARE, v);
+}
+
 #define SHAPE(label, fn, thr, eps, id, above)                                \
 	{                                                                    \
 		label, test_shape_boundary, NULL, NULL, &(struct shape_case) \
@@ -293,6 +364,9 @@ static const struct CMUnitTest boundary_tests[] = {
     SHAPE("bursty.duty_max_0.5", bursty_duty, 0.5, 0.005, ANALYZE_BURSTY, false),
     SHAPE("bursty.active_min_0.1", bursty_active, 0.1, 0.02, ANALYZE_BURSTY, true),
     SHAPE("bursty.burst_max_10s", bursty_length, 10, 0.5, ANALYZE_BURSTY, false),
+    SHAPE("power_capped.measured_share_0.5", power_share, 0.5, 0.005, ANALYZE_POWER_CAPPED, true),
+    SHAPE("thermal.measured_share_0.1", thermal_share, 0.1, 0.005, ANALYZE_THERMAL_THROTTLING,
+          true),
 };
 
 /* ---- property: no contradicting verdicts ---- */
@@ -400,6 +474,7 @@ int analyze_shape_tests(void)
 	    cmocka_unit_test(test_bursts_are_seen),
 	    cmocka_unit_test(test_steady_loads_are_not_bursty),
 	    cmocka_unit_test(test_no_contradicting_verdicts),
+	    cmocka_unit_test(test_throttling_is_measured_not_sampled),
 	};
 	int failed = cmocka_run_group_tests_name("analyze.shape", tests, NULL, NULL);
 	failed +=
