@@ -9,6 +9,7 @@
 #include "analyze/analyze.h"
 
 #include <assert.h>
+#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
@@ -132,6 +133,33 @@ const char *analyze_signal_name(enum analyze_signal s)
 	return (unsigned)s < ANALYZE_SIG_COUNT ? signal_info[s].name : "unknown";
 }
 
+/* Rewrites each "nan" / "-nan" word printf made of an unknown number as
+ * "unknown", in place (never longer: "-nan" + slack is not needed, as
+ * "unknown" replaces with a shift that is bounded by size). */
+static void unknown_words(char *dst, size_t size)
+{
+	static const char word[] = "unknown";
+	for (char *p = dst; (p = strstr(p, "nan")) != NULL;) {
+		char *start = p > dst && p[-1] == '-' ? p - 1 : p;
+		bool alone = (start == dst || !isalnum((unsigned char)start[-1])) &&
+		             !isalpha((unsigned char)p[3]);
+		if (!alone) {
+			p += 3;
+			continue;
+		}
+		size_t tail = strlen(p + 3), at = (size_t)(start - dst);
+		size_t need = at + strlen(word) + tail + 1;
+		if (need > size) /* truncate the tail rather than overflow */
+			tail = size > at + strlen(word) + 1 ? size - at - strlen(word) - 1 : 0;
+		if (at + strlen(word) + 1 > size)
+			break;
+		memmove(start + strlen(word), p + 3, tail);
+		memcpy(start, word, strlen(word));
+		start[strlen(word) + tail] = '\0';
+		p = start + strlen(word);
+	}
+}
+
 void analyze_setf(char *dst, size_t size, const char *fmt, ...)
 {
 	va_list ap;
@@ -139,6 +167,8 @@ void analyze_setf(char *dst, size_t size, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(dst, size, fmt, ap);
 	va_end(ap);
+	/* Absent is not zero, and not "nan" either: text says "unknown". */
+	unknown_words(dst, size);
 }
 
 void analyze_subject_gpu(struct analyze_subject *s, size_t gpu_index,

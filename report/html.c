@@ -224,6 +224,8 @@ int report_render_html(FILE *out, const struct report_data *d, const struct anal
 	if (!isnan(f.util_mean))
 		fprintf(out, "<tr><th>Mean utilization</th><td>%.0f%%</td></tr>\n",
 		        f.util_mean * 100);
+	else
+		fputs("<tr><th>Mean utilization</th><td>unknown</td></tr>\n", out);
 	if (!isnan(f.waste_per_day))
 		fprintf(out,
 		        "<tr><th>Waste (idle time)</th><td>%.2f %s/day, %.0f %s/year</td></tr>\n",
@@ -291,15 +293,16 @@ int report_render_html(FILE *out, const struct report_data *d, const struct anal
 		for (size_t i = 0; i < nw; i++) {
 			fputs("<tr><td>", out);
 			esc(out, wl[i].name);
-			fprintf(out,
-			        "</td><td>%zu</td><td>%zu</td><td>%.1f GiB</td><td>%.2f</td><td>",
-			        wl[i].gpus, wl[i].processes, wl[i].gpu_mem_peak / 1073741824.0,
-			        wl[i].cpu_cores_mean);
+			char mem[24], cpu[24];
+			report_num(mem, sizeof(mem), wl[i].gpu_mem_peak / 1073741824.0, 1, " GiB");
+			report_num(cpu, sizeof(cpu), wl[i].cpu_cores_mean, 2, "");
+			fprintf(out, "</td><td>%zu</td><td>%zu</td><td>%s</td><td>%s</td><td>",
+			        wl[i].gpus, wl[i].processes, mem, cpu);
 			if (wl[i].sm_n)
 				fprintf(out, "%.0f%%",
 				        100 * wl[i].sm_util_sum / (double)wl[i].sm_n);
 			else
-				fputs("-", out);
+				fputs("unknown", out);
 			fputs("</td></tr>\n", out);
 		}
 		fputs("</table>\n", out);

@@ -243,6 +243,30 @@ static void test_throttling_is_measured_not_sampled(void **state)
 	synth_free(&s);
 }
 
+/* Text never says "nan": an unknown number reads "unknown". */
+static void test_unknown_numbers_read_unknown(void **state)
+{
+	(void)state;
+	struct synth s;
+	synth_init(&s, N, 1.0);
+	synth_healthy(&s);
+	synth_absent(&s, ANALYZE_SIG_POWER_LIMIT_W);
+	synth_absent(&s, ANALYZE_SIG_POWER_W);
+	synth_set(&s, ANALYZE_SIG_POWER_CAP_SHARE, 0.8);
+	synth_set(&s, ANALYZE_SIG_SM_CLOCK_HZ, 1500e6);
+	struct analyze_result *r = synth_run(&s, NULL);
+	const struct analyze_verdict *v = analyze_find(r, ANALYZE_POWER_CAPPED, 0);
+	assert_non_null(v);
+	assert_non_null(strstr(v->evidence_text, "unknown W"));
+	for (size_t i = 0; i < r->nverdicts; i++) {
+		assert_null(strstr(r->verdicts[i].title, "nan"));
+		assert_null(strstr(r->verdicts[i].evidence_text, "nan"));
+	}
+	assert_null(strstr(r->summaries[0].line, "nan"));
+	analyze_result_free(r);
+	synth_free(&s);
+}
+
 /* ---- thresholds, just under and just over ---- */
 
 struct shape_case {
@@ -475,6 +499,7 @@ int analyze_shape_tests(void)
 	    cmocka_unit_test(test_steady_loads_are_not_bursty),
 	    cmocka_unit_test(test_no_contradicting_verdicts),
 	    cmocka_unit_test(test_throttling_is_measured_not_sampled),
+	    cmocka_unit_test(test_unknown_numbers_read_unknown),
 	};
 	int failed = cmocka_run_group_tests_name("analyze.shape", tests, NULL, NULL);
 	failed +=
