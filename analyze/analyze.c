@@ -98,7 +98,7 @@ void analyze_config_default(struct analyze_config *cfg)
 	    .vram_overprov_ratio = 0.3,
 	    .vram_headroom = 1.2,
 	    .thermal_min_share = 0.1,
-	    .pcie_link_util_min = 0.7,
+	    .pcie_link_util_min = 0.25,
 	    .pcie_sm_max = 0.5,
 	    .growth_min_r2 = 0.8,
 	    .growth_min_bytes = 256.0 * 1024 * 1024,

@@ -146,7 +146,9 @@ static double second_of(const struct sim_gpu *g, const struct report_source *src
 	double sum = 0, max = -INFINITY, min = INFINITY;
 	int k = 0;
 	for (int i = 0; i < count; i++) {
-		double v = raw_at(g, m, t + i * step, energy_mj, xids, xid_last);
+		/* Mid-step instants: a reading's phase is arbitrary in the agent, and
+		 * the middle does not fall on a square wave's edge. */
+		double v = raw_at(g, m, t + (i + 0.5) * step, energy_mj, xids, xid_last);
 		if (isnan(v))
 			continue;
 		sum += v;

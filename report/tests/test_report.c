@@ -139,7 +139,7 @@ static const char wild_scenario[] =
     "{\"name\": \"wild\", \"gpus\": [{\"model\": \"NVIDIA H200\", \"gpm\": true,"
     " \"metrics\": {\"util_gpu_pct\": 150, \"gpm_sm_active_pct\": 180, \"power_w\": -50,"
     " \"clock_event_reasons\": {\"square\": {\"low\": 0, \"high\": 4, \"period\": 1,"
-    " \"duty\": 0.35}}},"
+    " \"duty\": 0.4}}},"
     " \"processes\": [{\"pid\": 77, \"name\": \"\", \"used_mib\": 1024}]}]}";
 
 static void demo_reads_a_scenario_as_the_agent_does(void **state)
@@ -161,7 +161,7 @@ static void demo_reads_a_scenario_as_the_agent_does(void **state)
 		assert_true(g->sig[ANALYZE_SIG_GPU_UTIL][i] == 1.0);
 		assert_true(g->sig[ANALYZE_SIG_SM_ACTIVE][i] == 1.0);
 		assert_true(g->sig[ANALYZE_SIG_POWER_W][i] == 0.0);
-		/* A 1 s square wave on 35 % of it: 4 of 10 readings, the share of the fast
+		/* A 1 s square wave at 40 %: 4 of the 10 readings, the share of the fast
 		 * readings, every second, where one reading a second would say 0 or 1. */
 		assert_float_equal(g->sig[ANALYZE_SIG_POWER_CAP_SHARE][i], 0.4, 1e-9);
 	}
