@@ -98,7 +98,7 @@ void analyze_config_default(struct analyze_config *cfg)
 	    .vram_overprov_ratio = 0.3,
 	    .vram_headroom = 1.2,
 	    .thermal_min_share = 0.1,
-	    .pcie_link_util_min = 0.25,
+	    .pcie_link_util_min = 0.1,
 	    .pcie_sm_max = 0.5,
 	    .growth_min_r2 = 0.8,
 	    .growth_min_bytes = 256.0 * 1024 * 1024,
@@ -365,18 +365,21 @@ static bool input_valid(const struct analyze_input *in)
 
 /* The order verdicts come out in: per GPU, health first, then what the GPU
  * spends its time on.  idle comes after every verdict that explains low
- * utilization (compute_bound, launch_bound, bursty, cpu_bound_input,
- * pcie_bound): it fires only when none did, so one load gets one story and
- * one fix (verdicts_util.c). */
+ * utilization (compute_bound, pcie_bound, launch_bound, cpu_bound_input,
+ * bursty): it fires only when none did, so one load gets one story and one
+ * fix (verdicts_util.c).  A GPU fed by pageable copies is PCIe-bound even
+ * though the copies keep a CPU core busy (the driver stages them) and make
+ * NVML read busy while the SMs are empty; so pcie_bound comes before
+ * launch_bound and cpu_bound_input, and they step aside for it. */
 static void check_gpu(struct analyze_ctx *c, size_t gi, const struct analyze_gpu_series *g)
 {
 	analyze_check_health(c, gi, g);
 	analyze_check_bandwidth(c, gi, g);
 	analyze_check_compute(c, gi, g);
-	analyze_check_launch(c, gi, g); /* after compute: a GPU computing is not empty */
+	analyze_check_pcie(c, gi, g);
+	analyze_check_launch(c, gi, g); /* after compute and pcie: copies read as NVML busy */
 	analyze_check_cpu_bound(c, gi, g);
 	analyze_check_bursty(c, gi, g); /* after cpu_bound: a starved GPU also works in bursts */
-	analyze_check_pcie(c, gi, g);
 	analyze_check_idle(c, gi, g);
 	analyze_check_power_cap(c, gi, g);
 	analyze_check_thermal(c, gi, g);

@@ -179,7 +179,7 @@ struct analyze_config {
 
 	double thermal_min_share; /* throttled at least this share (0.1) */
 
-	double pcie_link_util_min; /* PCIe bound: throughput >= this x link capacity (0.25) */
+	double pcie_link_util_min; /* PCIe bound: throughput >= this x link capacity (0.1) */
 	double pcie_sm_max;        /* ... while SM activity < this (0.5) */
 
 	double growth_min_r2;     /* linear fit quality needed (0.8) */

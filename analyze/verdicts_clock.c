@@ -69,6 +69,11 @@ void analyze_check_power_cap(struct analyze_ctx *c, size_t gi, const struct anal
 	unsigned seen = 0;
 
 	analyze_subject_gpu(&about, gi, g);
+	/* Bursts that trip the cap are one story with one fix (smooth them):
+	 * bursty carries the capped share.  On an H200, 100 ms of matmul a
+	 * second kept the cap reason up 49 % of the time, mostly while idle. */
+	if (analyze_fired(c, ANALYZE_BURSTY, gi))
+		return;
 	bool by_shares = enough(c, g, ANALYZE_SIG_POWER_CAP_SHARE) ||
 	                 enough(c, g, ANALYZE_SIG_POWER_BRAKE_SHARE);
 	bool by_reasons = enough(c, g, ANALYZE_SIG_CLOCK_EVENT_REASONS);

@@ -39,8 +39,9 @@ void analyze_check_launch(struct analyze_ctx *c, size_t gi, const struct analyze
 
 	if (!analyze_require(c, ANALYZE_LAUNCH_BOUND, gi, g, need, 2))
 		return;
-	/* Half the window computing flat out is not an empty GPU. */
-	if (analyze_fired(c, ANALYZE_COMPUTE_BOUND, gi))
+	/* Half the window computing flat out is not an empty GPU; one waiting
+	 * on copies reads NVML-busy too, and its story is the transfers. */
+	if (analyze_fired(c, ANALYZE_COMPUTE_BOUND, gi) || analyze_fired(c, ANALYZE_PCIE_BOUND, gi))
 		return;
 	for (size_t i = 0; i < g->n; i++) {
 		int r = analyze_launch_sample(cfg, g, i);
@@ -228,6 +229,9 @@ void analyze_check_bursty(struct analyze_ctx *c, size_t gi, const struct analyze
 	analyze_evidence_add(v, "util_peak", util_peak, "ratio");
 	analyze_evidence_add(v, ts == ANALYZE_SIG_SM_ACTIVE ? "sm_active_mean" : "true_util_mean",
 	                     true_util, "ratio");
+	/* Peaks over the limit trip the power cap; power_capped steps aside. */
+	analyze_evidence_add(v, "power_cap_share",
+	                     analyze_mean(g->sig[ANALYZE_SIG_POWER_CAP_SHARE], g->n), "ratio");
 	analyze_setf(v->evidence_text, sizeof(v->evidence_text),
 	             "Judged on %s: %.0f%% of the samples hold a peak (at least %.0f%% of %s), "
 	             "and the mean is %.0f%% of the mean peak, so the GPU works flat out about "

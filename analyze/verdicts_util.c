@@ -175,8 +175,10 @@ void analyze_check_cpu_bound(struct analyze_ctx *c, size_t gi, const struct anal
 		                       c->cfg->min_samples);
 		return;
 	}
-	/* A busy-but-empty GPU's host is busy launching, not preparing input. */
-	if (analyze_fired(c, ANALYZE_LAUNCH_BOUND, gi))
+	/* A busy-but-empty GPU's host is busy launching, not preparing input;
+	 * a PCIe-bound one's is busy staging pageable copies (pinned memory is
+	 * the fix both verdicts would give, and pcie_bound says why). */
+	if (analyze_fired(c, ANALYZE_LAUNCH_BOUND, gi) || analyze_fired(c, ANALYZE_PCIE_BOUND, gi))
 		return;
 	for (size_t i = 0; i < g->nprocs; i++)
 		cpu_bound_process(c, gi, g, &g->procs[i], us);

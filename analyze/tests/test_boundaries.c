@@ -203,7 +203,7 @@ static const struct CMUnitTest boundary_tests[] = {
     CASE("thermal.at_slowdown_89", thermal_temp, 88.95, 0.05, ANALYZE_THERMAL_THROTTLING, CRIT,
          true),
     CASE("thermal.share_0.1", thermal_share, 0.1, 0.02, ANALYZE_THERMAL_THROTTLING, WARN, true),
-    CASE("pcie.link_util_0.25", pcie_link_util, 0.25, 0.005, ANALYZE_PCIE_BOUND, WARN, true),
+    CASE("pcie.link_util_0.1", pcie_link_util, 0.1, 0.005, ANALYZE_PCIE_BOUND, WARN, true),
     CASE("pcie.sm_0.5", pcie_sm, 0.5, 0.005, ANALYZE_PCIE_BOUND, WARN, false),
     CASE("memory_growth.min_bytes_256MiB", growth_total, 256 * MIB, 2 * MIB, ANALYZE_MEMORY_GROWTH,
          WARN, true),

@@ -88,6 +88,35 @@ static void test_no_gpm_judges_on_nvml(void **state)
 	synth_free(&s);
 }
 
+/* Pageable host-to-device copies, as measured on an H200: 7.9 GB/s of PCIe
+ * receive (an eighth of the gen 5 x16 link), NVML 16 % busy (copies count),
+ * SMs 0.04 %, the copying process pegging a core (the driver stages pageable
+ * memory on the CPU). */
+static void test_pageable_copies_are_pcie_bound(void **state)
+{
+	(void)state;
+	struct synth s;
+	busy_but_empty(&s);
+	synth_set(&s, ANALYZE_SIG_GPU_UTIL, 0.16);
+	synth_set(&s, ANALYZE_SIG_SM_ACTIVE, 0.0004);
+	synth_set(&s, ANALYZE_SIG_PCIE_RX_BYTES_PER_S, 7.9e9);
+	struct analyze_result *r = synth_run(&s, NULL);
+	const struct analyze_verdict *v = analyze_find(r, ANALYZE_PCIE_BOUND, 0);
+	assert_non_null(v);
+	assert_float_equal(analyze_evidence_value(v, "link_util_mean"), 7.9e9 / (3.938e9 * 16),
+	                   1e-9);
+	assert_null(analyze_find(r, ANALYZE_CPU_BOUND_INPUT, 0));
+	assert_null(analyze_find(r, ANALYZE_IDLE, 0));
+	analyze_result_free(r);
+	/* Faster copies that read NVML 30 % busy are still transfers, not launches. */
+	synth_set(&s, ANALYZE_SIG_GPU_UTIL, 0.30);
+	r = synth_run(&s, NULL);
+	assert_non_null(analyze_find(r, ANALYZE_PCIE_BOUND, 0));
+	assert_null(analyze_find(r, ANALYZE_LAUNCH_BOUND, 0));
+	analyze_result_free(r);
+	synth_free(&s);
+}
+
 /* 100 ms of full-power matmul once a second: every second holds a peak. */
 static void bursty_load(struct synth *s)
 {
@@ -119,7 +148,21 @@ static void test_bursts_are_seen(void **state)
 	assert_non_null(strstr(v->title, "860 W"));
 	assert_null(analyze_find(r, ANALYZE_IDLE, 0));
 	assert_float_equal(r->summaries[0].util_mean, 0.08, 1e-12);
+	assert_true(isnan(analyze_evidence_value(v, "power_cap_share")));
 	analyze_result_free(r);
+
+	/* Peaks over the limit keep the cap reason up half the time (49 % on an
+	 * H200): part of the burst story, not a second verdict. */
+	synth_set(&s, ANALYZE_SIG_POWER_CAP_SHARE, 0.55);
+	synth_set(&s, ANALYZE_SIG_SM_CLOCK_HZ, 1500e6);
+	r = synth_run(&s, NULL);
+	v = analyze_find(r, ANALYZE_BURSTY, 0);
+	assert_non_null(v);
+	assert_float_equal(analyze_evidence_value(v, "power_cap_share"), 0.55, 1e-9);
+	assert_null(analyze_find(r, ANALYZE_POWER_CAPPED, 0));
+	analyze_result_free(r);
+	synth_absent(&s, ANALYZE_SIG_POWER_CAP_SHARE);
+	synth_set(&s, ANALYZE_SIG_SM_CLOCK_HZ, 1980e6);
 
 	/* Two seconds of work every ten: period 10 s, burst ~2 s. */
 	for (size_t i = 0; i < s.n; i++) {
@@ -406,7 +449,7 @@ static bool has(const struct analyze_result *r, const char *id)
 static void test_no_contradicting_verdicts(void **state)
 {
 	(void)state;
-	size_t seen[4] = {0}; /* launch, compute, bursty, idle: the test must reach them */
+	size_t seen[5] = {0}; /* launch, compute, bursty, idle, pcie: the test must reach them */
 	for (uint64_t seed = 1; seed <= 400; seed++) {
 		uint64_t st = seed * 0x9E3779B97F4A7C15ULL;
 		struct synth s;
@@ -458,6 +501,9 @@ static void test_no_contradicting_verdicts(void **state)
 			s.sig[ANALYZE_SIG_TENSOR_ACTIVE][i] = sm * 0.7;
 			s.sig[ANALYZE_SIG_POWER_W][i] = pw;
 			s.sig[ANALYZE_SIG_POWER_MAX_W][i] = pmax;
+			/* Idle seconds sometimes wait on host copies. */
+			s.sig[ANALYZE_SIG_PCIE_RX_BYTES_PER_S][i] =
+			    shape == 3 && seed % 2 == 0 ? synth_uniform(&st, 4e9, 12e9) : 2e9;
 			s.proc_cpu[0][i] = synth_uniform(&st, 0, 1.2);
 			if (synth_uniform(&st, 0, 1) < 0.08) {
 				int sig = (int)synth_uniform(&st, 0, ANALYZE_SIG_COUNT - 0.001);
@@ -473,6 +519,10 @@ static void test_no_contradicting_verdicts(void **state)
 		    {ANALYZE_IDLE, ANALYZE_BURSTY},
 		    {ANALYZE_IDLE, ANALYZE_CPU_BOUND_INPUT},
 		    {ANALYZE_LAUNCH_BOUND, ANALYZE_CPU_BOUND_INPUT},
+		    {ANALYZE_PCIE_BOUND, ANALYZE_CPU_BOUND_INPUT},
+		    {ANALYZE_PCIE_BOUND, ANALYZE_LAUNCH_BOUND},
+		    {ANALYZE_IDLE, ANALYZE_PCIE_BOUND},
+		    {ANALYZE_BURSTY, ANALYZE_POWER_CAPPED},
 		};
 		for (size_t k = 0; k < sizeof(pairs) / sizeof(pairs[0]); k++)
 			if (has(r, pairs[k][0]) && has(r, pairs[k][1]))
@@ -482,10 +532,11 @@ static void test_no_contradicting_verdicts(void **state)
 		seen[1] += has(r, ANALYZE_COMPUTE_BOUND);
 		seen[2] += has(r, ANALYZE_BURSTY);
 		seen[3] += has(r, ANALYZE_IDLE);
+		seen[4] += has(r, ANALYZE_PCIE_BOUND);
 		analyze_result_free(r);
 		synth_free(&s);
 	}
-	for (int k = 0; k < 4; k++)
+	for (int k = 0; k < 5; k++)
 		if (seen[k] < 5)
 			fail_msg("verdict %d fired in only %zu windows", k, seen[k]);
 }
@@ -495,6 +546,7 @@ int analyze_shape_tests(void)
 	static const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_busy_but_empty_is_launch_bound),
 	    cmocka_unit_test(test_no_gpm_judges_on_nvml),
+	    cmocka_unit_test(test_pageable_copies_are_pcie_bound),
 	    cmocka_unit_test(test_bursts_are_seen),
 	    cmocka_unit_test(test_steady_loads_are_not_bursty),
 	    cmocka_unit_test(test_no_contradicting_verdicts),
