@@ -20,6 +20,10 @@
 #include "analyze/internal.h"
 #include "analyze/stats.h"
 
+/* A peak in at least this share of the samples: bursts shorter than a
+ * sample, one or more in each. */
+#define BURSTS_EVERY_SAMPLE 0.9
+
 static double clamp01(double x)
 {
 	return x < 0 ? 0 : x > 1 ? 1 : x;
@@ -156,7 +160,7 @@ void analyze_check_bursty(struct analyze_ctx *c, size_t gi, const struct analyze
 		return;
 	}
 	size_t usable = 0, active = 0, runs = 0;
-	double mean_sum = 0, peak_sum = 0, util_peak_sum = 0, power_peak = NAN;
+	double mean_sum = 0, peak_sum = 0, util_peak_sum = 0;
 	size_t util_peakn = 0;
 	bool prev = false;
 	for (size_t i = 0; i < g->n; i++) {
@@ -187,7 +191,7 @@ void analyze_check_bursty(struct analyze_ctx *c, size_t gi, const struct analyze
 	double duty = peak > 0 ? mean / peak : NAN;
 	/* Repeating: several bursts, or a peak in nearly every sample (bursts
 	 * shorter than a sample).  One long phase is a change of load. */
-	bool every_sample = active_share >= 0.9;
+	bool every_sample = active_share >= BURSTS_EVERY_SAMPLE;
 	if (active_share < cfg->bursty_active_min || !(duty <= cfg->bursty_duty_max) ||
 	    (runs < 2 && !every_sample))
 		return;
@@ -197,7 +201,7 @@ void analyze_check_bursty(struct analyze_ctx *c, size_t gi, const struct analyze
 		return;
 
 	double power_mean = analyze_mean(g->sig[ANALYZE_SIG_POWER_W], g->n);
-	power_peak = analyze_max(g->sig[ANALYZE_SIG_POWER_MAX_W], g->n);
+	double power_peak = analyze_max(g->sig[ANALYZE_SIG_POWER_MAX_W], g->n);
 	double util_mean = analyze_mean(g->sig[ANALYZE_SIG_GPU_UTIL], g->n);
 	double util_peak = util_peakn ? util_peak_sum / (double)util_peakn : NAN;
 	enum analyze_signal ts = analyze_true_util_signal(cfg->min_samples, g);
