@@ -188,6 +188,7 @@ static void test_bursts_are_seen(void **state)
 	analyze_result_free(r);
 
 	/* Without power maxima, utilization maxima judge. */
+	synth_free(&s);
 	bursty_load(&s);
 	synth_absent(&s, ANALYZE_SIG_POWER_MAX_W);
 	r = synth_run(&s, NULL);
