@@ -175,8 +175,9 @@ static void gpu_charts(FILE *out, const struct report_data *d, size_t g)
 	                     {"total", "#888", sig[ANALYZE_SIG_FB_TOTAL_BYTES], 1 / 1073741824.0}};
 	chart(out, &ax, "GPU memory", "GiB", mem, 2, n, 0);
 	struct line pw[] = {{"power", "#8c564b", sig[ANALYZE_SIG_POWER_W], 1},
-	                    {"limit", "#888", sig[ANALYZE_SIG_POWER_LIMIT_W], 1}};
-	chart(out, &ax, "Power", "W", pw, 2, n, 0);
+	                    {"limit", "#888", sig[ANALYZE_SIG_POWER_LIMIT_W], 1},
+	                    {"peak (20 ms samples)", "#e377c2", sig[ANALYZE_SIG_POWER_MAX_W], 1}};
+	chart(out, &ax, "Power", "W", pw, 3, n, 0);
 }
 
 static const char css[] =
