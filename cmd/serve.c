@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cmd/alerts.h"
 #include "cmd/commands.h"
 #include "cmd/options.h"
 #include "cmd/history.h"
@@ -45,9 +46,9 @@ static void serve_usage(FILE *to)
 	    "                         also GPUSCOPE_NVML_LIB)\n"
 	    "  --demo [SCENARIO]      read the built-in GPU simulator instead of the\n"
 	    "                         driver, with a scenario file or the 8-GPU default\n"
-	    "%s%s"
+	    "%s%s%s"
 	    "  -h, --help             this help\n",
-	    serve_history_usage, serve_procs_usage);
+	    serve_history_usage, serve_procs_usage, serve_alerts_usage);
 }
 
 /* "gpuscope serve: ...", the pointer to --help, exit status 2. */
@@ -64,6 +65,8 @@ int cmd_serve(int argc, char **argv)
 	serve_history_init(&hist);
 	struct serve_procs procs;
 	serve_procs_init(&procs);
+	static struct serve_alerts alerts; /* large (the rules); one per process */
+	serve_alerts_init(&alerts);
 
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
@@ -72,6 +75,8 @@ int cmd_serve(int argc, char **argv)
 			taken = serve_history_take(&hist, argc, argv, &i, err, sizeof(err));
 		if (!taken)
 			taken = serve_procs_take(&procs, argc, argv, &i, err, sizeof(err));
+		if (!taken)
+			taken = serve_alerts_take(&alerts, argc, argv, &i, err, sizeof(err));
 		if (taken < 0)
 			return bad_usage("%s", err);
 		if (taken)
@@ -133,6 +138,7 @@ int cmd_serve(int argc, char **argv)
 	sigemptyset(&stop);
 	sigaddset(&stop, SIGINT);
 	sigaddset(&stop, SIGTERM);
+	sigaddset(&stop, SIGHUP); /* reloads the alert rules */
 	pthread_sigmask(SIG_BLOCK, &stop, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
@@ -161,9 +167,18 @@ int cmd_serve(int argc, char **argv)
 		return 1;
 	}
 	hcfg.extras = serve_history_extras(&hist);
+	if (serve_alerts_start(&alerts, &run.board, hist.diagnosis,
+	                       hist.recorder ? hist.resolved : NULL) != 0) {
+		serve_history_stop(&hist);
+		sampling_stop(&run, &sess);
+		serve_procs_stop(&procs, run.hung);
+		return 1;
+	}
+	hcfg.alerting = serve_alerts_extras(&alerts);
 	struct http_server *http = http_start(&run.board, &hcfg, err, sizeof(err));
 	if (!http) {
 		fprintf(stderr, "gpuscope: %s\n", err);
+		serve_alerts_stop(&alerts);
 		serve_history_stop(&hist);
 		sampling_stop(&run, &sess);
 		serve_procs_stop(&procs, run.hung);
@@ -180,10 +195,12 @@ int cmd_serve(int argc, char **argv)
 	        sess.info.driver_version[0] ? sess.info.driver_version : "unknown");
 
 	int sig = 0;
-	sigwait(&stop, &sig);
+	while (sigwait(&stop, &sig) == 0 && sig == SIGHUP)
+		serve_alerts_reload(&alerts);
 	fprintf(stderr, "gpuscope: %s, stopping\n", sig == SIGINT ? "interrupted" : "terminated");
 
 	http_stop(http);
+	serve_alerts_stop(&alerts);
 	serve_history_stop(&hist);
 	sampling_stop(&run, &sess);
 	serve_procs_stop(&procs, run.hung);

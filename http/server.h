@@ -8,6 +8,7 @@
  * GET /api/v1/diagnosis  verdicts over a recent window (when extras give them).
  * GET /api/v1/processes  every GPU's processes (attribution, export/proc_json.h).
  * GET /api/v1/workloads  processes grouped by workload; tensor-parallel groups.
+ * GET /api/v1/alerts  the agent's pending and firing alerts (when extras give them).
  * GET /               a small index page.
  * Handlers read board snapshots only: nothing here calls NVML.
  */
@@ -34,6 +35,8 @@ struct http_extras {
 	char *(*diagnosis)(void *ctx, unsigned *status);
 	/* Families appended to every /metrics body, before the end marker. */
 	void (*metrics)(void *ctx, const struct prom_options *o, struct strbuf *out);
+	/* The /api/v1/alerts body (malloc'd JSON); *status is the HTTP status. */
+	char *(*alerts)(void *ctx, unsigned *status);
 };
 
 struct http_config {
@@ -43,6 +46,7 @@ struct http_config {
 	unsigned threads; /* worker threads */
 	const struct http_extras *extras; /* NULL: none */
 	unsigned process_cap;             /* per-process series per GPU; 0: default (10) */
+	const struct http_extras *alerting; /* alert/: /api/v1/alerts and its families; NULL: none */
 };
 
 struct http_server *http_start(struct board *b, const struct http_config *cfg, char *err,

@@ -2,15 +2,15 @@
 # deps.sh - install the Debian packages gpuscope needs, and only those missing.
 #
 #   scripts/deps.sh build   compiler, CMake and the libraries gpuscope links
-#   scripts/deps.sh test    build + cmocka, Prometheus/promtool, python3
+#   scripts/deps.sh test    build + cmocka, Prometheus/promtool, Alertmanager, python3
 #   scripts/deps.sh bench   build + wrk and nginx (bench/run.sh)
 #
 # Runs apt-get as root (or through sudo); never downloads anything else.
 set -euo pipefail
 
 build_pkgs=(gcc make cmake pkg-config libmicrohttpd-dev libjansson-dev zlib1g-dev libsqlite3-dev
-            libcurl4-openssl-dev)
-test_pkgs=("${build_pkgs[@]}" libcmocka-dev prometheus python3 sqlite3)
+            libcurl4-openssl-dev libyaml-dev)
+test_pkgs=("${build_pkgs[@]}" libcmocka-dev prometheus prometheus-alertmanager python3 sqlite3)
 bench_pkgs=("${build_pkgs[@]}" wrk nginx-light sqlite3 time)
 
 case "${1:-build}" in
