@@ -17,17 +17,33 @@
 #include <string.h>
 #include <time.h>
 
+#include "alert/deliver.h"
 #include "alert/eval.h"
 #include "alert/rules_yaml.h"
 #include "cmd/live_diagnosis.h"
 #include "export/strbuf.h"
+#include "store/recorder.h"
 
 #define ALERTS_PERIOD_S 1
 
 const char serve_alerts_usage[] =
     "  --alert-rules FILE     change the built-in alert rules (YAML; docs/alerts.md);\n"
     "                         re-read on SIGHUP, a bad file keeps the rules in use\n"
-    "  --no-alerts            evaluate no alert rules\n";
+    "  --no-alerts            evaluate no alert rules\n"
+    "  --alertmanager URL     send alerts to Alertmanager (its API v2; repeatable)\n"
+    "  --alert-webhook-file FILE  POST Alertmanager webhook JSON to the URL in FILE\n"
+    "                         (or $GPUSCOPE_ALERT_WEBHOOK_URL)\n"
+    "  --slack-webhook-file FILE  Slack incoming webhook URL in FILE\n"
+    "                         (or $GPUSCOPE_SLACK_WEBHOOK_URL)\n"
+    "  --pagerduty-key-file FILE  PagerDuty Events v2 routing key in FILE\n"
+    "                         (or $GPUSCOPE_PAGERDUTY_ROUTING_KEY)\n"
+    "  --pagerduty-url URL    Events API endpoint (default\n"
+    "                         https://events.pagerduty.com/v2/enqueue)\n"
+    "  --alert-queue FILE     SQLite file of undelivered notifications (default:\n"
+    "                         beside the history; under --demo without one, memory)\n"
+    "  --alert-backoff-max DUR  longest wait between delivery retries, 1s-1h (60s)\n";
+
+#define PAGERDUTY_EVENTS_URL "https://events.pagerduty.com/v2/enqueue"
 
 void serve_alerts_init(struct serve_alerts *a)
 {
@@ -45,13 +61,45 @@ int serve_alerts_take(struct serve_alerts *a, int argc, char **argv, int *i, cha
 		a->off = true;
 		return 1;
 	}
-	if (strcmp(arg, "--alert-rules") != 0)
+	const char **slot = strcmp(arg, "--alert-webhook-file") == 0   ? &a->webhook_file
+	                    : strcmp(arg, "--slack-webhook-file") == 0 ? &a->slack_file
+	                    : strcmp(arg, "--pagerduty-key-file") == 0 ? &a->pagerduty_file
+	                    : strcmp(arg, "--pagerduty-url") == 0      ? &a->pagerduty_url
+	                    : strcmp(arg, "--alert-queue") == 0        ? &a->queue_path
+	                                                               : NULL;
+	bool am = strcmp(arg, "--alertmanager") == 0;
+	bool backoff = strcmp(arg, "--alert-backoff-max") == 0;
+	if (!slot && !am && !backoff && strcmp(arg, "--alert-rules") != 0)
 		return 0;
 	if (!val || !*val) {
 		snprintf(err, errlen, "%s needs a value", arg);
 		return -1;
 	}
 	++*i;
+	if (slot) {
+		*slot = val;
+		return 1;
+	}
+	if (am) {
+		if (a->nalertmanager == sizeof(a->alertmanager) / sizeof(a->alertmanager[0])) {
+			snprintf(err, errlen, "--alertmanager: at most 4");
+			return -1;
+		}
+		if (strncmp(val, "http://", 7) != 0 && strncmp(val, "https://", 8) != 0) {
+			snprintf(err, errlen, "--alertmanager '%s': give http(s)://HOST:PORT", val);
+			return -1;
+		}
+		a->alertmanager[a->nalertmanager++] = val;
+		return 1;
+	}
+	if (backoff) {
+		if (alert_parse_duration(val, &a->backoff_max_s) != 0 || a->backoff_max_s < 1 ||
+		    a->backoff_max_s > 3600) {
+			snprintf(err, errlen, "--alert-backoff-max '%s': give 1s to 1h", val);
+			return -1;
+		}
+		return 1;
+	}
 	char why[800];
 	if (alert_rules_load(val, &a->rules, why, sizeof(why)) != 0) {
 		snprintf(err, errlen, "--alert-rules %s", why);
@@ -178,6 +226,11 @@ static void evaluate(struct serve_alerts *a)
 	render(a);
 	pthread_mutex_unlock(&a->lock);
 	free(in);
+	char err[600];
+	if (a->delivery &&
+	    alert_delivery_submit(a->delivery, events, nevents, now, err, sizeof(err)) != 0)
+		fprintf(stderr, "gpuscope: alerts: %zu notification%s not queued: %s\n", nevents,
+		        nevents == 1 ? "" : "s", err);
 	for (size_t i = 0; i < nevents; i++)
 		fprintf(stderr, "gpuscope: alert %s %s on GPU %ld (%s)\n", events[i].rule,
 		        events[i].state == ALERT_STATE_FIRING ? "firing" : "resolved",
@@ -231,6 +284,8 @@ static char *extra_alerts(void *ctx, unsigned *status)
 	                    a->reload_error[0] ? json_string(a->reload_error) : json_null());
 	pthread_mutex_unlock(&a->lock);
 	json_object_set_new(data, "rules", rules);
+	json_object_set_new(data, "receivers",
+	                    a->delivery ? alert_delivery_status_json(a->delivery) : json_array());
 	json_object_set_new(doc, "data", data);
 	char *text = json_dumps(doc, JSON_INDENT(1) | JSON_ENSURE_ASCII);
 	json_decref(doc);
@@ -249,10 +304,137 @@ static void extra_metrics(void *ctx, const struct prom_options *o, struct strbuf
 	pthread_mutex_unlock(&a->lock);
 }
 
-int serve_alerts_start(struct serve_alerts *a, struct board *b, struct live_diagnosis *d,
-                       const char *history)
+/* A secret: the first line of file, else the environment variable; *out
+ * NULL when neither is given.  Errors name the file, never its content. */
+static int read_secret(const char *file, const char *env, bool url, char **out)
 {
-	(void)history;
+	*out = NULL;
+	char buf[2048];
+	const char *src = NULL;
+	if (file) {
+		FILE *f = fopen(file, "r");
+		if (!f) {
+			fprintf(stderr, "gpuscope: alerts: cannot read %s: %s\n", file,
+			        strerror(errno));
+			return -1;
+		}
+		src = fgets(buf, sizeof(buf), f);
+		fclose(f);
+		if (!src) {
+			fprintf(stderr, "gpuscope: alerts: %s is empty\n", file);
+			return -1;
+		}
+	} else {
+		src = getenv(env);
+		if (!src || !*src)
+			return 0;
+		snprintf(buf, sizeof(buf), "%s", src);
+	}
+	size_t n = strlen(buf);
+	while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' ' ||
+	             buf[n - 1] == '\t'))
+		buf[--n] = '\0';
+	const char *where = file ? file : env;
+	if (!n || (url && strncmp(buf, "http://", 7) != 0 && strncmp(buf, "https://", 8) != 0)) {
+		fprintf(stderr, "gpuscope: alerts: %s does not hold %s\n", where,
+		        url ? "an http(s) URL" : "a routing key");
+		return -1;
+	}
+	if (!(*out = strdup(buf))) {
+		fprintf(stderr, "gpuscope: alerts: out of memory\n");
+		return -1;
+	}
+	return 1;
+}
+
+static void add_receiver(struct alert_delivery_config *c, enum alert_receiver_kind k,
+                         const char *name, char *url, char *key)
+{
+	struct alert_receiver_config *r = &c->receivers[c->n++];
+	r->kind = k;
+	snprintf(r->name, sizeof(r->name), "%s", name);
+	r->url = url;
+	r->routing_key = key;
+}
+
+/* Where undelivered notifications wait: --alert-queue, else a file beside
+ * the history ("<history>-alerts"), else beside where the history would be;
+ * under --demo without either, memory.  Not the history file itself: the
+ * recorder holds its write lock across 5-second batches, and a delivery
+ * that waits behind it would hold up evaluation. */
+static void queue_path(struct serve_alerts *a, const char *history, bool demo, char *out,
+                       size_t len)
+{
+	if (a->queue_path) {
+		snprintf(out, len, "%s", a->queue_path);
+		return;
+	}
+	if (history) {
+		snprintf(out, len, "%s-alerts", history);
+		return;
+	}
+	if (!demo && recorder_default_path(false, out, len)) {
+		char *slash = strrchr(out, '/');
+		if (slash && (size_t)(slash - out) + 16 < len) {
+			snprintf(slash + 1, len - (size_t)(slash + 1 - out), "alert-queue.db");
+			return;
+		}
+	}
+	snprintf(out, len, ":memory:");
+	fprintf(stderr,
+	        "gpuscope: alerts: undelivered notifications are kept in memory only "
+	        "(give --alert-queue FILE or --history PATH to keep them across restarts)\n");
+}
+
+static int start_delivery(struct serve_alerts *a, const char *history, bool demo)
+{
+	struct alert_delivery_config c = {.backoff_max_s = a->backoff_max_s};
+	int rc = 0;
+	for (size_t i = 0; i < a->nalertmanager; i++) {
+		char name[32], url[1024];
+		snprintf(name, sizeof(name), i ? "alertmanager-%zu" : "alertmanager", i + 1);
+		size_t n = strlen(a->alertmanager[i]);
+		while (n && a->alertmanager[i][n - 1] == '/')
+			n--;
+		snprintf(url, sizeof(url), "%.*s/api/v2/alerts", (int)n, a->alertmanager[i]);
+		add_receiver(&c, ALERT_RECEIVER_ALERTMANAGER, name, strdup(url), NULL);
+	}
+	char *secret;
+	if ((rc = read_secret(a->webhook_file, "GPUSCOPE_ALERT_WEBHOOK_URL", true, &secret)) > 0)
+		add_receiver(&c, ALERT_RECEIVER_WEBHOOK, "webhook", secret, NULL);
+	if (rc >= 0 &&
+	    (rc = read_secret(a->slack_file, "GPUSCOPE_SLACK_WEBHOOK_URL", true, &secret)) > 0)
+		add_receiver(&c, ALERT_RECEIVER_SLACK, "slack", secret, NULL);
+	if (rc >= 0 && (rc = read_secret(a->pagerduty_file, "GPUSCOPE_PAGERDUTY_ROUTING_KEY", false,
+	                                 &secret)) > 0)
+		add_receiver(&c, ALERT_RECEIVER_PAGERDUTY, "pagerduty",
+		             strdup(a->pagerduty_url ? a->pagerduty_url : PAGERDUTY_EVENTS_URL),
+		             secret);
+	char path[4200];
+	if (rc >= 0 && c.n) {
+		queue_path(a, history, demo, path, sizeof(path));
+		c.queue_path = path;
+		char err[600];
+		if (!(a->delivery = alert_delivery_start(&c, err, sizeof(err)))) {
+			fprintf(stderr, "gpuscope: %s\n", err);
+			rc = -1;
+		} else {
+			fprintf(stderr, "gpuscope: alerts: delivering to");
+			for (size_t i = 0; i < c.n; i++)
+				fprintf(stderr, " %s", c.receivers[i].name);
+			fprintf(stderr, " (queue %s)\n", path);
+		}
+	}
+	for (size_t i = 0; i < c.n; i++) {
+		free(c.receivers[i].url);
+		free(c.receivers[i].routing_key);
+	}
+	return rc < 0 ? -1 : 0;
+}
+
+int serve_alerts_start(struct serve_alerts *a, struct board *b, struct live_diagnosis *d,
+                       const char *history, bool demo)
+{
 	if (a->off)
 		return 0;
 	a->board = b;
@@ -263,11 +445,27 @@ int serve_alerts_start(struct serve_alerts *a, struct board *b, struct live_diag
 		return -1;
 	}
 	stamp(a->loaded_at, sizeof(a->loaded_at));
+	if (start_delivery(a, history, demo) != 0) {
+		alert_engine_free(a->engine);
+		a->engine = NULL;
+		return -1;
+	}
+	struct alert *firing = NULL;
+	size_t nfiring = 0;
+	if (a->delivery && alert_delivery_firing(a->delivery, &firing, &nfiring) == 0 && nfiring) {
+		alert_engine_restore(a->engine, wall_now(), firing, nfiring);
+		fprintf(stderr,
+		        "gpuscope: alerts: %zu alert%s still firing from before the restart\n",
+		        nfiring, nfiring == 1 ? "" : "s");
+	}
+	free(firing);
 	pthread_mutex_init(&a->lock, NULL);
 	pthread_cond_init(&a->wake, NULL);
 	int rc = pthread_create(&a->thread, NULL, alerts_main, a);
 	if (rc != 0) {
 		fprintf(stderr, "gpuscope: alerts: cannot start its thread: %s\n", strerror(rc));
+		alert_delivery_stop(a->delivery);
+		a->delivery = NULL;
 		alert_engine_free(a->engine);
 		a->engine = NULL;
 		return -1;
@@ -331,6 +529,8 @@ void serve_alerts_stop(struct serve_alerts *a)
 	pthread_cond_broadcast(&a->wake);
 	pthread_mutex_unlock(&a->lock);
 	pthread_join(a->thread, NULL);
+	alert_delivery_stop(a->delivery);
+	a->delivery = NULL;
 	pthread_cond_destroy(&a->wake);
 	pthread_mutex_destroy(&a->lock);
 	alert_engine_free(a->engine);

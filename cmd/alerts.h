@@ -53,11 +53,13 @@ int serve_alerts_take(struct serve_alerts *a, int argc, char **argv, int *i, cha
 
 extern const char serve_alerts_usage[];
 
-/* Starts evaluation (and delivery when receivers are given).  history: the
- * history file in use (the delivery queue's home), NULL when off.
+/* Starts evaluation (and delivery when receivers are given); restores the
+ * alerts the queue records as firing.  history: the history file in use
+ * (the delivery queue's home), NULL when off; demo: keep the queue in
+ * memory when there is no history and no --alert-queue.
  * Returns 0, or -1 with a message printed. */
 int serve_alerts_start(struct serve_alerts *a, struct board *b, struct live_diagnosis *d,
-                       const char *history);
+                       const char *history, bool demo);
 
 /* SIGHUP: reads the rules file again; a bad file keeps the rules in use and
  * says why (stderr and /api/v1/alerts). */

@@ -168,7 +168,7 @@ int cmd_serve(int argc, char **argv)
 	}
 	hcfg.extras = serve_history_extras(&hist);
 	if (serve_alerts_start(&alerts, &run.board, hist.diagnosis,
-	                       hist.recorder ? hist.resolved : NULL) != 0) {
+	                       hist.recorder ? hist.resolved : NULL, gopts.demo) != 0) {
 		serve_history_stop(&hist);
 		sampling_stop(&run, &sess);
 		serve_procs_stop(&procs, run.hung);

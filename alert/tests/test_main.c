@@ -11,6 +11,7 @@ static const struct {
 } groups[] = {
     {"rules", test_rules_run},
     {"eval", test_eval_run},
+    {"queue", test_queue_run},
 };
 
 int main(int argc, char **argv)

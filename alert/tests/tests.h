@@ -5,6 +5,5 @@
 int test_rules_run(void);
 int test_eval_run(void);
 int test_queue_run(void);
-int test_payload_run(void);
 
 #endif
