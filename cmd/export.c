@@ -39,7 +39,7 @@ int cmd_export(int argc, char **argv)
 	if (!rules && !grafana)
 		return bad_usage("unknown export '%s': rules or grafana", what);
 	unsigned names = ALERT_EXPORT_NATIVE | ALERT_EXPORT_DCGM;
-	static struct alert_rules rs; /* large; one per process */
+	struct alert_rules rs; /* ~70 KB: fine on main's stack */
 	alert_rules_builtin(&rs);
 	for (int i = 2; i < argc; i++) {
 		const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;

@@ -65,7 +65,7 @@ int cmd_serve(int argc, char **argv)
 	serve_history_init(&hist);
 	struct serve_procs procs;
 	serve_procs_init(&procs);
-	static struct serve_alerts alerts; /* large (the rules); one per process */
+	struct serve_alerts alerts; /* ~70 KB (the rules): fine on main's stack */
 	serve_alerts_init(&alerts);
 
 	for (int i = 1; i < argc; i++) {

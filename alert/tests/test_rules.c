@@ -213,6 +213,40 @@ static void test_load_names_the_file(void **state)
 	unlink(path);
 }
 
+/* Every prefix of a good file, and the file with each byte replaced by
+ * characters YAML cares about, parses or fails cleanly (ASan watches). */
+static void test_mangled_files_never_crash(void **state)
+{
+	const char *good = "rules:\n"
+	                   "  - name: GpuTemperatureHigh\n"
+	                   "    for: 30s\n"
+	                   "    models: [{match: A100, threshold: 83}]\n"
+	                   "  - &r {name: New, signal: power, op: '>', threshold: 0.5,"
+	                   " severity: info, and: {signal: utilization, op: '<', threshold: 1}}\n"
+	                   "  - *r\n";
+	size_t n = strlen(good);
+	char *buf = malloc(n + 1);
+	assert_non_null(buf);
+	struct alert_rules *rs = malloc(sizeof(*rs));
+	assert_non_null(rs);
+	char err[400];
+	assert_int_equal(alert_rules_parse(good, n, rs, err, sizeof(err)), 0);
+	for (size_t len = 0; len < n; len++) {
+		memcpy(buf, good, len);
+		alert_rules_parse(buf, len, rs, err, sizeof(err));
+	}
+	const char subst[] = ":-[]{}&*!|>'\"%@`#,\t\n\x80";
+	for (size_t i = 0; i < n; i++)
+		for (size_t k = 0; k < sizeof(subst) - 1; k++) {
+			memcpy(buf, good, n);
+			buf[i] = subst[k];
+			int rc = alert_rules_parse(buf, n, rs, err, sizeof(err));
+			assert_true(rc == 0 || (rc == -1 && err[0]));
+		}
+	free(rs);
+	free(buf);
+}
+
 static void test_durations(void **state)
 {
 	double s;
@@ -243,6 +277,7 @@ int test_rules_run(void)
 	    cmocka_unit_test(test_new_rules),
 	    cmocka_unit_test(test_bad_files),
 	    cmocka_unit_test(test_load_names_the_file),
+	    cmocka_unit_test(test_mangled_files_never_crash),
 	    cmocka_unit_test(test_durations),
 	};
 	return cmocka_run_group_tests_name("rules", tests, NULL, NULL);

@@ -12,7 +12,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import Agent, free_port, write_scenario  # noqa: E402
+from harness import Agent, free_port, run, write_scenario  # noqa: E402
 from receivers import Receivers  # noqa: E402
 
 RULES = """rules:
@@ -250,6 +250,22 @@ class DeliveryTest(unittest.TestCase):
                 self.assertEqual(s.states(), BOTH)
         finally:
             s.recv.stop()
+
+    def test_bad_secrets_are_named_not_shown(self):
+        rc, _, err = run("serve", "--demo", "--listen", "127.0.0.1:0",
+                         "--slack-webhook-file", "/nonexistent/slack")
+        self.assertEqual(rc, 1, err)
+        self.assertIn("/nonexistent/slack", err)
+        not_url = write("hooks.slack.com/" + SLACK_TOKEN + "\n")
+        rc, _, err = run("serve", "--demo", "--listen", "127.0.0.1:0",
+                         "--slack-webhook-file", not_url)
+        self.assertEqual(rc, 1, err)
+        self.assertIn("does not hold an http(s) URL", err)
+        self.assertNotIn(SLACK_TOKEN, err)
+        rc, _, err = run("serve", "--demo", "--listen", "127.0.0.1:0",
+                         env={"GPUSCOPE_PAGERDUTY_ROUTING_KEY": " "})
+        self.assertEqual(rc, 1, err)
+        self.assertIn("GPUSCOPE_PAGERDUTY_ROUTING_KEY does not hold a routing key", err)
 
 
 if __name__ == "__main__":
