@@ -146,22 +146,23 @@ int alert_engine_restore(struct alert_engine *e, double now, const struct alert 
 	return 0;
 }
 
-static struct gpu_ring *ring_for(struct alert_engine *e, const char *uuid)
+/* The index of the GPU's ring, created when new; -1 when out of memory.
+ * An index, not a pointer: creating a ring may move them all. */
+static long ring_for(struct alert_engine *e, const char *uuid)
 {
 	for (size_t i = 0; i < e->nrings; i++)
 		if (strcmp(e->rings[i].uuid, uuid) == 0)
-			return &e->rings[i];
+			return (long)i;
 	struct gpu_ring *r = realloc(e->rings, (e->nrings + 1) * sizeof(*r));
 	if (!r)
-		return NULL;
+		return -1;
 	e->rings = r;
 	struct gpu_ring *g = &e->rings[e->nrings];
 	memset(g, 0, sizeof(*g));
 	if (!(g->s = malloc(e->cap * sizeof(*g->s))))
-		return NULL;
+		return -1;
 	snprintf(g->uuid, sizeof(g->uuid), "%s", uuid);
-	e->nrings++;
-	return g;
+	return (long)e->nrings++;
 }
 
 static void ring_push(struct alert_engine *e, struct gpu_ring *g, double now, const double *v)
@@ -394,13 +395,21 @@ int alert_engine_eval(struct alert_engine *e, double now, const struct alert_gpu
 	struct gpu_ring **ring = calloc(n ? n : 1, sizeof(*ring));
 	if (!ring)
 		return -1;
-	for (size_t i = 0; i < n; i++) {
-		if (!(ring[i] = ring_for(e, gpus[i].uuid))) {
-			free(ring);
-			return -1;
+	long *idx = calloc(n ? n : 1, sizeof(*idx));
+	for (size_t i = 0; idx && i < n; i++)
+		if ((idx[i] = ring_for(e, gpus[i].uuid)) < 0) {
+			free(idx);
+			idx = NULL;
 		}
+	if (!idx) {
+		free(ring);
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++) {
+		ring[i] = &e->rings[idx[i]];
 		ring_push(e, ring[i], now, gpus[i].value);
 	}
+	free(idx);
 	/* Rules x GPUs may add alerts; seen[] is sized for the most there can be. */
 	size_t most = e->nalerts + e->rules.n * n;
 	bool *seen = calloc(most ? most : 1, sizeof(*seen));

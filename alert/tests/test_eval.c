@@ -299,6 +299,33 @@ static void test_gpu_gone_resolves_after_damping(void **state)
 	alert_engine_free(e);
 }
 
+/* Many GPUs at once, and GPUs that come and go: each keeps its own ring. */
+static void test_many_gpus(void **state)
+{
+	struct alert_engine *e = engine(only_temp);
+	struct alert_gpu_input g[9];
+	for (int i = 0; i < 9; i++) {
+		gpu_init(&g[i], i, "NVIDIA H200");
+		g[i].value[ALERT_SIG_TEMPERATURE] = i % 2 ? 95 : 50;
+	}
+	size_t n;
+	struct alert *ev = run(e, 0, 12, g, 9, &n);
+	assert_int_equal(n, 4);
+	for (size_t i = 0; i < n; i++)
+		assert_true(ev[i].gpu % 2 == 1);
+	free(ev);
+	ev = run(e, 13, 20, g + 3, 6, &n); /* GPUs 0-2 leave: GPU 1's alert resolves */
+	assert_int_equal(n, 1);
+	assert_int_equal(ev[0].gpu, 1);
+	assert_int_equal(ev[0].state, ALERT_STATE_RESOLVED);
+	free(ev);
+	ev = run(e, 21, 40, g, 9, &n); /* and come back: GPU 1 fires again */
+	assert_int_equal(n, 1);
+	assert_int_equal(ev[0].gpu, 1);
+	free(ev);
+	alert_engine_free(e);
+}
+
 static void test_render(void **state)
 {
 	struct alert_engine *e = engine(only_temp);
@@ -344,6 +371,7 @@ int test_eval_run(void)
 	    cmocka_unit_test(test_verdicts_and_labels),
 	    cmocka_unit_test(test_reload_and_restore),
 	    cmocka_unit_test(test_gpu_gone_resolves_after_damping),
+	    cmocka_unit_test(test_many_gpus),
 	    cmocka_unit_test(test_render),
 	};
 	return cmocka_run_group_tests_name("eval", tests, NULL, NULL);
