@@ -89,13 +89,26 @@ json_t *alert_postable_json(const struct alert *a, double now, double ends_in_s)
 	return o;
 }
 
+/* gpuscope_* series spell labels in snake_case (uuid, as on every native
+ * series); the alert itself keeps dcgm-exporter's spelling for receivers. */
+static const char *native_label(const char *name)
+{
+	if (strcmp(name, "Hostname") == 0)
+		return "hostname";
+	if (strcmp(name, "UUID") == 0)
+		return "uuid";
+	if (strcmp(name, "modelName") == 0)
+		return "model_name";
+	return name;
+}
+
 static void label_set(const struct alert *a, const char *state, struct strbuf *out)
 {
 	sb_puts(out, "{alertstate=\"");
 	sb_puts(out, state);
 	sb_puts(out, "\"");
 	for (size_t i = 0; i < a->nlabels; i++) {
-		sb_printf(out, ",%s=\"", a->labels[i].name);
+		sb_printf(out, ",%s=\"", native_label(a->labels[i].name));
 		sb_label_value(out, a->labels[i].value);
 		sb_puts(out, "\"");
 	}

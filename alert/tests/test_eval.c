@@ -342,7 +342,8 @@ static void test_render(void **state)
 	sb_append(&sb, "", 1);
 	assert_non_null(strstr(sb.data, "gpuscope_alert{alertstate=\"pending\",alertname="
 	                                "\"GpuTemperatureHigh\",severity=\"critical\""));
-	assert_non_null(strstr(sb.data, "modelName=\"NVIDIA \\\"H200\\\"\""));
+	assert_non_null(strstr(sb.data, "model_name=\"NVIDIA \\\"H200\\\"\""));
+	assert_null(strstr(sb.data, "UUID="));
 	assert_non_null(strstr(sb.data, "gpuscope_alert_active_since_seconds{"));
 	sb_free(&sb);
 	json_t *j = alert_list_json(a, na);
