@@ -236,6 +236,7 @@ static void refresh(struct alert_delivery *d, struct receiver *r)
 static void *deliver_main(void *arg)
 {
 	struct alert_delivery *d = arg;
+	pthread_setname_np(pthread_self(), "gpuscope-notify");
 	for (;;) {
 		for (size_t i = 0; i < d->n; i++) {
 			drain(d, &d->recv[i]);

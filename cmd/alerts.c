@@ -241,6 +241,7 @@ static void evaluate(struct serve_alerts *a)
 static void *alerts_main(void *arg)
 {
 	struct serve_alerts *a = arg;
+	pthread_setname_np(pthread_self(), "gpuscope-alerts");
 	struct timespec until;
 	clock_gettime(CLOCK_REALTIME, &until);
 	for (;;) {
