@@ -21,6 +21,7 @@
 #include <time.h>
 
 #include "alert/queue.h"
+#include "export/strbuf.h"
 
 #define BACKOFF_MIN_S 1.0
 #define TICK_S        0.2
@@ -33,6 +34,7 @@ struct receiver {
 	double next_refresh; /* Alertmanager: next resend of the firing set */
 	/* status, under lock */
 	unsigned long delivered, failed, dropped;
+	long waiting; /* rows in the outbox, kept here so scrapes never query SQLite */
 	char last_error[160];
 	double last_success;
 };
@@ -176,6 +178,11 @@ static void drain(struct alert_delivery *d, struct receiver *r)
 		pthread_mutex_lock(&d->qlock);
 		int got = alert_queue_next(d->queue, r->cfg.name, &row);
 		pthread_mutex_unlock(&d->qlock);
+		if (got == 0) {
+			pthread_mutex_lock(&d->lock);
+			r->waiting = 0; /* the count follows the outbox, whatever happened */
+			pthread_mutex_unlock(&d->lock);
+		}
 		if (got <= 0)
 			return;
 		char *body = body_for(r, &row.alert, now, d->cfg.resend_s);
@@ -193,6 +200,8 @@ static void drain(struct alert_delivery *d, struct receiver *r)
 		alert_queue_done(d->queue, row.id);
 		pthread_mutex_unlock(&d->qlock);
 		pthread_mutex_lock(&d->lock);
+		if (r->waiting > 0)
+			r->waiting--;
 		if (o == SENT)
 			r->delivered++;
 		else
@@ -319,6 +328,10 @@ struct alert_delivery *alert_delivery_start(const struct alert_delivery_config *
 		goto err;
 	}
 	forget_unknown(d);
+	for (size_t i = 0; i < d->n; i++) {
+		long w = alert_queue_pending(d->queue, d->recv[i].cfg.name);
+		d->recv[i].waiting = w > 0 ? w : 0;
+	}
 	pthread_mutex_init(&d->qlock, NULL);
 	pthread_mutex_init(&d->lock, NULL);
 	pthread_cond_init(&d->wake, NULL);
@@ -348,6 +361,8 @@ int alert_delivery_submit(struct alert_delivery *d, const struct alert *events, 
 	int rc = alert_queue_record(d->queue, events, n, names, d->n, now, err, errlen);
 	pthread_mutex_unlock(&d->qlock);
 	pthread_mutex_lock(&d->lock);
+	for (size_t i = 0; rc == 0 && i < d->n; i++)
+		d->recv[i].waiting += (long)n;
 	d->kicked = true;
 	pthread_cond_signal(&d->wake);
 	pthread_mutex_unlock(&d->lock);
@@ -364,11 +379,6 @@ int alert_delivery_firing(struct alert_delivery *d, struct alert **out, size_t *
 
 json_t *alert_delivery_status_json(struct alert_delivery *d)
 {
-	long waiting[ALERT_RECEIVERS_MAX];
-	pthread_mutex_lock(&d->qlock);
-	for (size_t i = 0; i < d->n; i++)
-		waiting[i] = alert_queue_pending(d->queue, d->recv[i].cfg.name);
-	pthread_mutex_unlock(&d->qlock);
 	json_t *arr = json_array();
 	pthread_mutex_lock(&d->lock);
 	for (size_t i = 0; i < d->n; i++) {
@@ -376,7 +386,7 @@ json_t *alert_delivery_status_json(struct alert_delivery *d)
 		json_t *o = json_object();
 		json_object_set_new(o, "name", json_string(r->cfg.name));
 		json_object_set_new(o, "kind", json_string(alert_receiver_kind_name(r->cfg.kind)));
-		json_object_set_new(o, "waiting", json_integer(waiting[i]));
+		json_object_set_new(o, "waiting", json_integer(r->waiting));
 		json_object_set_new(o, "delivered", json_integer((json_int_t)r->delivered));
 		json_object_set_new(o, "failed_attempts", json_integer((json_int_t)r->failed));
 		json_object_set_new(o, "dropped", json_integer((json_int_t)r->dropped));
@@ -393,6 +403,35 @@ json_t *alert_delivery_status_json(struct alert_delivery *d)
 	}
 	pthread_mutex_unlock(&d->lock);
 	return arr;
+}
+
+void alert_delivery_render_metrics(struct alert_delivery *d, bool openmetrics, struct strbuf *out)
+{
+	static const char *const results[] = {"delivered", "failed", "dropped"};
+	sb_printf(out,
+	          "# HELP gpuscope_alert_notifications_total Alert notifications by receiver and "
+	          "result: delivered (2xx), failed (an attempt, retried later), dropped (refused "
+	          "for good).\n# TYPE %s counter\n",
+	          openmetrics ? "gpuscope_alert_notifications"
+	                      : "gpuscope_alert_notifications_total");
+	pthread_mutex_lock(&d->lock);
+	for (size_t i = 0; i < d->n; i++) {
+		const struct receiver *r = &d->recv[i];
+		unsigned long v[] = {r->delivered, r->failed, r->dropped};
+		for (size_t k = 0; k < 3; k++)
+			sb_printf(
+			    out,
+			    "gpuscope_alert_notifications_total{receiver=\"%s\",result=\"%s\"} "
+			    "%lu\n",
+			    r->cfg.name, results[k], v[k]);
+	}
+	sb_puts(out, "# HELP gpuscope_alert_notifications_waiting Alert notifications in the "
+	             "outbox, not yet taken by their receiver.\n"
+	             "# TYPE gpuscope_alert_notifications_waiting gauge\n");
+	for (size_t i = 0; i < d->n; i++)
+		sb_printf(out, "gpuscope_alert_notifications_waiting{receiver=\"%s\"} %ld\n",
+		          d->recv[i].cfg.name, d->recv[i].waiting);
+	pthread_mutex_unlock(&d->lock);
 }
 
 void alert_delivery_stop(struct alert_delivery *d)

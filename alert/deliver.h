@@ -61,6 +61,12 @@ int alert_delivery_firing(struct alert_delivery *d, struct alert **out, size_t *
  * last_error, last_success (jansson array; no URLs or keys). */
 struct json_t *alert_delivery_status_json(struct alert_delivery *d);
 
+/* gpuscope_alert_notifications_total{receiver, result} and
+ * gpuscope_alert_notifications_waiting{receiver}, from memory (a scrape never
+ * waits on the outbox). */
+struct strbuf;
+void alert_delivery_render_metrics(struct alert_delivery *d, bool openmetrics, struct strbuf *out);
+
 /* Stops the thread (an in-flight request is aborted; its row stays). */
 void alert_delivery_stop(struct alert_delivery *d);
 

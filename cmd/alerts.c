@@ -303,6 +303,8 @@ static void extra_metrics(void *ctx, const struct prom_options *o, struct strbuf
 	if (a->metrics)
 		sb_puts(out, a->metrics);
 	pthread_mutex_unlock(&a->lock);
+	if (a->delivery)
+		alert_delivery_render_metrics(a->delivery, o->openmetrics, out);
 }
 
 /* A secret: the first line of file, else the environment variable; *out

@@ -12,7 +12,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import Agent, free_port, run, write_scenario  # noqa: E402
+from harness import Agent, free_port, one, run, write_scenario  # noqa: E402
 from receivers import Receivers  # noqa: E402
 
 RULES = """rules:
@@ -185,6 +185,11 @@ class DeliveryTest(unittest.TestCase):
                 self.assertEqual(set(recv), {"alertmanager", "webhook", "slack", "pagerduty"})
                 self.assertEqual(recv["webhook"]["delivered"], 2)
                 self.assertEqual(recv["webhook"]["waiting"], 0)
+                m = agent.metrics()
+                self.assertEqual(one(m, "gpuscope_alert_notifications_total", receiver="webhook",
+                                     result="delivered"), recv["webhook"]["delivered"])
+                self.assertEqual(one(m, "gpuscope_alert_notifications_waiting",
+                                     receiver="pagerduty"), 0)
         finally:
             s.recv.stop()
 
@@ -197,6 +202,10 @@ class DeliveryTest(unittest.TestCase):
             waiting = {r["name"]: r["waiting"] for r in doc["data"]["receivers"]}
             self.assertEqual(waiting, {"alertmanager": 2, "webhook": 2, "slack": 2,
                                        "pagerduty": 2})
+            m = agent.metrics()
+            self.assertEqual(one(m, "gpuscope_alert_notifications_waiting", receiver="slack"), 2)
+            self.assertGreater(one(m, "gpuscope_alert_notifications_total", receiver="slack",
+                                   result="failed"), 0)
             time.sleep(8)  # down a while longer: backoff, no loss
             s.recv.start()
             try:
