@@ -234,8 +234,15 @@ static void alert_rule_yaml(struct strbuf *sb, const struct dialect *dl, const s
 		window(sb, r->keep_firing_for_s);
 		sb_puts(sb, "\n");
 	}
-	sb_printf(sb, "        labels:\n          severity: %s\n",
-	          alert_severity_name(r->severity));
+	/* rule_set (and model) keep the two name sets' rules, and a rule and its
+	 * model overrides, apart: same alertname, different label sets. */
+	sb_printf(sb, "        labels:\n          severity: %s\n          rule_set: %s\n",
+	          alert_severity_name(r->severity), dl->prefix);
+	if (only_model) {
+		sb_puts(sb, "          model: ");
+		quoted(sb, only_model);
+		sb_puts(sb, "\n");
+	}
 	sb_puts(sb, "        annotations:\n          summary: ");
 	quoted(sb, r->summary);
 	sb_puts(sb, "\n          description: ");

@@ -75,6 +75,21 @@ class ExportTest(unittest.TestCase):
             self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
         rc, _, err = run("export", "rules", "--names", "klingon")
         self.assertEqual(rc, 2, err)
+        # Both name sets in one file, and per-model overrides (one more rule of
+        # the same name each): still no duplicate rules for promtool.
+        overrides = os.path.join(d, "overrides.yml")
+        with open(overrides, "w") as f:
+            f.write('rules:\n  - name: GpuTemperatureHigh\n    models:\n'
+                    '      - {match: "A100 (80GB)", threshold: 83}\n'
+                    '      - {match: L4, disabled: true}\n')
+        both = os.path.join(d, "both.yml")
+        rc, _, err = run("export", "rules", "--alert-rules", overrides, "--output", both)
+        self.assertEqual(rc, 0, err)
+        p = subprocess.run([PROMTOOL, "check", "rules", both], capture_output=True, text=True)
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        text = open(both).read()
+        self.assertEqual(text.count("- alert: GpuTemperatureHigh"), 4)
+        self.assertIn('model: "A100 (80GB)"', text)
 
         with Agent("--hostname", "node-a", scenario=stories()) as agent:
             before = parse_exposition(agent.metrics_text())
@@ -113,7 +128,8 @@ class ExportTest(unittest.TestCase):
                         exp.append({
                             "exp_labels": dict(ls, severity="critical" if alert in (
                                 "GpuTemperatureHigh", "GpuPowerNearLimit", "GpuXidError",
-                                "GpuEccUncorrectable") else "warning"),
+                                "GpuEccUncorrectable") else "warning",
+                                rule_set="gpuscope" if names == "native" else "dcgm"),
                             "exp_annotations": {
                                 "summary": rules[alert]["summary"],
                                 "description": render(rules[alert]["description"], ls)}})
