@@ -275,7 +275,7 @@ static void describe(struct alert_engine *e, struct alert *a, const struct alert
 	snprintf(idx, sizeof(idx), "%ld", in->index);
 	add_label(a, "alertname", r->name);
 	add_label(a, "severity", alert_severity_name(r->severity));
-	add_label(a, "Hostname", e->hostname);
+	add_label(a, "hostname", e->hostname);
 	add_label(a, "gpu", idx);
 	add_label(a, "UUID", in->uuid);
 	add_label(a, "modelName", in->model);

@@ -87,7 +87,7 @@ static const struct dialect dialects[2] = {
                  "dcgm:gpu_utilization:ratio / dcgm:power_draw_of_limit:ratio"},
             },
         .description = "GPU {{ $labels.gpu }} ({{ $labels.modelName }}, {{ $labels.UUID }}) "
-                       "on {{ $labels.Hostname }}",
+                       "on {{ $labels.hostname }}{{ $labels.Hostname }}",
     },
 };
 

@@ -94,7 +94,7 @@ char *alert_payload_webhook(const struct alert *a, const char *receiver)
 
 char *alert_payload_slack(const struct alert *a)
 {
-	const char *host = alert_label(a, "Hostname");
+	const char *host = alert_label(a, "hostname");
 	char text[600], md[1400];
 	snprintf(text, sizeof(text), "[%s] %s on %s GPU %ld: %s",
 	         resolved(a) ? "RESOLVED" : "FIRING", a->rule, host ? host : "?", a->gpu,
@@ -129,7 +129,7 @@ char *alert_payload_pagerduty(const struct alert *a, const char *routing_key)
 	json_object_set_new(o, "event_action", json_string(resolved(a) ? "resolve" : "trigger"));
 	json_object_set_new(o, "dedup_key", json_string(key));
 	if (!resolved(a)) {
-		const char *host = alert_label(a, "Hostname");
+		const char *host = alert_label(a, "hostname");
 		char summary[1024], source[256], component[32], t[40];
 		snprintf(summary, sizeof(summary), "%s on %s GPU %ld: %s", a->rule,
 		         host ? host : "?", a->gpu, a->summary);

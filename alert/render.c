@@ -93,8 +93,6 @@ json_t *alert_postable_json(const struct alert *a, double now, double ends_in_s)
  * series); the alert itself keeps dcgm-exporter's spelling for receivers. */
 static const char *native_label(const char *name)
 {
-	if (strcmp(name, "Hostname") == 0)
-		return "hostname";
 	if (strcmp(name, "UUID") == 0)
 		return "uuid";
 	if (strcmp(name, "modelName") == 0)

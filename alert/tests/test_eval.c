@@ -94,7 +94,7 @@ static void test_pending_firing_resolved(void **state)
 	assert_int_equal(ev[0].state, ALERT_STATE_FIRING);
 	assert_string_equal(alert_label(&ev[0], "alertname"), "GpuTemperatureHigh");
 	assert_string_equal(alert_label(&ev[0], "severity"), "critical");
-	assert_string_equal(alert_label(&ev[0], "Hostname"), "node-1");
+	assert_string_equal(alert_label(&ev[0], "hostname"), "node-1");
 	assert_string_equal(alert_label(&ev[0], "gpu"), "3");
 	assert_string_equal(alert_label(&ev[0], "UUID"), "GPU-test-3");
 	assert_string_equal(alert_label(&ev[0], "modelName"), "NVIDIA H200");

@@ -36,7 +36,7 @@ static struct alert make(const char *fp, enum alert_state st)
 	a.nlabels = 2;
 	snprintf(a.labels[0].name, sizeof(a.labels[0].name), "alertname");
 	snprintf(a.labels[0].value, sizeof(a.labels[0].value), "GpuXidError");
-	snprintf(a.labels[1].name, sizeof(a.labels[1].name), "Hostname");
+	snprintf(a.labels[1].name, sizeof(a.labels[1].name), "hostname");
 	snprintf(a.labels[1].value, sizeof(a.labels[1].value), "node \"1\"");
 	snprintf(a.summary, sizeof(a.summary), "Xid");
 	snprintf(a.description, sizeof(a.description), "GPU 2: Xid 79");

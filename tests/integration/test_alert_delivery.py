@@ -130,7 +130,7 @@ class DeliveryTest(unittest.TestCase):
                     self.assertIn(k, am)
                 self.assertEqual(am["labels"]["alertname"], "GpuTemperatureHigh")
                 self.assertEqual(am["labels"]["severity"], "critical")
-                self.assertEqual(am["labels"]["Hostname"], "node-a")
+                self.assertEqual(am["labels"]["hostname"], "node-a")
                 self.assertRegex(am["startsAt"], ISO)
                 self.assertGreater(am["endsAt"], am["startsAt"])
 

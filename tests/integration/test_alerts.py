@@ -73,7 +73,7 @@ class AlertsTest(unittest.TestCase):
                 self.assertNotIn(a["labels"]["gpu"], ("4", "5"), a)  # not even pending
             temp = got[("GpuTemperatureHigh", 0)]
             self.assertEqual(temp["labels"]["severity"], "critical")
-            self.assertEqual(temp["labels"]["Hostname"], "node-a")
+            self.assertEqual(temp["labels"]["hostname"], "node-a")
             self.assertEqual(temp["labels"]["modelName"], "NVIDIA H200")
             self.assertTrue(temp["labels"]["UUID"].startswith("GPU-"))
             self.assertIn("89", temp["annotations"]["description"])  # its own threshold
