@@ -479,6 +479,40 @@ int serve_alerts_start(struct serve_alerts *a, struct board *b, struct live_diag
 	return 0;
 }
 
+/* Puts rs (NULL: a failure, why says it) in place of the rules in use. */
+static void apply_rules(struct serve_alerts *a, const struct alert_rules *rs, const char *path,
+                        const char *why)
+{
+	char reason[800];
+	snprintf(reason, sizeof(reason), "%s", why ? why : "");
+	pthread_mutex_lock(&a->lock);
+	if (rs && alert_engine_set_rules(a->engine, rs) != 0) {
+		rs = NULL;
+		snprintf(reason, sizeof(reason), "out of memory");
+	}
+	if (rs) {
+		a->rules = *rs;
+		if (path != a->rules_path) { /* a fresh parse's string may not outlive it */
+			snprintf(a->applied_path, sizeof(a->applied_path), "%s", path ? path : "");
+			a->rules_path = path ? a->applied_path : NULL;
+		}
+		a->reload_error[0] = '\0';
+		stamp(a->loaded_at, sizeof(a->loaded_at));
+	} else {
+		char at[40];
+		stamp(at, sizeof(at));
+		snprintf(a->reload_error, sizeof(a->reload_error), "%s: %s", at, reason);
+	}
+	size_t n = a->rules.n;
+	pthread_mutex_unlock(&a->lock);
+	if (rs)
+		fprintf(stderr, "gpuscope: alerts: rules reloaded from %s (%zu rules)\n",
+		        a->rules_path ? a->rules_path : "the built-in set", n);
+	else
+		fprintf(stderr, "gpuscope: alerts: reload failed, keeping the rules in use: %s\n",
+		        reason);
+}
+
 void serve_alerts_reload(struct serve_alerts *a)
 {
 	if (!a->started)
@@ -488,34 +522,25 @@ void serve_alerts_reload(struct serve_alerts *a)
 		                "built-in rules stay\n");
 		return;
 	}
-	struct alert_rules *rs = malloc(sizeof(*rs));
-	char why[800];
-	int rc = rs ? alert_rules_load(a->rules_path, rs, why, sizeof(why)) : -1;
-	if (!rs)
-		snprintf(why, sizeof(why), "out of memory");
-	pthread_mutex_lock(&a->lock);
-	if (rc == 0 && alert_engine_set_rules(a->engine, rs) != 0) {
-		rc = -1;
-		snprintf(why, sizeof(why), "out of memory");
-	}
-	if (rc == 0) {
-		a->rules = *rs;
-		a->reload_error[0] = '\0';
-		stamp(a->loaded_at, sizeof(a->loaded_at));
-	} else {
-		char at[40];
-		stamp(at, sizeof(at));
-		snprintf(a->reload_error, sizeof(a->reload_error), "%s: %s", at, why);
-	}
-	size_t n = a->rules.n;
-	pthread_mutex_unlock(&a->lock);
-	free(rs);
-	if (rc == 0)
-		fprintf(stderr, "gpuscope: alerts: rules reloaded from %s (%zu rules)\n",
-		        a->rules_path, n);
+	/* The same path a whole-configuration reload takes: parse, then apply. */
+	struct serve_alerts *fresh = malloc(sizeof(*fresh));
+	char path[4096], err[900] = "out of memory";
+	snprintf(path, sizeof(path), "%s", a->rules_path);
+	char *argv[] = {"--alert-rules", path, NULL};
+	int i = 0;
+	if (fresh)
+		serve_alerts_init(fresh);
+	if (fresh && serve_alerts_take(fresh, 2, argv, &i, err, sizeof(err)) == 1)
+		serve_alerts_apply(a, fresh);
 	else
-		fprintf(stderr, "gpuscope: alerts: reload failed, keeping the rules in use: %s\n",
-		        why);
+		apply_rules(a, NULL, NULL, err);
+	free(fresh);
+}
+
+void serve_alerts_apply(struct serve_alerts *a, const struct serve_alerts *fresh)
+{
+	if (a->started)
+		apply_rules(a, &fresh->rules, fresh->rules_path, NULL);
 }
 
 const struct http_extras *serve_alerts_extras(struct serve_alerts *a)

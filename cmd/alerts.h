@@ -37,9 +37,10 @@ struct serve_alerts {
 	pthread_mutex_t lock; /* guards everything below and the engine */
 	pthread_cond_t wake;
 	bool started, stop;
-	char *json;         /* cached /api/v1/alerts "data.alerts" array text */
-	char *metrics;      /* cached families */
-	char loaded_at[40]; /* when the rules in use were read */
+	char *json;              /* cached /api/v1/alerts "data.alerts" array text */
+	char *metrics;           /* cached families */
+	char loaded_at[40];      /* when the rules in use were read */
+	char applied_path[4096]; /* rules_path after serve_alerts_apply (a copy it owns) */
 	char reload_error[900];
 	struct http_extras extras;
 };
@@ -64,6 +65,12 @@ int serve_alerts_start(struct serve_alerts *a, struct board *b, struct live_diag
 /* SIGHUP: reads the rules file again; a bad file keeps the rules in use and
  * says why (stderr and /api/v1/alerts). */
 void serve_alerts_reload(struct serve_alerts *a);
+
+/* For a SIGHUP that parses the whole command line (or a config file) again
+ * into a fresh serve_alerts (serve_alerts_take loads its --alert-rules, so a
+ * bad file has already been refused there): takes its rules into the
+ * running one.  Alert states of rules that remain are kept. */
+void serve_alerts_apply(struct serve_alerts *a, const struct serve_alerts *fresh);
 
 const struct http_extras *serve_alerts_extras(struct serve_alerts *a);
 
