@@ -2,7 +2,8 @@
 # deps.sh - install the Debian packages gpuscope needs, and only those missing.
 #
 #   scripts/deps.sh build   compiler, CMake and the libraries gpuscope links
-#   scripts/deps.sh test    build + cmocka, Prometheus/promtool, python3, clang's libFuzzer
+#   scripts/deps.sh test    build + cmocka, Prometheus/promtool, Alertmanager, python3,
+#                           clang's libFuzzer
 #   scripts/deps.sh bench   build + wrk and nginx (bench/run.sh)
 #   scripts/deps.sh list SET   print SET's package names, one a line (installs nothing)
 #
@@ -12,8 +13,8 @@ set -euo pipefail
 build_pkgs=(gcc make cmake pkg-config libmicrohttpd-dev libjansson-dev zlib1g-dev libsqlite3-dev
             libcurl4-openssl-dev libyaml-dev libgnutls28-dev libcrypt-dev)
 # clang and libclang-rt-14-dev: the fuzz targets (fuzz/, scripts/fuzz.sh), never the build.
-test_pkgs=("${build_pkgs[@]}" libcmocka-dev prometheus python3 sqlite3 openssl clang
-           libclang-rt-14-dev)
+test_pkgs=("${build_pkgs[@]}" libcmocka-dev prometheus prometheus-alertmanager python3 sqlite3
+           openssl clang libclang-rt-14-dev)
 bench_pkgs=("${build_pkgs[@]}" wrk nginx-light sqlite3 time)
 
 pick() {
