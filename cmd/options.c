@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 int parse_duration(const char *text, double *seconds)
 {
@@ -27,6 +28,17 @@ int parse_duration(const char *text, double *seconds)
 		return -1;
 	*seconds = v * scale;
 	return 0;
+}
+
+void inference_socket_default(char *out, size_t len)
+{
+	const char *xdg = getenv("XDG_RUNTIME_DIR");
+	if (xdg && xdg[0])
+		snprintf(out, len, "%s/gpuscope-inference.sock", xdg);
+	else if (geteuid() == 0)
+		snprintf(out, len, "/run/gpuscope/inference.sock");
+	else
+		snprintf(out, len, "/tmp/gpuscope-%u-inference.sock", (unsigned)geteuid());
 }
 
 int gpu_opts_take(struct gpu_opts *o, int argc, char **argv, int *i, char *err, size_t errlen)

@@ -18,6 +18,11 @@ int parse_span(const char *text, double *seconds);
  * "2026-11-21 09:00:00Z" too); returns 0 or -1. */
 int parse_timestamp(const char *text, long long *unix_s);
 
+/* Where `gpuscope run`'s programs send per-inference datagrams and `serve` listens:
+ * $XDG_RUNTIME_DIR/gpuscope-inference.sock, else /run/gpuscope/inference.sock for root,
+ * else /tmp/gpuscope-UID-inference.sock. */
+void inference_socket_default(char *out, size_t len);
+
 /* Options every GPU-reading command takes. */
 struct gpu_opts {
 	const char *nvml_lib; /* --nvml-lib */

@@ -1,0 +1,259 @@
+/* run.c - `gpuscope run [OPTIONS] -- CMD ARGS...`: per-inference telemetry of any CUDA program.
+ *
+ * Starts CMD with libgpuscope-inject.so named in CUDA_INJECTION64_PATH (the driver loads it at
+ * cuInit) and NVTX_INJECTION64_PATH (it forwards NVTX to libcupti), waits for it, then folds
+ * the JSON lines every process of the command wrote (one file per pid in a private temporary
+ * directory) into the summary (run_summary.c).  The command's stdin, stdout and exit status
+ * are its own; gpuscope writes to stderr only.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <libgen.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cmd/commands.h"
+#include "cmd/options.h"
+#include "cmd/run_summary.h"
+
+#ifndef GPUSCOPE_INJECT_LIB_NAME
+#define GPUSCOPE_INJECT_LIB_NAME "libgpuscope-inject.so"
+#endif
+
+static void run_usage(FILE *to)
+{
+	fprintf(to,
+	        "Usage: gpuscope run [OPTIONS] -- CMD [ARGS...]\n"
+	        "\n"
+	        "Runs CMD with gpuscope's CUPTI injection library and prints, at exit, each\n"
+	        "inference's latency, GPU busy time, kernels, launch gaps, copies, memory and\n"
+	        "energy as p50/p95/p99/mean per NVTX range name, with verdicts (launch-bound,\n"
+	        "PCIe-bound, host-bound between inferences, memory growing).\n"
+	        "\n"
+	        "Options:\n"
+	        "  --range PATTERN     NVTX ranges whose name matches this glob are inferences\n"
+	        "                      (default '*': any outermost range)\n"
+	        "  --gap DUR           without ranges: GPU busy periods separated by more than\n"
+	        "                      DUR idle are inferences (default 2ms)\n"
+	        "  --output FILE       also write one JSON line per inference to FILE\n"
+	        "  --cupti PATH        libcupti to use (default: the program's pip package,\n"
+	        "                      the loader's path, /usr/local/cuda*/extras/CUPTI/lib64)\n"
+	        "  --agent-socket PATH the agent's inference socket (default\n"
+	        "                      $XDG_RUNTIME_DIR/gpuscope-inference.sock, else\n"
+	        "                      /run/gpuscope/inference.sock as root, else\n"
+	        "                      /tmp/gpuscope-UID-inference.sock; 'none' sends nothing)\n"
+	        "  --quiet             no summary (with --output)\n"
+	        "\n"
+	        "The program is never changed: when CUPTI is missing or another profiler holds\n"
+	        "it, CMD runs as usual and the summary says why nothing was measured.\n");
+}
+
+/* The injection library sits beside the binary (build tree) or in ../lib/gpuscope. */
+static int find_inject_lib(char *out, size_t len)
+{
+	const char *env = getenv("GPUSCOPE_INJECT_LIB");
+	if (env && env[0]) {
+		snprintf(out, len, "%s", env);
+		return access(out, R_OK);
+	}
+	char exe[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n <= 0)
+		return -1;
+	exe[n] = 0;
+	const char *dir = dirname(exe);
+	const char *candidates[] = {"/", "/../lib/gpuscope/"};
+	for (size_t i = 0; i < sizeof(candidates) / sizeof(candidates[0]); i++) {
+		snprintf(out, len, "%s%s%s", dir, candidates[i], GPUSCOPE_INJECT_LIB_NAME);
+		if (access(out, R_OK) == 0)
+			return 0;
+	}
+	return -1;
+}
+
+static pid_t g_child;
+
+static void forward_signal(int sig)
+{
+	if (g_child > 0)
+		kill(g_child, sig);
+}
+
+static double mono_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Reads every inject-*.jsonl under dir into the summary (and inference lines into out). */
+static void collect(const char *dir, struct run_summary *sum, FILE *out)
+{
+	DIR *d = opendir(dir);
+	if (!d)
+		return;
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		if (strncmp(e->d_name, "inject-", 7) != 0)
+			continue;
+		char path[PATH_MAX + 256];
+		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		FILE *f = fopen(path, "r");
+		if (!f)
+			continue;
+		char *line = NULL;
+		size_t cap = 0;
+		ssize_t n;
+		while ((n = getline(&line, &cap, f)) > 0) {
+			if (run_summary_add_line(sum, line, (size_t)n) == 1 && out)
+				fwrite(line, 1, (size_t)n, out);
+		}
+		free(line);
+		fclose(f);
+		unlink(path);
+	}
+	closedir(d);
+	rmdir(dir);
+}
+
+static int child_exec(char **cmd, const char *lib, const char *dir, const char *range, double gap_s,
+                      const char *cupti, const char *sock)
+{
+	char gap[32];
+	snprintf(gap, sizeof(gap), "%llu", (unsigned long long)(gap_s * 1e9));
+	setenv("CUDA_INJECTION64_PATH", lib, 1);
+	setenv("NVTX_INJECTION64_PATH", lib, 1);
+	setenv("GPUSCOPE_INJECT_DIR", dir, 1);
+	setenv("GPUSCOPE_RANGE", range, 1);
+	setenv("GPUSCOPE_GAP_NS", gap, 1);
+	if (cupti)
+		setenv("GPUSCOPE_CUPTI", cupti, 1);
+	if (sock)
+		setenv("GPUSCOPE_AGENT_SOCKET", sock, 1);
+	else
+		unsetenv("GPUSCOPE_AGENT_SOCKET");
+	execvp(cmd[0], cmd);
+	fprintf(stderr, "gpuscope run: cannot run %s: %s\n", cmd[0], strerror(errno));
+	return 127;
+}
+
+int cmd_run(int argc, char **argv)
+{
+	const char *range = "*", *output = NULL, *cupti = NULL, *sock_opt = NULL;
+	double gap_s = 0.002;
+	bool quiet = false;
+	int i = 1;
+	for (; i < argc; i++) {
+		const char *a = argv[i];
+		bool has = i + 1 < argc;
+		if (!strcmp(a, "--")) {
+			i++;
+			break;
+		} else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+			run_usage(stdout);
+			return 0;
+		} else if (!strcmp(a, "--range") && has) {
+			range = argv[++i];
+		} else if (!strcmp(a, "--gap") && has) {
+			if (parse_duration(argv[++i], &gap_s) != 0 || gap_s <= 0) {
+				fprintf(stderr,
+				        "gpuscope run: --gap needs a duration like 2ms, not '%s'\n",
+				        argv[i]);
+				return 2;
+			}
+		} else if (!strcmp(a, "--output") && has) {
+			output = argv[++i];
+		} else if (!strcmp(a, "--cupti") && has) {
+			cupti = argv[++i];
+		} else if (!strcmp(a, "--agent-socket") && has) {
+			sock_opt = argv[++i];
+		} else if (!strcmp(a, "--quiet")) {
+			quiet = true;
+		} else if (a[0] == '-') {
+			fprintf(stderr, "gpuscope run: unknown option or missing value '%s'\n", a);
+			run_usage(stderr);
+			return 2;
+		} else {
+			break;
+		}
+	}
+	if (i >= argc) {
+		fprintf(stderr, "gpuscope run: no command to run\n");
+		run_usage(stderr);
+		return 2;
+	}
+	if (cupti && access(cupti, R_OK) != 0) {
+		fprintf(stderr, "gpuscope run: --cupti %s: %s\n", cupti, strerror(errno));
+		return 2;
+	}
+	char lib[PATH_MAX];
+	if (find_inject_lib(lib, sizeof(lib)) != 0) {
+		fprintf(stderr,
+		        "gpuscope run: cannot find %s beside the gpuscope binary or in "
+		        "../lib/gpuscope (set GPUSCOPE_INJECT_LIB)\n",
+		        GPUSCOPE_INJECT_LIB_NAME);
+		return 1;
+	}
+	char sock[PATH_MAX] = "";
+	if (sock_opt && strcmp(sock_opt, "none") != 0)
+		snprintf(sock, sizeof(sock), "%s", sock_opt);
+	else if (!sock_opt)
+		inference_socket_default(sock, sizeof(sock));
+	FILE *out = NULL;
+	if (output && !(out = fopen(output, "w"))) {
+		fprintf(stderr, "gpuscope run: --output %s: %s\n", output, strerror(errno));
+		return 2;
+	}
+	const char *tmp = getenv("TMPDIR");
+	char dir[PATH_MAX];
+	snprintf(dir, sizeof(dir), "%s/gpuscope-run-XXXXXX", tmp && tmp[0] ? tmp : "/tmp");
+	if (!mkdtemp(dir)) {
+		fprintf(stderr, "gpuscope run: cannot make a directory in %s: %s\n",
+		        tmp ? tmp : "/tmp", strerror(errno));
+		if (out)
+			fclose(out);
+		return 1;
+	}
+	double t0 = mono_s();
+	fflush(NULL);
+	g_child = fork();
+	if (g_child < 0) {
+		fprintf(stderr, "gpuscope run: fork: %s\n", strerror(errno));
+		rmdir(dir);
+		if (out)
+			fclose(out);
+		return 1;
+	}
+	if (g_child == 0)
+		_exit(child_exec(argv + i, lib, dir, range, gap_s, cupti, sock[0] ? sock : NULL));
+
+	/* Terminal signals reach the whole process group; others are passed on. */
+	signal(SIGINT, SIG_IGN);
+	signal(SIGQUIT, SIG_IGN);
+	struct sigaction sa = {.sa_handler = forward_signal};
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	int status = 0;
+	while (waitpid(g_child, &status, 0) < 0 && errno == EINTR)
+		;
+	double wall = mono_s() - t0;
+
+	struct run_summary sum;
+	run_summary_init(&sum);
+	collect(dir, &sum, out);
+	if (out && fclose(out) != 0)
+		fprintf(stderr, "gpuscope run: writing %s: %s\n", output, strerror(errno));
+	if (!quiet)
+		run_summary_print(&sum, wall, gap_s, stderr);
+	run_summary_free(&sum);
+	if (WIFSIGNALED(status))
+		return 128 + WTERMSIG(status);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
+}

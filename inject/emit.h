@@ -1,0 +1,44 @@
+/* emit.h - where per-inference figures go from inside the program: JSON lines and the agent.
+ *
+ * One JSON object per line, the same bytes for the per-process file that `gpuscope run`
+ * summarises and for the datagram to the agent (docs/inference.md lists the fields).  The
+ * socket is a unix datagram socket, non-blocking: when the agent is absent, slow or its
+ * queue is full, the datagram is dropped and counted, and the program never waits.
+ */
+#ifndef GPUSCOPE_EMIT_H
+#define GPUSCOPE_EMIT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include "inject/segment.h"
+
+struct emit_meta {
+	int pid;
+	char process[32];     /* /proc/self/comm */
+	int64_t clock_offset; /* unix ns = CUPTI ns + clock_offset */
+};
+
+/* Writes one JSON line (with its '\n') into buf; returns its length, or 0 if cap is short. */
+size_t emit_format_inference(const struct seg_inference *inf, const struct emit_meta *m, char *buf,
+                             size_t cap);
+
+/* Appends s to buf as a JSON string body (no quotes), escaping what JSON requires. */
+size_t emit_json_escape(const char *s, char *buf, size_t cap);
+
+struct emit_sock {
+	int fd;
+	struct sockaddr_un addr;
+	socklen_t addr_len;
+	uint64_t sent, dropped;
+};
+
+/* Prepares the socket (no connection: datagrams).  path NULL or "" leaves it off. */
+void emit_sock_open(struct emit_sock *s, const char *path);
+/* Sends one datagram without ever blocking; failure is counted in dropped. */
+void emit_sock_send(struct emit_sock *s, const char *buf, size_t len);
+void emit_sock_close(struct emit_sock *s);
+
+#endif
