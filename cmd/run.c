@@ -16,7 +16,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "cmd/commands.h"
@@ -84,13 +83,6 @@ static void forward_signal(int sig)
 {
 	if (g_child > 0)
 		kill(g_child, sig);
-}
-
-static double mono_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 /* Reads every inject-*.jsonl under dir into the summary (and inference lines into out). */
@@ -221,7 +213,6 @@ int cmd_run(int argc, char **argv)
 			fclose(out);
 		return 1;
 	}
-	double t0 = mono_s();
 	fflush(NULL);
 	g_child = fork();
 	if (g_child < 0) {
@@ -243,7 +234,6 @@ int cmd_run(int argc, char **argv)
 	int status = 0;
 	while (waitpid(g_child, &status, 0) < 0 && errno == EINTR)
 		;
-	double wall = mono_s() - t0;
 
 	struct run_summary sum;
 	run_summary_init(&sum);
@@ -251,7 +241,7 @@ int cmd_run(int argc, char **argv)
 	if (out && fclose(out) != 0)
 		fprintf(stderr, "gpuscope run: writing %s: %s\n", output, strerror(errno));
 	if (!quiet)
-		run_summary_print(&sum, wall, gap_s, stderr);
+		run_summary_print(&sum, gap_s, stderr);
 	run_summary_free(&sum);
 	if (WIFSIGNALED(status))
 		return 128 + WTERMSIG(status);

@@ -194,11 +194,13 @@ unsigned run_group_verdicts(const struct run_group *g)
 	if (!g->n)
 		return 0;
 	double kernels = median(g, RUN_FIG_kernels), kmean = median(g, RUN_FIG_kernel_mean_s);
-	double share = median(g, RUN_FIG_gpu_busy_share), busy = median(g, RUN_FIG_gpu_busy_s);
+	double busy = median(g, RUN_FIG_gpu_busy_s);
 	double lat = median(g, RUN_FIG_latency_s);
 	/* Launch-bound: many kernels too short to hide the ~5-10 us launch cost, and the GPU
-	 * idle for more than half the inference. */
-	if (kernels >= 20 && kmean < 50e-6 && share < 0.5)
+	 * idle between them longer than it runs them.  (Idle while copies run is not launch
+	 * overhead: the busy share of the inference alone calls a copy-heavy load launch-bound.) */
+	double gaps = median(g, RUN_FIG_launch_gap_s);
+	if (kernels >= 20 && kmean < 50e-6 && gaps > busy)
 		v |= RUN_VERDICT_LAUNCH_BOUND;
 	/* PCIe-bound: the copies take longer than the kernels. */
 	double copy = 0;
@@ -230,7 +232,6 @@ unsigned run_group_verdicts(const struct run_group *g)
 		if (last - first > 1048576.0 && last > first * 1.05)
 			v |= RUN_VERDICT_MEMORY_GROWING;
 	}
-	(void)busy;
 	return v;
 }
 
@@ -275,13 +276,16 @@ static void print_verdicts(const struct run_group *g, FILE *to)
 	}
 	char a[32], b[32];
 	if (v & RUN_VERDICT_LAUNCH_BOUND) {
+		char c[32];
 		fmt(a, sizeof(a), median(g, RUN_FIG_kernel_mean_s), 's');
-		fmt(b, sizeof(b), median(g, RUN_FIG_gpu_busy_share), '%');
+		fmt(b, sizeof(b), median(g, RUN_FIG_launch_gap_s), 's');
+		fmt(c, sizeof(c), median(g, RUN_FIG_gpu_busy_s), 's');
 		fprintf(to,
-		        "  LAUNCH-BOUND: %.0f kernels of %s each, GPU busy %s of the inference.\n"
+		        "  LAUNCH-BOUND: %.0f kernels of %s each; the GPU idles %s between them "
+		        "and runs them %s.\n"
 		        "    Fix: CUDA Graphs, torch.compile (mode=\"reduce-overhead\"), fused "
 		        "kernels.\n",
-		        median(g, RUN_FIG_kernels), a, b);
+		        median(g, RUN_FIG_kernels), a, b, c);
 	}
 	if (v & RUN_VERDICT_PCIE_BOUND) {
 		double c = median(g, RUN_FIG_h2d_s) + median(g, RUN_FIG_d2h_s);
@@ -318,7 +322,7 @@ static void print_verdicts(const struct run_group *g, FILE *to)
 	}
 }
 
-void run_summary_print(const struct run_summary *s, double wall_s, double gap_s, FILE *to)
+void run_summary_print(const struct run_summary *s, double gap_s, FILE *to)
 {
 	fprintf(to, "\n== gpuscope run: per-inference summary ==\n%s", s->notes);
 	if (!s->processes)
@@ -353,13 +357,21 @@ void run_summary_print(const struct run_summary *s, double wall_s, double gap_s,
 			fprintf(to, "  %-26s %12s %12s %12s %12s\n", fig_labels[f], c[0], c[1],
 			        c[2], c[3]);
 		}
+		/* Over the span from the first inference's start to the last one's end, not the
+		 * command's wall time, which holds start-up (imports, model loading). */
 		double busy = 0;
-		for (size_t i = 0; i < g->n; i++)
-			busy += isnan(g->inf[i].v[RUN_FIG_gpu_busy_s])
-			            ? 0
-			            : g->inf[i].v[RUN_FIG_gpu_busy_s];
-		if (wall_s > 0 && g->n) {
-			double util = busy / wall_s, rate = (double)g->n / wall_s;
+		long long first = 0, last = 0;
+		for (size_t i = 0; i < g->n; i++) {
+			const struct run_inference *r = &g->inf[i];
+			busy += isnan(r->v[RUN_FIG_gpu_busy_s]) ? 0 : r->v[RUN_FIG_gpu_busy_s];
+			if (!first || r->start_unix_ns < first)
+				first = r->start_unix_ns;
+			if (r->end_unix_ns > last)
+				last = r->end_unix_ns;
+		}
+		double span = (double)(last - first) / 1e9;
+		if (span > 0 && g->n) {
+			double util = busy / span, rate = (double)g->n / span;
 			fprintf(
 			    to,
 			    "  compute intensity (GPU utilization %.1f%% / %.2f inferences/s) = "

@@ -68,8 +68,8 @@ void run_summary_free(struct run_summary *s);
 /* One line of an inject-PID.jsonl file.  Returns 1 for an inference, 0 for another line we
  * know (status, exit), -1 for a line we do not understand. */
 int run_summary_add_line(struct run_summary *s, const char *line, size_t len);
-/* The table and verdicts; wall_s is the command's run time (for the utilization note). */
-void run_summary_print(const struct run_summary *s, double wall_s, double gap_s, FILE *to);
+/* The table and verdicts; gap_s is --gap, named when busy periods were the boundary. */
+void run_summary_print(const struct run_summary *s, double gap_s, FILE *to);
 
 /* The verdicts a group earns, as bits (tests check them without parsing text). */
 enum {
