@@ -10,6 +10,7 @@
 #include "cmd/commands.h"
 #include "cmd/options.h"
 #include "cmd/history.h"
+#include "cmd/serve_inference.h"
 #include "cmd/serve_procs.h"
 #include "cmd/session.h"
 #include "export/prom.h"
@@ -45,9 +46,9 @@ static void serve_usage(FILE *to)
 	    "                         also GPUSCOPE_NVML_LIB)\n"
 	    "  --demo [SCENARIO]      read the built-in GPU simulator instead of the\n"
 	    "                         driver, with a scenario file or the 8-GPU default\n"
-	    "%s%s"
+	    "%s%s%s"
 	    "  -h, --help             this help\n",
-	    serve_history_usage, serve_procs_usage);
+	    serve_history_usage, serve_procs_usage, serve_inference_usage);
 }
 
 /* "gpuscope serve: ...", the pointer to --help, exit status 2. */
@@ -64,6 +65,8 @@ int cmd_serve(int argc, char **argv)
 	serve_history_init(&hist);
 	struct serve_procs procs;
 	serve_procs_init(&procs);
+	struct serve_inference infer;
+	serve_inference_init(&infer);
 
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
@@ -72,6 +75,8 @@ int cmd_serve(int argc, char **argv)
 			taken = serve_history_take(&hist, argc, argv, &i, err, sizeof(err));
 		if (!taken)
 			taken = serve_procs_take(&procs, argc, argv, &i, err, sizeof(err));
+		if (!taken)
+			taken = serve_inference_take(&infer, argc, argv, &i, err, sizeof(err));
 		if (taken < 0)
 			return bad_usage("%s", err);
 		if (taken)
@@ -160,10 +165,18 @@ int cmd_serve(int argc, char **argv)
 		serve_procs_stop(&procs, run.hung);
 		return 1;
 	}
+	if (serve_inference_start(&infer) != 0) {
+		serve_history_stop(&hist);
+		sampling_stop(&run, &sess);
+		serve_procs_stop(&procs, run.hung);
+		return 1;
+	}
+	hist.inference = &infer;
 	hcfg.extras = serve_history_extras(&hist);
 	struct http_server *http = http_start(&run.board, &hcfg, err, sizeof(err));
 	if (!http) {
 		fprintf(stderr, "gpuscope: %s\n", err);
+		serve_inference_stop(&infer);
 		serve_history_stop(&hist);
 		sampling_stop(&run, &sess);
 		serve_procs_stop(&procs, run.hung);
@@ -184,6 +197,7 @@ int cmd_serve(int argc, char **argv)
 	fprintf(stderr, "gpuscope: %s, stopping\n", sig == SIGINT ? "interrupted" : "terminated");
 
 	http_stop(http);
+	serve_inference_stop(&infer);
 	serve_history_stop(&hist);
 	sampling_stop(&run, &sess);
 	serve_procs_stop(&procs, run.hung);

@@ -290,6 +290,87 @@ kernel 10000200 500
         self.assertEqual(len(r.lines), 2)
         self.assertIn("agent: 0 inferences sent, 2 dropped", r.p.stderr)
 
+    def run_to_agent(self, sock, script):
+        tmp = tempfile.TemporaryDirectory()
+        self.addCleanup(tmp.cleanup)
+        path = os.path.join(tmp.name, "s.txt")
+        with open(path, "w") as f:
+            f.write(script)
+        p = subprocess.run([BIN, "run", "--cupti", FAKE_CUPTI, "--agent-socket", sock, "--",
+                            PROG, "play", path], capture_output=True, text=True, timeout=60,
+                           env=dict(os.environ, FAKE_CUPTI_LIB=FAKE_CUPTI,
+                                    GPUSCOPE_INJECT_LIB=INJECT))
+        self.assertEqual(p.returncode, 0, p.stderr)
+        return p
+
+    def test_agent_exports_histograms(self):
+        tmp = tempfile.TemporaryDirectory()
+        self.addCleanup(tmp.cleanup)
+        sock = os.path.join(tmp.name, "inference.sock")
+        with harness.Agent("--inference-socket", sock, "--inference-cap", "2") as agent:
+            self.run_to_agent(sock, TWO_RANGES)
+            lab = {"process": "fake_cuda_prog", "range": "infer"}
+            agent.wait_for(lambda: harness.series(
+                agent.metrics(), "gpuscope_inference_latency_seconds_count", **lab) == [2.0],
+                what="two inferences on /metrics")
+            m = agent.metrics()
+            # latencies 1 ms and 1 ms; GPU busy 0.35 and 0.4 ms; kernels 3 and 1;
+            # host->device 4096 and 0 bytes; peak memory 1 and 2 MiB.
+            b = "gpuscope_inference_%s_bucket"
+            self.assertEqual(harness.one(m, b % "latency_seconds", le="0.0005", **lab), 0)
+            self.assertEqual(harness.one(m, b % "latency_seconds", le="0.001", **lab), 2)
+            self.assertEqual(harness.one(m, b % "gpu_busy_seconds", le="0.0005", **lab), 2)
+            self.assertAlmostEqual(harness.one(
+                m, "gpuscope_inference_gpu_busy_seconds_sum", **lab), 0.00075)
+            self.assertEqual(harness.one(m, b % "kernels", le="1", **lab), 1)
+            self.assertEqual(harness.one(m, b % "kernels", le="10", **lab), 2)
+            self.assertEqual(harness.one(m, b % "host_to_device_bytes", le="1024", **lab), 1)
+            self.assertEqual(harness.one(m, b % "host_to_device_bytes", le="4096", **lab), 2)
+            self.assertEqual(harness.one(m, "gpuscope_inference_memory_peak_bytes_sum",
+                                         **lab), 3 * MiB)
+            self.assertEqual(harness.one(m, b % "latency_seconds", le="+Inf", **lab), 2)
+            # No energy was measured: the family is absent, not zero.
+            self.assertEqual(harness.series(m, "gpuscope_inference_energy_joules_count"), [])
+            self.assertEqual(harness.one(m, "gpuscope_inference_messages_total"), 2)
+
+            # The cap: two more range names fill it; the third folds into _other.
+            self.run_to_agent(sock, "push 1 100 a\nkernel 110 5\npop 1 200\n"
+                                    "push 2 300 b\nkernel 310 5\npop 2 400\n")
+            agent.wait_for(lambda: harness.series(
+                agent.metrics(), "gpuscope_inference_messages_total") == [4.0])
+            m = agent.metrics()
+            self.assertEqual(harness.one(m, "gpuscope_inference_latency_seconds_count",
+                                         process="fake_cuda_prog", range="a"), 1)
+            self.assertEqual(harness.one(m, "gpuscope_inference_latency_seconds_count",
+                                         process="_other", range="_other"), 1)
+            self.assertEqual(harness.one(m, "gpuscope_inference_messages_folded_total"), 1)
+
+            # Garbage is counted, not fatal.
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+            s.sendto(b"{not json", sock)
+            s.sendto(b'{"type":"status","pid":1}', sock)
+            s.close()
+            agent.wait_for(lambda: harness.series(
+                agent.metrics(), "gpuscope_inference_messages_rejected_total") == [2.0])
+            # The exposition stays valid OpenMetrics too.
+            om = agent.metrics_text({"Accept": "application/openmetrics-text"})
+            self.assertIn("# TYPE gpuscope_inference_messages counter", om)
+            self.assertIn("# TYPE gpuscope_inference_latency_seconds histogram", om)
+        self.assertFalse(os.path.exists(sock))
+
+    def test_agent_replaces_a_stale_socket_and_refuses_a_live_one(self):
+        tmp = tempfile.TemporaryDirectory()
+        self.addCleanup(tmp.cleanup)
+        sock = os.path.join(tmp.name, "inference.sock")
+        stale = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        stale.bind(sock)
+        stale.close()  # the file stays, nobody listens
+        with harness.Agent("--inference-socket", sock):
+            code, _, err = harness.run("serve", "--demo", "--listen", "127.0.0.1:0",
+                                       "--inference-socket", sock, timeout=20)
+            self.assertEqual(code, 1)
+            self.assertIn("another agent is listening there", err)
+
     def test_bad_usage(self):
         p = subprocess.run([BIN, "run", "--gap", "soon", "--", "true"], capture_output=True,
                            text=True)
