@@ -28,13 +28,13 @@ def check(ok, what):
         failures.append(what)
 
 
-def run_load(gpuscope, out, load, env=None, extra=(), tag=None):
+def run_load(gpuscope, out, load, env=None, extra=(), tag=None, load_args=()):
     tag = tag or load
     jsonl = os.path.join(out, tag + ".jsonl")
     report = os.path.join(out, tag + ".report.json")
     e = dict(os.environ, **(env or {}))
     cmd = [gpuscope, "run", "--range", "infer", "--output", jsonl, *extra, "--",
-           sys.executable, LOADS, load, "--report", report]
+           sys.executable, LOADS, load, "--report", report, *load_args]
     p = subprocess.run(cmd, env=e, capture_output=True, text=True, timeout=240)
     with open(os.path.join(out, tag + ".stderr.txt"), "w") as f:
         f.write(p.stderr)
@@ -85,6 +85,47 @@ def compare(lines, doc, exact_alloc=False, cached=False):
             worst_mem))
 
 
+def agent_check(gpuscope, out):
+    import re
+    import time
+    import urllib.request
+    sock = os.path.join(out, "inference.sock")
+    log = open(os.path.join(out, "agent.stderr.txt"), "w+")
+    agent = subprocess.Popen([gpuscope, "serve", "--listen", "127.0.0.1:0", "--no-history",
+                              "--inference-socket", sock], stdout=subprocess.DEVNULL,
+                             stderr=log)
+    try:
+        port = None
+        for _ in range(200):
+            log.seek(0)
+            m = re.search(r"on port (\d+)", log.read())
+            if m:
+                port = int(m.group(1))
+                break
+            time.sleep(0.05)
+        check(port is not None, "agent started on the real GPU")
+        if port is None:
+            return
+        lines, doc, err = run_load(gpuscope, out, "launch", tag="launch-agent",
+                                   extra=("--agent-socket", sock))
+        check("agent: 20 inferences sent, 0 dropped" in err, "20 datagrams sent to the agent")
+        time.sleep(0.5)
+        text = urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port).read().decode()
+        with open(os.path.join(out, "agent.metrics.txt"), "w") as f:
+            f.write(text)
+        def val(name):
+            m = re.search(r'^%s\{process="python3",workload="[^"]*",range="infer"\} (\S+)$'
+                          % name, text, re.M)
+            return float(m.group(1)) if m else None
+        check(val("gpuscope_inference_latency_seconds_count") == 20,
+              "agent: latency histogram counts 20 inferences")
+        check(val("gpuscope_inference_kernels_sum") == 20 * 200,
+              "agent: kernels histogram sums 4000 kernels")
+    finally:
+        agent.terminate()
+        agent.wait(10)
+
+
 def verdicts(stderr):
     return {v for v in ("LAUNCH-BOUND", "PCIE-BOUND", "HOST-BOUND", "MEMORY GROWING")
             if v in stderr}
@@ -105,10 +146,30 @@ def main():
     check(not verdicts(err), "known load: no verdict (%s)" % sorted(verdicts(err)))
     for load, want in (("launch", {"LAUNCH-BOUND"}), ("pcie", {"PCIE-BOUND"}),
                        ("matmul", set())):
-        lines, doc, err = run_load(gpuscope, out, load)
+        # 60 matmul inferences (~1 s) so the energy counter moves enough to compare.
+        lines, doc, err = run_load(gpuscope, out, load,
+                                   load_args=("--n", "60") if load == "matmul" else ())
         compare(lines, doc)
         got = verdicts(err)
         check(got == want, "%s verdicts %s, expected %s" % (load, sorted(got), sorted(want)))
+    # Energy: back-to-back matmul inferences cover most of the counter's span, so their
+    # summed energy is that share of what the GPU's counter moved.
+    ours = [x for x in lines if x["range"] == "infer"]
+    if ours and "counter_joules" in doc and all("energy_j" in x for x in ours):
+        share = sum(x["latency_s"] for x in ours) / doc["counter_span_s"]
+        want = doc["counter_joules"] * share
+        got = sum(x["energy_j"] for x in ours)
+        print("   energy: ours %.1f J over %d inferences (%s), counter %.1f J x %.3f of "
+              "its span = %.1f J; mean power %.0f W" % (
+                  got, len(ours), sorted({x["energy_method"] for x in ours}),
+                  doc["counter_joules"], share, want, got / sum(x["latency_s"] for x in ours)))
+        check(abs(got - want) / want < 0.10, "matmul energy within 10%% of the counter's "
+              "share (%.1f vs %.1f J)" % (got, want))
+    else:
+        check(False, "matmul inferences carry energy_j")
+
+    # The agent: the same inferences arrive as histograms on /metrics.
+    agent_check(gpuscope, out)
 
     # Overhead: interleave runs without and with the library, same program, same GPU.
     base, inj = [], []

@@ -47,6 +47,7 @@ def timed(n, warm, body, name="infer"):
         out.append({"event_s": t0.elapsed_time(t1) / 1e3,
                     "torch_peak_bytes": torch.cuda.max_memory_allocated(),
                     "torch_reserved_bytes": torch.cuda.max_memory_reserved()})
+    torch.cuda.synchronize()
     return out
 
 
@@ -100,7 +101,15 @@ def matmul(args):
         for _ in range(10):
             torch.matmul(a, b, out=c)
 
-    return {"load": "matmul", "kernels": 10, "inferences": timed(args.n, 3, body)}
+    # The GPU's own energy counter around the timed inferences, for the energy check.
+    import pynvml
+    pynvml.nvmlInit()
+    h = pynvml.nvmlDeviceGetHandleByIndex(torch.cuda.current_device())
+    e0, t0 = pynvml.nvmlDeviceGetTotalEnergyConsumption(h), time.time()
+    rows = timed(args.n, 3, body)
+    e1, t1 = pynvml.nvmlDeviceGetTotalEnergyConsumption(h), time.time()
+    return {"load": "matmul", "kernels": 10, "inferences": rows,
+            "counter_joules": (e1 - e0) / 1e3, "counter_span_s": t1 - t0}
 
 
 def model(args):

@@ -20,6 +20,7 @@
 
 #include "cmd/commands.h"
 #include "cmd/options.h"
+#include "cmd/run_energy.h"
 #include "cmd/run_summary.h"
 
 #ifndef GPUSCOPE_INJECT_LIB_NAME
@@ -48,6 +49,9 @@ static void run_usage(FILE *to)
 	        "                      $XDG_RUNTIME_DIR/gpuscope-inference.sock, else\n"
 	        "                      /run/gpuscope/inference.sock as root, else\n"
 	        "                      /tmp/gpuscope-UID-inference.sock; 'none' sends nothing)\n"
+	        "  --nvml-lib PATH     NVML library for energy and SM clock (default\n"
+	        "                      libnvidia-ml.so.1; also GPUSCOPE_NVML_LIB)\n"
+	        "  --no-energy         do not read power and clocks through NVML\n"
 	        "  --quiet             no summary (with --output)\n"
 	        "\n"
 	        "The program is never changed: when CUPTI is missing or another profiler holds\n"
@@ -85,8 +89,27 @@ static void forward_signal(int sig)
 		kill(g_child, sig);
 }
 
+/* Energy and SM cycles onto one inference line; returns the line to use (malloc'd). */
+static char *annotate(const struct run_energy *energy, const char *line, size_t len)
+{
+	json_error_t err;
+	json_t *o = energy ? json_loadb(line, len, 0, &err) : NULL;
+	const char *type = json_string_value(json_object_get(o, "type"));
+	char *out = NULL;
+	if (type && !strcmp(type, "inference")) {
+		run_energy_annotate(energy, o);
+		char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+		if (s && asprintf(&out, "%s\n", s) < 0)
+			out = NULL;
+		free(s);
+	}
+	json_decref(o);
+	return out ? out : strndup(line, len);
+}
+
 /* Reads every inject-*.jsonl under dir into the summary (and inference lines into out). */
-static void collect(const char *dir, struct run_summary *sum, FILE *out)
+static void collect(const char *dir, struct run_summary *sum, FILE *out,
+                    const struct run_energy *energy)
 {
 	DIR *d = opendir(dir);
 	if (!d)
@@ -104,8 +127,12 @@ static void collect(const char *dir, struct run_summary *sum, FILE *out)
 		size_t cap = 0;
 		ssize_t n;
 		while ((n = getline(&line, &cap, f)) > 0) {
-			if (run_summary_add_line(sum, line, (size_t)n) == 1 && out)
-				fwrite(line, 1, (size_t)n, out);
+			char *l = annotate(energy, line, (size_t)n);
+			if (!l)
+				continue;
+			if (run_summary_add_line(sum, l, strlen(l)) == 1 && out)
+				fputs(l, out);
+			free(l);
 		}
 		free(line);
 		fclose(f);
@@ -138,7 +165,8 @@ static int child_exec(char **cmd, const char *lib, const char *dir, const char *
 
 int cmd_run(int argc, char **argv)
 {
-	const char *range = "*", *output = NULL, *cupti = NULL, *sock_opt = NULL;
+	const char *range = "*", *output = NULL, *cupti = NULL, *sock_opt = NULL, *nvml = NULL;
+	bool energy_on = true;
 	double gap_s = 0.002;
 	bool quiet = false;
 	int i = 1;
@@ -166,6 +194,10 @@ int cmd_run(int argc, char **argv)
 			cupti = argv[++i];
 		} else if (!strcmp(a, "--agent-socket") && has) {
 			sock_opt = argv[++i];
+		} else if (!strcmp(a, "--nvml-lib") && has) {
+			nvml = argv[++i];
+		} else if (!strcmp(a, "--no-energy")) {
+			energy_on = false;
 		} else if (!strcmp(a, "--quiet")) {
 			quiet = true;
 		} else if (a[0] == '-') {
@@ -213,10 +245,15 @@ int cmd_run(int argc, char **argv)
 			fclose(out);
 		return 1;
 	}
+	char energy_why[512] = "--no-energy";
+	struct run_energy *energy =
+	    energy_on ? run_energy_start(nvml, energy_why, sizeof(energy_why)) : NULL;
 	fflush(NULL);
 	g_child = fork();
 	if (g_child < 0) {
 		fprintf(stderr, "gpuscope run: fork: %s\n", strerror(errno));
+		run_energy_stop(energy);
+		run_energy_free(energy);
 		rmdir(dir);
 		if (out)
 			fclose(out);
@@ -235,9 +272,17 @@ int cmd_run(int argc, char **argv)
 	while (waitpid(g_child, &status, 0) < 0 && errno == EINTR)
 		;
 
+	run_energy_stop(energy);
 	struct run_summary sum;
 	run_summary_init(&sum);
-	collect(dir, &sum, out);
+	if (!energy)
+		run_summary_note(&sum, "energy: not measured (%s)\n", energy_why);
+	else
+		run_summary_note(&sum, "energy: the whole GPU's, from NVML's 20 ms power samples "
+		                       "(the energy counter past 1 s); SM cycles: GPU busy time x "
+		                       "SM clock\n");
+	collect(dir, &sum, out, energy);
+	run_energy_free(energy);
 	if (out && fclose(out) != 0)
 		fprintf(stderr, "gpuscope run: writing %s: %s\n", output, strerror(errno));
 	if (!quiet)

@@ -39,7 +39,7 @@ void run_summary_free(struct run_summary *s)
 	memset(s, 0, sizeof(*s));
 }
 
-__attribute__((format(printf, 2, 3))) static void note(struct run_summary *s, const char *f, ...)
+void run_summary_note(struct run_summary *s, const char *f, ...)
 {
 	size_t n = strlen(s->notes);
 	if (n + 2 >= sizeof(s->notes))
@@ -124,12 +124,12 @@ int run_summary_add_line(struct run_summary *s, const char *line, size_t len)
 		s->processes++;
 		if (state && !strcmp(state, "measuring")) {
 			s->measured++;
-			note(s, "process %lld: measured with %s%s%s%s\n", pid, cupti ? cupti : "?",
-			     why && why[0] ? " (" : "", why && why[0] ? why : "",
-			     why && why[0] ? ")" : "");
+			run_summary_note(s, "process %lld: measured with %s%s%s%s\n", pid,
+			                 cupti ? cupti : "?", why && why[0] ? " (" : "",
+			                 why && why[0] ? why : "", why && why[0] ? ")" : "");
 		} else {
-			note(s, "process %lld: NOT measured (%s): %s\n", pid, state ? state : "?",
-			     why ? why : "");
+			run_summary_note(s, "process %lld: NOT measured (%s): %s\n", pid,
+			                 state ? state : "?", why ? why : "");
 		}
 	} else if (type && !strcmp(type, "exit")) {
 		s->dropped_records += (unsigned long long)num(o, "dropped_records");

@@ -68,6 +68,9 @@ void run_summary_free(struct run_summary *s);
 /* One line of an inject-PID.jsonl file.  Returns 1 for an inference, 0 for another line we
  * know (status, exit), -1 for a line we do not understand. */
 int run_summary_add_line(struct run_summary *s, const char *line, size_t len);
+/* A line for the notes printed above the tables. */
+void run_summary_note(struct run_summary *s, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 /* The table and verdicts; gap_s is --gap, named when busy periods were the boundary. */
 void run_summary_print(const struct run_summary *s, double gap_s, FILE *to);
 

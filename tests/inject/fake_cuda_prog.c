@@ -3,6 +3,7 @@
  *   play FILE     the fake libcupti (FAKE_CUPTI_LIB) plays FILE's activity
  *   fork FILE     a child plays FILE and exits; the parent waits for it
  *   exec ARGS...  replace this image with a fresh fake_cuda_prog ARGS... (same pid)
+ *   sleep MS      sleep (the fake activity's clock is the wall clock since start)
  *   exit N        exit with status N now (atexit handlers run)
  * It prints "fake program ran" so tests can see the program itself was unchanged. */
 #include <dlfcn.h>
@@ -51,6 +52,8 @@ int main(int argc, char **argv)
 			execv("/proc/self/exe", argv + i);
 			perror("exec");
 			return 4;
+		} else if (!strcmp(argv[i], "sleep") && i + 1 < argc) {
+			usleep((useconds_t)atoi(argv[++i]) * 1000);
 		} else if (!strcmp(argv[i], "exit") && i + 1 < argc) {
 			printf("fake program ran\n");
 			exit(atoi(argv[i + 1]));

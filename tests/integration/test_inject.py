@@ -213,6 +213,29 @@ kernel 10000200 500
         self.assertEqual(ms(r.lines[1]["latency_s"]), 0.6)
         self.assertIn("the last cut short by exit", r.p.stderr)
 
+    def test_energy_and_sm_cycles_from_nvml(self):
+        # The simulator's single-h200 GPU draws a constant 512.5 W at 1980 MHz: a 1 ms
+        # inference takes 0.5125 J from the 20 ms power samples; a 1.5 s one 768.75 J from
+        # the energy counter (read every second, interpolated).
+        scenario = os.path.join(os.path.dirname(__file__), "..", "..", "sim", "scenarios",
+                                "single-h200.json")
+        env = {"GPUSCOPE_NVML_LIB": harness.SIM_LIB, "GPUSCOPE_SIM_SCENARIO": scenario}
+        script = TWO_RANGES + "push 3 10000 long\nkernel 20000 100\npop 3 1510000\n"
+        r = self.run_script(script, env=env, prog_args=["play", "SCRIPT", "sleep", "2600"])
+        a, b, c = r.lines
+        self.assertEqual((a["energy_method"], c["energy_method"]),
+                         ("power_samples", "energy_counter"))
+        self.assertAlmostEqual(a["energy_j"], 0.5125, places=6)
+        self.assertAlmostEqual(b["energy_j"], 0.5125, places=6)
+        self.assertAlmostEqual(c["energy_j"], 768.75, delta=0.1)  # 1e-4: timing of the read
+        self.assertAlmostEqual(a["sm_cycles"], 0.35e-3 * 1980e6, places=3)
+        self.assertIn("energy                          0.512 J", r.p.stderr)
+
+    def test_no_energy_without_nvml(self):
+        r = self.run_script(TWO_RANGES, env={"GPUSCOPE_NVML_LIB": "/nonexistent/libnvml.so"})
+        self.assertNotIn("energy_j", r.lines[0])
+        self.assertIn("energy: not measured (", r.p.stderr)
+
     def test_dropped_records_reported(self):
         r = self.run_script(TWO_RANGES, env={"FAKE_CUPTI_DROPPED": "17"})
         self.assertIn("CUPTI dropped 17 records", r.p.stderr)
