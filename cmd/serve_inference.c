@@ -87,7 +87,7 @@ static void workload_of(int pid, char *out, size_t cap)
 static void *receiver(void *arg)
 {
 	struct serve_inference *si = arg;
-	char buf[8192], workload[INFERENCE_LABEL_MAX] = "";
+	char *buf = si->rx, workload[INFERENCE_LABEL_MAX] = "";
 	int last_pid = -1;
 	while (!atomic_load(&si->stop)) {
 		struct pollfd p = {.fd = si->fd, .events = POLLIN};
@@ -97,7 +97,7 @@ static void *receiver(void *arg)
 			struct cmsghdr h;
 			char b[CMSG_SPACE(sizeof(struct ucred))];
 		} ctl;
-		struct iovec iov = {.iov_base = buf, .iov_len = sizeof(buf)};
+		struct iovec iov = {.iov_base = buf, .iov_len = sizeof(si->rx)};
 		struct msghdr mh = {.msg_iov = &iov,
 		                    .msg_iovlen = 1,
 		                    .msg_control = &ctl,
@@ -105,22 +105,35 @@ static void *receiver(void *arg)
 		ssize_t n = recvmsg(si->fd, &mh, MSG_DONTWAIT);
 		if (n < 0)
 			continue;
-		struct inference_msg m;
-		if ((mh.msg_flags & MSG_TRUNC) || inference_msg_parse(buf, (size_t)n, &m) != 0) {
-			inference_table_reject(&si->table);
-			continue;
-		}
+		int pid = -1;
 		for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
 			if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_CREDENTIALS) {
 				struct ucred cr;
 				memcpy(&cr, CMSG_DATA(c), sizeof(cr));
-				m.pid = cr.pid;
+				pid = cr.pid;
 			}
-		if (m.pid != last_pid) {
-			workload_of(m.pid, workload, sizeof(workload));
-			last_pid = m.pid;
+		if (mh.msg_flags & MSG_TRUNC) {
+			inference_table_reject(&si->table);
+			continue;
 		}
-		inference_table_add(&si->table, &m, workload);
+		if (pid != last_pid) {
+			workload_of(pid, workload, sizeof(workload));
+			last_pid = pid;
+		}
+		/* One datagram carries the lines of every inference cut together. */
+		for (const char *line = buf, *end = buf + n; line < end;) {
+			const char *nl = memchr(line, '\n', (size_t)(end - line));
+			size_t len = (size_t)((nl ? nl : end) - line);
+			struct inference_msg m;
+			if (len && inference_msg_parse(line, len, &m) == 0) {
+				if (pid > 0)
+					m.pid = pid;
+				inference_table_add(&si->table, &m, workload);
+			} else if (len) {
+				inference_table_reject(&si->table);
+			}
+			line += len + 1;
+		}
 	}
 	return NULL;
 }

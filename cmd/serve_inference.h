@@ -28,6 +28,7 @@ struct serve_inference {
 	atomic_bool stop;
 	pthread_t thread;
 	struct inference_table table;
+	char rx[65536]; /* one datagram: up to 60 KiB of JSON lines (inject/emit.h) */
 };
 
 void serve_inference_init(struct serve_inference *si);

@@ -83,16 +83,33 @@ void emit_sock_open(struct emit_sock *s, const char *path)
 	s->addr_len = (socklen_t)sizeof(s->addr);
 }
 
-void emit_sock_send(struct emit_sock *s, const char *buf, size_t len)
+void emit_sock_flush(struct emit_sock *s)
 {
-	if (s->fd < 0)
+	if (s->fd < 0 || !s->lines)
 		return;
-	ssize_t n = sendto(s->fd, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL,
+	ssize_t n = sendto(s->fd, s->batch, s->len, MSG_DONTWAIT | MSG_NOSIGNAL,
 	                   (const struct sockaddr *)&s->addr, s->addr_len);
-	if (n == (ssize_t)len)
-		s->sent++;
+	if (n == (ssize_t)s->len)
+		s->sent += s->lines;
 	else
+		s->dropped += s->lines;
+	s->len = 0;
+	s->lines = 0;
+}
+
+void emit_sock_queue(struct emit_sock *s, const char *line, size_t len)
+{
+	if (s->fd < 0 || len == 0)
+		return;
+	if (len > sizeof(s->batch)) {
 		s->dropped++;
+		return;
+	}
+	if (s->len + len > sizeof(s->batch))
+		emit_sock_flush(s);
+	memcpy(s->batch + s->len, line, len);
+	s->len += len;
+	s->lines++;
 }
 
 void emit_sock_close(struct emit_sock *s)

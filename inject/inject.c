@@ -101,7 +101,7 @@ static void on_inference(const struct seg_inference *inf, void *arg)
 	char buf[4096];
 	size_t n = emit_format_inference(inf, &g_inj.meta, buf, sizeof(buf));
 	write_line(buf, n);
-	emit_sock_send(&g_inj.sock, buf, n);
+	emit_sock_queue(&g_inj.sock, buf, n);
 	g_inj.inferences++;
 }
 
@@ -154,6 +154,7 @@ static void buffer_completed(CUcontext_opaque ctx, uint32_t stream, uint8_t *buf
 	    now - g_inj.last_advance >= INJ_ADVANCE_NS && now > INJ_HORIZON_NS) {
 		g_inj.last_advance = now;
 		seg_advance(&g_inj.seg, now - INJ_HORIZON_NS, false);
+		emit_sock_flush(&g_inj.sock);
 	}
 	pthread_mutex_unlock(&g_inj.lock);
 	free(buffer);
@@ -171,6 +172,7 @@ static void at_exit(void)
 	g_inj.f.cuptiActivityFlushAll(CUPTI_FLUSH_FORCED);
 	pthread_mutex_lock(&g_inj.lock);
 	seg_advance(&g_inj.seg, UINT64_MAX, true);
+	emit_sock_flush(&g_inj.sock);
 	char buf[1024];
 	int n = snprintf(
 	    buf, sizeof(buf),

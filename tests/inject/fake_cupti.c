@@ -249,12 +249,15 @@ static void play_line(char *line)
 		put32(r, CUPTI_MARKER_ID, (uint32_t)a);
 		put32(r, CUPTI_MARKER_OBJECTID, 1);
 		put32(r, CUPTI_MARKER_OBJECTID + 4, 1);
-		if (push && sscanf(line, "%*s %*s %*s %63s", name) == 1 && g_nnames < 256) {
-			strcpy(g_names[g_nnames], name);
-			putptr(r, CUPTI_MARKER_NAME, g_names[g_nnames++]);
-		} else {
-			putptr(r, CUPTI_MARKER_NAME, NULL);
+		const char *interned = NULL; /* CUPTI's names live as long as the process */
+		if (push && sscanf(line, "%*s %*s %*s %63s", name) == 1) {
+			for (unsigned i = 0; i < g_nnames && !interned; i++)
+				if (!strcmp(g_names[i], name))
+					interned = g_names[i];
+			if (!interned && g_nnames < 256)
+				interned = strcpy(g_names[g_nnames++], name);
 		}
+		putptr(r, CUPTI_MARKER_NAME, interned);
 		bump(b * 1000);
 	} else if (!strcmp(what, "now")) {
 		g_now = a * 1000;

@@ -303,10 +303,26 @@ kernel 10000200 500
                                     GPUSCOPE_INJECT_LIB=INJECT))
         self.assertEqual(p.returncode, 0)
         s.settimeout(2)
-        got = [json.loads(s.recv(65536)) for _ in range(2)]
+        # Both were cut at exit together, so they travel in one datagram, a line each.
+        got = [json.loads(line) for line in s.recv(65536).decode().splitlines()]
         self.assertEqual([(g["type"], g["seq"], g["kernels"]) for g in got],
                          [("inference", 1, 3), ("inference", 2, 1)])
         self.assertIn("agent: 2 inferences sent, 0 dropped", p.stderr)
+
+    def test_agent_gets_a_burst_of_inferences(self):
+        # 300 inferences cut at once at exit: batched, they fit the agent's receive queue
+        # (one datagram each overflowed it on an H200: 8 of 20 dropped).
+        tmp = tempfile.TemporaryDirectory()
+        self.addCleanup(tmp.cleanup)
+        sock = os.path.join(tmp.name, "inference.sock")
+        script = "".join("push %d %d infer\nkernel %d 10\npop %d %d\n" % (
+            i, i * 100, i * 100 + 10, i, i * 100 + 50) for i in range(1, 301))
+        with harness.Agent("--inference-socket", sock) as agent:
+            p = self.run_to_agent(sock, script)
+            self.assertIn("agent: 300 inferences sent, 0 dropped", p.stderr)
+            agent.wait_for(lambda: harness.series(
+                agent.metrics(), "gpuscope_inference_messages_total") == [300.0],
+                what="300 inferences at the agent")
 
     def test_agent_absent_never_blocks(self):
         r = self.run_script(TWO_RANGES, sock="/nonexistent/agent.sock")
