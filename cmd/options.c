@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 int parse_duration(const char *text, double *seconds)
@@ -39,6 +40,23 @@ void inference_socket_default(char *out, size_t len)
 		snprintf(out, len, "/run/gpuscope/inference.sock");
 	else
 		snprintf(out, len, "/tmp/gpuscope-%u-inference.sock", (unsigned)geteuid());
+}
+
+void inference_socket_find(char *out, size_t len)
+{
+	char cand[3][256];
+	const char *xdg = getenv("XDG_RUNTIME_DIR");
+	snprintf(cand[0], sizeof(cand[0]), "%s/gpuscope-inference.sock", xdg ? xdg : "");
+	snprintf(cand[1], sizeof(cand[1]), "/run/gpuscope/inference.sock");
+	snprintf(cand[2], sizeof(cand[2]), "/tmp/gpuscope-%u-inference.sock", (unsigned)geteuid());
+	for (int i = xdg && xdg[0] ? 0 : 1; i < 3; i++) {
+		struct stat st;
+		if (stat(cand[i], &st) == 0 && S_ISSOCK(st.st_mode)) {
+			snprintf(out, len, "%s", cand[i]);
+			return;
+		}
+	}
+	inference_socket_default(out, len);
 }
 
 int gpu_opts_take(struct gpu_opts *o, int argc, char **argv, int *i, char *err, size_t errlen)

@@ -22,6 +22,9 @@ int parse_timestamp(const char *text, long long *unix_s);
  * $XDG_RUNTIME_DIR/gpuscope-inference.sock, else /run/gpuscope/inference.sock for root,
  * else /tmp/gpuscope-UID-inference.sock. */
 void inference_socket_default(char *out, size_t len);
+/* For senders: the first of those three paths where a socket exists (a root agent serves
+ * /run/gpuscope while a user's shell has XDG_RUNTIME_DIR), else the default. */
+void inference_socket_find(char *out, size_t len);
 
 /* Options every GPU-reading command takes. */
 struct gpu_opts {

@@ -45,9 +45,9 @@ static void run_usage(FILE *to)
 	        "  --output FILE       also write one JSON line per inference to FILE\n"
 	        "  --cupti PATH        libcupti to use (default: the program's pip package,\n"
 	        "                      the loader's path, /usr/local/cuda*/extras/CUPTI/lib64)\n"
-	        "  --agent-socket PATH the agent's inference socket (default\n"
-	        "                      $XDG_RUNTIME_DIR/gpuscope-inference.sock, else\n"
-	        "                      /run/gpuscope/inference.sock as root, else\n"
+	        "  --agent-socket PATH the agent's inference socket (default: the first that\n"
+	        "                      exists of $XDG_RUNTIME_DIR/gpuscope-inference.sock,\n"
+	        "                      /run/gpuscope/inference.sock and\n"
 	        "                      /tmp/gpuscope-UID-inference.sock; 'none' sends nothing)\n"
 	        "  --nvml-lib PATH     NVML library for energy and SM clock (default\n"
 	        "                      libnvidia-ml.so.1; also GPUSCOPE_NVML_LIB)\n"
@@ -229,7 +229,7 @@ int cmd_run(int argc, char **argv)
 	if (sock_opt && strcmp(sock_opt, "none") != 0)
 		snprintf(sock, sizeof(sock), "%s", sock_opt);
 	else if (!sock_opt)
-		inference_socket_default(sock, sizeof(sock));
+		inference_socket_find(sock, sizeof(sock));
 	FILE *out = NULL;
 	if (output && !(out = fopen(output, "w"))) {
 		fprintf(stderr, "gpuscope run: --output %s: %s\n", output, strerror(errno));

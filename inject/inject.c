@@ -60,8 +60,8 @@ struct cupti_fns {
 
 static struct inj {
 	pthread_mutex_t lock;
-	int owner_pid; /* the process that initialised; a forked child is not it */
-	bool active;
+	int owner_pid;      /* the process that initialised; a forked child is not it */
+	atomic_bool active; /* read by CUPTI's thread without the lock */
 	struct cupti_fns f;
 	CUpti_SubscriberHandle sub;
 	struct segmenter seg;
