@@ -196,31 +196,22 @@ void run_energy_free(struct run_energy *e)
 	free(e);
 }
 
-/* The NVML device of CUDA ordinal d under CUDA_VISIBLE_DEVICES. */
-static const struct gpu *gpu_of(const struct run_energy *e, int d)
+/* The NVML device an inference line names: "gpu" is the library's translation of its CUDA
+ * ordinal through CUDA_VISIBLE_DEVICES, an NVML index or a GPU UUID ("MIG-...": none). */
+static const struct gpu *gpu_of(const struct run_energy *e, json_t *o)
 {
-	const char *vis = getenv("CUDA_VISIBLE_DEVICES");
-	if (d < 0)
+	const char *tok = json_string_value(json_object_get(o, "gpu"));
+	if (!tok || !tok[0])
 		return NULL;
-	if (!vis)
-		return (unsigned)d < e->n ? &e->gpu[d] : NULL;
-	char buf[1024];
-	snprintf(buf, sizeof(buf), "%s", vis);
-	int k = 0;
-	for (char *save, *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-		if (k++ != d)
-			continue;
-		if (!strncmp(tok, "GPU-", 4)) {
-			for (unsigned i = 0; i < e->n; i++)
-				if (!strncmp(e->gpu[i].uuid, tok, strlen(tok)))
-					return &e->gpu[i];
-			return NULL;
-		}
-		char *end;
-		unsigned long idx = strtoul(tok, &end, 10);
-		return !*end && idx < e->n ? &e->gpu[idx] : NULL; /* MIG-...: not mapped */
+	if (!strncmp(tok, "GPU-", 4)) {
+		for (unsigned i = 0; i < e->n; i++)
+			if (!strncmp(e->gpu[i].uuid, tok, strlen(tok)))
+				return &e->gpu[i];
+		return NULL;
 	}
-	return NULL;
+	char *end;
+	unsigned long idx = strtoul(tok, &end, 10);
+	return !*end && idx < e->n ? &e->gpu[idx] : NULL;
 }
 
 /* The first reading at or after t (binary search: runs hold millions of samples). */
@@ -291,7 +282,7 @@ void run_energy_annotate(const struct run_energy *e, json_t *o)
 {
 	if (!e)
 		return;
-	const struct gpu *g = gpu_of(e, (int)json_integer_value(json_object_get(o, "device")));
+	const struct gpu *g = gpu_of(e, o);
 	if (!g)
 		return;
 	long long base_ns = e->base * 1000000000LL;

@@ -9,9 +9,10 @@
  *   - energy_counter: the driver's energy counter, read every second and interpolated, for
  *     longer ones.
  * and its SM cycles: GPU busy time x the SM clock read nearest the inference.  Energy is the
- * whole GPU's: other processes on the same GPU count too.  A CUDA device maps to an NVML
- * device through CUDA_VISIBLE_DEVICES (indices or GPU UUIDs); without it ordinal = index,
- * which holds when every GPU is alike (else set CUDA_DEVICE_ORDER=PCI_BUS_ID).
+ * whole GPU's: other processes on the same GPU count too.  The injection library names the
+ * NVML device of each inference ("gpu": its CUDA ordinal through CUDA_VISIBLE_DEVICES, an
+ * index or a GPU UUID); without CUDA_VISIBLE_DEVICES ordinal = index, which holds when every
+ * GPU is alike (else set CUDA_DEVICE_ORDER=PCI_BUS_ID).
  */
 #ifndef GPUSCOPE_RUN_ENERGY_H
 #define GPUSCOPE_RUN_ENERGY_H

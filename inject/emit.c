@@ -25,6 +25,31 @@ size_t emit_json_escape(const char *s, char *buf, size_t cap)
 	return n;
 }
 
+void emit_gpu_token(const struct emit_meta *m, int device, char *out, size_t cap)
+{
+	out[0] = '\0';
+	if (device < 0)
+		return;
+	if (!m->has_visible) {
+		snprintf(out, cap, "%d", device);
+		return;
+	}
+	const char *p = m->visible;
+	for (int k = 0; k < device && p; k++) {
+		p = strchr(p, ',');
+		if (p)
+			p++;
+	}
+	if (!p)
+		return;
+	size_t n = strcspn(p, ",");
+	while (n && p[n - 1] == ' ')
+		n--;
+	while (n && *p == ' ')
+		p++, n--;
+	snprintf(out, cap, "%.*s", (int)n, p);
+}
+
 static double sec(uint64_t ns)
 {
 	return (double)ns / 1e9;
@@ -33,8 +58,10 @@ static double sec(uint64_t ns)
 size_t emit_format_inference(const struct seg_inference *inf, const struct emit_meta *m, char *buf,
                              size_t cap)
 {
-	char name[2 * SEG_NAME_MAX * 3], proc[sizeof(m->process) * 6];
+	char name[2 * SEG_NAME_MAX * 3], proc[sizeof(m->process) * 6], gpu[128], gpu_json[800];
 	emit_json_escape(inf->name, name, sizeof(name));
+	emit_gpu_token(m, inf->device, gpu, sizeof(gpu));
+	emit_json_escape(gpu, gpu_json, sizeof(gpu_json));
 	emit_json_escape(m->process, proc, sizeof(proc));
 	uint64_t lat = inf->end > inf->start ? inf->end - inf->start : 0;
 	char prev[48] = "null";
@@ -43,7 +70,7 @@ size_t emit_format_inference(const struct seg_inference *inf, const struct emit_
 	int n = snprintf(
 	    buf, cap,
 	    "{\"type\":\"inference\",\"pid\":%d,\"process\":\"%s\",\"range\":\"%s\","
-	    "\"boundary\":\"%s\",\"complete\":%s,\"seq\":%llu,\"device\":%d,"
+	    "\"boundary\":\"%s\",\"complete\":%s,\"seq\":%llu,\"device\":%d,\"gpu\":\"%s\","
 	    "\"start_unix_ns\":%lld,\"end_unix_ns\":%lld,\"latency_s\":%.9f,"
 	    "\"since_previous_s\":%s,\"gpu_busy_s\":%.9f,\"gpu_busy_share\":%.6f,"
 	    "\"gpu_any_busy_s\":%.9f,\"kernels\":%llu,\"kernel_mean_s\":%.9f,"
@@ -53,7 +80,7 @@ size_t emit_format_inference(const struct seg_inference *inf, const struct emit_
 	    "\"mem_alloc_bytes\":%llu,\"mem_freed_bytes\":%llu,\"mem_peak_bytes\":%llu,"
 	    "\"mem_held_after_bytes\":%llu}\n",
 	    m->pid, proc, name, inf->nvtx ? "nvtx" : "gap", inf->complete ? "true" : "false",
-	    (unsigned long long)inf->seq, inf->device,
+	    (unsigned long long)inf->seq, inf->device, gpu_json,
 	    (long long)((int64_t)inf->start + m->clock_offset),
 	    (long long)((int64_t)inf->end + m->clock_offset), sec(lat), prev, sec(inf->gpu_busy),
 	    lat ? (double)inf->gpu_busy / (double)lat : 0.0, sec(inf->gpu_any_busy),

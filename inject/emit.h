@@ -12,6 +12,8 @@
 #ifndef GPUSCOPE_EMIT_H
 #define GPUSCOPE_EMIT_H
 
+#include <stdbool.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
@@ -23,7 +25,13 @@ struct emit_meta {
 	int pid;
 	char process[32];     /* /proc/self/comm */
 	int64_t clock_offset; /* unix ns = CUPTI ns + clock_offset */
+	bool has_visible;     /* CUDA_VISIBLE_DEVICES was set */
+	char visible[256];    /* its value: maps a CUDA ordinal to an NVML index or UUID */
 };
+
+/* The NVML name of CUDA device `device` ("0", "GPU-<uuid>", "MIG-..."): the device-th entry
+ * of CUDA_VISIBLE_DEVICES when set, else the ordinal itself.  "" when unknown. */
+void emit_gpu_token(const struct emit_meta *m, int device, char *out, size_t cap);
 
 /* Writes one JSON line (with its '\n') into buf; returns its length, or 0 if cap is short. */
 size_t emit_format_inference(const struct seg_inference *inf, const struct emit_meta *m, char *buf,

@@ -221,6 +221,9 @@ static void open_output(void)
 static void read_meta(void)
 {
 	g_inj.meta.pid = getpid();
+	const char *vis = getenv("CUDA_VISIBLE_DEVICES");
+	g_inj.meta.has_visible = vis != NULL;
+	snprintf(g_inj.meta.visible, sizeof(g_inj.meta.visible), "%s", vis ? vis : "");
 	int fd = open("/proc/self/comm", O_RDONLY | O_CLOEXEC);
 	if (fd >= 0) {
 		ssize_t n = read(fd, g_inj.meta.process, sizeof(g_inj.meta.process) - 1);

@@ -231,6 +231,21 @@ kernel 10000200 500
         self.assertAlmostEqual(a["sm_cycles"], 0.35e-3 * 1980e6, places=3)
         self.assertIn("energy                          0.512 J", r.p.stderr)
 
+    def test_cuda_visible_devices_names_the_gpu(self):
+        scenario = os.path.join(os.path.dirname(__file__), "..", "..", "sim", "scenarios",
+                                "single-h200.json")
+        uuid = "GPU-5d0c6c2e-1f1e-4b8a-9c3e-3a1b2c4d5e6f"
+        env = {"GPUSCOPE_NVML_LIB": harness.SIM_LIB, "GPUSCOPE_SIM_SCENARIO": scenario,
+               "CUDA_VISIBLE_DEVICES": uuid}
+        r = self.run_script(TWO_RANGES, env=env, prog_args=["play", "SCRIPT", "sleep", "100"])
+        self.assertEqual(r.lines[0]["gpu"], uuid)
+        self.assertAlmostEqual(r.lines[0]["energy_j"], 0.5125, places=6)
+        # CUDA device 0 is the host's GPU 1 here, which this host does not have.
+        env["CUDA_VISIBLE_DEVICES"] = "1,0"
+        r = self.run_script(TWO_RANGES, env=env, prog_args=["play", "SCRIPT", "sleep", "100"])
+        self.assertEqual(r.lines[0]["gpu"], "1")
+        self.assertNotIn("energy_j", r.lines[0])
+
     def test_no_energy_without_nvml(self):
         r = self.run_script(TWO_RANGES, env={"GPUSCOPE_NVML_LIB": "/nonexistent/libnvml.so"})
         self.assertNotIn("energy_j", r.lines[0])
