@@ -165,7 +165,7 @@ int cmd_serve(int argc, char **argv)
 		serve_procs_stop(&procs, run.hung);
 		return 1;
 	}
-	if (serve_inference_start(&infer) != 0) {
+	if (serve_inference_start(&infer, &run.board) != 0) {
 		serve_history_stop(&hist);
 		sampling_stop(&run, &sess);
 		serve_procs_stop(&procs, run.hung);

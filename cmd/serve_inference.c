@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <math.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -84,6 +85,88 @@ static void workload_of(int pid, char *out, size_t cap)
 		snprintf(out, cap, "%.60s", id.systemd_unit);
 }
 
+/* The board index of the GPU a message names (an NVML index or a GPU UUID); -1: none. */
+static int board_gpu(struct board *b, const char *tok)
+{
+	if (!b || !tok[0])
+		return -1;
+	if (strncmp(tok, "GPU-", 4) != 0) {
+		char *end;
+		unsigned long i = strtoul(tok, &end, 10);
+		return !*end && i < b->count ? (int)i : -1;
+	}
+	struct board_snapshot snap;
+	int found = -1;
+	if (board_snapshot(b, &snap) != 0)
+		return -1;
+	for (unsigned i = 0; i < snap.count && found < 0; i++)
+		if (!strcmp(snap.gpus[i].id.uuid, tok))
+			found = (int)i;
+	board_snapshot_free(&snap);
+	return found;
+}
+
+/* Joules over [t0, t1] (Unix ns) from the board's per-second power; NAN when a second has
+ * no reading or has left the window ring. */
+static double energy_from_board(struct board *b, unsigned gpu, long long t0, long long t1)
+{
+	const long long ns = 1000000000LL;
+	if (t1 < t0 || t0 <= 0 || t1 - t0 > 120 * ns)
+		return NAN;
+	double joules = 0;
+	for (long long sec = t0 / ns; sec <= t1 / ns; sec++) {
+		struct window_agg agg[METRIC_COUNT];
+		board_window(b, gpu, sec, sec, agg);
+		const struct window_agg *w =
+		    agg[METRIC_POWER_INSTANT].n ? &agg[METRIC_POWER_INSTANT] : &agg[METRIC_POWER];
+		if (!w->n)
+			return NAN;
+		long long lo = t0 > sec * ns ? t0 : sec * ns;
+		long long hi = t1 < (sec + 1) * ns ? t1 : (sec + 1) * ns;
+		joules += w->sum / w->n / 1000.0 * (double)(hi > lo ? hi - lo : 0) / 1e9; /* mW */
+	}
+	return joules;
+}
+
+/* Measures the energy of the oldest pending inference. */
+static void settle_one(struct serve_inference *si)
+{
+	struct inference_pending *p = &si->pending[si->pending_head];
+	double j = energy_from_board(si->board, (unsigned)p->gpu, p->start_ns, p->end_ns);
+	if (!isnan(j))
+		inference_table_add_energy(&si->table, p->process, p->workload, p->range, j);
+	si->pending_head = (si->pending_head + 1) % INFERENCE_PENDING_MAX;
+	si->pending_n--;
+}
+
+/* Measures every pending inference whose seconds have settled (all of them when force). */
+static void settle(struct serve_inference *si, bool force)
+{
+	long long now_ns = (long long)(wall_now() * 1e9);
+	while (si->pending_n) {
+		const struct inference_pending *p = &si->pending[si->pending_head];
+		if (!force && p->end_ns + INFERENCE_SETTLE_S * 1000000000LL > now_ns)
+			break;
+		settle_one(si);
+	}
+}
+
+static void queue_energy(struct serve_inference *si, const struct inference_msg *m, int gpu,
+                         const char *workload)
+{
+	if (si->pending_n == INFERENCE_PENDING_MAX)
+		settle_one(si);
+	size_t at = (si->pending_head + si->pending_n) % INFERENCE_PENDING_MAX;
+	struct inference_pending *p = &si->pending[at];
+	snprintf(p->process, sizeof(p->process), "%s", m->process);
+	snprintf(p->workload, sizeof(p->workload), "%s", workload);
+	snprintf(p->range, sizeof(p->range), "%s", m->range);
+	p->gpu = gpu;
+	p->start_ns = m->start_unix_ns;
+	p->end_ns = m->end_unix_ns;
+	si->pending_n++;
+}
+
 static void *receiver(void *arg)
 {
 	struct serve_inference *si = arg;
@@ -91,7 +174,9 @@ static void *receiver(void *arg)
 	int last_pid = -1;
 	while (!atomic_load(&si->stop)) {
 		struct pollfd p = {.fd = si->fd, .events = POLLIN};
-		if (poll(&p, 1, 200) <= 0)
+		int ready = poll(&p, 1, 200);
+		settle(si, false);
+		if (ready <= 0)
 			continue;
 		union {
 			struct cmsghdr h;
@@ -129,12 +214,18 @@ static void *receiver(void *arg)
 				if (pid > 0)
 					m.pid = pid;
 				inference_table_add(&si->table, &m, workload);
+				int gpu = isnan(m.energy_j) && si->pending
+				              ? board_gpu(si->board, m.gpu)
+				              : -1;
+				if (gpu >= 0)
+					queue_energy(si, &m, gpu, workload);
 			} else if (len) {
 				inference_table_reject(&si->table);
 			}
 			line += len + 1;
 		}
 	}
+	settle(si, true);
 	return NULL;
 }
 
@@ -174,8 +265,9 @@ fail:
 	return -1;
 }
 
-int serve_inference_start(struct serve_inference *si)
+int serve_inference_start(struct serve_inference *si, struct board *board)
 {
+	si->board = board;
 	if (si->path_opt && !strcmp(si->path_opt, "none"))
 		return 0;
 	if (si->path_opt) {
@@ -195,6 +287,7 @@ int serve_inference_start(struct serve_inference *si)
 		        si->path_opt ? "" : "warning: ", err);
 		return si->path_opt ? -1 : 0;
 	}
+	si->pending = board ? calloc(INFERENCE_PENDING_MAX, sizeof(*si->pending)) : NULL;
 	if (inference_table_init(&si->table, si->cap) != 0 ||
 	    pthread_create(&si->thread, NULL, receiver, si) != 0) {
 		fprintf(stderr, "gpuscope: inference receiver: out of memory\n");
@@ -202,6 +295,8 @@ int serve_inference_start(struct serve_inference *si)
 		unlink(si->path);
 		si->fd = -1;
 		inference_table_free(&si->table);
+		free(si->pending);
+		si->pending = NULL;
 		return si->path_opt ? -1 : 0;
 	}
 	si->running = true;
@@ -217,6 +312,8 @@ void serve_inference_stop(struct serve_inference *si)
 	close(si->fd);
 	unlink(si->path);
 	inference_table_free(&si->table);
+	free(si->pending);
+	si->pending = NULL;
 	si->running = false;
 	si->fd = -1;
 }

@@ -87,6 +87,9 @@ int inference_msg_parse(const char *buf, size_t len, struct inference_msg *m)
 	m->mem_peak_bytes = num(o, "mem_peak_bytes");
 	m->kernels = num(o, "kernels");
 	m->energy_j = num(o, "energy_j");
+	copy_str(m->gpu, sizeof(m->gpu), json_object_get(o, "gpu"));
+	m->start_unix_ns = (long long)json_integer_value(json_object_get(o, "start_unix_ns"));
+	m->end_unix_ns = (long long)json_integer_value(json_object_get(o, "end_unix_ns"));
 	/* A message without a latency is not one we can count. */
 	if (!isfinite(m->latency_s) || m->latency_s < 0)
 		goto out;
@@ -139,16 +142,34 @@ static void observe(struct inference_hist *h, enum inference_family f, double v)
 	h->sum += v;
 }
 
+static struct inference_series *find(struct inference_table *t, const char *process,
+                                     const char *workload, const char *range)
+{
+	for (unsigned i = 0; i < t->n; i++)
+		if (!strcmp(t->s[i].process, process) && !strcmp(t->s[i].range, range) &&
+		    !strcmp(t->s[i].workload, workload))
+			return &t->s[i];
+	return NULL;
+}
+
+void inference_table_add_energy(struct inference_table *t, const char *process,
+                                const char *workload, const char *range, double joules)
+{
+	pthread_mutex_lock(&t->lock);
+	struct inference_series *s = find(t, process, workload, range);
+	if (!s && t->other_used)
+		s = &t->s[t->cap];
+	if (s)
+		observe(&s->h[INF_FAM_ENERGY], INF_FAM_ENERGY, joules);
+	pthread_mutex_unlock(&t->lock);
+}
+
 void inference_table_add(struct inference_table *t, const struct inference_msg *m,
                          const char *workload)
 {
 	pthread_mutex_lock(&t->lock);
 	t->received++;
-	struct inference_series *s = NULL;
-	for (unsigned i = 0; i < t->n && !s; i++)
-		if (!strcmp(t->s[i].process, m->process) && !strcmp(t->s[i].range, m->range) &&
-		    !strcmp(t->s[i].workload, workload))
-			s = &t->s[i];
+	struct inference_series *s = find(t, m->process, workload, m->range);
 	if (!s && t->n < t->cap) {
 		s = &t->s[t->n++];
 		snprintf(s->process, sizeof(s->process), "%s", m->process);

@@ -24,6 +24,8 @@ struct inference_msg {
 	bool complete;
 	double latency_s, gpu_busy_s, h2d_bytes, d2h_bytes, mem_peak_bytes, kernels;
 	double energy_j; /* NAN when the message has none */
+	char gpu[96];    /* NVML index or GPU UUID of the device; "" when unknown */
+	long long start_unix_ns, end_unix_ns;
 };
 
 /* Returns 0 and fills m, or -1 when buf is not an inference message. */
@@ -42,7 +44,10 @@ int inference_msg_parse(const char *buf, size_t len, struct inference_msg *m);
 	  "Device memory the process held at its peak during one inference (cudaMalloc level).",   \
 	  MEMORY)                                                                                  \
 	X(KERNELS, "kernels", "Kernels one inference launched.", COUNT)                            \
-	X(ENERGY, "energy_joules", "Energy of the GPU over one inference, when measured.", JOULES)
+	X(ENERGY, "energy_joules",                                                                 \
+	  "Energy of the whole GPU over one inference: its mean power in each second the "         \
+	  "inference overlaps, from the agent's own readings, times the time inside it.",          \
+	  JOULES)
 
 enum inference_family {
 #define X(id, suffix, help, buckets) INF_FAM_##id,
@@ -82,6 +87,9 @@ int inference_table_init(struct inference_table *t, unsigned cap);
 void inference_table_free(struct inference_table *t);
 void inference_table_add(struct inference_table *t, const struct inference_msg *m,
                          const char *workload);
+/* Energy of an inference already added, measured once its seconds had settled. */
+void inference_table_add_energy(struct inference_table *t, const char *process,
+                                const char *workload, const char *range, double joules);
 /* A datagram that was not an inference message. */
 void inference_table_reject(struct inference_table *t);
 /* A consistent copy for rendering: *out (malloc'd, caller frees) and its length. */

@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
@@ -411,6 +412,29 @@ kernel 10000200 500
             self.assertIn("# TYPE gpuscope_inference_messages counter", om)
             self.assertIn("# TYPE gpuscope_inference_latency_seconds histogram", om)
         self.assertFalse(os.path.exists(sock))
+
+    def test_agent_adds_energy_from_its_own_power_readings(self):
+        # The messages carry no energy; the agent takes the GPU's mean power in the seconds
+        # each inference overlaps (512.5 W constant here) once they have settled.
+        tmp = tempfile.TemporaryDirectory()
+        self.addCleanup(tmp.cleanup)
+        sock = os.path.join(tmp.name, "inference.sock")
+        scenario = os.path.join(os.path.dirname(__file__), "..", "..", "sim", "scenarios",
+                                "single-h200.json")
+        with harness.Agent("--inference-socket", sock, scenario=scenario) as agent:
+            time.sleep(1.2)  # power readings in the ring before the program starts
+            self.run_to_agent(sock, TWO_RANGES)
+            lab = {"process": "fake_cuda_prog", "range": "infer"}
+            agent.wait_for(lambda: harness.series(
+                agent.metrics(), "gpuscope_inference_energy_joules_count", **lab) == [2.0],
+                timeout=15, what="energy of two inferences")
+            m = agent.metrics()
+            self.assertAlmostEqual(harness.one(
+                m, "gpuscope_inference_energy_joules_sum", **lab), 2 * 0.5125, places=6)
+            self.assertEqual(harness.one(m, "gpuscope_inference_energy_joules_bucket",
+                                         le="0.5", **lab), 0)
+            self.assertEqual(harness.one(m, "gpuscope_inference_energy_joules_bucket",
+                                         le="1", **lab), 2)
 
     def test_agent_replaces_a_stale_socket_and_refuses_a_live_one(self):
         tmp = tempfile.TemporaryDirectory()
