@@ -117,6 +117,36 @@ static bool owned(void)
 	return g_inj.active && g_inj.owner_pid == getpid();
 }
 
+/* Cuts what the horizon allows (at most every INJ_ADVANCE_NS unless forced); lock held. */
+static void advance_locked(bool force)
+{
+	uint64_t now = 0;
+	if (g_inj.f.cuptiGetTimestamp(&now) != CUPTI_SUCCESS || now <= INJ_HORIZON_NS)
+		return;
+	if (!force && now - g_inj.last_advance < INJ_ADVANCE_NS)
+		return;
+	g_inj.last_advance = now;
+	seg_advance(&g_inj.seg, now - INJ_HORIZON_NS, false);
+	emit_sock_flush(&g_inj.sock);
+}
+
+/* Once a second, even when no buffer arrives (CUPTI hands none back while the GPU is idle),
+ * so the last inference before a quiet spell reaches the agent within ~2 s. */
+static void *pacer(void *arg)
+{
+	(void)arg;
+	for (;;) {
+		struct timespec ts = {1, 0};
+		nanosleep(&ts, NULL);
+		if (!owned())
+			return NULL;
+		pthread_mutex_lock(&g_inj.lock);
+		if (owned())
+			advance_locked(true);
+		pthread_mutex_unlock(&g_inj.lock);
+	}
+}
+
 static void buffer_completed(CUcontext_opaque ctx, uint32_t stream, uint8_t *buffer, size_t size,
                              size_t valid)
 {
@@ -149,13 +179,7 @@ static void buffer_completed(CUcontext_opaque ctx, uint32_t stream, uint8_t *buf
 	if (g_inj.f.cuptiActivityGetNumDroppedRecords(ctx, stream, &dropped) == CUPTI_SUCCESS)
 		g_inj.dropped_records += dropped;
 	g_inj.buffers++;
-	uint64_t now = 0;
-	if (g_inj.f.cuptiGetTimestamp(&now) == CUPTI_SUCCESS &&
-	    now - g_inj.last_advance >= INJ_ADVANCE_NS && now > INJ_HORIZON_NS) {
-		g_inj.last_advance = now;
-		seg_advance(&g_inj.seg, now - INJ_HORIZON_NS, false);
-		emit_sock_flush(&g_inj.sock);
-	}
+	advance_locked(false);
 	pthread_mutex_unlock(&g_inj.lock);
 	free(buffer);
 }
@@ -349,6 +373,9 @@ int InitializeInjection(void)
 	g_inj.active = true;
 	pthread_atfork(NULL, NULL, after_fork_child);
 	atexit(at_exit);
+	pthread_t t;
+	if (pthread_create(&t, NULL, pacer, NULL) == 0)
+		pthread_detach(t);
 	return 1;
 }
 

@@ -325,6 +325,29 @@ kernel 10000200 500
                          [("inference", 1, 3), ("inference", 2, 1)])
         self.assertIn("agent: 2 inferences sent, 0 dropped", p.stderr)
 
+    def test_inference_reaches_the_agent_while_the_program_idles(self):
+        # No buffer completes after the inference (an idle GPU hands none back): the
+        # library's once-a-second pacer still cuts it and sends it before exit.
+        tmp = tempfile.TemporaryDirectory()
+        self.addCleanup(tmp.cleanup)
+        path = os.path.join(tmp.name, "agent.sock")
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        s.bind(path)
+        self.addCleanup(s.close)
+        script = os.path.join(tmp.name, "s.txt")
+        with open(script, "w") as f:
+            f.write("push 1 1000 infer\nkernel 1100 10\npop 1 1200\nflush\nnow 10000000\n")
+        p = subprocess.Popen([BIN, "run", "--quiet", "--cupti", FAKE_CUPTI, "--agent-socket",
+                              path, "--", PROG, "play", script, "sleep", "4000"],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                             env=dict(os.environ, FAKE_CUPTI_LIB=FAKE_CUPTI,
+                                      GPUSCOPE_INJECT_LIB=INJECT))
+        self.addCleanup(p.wait)
+        s.settimeout(3)
+        got = json.loads(s.recv(65536))
+        self.assertIsNone(p.poll(), "the datagram came only at exit")
+        self.assertEqual((got["range"], got["kernels"]), ("infer", 1))
+
     def test_agent_gets_a_burst_of_inferences(self):
         # 300 inferences cut at once at exit: batched, they fit the agent's receive queue
         # (one datagram each overflowed it on an H200: 8 of 20 dropped).
