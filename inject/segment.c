@@ -1,13 +1,15 @@
 /* segment.c - inferences out of GPU activity (see segment.h for the rules).
  *
  * Pending events are kept unsorted as they arrive and sorted once per seg_advance; the
- * injection library calls it a few times a second, not per record, so the sort is the only
- * cost that grows with the kernel rate.  An inference's events are always one contiguous run
- * of the sorted array, which keeps the figures a single forward pass.
+ * injection library calls it a few times a second, not per record, and only events newer
+ * than the horizon stay pending, so the sort covers about 1.5 s of records.  Events are
+ * consumed in start order, each exactly once: into the accumulator of the inference being
+ * cut, or as outside any (memory only).
  */
 #include "inject/segment.h"
 
 #include <fnmatch.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -107,14 +109,7 @@ static void apply_memory(struct segmenter *s, const struct seg_event *e)
 		s->held -= e->bytes < s->held ? e->bytes : s->held;
 }
 
-/* Union of a kind of intervals over a start-sorted run: busy time, and the idle stretches
- * between them (count and total). */
-struct unite {
-	bool any;
-	uint64_t s, e, busy, gaps, gap_time;
-};
-
-static void unite_add(struct unite *u, uint64_t start, uint64_t end)
+static void unite_add(struct seg_unite *u, uint64_t start, uint64_t end)
 {
 	if (end < start)
 		end = start;
@@ -135,89 +130,102 @@ static void unite_add(struct unite *u, uint64_t start, uint64_t end)
 	}
 }
 
-static uint64_t unite_total(const struct unite *u)
+static uint64_t unite_total(const struct seg_unite *u)
 {
 	return u->busy + (u->any ? u->e - u->s : 0);
 }
 
-/* Figures of ev[a, b) as one inference over [start, end]; emits it. */
-static void cut(struct segmenter *s, size_t a, size_t b, uint64_t start, uint64_t end,
-                const char *name, bool nvtx, bool complete)
+static void acc_begin(struct segmenter *s, uint64_t start, const char *name, bool nvtx)
 {
-	struct seg_inference inf;
-	memset(&inf, 0, sizeof(inf));
-	struct unite kern = {0}, any = {0};
-	unsigned dev_count[8] = {0};
-	inf.mem_peak = s->held;
-	for (size_t i = a; i < b; i++) {
-		const struct seg_event *e = &s->ev[i];
-		uint64_t dur = e->end > e->start ? e->end - e->start : 0;
-		if (is_gpu_work(e)) {
-			unite_add(&any, e->start, e->end);
-			if (e->end > end)
-				end = e->end;
-			dev_count[e->device & 7]++;
-		}
-		switch (e->kind) {
-		case SEG_KERNEL:
-			unite_add(&kern, e->start, e->end);
-			inf.kernels++;
-			inf.kernel_time += dur;
-			break;
-		case SEG_H2D:
-			inf.h2d_bytes += e->bytes;
-			inf.h2d_time += dur;
-			inf.pageable_bytes += e->pageable ? e->bytes : 0;
-			break;
-		case SEG_D2H:
-			inf.d2h_bytes += e->bytes;
-			inf.d2h_time += dur;
-			inf.pageable_bytes += e->pageable ? e->bytes : 0;
-			break;
-		case SEG_COPY_OTHER:
-			inf.other_copy_bytes += e->bytes;
-			break;
-		case SEG_MEMSET:
-			inf.memset_bytes += e->bytes;
-			break;
-		case SEG_ALLOC:
-			inf.mem_alloc += e->bytes;
-			apply_memory(s, e);
-			break;
-		case SEG_FREE:
-			inf.mem_freed += e->bytes;
-			apply_memory(s, e);
-			break;
-		}
-		if (s->held > inf.mem_peak)
-			inf.mem_peak = s->held;
-	}
-	inf.seq = ++s->seq;
-	strncpy(inf.name, name, sizeof(inf.name) - 1);
-	inf.nvtx = nvtx;
-	inf.complete = complete;
-	inf.start = start;
-	inf.end = end;
-	inf.has_previous = s->seq > 1;
-	inf.since_previous = inf.has_previous && start > s->last_end ? start - s->last_end : 0;
-	inf.gpu_busy = unite_total(&kern);
-	inf.gpu_any_busy = unite_total(&any);
-	inf.launch_gaps = kern.gaps;
-	inf.launch_gap_time = kern.gap_time;
-	inf.mem_held_after = s->held;
-	inf.device = -1;
-	unsigned best = 0;
-	for (int d = 0; d < 8; d++)
-		if (dev_count[d] > best) {
-			best = dev_count[d];
-			inf.device = d;
-		}
-	s->last_end = end;
-	if (s->emit)
-		s->emit(&inf, s->emit_arg);
+	struct seg_acc *a = &s->acc;
+	memset(a, 0, sizeof(*a));
+	a->active = true;
+	a->inf.start = start;
+	a->inf.nvtx = nvtx;
+	a->inf.mem_peak = s->held;
+	/* A busy period begins with GPU work: its idle gap counts from there. */
+	a->last_gpu_end = nvtx ? 0 : start;
+	snprintf(a->inf.name, sizeof(a->inf.name), "%s", name);
 }
 
-/* Consumes events before index i as outside any inference (memory only). */
+static void acc_add(struct segmenter *s, const struct seg_event *e)
+{
+	struct seg_acc *a = &s->acc;
+	struct seg_inference *inf = &a->inf;
+	uint64_t dur = e->end > e->start ? e->end - e->start : 0;
+	if (is_gpu_work(e)) {
+		unite_add(&a->any, e->start, e->end);
+		if (e->end > a->last_gpu_end)
+			a->last_gpu_end = e->end;
+		a->dev_count[e->device & 7]++;
+	}
+	switch (e->kind) {
+	case SEG_KERNEL:
+		unite_add(&a->kern, e->start, e->end);
+		inf->kernels++;
+		inf->kernel_time += dur;
+		break;
+	case SEG_H2D:
+		inf->h2d_bytes += e->bytes;
+		inf->h2d_time += dur;
+		inf->pageable_bytes += e->pageable ? e->bytes : 0;
+		break;
+	case SEG_D2H:
+		inf->d2h_bytes += e->bytes;
+		inf->d2h_time += dur;
+		inf->pageable_bytes += e->pageable ? e->bytes : 0;
+		break;
+	case SEG_COPY_OTHER:
+		inf->other_copy_bytes += e->bytes;
+		break;
+	case SEG_MEMSET:
+		inf->memset_bytes += e->bytes;
+		break;
+	case SEG_ALLOC:
+		inf->mem_alloc += e->bytes;
+		apply_memory(s, e);
+		break;
+	case SEG_FREE:
+		inf->mem_freed += e->bytes;
+		apply_memory(s, e);
+		break;
+	}
+	if (s->held > inf->mem_peak)
+		inf->mem_peak = s->held;
+}
+
+/* Ends the inference at the later of end and its last GPU work, and emits it. */
+static void acc_finish(struct segmenter *s, uint64_t end, bool complete)
+{
+	struct seg_acc *a = &s->acc;
+	struct seg_inference *inf = &a->inf;
+	inf->end = end > a->last_gpu_end ? end : a->last_gpu_end;
+	if (inf->end < inf->start)
+		inf->end = inf->start;
+	inf->complete = complete;
+	inf->seq = ++s->seq;
+	inf->has_previous = s->seq > 1;
+	inf->since_previous =
+	    inf->has_previous && inf->start > s->last_end ? inf->start - s->last_end : 0;
+	inf->gpu_busy = unite_total(&a->kern);
+	inf->gpu_any_busy = unite_total(&a->any);
+	inf->launch_gaps = a->kern.gaps;
+	inf->launch_gap_time = a->kern.gap_time;
+	inf->mem_held_after = s->held;
+	inf->device = -1;
+	unsigned best = 0;
+	for (int d = 0; d < 8; d++)
+		if (a->dev_count[d] > best) {
+			best = a->dev_count[d];
+			inf->device = d;
+		}
+	s->last_end = inf->end;
+	a->active = false;
+	if (s->emit)
+		s->emit(inf, s->emit_arg);
+}
+
+/* Consumes events from index i that start before `before` as outside any inference. */
 static size_t skip_until(struct segmenter *s, size_t i, uint64_t before)
 {
 	while (i < s->nev && s->ev[i].start < before)
@@ -225,76 +233,88 @@ static size_t skip_until(struct segmenter *s, size_t i, uint64_t before)
 	return i;
 }
 
-/* nvtx mode: each ended range in order, while its GPU work is known to be complete. */
+/* nvtx mode: the first range (ended, or the open one) takes the events before `avail` that
+ * are its own; an ended range is cut once no more of its work can arrive. */
 static size_t advance_ranges(struct segmenter *s, uint64_t horizon, bool at_exit)
 {
-	size_t i = 0, r = 0;
-	for (; r < s->ndone; r++) {
-		const struct seg_range *rg = &s->done[r];
-		uint64_t limit = r + 1 < s->ndone ? s->done[r + 1].start
-		                 : s->has_cur     ? s->cur.start
-		                                  : UINT64_MAX;
-		if (!at_exit && rg->end + SEG_SPILL_SLACK_NS >= horizon)
-			break;
-		size_t j = skip_until(s, i, rg->start), k = j;
-		uint64_t last = 0;
-		while (k < s->nev && s->ev[k].start < limit) {
-			const struct seg_event *e = &s->ev[k];
+	uint64_t avail = at_exit ? UINT64_MAX : horizon;
+	size_t i = 0;
+	for (;;) {
+		const struct seg_range *r = s->ndone ? &s->done[0] : s->has_cur ? &s->cur : NULL;
+		if (!r)
+			return skip_until(s, i, avail);
+		i = skip_until(s, i, r->start < avail ? r->start : avail);
+		if (r->start >= avail)
+			return i;
+		if (!s->acc.active)
+			acc_begin(s, r->start, r->name, true);
+		bool ended = s->ndone > 0;
+		uint64_t limit = !ended         ? UINT64_MAX
+		                 : s->ndone > 1 ? s->done[1].start
+		                 : s->has_cur   ? s->cur.start
+		                                : UINT64_MAX;
+		bool stopped = false;
+		for (; i < s->nev && s->ev[i].start < avail; i++) {
+			const struct seg_event *e = &s->ev[i];
 			/* Past the range's end only the work it queued counts: GPU work running
 			 * back to back with what came before, and memory events inside it. */
-			if (e->start > rg->end &&
-			    e->start > last + (is_gpu_work(e) ? SEG_SPILL_SLACK_NS : 0))
+			if (e->start >= limit ||
+			    (ended && e->start > r->end &&
+			     e->start >
+			         s->acc.last_gpu_end + (is_gpu_work(e) ? SEG_SPILL_SLACK_NS : 0))) {
+				stopped = true;
 				break;
-			if (is_gpu_work(e) && e->end > last)
-				last = e->end;
-			k++;
+			}
+			acc_add(s, e);
 		}
-		if (last < rg->end)
-			last = rg->end;
-		/* Work spilling past the range may go on past what has arrived. */
-		if (!at_exit && last + SEG_SPILL_SLACK_NS >= horizon && limit > horizon)
-			break;
-		cut(s, j, k, rg->start, rg->end, rg->name, true, !rg->cut_short);
-		i = k;
+		if (!ended)
+			return i;
+		uint64_t reach = (r->end > s->acc.last_gpu_end ? r->end : s->acc.last_gpu_end) +
+		                 SEG_SPILL_SLACK_NS;
+		if (!at_exit && !stopped && reach >= horizon && limit > horizon)
+			return i; /* its queued work may still be arriving */
+		acc_finish(s, r->cut_short ? r->start : r->end, !r->cut_short);
+		memmove(s->done, s->done + 1, (s->ndone - 1) * sizeof(*s->done));
+		s->ndone--;
 	}
-	memmove(s->done, s->done + r, (s->ndone - r) * sizeof(*s->done));
-	s->ndone -= r;
-	uint64_t next = s->ndone ? s->done[0].start : s->has_cur ? s->cur.start : horizon;
-	return skip_until(s, i, next < horizon ? next : horizon);
 }
 
 /* gap mode: busy periods of GPU work. */
 static size_t advance_gaps(struct segmenter *s, uint64_t horizon, bool at_exit)
 {
+	uint64_t avail = at_exit ? UINT64_MAX : horizon;
 	size_t i = 0;
 	for (;;) {
-		while (i < s->nev && !is_gpu_work(&s->ev[i]))
-			apply_memory(s, &s->ev[i++]);
-		if (i == s->nev)
-			return i;
-		size_t k = i;
-		uint64_t start = s->ev[i].start, last = s->ev[i].end;
-		while (k < s->nev && s->ev[k].start <= last + s->gap) {
-			if (is_gpu_work(&s->ev[k]) && s->ev[k].end > last)
-				last = s->ev[k].end;
-			k++;
+		if (!s->acc.active) {
+			while (i < s->nev && s->ev[i].start < avail && !is_gpu_work(&s->ev[i]))
+				apply_memory(s, &s->ev[i++]);
+			if (i == s->nev || s->ev[i].start >= avail)
+				return i;
+			acc_begin(s, s->ev[i].start, "", false);
 		}
-		if (!at_exit && last + s->gap >= horizon)
+		bool stopped = false;
+		for (; i < s->nev && s->ev[i].start < avail; i++) {
+			if (s->ev[i].start > s->acc.last_gpu_end + s->gap) {
+				stopped = true;
+				break;
+			}
+			acc_add(s, &s->ev[i]);
+		}
+		if (!at_exit && !stopped && s->acc.last_gpu_end + s->gap >= horizon)
 			return i;
-		cut(s, i, k, start, last, "", false, true);
-		i = k;
+		acc_finish(s, s->acc.last_gpu_end, true);
 	}
 }
 
 void seg_advance(struct segmenter *s, uint64_t horizon, bool at_exit)
 {
+	/* The first matching range ends busy-period cutting: finish the period in progress. */
+	if (s->nvtx_mode && s->acc.active && !s->acc.inf.nvtx)
+		acc_finish(s, s->acc.last_gpu_end, true);
 	if (at_exit && s->has_cur) {
-		/* The program exited inside an inference: close it at its last GPU work. */
-		uint64_t end = s->cur.start;
-		for (size_t i = 0; i < s->nev; i++)
-			if (s->ev[i].start >= s->cur.start && s->ev[i].end > end)
-				end = s->ev[i].end;
-		s->cur.end = end;
+		/* The program exited inside an inference: everything after its start is its own,
+		 * and it ends at its last GPU work. */
+		s->cur.end = UINT64_MAX;
 		s->cur.cut_short = true;
 		push_done(s, &s->cur);
 		s->has_cur = false;

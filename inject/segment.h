@@ -3,9 +3,10 @@
  * Pure data in, data out: no CUPTI, no I/O, so unit tests feed it known timelines.  The
  * injection library decodes CUPTI records into seg_event/ranges and calls seg_advance with a
  * horizon: the time before which it believes every record has arrived (CUPTI delivers
- * buffers late and out of order across kinds).  Everything that ends before the horizon is
- * cut and handed to the emit callback, then forgotten, so memory stays bounded for servers
- * that run for weeks.
+ * buffers late and out of order across kinds).  Events older than the horizon are folded
+ * into the inference in progress (struct seg_acc) or consumed as outside any, and an
+ * inference is handed to the emit callback once nothing more of it can arrive; so pending
+ * events are only the newest ones, even inside a range that lasts for hours.
  *
  * What an inference is (docs/inference.md says the same for users):
  * - nvtx: an NVTX range whose name matches the pattern, outermost only (a matching range
@@ -73,6 +74,24 @@ struct seg_inference {
 
 typedef void (*seg_emit_fn)(const struct seg_inference *inf, void *arg);
 
+/* Union of a kind of intervals over a start-ordered stream: busy time, and the idle
+ * stretches between them. */
+struct seg_unite {
+	bool any;
+	uint64_t s, e, busy, gaps, gap_time;
+};
+
+/* The inference being cut: events fold into it in start order as soon as they are older than
+ * the horizon, so an inference that lasts minutes (a long range, a GPU never idle) holds no
+ * more pending events than any other. */
+struct seg_acc {
+	bool active;
+	struct seg_inference inf;
+	struct seg_unite kern, any;
+	unsigned dev_count[8];
+	uint64_t last_gpu_end; /* end of its latest GPU work; 0 before any */
+};
+
 #define SEG_SPILL_SLACK_NS 100000ull /* 100 us */
 #define SEG_EVENTS_MAX     262144    /* 8 MiB of pending events; past it events are counted lost */
 #define SEG_RANGES_MAX     4096      /* ended ranges waiting for their GPU work */
@@ -87,6 +106,7 @@ struct segmenter {
 	bool has_cur;
 	struct seg_range *done; /* ended matching ranges, by start */
 	size_t ndone;
+	struct seg_acc acc;
 	uint64_t held; /* device memory held after everything consumed so far */
 	uint64_t seq, last_end;
 	uint64_t lost_events, lost_ranges;

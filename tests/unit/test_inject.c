@@ -188,6 +188,37 @@ static void pending_events_are_capped_and_counted(void **state)
 	seg_free(&s);
 }
 
+/* A range (or a busy period) that lasts long holds only the events newer than the horizon:
+ * older ones are folded into the inference being cut. */
+static void long_inferences_hold_bounded_events(void **state)
+{
+	(void)state;
+	for (int gap_mode = 0; gap_mode < 2; gap_mode++) {
+		struct segmenter s;
+		struct cuts c = {0};
+		seg_init(&s, gap_mode ? "" : "*", 2000 * US, collect, &c);
+		if (!gap_mode)
+			seg_range_start(&s, 1, 1, 0, "serve");
+		size_t most = 0;
+		for (uint64_t k = 0; k < 100; k++) {
+			for (uint64_t j = 0; j < 100; j++)
+				ev(&s, SEG_KERNEL, k * 10000 + j * 100, 10, 0);
+			seg_advance(&s, k * 10000 * US, false);
+			most = s.nev > most ? s.nev : most;
+		}
+		assert_true(most <= 200);
+		assert_int_equal(c.n, 0);
+		if (!gap_mode)
+			seg_range_end(&s, 1, 1000000 * US);
+		seg_advance(&s, UINT64_MAX, true);
+		assert_int_equal(c.n, 1);
+		assert_int_equal(c.inf[0].kernels, 10000);
+		assert_int_equal(c.inf[0].gpu_busy, 10000 * 10 * US);
+		assert_int_equal(c.inf[0].launch_gaps, 9999);
+		seg_free(&s);
+	}
+}
+
 static void records_by_offset(void **state)
 {
 	(void)state;
@@ -308,6 +339,7 @@ int main(void)
 	    cmocka_unit_test(gap_mode_then_ranges_take_over),
 	    cmocka_unit_test(exit_inside_an_inference),
 	    cmocka_unit_test(pending_events_are_capped_and_counted),
+	    cmocka_unit_test(long_inferences_hold_bounded_events),
 	    cmocka_unit_test(records_by_offset),
 	    cmocka_unit_test(agent_message_parser),
 	    cmocka_unit_test(verdict_thresholds),
