@@ -111,7 +111,7 @@ int main(void)
 	     "ones are counted with every label `_other`.\n");
 	puts("| native series | type | description |");
 	puts("|---|---|---|");
-#define DOC_INF_ROW(id, suffix, help, buckets)                                                   \
+#define DOC_INF_ROW(id, suffix, help, buckets) \
 	printf("| `gpuscope_inference_%s` | histogram | %s |\n", suffix, help);
 	INFERENCE_FAMILIES(DOC_INF_ROW)
 #undef DOC_INF_ROW
