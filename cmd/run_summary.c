@@ -98,6 +98,7 @@ static int add_inference(struct run_summary *s, json_t *o)
 	r->start_unix_ns = (long long)num(o, "start_unix_ns");
 	r->end_unix_ns = (long long)num(o, "end_unix_ns");
 	r->device = (int)json_integer_value(json_object_get(o, "device"));
+	r->pid = (int)json_integer_value(json_object_get(o, "pid"));
 	if (!r->complete)
 		g->incomplete++;
 	return 1;
@@ -187,6 +188,29 @@ static double median(const struct run_group *g, int f)
 	return st.n ? st.p50 : NAN;
 }
 
+/* The held-memory means of the first and last quarter of pid's inferences, in order. */
+static bool memory_grows(const struct run_group *g, int pid)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < g->n; i++)
+		n += g->inf[i].pid == pid;
+	if (n < 4)
+		return false;
+	size_t q = n / 4, seen = 0;
+	double first = 0, last = 0;
+	for (size_t i = 0; i < g->n; i++) {
+		if (g->inf[i].pid != pid)
+			continue;
+		double held = g->inf[i].v[RUN_FIG_mem_held_after_bytes];
+		if (seen < q)
+			first += held / (double)q;
+		if (seen >= n - q)
+			last += held / (double)q;
+		seen++;
+	}
+	return last - first > 1048576.0 && last > first * 1.05;
+}
+
 /* The verdicts, each with its threshold and why. */
 unsigned run_group_verdicts(const struct run_group *g)
 {
@@ -220,16 +244,14 @@ unsigned run_group_verdicts(const struct run_group *g)
 	double before = median(g, RUN_FIG_since_previous_s);
 	if (g->n >= 2 && !isnan(before) && before > 1e-3 && before > 0.5 * lat)
 		v |= RUN_VERDICT_HOST_BOUND;
-	/* Memory growing: the memory held after an inference rises from the first quarter of
-	 * the run to the last by more than 1 MiB and 5%. */
-	if (g->n >= 4) {
-		size_t q = g->n / 4;
-		double first = 0, last = 0;
-		for (size_t i = 0; i < q; i++) {
-			first += g->inf[i].v[RUN_FIG_mem_held_after_bytes] / (double)q;
-			last += g->inf[g->n - q + i].v[RUN_FIG_mem_held_after_bytes] / (double)q;
-		}
-		if (last - first > 1048576.0 && last > first * 1.05)
+	/* Memory growing: in one process (memory is per process), the memory held after an
+	 * inference rises from the first quarter of its inferences to the last by more than
+	 * 1 MiB and 5%. */
+	for (size_t k = 0; k < g->n && !(v & RUN_VERDICT_MEMORY_GROWING); k++) {
+		bool first_of_pid = true;
+		for (size_t j = 0; j < k && first_of_pid; j++)
+			first_of_pid = g->inf[j].pid != g->inf[k].pid;
+		if (first_of_pid && memory_grows(g, g->inf[k].pid))
 			v |= RUN_VERDICT_MEMORY_GROWING;
 	}
 	return v;

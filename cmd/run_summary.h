@@ -44,6 +44,7 @@ struct run_inference {
 	bool complete;
 	long long start_unix_ns, end_unix_ns;
 	int device;
+	int pid;
 };
 
 struct run_group {

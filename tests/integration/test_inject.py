@@ -338,12 +338,12 @@ kernel 10000200 500
         with open(script, "w") as f:
             f.write("push 1 1000 infer\nkernel 1100 10\npop 1 1200\nflush\nnow 10000000\n")
         p = subprocess.Popen([BIN, "run", "--quiet", "--cupti", FAKE_CUPTI, "--agent-socket",
-                              path, "--", PROG, "play", script, "sleep", "4000"],
+                              path, "--", PROG, "play", script, "sleep", "8000"],
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                              env=dict(os.environ, FAKE_CUPTI_LIB=FAKE_CUPTI,
                                       GPUSCOPE_INJECT_LIB=INJECT))
         self.addCleanup(p.wait)
-        s.settimeout(3)
+        s.settimeout(6)  # the pacer ticks every second; generous for a loaded CI machine
         got = json.loads(s.recv(65536))
         self.assertIsNone(p.poll(), "the datagram came only at exit")
         self.assertEqual((got["range"], got["kernels"]), ("infer", 1))

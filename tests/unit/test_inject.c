@@ -302,6 +302,7 @@ static struct run_inference inf_of(double lat, double busy, double kernels, doub
 	r.v[RUN_FIG_d2h_s] = 0;
 	r.v[RUN_FIG_since_previous_s] = before;
 	r.v[RUN_FIG_mem_held_after_bytes] = held;
+	r.pid = 1;
 	return r;
 }
 
@@ -323,6 +324,12 @@ static void verdict_thresholds(void **state)
 		v[i] = inf_of(1e-3, 9e-4, 5, 1.8e-4, 0, 0, 3e-3, (i + 1) * 4194304.0);
 	assert_int_equal(run_group_verdicts(&g),
 	                 RUN_VERDICT_HOST_BOUND | RUN_VERDICT_MEMORY_GROWING);
+	/* The same numbers from two processes, each steady: not growth. */
+	for (int i = 0; i < 8; i++) {
+		v[i] = inf_of(1e-3, 9e-4, 5, 1.8e-4, 0, 0, 1e-4, i < 4 ? 1e8 : 3e8);
+		v[i].pid = i < 4 ? 100 : 200;
+	}
+	assert_int_equal(run_group_verdicts(&g), 0);
 	/* A compute-bound loop: nothing. */
 	for (int i = 0; i < 8; i++)
 		v[i] = inf_of(16e-3, 15.9e-3, 10, 1.6e-3, 3e-5, 0, 1e-4, 5e8);
