@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "export/prom_procs.h"
+#include "series/inference.h"
 #include "series/metric_table.h"
 
 int main(void)
@@ -106,5 +107,25 @@ int main(void)
 	puts("\nWhen exactly one Kubernetes pod holds a GPU (the kubelet's pod-resources "
 	     "allocation, else every process on the GPU being in one pod), the GPU's `DCGM_FI_*` "
 	     "series carry dcgm-exporter's `pod`, `namespace` and `container` labels.");
+	puts("\n## Per-inference series\n");
+	puts("Histograms of the inferences that programs under `gpuscope run` report over the "
+	     "agent's inference socket (`--inference-socket`, docs/inference.md); absent until "
+	     "the first datagram arrives. Labels: `process` (the program's name), `workload` "
+	     "(`pod:UID`, `container:ID12`, `slurm_job:N`, a systemd unit, or empty, from the "
+	     "sender's cgroup; the sender's pid comes from the kernel, not the message) and "
+	     "`range` (the NVTX range name; empty for busy periods). **Cardinality cap:** the "
+	     "first `--inference-cap` (default 32) combinations get series of their own; later "
+	     "ones are counted with every label `_other`.\n");
+	puts("| native series | type | description |");
+	puts("|---|---|---|");
+#define DOC_INF_ROW(id, suffix, help, buckets) \
+	printf("| `gpuscope_inference_%s` | histogram | %s |\n", suffix, help);
+	INFERENCE_FAMILIES(DOC_INF_ROW)
+#undef DOC_INF_ROW
+	puts("| `gpuscope_inference_messages_total` | counter | Inference datagrams received. |");
+	puts("| `gpuscope_inference_messages_rejected_total` | counter | Datagrams that were not "
+	     "inference messages. |");
+	puts("| `gpuscope_inference_messages_folded_total` | counter | Inferences counted under "
+	     "`_other` because the cap was reached. |");
 	return 0;
 }

@@ -6,6 +6,7 @@
  * on stderr, and metrics keep being served.
  */
 #include "cmd/history.h"
+#include "cmd/serve_inference.h"
 
 #include <limits.h>
 #include <errno.h>
@@ -142,6 +143,7 @@ static void extra_metrics(void *ctx, const struct prom_options *o, struct strbuf
 {
 	struct serve_history *h = ctx;
 	live_diagnosis_metrics(h->diagnosis, o, out);
+	serve_inference_metrics(h->inference, o, out);
 }
 
 int serve_history_start(struct serve_history *h, struct board *b, bool demo)

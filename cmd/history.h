@@ -13,6 +13,8 @@
 #include "http/server.h"
 #include "series/snapshot.h"
 
+struct serve_inference;
+
 struct serve_history {
 	const char *path;                  /* --history PATH; NULL: the default */
 	bool off;                          /* --no-history */
@@ -25,6 +27,7 @@ struct serve_history {
 	struct live_diagnosis *diagnosis;
 	struct http_extras extras;
 	char resolved[4096];
+	struct serve_inference *inference; /* its families join /metrics; NULL: none */
 };
 
 /* Defaults for every field. */

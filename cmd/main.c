@@ -18,6 +18,7 @@ static void usage(FILE *to)
 	        "            Markdown, HTML); --demo reports on simulated GPUs at once\n"
 	        "  query     print history series as CSV or JSON\n"
 	        "  export    Prometheus alert rules (rules) or a Grafana dashboard (grafana)\n"
+	        "  run       run a CUDA program and summarise each inference (-- CMD ARGS)\n"
 	        "  version   print the version\n"
 	        "  help      print this help\n"
 	        "\n"
@@ -44,6 +45,8 @@ int main(int argc, char **argv)
 		return cmd_query(argc - 1, argv + 1);
 	if (strcmp(cmd, "export") == 0)
 		return cmd_export(argc - 1, argv + 1);
+	if (strcmp(cmd, "run") == 0)
+		return cmd_run(argc - 1, argv + 1);
 	if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
 		printf("gpuscope %s\n", GPUSCOPE_VERSION);
 		return 0;

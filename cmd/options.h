@@ -21,6 +21,14 @@ int parse_span(const char *text, double *seconds);
 int parse_timestamp(const char *text, long long *unix_s);
 #define PARSE_TIMESTAMP_MAX 253402300799LL /* 9999-12-31T23:59:59Z */
 
+/* Where `gpuscope run`'s programs send per-inference datagrams and `serve` listens:
+ * $XDG_RUNTIME_DIR/gpuscope-inference.sock, else /run/gpuscope/inference.sock for root,
+ * else /tmp/gpuscope-UID-inference.sock. */
+void inference_socket_default(char *out, size_t len);
+/* For senders: the first of those three paths where a socket exists (a root agent serves
+ * /run/gpuscope while a user's shell has XDG_RUNTIME_DIR), else the default. */
+void inference_socket_find(char *out, size_t len);
+
 /* Options every GPU-reading command takes. */
 struct gpu_opts {
 	const char *nvml_lib; /* --nvml-lib */

@@ -15,6 +15,7 @@
 #include "cmd/history.h"
 #include "cmd/live_diagnosis.h"
 #include "cmd/serve_dcgm.h"
+#include "cmd/serve_inference.h"
 #include "cmd/serve_procs.h"
 #include "cmd/session.h"
 #include "export/prom.h"
@@ -50,14 +51,15 @@ static void serve_usage(FILE *to)
 	    "                         also GPUSCOPE_NVML_LIB)\n"
 	    "  --demo [SCENARIO]      read the built-in GPU simulator instead of the\n"
 	    "                         driver, with a scenario file or the 8-GPU default\n"
-	    "%s%s%s"
+	    "%s%s%s%s"
 	    "  --config FILE          every option above in a YAML file (option: value;\n"
 	    "                         flags on the command line override it)\n"
 	    "  -h, --help             this help\n"
 	    "\n%s"
 	    "\n"
 	    "Endpoints:\n",
-	    serve_history_usage, serve_procs_usage, serve_alerts_usage, serve_dcgm_usage);
+	    serve_history_usage, serve_procs_usage, serve_alerts_usage, serve_inference_usage,
+	    serve_dcgm_usage);
 	for (size_t i = 0; i < http_endpoint_count; i++)
 		fprintf(to, "  %-20s %s\n", http_endpoints[i].path, http_endpoints[i].what);
 }
@@ -66,7 +68,8 @@ struct serve_argv;
 static int serve_run(struct http_config *hcfg, struct sampler_config *scfg,
                      const struct gpu_opts *gopts, struct serve_history *hist,
                      struct serve_procs *procs, const struct serve_dcgm *dcgm,
-                     struct serve_alerts *alerts, const struct serve_argv *orig);
+                     struct serve_alerts *alerts, struct serve_inference *infer,
+                     const struct serve_argv *orig);
 
 /* "gpuscope serve: ...", the pointer to --help, exit status 2. */
 #define bad_usage(...) cmd_usage_error("serve", __VA_ARGS__)
@@ -123,6 +126,8 @@ static int serve_options(int argc, char **argv, const struct serve_argv *orig,
 		return bad_usage("%s", err);
 	struct serve_alerts alerts; /* ~70 KB (the rules): fine on main's stack */
 	serve_alerts_init(&alerts);
+	struct serve_inference infer;
+	serve_inference_init(&infer);
 
 	static const char *const value_options[] = {
 	    "--listen",          "--fast-interval", "--slow-interval",
@@ -139,6 +144,8 @@ static int serve_options(int argc, char **argv, const struct serve_argv *orig,
 			taken = serve_dcgm_take(&dcgm, argc, argv, &i, err, sizeof(err));
 		if (!taken)
 			taken = serve_alerts_take(&alerts, argc, argv, &i, err, sizeof(err));
+		if (!taken)
+			taken = serve_inference_take(&infer, argc, argv, &i, err, sizeof(err));
 		if (taken < 0)
 			return bad_usage("%s", err);
 		if (taken)
@@ -242,7 +249,7 @@ static int serve_options(int argc, char **argv, const struct serve_argv *orig,
 				procs.kubelet_socket = "";
 		}
 	}
-	int rc = serve_run(&hcfg, &scfg, &gopts, &hist, &procs, &dcgm, &alerts, orig);
+	int rc = serve_run(&hcfg, &scfg, &gopts, &hist, &procs, &dcgm, &alerts, &infer, orig);
 	demo_dir_remove(&demo);
 	serve_dcgm_free(&dcgm);
 	return rc;
@@ -368,7 +375,8 @@ static void serve_reload(const struct serve_argv *orig, struct http_server *http
 static int serve_run(struct http_config *hcfg, struct sampler_config *scfg,
                      const struct gpu_opts *gopts, struct serve_history *hist,
                      struct serve_procs *procs, const struct serve_dcgm *dcgm,
-                     struct serve_alerts *alerts, const struct serve_argv *orig)
+                     struct serve_alerts *alerts, struct serve_inference *infer,
+                     const struct serve_argv *orig)
 {
 	const char *hostname = dcgm->hostname;
 	char err[512];
@@ -406,9 +414,17 @@ static int serve_run(struct http_config *hcfg, struct sampler_config *scfg,
 		serve_procs_stop(procs, run.hung);
 		return 1;
 	}
+	if (serve_inference_start(infer, &run.board) != 0) {
+		serve_history_stop(hist);
+		sampling_stop(&run, &sess);
+		serve_procs_stop(procs, run.hung);
+		return 1;
+	}
+	hist->inference = infer;
 	hcfg->extras = serve_history_extras(hist);
 	if (serve_alerts_start(alerts, &run.board, hist->diagnosis,
 	                       hist->recorder ? hist->resolved : NULL, gopts->demo) != 0) {
+		serve_inference_stop(infer);
 		serve_history_stop(hist);
 		sampling_stop(&run, &sess);
 		serve_procs_stop(procs, run.hung);
@@ -419,6 +435,7 @@ static int serve_run(struct http_config *hcfg, struct sampler_config *scfg,
 	if (!http) {
 		fprintf(stderr, "gpuscope: %s\n", err);
 		serve_alerts_stop(alerts);
+		serve_inference_stop(infer);
 		serve_history_stop(hist);
 		sampling_stop(&run, &sess);
 		serve_procs_stop(procs, run.hung);
@@ -451,6 +468,7 @@ static int serve_run(struct http_config *hcfg, struct sampler_config *scfg,
 
 	http_stop(http);
 	serve_alerts_stop(alerts);
+	serve_inference_stop(infer);
 	serve_history_stop(hist);
 	sampling_stop(&run, &sess);
 	serve_procs_stop(procs, run.hung);

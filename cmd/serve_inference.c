@@ -1,0 +1,326 @@
+/* serve_inference.c - receive per-inference datagrams (see serve_inference.h). */
+#include "cmd/serve_inference.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <math.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "cmd/options.h"
+#include "export/prom_inference.h"
+#include "workload/cgroup.h"
+
+const char serve_inference_usage[] =
+    "  --inference-socket PATH  datagram socket for `gpuscope run` programs' inferences\n"
+    "                         (default $XDG_RUNTIME_DIR/gpuscope-inference.sock, else\n"
+    "                         /run/gpuscope/inference.sock as root, else\n"
+    "                         /tmp/gpuscope-UID-inference.sock; 'none': off)\n"
+    "  --inference-cap N      gpuscope_inference_* series (process, workload, range)\n"
+    "                         before the rest fold into \"_other\", 1-1024 (default 32)\n";
+
+void serve_inference_init(struct serve_inference *si)
+{
+	memset(si, 0, sizeof(*si));
+	si->fd = -1;
+	si->cap = INFERENCE_CAP_DEFAULT;
+}
+
+int serve_inference_take(struct serve_inference *si, int argc, char **argv, int *i, char *err,
+                         size_t errlen)
+{
+	const char *a = argv[*i];
+	bool has = *i + 1 < argc;
+	if (!strcmp(a, "--inference-socket") && has) {
+		si->path_opt = argv[++*i];
+		if (strlen(si->path_opt) >= sizeof(si->path)) {
+			snprintf(err, errlen, "--inference-socket: path longer than %zu bytes",
+			         sizeof(si->path) - 1);
+			return -1;
+		}
+		return 1;
+	}
+	if (!strcmp(a, "--inference-cap") && has) {
+		char *end;
+		unsigned long n = strtoul(argv[++*i], &end, 10);
+		if (*end || n < 1 || n > INFERENCE_CAP_MAX) {
+			snprintf(err, errlen, "--inference-cap '%s': give 1 to %d", argv[*i],
+			         INFERENCE_CAP_MAX);
+			return -1;
+		}
+		si->cap = (unsigned)n;
+		return 1;
+	}
+	return 0;
+}
+
+/* "container:ID12", "pod:UID", "slurm_job:N", a systemd unit, or "" (host). */
+static void workload_of(int pid, char *out, size_t cap)
+{
+	out[0] = '\0';
+	char path[64], buf[8192];
+	snprintf(path, sizeof(path), "/proc/%d/cgroup", pid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	struct cgroup_identity id;
+	if (n <= 0 || !cgroup_parse(buf, (size_t)n, &id))
+		return;
+	if (id.pod_uid[0])
+		snprintf(out, cap, "pod:%s", id.pod_uid);
+	else if (id.container_id[0])
+		snprintf(out, cap, "container:%.12s", id.container_id);
+	else if (id.has_slurm_job)
+		snprintf(out, cap, "slurm_job:%llu", (unsigned long long)id.slurm_job);
+	else if (id.systemd_unit[0])
+		snprintf(out, cap, "%.60s", id.systemd_unit);
+}
+
+/* The board index of the GPU a message names (an NVML index or a GPU UUID); -1: none. */
+static int board_gpu(struct board *b, const char *tok)
+{
+	if (!b || !tok[0])
+		return -1;
+	if (strncmp(tok, "GPU-", 4) != 0) {
+		char *end;
+		unsigned long i = strtoul(tok, &end, 10);
+		return !*end && i < b->count ? (int)i : -1;
+	}
+	struct board_snapshot snap;
+	int found = -1;
+	if (board_snapshot(b, &snap) != 0)
+		return -1;
+	for (unsigned i = 0; i < snap.count && found < 0; i++)
+		if (!strcmp(snap.gpus[i].id.uuid, tok))
+			found = (int)i;
+	board_snapshot_free(&snap);
+	return found;
+}
+
+/* Joules over [t0, t1] (Unix ns) from the board's per-second power; NAN when a second has
+ * no reading or has left the window ring. */
+static double energy_from_board(struct board *b, unsigned gpu, long long t0, long long t1)
+{
+	const long long ns = 1000000000LL;
+	if (t1 < t0 || t0 <= 0 || t1 - t0 > 120 * ns)
+		return NAN;
+	double joules = 0;
+	for (long long sec = t0 / ns; sec <= t1 / ns; sec++) {
+		struct window_agg agg[METRIC_COUNT];
+		board_window(b, gpu, sec, sec, agg);
+		const struct window_agg *w =
+		    agg[METRIC_POWER_INSTANT].n ? &agg[METRIC_POWER_INSTANT] : &agg[METRIC_POWER];
+		if (!w->n)
+			return NAN;
+		long long lo = t0 > sec * ns ? t0 : sec * ns;
+		long long hi = t1 < (sec + 1) * ns ? t1 : (sec + 1) * ns;
+		joules += w->sum / w->n / 1000.0 * (double)(hi > lo ? hi - lo : 0) / 1e9; /* mW */
+	}
+	return joules;
+}
+
+/* Measures the energy of the oldest pending inference. */
+static void settle_one(struct serve_inference *si)
+{
+	struct inference_pending *p = &si->pending[si->pending_head];
+	double j = energy_from_board(si->board, (unsigned)p->gpu, p->start_ns, p->end_ns);
+	if (!isnan(j))
+		inference_table_add_energy(&si->table, p->process, p->workload, p->range, j);
+	si->pending_head = (si->pending_head + 1) % INFERENCE_PENDING_MAX;
+	si->pending_n--;
+}
+
+/* Measures every pending inference whose seconds have settled (all of them when force). */
+static void settle(struct serve_inference *si, bool force)
+{
+	long long now_ns = (long long)(wall_now() * 1e9);
+	while (si->pending_n) {
+		const struct inference_pending *p = &si->pending[si->pending_head];
+		if (!force && p->end_ns + INFERENCE_SETTLE_S * 1000000000LL > now_ns)
+			break;
+		settle_one(si);
+	}
+}
+
+static void queue_energy(struct serve_inference *si, const struct inference_msg *m, int gpu,
+                         const char *workload)
+{
+	if (si->pending_n == INFERENCE_PENDING_MAX)
+		settle_one(si);
+	size_t at = (si->pending_head + si->pending_n) % INFERENCE_PENDING_MAX;
+	struct inference_pending *p = &si->pending[at];
+	snprintf(p->process, sizeof(p->process), "%s", m->process);
+	snprintf(p->workload, sizeof(p->workload), "%s", workload);
+	snprintf(p->range, sizeof(p->range), "%s", m->range);
+	p->gpu = gpu;
+	p->start_ns = m->start_unix_ns;
+	p->end_ns = m->end_unix_ns;
+	si->pending_n++;
+}
+
+static void *receiver(void *arg)
+{
+	struct serve_inference *si = arg;
+	char *buf = si->rx, workload[INFERENCE_LABEL_MAX] = "";
+	int last_pid = -1;
+	while (!atomic_load(&si->stop)) {
+		struct pollfd p = {.fd = si->fd, .events = POLLIN};
+		int ready = poll(&p, 1, 200);
+		settle(si, false);
+		if (ready <= 0)
+			continue;
+		union {
+			struct cmsghdr h;
+			char b[CMSG_SPACE(sizeof(struct ucred))];
+		} ctl;
+		struct iovec iov = {.iov_base = buf, .iov_len = sizeof(si->rx)};
+		struct msghdr mh = {.msg_iov = &iov,
+		                    .msg_iovlen = 1,
+		                    .msg_control = &ctl,
+		                    .msg_controllen = sizeof(ctl)};
+		ssize_t n = recvmsg(si->fd, &mh, MSG_DONTWAIT);
+		if (n < 0)
+			continue;
+		int pid = -1;
+		for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
+			if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_CREDENTIALS) {
+				struct ucred cr;
+				memcpy(&cr, CMSG_DATA(c), sizeof(cr));
+				pid = cr.pid;
+			}
+		if (mh.msg_flags & MSG_TRUNC) {
+			inference_table_reject(&si->table);
+			continue;
+		}
+		if (pid != last_pid) {
+			workload_of(pid, workload, sizeof(workload));
+			last_pid = pid;
+		}
+		/* One datagram carries the lines of every inference cut together. */
+		for (const char *line = buf, *end = buf + n; line < end;) {
+			const char *nl = memchr(line, '\n', (size_t)(end - line));
+			size_t len = (size_t)((nl ? nl : end) - line);
+			struct inference_msg m;
+			if (len && inference_msg_parse(line, len, &m) == 0) {
+				if (pid > 0)
+					m.pid = pid;
+				inference_table_add(&si->table, &m, workload);
+				int gpu = isnan(m.energy_j) && si->pending
+				              ? board_gpu(si->board, m.gpu)
+				              : -1;
+				if (gpu >= 0)
+					queue_energy(si, &m, gpu, workload);
+			} else if (len) {
+				inference_table_reject(&si->table);
+			}
+			line += len + 1;
+		}
+	}
+	settle(si, true);
+	return NULL;
+}
+
+/* Binds path; a socket file left by a dead agent (connect refused) is replaced. */
+static int bind_socket(const char *path, char *err, size_t errlen)
+{
+	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		snprintf(err, errlen, "socket: %s", strerror(errno));
+		return -1;
+	}
+	struct sockaddr_un a = {.sun_family = AF_UNIX};
+	snprintf(a.sun_path, sizeof(a.sun_path), "%s", path);
+	int r = bind(fd, (struct sockaddr *)&a, sizeof(a));
+	if (r != 0 && errno == EADDRINUSE) {
+		int probe = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+		bool alive = probe >= 0 && connect(probe, (struct sockaddr *)&a, sizeof(a)) == 0;
+		if (probe >= 0)
+			close(probe);
+		if (alive) {
+			snprintf(err, errlen, "%s: another agent is listening there", path);
+			close(fd);
+			return -1;
+		}
+		unlink(path);
+		r = bind(fd, (struct sockaddr *)&a, sizeof(a));
+	}
+	if (r != 0)
+		goto fail;
+	chmod(path, 0666); /* programs of every user may report; see the header */
+	int on = 1;
+	setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &on, sizeof(on));
+	return fd;
+fail:
+	snprintf(err, errlen, "%s: %s", path, strerror(errno));
+	close(fd);
+	return -1;
+}
+
+int serve_inference_start(struct serve_inference *si, struct board *board)
+{
+	si->board = board;
+	if (si->path_opt && !strcmp(si->path_opt, "none"))
+		return 0;
+	if (si->path_opt) {
+		snprintf(si->path, sizeof(si->path), "%s", si->path_opt);
+	} else {
+		inference_socket_default(si->path, sizeof(si->path));
+		char dir[sizeof(si->path)];
+		snprintf(dir, sizeof(dir), "%s", si->path);
+		mkdir(dirname(dir), 0755); /* /run/gpuscope for root; exists otherwise */
+	}
+	char err[256];
+	si->fd = bind_socket(si->path, err, sizeof(err));
+	if (si->fd < 0) {
+		fprintf(stderr,
+		        "gpuscope: %sinference socket %s; gpuscope run will not reach this "
+		        "agent\n",
+		        si->path_opt ? "" : "warning: ", err);
+		return si->path_opt ? -1 : 0;
+	}
+	si->pending = board ? calloc(INFERENCE_PENDING_MAX, sizeof(*si->pending)) : NULL;
+	if (inference_table_init(&si->table, si->cap) != 0 ||
+	    pthread_create(&si->thread, NULL, receiver, si) != 0) {
+		fprintf(stderr, "gpuscope: inference receiver: out of memory\n");
+		close(si->fd);
+		unlink(si->path);
+		si->fd = -1;
+		inference_table_free(&si->table);
+		free(si->pending);
+		si->pending = NULL;
+		return si->path_opt ? -1 : 0;
+	}
+	si->running = true;
+	return 0;
+}
+
+void serve_inference_stop(struct serve_inference *si)
+{
+	if (!si->running)
+		return;
+	atomic_store(&si->stop, true);
+	pthread_join(si->thread, NULL);
+	close(si->fd);
+	unlink(si->path);
+	inference_table_free(&si->table);
+	free(si->pending);
+	si->pending = NULL;
+	si->running = false;
+	si->fd = -1;
+}
+
+void serve_inference_metrics(struct serve_inference *si, const struct prom_options *o,
+                             struct strbuf *out)
+{
+	if (si && si->running && (o->names & NAMES_NATIVE))
+		prom_render_inference(&si->table, o->openmetrics, out);
+}
