@@ -156,7 +156,7 @@ int report_load_store(struct store *s, const char *path, int64_t from, int64_t t
 		out->simulated = true;
 		if (store_meta_get(s, STORE_META_SCENARIO, scenario, sizeof(scenario)))
 			snprintf(out->source, sizeof(out->source),
-			         "history %.400s (simulator scenario %s)", path ? path : "",
+			         "history %.400s (simulator scenario %.60s)", path ? path : "",
 			         scenario);
 	}
 	struct store_gpu_info *list = NULL;
