@@ -76,7 +76,7 @@ void analyze_config_default(struct analyze_config *cfg)
 	    .min_samples = 5,
 	    .sustain_share = 0.5,
 	    .idle_util_max = 0.25,
-	    .launch_util_min = 0.2,
+	    .launch_util_min = 0.1,
 	    .launch_sm_ratio = 0.25,
 	    .bursty_peak_min = 0.4,
 	    .bursty_active_min = 0.1,

@@ -153,7 +153,7 @@ struct analyze_config {
 
 	double idle_util_max; /* idle: mean utilization below this (0.25) */
 
-	double launch_util_min; /* busy but empty: NVML utilization >= this (0.2) */
+	double launch_util_min; /* busy but empty: NVML utilization >= this (0.1) */
 	double launch_sm_ratio; /* ... while SM activity < this x NVML utilization (0.25) */
 
 	double bursty_peak_min;    /* a sample whose peak utilization >= this has work (0.4) */

@@ -425,7 +425,7 @@ static void thermal_share(struct synth *s, double v)
 	}
 
 static const struct CMUnitTest boundary_tests[] = {
-    SHAPE("launch.util_min_0.2", launch_util, 0.2, 0.005, ANALYZE_LAUNCH_BOUND, true),
+    SHAPE("launch.util_min_0.1", launch_util, 0.1, 0.005, ANALYZE_LAUNCH_BOUND, true),
     SHAPE("launch.sm_ratio_0.25", launch_ratio, 0.25, 0.005, ANALYZE_LAUNCH_BOUND, false),
     SHAPE("launch.sustain_0.5", launch_sustained, 0.5, 0.02, ANALYZE_LAUNCH_BOUND, true),
     SHAPE("bursty.peak_min_0.4", bursty_peak, 0.4, 0.005, ANALYZE_BURSTY, true),
