@@ -12,6 +12,7 @@
 #include "cmd/options.h"
 #include "cmd/history.h"
 #include "cmd/serve_procs.h"
+#include "cmd/serve_servers.h"
 #include "cmd/session.h"
 #include "export/prom.h"
 #include "http/endpoints.h"
@@ -47,18 +48,19 @@ static void serve_usage(FILE *to)
 	    "                         also GPUSCOPE_NVML_LIB)\n"
 	    "  --demo [SCENARIO]      read the built-in GPU simulator instead of the\n"
 	    "                         driver, with a scenario file or the 8-GPU default\n"
-	    "%s%s"
+	    "%s%s%s"
 	    "  -h, --help             this help\n"
 	    "\n"
 	    "Endpoints:\n",
-	    serve_history_usage, serve_procs_usage);
+	    serve_history_usage, serve_procs_usage, serve_servers_usage);
 	for (size_t i = 0; i < http_endpoint_count; i++)
 		fprintf(to, "  %-20s %s\n", http_endpoints[i].path, http_endpoints[i].what);
 }
 
 static int serve_run(struct http_config *hcfg, struct sampler_config *scfg,
                      const struct gpu_opts *gopts, struct serve_history *hist,
-                     struct serve_procs *procs, const char *hostname);
+                     struct serve_procs *procs, struct serve_servers *srv,
+                     const char *hostname);
 
 /* "gpuscope serve: ...", the pointer to --help, exit status 2. */
 #define bad_usage(...) cmd_usage_error("serve", __VA_ARGS__)
@@ -74,6 +76,8 @@ int cmd_serve(int argc, char **argv)
 	serve_history_init(&hist);
 	struct serve_procs procs;
 	serve_procs_init(&procs);
+	struct serve_servers srv;
+	serve_servers_init(&srv);
 
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
@@ -82,6 +86,8 @@ int cmd_serve(int argc, char **argv)
 			taken = serve_history_take(&hist, argc, argv, &i, err, sizeof(err));
 		if (!taken)
 			taken = serve_procs_take(&procs, argc, argv, &i, err, sizeof(err));
+		if (!taken)
+			taken = serve_servers_take(&srv, argc, argv, &i, err, sizeof(err));
 		if (taken < 0)
 			return bad_usage("%s", err);
 		if (taken)
@@ -158,7 +164,7 @@ int cmd_serve(int argc, char **argv)
 				procs.kubelet_socket = "";
 		}
 	}
-	int rc = serve_run(&hcfg, &scfg, &gopts, &hist, &procs, hostname);
+	int rc = serve_run(&hcfg, &scfg, &gopts, &hist, &procs, &srv, hostname);
 	demo_dir_remove(&demo);
 	return rc;
 }
@@ -166,7 +172,8 @@ int cmd_serve(int argc, char **argv)
 /* Runs the agent until SIGINT or SIGTERM: 0, or 1 on a run-time failure (printed). */
 static int serve_run(struct http_config *hcfg, struct sampler_config *scfg,
                      const struct gpu_opts *gopts, struct serve_history *hist,
-                     struct serve_procs *procs, const char *hostname)
+                     struct serve_procs *procs, struct serve_servers *srv,
+                     const char *hostname)
 {
 	char err[512];
 	double fast_s = scfg->fast_s, slow_s = scfg->slow_s;
@@ -203,9 +210,17 @@ static int serve_run(struct http_config *hcfg, struct sampler_config *scfg,
 		return 1;
 	}
 	hcfg->extras = serve_history_extras(hist);
+	if (serve_servers_start(srv, &run.board, procs->host_root, gopts->demo) != 0) {
+		serve_history_stop(hist);
+		sampling_stop(&run, &sess);
+		serve_procs_stop(procs, run.hung);
+		return 1;
+	}
+	hcfg->servers = serve_servers_hooks(srv);
 	struct http_server *http = http_start(&run.board, hcfg, err, sizeof(err));
 	if (!http) {
 		fprintf(stderr, "gpuscope: %s\n", err);
+		serve_servers_stop(srv);
 		serve_history_stop(hist);
 		sampling_stop(&run, &sess);
 		serve_procs_stop(procs, run.hung);
@@ -226,6 +241,7 @@ static int serve_run(struct http_config *hcfg, struct sampler_config *scfg,
 	fprintf(stderr, "gpuscope: %s, stopping\n", sig == SIGINT ? "interrupted" : "terminated");
 
 	http_stop(http);
+	serve_servers_stop(srv);
 	serve_history_stop(hist);
 	sampling_stop(&run, &sess);
 	serve_procs_stop(procs, run.hung);
