@@ -45,7 +45,9 @@ void server_advise(const struct advice_input *in, struct server_advice *out)
 	bool room =
 	    !isnan(kv) ? kv < KV_ROOM : (!isnan(in->memory_used) && in->memory_used < MEM_LOW);
 	bool queue = !isnan(waiting) && waiting >= 1;
-	bool sm_idle = !isnan(in->sm_active) && in->sm_active < SM_IDLE;
+	/* SMs waiting on a batch that runs: an idle server (nothing running) is not one */
+	bool sm_idle =
+	    !isnan(in->sm_active) && in->sm_active < SM_IDLE && !isnan(running) && running >= 1;
 
 	if (isnan(running)) {
 		snprintf(out->why, sizeof(out->why),
@@ -107,7 +109,9 @@ void server_advise(const struct advice_input *in, struct server_advice *out)
 		out->action = "keep";
 		snprintf(out->why, sizeof(out->why), "%s",
 		         queue ? "requests wait, but the KV cache has no room for more"
-		               : "no queue, SMs busy or KV cache well used");
+		         : !isnan(running) && running < 1
+		             ? "idle: nothing runs, nothing to batch"
+		             : "no queue, SMs busy or KV cache well used");
 	}
 
 	double jpt = fig(f, SFIG_J_PER_TOKEN);

@@ -142,5 +142,35 @@ class Discovery(unittest.TestCase):
             os.unlink(scn)
 
 
+class Demo(unittest.TestCase):
+    def test_demo_serves_tokens_and_advice(self):
+        """serve --demo: the simulated host's servers are found by their sockets, joined to
+        their GPUs, and advised (Triton's KV cache is ~96% full)."""
+        with Agent("--inference-window", "4s", "--inference-poll", "1s", "--slow-interval",
+                   "1s") as agent:
+            def four():
+                _, d = agent.json("/api/v1/servers")
+                ready = [s for s in d["servers"] if s["models"] and
+                         not s["models"][0]["warming_up"]]
+                return d if len(ready) == 4 else None
+            d = agent.wait_for(four, timeout=30, what="four demo servers")
+            self.assertTrue(d["simulated"])
+            by_gpu = {s["gpus"][0]["gpu"]: s for s in d["servers"]}
+            self.assertEqual({g: s["kind"] for g, s in by_gpu.items()},
+                             {0: "vllm", 1: "tgi", 6: "triton", 7: "vllm"})
+            self.assertEqual(by_gpu[0]["pid"], 3101)
+            self.assertTrue(all(s["found"] == "discovered" for s in d["servers"]))
+            m7 = by_gpu[7]["models"][0]
+            self.assertEqual(m7["model"], "meta-llama/Llama-3.1-8B-Instruct")
+            self.assertAlmostEqual(m7["tokens_generated_per_second"], 7400, delta=900)
+            self.assertAlmostEqual(m7["tokens_energy_joules_per_token"],
+                                   m7["power_watts"] / m7["tokens_generated_per_second"],
+                                   delta=0.01)
+            _, adv = agent.json("/api/v1/advice")
+            triton = next(a for a in adv["advice"] if a["kind"] == "triton")
+            self.assertEqual(triton["action"], "lower")
+            self.assertEqual(triton["verdicts"][0]["id"], "kv_cache_pressure")
+
+
 if __name__ == "__main__":
     unittest.main()
