@@ -27,6 +27,13 @@ struct gpu_acc {
 	unsigned energy_gaps, sm_gaps, util_gaps; /* steps without the figure */
 };
 
+/* A response body being read, capped at max bytes. */
+struct fetch_buf {
+	char *data;
+	size_t len, cap, max;
+	bool over;
+};
+
 struct slot {
 	double t; /* monotonic seconds of the reading */
 	struct server_reading *r;
@@ -48,6 +55,7 @@ struct target {
 	double last_ok, last_try; /* monotonic */
 	unsigned long failures;
 	void *curl;
+	struct fetch_buf buf;
 	/* the join */
 	unsigned gpus[SERVER_GPUS_MAX];
 	double share[SERVER_GPUS_MAX];
@@ -100,11 +108,11 @@ struct servers {
 	unsigned ntargets;
 	struct gpu_prev *prev;
 	unsigned nprev;
+	double *gpu_tokens, *gpu_requests; /* per GPU, published as counters (nprev) */
+	bool *gpu_served;                  /* a server was ever joined to the GPU */
 	struct pidports pids[PIDPORTS_MAX];
 	unsigned npids;
-	char *body;
-	size_t body_len, body_cap;
-	bool body_over;
+	struct fetch_buf probe; /* discovery's */
 	/* rendered (under lock) */
 	char *json, *advice_json, *health_json, *prom, *doctor;
 };

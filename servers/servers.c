@@ -26,50 +26,53 @@ void servers_config_default(struct servers_config *c)
 
 static size_t on_body(char *p, size_t size, size_t n, void *ctx)
 {
-	struct servers *s = ctx;
+	struct fetch_buf *b = ctx;
 	size_t len = size * n;
-	if (s->body_len + len > s->cfg.max_body) {
-		s->body_over = true;
+	if (b->len + len > b->max) {
+		b->over = true;
 		return 0; /* libcurl stops with CURLE_WRITE_ERROR */
 	}
-	if (s->body_len + len + 1 > s->body_cap) {
-		size_t cap = s->body_cap ? s->body_cap : 64 * 1024;
-		while (cap < s->body_len + len + 1)
+	if (b->len + len + 1 > b->cap) {
+		size_t cap = b->cap ? b->cap : 64 * 1024;
+		while (cap < b->len + len + 1)
 			cap *= 2;
-		char *nb = realloc(s->body, cap);
+		char *nb = realloc(b->data, cap);
 		if (!nb)
 			return 0;
-		s->body = nb;
-		s->body_cap = cap;
+		b->data = nb;
+		b->cap = cap;
 	}
-	memcpy(s->body + s->body_len, p, len);
-	s->body_len += len;
-	s->body[s->body_len] = 0;
+	memcpy(b->data + b->len, p, len);
+	b->len += len;
+	b->data[b->len] = 0;
 	return len;
 }
 
-/* GETs url into s->body; returns 0 or -1 with why filled. */
-static int fetch(struct servers *s, CURL *c, const char *url, double timeout_s, char *why,
-                 size_t whylen)
+/* Sets c up to GET url into b. */
+static void fetch_setup(CURL *c, const char *url, double timeout_s, struct fetch_buf *b, size_t max)
 {
-	s->body_len = 0;
-	s->body_over = false;
+	b->len = 0;
+	b->over = false;
+	b->max = max;
 	curl_easy_setopt(c, CURLOPT_URL, url);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)(timeout_s * 1000));
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long)(timeout_s * 1000));
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, s);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, b);
 	curl_easy_setopt(c, CURLOPT_USERAGENT, "gpuscope/" GPUSCOPE_VERSION);
 	curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "");
 	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-	CURLcode rc = curl_easy_perform(c);
+}
+
+/* 0 when the transfer gave a 200 body, else -1 with why filled. */
+static int fetch_result(CURL *c, CURLcode rc, const struct fetch_buf *b, char *why, size_t whylen)
+{
 	long status = 0;
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
 	if (rc != CURLE_OK) {
-		if (s->body_over)
-			snprintf(why, whylen, "response larger than %zu bytes: not read",
-			         s->cfg.max_body);
+		if (b->over)
+			snprintf(why, whylen, "response larger than %zu bytes: not read", b->max);
 		else
 			snprintf(why, whylen, "%s", curl_easy_strerror(rc));
 		return -1;
@@ -79,6 +82,14 @@ static int fetch(struct servers *s, CURL *c, const char *url, double timeout_s, 
 		return -1;
 	}
 	return 0;
+}
+
+/* One GET, waiting for it (discovery's probes). */
+static int fetch(struct servers *s, CURL *c, const char *url, double timeout_s, char *why,
+                 size_t whylen)
+{
+	fetch_setup(c, url, timeout_s, &s->probe, s->cfg.max_body);
+	return fetch_result(c, curl_easy_perform(c), &s->probe, why, whylen);
 }
 
 /* Splits "http://host:port/path#gpus=0,1" into the URL to fetch, name, port, pins. */
@@ -141,6 +152,7 @@ static void target_free(struct target *t)
 	for (unsigned i = 0; i < t->cap && t->ring; i++)
 		free(t->ring[i].r);
 	free(t->ring);
+	free(t->buf.data);
 	if (t->curl)
 		curl_easy_cleanup(t->curl);
 }
@@ -228,8 +240,8 @@ static void discover(struct servers *s, const struct board_snapshot *snap, doubl
 						const char *bad;
 						if (r &&
 						    fetch(s, c, url, 1.0, why, sizeof(why)) == 0 &&
-						    server_reading_parse(s->body, s->body_len, r,
-						                         &bad) == 0)
+						    server_reading_parse(
+						        s->probe.data, s->probe.len, r, &bad) == 0)
 							add_discovered(s, pid, p->ports[k], now);
 						free(r);
 					}
@@ -388,7 +400,8 @@ static void gpu_step(struct servers *s, const struct board_snapshot *snap, doubl
 
 /* --- one target ---------------------------------------------------------------------- */
 
-static void read_target(struct servers *s, struct target *t, double now)
+/* The target's transfer ended with rc at now: parse it; true when a reading was added. */
+static bool take_reading(struct target *t, CURLcode rc, double now)
 {
 	char why[200];
 	t->last_try = now;
@@ -396,10 +409,10 @@ static void read_target(struct servers *s, struct target *t, double now)
 	const char *bad = NULL;
 	if (!r) {
 		snprintf(t->error, sizeof(t->error), "out of memory");
-	} else if (fetch(s, t->curl, t->url, s->cfg.timeout_s, why, sizeof(why)) != 0) {
+	} else if (fetch_result(t->curl, rc, &t->buf, why, sizeof(why)) != 0) {
 		snprintf(t->error, sizeof(t->error), "%s", why);
-	} else if (server_reading_parse(s->body, s->body_len, r, &bad) != 0) {
-		snprintf(t->error, sizeof(t->error), "%s (%zu bytes)", bad, s->body_len);
+	} else if (server_reading_parse(t->buf.data, t->buf.len, r, &bad) != 0) {
+		snprintf(t->error, sizeof(t->error), "%s (%zu bytes)", bad, t->buf.len);
 	} else {
 		if (t->kind != SERVER_UNKNOWN && t->kind != r->kind)
 			t->n = 0; /* another server on the port: start over */
@@ -415,11 +428,91 @@ static void read_target(struct servers *s, struct target *t, double now)
 		free(sl->r);
 		*sl = (struct slot){now, r, t->acc};
 		t->n++;
-		return;
+		return true;
 	}
 	free(r);
 	t->up = false;
 	t->failures++;
+	return false;
+}
+
+/* Reads every target at once (one libcurl multi handle), so a server that hangs costs its
+ * own timeout and delays nobody's reading; each reading is stamped when its response
+ * ended.  added[k] says whether target k got a new reading. */
+static void read_targets(struct servers *s, bool *added)
+{
+	CURLM *m = curl_multi_init();
+	CURLcode rc[SERVERS_MAX];
+	double done[SERVERS_MAX];
+	for (unsigned k = 0; k < s->ntargets; k++) {
+		struct target *t = &s->targets[k];
+		/* within the poll period, so a hung server never stretches the cadence */
+		double timeout = fmin(s->cfg.timeout_s, s->cfg.poll_s * 0.8);
+		fetch_setup(t->curl, t->url, timeout, &t->buf, s->cfg.max_body);
+		rc[k] = CURLE_FAILED_INIT;
+		done[k] = 0;
+		if (m)
+			curl_multi_add_handle(m, t->curl);
+	}
+	int running = m ? 1 : 0;
+	while (running) {
+		if (curl_multi_perform(m, &running) != CURLM_OK)
+			break;
+		CURLMsg *msg;
+		int left;
+		while ((msg = curl_multi_info_read(m, &left)) != NULL)
+			for (unsigned k = 0; k < s->ntargets; k++)
+				if (msg->msg == CURLMSG_DONE &&
+				    msg->easy_handle == s->targets[k].curl) {
+					rc[k] = msg->data.result;
+					done[k] = mono_now();
+				}
+		if (running)
+			curl_multi_poll(m, NULL, 0, 100, NULL);
+	}
+	for (unsigned k = 0; k < s->ntargets; k++) {
+		if (m)
+			curl_multi_remove_handle(m, s->targets[k].curl);
+		added[k] = take_reading(&s->targets[k], rc[k], done[k] > 0 ? done[k] : mono_now());
+	}
+	if (m)
+		curl_multi_cleanup(m);
+}
+
+/* Adds the tokens and requests of the target's newest pair of readings to its GPUs'
+ * counters (the history's gpuscope_tokens_generated_total), each GPU by its part of the
+ * target's shares. */
+static void count_work(struct servers *s, struct target *t)
+{
+	if (t->n < 2 || !t->ngpus || !t->ring[(t->head + t->n - 1) % t->cap].r)
+		return;
+	const struct server_reading *a = t->ring[(t->head + t->n - 2) % t->cap].r;
+	const struct server_reading *b = t->ring[(t->head + t->n - 1) % t->cap].r;
+	double tokens = 0, requests = 0;
+	for (unsigned m = 0; m < b->n_models; m++) {
+		const struct server_model *mb = &b->model[m],
+		                          *ma = server_reading_model(a, mb->name);
+		double v[2];
+		if (ma && ma->valid[SF_GEN_TOKENS] && mb->valid[SF_GEN_TOKENS]) {
+			v[0] = ma->v[SF_GEN_TOKENS], v[1] = mb->v[SF_GEN_TOKENS];
+			tokens += server_counter_increase(v, 2);
+		}
+		if (ma && ma->valid[SF_REQUESTS] && mb->valid[SF_REQUESTS]) {
+			v[0] = ma->v[SF_REQUESTS], v[1] = mb->v[SF_REQUESTS];
+			requests += server_counter_increase(v, 2);
+		}
+	}
+	double shares = 0;
+	for (unsigned j = 0; j < t->ngpus; j++)
+		shares += t->share[j];
+	for (unsigned j = 0; j < t->ngpus && shares > 0; j++) {
+		unsigned g = t->gpus[j];
+		if (g >= s->nprev)
+			continue;
+		s->gpu_served[g] = true;
+		s->gpu_tokens[g] += tokens * t->share[j] / shares;
+		s->gpu_requests[g] += requests * t->share[j] / shares;
+	}
 }
 
 /* Figures and advice of every model of the target, over the newest window. */
@@ -530,17 +623,30 @@ unsigned servers_poll_now(struct servers *s)
 		return s->ntargets;
 	if (!s->prev && snap.count) {
 		s->prev = calloc(snap.count, sizeof(*s->prev));
-		s->nprev = s->prev ? snap.count : 0;
+		s->gpu_tokens = calloc(snap.count, sizeof(double));
+		s->gpu_requests = calloc(snap.count, sizeof(double));
+		s->gpu_served = calloc(snap.count, sizeof(bool));
+		s->nprev =
+		    s->prev && s->gpu_tokens && s->gpu_requests && s->gpu_served ? snap.count : 0;
 	}
 	if (!s->cfg.no_discovery)
 		discover(s, &snap, now);
 	for (unsigned k = 0; k < s->ntargets; k++)
 		join(s, &s->targets[k], &snap, now);
 	gpu_step(s, &snap, now);
+	bool added[SERVERS_MAX];
+	read_targets(s, added);
 	for (unsigned k = 0; k < s->ntargets; k++) {
-		read_target(s, &s->targets[k], mono_now());
+		if (added[k])
+			count_work(s, &s->targets[k]);
 		compute(s, &s->targets[k]);
 	}
+	for (unsigned g = 0; g < s->nprev; g++)
+		if (s->gpu_served[g]) {
+			board_publish_one(s->board, g, METRIC_TOKENS_GENERATED, s->gpu_tokens[g]);
+			board_publish_one(s->board, g, METRIC_REQUESTS_COMPLETED,
+			                  s->gpu_requests[g]);
+		}
 	advise(s);
 	board_snapshot_free(&snap);
 	servers_render(s);
@@ -553,11 +659,11 @@ static void *reader(void *arg)
 	pthread_mutex_lock(&s->lock);
 	while (!s->stop) {
 		pthread_mutex_unlock(&s->lock);
+		/* a fixed cadence: the next poll is due poll_s after this one began */
+		double next = mono_now() + s->cfg.poll_s;
 		servers_poll_now(s);
 		pthread_mutex_lock(&s->lock);
 		struct timespec ts;
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		double next = ts.tv_sec + ts.tv_nsec / 1e9 + s->cfg.poll_s;
 		ts.tv_sec = (time_t)next;
 		ts.tv_nsec = (long)((next - (double)ts.tv_sec) * 1e9);
 		while (!s->stop && pthread_cond_timedwait(&s->wake, &s->lock, &ts) != ETIMEDOUT)
@@ -622,7 +728,10 @@ void servers_stop(struct servers *s)
 	for (unsigned i = 0; i < s->ntargets; i++)
 		target_free(&s->targets[i]);
 	free(s->prev);
-	free(s->body);
+	free(s->gpu_tokens);
+	free(s->gpu_requests);
+	free(s->gpu_served);
+	free(s->probe.data);
 	free(s->json);
 	free(s->advice_json);
 	free(s->health_json);
