@@ -260,14 +260,6 @@ static void discover(struct servers *s, const struct board_snapshot *snap, doubl
 static void join(struct servers *s, struct target *t, const struct board_snapshot *snap, double now)
 {
 	t->ngpus = 0;
-	if (t->npinned) {
-		for (unsigned i = 0; i < t->npinned; i++)
-			if ((unsigned)t->pinned[i] < snap->count) {
-				t->gpus[t->ngpus] = (unsigned)t->pinned[i];
-				t->share[t->ngpus++] = 1;
-			}
-		return;
-	}
 	if (!t->pid && t->local) {
 		/* the GPU process, or its ancestor, that listens on the URL's port */
 		for (unsigned g = 0; g < snap->count && !t->pid; g++) {
@@ -282,6 +274,16 @@ static void join(struct servers *s, struct target *t, const struct board_snapsho
 					pid = p->parent;
 				}
 		}
+	}
+	if (t->npinned) {
+		/* the fragment's GPUs, whole (the listener above is still looked for: the JSON
+		 * says whether the process was seen) */
+		for (unsigned i = 0; i < t->npinned; i++)
+			if ((unsigned)t->pinned[i] < snap->count) {
+				t->gpus[t->ngpus] = (unsigned)t->pinned[i];
+				t->share[t->ngpus++] = 1;
+			}
+		return;
 	}
 	if (!t->pid)
 		return;
