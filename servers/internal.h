@@ -61,6 +61,7 @@ struct target {
 	double share[SERVER_GPUS_MAX];
 	unsigned ngpus;
 	char gpu_model[96];
+	char gpu_uuid[96];  /* of its first GPU */
 	double memory_used; /* highest ratio over its GPUs, NaN unknown */
 	double sm_active;   /* last step's mean over its GPUs, NaN unknown */
 	struct gpu_acc acc;

@@ -135,13 +135,20 @@ static char *render_advice(const struct servers *s)
 			json_object_set_new(o, "warming_up", json_boolean(t->warming));
 			json_t *vs = json_array();
 			for (unsigned i = 0; i < a->nverdicts; i++) {
+				const struct analyze_verdict *av = &a->verdict[i];
 				json_t *v = json_object();
-				json_object_set_new(v, "id", json_string(a->verdict[i].id));
-				json_object_set_new(v, "severity",
-				                    json_string(a->verdict[i].severity));
-				json_object_set_new(v, "evidence",
-				                    json_string(a->verdict[i].evidence));
-				json_object_set_new(v, "fix", json_string(a->verdict[i].fix));
+				json_object_set_new(v, "id", json_string(av->id));
+				json_object_set_new(
+				    v, "severity",
+				    json_string(analyze_severity_name(av->severity)));
+				json_object_set_new(v, "title", json_string(av->title));
+				json_object_set_new(v, "evidence", json_string(av->evidence_text));
+				json_object_set_new(v, "fix", json_string(av->fix));
+				json_t *ev = json_object();
+				for (size_t e = 0; e < av->nevidence; e++)
+					json_object_set_new(ev, av->evidence[e].name,
+					                    num(true, av->evidence[e].value));
+				json_object_set_new(v, "values", ev);
 				json_array_append_new(vs, v);
 			}
 			json_object_set_new(o, "verdicts", vs);

@@ -386,6 +386,8 @@ static void gpu_step(struct servers *s, const struct board_snapshot *snap, doubl
 		for (unsigned j = 0; j < t->ngpus; j++) {
 			const struct gpu_record *r = &snap->gpus[t->gpus[j]];
 			snprintf(t->gpu_model, sizeof(t->gpu_model), "%s", r->id.name);
+			if (j == 0)
+				snprintf(t->gpu_uuid, sizeof(t->gpu_uuid), "%s", r->id.uuid);
 			double used = r->raw[METRIC_FB_USED], total = r->raw[METRIC_FB_TOTAL];
 			if (metric_set_has(&r->valid, METRIC_FB_USED) && total > 0 &&
 			    (isnan(mem) || used / total > mem))
@@ -598,7 +600,11 @@ static void advise(struct servers *s)
 			                          .fig = &t->fig[m],
 			                          .sm_active = t->sm_active,
 			                          .memory_used = t->memory_used,
-			                          .peer_j_per_token = NAN};
+			                          .peer_j_per_token = NAN,
+			                          .server = t->name,
+			                          .model = t->model[m],
+			                          .uuid = t->ngpus ? t->gpu_uuid : NULL,
+			                          .gpu_index = t->ngpus ? (long)t->gpus[0] : -1};
 			for (unsigned o = 0; o < s->ntargets; o++) {
 				const struct target *u = &s->targets[o];
 				if (o == k || strcmp(u->gpu_model, t->gpu_model) != 0)

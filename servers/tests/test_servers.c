@@ -295,20 +295,30 @@ static void test_advice(void **state)
 	struct server_advice a;
 	/* queue and KV room: raise towards 0.80 of the cache, at most twice */
 	struct server_figures f = figs(8, 3, 0.3, 0, NAN);
-	struct advice_input in = {SERVER_VLLM, &f, NAN, 0.92, NAN, NULL};
+	struct advice_input in = {.kind = SERVER_VLLM,
+	                          .fig = &f,
+	                          .sm_active = NAN,
+	                          .memory_used = 0.92,
+	                          .peer_j_per_token = NAN,
+	                          .server = "a:8000",
+	                          .model = "m",
+	                          .gpu_index = 3};
 	server_advise(&in, &a);
 	assert_string_equal(a.action, "raise");
 	assert_float_equal(a.batch_target, 16, 0);
 	assert_string_equal(a.knob, "max_num_seqs");
 	assert_int_equal(a.nverdicts, 1);
-	assert_string_equal(a.verdict[0].id, ADVICE_BATCH_TOO_SMALL);
-	assert_string_equal(a.verdict[0].severity, "warning");
+	assert_string_equal(a.verdict[0].id, ANALYZE_BATCH_TOO_SMALL);
+	assert_int_equal(a.verdict[0].severity, ANALYZE_SEVERITY_WARNING);
+	assert_int_equal(a.verdict[0].about.gpu_index, 3);
+	assert_float_equal(analyze_evidence_value(&a.verdict[0], "batch_target"), 16, 0);
+	assert_float_equal(analyze_evidence_value(&a.verdict[0], "kv_cache_usage"), 0.3, 1e-12);
 	/* KV near full with preemptions: lower to 0.85 of the cache */
 	f = figs(40, 5, 0.97, 0.5, NAN);
 	server_advise(&in, &a);
 	assert_string_equal(a.action, "lower");
 	assert_float_equal(a.batch_target, floor(40 * 0.85 / 0.97), 0);
-	assert_string_equal(a.verdict[0].id, ADVICE_KV_CACHE_PRESSURE);
+	assert_string_equal(a.verdict[0].id, ANALYZE_KV_CACHE_PRESSURE);
 	/* busy SMs, no queue, KV well used: keep */
 	f = figs(32, 0, 0.75, 0, NAN);
 	in.sm_active = 0.9;
@@ -317,18 +327,30 @@ static void test_advice(void **state)
 	assert_int_equal(a.nverdicts, 0);
 	/* no KV figure (TGI without v3): the seed's memory rule, +2 below 0.70 */
 	f = figs(4, 2, NAN, NAN, NAN);
-	in = (struct advice_input){SERVER_TGI, &f, NAN, 0.5, NAN, NULL};
+	in = (struct advice_input){.kind = SERVER_TGI,
+	                           .fig = &f,
+	                           .sm_active = NAN,
+	                           .memory_used = 0.5,
+	                           .peer_j_per_token = NAN,
+	                           .gpu_index = -1};
 	server_advise(&in, &a);
 	assert_string_equal(a.action, "raise");
 	assert_float_equal(a.batch_target, 6, 0);
 	assert_string_equal(a.knob, "max_batch_total_tokens");
 	/* energy per token twice the peer's */
 	f = figs(32, 0, 0.75, 0, 1.0);
-	in = (struct advice_input){SERVER_VLLM, &f, 0.9, 0.9, 0.5, "b:8000"};
+	in = (struct advice_input){.kind = SERVER_VLLM,
+	                           .fig = &f,
+	                           .sm_active = 0.9,
+	                           .memory_used = 0.9,
+	                           .peer_j_per_token = 0.5,
+	                           .peer = "b:8000",
+	                           .gpu_index = 0};
 	server_advise(&in, &a);
 	assert_int_equal(a.nverdicts, 1);
-	assert_string_equal(a.verdict[0].id, ADVICE_ENERGY_PER_TOKEN);
-	assert_non_null(strstr(a.verdict[0].evidence, "2.0x"));
+	assert_string_equal(a.verdict[0].id, ANALYZE_ENERGY_PER_TOKEN_HIGH);
+	assert_non_null(strstr(a.verdict[0].evidence_text, "2.0x"));
+	assert_float_equal(analyze_evidence_value(&a.verdict[0], "peer_j_per_token"), 0.5, 0);
 }
 
 static void test_proc_net_tcp(void **state)
