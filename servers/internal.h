@@ -104,6 +104,7 @@ struct servers {
 	pthread_mutex_t lock; /* guards stop and the rendered strings */
 	pthread_cond_t wake;
 	bool stop;
+	unsigned polls; /* finished by the reader thread */
 	/* the reader thread's own */
 	struct target targets[SERVERS_MAX];
 	unsigned ntargets;

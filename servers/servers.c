@@ -671,6 +671,8 @@ static void *reader(void *arg)
 		double next = mono_now() + s->cfg.poll_s;
 		servers_poll_now(s);
 		pthread_mutex_lock(&s->lock);
+		s->polls++;
+		pthread_cond_broadcast(&s->wake);
 		struct timespec ts;
 		ts.tv_sec = (time_t)next;
 		ts.tv_nsec = (long)((next - (double)ts.tv_sec) * 1e9);
@@ -679,6 +681,18 @@ static void *reader(void *arg)
 	}
 	pthread_mutex_unlock(&s->lock);
 	return NULL;
+}
+
+void servers_wait_polled(struct servers *s, double timeout_s)
+{
+	double end = mono_now() + timeout_s;
+	struct timespec ts = {.tv_sec = (time_t)end,
+	                      .tv_nsec = (long)((end - (double)(time_t)end) * 1e9)};
+	pthread_mutex_lock(&s->lock);
+	while (s->started && !s->polls && !s->stop &&
+	       pthread_cond_timedwait(&s->wake, &s->lock, &ts) != ETIMEDOUT)
+		;
+	pthread_mutex_unlock(&s->lock);
 }
 
 struct servers *servers_start(struct board *b, const struct servers_config *cfg, char *err,
@@ -729,7 +743,7 @@ void servers_stop(struct servers *s)
 	if (s->started) {
 		pthread_mutex_lock(&s->lock);
 		s->stop = true;
-		pthread_cond_signal(&s->wake);
+		pthread_cond_broadcast(&s->wake);
 		pthread_mutex_unlock(&s->lock);
 		pthread_join(s->thread, NULL);
 	}

@@ -59,7 +59,11 @@ void servers_prom(struct servers *s, const struct prom_options *o, struct strbuf
 /* One line per server for doctor (malloc'd). */
 char *servers_doctor_text(struct servers *s);
 
-/* Runs one poll now (tests); returns the number of servers known. */
+/* Runs one poll now on the calling thread (the reader thread's step); returns the number
+ * of servers known.  Not to be called while the reader thread runs. */
 unsigned servers_poll_now(struct servers *s);
+
+/* Waits until the reader thread finished its first poll, at most timeout_s (doctor). */
+void servers_wait_polled(struct servers *s, double timeout_s);
 
 #endif

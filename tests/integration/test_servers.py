@@ -179,6 +179,20 @@ class Demo(unittest.TestCase):
             self.assertEqual(triton["verdicts"][0]["id"], "kv_cache_pressure")
 
 
+class Doctor(unittest.TestCase):
+    def test_doctor_names_each_server(self):
+        with FixtureServer("sglang") as ok, FixtureServer("vllm", mode="hang") as hang:
+            rc, out, err = run("doctor", "--demo", "--inference-server", ok.url,
+                               "--inference-server", hang.url, "--inference-server",
+                               "http://127.0.0.1:1/metrics", timeout=30)
+        self.assertEqual(rc, 0, err)
+        self.assertIn("inference server %s (sglang, configured): up" % ok.url[7:-8], out)
+        self.assertIn("inference server %s (unknown, configured): DOWN: Timeout" % hang.url[7:-8],
+                      out)
+        self.assertIn("inference server 127.0.0.1:1 (unknown, configured): DOWN: Couldn't connect",
+                      out)
+
+
 class Reports(unittest.TestCase):
     def test_report_demo_prices_tokens(self):
         """report --demo integrates the scenario servers' tokens: GPU 7 (vLLM 8B at
