@@ -119,6 +119,24 @@ struct servers {
 	char *json, *advice_json, *health_json, *prom, *doctor;
 };
 
+/* servers.c */
+int target_init(struct target *t, const char *spec, char *err, size_t errlen);
+int target_alloc(struct servers *s, struct target *t);
+void target_free(struct target *t);
+
+/* fetch.c: one GET waiting for it (discovery's probes), into s->probe: 0, or -1 with why. */
+int servers_fetch(struct servers *s, void *curl, const char *url, double timeout_s, char *why,
+                  size_t whylen);
+/* Reads every target at once; added[k] says whether target k got a new reading. */
+void servers_read_targets(struct servers *s, bool *added);
+
+/* join.c */
+struct board_snapshot;
+void servers_discover(struct servers *s, const struct board_snapshot *snap, double now);
+void servers_join(struct servers *s, struct target *t, const struct board_snapshot *snap,
+                  double now);
+void servers_gpu_step(struct servers *s, const struct board_snapshot *snap, double now);
+
 /* render.c: builds every document from the targets (reader thread), swaps them in. */
 void servers_render(struct servers *s);
 /* The most recent reading, or NULL. */

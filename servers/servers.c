@@ -1,4 +1,5 @@
-/* servers.c - the reader thread of servers.h: fetch, discover, join, window. */
+/* servers.c - the reader thread of servers.h: each poll discovers (join.c), reads (fetch.c),
+ * windows and advises; and the targets' lifetime. */
 #include "servers/servers.h"
 
 #include <curl/curl.h>
@@ -24,76 +25,8 @@ void servers_config_default(struct servers_config *c)
 	c->price_per_gpu_hour = NAN;
 }
 
-static size_t on_body(char *p, size_t size, size_t n, void *ctx)
-{
-	struct fetch_buf *b = ctx;
-	size_t len = size * n;
-	if (b->len + len > b->max) {
-		b->over = true;
-		return 0; /* libcurl stops with CURLE_WRITE_ERROR */
-	}
-	if (b->len + len + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 64 * 1024;
-		while (cap < b->len + len + 1)
-			cap *= 2;
-		char *nb = realloc(b->data, cap);
-		if (!nb)
-			return 0;
-		b->data = nb;
-		b->cap = cap;
-	}
-	memcpy(b->data + b->len, p, len);
-	b->len += len;
-	b->data[b->len] = 0;
-	return len;
-}
-
-/* Sets c up to GET url into b. */
-static void fetch_setup(CURL *c, const char *url, double timeout_s, struct fetch_buf *b, size_t max)
-{
-	b->len = 0;
-	b->over = false;
-	b->max = max;
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)(timeout_s * 1000));
-	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long)(timeout_s * 1000));
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, b);
-	curl_easy_setopt(c, CURLOPT_USERAGENT, "gpuscope/" GPUSCOPE_VERSION);
-	curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "");
-	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-}
-
-/* 0 when the transfer gave a 200 body, else -1 with why filled. */
-static int fetch_result(CURL *c, CURLcode rc, const struct fetch_buf *b, char *why, size_t whylen)
-{
-	long status = 0;
-	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-	if (rc != CURLE_OK) {
-		if (b->over)
-			snprintf(why, whylen, "response larger than %zu bytes: not read", b->max);
-		else
-			snprintf(why, whylen, "%s", curl_easy_strerror(rc));
-		return -1;
-	}
-	if (status != 200) {
-		snprintf(why, whylen, "HTTP status %ld", status);
-		return -1;
-	}
-	return 0;
-}
-
-/* One GET, waiting for it (discovery's probes). */
-static int fetch(struct servers *s, CURL *c, const char *url, double timeout_s, char *why,
-                 size_t whylen)
-{
-	fetch_setup(c, url, timeout_s, &s->probe, s->cfg.max_body);
-	return fetch_result(c, curl_easy_perform(c), &s->probe, why, whylen);
-}
-
 /* Splits "http://host:port/path#gpus=0,1" into the URL to fetch, name, port, pins. */
-static int target_init(struct target *t, const char *spec, char *err, size_t errlen)
+int target_init(struct target *t, const char *spec, char *err, size_t errlen)
 {
 	memset(t, 0, sizeof(*t));
 	const char *hash = strchr(spec, '#');
@@ -136,7 +69,7 @@ static int target_init(struct target *t, const char *spec, char *err, size_t err
 	return 0;
 }
 
-static int target_alloc(struct servers *s, struct target *t)
+int target_alloc(struct servers *s, struct target *t)
 {
 	t->cap = (unsigned)ceil(s->cfg.window_s / s->cfg.poll_s) + 3;
 	if (t->cap > SERVER_WINDOW_READINGS_MAX)
@@ -147,7 +80,7 @@ static int target_alloc(struct servers *s, struct target *t)
 	return t->ring && t->curl ? 0 : -1;
 }
 
-static void target_free(struct target *t)
+void target_free(struct target *t)
 {
 	for (unsigned i = 0; i < t->cap && t->ring; i++)
 		free(t->ring[i].r);
@@ -160,327 +93,6 @@ static void target_free(struct target *t)
 const struct server_reading *target_latest(const struct target *t)
 {
 	return t->n ? t->ring[(t->head + t->n - 1) % t->cap].r : NULL;
-}
-
-/* --- the pid -> listening ports cache ------------------------------------------------ */
-
-static struct pidports *pid_info(struct servers *s, int pid, double now)
-{
-	struct pidports *p = NULL;
-	for (unsigned i = 0; i < s->npids; i++)
-		if (s->pids[i].pid == pid)
-			p = &s->pids[i];
-	if (!p) {
-		unsigned k = s->npids < PIDPORTS_MAX ? s->npids++ : (unsigned)(pid % PIDPORTS_MAX);
-		p = &s->pids[k];
-		memset(p, 0, sizeof(*p));
-		p->pid = pid;
-		p->checked = -1e9;
-	}
-	if (now - p->checked >= 60) {
-		p->checked = now;
-		p->parent = discover_parent(s->host_root, pid);
-		p->nports = (unsigned)discover_ports(s->host_root, pid, p->ports, 4);
-		p->probed = false;
-	}
-	return p;
-}
-
-/* True when pid is `who` or descends from it within three generations. */
-static bool descends(struct servers *s, int pid, int who, double now)
-{
-	for (int gen = 0; gen < 4 && pid > 1; gen++) {
-		if (pid == who)
-			return true;
-		pid = pid_info(s, pid, now)->parent;
-	}
-	return false;
-}
-
-static struct target *add_discovered(struct servers *s, int pid, unsigned port, double now)
-{
-	if (s->ntargets == SERVERS_MAX)
-		return NULL;
-	for (unsigned i = 0; i < s->ntargets; i++)
-		if (s->targets[i].port == port && s->targets[i].local)
-			return NULL; /* configured already, or found through another process */
-	char url[64], err[160];
-	snprintf(url, sizeof(url), "http://127.0.0.1:%u/metrics", port);
-	struct target *t = &s->targets[s->ntargets];
-	if (target_init(t, url, err, sizeof(err)) != 0 || target_alloc(s, t) != 0) {
-		target_free(t);
-		return NULL;
-	}
-	t->discovered = true;
-	t->pid = pid;
-	s->ntargets++;
-	return t;
-}
-
-/* Asks each port of a GPU process (or ancestor) for /metrics once per minute. */
-static void discover(struct servers *s, const struct board_snapshot *snap, double now)
-{
-	CURL *c = curl_easy_init();
-	if (!c)
-		return;
-	for (unsigned g = 0; g < snap->count; g++) {
-		const struct process_table *pt = snap->gpus[g].procs;
-		for (unsigned i = 0; pt && i < pt->n; i++) {
-			int pid = pt->proc[i].pid;
-			for (int gen = 0; gen < 3 && pid > 1; gen++) {
-				struct pidports *p = pid_info(s, pid, now);
-				if (!p->probed) {
-					p->probed = true;
-					for (unsigned k = 0; k < p->nports; k++) {
-						char url[64], why[160];
-						snprintf(url, sizeof(url),
-						         "http://127.0.0.1:%u/metrics",
-						         p->ports[k]);
-						struct server_reading *r = malloc(sizeof(*r));
-						const char *bad;
-						if (r &&
-						    fetch(s, c, url, 1.0, why, sizeof(why)) == 0 &&
-						    server_reading_parse(
-						        s->probe.data, s->probe.len, r, &bad) == 0)
-							add_discovered(s, pid, p->ports[k], now);
-						free(r);
-					}
-				}
-				pid = p->parent;
-			}
-		}
-	}
-	curl_easy_cleanup(c);
-}
-
-/* --- the join ------------------------------------------------------------------------ */
-
-/* Which GPUs the target holds and its share of each (by the attribution's energy split,
- * else its memory, else the whole GPU). */
-static void join(struct servers *s, struct target *t, const struct board_snapshot *snap, double now)
-{
-	t->ngpus = 0;
-	if (!t->pid && t->local) {
-		/* the GPU process, or its ancestor, that listens on the URL's port */
-		for (unsigned g = 0; g < snap->count && !t->pid; g++) {
-			const struct process_table *pt = snap->gpus[g].procs;
-			for (unsigned i = 0; pt && i < pt->n && !t->pid; i++)
-				for (int pid = pt->proc[i].pid, gen = 0;
-				     gen < 3 && pid > 1 && !t->pid; gen++) {
-					struct pidports *p = pid_info(s, pid, now);
-					for (unsigned k = 0; k < p->nports; k++)
-						if (p->ports[k] == t->port)
-							t->pid = pid;
-					pid = p->parent;
-				}
-		}
-	}
-	if (t->npinned) {
-		/* the fragment's GPUs, whole (the listener above is still looked for: the JSON
-		 * says whether the process was seen) */
-		for (unsigned i = 0; i < t->npinned; i++)
-			if ((unsigned)t->pinned[i] < snap->count) {
-				t->gpus[t->ngpus] = (unsigned)t->pinned[i];
-				t->share[t->ngpus++] = 1;
-			}
-		return;
-	}
-	if (!t->pid)
-		return;
-	for (unsigned g = 0; g < snap->count && t->ngpus < SERVER_GPUS_MAX; g++) {
-		const struct process_table *pt = snap->gpus[g].procs;
-		if (!pt)
-			continue;
-		double mine_e = 0, all_e = 0, mine_m = 0, all_m = 0;
-		bool held = false;
-		for (unsigned i = 0; i < pt->n; i++) {
-			const struct process_record *r = &pt->proc[i];
-			bool mine = descends(s, r->pid, t->pid, now);
-			held |= mine;
-			all_e += r->energy_fraction;
-			all_m += r->memory_valid ? r->memory_bytes : 0;
-			if (mine) {
-				mine_e += r->energy_fraction;
-				mine_m += r->memory_valid ? r->memory_bytes : 0;
-			}
-		}
-		if (!held)
-			continue;
-		double share = all_e > 0 ? mine_e / all_e : all_m > 0 ? mine_m / all_m : 1;
-		t->gpus[t->ngpus] = g;
-		t->share[t->ngpus++] = share;
-	}
-}
-
-/* Folds the interval since the previous poll into each target's GPU counters. */
-static void gpu_step(struct servers *s, const struct board_snapshot *snap, double now)
-{
-	long long newest = (long long)wall_now() - WINDOW_SETTLE_S;
-	struct window_agg agg[METRIC_COUNT];
-	for (unsigned g = 0; g < snap->count && g < s->nprev; g++) {
-		const struct gpu_record *r = &snap->gpus[g];
-		struct gpu_prev *p = &s->prev[g];
-		int metric = -1;
-		if (metric_set_has(&r->valid, METRIC_POWER_INTEGRATED))
-			metric = METRIC_POWER_INTEGRATED;
-		else if (metric_set_has(&r->valid, METRIC_ENERGY))
-			metric = METRIC_ENERGY;
-		double dt = p->valid ? now - p->t : 0;
-		double te =
-		    metric == METRIC_ENERGY ? r->published[TIER_COSTLY] : r->published[TIER_BUFFER];
-		double dj = NAN, dte = 0, sm = NAN, util = NAN;
-		if (p->valid && metric >= 0 && metric == p->metric && r->raw[metric] >= p->mj) {
-			dj = (r->raw[metric] - p->mj) / 1000.0;
-			dte = te - p->te;
-		}
-		if (p->valid && newest > p->last_sec) {
-			board_window(s->board, g, p->last_sec + 1, newest, agg);
-			if (agg[METRIC_GPM_SM_ACTIVE].n)
-				sm = agg[METRIC_GPM_SM_ACTIVE].sum / agg[METRIC_GPM_SM_ACTIVE].n /
-				     100;
-			if (agg[METRIC_GPU_UTIL].n)
-				util = agg[METRIC_GPU_UTIL].sum / agg[METRIC_GPU_UTIL].n / 100;
-		}
-		for (unsigned k = 0; k < s->ntargets && dt > 0; k++) {
-			struct target *t = &s->targets[k];
-			for (unsigned j = 0; j < t->ngpus; j++) {
-				if (t->gpus[j] != g)
-					continue;
-				double sh = t->share[j];
-				t->acc.gpu_seconds += sh * dt;
-				if (isnan(dj) || g >= ACC_GPUS_MAX) {
-					t->acc.energy_gaps++;
-				} else if (dte > 0) {
-					t->acc.joules[g] += sh * dj;
-					t->acc.energy_time[g] += dte;
-				}
-				if (isnan(sm))
-					t->acc.sm_gaps++;
-				else
-					t->acc.sm_seconds += sh * sm * dt;
-				if (isnan(util))
-					t->acc.util_gaps++;
-				else
-					t->acc.busy_seconds += sh * util * dt;
-			}
-		}
-		if (p->valid && metric == p->metric && te == p->te) {
-			p->t =
-			    now; /* the counter did not move: keep its last publish as the base */
-			if (newest > p->last_sec)
-				p->last_sec = newest;
-			continue;
-		}
-		p->te = te;
-		p->valid = metric >= 0;
-		p->metric = metric;
-		p->mj = metric >= 0 ? r->raw[metric] : 0;
-		p->t = now;
-		if (newest > p->last_sec)
-			p->last_sec = newest;
-	}
-	for (unsigned k = 0; k < s->ntargets; k++) {
-		struct target *t = &s->targets[k];
-		double mem = NAN, smsum = 0;
-		unsigned smn = 0;
-		for (unsigned j = 0; j < t->ngpus; j++) {
-			const struct gpu_record *r = &snap->gpus[t->gpus[j]];
-			snprintf(t->gpu_model, sizeof(t->gpu_model), "%s", r->id.name);
-			if (j == 0)
-				snprintf(t->gpu_uuid, sizeof(t->gpu_uuid), "%s", r->id.uuid);
-			double used = r->raw[METRIC_FB_USED], total = r->raw[METRIC_FB_TOTAL];
-			if (metric_set_has(&r->valid, METRIC_FB_USED) && total > 0 &&
-			    (isnan(mem) || used / total > mem))
-				mem = used / total;
-			if (metric_set_has(&r->valid, METRIC_GPM_SM_ACTIVE)) {
-				smsum += r->raw[METRIC_GPM_SM_ACTIVE] / 100;
-				smn++;
-			}
-		}
-		t->memory_used = mem;
-		t->sm_active = smn ? smsum / smn : NAN;
-	}
-}
-
-/* --- one target ---------------------------------------------------------------------- */
-
-/* The target's transfer ended with rc at now: parse it; true when a reading was added. */
-static bool take_reading(struct target *t, CURLcode rc, double now)
-{
-	char why[200];
-	t->last_try = now;
-	struct server_reading *r = malloc(sizeof(*r));
-	const char *bad = NULL;
-	if (!r) {
-		snprintf(t->error, sizeof(t->error), "out of memory");
-	} else if (fetch_result(t->curl, rc, &t->buf, why, sizeof(why)) != 0) {
-		snprintf(t->error, sizeof(t->error), "%s", why);
-	} else if (server_reading_parse(t->buf.data, t->buf.len, r, &bad) != 0) {
-		snprintf(t->error, sizeof(t->error), "%s (%zu bytes)", bad, t->buf.len);
-	} else {
-		if (t->kind != SERVER_UNKNOWN && t->kind != r->kind)
-			t->n = 0; /* another server on the port: start over */
-		t->kind = r->kind;
-		t->up = true;
-		t->last_ok = now;
-		t->error[0] = 0;
-		if (t->n == t->cap) {
-			t->head = (t->head + 1) % t->cap;
-			t->n--;
-		}
-		struct slot *sl = &t->ring[(t->head + t->n) % t->cap];
-		free(sl->r);
-		*sl = (struct slot){now, r, t->acc};
-		t->n++;
-		return true;
-	}
-	free(r);
-	t->up = false;
-	t->failures++;
-	return false;
-}
-
-/* Reads every target at once (one libcurl multi handle), so a server that hangs costs its
- * own timeout and delays nobody's reading; each reading is stamped when its response
- * ended.  added[k] says whether target k got a new reading. */
-static void read_targets(struct servers *s, bool *added)
-{
-	CURLM *m = curl_multi_init();
-	CURLcode rc[SERVERS_MAX];
-	double done[SERVERS_MAX];
-	for (unsigned k = 0; k < s->ntargets; k++) {
-		struct target *t = &s->targets[k];
-		/* within the poll period, so a hung server never stretches the cadence */
-		double timeout = fmin(s->cfg.timeout_s, s->cfg.poll_s * 0.8);
-		fetch_setup(t->curl, t->url, timeout, &t->buf, s->cfg.max_body);
-		rc[k] = CURLE_FAILED_INIT;
-		done[k] = 0;
-		if (m)
-			curl_multi_add_handle(m, t->curl);
-	}
-	int running = m ? 1 : 0;
-	while (running) {
-		if (curl_multi_perform(m, &running) != CURLM_OK)
-			break;
-		CURLMsg *msg;
-		int left;
-		while ((msg = curl_multi_info_read(m, &left)) != NULL)
-			for (unsigned k = 0; k < s->ntargets; k++)
-				if (msg->msg == CURLMSG_DONE &&
-				    msg->easy_handle == s->targets[k].curl) {
-					rc[k] = msg->data.result;
-					done[k] = mono_now();
-				}
-		if (running)
-			curl_multi_poll(m, NULL, 0, 100, NULL);
-	}
-	for (unsigned k = 0; k < s->ntargets; k++) {
-		if (m)
-			curl_multi_remove_handle(m, s->targets[k].curl);
-		added[k] = take_reading(&s->targets[k], rc[k], done[k] > 0 ? done[k] : mono_now());
-	}
-	if (m)
-		curl_multi_cleanup(m);
 }
 
 /* Adds the tokens and requests of the target's newest pair of readings to its GPUs'
@@ -638,12 +250,12 @@ unsigned servers_poll_now(struct servers *s)
 		    s->prev && s->gpu_tokens && s->gpu_requests && s->gpu_served ? snap.count : 0;
 	}
 	if (!s->cfg.no_discovery)
-		discover(s, &snap, now);
+		servers_discover(s, &snap, now);
 	for (unsigned k = 0; k < s->ntargets; k++)
-		join(s, &s->targets[k], &snap, now);
-	gpu_step(s, &snap, now);
+		servers_join(s, &s->targets[k], &snap, now);
+	servers_gpu_step(s, &snap, now);
 	bool added[SERVERS_MAX];
-	read_targets(s, added);
+	servers_read_targets(s, added);
 	for (unsigned k = 0; k < s->ntargets; k++) {
 		if (added[k])
 			count_work(s, &s->targets[k]);
