@@ -152,3 +152,28 @@ size_t discover_ports(const char *root, int pid, unsigned *ports, size_t cap)
 		}
 	return k;
 }
+
+bool discover_cmdline_known(const char *cmdline, size_t len)
+{
+	static const char *const names[] = {"vllm",         "sglang",    "text-generation",
+	                                    "tritonserver", "trtllm",    "tensorrt_llm",
+	                                    "llama-server", "llama_cpp", "llama.cpp",
+	                                    "lmdeploy",     "ollama"};
+	char text[1024];
+	size_t n = len < sizeof(text) - 1 ? len : sizeof(text) - 1;
+	for (size_t i = 0; i < n; i++)
+		text[i] = cmdline[i] ? cmdline[i] : ' ';
+	text[n] = 0;
+	for (size_t k = 0; k < sizeof(names) / sizeof(names[0]); k++)
+		if (strstr(text, names[k]))
+			return true;
+	return false;
+}
+
+bool discover_known_server(const char *root, int pid)
+{
+	char path[512], buf[1024];
+	snprintf(path, sizeof(path), "%s/proc/%d/cmdline", root, pid);
+	long n = read_small(path, buf, sizeof(buf));
+	return n > 0 && discover_cmdline_known(buf, (size_t)n);
+}

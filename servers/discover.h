@@ -13,6 +13,7 @@
 #ifndef GPUSCOPE_SERVERS_DISCOVER_H
 #define GPUSCOPE_SERVERS_DISCOVER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #define DISCOVER_PORTS_MAX 8
@@ -35,5 +36,13 @@ size_t discover_ports(const char *root, int pid, unsigned *ports, size_t cap);
 
 /* The parent of pid from root/proc/pid/stat, or -1. */
 int discover_parent(const char *root, int pid);
+
+/* True when the command line in root/proc/pid/cmdline names a known inference server
+ * (vllm, sglang, text-generation, tritonserver, trtllm, llama-server...): the ancestors of
+ * a GPU process are asked for /metrics only then, so a shell's sshd is never sent HTTP. */
+bool discover_known_server(const char *root, int pid);
+
+/* The same test on a command line's text (NUL-separated arguments, len bytes). */
+bool discover_cmdline_known(const char *cmdline, size_t len);
 
 #endif

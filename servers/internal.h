@@ -93,6 +93,7 @@ struct pidports {
 	unsigned ports[4];
 	unsigned nports;
 	bool probed; /* its ports were asked for /metrics */
+	bool known;  /* its command line names a known server */
 };
 
 struct servers {

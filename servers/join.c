@@ -30,6 +30,7 @@ static struct pidports *pid_info(struct servers *s, int pid, double now)
 		p->checked = now;
 		p->parent = discover_parent(s->host_root, pid);
 		p->nports = (unsigned)discover_ports(s->host_root, pid, p->ports, 4);
+		p->known = discover_known_server(s->host_root, pid);
 		p->probed = false;
 	}
 	return p;
@@ -67,6 +68,21 @@ static struct target *add_discovered(struct servers *s, int pid, unsigned port, 
 }
 
 /* Asks each port of a GPU process (or ancestor) for /metrics once per minute. */
+/* Asks each listening port of p for /metrics; a known server's names make it a target. */
+static void probe_ports(struct servers *s, CURL *c, const struct pidports *p, double now)
+{
+	for (unsigned k = 0; k < p->nports; k++) {
+		char url[64], why[160];
+		snprintf(url, sizeof(url), "http://127.0.0.1:%u/metrics", p->ports[k]);
+		struct server_reading *r = malloc(sizeof(*r));
+		const char *bad;
+		if (r && servers_fetch(s, c, url, 1.0, why, sizeof(why)) == 0 &&
+		    server_reading_parse(s->probe.data, s->probe.len, r, &bad) == 0)
+			add_discovered(s, p->pid, p->ports[k], now);
+		free(r);
+	}
+}
+
 void servers_discover(struct servers *s, const struct board_snapshot *snap, double now)
 {
 	CURL *c = curl_easy_init();
@@ -76,25 +92,13 @@ void servers_discover(struct servers *s, const struct board_snapshot *snap, doub
 		const struct process_table *pt = snap->gpus[g].procs;
 		for (unsigned i = 0; pt && i < pt->n; i++) {
 			int pid = pt->proc[i].pid;
+			/* the GPU process itself, and ancestors whose command line names a server
+			 */
 			for (int gen = 0; gen < 3 && pid > 1; gen++) {
 				struct pidports *p = pid_info(s, pid, now);
-				if (!p->probed) {
+				if (!p->probed && (gen == 0 || p->known)) {
 					p->probed = true;
-					for (unsigned k = 0; k < p->nports; k++) {
-						char url[64], why[160];
-						snprintf(url, sizeof(url),
-						         "http://127.0.0.1:%u/metrics",
-						         p->ports[k]);
-						struct server_reading *r = malloc(sizeof(*r));
-						const char *bad;
-						if (r &&
-						    servers_fetch(s, c, url, 1.0, why,
-						                  sizeof(why)) == 0 &&
-						    server_reading_parse(
-						        s->probe.data, s->probe.len, r, &bad) == 0)
-							add_discovered(s, pid, p->ports[k], now);
-						free(r);
-					}
+					probe_ports(s, c, p, now);
 				}
 				pid = p->parent;
 			}

@@ -375,6 +375,18 @@ static void test_proc_net_tcp(void **state)
 	assert_false(l[1].loopback);
 }
 
+static void test_known_cmdlines(void **state)
+{
+	const char vllm[] = "/usr/bin/python3\0-m\0vllm.entrypoints.openai.api_server\0";
+	const char tgi[] = "text-generation-router\0--port\0080\0";
+	const char shell[] = "-bash\0";
+	const char sshd[] = "sshd: alice@pts/0\0";
+	assert_true(discover_cmdline_known(vllm, sizeof(vllm) - 1));
+	assert_true(discover_cmdline_known(tgi, sizeof(tgi) - 1));
+	assert_false(discover_cmdline_known(shell, sizeof(shell) - 1));
+	assert_false(discover_cmdline_known(sshd, sizeof(sshd) - 1));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -389,6 +401,7 @@ int main(void)
 	    cmocka_unit_test(test_quantile),
 	    cmocka_unit_test(test_advice),
 	    cmocka_unit_test(test_proc_net_tcp),
+	    cmocka_unit_test(test_known_cmdlines),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
