@@ -59,8 +59,7 @@ static void serve_usage(FILE *to)
 
 static int serve_run(struct http_config *hcfg, struct sampler_config *scfg,
                      const struct gpu_opts *gopts, struct serve_history *hist,
-                     struct serve_procs *procs, struct serve_servers *srv,
-                     const char *hostname);
+                     struct serve_procs *procs, struct serve_servers *srv, const char *hostname);
 
 /* "gpuscope serve: ...", the pointer to --help, exit status 2. */
 #define bad_usage(...) cmd_usage_error("serve", __VA_ARGS__)
@@ -172,8 +171,7 @@ int cmd_serve(int argc, char **argv)
 /* Runs the agent until SIGINT or SIGTERM: 0, or 1 on a run-time failure (printed). */
 static int serve_run(struct http_config *hcfg, struct sampler_config *scfg,
                      const struct gpu_opts *gopts, struct serve_history *hist,
-                     struct serve_procs *procs, struct serve_servers *srv,
-                     const char *hostname)
+                     struct serve_procs *procs, struct serve_servers *srv, const char *hostname)
 {
 	char err[512];
 	double fast_s = scfg->fast_s, slow_s = scfg->slow_s;

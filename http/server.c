@@ -336,10 +336,11 @@ static enum MHD_Result serve_servers(struct http_server *h, struct MHD_Connectio
 {
 	const struct http_server_hooks *hk = h->cfg.servers;
 	if (!hk || !(advice ? hk->advice : hk->servers))
-		return send_json(c, MHD_HTTP_OK,
-		                 strdup(advice ? "{\"schema\": \"gpuscope.advice/v1\", \"advice\": []}\n"
-		                               : "{\"schema\": \"gpuscope.servers/v1\", \"servers\": "
-		                                 "[]}\n"));
+		return send_json(
+		    c, MHD_HTTP_OK,
+		    strdup(advice ? "{\"schema\": \"gpuscope.advice/v1\", \"advice\": []}\n"
+		                  : "{\"schema\": \"gpuscope.servers/v1\", \"servers\": "
+		                    "[]}\n"));
 	return send_json(c, MHD_HTTP_OK, advice ? hk->advice(hk->ctx) : hk->servers(hk->ctx));
 }
 

@@ -45,9 +45,9 @@ struct http_extras {
  * extras; each returns a malloc'd copy of something computed on its own thread. */
 struct http_server_hooks {
 	void *ctx;
-	char *(*servers)(void *ctx);  /* /api/v1/servers */
-	char *(*advice)(void *ctx);   /* /api/v1/advice */
-	char *(*health)(void *ctx);   /* /healthz "inference_servers" field (JSON value) */
+	char *(*servers)(void *ctx); /* /api/v1/servers */
+	char *(*advice)(void *ctx);  /* /api/v1/advice */
+	char *(*health)(void *ctx);  /* /healthz "inference_servers" field (JSON value) */
 	void (*metrics)(void *ctx, const struct prom_options *o, struct strbuf *out);
 };
 
@@ -58,7 +58,8 @@ struct http_config {
 	unsigned threads; /* worker threads */
 	const struct http_extras *extras; /* NULL: none */
 	unsigned process_cap;             /* per-process series per GPU; 0: default (10) */
-	const struct http_server_hooks *servers; /* NULL: no inference-server reader */
+	/* NULL: no inference-server reader */
+	const struct http_server_hooks *servers;
 };
 
 struct http_server *http_start(struct board *b, const struct http_config *cfg, char *err,
