@@ -63,6 +63,10 @@ static json_t *server_doc(const struct servers *s, const struct target *t, doubl
 	json_object_set_new(o, "joined", json_boolean(t->ngpus > 0));
 	json_object_set_new(o, "lumpy_counters", json_boolean(server_kind_lumpy(t->kind)));
 	json_object_set_new(o, "window_target_s", json_real(s->cfg.window_s));
+	/* lumpy counters need windows that hold many requests (docs/servers.md) */
+	json_object_set_new(o, "window_min_s", json_real(server_kind_min_window(t->kind)));
+	json_object_set_new(o, "window_too_short",
+	                    json_boolean(s->cfg.window_s < server_kind_min_window(t->kind)));
 	json_t *models = json_array();
 	for (unsigned m = 0; m < t->nmodels; m++) {
 		const struct server_figures *f = &t->fig[m];

@@ -79,6 +79,7 @@ class FiguresAndFailures(unittest.TestCase):
         s = server(doc, sgl.url)
         self.assertEqual(s["kind"], "sglang")
         self.assertTrue(s["lumpy_counters"])
+        self.assertEqual((s["window_min_s"], s["window_too_short"]), (60, True))
         self.assertAlmostEqual(s["models"][0]["tokens_generated_per_second"], 2000, delta=400)
 
         h = server(doc, hang.url)
