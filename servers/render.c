@@ -232,6 +232,10 @@ static char *render_prom(const struct servers *s)
 				sb_printf(&sb, "\",kind=\"%s\",model=\"",
 				          server_kind_name(t->kind));
 				esc(&sb, t->model[m]);
+				/* the GPU model too, so a fleet compares the same model on the same
+				 * GPUs */
+				sb_printf(&sb, "\",gpu_model=\"");
+				esc(&sb, t->ngpus ? t->gpu_model : "");
 				sb_printf(&sb, "\"} %.9g\n", t->fig[m].v[f]);
 			}
 		}
