@@ -23,7 +23,7 @@ static double util_mean(const struct analyze_config *cfg, const struct analyze_g
 void analyze_summarize(const struct analyze_config *cfg, size_t gi,
                        const struct analyze_gpu_series *g, struct analyze_gpu_summary *s)
 {
-	char label[128], money[96] = "", eff[96] = "", work[64] = "", by[48] = "";
+	char label[128], money[96] = "", eff[96] = "", work[160] = "", by[48] = "";
 	const char *cur = cfg->currency ? cfg->currency : "";
 
 	memset(s, 0, sizeof(*s));
@@ -71,6 +71,13 @@ void analyze_summarize(const struct analyze_config *cfg, size_t gi,
 		analyze_setf(by, sizeof(by), " (SM activity; NVML %.0f%%)", s->gpu_util_mean * 100);
 	if (!isnan(s->energy_per_work_j))
 		analyze_setf(work, sizeof(work), ", %.3g J/%s", s->energy_per_work_j, s->work_unit);
+	/* The GPU's time per million units of work at its price (inference servers' tokens,
+	 * docs/servers.md); the window's whole time counts, idle included. */
+	if (!isnan(s->energy_per_work_j) && s->price_per_hour > 0 && s->window_s > 0)
+		analyze_setf(work + strlen(work), sizeof(work) - strlen(work),
+		             ", %.3g %s per million %ss, %.0f %ss/s",
+		             s->price_per_hour * s->window_s / 3600.0 / g->work_done * 1e6, cur,
+		             s->work_unit, g->work_done / s->window_s, s->work_unit);
 	if (isnan(s->util_mean))
 		analyze_setf(s->line, sizeof(s->line), "%s: utilization not collected%s%s", label,
 		             eff, work);

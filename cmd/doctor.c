@@ -4,22 +4,25 @@
  * exactly what serve would export, and a hung GPU shows as stalled rather
  * than hanging doctor. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "cmd/commands.h"
 #include "cmd/session.h"
 #include "export/collectors.h"
+#include "servers/servers.h"
 
 static void doctor_usage(FILE *to)
 {
 	fprintf(to, "Usage: gpuscope doctor [--nvml-lib PATH] [--demo [SCENARIO]]\n"
-	            "                       [-f, --collectors FILE]\n"
+	            "                       [-f, --collectors FILE] [--inference-server URL]...\n"
 	            "\n"
 	            "Prints, per GPU, its identity, the driver and NVML versions, its health\n"
 	            "and every metric gpuscope knows with 'yes' or why not.  With a\n"
 	            "dcgm-exporter counters CSV, also which of its fields serve would produce\n"
-	            "and, for each it cannot, why.\n"
+	            "and, for each it cannot, why; per inference server given, whether its\n"
+	            "/metrics answers with a known server's names.\n"
 	            "Exits 0 when every GPU is healthy, 1 otherwise.\n");
 }
 
@@ -28,10 +31,18 @@ int cmd_doctor(int argc, char **argv)
 	struct gpu_opts gopts = {0};
 	char err[512];
 	const char *collectors_path = NULL;
+	struct servers_config srv;
+	servers_config_default(&srv);
+	srv.no_discovery = true; /* doctor reads no processes: only the servers named */
 	for (int i = 1; i < argc; i++) {
 		if ((strcmp(argv[i], "-f") == 0 || strcmp(argv[i], "--collectors") == 0) &&
 		    i + 1 < argc) {
 			collectors_path = argv[++i];
+			continue;
+		}
+		if (strcmp(argv[i], "--inference-server") == 0 && i + 1 < argc &&
+		    srv.nurls < SERVERS_URLS_MAX) {
+			srv.urls[srv.nurls++] = argv[++i];
 			continue;
 		}
 		int taken = gpu_opts_take(&gopts, argc, argv, &i, err, sizeof(err));
@@ -130,6 +141,18 @@ int cmd_doctor(int argc, char **argv)
 	collectors_free(&coll);
 	if (rc == 0)
 		board_snapshot_free(&snap);
+	if (srv.nurls) {
+		struct servers *sv = servers_start(&run.board, &srv, err, sizeof(err));
+		if (!sv) {
+			printf("\ninference servers: %s\n", err);
+		} else {
+			servers_wait_polled(sv, srv.timeout_s + 3);
+			char *text = servers_doctor_text(sv);
+			printf("\n%s", text ? text : "inference servers: out of memory\n");
+			free(text);
+			servers_stop(sv);
+		}
+	}
 	sampling_stop(&run, &sess);
 	return exit_code;
 }

@@ -17,6 +17,7 @@
 #include "cmd/serve_dcgm.h"
 #include "cmd/serve_inference.h"
 #include "cmd/serve_procs.h"
+#include "cmd/serve_servers.h"
 #include "cmd/session.h"
 #include "export/prom.h"
 #include "http/endpoints.h"
@@ -51,7 +52,7 @@ static void serve_usage(FILE *to)
 	    "                         also GPUSCOPE_NVML_LIB)\n"
 	    "  --demo [SCENARIO]      read the built-in GPU simulator instead of the\n"
 	    "                         driver, with a scenario file or the 8-GPU default\n"
-	    "%s%s%s%s"
+	    "%s%s%s%s%s"
 	    "  --config FILE          every option above in a YAML file (option: value;\n"
 	    "                         flags on the command line override it)\n"
 	    "  -h, --help             this help\n"
@@ -59,7 +60,7 @@ static void serve_usage(FILE *to)
 	    "\n"
 	    "Endpoints:\n",
 	    serve_history_usage, serve_procs_usage, serve_alerts_usage, serve_inference_usage,
-	    serve_dcgm_usage);
+	    serve_servers_usage, serve_dcgm_usage);
 	for (size_t i = 0; i < http_endpoint_count; i++)
 		fprintf(to, "  %-20s %s\n", http_endpoints[i].path, http_endpoints[i].what);
 }
@@ -69,7 +70,7 @@ static int serve_run(struct http_config *hcfg, struct sampler_config *scfg,
                      const struct gpu_opts *gopts, struct serve_history *hist,
                      struct serve_procs *procs, const struct serve_dcgm *dcgm,
                      struct serve_alerts *alerts, struct serve_inference *infer,
-                     const struct serve_argv *orig);
+                     struct serve_servers *srv, const struct serve_argv *orig);
 
 /* "gpuscope serve: ...", the pointer to --help, exit status 2. */
 #define bad_usage(...) cmd_usage_error("serve", __VA_ARGS__)
@@ -128,6 +129,8 @@ static int serve_options(int argc, char **argv, const struct serve_argv *orig,
 	serve_alerts_init(&alerts);
 	struct serve_inference infer;
 	serve_inference_init(&infer);
+	struct serve_servers srv;
+	serve_servers_init(&srv);
 
 	static const char *const value_options[] = {
 	    "--listen",          "--fast-interval", "--slow-interval",
@@ -146,6 +149,8 @@ static int serve_options(int argc, char **argv, const struct serve_argv *orig,
 			taken = serve_alerts_take(&alerts, argc, argv, &i, err, sizeof(err));
 		if (!taken)
 			taken = serve_inference_take(&infer, argc, argv, &i, err, sizeof(err));
+		if (!taken)
+			taken = serve_servers_take(&srv, argc, argv, &i, err, sizeof(err));
 		if (taken < 0)
 			return bad_usage("%s", err);
 		if (taken)
@@ -249,7 +254,7 @@ static int serve_options(int argc, char **argv, const struct serve_argv *orig,
 				procs.kubelet_socket = "";
 		}
 	}
-	int rc = serve_run(&hcfg, &scfg, &gopts, &hist, &procs, &dcgm, &alerts, &infer, orig);
+	int rc = serve_run(&hcfg, &scfg, &gopts, &hist, &procs, &dcgm, &alerts, &infer, &srv, orig);
 	demo_dir_remove(&demo);
 	serve_dcgm_free(&dcgm);
 	return rc;
@@ -376,7 +381,7 @@ static int serve_run(struct http_config *hcfg, struct sampler_config *scfg,
                      const struct gpu_opts *gopts, struct serve_history *hist,
                      struct serve_procs *procs, const struct serve_dcgm *dcgm,
                      struct serve_alerts *alerts, struct serve_inference *infer,
-                     const struct serve_argv *orig)
+                     struct serve_servers *srv, const struct serve_argv *orig)
 {
 	const char *hostname = dcgm->hostname;
 	char err[512];
@@ -431,9 +436,19 @@ static int serve_run(struct http_config *hcfg, struct sampler_config *scfg,
 		return 1;
 	}
 	hcfg->alerting = serve_alerts_extras(alerts);
+	if (serve_servers_start(srv, &run.board, procs->host_root, gopts->demo) != 0) {
+		serve_alerts_stop(alerts);
+		serve_inference_stop(infer);
+		serve_history_stop(hist);
+		sampling_stop(&run, &sess);
+		serve_procs_stop(procs, run.hung);
+		return 1;
+	}
+	hcfg->servers = serve_servers_hooks(srv);
 	struct http_server *http = http_start(&run.board, hcfg, err, sizeof(err));
 	if (!http) {
 		fprintf(stderr, "gpuscope: %s\n", err);
+		serve_servers_stop(srv);
 		serve_alerts_stop(alerts);
 		serve_inference_stop(infer);
 		serve_history_stop(hist);
@@ -467,6 +482,7 @@ static int serve_run(struct http_config *hcfg, struct sampler_config *scfg,
 	fprintf(stderr, "gpuscope: %s, stopping\n", sig == SIGINT ? "interrupted" : "terminated");
 
 	http_stop(http);
+	serve_servers_stop(srv);
 	serve_alerts_stop(alerts);
 	serve_inference_stop(infer);
 	serve_history_stop(hist);

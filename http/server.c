@@ -217,6 +217,8 @@ static struct body *metrics_body(struct http_server *h, struct MHD_Connection *c
 		h->cfg.extras->metrics(h->cfg.extras->ctx, &o, &sb);
 	if (h->cfg.alerting && h->cfg.alerting->metrics)
 		h->cfg.alerting->metrics(h->cfg.alerting->ctx, &o, &sb);
+	if (h->cfg.servers && h->cfg.servers->metrics)
+		h->cfg.servers->metrics(h->cfg.servers->ctx, &o, &sb);
 	prom_finish(&o, &sb);
 	struct body *out = NULL;
 	if (!sb.oom)
@@ -305,6 +307,11 @@ static enum MHD_Result serve_snapshot_json(struct http_server *h, struct MHD_Con
 		         st.open, st.refused, st.cut, st.uri_too_long);
 		json = json_with_field(json, "http", text);
 	}
+	if (health && json && h->cfg.servers && h->cfg.servers->health) {
+		char *servers = h->cfg.servers->health(h->cfg.servers->ctx);
+		json = json_with_field(json, "inference_servers", servers);
+		free(servers);
+	}
 	return send_json(c, healthy ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE, json);
 }
 
@@ -330,6 +337,19 @@ static enum MHD_Result serve_diagnosis(struct http_server *h, struct MHD_Connect
 	unsigned status = MHD_HTTP_OK;
 	char *json = h->cfg.extras->diagnosis(h->cfg.extras->ctx, &status);
 	return send_json(c, status, json);
+}
+
+/* /api/v1/servers and /api/v1/advice: documents the inference-server reader rendered. */
+static enum MHD_Result serve_servers(struct http_server *h, struct MHD_Connection *c, bool advice)
+{
+	const struct http_server_hooks *hk = h->cfg.servers;
+	if (!hk || !(advice ? hk->advice : hk->servers))
+		return send_json(
+		    c, MHD_HTTP_OK,
+		    strdup(advice ? "{\"schema\": \"gpuscope.advice/v1\", \"advice\": []}\n"
+		                  : "{\"schema\": \"gpuscope.servers/v1\", \"servers\": "
+		                    "[]}\n"));
+	return send_json(c, MHD_HTTP_OK, advice ? hk->advice(hk->ctx) : hk->servers(hk->ctx));
 }
 
 /* A page rendered into a fresh buffer: the index, or the 404 listing. */
@@ -416,6 +436,10 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 		return serve_processes_json(h, c, false);
 	if (strcmp(url, "/api/v1/workloads") == 0)
 		return serve_processes_json(h, c, true);
+	if (strcmp(url, "/api/v1/servers") == 0)
+		return serve_servers(h, c, false);
+	if (strcmp(url, "/api/v1/advice") == 0)
+		return serve_servers(h, c, true);
 	/* dcgm-exporter's probe endpoint: probes written for it work unchanged. */
 	if (strcmp(url, "/health") == 0)
 		return send_text(c, MHD_HTTP_OK, "text/plain; charset=utf-8", "OK");

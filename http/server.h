@@ -9,6 +9,8 @@
  * GET /api/v1/processes  every GPU's processes (attribution, export/proc_json.h).
  * GET /api/v1/workloads  processes grouped by workload; tensor-parallel groups.
  * GET /api/v1/alerts  the agent's pending and firing alerts (when extras give them).
+ * GET /api/v1/servers  inference servers, tokens, J/token (when hooks give them).
+ * GET /api/v1/advice   batch advice and serving verdicts (the same hooks).
  * GET /health         200 "OK" while the agent serves (dcgm-exporter's probe).
  * GET /               the node, its GPUs and every endpoint (index_page.h).
  * The list of endpoints with one line each is http/endpoints.h.  The port is
@@ -45,6 +47,16 @@ struct http_extras {
 	char *(*alerts)(void *ctx, unsigned *status);
 };
 
+/* The inference-server reader's documents (servers/servers.h), as callbacks like the
+ * extras; each returns a malloc'd copy of something computed on its own thread. */
+struct http_server_hooks {
+	void *ctx;
+	char *(*servers)(void *ctx); /* /api/v1/servers */
+	char *(*advice)(void *ctx);  /* /api/v1/advice */
+	char *(*health)(void *ctx);  /* /healthz "inference_servers" field (JSON value) */
+	void (*metrics)(void *ctx, const struct prom_options *o, struct strbuf *out);
+};
+
 struct http_config {
 	struct listen_addr addr;
 	unsigned names;   /* enum prom_names */
@@ -56,6 +68,8 @@ struct http_config {
 	const struct webconfig *web;      /* TLS and basic auth (webconfig.h); NULL: neither */
 	const struct http_extras
 	    *alerting; /* alert/: /api/v1/alerts and its families; NULL: none */
+	/* NULL: no inference-server reader */
+	const struct http_server_hooks *servers;
 };
 
 struct http_server *http_start(struct board *b, const struct http_config *cfg, char *err,

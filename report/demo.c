@@ -24,6 +24,8 @@
 #include <string.h>
 
 #include "report/report.h"
+#include "sim/sim_func.h"
+#include "sim/sim_processes.h"
 #include "sim/sim_scenario.h"
 
 #define MIB 1048576.0
@@ -204,6 +206,21 @@ static int load_processes(const struct sim_gpu *g, size_t n, struct report_gpu *
 	return report_convert_processes(rg);
 }
 
+/* Tokens per second the GPU's inference-server processes generate at t (a scenario's
+ * "server" key, docs/simulator.md): the history's gpuscope_tokens_generated_total. */
+static double tokens_per_s(const struct sim_gpu *g, double t)
+{
+	double sum = 0;
+	for (size_t k = 0; k < g->n_processes; k++) {
+		const struct sim_process *p = &g->processes[k];
+		if (p->server && sim_process_running(p, t)) {
+			double v = sim_func_eval(p->server->tokens_per_s, t);
+			sum += isfinite(v) && v > 0 ? v : 0;
+		}
+	}
+	return sum;
+}
+
 static int load_gpu(const struct sim_gpu *g, int seconds, struct report_gpu *rg)
 {
 	size_t n = (size_t)seconds;
@@ -212,7 +229,10 @@ static int load_gpu(const struct sim_gpu *g, int seconds, struct report_gpu *rg)
 	rg->raw = malloc(sizeof(double) * report_nsources * n);
 	if (!rg->uuid || !rg->model || !rg->raw)
 		return -1;
-	double energy = g->energy_start_mj, xid_last = 0;
+	double energy = g->energy_start_mj, xid_last = 0, tokens = 0;
+	bool served = false;
+	for (size_t k = 0; k < g->n_processes; k++)
+		served |= g->processes[k].server != NULL;
 	unsigned xids = 0;
 	size_t ev = 0;
 	for (size_t i = 0; i < n; i++) {
@@ -228,6 +248,11 @@ static int load_gpu(const struct sim_gpu *g, int seconds, struct report_gpu *rg)
 		for (size_t k = 0; k < report_nsources; k++)
 			rg->raw[k * n + i] =
 			    second_of(g, &report_sources[k], t, &energy, &xids, &xid_last);
+		if (i > 0)
+			tokens += tokens_per_s(g, t);
+		for (size_t k = 0; k < report_nsources; k++)
+			if (report_sources[k].metric == METRIC_TOKENS_GENERATED)
+				rg->raw[k * n + i] = served ? tokens : NAN;
 	}
 	return load_processes(g, n, rg);
 }

@@ -50,6 +50,8 @@ const struct report_source report_sources[] = {
     {METRIC_CLOCK_ACTIVE_POWER_BRAKE, STORE_MEAN, ANALYZE_SIG_POWER_BRAKE_SHARE, true},
     {METRIC_CLOCK_ACTIVE_SW_THERMAL, STORE_MEAN, ANALYZE_SIG_SW_THERMAL_SHARE, true},
     {METRIC_CLOCK_ACTIVE_HW_THERMAL, STORE_MEAN, ANALYZE_SIG_HW_THERMAL_SHARE, true},
+    /* the inference servers' tokens on the GPU: the work that J/token divides by */
+    {METRIC_TOKENS_GENERATED, STORE_MEAN, -1, false},
 };
 const size_t report_nsources = sizeof(report_sources) / sizeof(report_sources[0]);
 
@@ -59,6 +61,20 @@ static bool all_nan(const double *v, size_t n)
 		if (!isnan(v[i]))
 			return false;
 	return true;
+}
+
+/* Increase of a counter over the points that have it, restarts counted from zero. */
+static double counter_increase(const double *v, size_t n)
+{
+	double inc = 0, prev = NAN;
+	for (size_t i = 0; i < n; i++) {
+		if (isnan(v[i]))
+			continue;
+		if (!isnan(prev))
+			inc += v[i] >= prev ? v[i] - prev : v[i];
+		prev = v[i];
+	}
+	return inc;
 }
 
 int report_convert(struct report_data *d)
@@ -85,6 +101,11 @@ int report_convert(struct report_data *d)
 		for (size_t k = 0; k < report_nsources; k++) {
 			int sig = report_sources[k].signal;
 			const double *raw = rg->raw + k * n;
+			if (report_sources[k].metric == METRIC_TOKENS_GENERATED &&
+			    !all_nan(raw, n)) {
+				a->work_done = counter_increase(raw, n);
+				a->work_unit = "token";
+			}
 			if (sig < 0 || all_nan(raw, n))
 				continue; /* never collected: the engine says "absent" */
 			enum metric_unit unit = metric_table[report_sources[k].metric].unit;

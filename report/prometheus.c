@@ -165,6 +165,38 @@ static void fill(struct report_data *d, json_t *result, size_t k)
 	}
 }
 
+/* Fills source k from a native gpuscope_* series (the inference servers' tokens per GPU,
+ * docs/servers.md): those carry a lower-case uuid and no Hostname, so they join the GPUs
+ * the DCGM_FI_* series made by UUID alone (UUIDs are unique across a fleet). */
+static void fill_native(struct report_data *d, json_t *result, size_t k)
+{
+	size_t i;
+	json_t *series;
+	json_array_foreach(result, i, series)
+	{
+		const char *uuid =
+		    json_string_value(json_object_get(json_object_get(series, "metric"), "uuid"));
+		struct report_gpu *rg = NULL;
+		for (size_t g = 0; uuid && g < d->ngpus && !rg; g++)
+			if (strcmp(d->gpus[g].uuid, uuid) == 0)
+				rg = &d->gpus[g];
+		if (!rg)
+			continue;
+		size_t j;
+		json_t *pt;
+		json_array_foreach(json_object_get(series, "values"), j, pt)
+		{
+			double t = json_number_value(json_array_get(pt, 0));
+			const char *v = json_string_value(json_array_get(pt, 1));
+			double idx = round((t - (double)d->from) / d->step);
+			if (!v || idx < 0 || idx >= (double)d->n)
+				continue;
+			double x = strtod(v, NULL);
+			rg->raw[k * d->n + (size_t)idx] = isfinite(x) ? x : NAN;
+		}
+	}
+}
+
 static int by_host_then_uuid(const void *a, const void *b)
 {
 	const struct report_gpu *x = a, *y = b;
@@ -218,6 +250,21 @@ int report_load_prometheus(const char *url, int64_t from, int64_t to, double ste
 			goto err;
 		}
 		fill(out, json_object_get(data, "result"), k);
+		json_decref(data);
+	}
+	/* Then the native series that have no DCGM name but matter to the report: the
+	 * inference servers' tokens, when Prometheus scrapes gpuscope itself. */
+	for (size_t k = 0; k < report_nsources && out->ngpus; k++) {
+		if (report_sources[k].metric != METRIC_TOKENS_GENERATED)
+			continue;
+		char q[2048], why[512];
+		snprintf(q, sizeof(q),
+		         "%.*s/api/v1/query_range?query=%s&start=%lld&end=%lld&step=%g", (int)base,
+		         url, metric_table[report_sources[k].metric].name, (long long)from,
+		         (long long)to, step);
+		json_t *data = get_json(c, q, why, sizeof(why));
+		if (data) /* optional: a fleet of dcgm-exporters has none */
+			fill_native(out, json_object_get(data, "result"), k);
 		json_decref(data);
 	}
 	curl_easy_cleanup(c);

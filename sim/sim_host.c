@@ -1,6 +1,7 @@
 /* sim_host.c - the simulated host's files; see sim_host.h for what and why. */
 #include "sim/sim_host.h"
 #include "sim/sim_processes.h"
+#include "sim/sim_serve.h"
 
 #include <errno.h>
 #include <math.h>
@@ -33,7 +34,9 @@ struct sim_host {
 	struct host_proc *procs;
 	size_t n;
 	long ticks_per_s, page_size;
-	double last_wall; /* monotonic seconds of the last refresh; < 0 before the first */
+	double last_wall;        /* monotonic seconds of the last refresh; < 0 before the first */
+	double t_at, scale;      /* scenario time and rate at last_wall (the servers' clock) */
+	struct sim_serve *serve; /* the scenario's inference servers; NULL: none */
 };
 
 static double mono_s(void)
@@ -156,6 +159,8 @@ static int write_pod_logs(const struct sim_host *h, const struct sim_process *p)
 }
 
 /* /proc/PID/{status,cmdline,cgroup}: what does not change while the process runs. */
+static int write_socket(const struct sim_host *h, unsigned pid, const char *dir);
+
 static int write_identity(const struct sim_host *h, const struct host_proc *hp)
 {
 	const struct sim_process *p = hp->p;
@@ -182,7 +187,42 @@ static int write_identity(const struct sim_host *h, const struct host_proc *hp)
 	if (write_file(path, text, len + 1) != 0)
 		return -1;
 	snprintf(path, sizeof(path), "%s/cgroup", dir);
-	return write_text(path, p->cgroup[0] ? p->cgroup : "0::/\n");
+	if (write_text(path, p->cgroup[0] ? p->cgroup : "0::/\n") != 0)
+		return -1;
+	return write_socket(h, p->pid, dir);
+}
+
+/* An inference server's listening socket, where the agent's discovery looks for it:
+ * /proc/PID/fd/3 -> "socket:[INODE]" and its LISTEN row in /proc/PID/net/tcp. */
+static int write_socket(const struct sim_host *h, unsigned pid, const char *dir)
+{
+	unsigned long inode = 0;
+	unsigned port = sim_serve_port(h->serve, pid, &inode);
+	if (!port)
+		return 0;
+	static const char header[] = "  sl  local_address rem_address   st tx_queue rx_queue tr "
+	                             "tm->when retrnsmt   uid  timeout inode\n";
+	char path[HOST_PATH_MAX + 32], text[512], link[64];
+	snprintf(path, sizeof(path), "%s/net", dir);
+	if (make_dirs(path) != 0)
+		return -1;
+	snprintf(text, sizeof(text),
+	         "%s   0: 0100007F:%04X 00000000:0000 0A 00000000:00000000 00:00000000 00000000 "
+	         "    0        0 %lu 1 0000000000000000 100 0 0 10 0\n",
+	         header, port, inode);
+	snprintf(path, sizeof(path), "%s/net/tcp", dir);
+	if (write_text(path, text) != 0)
+		return -1;
+	snprintf(path, sizeof(path), "%s/net/tcp6", dir);
+	if (write_text(path, header) != 0)
+		return -1;
+	snprintf(path, sizeof(path), "%s/fd", dir);
+	if (make_dirs(path) != 0)
+		return -1;
+	snprintf(path, sizeof(path), "%s/fd/3", dir);
+	snprintf(link, sizeof(link), "socket:[%lu]", inode);
+	unlink(path);
+	return symlink(link, path);
 }
 
 /* /proc/PID/stat with the CPU used so far (utime), in the layout proc(5) gives. */
@@ -206,11 +246,13 @@ static int write_stat(const struct sim_host *h, const struct host_proc *hp)
 
 static void remove_proc(const struct sim_host *h, unsigned pid)
 {
-	static const char *const files[] = {"stat", "status", "cmdline", "cgroup"};
+	static const char *const files[] = {"stat",    "status",   "cmdline", "cgroup", "fd/3",
+	                                    "net/tcp", "net/tcp6", "fd",      "net"};
 	char path[HOST_PATH_MAX + 16];
 	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
 		snprintf(path, sizeof(path), "%s/proc/%u/%s", h->root, pid, files[i]);
-		unlink(path);
+		if (unlink(path) != 0)
+			rmdir(path);
 	}
 	snprintf(path, sizeof(path), "%s/proc/%u", h->root, pid);
 	rmdir(path);
@@ -231,6 +273,17 @@ static double cpu_seconds(const struct sim_process *p, double a, double b, doubl
 		sum += isfinite(c) && c > 0 ? c : 0;
 	}
 	return sum * dt / (time_scale > 0 ? time_scale : 1);
+}
+
+/* Scenario time now, for the servers' counters: the last refresh's time moved on by the wall
+ * time since, at the scenario's rate. */
+static double host_clock(void *ctx)
+{
+	struct sim_host *h = ctx;
+	pthread_mutex_lock(&h->lock);
+	double t = h->last_wall < 0 ? 0 : h->t_at + (mono_s() - h->last_wall) * h->scale;
+	pthread_mutex_unlock(&h->lock);
+	return t;
 }
 
 struct sim_host *sim_host_create(const struct sim_scenario *scn, const char *root, char *err,
@@ -268,6 +321,15 @@ struct sim_host *sim_host_create(const struct sim_scenario *scn, const char *roo
 	}
 	for (size_t i = 0; i < h->n; i++)
 		h->procs[i].uid = uid_of(h, h->procs[i].p->user);
+	const struct sim_process *listed[256];
+	size_t nl = 0;
+	for (size_t i = 0; i < h->n && nl < 256; i++)
+		listed[nl++] = h->procs[i].p;
+	char serr[160] = "";
+	h->scale = 1;
+	h->serve = sim_serve_start(listed, nl, host_clock, h, serr, sizeof(serr));
+	if (serr[0])
+		fprintf(stderr, "gpuscope-sim: %s\n", serr);
 	char path[HOST_PATH_MAX];
 	snprintf(path, sizeof(path), "%s/proc", h->root);
 	bool ok = make_dirs(path) == 0 && write_passwd(h) == 0;
@@ -295,6 +357,8 @@ void sim_host_refresh(struct sim_host *h, double t, double time_scale)
 		return;
 	}
 	h->last_wall = now;
+	h->t_at = t;
+	h->scale = time_scale > 0 ? time_scale : 1;
 	for (size_t i = 0; i < h->n; i++) {
 		struct host_proc *hp = &h->procs[i];
 		const struct sim_process *p = hp->p;
@@ -322,6 +386,7 @@ void sim_host_free(struct sim_host *h)
 {
 	if (!h)
 		return;
+	sim_serve_stop(h->serve);
 	pthread_mutex_destroy(&h->lock);
 	free(h->procs);
 	free(h);

@@ -119,6 +119,59 @@ static bool parse_pod(const struct sim_json_ctx *c, const json_t *o, const char 
 	return true;
 }
 
+/* "server": {"kind", "model", "tokens_per_s", "requests_per_s", "running", "waiting",
+ * "kv_cache", "ttft_s", "prompt_tokens_per_request"}: an inference server (sim_serve.h). */
+static bool parse_server(const struct sim_json_ctx *c, const json_t *o, const char *path,
+                         struct sim_process *p)
+{
+	static const char *const keys[] = {"kind",
+	                                   "model",
+	                                   "tokens_per_s",
+	                                   "requests_per_s",
+	                                   "running",
+	                                   "waiting",
+	                                   "kv_cache",
+	                                   "ttft_s",
+	                                   "prompt_tokens_per_request",
+	                                   NULL};
+	static const char *const kinds[] = {"vllm", "sglang", "tgi", "triton", "llamacpp"};
+	if (!o)
+		return true;
+	char k[600];
+	sim_json_join(k, sizeof(k), path, "server");
+	if (!json_is_object(o)) {
+		sim_json_fail(c, k, "expected an object");
+		return false;
+	}
+	struct sim_server *s = calloc(1, sizeof(*s));
+	if (!s) {
+		sim_json_fail(c, k, "out of memory");
+		return false;
+	}
+	p->server = s;
+	if (!sim_json_check_keys(c, o, keys, k) ||
+	    !sim_json_get_string(c, o, "kind", k, "vllm", s->kind, sizeof(s->kind)) ||
+	    !sim_json_get_string(c, o, "model", k, "", s->model, sizeof(s->model)) ||
+	    !sim_json_get_double(c, o, "prompt_tokens_per_request", k, 200,
+	                         &s->prompt_tokens_per_request))
+		return false;
+	bool known = false;
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+		known |= strcmp(s->kind, kinds[i]) == 0;
+	if (!known) {
+		char kk[700];
+		sim_json_join(kk, sizeof(kk), k, "kind");
+		sim_json_fail(c, kk, "one of vllm, sglang, tgi, triton, llamacpp");
+		return false;
+	}
+	return parse_func(c, o, "tokens_per_s", k, &s->tokens_per_s) &&
+	       parse_func(c, o, "requests_per_s", k, &s->requests_per_s) &&
+	       parse_func(c, o, "running", k, &s->running) &&
+	       parse_func(c, o, "waiting", k, &s->waiting) &&
+	       parse_func(c, o, "kv_cache", k, &s->kv_cache) &&
+	       parse_func(c, o, "ttft_s", k, &s->ttft_s);
+}
+
 static bool parse_process(const struct sim_json_ctx *c, const json_t *o, const char *path,
                           const struct sim_gpu *g, struct sim_process *p)
 {
@@ -126,7 +179,7 @@ static bool parse_process(const struct sim_json_ctx *c, const json_t *o, const c
 	    "pid",       "name",     "cgroup",      "type",         "from",
 	    "until",     "used_mib", "sm_util_pct", "mem_util_pct", "gpu_instance_id",
 	    "cpu_cores", "user",     "cmdline",     "rss_mib",      "threads",
-	    "pod",       NULL};
+	    "pod",       "server",   NULL};
 	char type[16], k[600];
 	unsigned long long pid, threads;
 	if (!json_is_object(o)) {
@@ -150,7 +203,8 @@ static bool parse_process(const struct sim_json_ctx *c, const json_t *o, const c
 	    !sim_json_get_string(c, o, "cmdline", path, "", p->cmdline, sizeof(p->cmdline)) ||
 	    !sim_json_get_double(c, o, "rss_mib", path, 1024, &p->rss_mib) ||
 	    !sim_json_get_uint(c, o, "threads", path, 8, 4194304, &threads) ||
-	    !parse_pod(c, json_object_get(o, "pod"), path, p))
+	    !parse_pod(c, json_object_get(o, "pod"), path, p) ||
+	    !parse_server(c, json_object_get(o, "server"), path, p))
 		return false;
 	p->threads = threads == 0 ? 1 : (unsigned)threads;
 	if (!valid_user(p->user)) {
@@ -245,6 +299,16 @@ void sim_processes_free(struct sim_gpu *g)
 		sim_func_free(g->processes[i].sm_util_pct);
 		sim_func_free(g->processes[i].mem_util_pct);
 		sim_func_free(g->processes[i].cpu_cores);
+		struct sim_server *sv = g->processes[i].server;
+		if (sv) {
+			sim_func_free(sv->tokens_per_s);
+			sim_func_free(sv->requests_per_s);
+			sim_func_free(sv->running);
+			sim_func_free(sv->waiting);
+			sim_func_free(sv->kv_cache);
+			sim_func_free(sv->ttft_s);
+			free(sv);
+		}
 	}
 	free(g->processes);
 	g->processes = NULL;

@@ -123,6 +123,19 @@ struct sim_event {
 
 #define SIM_PROCESS_NAME_MAX   64
 #define SIM_PROCESS_CGROUP_MAX 256
+/* An inference server the process runs ("server" key): the simulated host serves its
+ * /metrics on a loopback port with that server's names (sim_serve.h); counters are the
+ * integrals of the rates over the scenario's time. */
+struct sim_server {
+	char kind[16];                          /* "vllm", "sglang", "tgi", "triton", "llamacpp" */
+	char model[128];                        /* the model label */
+	sim_func *tokens_per_s;                 /* generated tokens per second */
+	sim_func *requests_per_s;               /* requests completed per second */
+	sim_func *running, *waiting, *kv_cache; /* batch, queue, KV cache in use 0-1 */
+	sim_func *ttft_s;                       /* time to first token of each request */
+	double prompt_tokens_per_request;
+};
+
 struct sim_process {
 	unsigned pid;
 	char name[SIM_PROCESS_NAME_MAX];
@@ -146,6 +159,8 @@ struct sim_process {
 	char pod_container[64];
 	char pod_uid[40];      /* derived from namespace and name */
 	char container_id[68]; /* derived from namespace, pod and container */
+	/* NULL: serves nothing */
+	struct sim_server *server;
 };
 
 struct sim_gpu {

@@ -11,6 +11,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
+from fixture_servers import FixtureServer  # noqa: E402
 from harness import Agent, free_port, run, write_scenario  # noqa: E402
 from test_prometheus import PROMETHEUS, promql  # noqa: E402
 
@@ -34,13 +35,18 @@ STORIES = {
 class ReportPrometheusTest(unittest.TestCase):
     def test_three_agents_one_report(self):
         data = tempfile.mkdtemp()
-        scenarios, agents, prom = [], [], None
+        scenarios, agents, prom, fixture = [], [], None, None
         try:
             for host, (_, metrics) in STORIES.items():
                 path = write_scenario({"name": host, "gpus": [
                     {"model": "NVIDIA H200", "metrics": metrics}]}, data)
                 scenarios.append(path)
-                agents.append(Agent("--hostname", host, scenario=path).__enter__())
+                extra = []
+                if host == "node-bw":  # an inference server on this node's GPU 0
+                    fixture = FixtureServer("vllm").__enter__()
+                    extra = ["--inference-server", fixture.url + "#gpus=0",
+                             "--inference-poll", "1s", "--inference-window", "5s"]
+                agents.append(Agent("--hostname", host, *extra, scenario=path).__enter__())
             port = free_port()
             cfg = os.path.join(data, "prometheus.yml")
             with open(cfg, "w") as f:
@@ -80,6 +86,9 @@ class ReportPrometheusTest(unittest.TestCase):
                 serious = {v["id"] for v in doc["verdicts"] if v["gpu"] == g["gpu"]
                            and v["severity"] != "info"}
                 self.assertEqual(serious - {want}, set(), g["host"])
+            # gpuscope_tokens_generated_total joins by UUID: J/token on the served GPU only
+            units = {s["host"]: s["work_unit"] for s in doc["gpus"]}
+            self.assertEqual(units, {"node-idle": None, "node-bw": "token", "node-cap": None})
 
             rc, text, err = run("report", "--prometheus", url, "--since", "2m", "--step",
                                 "1s", timeout=60)
@@ -98,6 +107,8 @@ class ReportPrometheusTest(unittest.TestCase):
             rc, _, err = run("report", "--prometheus", "ftp://x")
             self.assertEqual(rc, 2)
         finally:
+            if fixture:
+                fixture.__exit__(None, None, None)
             if prom:
                 prom.terminate()
                 prom.wait(10)

@@ -1,0 +1,240 @@
+"""test_servers.py - inference servers joined to simulated GPUs, against the real binary.
+
+Fixture servers (fixture_servers.py) emit each server's real names on a known schedule;
+the simulator gives each GPU a constant power, so every figure has a value computed here
+by hand: J/token = power x share / tokens per second.  Also covered: a server that hangs,
+one that answers 10 MB of garbage, one that restarts (counter reset), and discovery of a
+server from a GPU process's listening socket in the real /proc.
+"""
+import os
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from fixture_servers import MODEL, FixtureServer, Schedule  # noqa: E402
+import json  # noqa: E402
+import shutil  # noqa: E402
+import tempfile  # noqa: E402
+
+from harness import Agent, one, run, series, write_scenario  # noqa: E402
+
+POWER_W = (400.0, 600.0)
+
+
+def scenario(processes=None):
+    gpus = []
+    for i, w in enumerate(POWER_W):
+        gpus.append({"model": "NVIDIA H200", "memory_total_mib": 143771,
+                     "metrics": {"util_gpu_pct": 90, "fb_used_mib": 130000, "power_w": w},
+                     "processes": (processes or {}).get(i, [])})
+    return write_scenario({"name": "servers", "gpus": gpus})
+
+
+def server(doc, url):
+    return next(s for s in doc["servers"] if s["url"] == url)
+
+
+class FiguresAndFailures(unittest.TestCase):
+    def test_join_failures_and_reset(self):
+        scn = scenario()
+        sched = Schedule(tokens_per_s=1000, requests_per_s=4, kv=0.3, waiting=3)
+        try:
+            with FixtureServer("vllm", sched) as vllm, \
+                    FixtureServer("sglang", Schedule(tokens_per_s=2000, requests_per_s=8)) as sgl, \
+                    FixtureServer("triton", mode="hang") as hang, \
+                    FixtureServer("llamacpp", mode="garbage") as junk, \
+                    FixtureServer("vllm", sched, restart_after=9) as restart:
+                with Agent("--no-history", "--inference-window", "6s", "--inference-poll",
+                           "1s", "--no-inference-discovery",
+                           "--inference-server", vllm.url + "#gpus=0",
+                           "--inference-server", sgl.url + "#gpus=1",
+                           "--inference-server", hang.url,
+                           "--inference-server", junk.url,
+                           "--inference-server", restart.url + "#gpus=1",
+                           scenario=scn) as agent:
+                    self.check(agent, vllm, sgl, hang, junk, restart)
+        finally:
+            os.unlink(scn)
+
+    def check(self, agent, vllm, sgl, hang, junk, restart):
+        def full_window():
+            _, doc = agent.json("/api/v1/servers")
+            v = server(doc, vllm.url)
+            return doc if v["models"] and not v["models"][0]["warming_up"] else None
+        doc = agent.wait_for(full_window, timeout=30, what="a full window")
+
+        v = server(doc, vllm.url)
+        self.assertEqual((v["kind"], v["up"], v["joined"]), ("vllm", True, True))
+        m = v["models"][0]
+        self.assertEqual(m["model"], MODEL)
+        self.assertAlmostEqual(m["tokens_generated_per_second"], 1000, delta=40)
+        self.assertAlmostEqual(m["requests_per_second"], 4, delta=1.0)  # aborts left out
+        self.assertAlmostEqual(m["power_watts"], POWER_W[0], delta=POWER_W[0] * 0.02)
+        self.assertAlmostEqual(m["tokens_energy_joules_per_token"],
+                               POWER_W[0] / m["tokens_generated_per_second"], delta=0.02)
+        self.assertAlmostEqual(m["kv_cache_usage_ratio"], 0.3, places=6)
+        self.assertAlmostEqual(m["ttft_p50_seconds"], 0.0375, places=6)
+
+        s = server(doc, sgl.url)
+        self.assertEqual(s["kind"], "sglang")
+        self.assertTrue(s["lumpy_counters"])
+        self.assertEqual((s["window_min_s"], s["window_too_short"]), (60, True))
+        self.assertAlmostEqual(s["models"][0]["tokens_generated_per_second"], 2000, delta=400)
+
+        h = server(doc, hang.url)
+        self.assertFalse(h["up"])
+        self.assertIn("Timeout", h["error"])
+        j = server(doc, junk.url)
+        self.assertFalse(j["up"])
+        self.assertIn("larger than", j["error"])
+
+        # the hung and the oversized servers never hold a scrape up
+        t0 = time.monotonic()
+        text = agent.metrics_text()
+        self.assertLess(time.monotonic() - t0, 1.0)
+        self.assertIn('gpuscope_inference_server_up{server="%s",kind="unknown",'
+                      'found="configured"} 0' % hang.url[7:-8], text)
+        status, health = agent.json("/healthz")
+        self.assertEqual(status, 200)
+        down = [x for x in health["inference_servers"] if not x["up"]]
+        self.assertEqual(len(down), 2)
+
+        # /metrics carries the same figure (JSON rounds to 6 digits)
+        samples = agent.metrics()
+        self.assertAlmostEqual(one(samples, "gpuscope_tokens_energy_joules_per_token",
+                                   server=vllm.url[7:-8], model=MODEL),
+                               m["tokens_energy_joules_per_token"], delta=1e-5)
+
+        # advice: 3 waiting, KV 0.30 -> raise max_num_seqs towards 0.80 of the cache
+        _, adv = agent.json("/api/v1/advice")
+        a = next(x for x in adv["advice"] if x["server"] == vllm.url[7:-8])
+        self.assertEqual((a["action"], a["knob"]), ("raise", "max_num_seqs"))
+        self.assertEqual(a["batch_target"], 16)
+        self.assertEqual(a["verdicts"][0]["id"], "batch_too_small")
+
+        # the restart (9 s in) is a counter reset, not negative tokens
+        def reset_seen():
+            _, d = agent.json("/api/v1/servers")
+            r = server(d, restart.url)
+            return r if r["models"] and r["models"][0]["counter_reset"] else None
+        r = agent.wait_for(reset_seen, timeout=15, what="a counter reset")
+        # The tokens between the last read before the restart and the restart are lost
+        # (at most one 1 s poll of a 6 s window); the rest count from zero.
+        self.assertGreater(r["models"][0]["tokens_generated_per_second"], 1000 * 4.5 / 6)
+        self.assertLess(r["models"][0]["tokens_generated_per_second"], 1050)
+
+
+class Discovery(unittest.TestCase):
+    def test_found_from_listening_socket(self):
+        """This test process is the scenario's GPU process: the agent, reading the real
+        /proc, finds the fixture's listening port among its sockets."""
+        pid = os.getpid()
+        scn = scenario({0: [{"pid": pid, "name": "python3", "used_mib": 20000,
+                             "sm_util_pct": 70}]})
+        try:
+            with FixtureServer("vllm") as vllm:
+                with Agent("--no-history", "--slow-interval", "500ms", "--host-root", "/",
+                           "--kubelet-socket", "", "--inference-poll", "500ms",
+                           "--inference-window", "3s", scenario=scn) as agent:
+                    def found():
+                        _, d = agent.json("/api/v1/servers")
+                        return [s for s in d["servers"] if s["found"] == "discovered"] or None
+                    s = agent.wait_for(found, timeout=20, what="a discovered server")[0]
+                    self.assertEqual(s["pid"], pid)
+                    self.assertEqual(s["url"], vllm.url)
+                    self.assertEqual(s["kind"], "vllm")
+                    self.assertEqual([g["gpu"] for g in s["gpus"]], [0])
+                    self.assertEqual(s["gpus"][0]["share"], 1.0)
+        finally:
+            os.unlink(scn)
+
+
+class Demo(unittest.TestCase):
+    def test_demo_serves_tokens_and_advice(self):
+        """serve --demo: the simulated host's servers are found by their sockets, joined to
+        their GPUs, and advised (Triton's KV cache is ~96% full)."""
+        with Agent("--inference-window", "4s", "--inference-poll", "1s", "--slow-interval",
+                   "1s") as agent:
+            def four():
+                _, d = agent.json("/api/v1/servers")
+                ready = [s for s in d["servers"] if s["models"] and
+                         not s["models"][0]["warming_up"]]
+                return d if len(ready) == 4 else None
+            d = agent.wait_for(four, timeout=30, what="four demo servers")
+            self.assertTrue(d["simulated"])
+            by_gpu = {s["gpus"][0]["gpu"]: s for s in d["servers"]}
+            self.assertEqual({g: s["kind"] for g, s in by_gpu.items()},
+                             {0: "vllm", 1: "tgi", 6: "triton", 7: "vllm"})
+            self.assertEqual(by_gpu[0]["pid"], 3101)
+            self.assertTrue(all(s["found"] == "discovered" for s in d["servers"]))
+            m7 = by_gpu[7]["models"][0]
+            self.assertEqual(m7["model"], "meta-llama/Llama-3.1-8B-Instruct")
+            self.assertAlmostEqual(m7["tokens_generated_per_second"], 7400, delta=900)
+            self.assertAlmostEqual(m7["tokens_energy_joules_per_token"],
+                                   m7["power_watts"] / m7["tokens_generated_per_second"],
+                                   delta=0.01)
+            _, adv = agent.json("/api/v1/advice")
+            triton = next(a for a in adv["advice"] if a["kind"] == "triton")
+            self.assertEqual(triton["action"], "lower")
+            self.assertEqual(triton["verdicts"][0]["id"], "kv_cache_pressure")
+
+
+class Doctor(unittest.TestCase):
+    def test_doctor_names_each_server(self):
+        with FixtureServer("sglang") as ok, FixtureServer("vllm", mode="hang") as hang:
+            rc, out, err = run("doctor", "--demo", "--inference-server", ok.url,
+                               "--inference-server", hang.url, "--inference-server",
+                               "http://127.0.0.1:1/metrics", timeout=30)
+        self.assertEqual(rc, 0, err)
+        self.assertIn("inference server %s (sglang, configured): up" % ok.url[7:-8], out)
+        self.assertIn("inference server %s (unknown, configured): DOWN: Timeout" % hang.url[7:-8],
+                      out)
+        self.assertIn("inference server 127.0.0.1:1 (unknown, configured): DOWN: Couldn't connect",
+                      out)
+
+
+class Reports(unittest.TestCase):
+    def test_report_demo_prices_tokens(self):
+        """report --demo integrates the scenario servers' tokens: GPU 7 (vLLM 8B at
+        7400 tokens/s on a ~590 W GPU) gets J/token and money per million tokens."""
+        rc, out, err = run("report", "--demo", "--format", "json", timeout=60)
+        self.assertEqual(rc, 0, err)
+        doc = json.loads(out)
+        s = {x["gpu"]: x for x in doc["gpus"]}
+        g7 = s[7]
+        self.assertEqual(g7["work_unit"], "token")
+        self.assertAlmostEqual(g7["energy_per_work_j"], 590.0 / 7400, delta=0.01)
+        self.assertIn("J/token", g7["line"])
+        self.assertIn("per million tokens", g7["line"])
+        self.assertIsNone(s[2]["energy_per_work_j"])  # no server on GPU 2
+
+    def test_history_keeps_tokens_for_report(self):
+        """serve writes each GPU's token counter into history; report divides by it."""
+        d = tempfile.mkdtemp()
+        scn = scenario()
+        try:
+            db = os.path.join(d, "h.db")
+            with FixtureServer("vllm", Schedule(tokens_per_s=2000)) as vllm:
+                # the energy counter (costly tier) is read once a second, not once a minute
+                with Agent("--history", db, "--slow-interval", "1s", "--costly-interval", "1s",
+                           "--inference-poll", "500ms", "--inference-window", "2s",
+                           "--no-inference-discovery",
+                           "--inference-server", vllm.url + "#gpus=0", scenario=scn) as agent:
+                    agent.wait_for(lambda: series(agent.metrics(),
+                                                  "gpuscope_tokens_generated_total", gpu="0"),
+                                   timeout=15, what="tokens")
+                    time.sleep(12)
+            rc, out, err = run("report", "--history", db, "--since", "1h", "--format", "json")
+            self.assertEqual(rc, 0, err)
+            g0 = next(x for x in json.loads(out)["gpus"] if x["gpu"] == 0)
+            self.assertEqual(g0["work_unit"], "token")
+            # 400 W over 2000 tokens/s; the counters' 1 s steps at the window's edges cost %
+            self.assertAlmostEqual(g0["energy_per_work_j"], 0.2, delta=0.03)
+        finally:
+            shutil.rmtree(d, ignore_errors=True)
+            os.unlink(scn)
+
+
+if __name__ == "__main__":
+    unittest.main()
