@@ -2,7 +2,7 @@
 # deps.sh - install the Debian packages gpuscope needs, and only those missing.
 #
 #   scripts/deps.sh build   compiler, CMake and the libraries gpuscope links
-#   scripts/deps.sh test    build + cmocka, Prometheus/promtool, python3
+#   scripts/deps.sh test    build + cmocka, Prometheus/promtool, python3, tmux
 #   scripts/deps.sh bench   build + wrk and nginx (bench/run.sh)
 #   scripts/deps.sh list SET   print SET's package names, one a line (installs nothing)
 #
@@ -10,8 +10,8 @@
 set -euo pipefail
 
 build_pkgs=(gcc make cmake pkg-config libmicrohttpd-dev libjansson-dev zlib1g-dev libsqlite3-dev
-            libcurl4-openssl-dev)
-test_pkgs=("${build_pkgs[@]}" libcmocka-dev prometheus python3 sqlite3)
+            libcurl4-openssl-dev libncurses-dev)
+test_pkgs=("${build_pkgs[@]}" libcmocka-dev prometheus python3 sqlite3 tmux)
 bench_pkgs=("${build_pkgs[@]}" wrk nginx-light sqlite3 time)
 
 pick() {
