@@ -8,6 +8,7 @@ const struct http_endpoint http_endpoints[] = {
     {"/api/v1/gpus", "JSON: every GPU's identity, health and metrics, and why any is absent"},
     {"/api/v1/processes", "JSON: each GPU's processes, who runs them, memory, SM and CPU use"},
     {"/api/v1/workloads", "JSON: processes grouped by workload; tensor-parallel groups"},
+    {"/api/v1/series", "JSON: history for charts (?range=15m|1h|24h|7d&gpu=N): mean, min, max"},
     {"/api/v1/diagnosis", "JSON: verdicts over recent history, with evidence and fixes"},
     {"/", "HTML: the node, its GPUs and these endpoints (SIMULATED under --demo)"},
 };

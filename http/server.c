@@ -324,6 +324,22 @@ static enum MHD_Result serve_diagnosis(struct http_server *h, struct MHD_Connect
 	return send_json(c, status, json);
 }
 
+/* History for charts, read by the extras (they bound the cost). */
+static enum MHD_Result serve_series(struct http_server *h, struct MHD_Connection *c)
+{
+	if (!h->cfg.extras || !h->cfg.extras->series)
+		return send_json(c, MHD_HTTP_SERVICE_UNAVAILABLE,
+		                 strdup("{\"schema\": \"gpuscope.series/v1\", \"error\": "
+		                        "\"no history: the agent runs with --no-history\"}\n"));
+	static const char *names[5] = {"range", "from", "to", "gpu", "points"};
+	const char *args[5];
+	for (int i = 0; i < 5; i++)
+		args[i] = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, names[i]);
+	unsigned status = MHD_HTTP_OK;
+	char *json = h->cfg.extras->series(h->cfg.extras->ctx, args, &status);
+	return send_json(c, status, json);
+}
+
 /* A page rendered into a fresh buffer: the index, or the 404 listing. */
 static enum MHD_Result serve_page(struct http_server *h, struct MHD_Connection *c, bool found)
 {
@@ -388,6 +404,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 		return serve_diagnosis(h, c);
 	if (strcmp(url, "/api/v1/processes") == 0)
 		return serve_processes_json(h, c, false);
+	if (strcmp(url, "/api/v1/series") == 0)
+		return serve_series(h, c);
 	if (strcmp(url, "/api/v1/workloads") == 0)
 		return serve_processes_json(h, c, true);
 	/* dcgm-exporter's probe endpoint: probes written for it work unchanged. */

@@ -6,6 +6,7 @@
  *                     503; a JSON body says which GPU and why.
  * GET /api/v1/gpus    JSON snapshot of every GPU.
  * GET /api/v1/diagnosis  verdicts over a recent window (when extras give them).
+ * GET /api/v1/series  history series for charts (when extras give them).
  * GET /api/v1/processes  every GPU's processes (attribution, export/proc_json.h).
  * GET /api/v1/workloads  processes grouped by workload; tensor-parallel groups.
  * GET /health         200 "OK" while the agent serves (dcgm-exporter's probe).
@@ -35,6 +36,10 @@ struct http_extras {
 	char *(*health_history)(void *ctx);
 	/* The /api/v1/diagnosis body (malloc'd JSON); *status is the HTTP status. */
 	char *(*diagnosis)(void *ctx, unsigned *status);
+	/* The /api/v1/series body for the query's arguments (range, from, to, gpu, points;
+	 * NULL when absent), malloc'd JSON; *status is the HTTP status.  May read the
+	 * history: it must bound its own cost (one query at a time). */
+	char *(*series)(void *ctx, const char *const args[5], unsigned *status);
 	/* Families appended to every /metrics body, before the end marker. */
 	void (*metrics)(void *ctx, const struct prom_options *o, struct strbuf *out);
 };
