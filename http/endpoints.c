@@ -10,7 +10,7 @@ const struct http_endpoint http_endpoints[] = {
     {"/api/v1/workloads", "JSON: processes grouped by workload; tensor-parallel groups"},
     {"/api/v1/series", "JSON: history for charts (?range=15m|1h|24h|7d&gpu=N): mean, min, max"},
     {"/api/v1/diagnosis", "JSON: verdicts over recent history, with evidence and fixes"},
-    {"/", "HTML: the node, its GPUs and these endpoints (SIMULATED under --demo)"},
+    {"/", "HTML: the dashboard: GPUs, live and history charts, verdicts, processes"},
 };
 
 const size_t http_endpoint_count = sizeof(http_endpoints) / sizeof(http_endpoints[0]);

@@ -10,7 +10,8 @@
  * GET /api/v1/processes  every GPU's processes (attribution, export/proc_json.h).
  * GET /api/v1/workloads  processes grouped by workload; tensor-parallel groups.
  * GET /health         200 "OK" while the agent serves (dcgm-exporter's probe).
- * GET /               the node, its GPUs and every endpoint (index_page.h).
+ * GET /               the web dashboard (dashboard.h; /?plain: index_page.h), and
+ *                     its compiled-in assets under /assets/ (web/assets.h).
  * The list of endpoints with one line each is http/endpoints.h.  The port is
  * held exclusively (no SO_REUSEPORT): a second agent on it fails to start.
  * Handlers read board snapshots only: nothing here calls NVML.
