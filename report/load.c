@@ -40,6 +40,10 @@ const struct report_source report_sources[] = {
     {METRIC_REMAP_FAILURE, STORE_MEAN, ANALYZE_SIG_REMAP_FAILURE},
     {METRIC_ENERGY, STORE_MEAN, ANALYZE_SIG_ENERGY_J},
     {METRIC_POWER, STORE_MAX, -1},
+    /* Charts only: the bands of the HTML report (a burst is a max, not a mean). */
+    {METRIC_POWER, STORE_MIN, -1},
+    {METRIC_GPU_UTIL, STORE_MAX, -1},
+    {METRIC_GPU_UTIL, STORE_MIN, -1},
 };
 const size_t report_nsources = sizeof(report_sources) / sizeof(report_sources[0]);
 
