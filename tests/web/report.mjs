@@ -5,7 +5,8 @@
 // the same report as JSON), a summary table linking every GPU, Xid marks on the GPU that
 // has them, no console error, and a page shorter than 1,000 px per GPU.  Then a scenario
 // with 10 s bursts each minute over 6 h: the utilization chart's band reaches the bursts
-// (100%) while its mean line stays near their average (17%).  Screenshots are kept.
+// (100%) while its mean line stays near their average (17%); and two GPUs sharing a
+// "not judged" reason get it once.  Screenshots are kept.
 //   env: GPUSCOPE_BIN, GPUSCOPE_SIM_LIB, GPUSCOPE_CHROMIUM, GPUSCOPE_ARTIFACTS, NODE_PATH
 import {execFileSync} from 'node:child_process';
 import {mkdirSync, writeFileSync} from 'node:fs';
@@ -63,6 +64,14 @@ try {
 	const util = await page.$eval('svg.chart[data-chart="Utilization"]', (e) => ({mean: Number(e.dataset.meanMax), band: Number(e.dataset.bandMax)}));
 	check(util.band >= 99 && util.mean < 30, '10 s bursts: band reaches ' + util.band + '%, mean line peaks at ' + util.mean + '%');
 	await page.screenshot({path: path.join(ART, 'report-bursts.png'), fullPage: true});
+	// Two GPUs without processes: the same "not judged" reason on both, said once.
+	writeFileSync(scen, JSON.stringify({name: 'two', gpus: [{model: 'NVIDIA H200'}, {model: 'NVIDIA H200'}]}));
+	const two = JSON.parse(report('--demo', scen, '--format', 'json'));
+	const shared = two.not_judged.filter((n) => n.id === 'cpu_bound_input');
+	writeFileSync(file, report('--demo', scen, '--format', 'html'));
+	await page.goto('file://' + file);
+	const nj = await page.$$eval('div.nj', (ds) => ds.map((d) => d.textContent).filter((t) => t.includes('cpu_bound_input')));
+	check(shared.length === 2 && nj.length === 1 && nj[0].startsWith('not judged on any GPU'), 'a reason every GPU shares is said once: ' + JSON.stringify(nj));
 	check(errors.length === 0, 'no console error' + (errors.length ? ': ' + errors.join(' | ') : ''));
 } catch (e) {
 	console.log('FAIL ' + (e.stack || e));
