@@ -77,11 +77,11 @@ try {
 		if (r.url().includes('/api/v1/series')) seriesCalls.push(r.url());
 	});
 
-	// First paint on loopback, the best of three warm loads: the first load also starts the
+	// First paint on loopback, the best of five warm loads: the first load also starts the
 	// browser's own machinery, and this machine is shared, so one slow load says little.
 	await page.goto(base + '/');
 	let fcp = null;
-	for (let i = 0; i < 3; i++) {
+	for (let i = 0; i < 5; i++) {
 		await page.reload();
 		const t = await page.evaluate(() => {
 			const e = performance.getEntriesByName('first-contentful-paint')[0];
