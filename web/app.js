@@ -200,7 +200,16 @@
 		}
 	}
 
+	/* One history request at a time: the agent answers a second one 503 (it runs one
+	 * query at a time), and a newer choice is loaded when the current one returns. */
+	let seriesBusy = false, seriesAgain = false;
 	async function loadSeries() {
+		if (seriesBusy) {
+			seriesAgain = true;
+			return;
+		}
+		seriesBusy = true;
+		state.lastSeriesAt = Date.now();
 		const want = state.range, gpu = state.gpu;
 		try {
 			const s = await getJSON('/api/v1/series?range=' + want + '&gpu=' + gpu + '&points=600');
@@ -211,6 +220,12 @@
 			drawCharts();
 		} catch (e) {
 			chartBox.replaceChildren(h('p', {class: 'nocharts error'}, 'history: ' + e.message));
+		} finally {
+			seriesBusy = false;
+			if (seriesAgain) {
+				seriesAgain = false;
+				if (state.range !== 'live') loadSeries();
+			}
 		}
 	}
 
@@ -289,8 +304,7 @@
 						c.setData(cols);
 					});
 				}
-			} else if (Date.now() - state.lastSeriesAt > (state.range === '15m' ? 10000 : 60000)) {
-				state.lastSeriesAt = Date.now();
+			} else if (!seriesBusy && Date.now() - state.lastSeriesAt > (state.range === '15m' ? 10000 : 60000)) {
 				loadSeries();
 			}
 			status.textContent = state.gpus.hostname + ' · ' + state.gpus.gpus.length + ' GPUs · driver ' + state.gpus.driver_version + ' · updated ' + new Date().toLocaleTimeString();
