@@ -21,6 +21,7 @@ deps-build:
 
 deps-test:
 	@bash scripts/deps.sh test
+	@bash scripts/deps.sh web
 
 build: deps-build
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null

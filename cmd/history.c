@@ -17,6 +17,7 @@
 
 #include "cmd/live_diagnosis.h"
 #include "cmd/options.h"
+#include "cmd/series_api.h"
 #include "store/recorder.h"
 
 const char serve_history_usage[] =
@@ -146,6 +147,12 @@ static void extra_metrics(void *ctx, const struct prom_options *o, struct strbuf
 	serve_inference_metrics(h->inference, o, out);
 }
 
+static char *extra_series(void *ctx, const char *const args[5], unsigned *status)
+{
+	struct serve_history *h = ctx;
+	return series_api_json(h->series, args, status);
+}
+
 int serve_history_start(struct serve_history *h, struct board *b, bool demo)
 {
 	char err[512];
@@ -177,6 +184,14 @@ int serve_history_start(struct serve_history *h, struct board *b, bool demo)
 			fprintf(stderr, "gpuscope: %s\n", err);
 			return -1;
 		}
+		h->series = series_api_new(b, h->resolved);
+		if (!h->series) {
+			fprintf(stderr, "gpuscope: out of memory\n");
+			recorder_stop(h->recorder);
+			h->recorder = NULL;
+			return -1;
+		}
+		h->extras.series = extra_series;
 	}
 	h->diagnosis = live_diagnosis_start(b, on ? h->resolved : NULL, h->diagnosis_window,
 	                                    &h->thresholds, err, sizeof(err));
@@ -184,6 +199,8 @@ int serve_history_start(struct serve_history *h, struct board *b, bool demo)
 		fprintf(stderr, "gpuscope: %s\n", err);
 		recorder_stop(h->recorder);
 		h->recorder = NULL;
+		series_api_free(h->series);
+		h->series = NULL;
 		return -1;
 	}
 	return 0;
@@ -200,4 +217,6 @@ void serve_history_stop(struct serve_history *h)
 	h->diagnosis = NULL;
 	recorder_stop(h->recorder);
 	h->recorder = NULL;
+	series_api_free(h->series);
+	h->series = NULL;
 }

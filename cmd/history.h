@@ -25,6 +25,7 @@ struct serve_history {
 	/* run time */
 	struct recorder *recorder;
 	struct live_diagnosis *diagnosis;
+	struct series_api *series; /* /api/v1/series; NULL when history is off */
 	struct http_extras extras;
 	char resolved[4096];
 	struct serve_inference *inference; /* its families join /metrics; NULL: none */

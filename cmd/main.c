@@ -13,6 +13,8 @@ static void usage(FILE *to)
 	        "\n"
 	        "Commands:\n"
 	        "  serve     sample every NVIDIA GPU and serve Prometheus metrics (:9400)\n"
+	        "  top       live view of the GPUs, their processes and verdicts in the\n"
+	        "            terminal (local GPUs, --url of an agent, or --demo)\n"
 	        "  doctor    print each GPU's identity, versions and supported metrics\n"
 	        "  report    diagnose every GPU over a window of history (text, JSON,\n"
 	        "            Markdown, HTML); --demo reports on simulated GPUs at once\n"
@@ -37,6 +39,8 @@ int main(int argc, char **argv)
 	const char *cmd = argv[1];
 	if (strcmp(cmd, "serve") == 0)
 		return cmd_serve(argc - 1, argv + 1);
+	if (strcmp(cmd, "top") == 0)
+		return cmd_top(argc - 1, argv + 1);
 	if (strcmp(cmd, "doctor") == 0)
 		return cmd_doctor(argc - 1, argv + 1);
 	if (strcmp(cmd, "report") == 0)

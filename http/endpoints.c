@@ -10,9 +10,11 @@ const struct http_endpoint http_endpoints[] = {
     {"/api/v1/workloads", "JSON: processes grouped by workload; tensor-parallel groups"},
     {"/api/v1/servers", "JSON: inference servers on the node, tokens/s, J/token, cost/token"},
     {"/api/v1/advice", "JSON: batch-size advice and serving verdicts per inference server"},
+    {"/api/v1/series", "JSON: history for charts (?range=15m|1h|24h|7d&gpu=N): mean, min, max"},
     {"/api/v1/diagnosis", "JSON: verdicts over recent history, with evidence and fixes"},
     {"/api/v1/alerts", "JSON: pending and firing alerts (Prometheus' format), rules, receivers"},
-    {"/", "HTML: the node, its GPUs and these endpoints (SIMULATED under --demo)"},
+    {"/",
+     "HTML: the dashboard: GPUs, live and history charts, verdicts, processes (?plain: no script)"},
 };
 
 const size_t http_endpoint_count = sizeof(http_endpoints) / sizeof(http_endpoints[0]);

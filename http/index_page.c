@@ -92,6 +92,14 @@ void index_page_render(const struct board_snapshot *snap, struct strbuf *out)
 	             "table{border-collapse:collapse}td,th{border:1px solid #bbb;padding:.2em .5em;"
 	             "text-align:left}.sim{background:#b00;color:#fff;font-weight:bold;"
 	             "padding:.6em;margin:1em 0}</style></head><body>\n");
+	index_page_body(snap, out);
+	sb_puts(out, "</body></html>\n");
+}
+
+void index_page_body(const struct board_snapshot *snap, struct strbuf *out)
+{
+	const struct board_info *bi = &snap->info;
+	bool simulated = bi->scenario[0] != 0;
 	if (simulated) {
 		sb_puts(out, "<div class=\"sim\">SIMULATED GPUs: gpuscope is reading its simulator "
 		             "(scenario ");
@@ -121,7 +129,12 @@ void index_page_render(const struct board_snapshot *snap, struct strbuf *out)
 		html_text(out, http_endpoints[i].what);
 		sb_puts(out, "</td></tr>\n");
 	}
-	sb_puts(out, "</table>\n</body></html>\n");
+	sb_puts(out, "</table>\n");
+}
+
+void index_page_escape(struct strbuf *out, const char *s)
+{
+	html_text(out, s);
 }
 
 void index_page_not_found(struct strbuf *out)

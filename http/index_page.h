@@ -14,6 +14,13 @@
 /* Appends the page to out (out->oom on allocation failure). */
 void index_page_render(const struct board_snapshot *snap, struct strbuf *out);
 
+/* Appends the page's body only (banner, node, GPU table, endpoints), without <html>,
+ * <head> or style: the dashboard (http/dashboard.c) shows it as its no-script content. */
+void index_page_body(const struct board_snapshot *snap, struct strbuf *out);
+
+/* Appends s with the HTML-special characters escaped. */
+void index_page_escape(struct strbuf *out, const char *s);
+
 /* Appends "not found" and every endpoint, one a line: the 404 body. */
 void index_page_not_found(struct strbuf *out);
 

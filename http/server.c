@@ -30,8 +30,10 @@
 #include "http/accept.h"
 #include "http/auth.h"
 #include "http/guard.h"
+#include "http/dashboard.h"
 #include "http/index_page.h"
 #include "http/scrape_clients.h"
+#include "web/assets.h"
 
 struct body {
 	atomic_int refs;
@@ -352,27 +354,99 @@ static enum MHD_Result serve_servers(struct http_server *h, struct MHD_Connectio
 	return send_json(c, MHD_HTTP_OK, advice ? hk->advice(hk->ctx) : hk->servers(hk->ctx));
 }
 
-/* A page rendered into a fresh buffer: the index, or the 404 listing. */
-static enum MHD_Result serve_page(struct http_server *h, struct MHD_Connection *c, bool found)
+/* History for charts, read by the extras (they bound the cost). */
+static enum MHD_Result serve_series(struct http_server *h, struct MHD_Connection *c)
+{
+	if (!h->cfg.extras || !h->cfg.extras->series)
+		return send_json(c, MHD_HTTP_SERVICE_UNAVAILABLE,
+		                 strdup("{\"schema\": \"gpuscope.series/v1\", \"error\": "
+		                        "\"no history: the agent runs with --no-history\"}\n"));
+	static const char *names[5] = {"range", "from", "to", "gpu", "points"};
+	const char *args[5];
+	for (int i = 0; i < 5; i++)
+		args[i] = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, names[i]);
+	unsigned status = MHD_HTTP_OK;
+	char *json = h->cfg.extras->series(h->cfg.extras->ctx, args, &status);
+	return send_json(c, status, json);
+}
+
+static enum MHD_Result has_plain(void *cls, enum MHD_ValueKind kind, const char *key,
+                                 const char *value)
+{
+	if (strcmp(key, "plain") == 0) {
+		*(bool *)cls = true;
+		return MHD_NO;
+	}
+	return MHD_YES;
+}
+
+/* The dashboard's static files, gzip'd at build time (web/assets.h). */
+static enum MHD_Result serve_asset(struct MHD_Connection *c, const struct web_asset *a)
+{
+	const char *enc = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Accept-Encoding");
+	bool gz = http_header_allows(enc, "gzip");
+	struct MHD_Response *r = MHD_create_response_from_buffer(
+	    gz ? a->gz_len : a->len, (void *)(gz ? a->gz : a->data), MHD_RESPMEM_PERSISTENT);
+	if (!r)
+		return MHD_NO;
+	MHD_add_response_header(r, "Content-Type", a->type);
+	MHD_add_response_header(r, "Content-Security-Policy", dashboard_csp);
+	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+	MHD_add_response_header(r, "Cache-Control", "no-cache");
+	MHD_add_response_header(r, "Vary", "Accept-Encoding");
+	if (gz)
+		MHD_add_response_header(r, "Content-Encoding", "gzip");
+	enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_OK, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+/* `/`: the dashboard (or, with ?plain, the index page alone), with its CSP. */
+static enum MHD_Result serve_dashboard(struct http_server *h, struct MHD_Connection *c)
+{
+	bool plain = false;
+	MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, has_plain, &plain);
+	struct board_snapshot snap;
+	if (board_snapshot(h->board, &snap) != 0)
+		return send_text(c, 503, "text/plain; charset=utf-8", "out of memory\n");
+	struct strbuf sb;
+	sb_init(&sb, 16 * 1024);
+	if (plain)
+		index_page_render(&snap, &sb);
+	else
+		dashboard_render(&snap, &sb);
+	board_snapshot_free(&snap);
+	if (sb.oom) {
+		sb_free(&sb);
+		return send_text(c, 503, "text/plain; charset=utf-8", "out of memory\n");
+	}
+	struct MHD_Response *r =
+	    MHD_create_response_from_buffer(sb.len, sb.data, MHD_RESPMEM_MUST_FREE);
+	if (!r) {
+		sb_free(&sb);
+		return MHD_NO;
+	}
+	MHD_add_response_header(r, "Content-Type", "text/html; charset=utf-8");
+	/* The plain page keeps its inline style sheet and has no script at all. */
+	MHD_add_response_header(r, "Content-Security-Policy",
+	                        plain ? "default-src 'none'; style-src 'unsafe-inline'"
+	                              : dashboard_csp);
+	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+	MHD_add_response_header(r, "Cache-Control", "no-store");
+	enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_OK, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+/* An unknown path: 404 and the list of every endpoint. */
+static enum MHD_Result serve_not_found(struct MHD_Connection *c)
 {
 	struct strbuf sb;
-	sb_init(&sb, 8 * 1024);
-	if (found) {
-		struct board_snapshot snap;
-		if (board_snapshot(h->board, &snap) != 0) {
-			sb_free(&sb);
-			return send_text(c, 503, "text/plain; charset=utf-8", "out of memory\n");
-		}
-		index_page_render(&snap, &sb);
-		board_snapshot_free(&snap);
-	} else {
-		index_page_not_found(&sb);
-	}
+	sb_init(&sb, 2 * 1024);
+	index_page_not_found(&sb);
 	enum MHD_Result ret =
 	    sb.oom ? send_text(c, 503, "text/plain; charset=utf-8", "out of memory\n")
-	           : send_text(c, found ? MHD_HTTP_OK : MHD_HTTP_NOT_FOUND,
-	                       found ? "text/html; charset=utf-8" : "text/plain; charset=utf-8",
-	                       sb.data);
+	           : send_text(c, MHD_HTTP_NOT_FOUND, "text/plain; charset=utf-8", sb.data);
 	sb_free(&sb);
 	return ret;
 }
@@ -434,6 +508,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 		return serve_alerts(h, c);
 	if (strcmp(url, "/api/v1/processes") == 0)
 		return serve_processes_json(h, c, false);
+	if (strcmp(url, "/api/v1/series") == 0)
+		return serve_series(h, c);
 	if (strcmp(url, "/api/v1/workloads") == 0)
 		return serve_processes_json(h, c, true);
 	if (strcmp(url, "/api/v1/servers") == 0)
@@ -443,7 +519,12 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 	/* dcgm-exporter's probe endpoint: probes written for it work unchanged. */
 	if (strcmp(url, "/health") == 0)
 		return send_text(c, MHD_HTTP_OK, "text/plain; charset=utf-8", "OK");
-	return serve_page(h, c, strcmp(url, "/") == 0);
+	if (strcmp(url, "/") == 0)
+		return serve_dashboard(h, c);
+	const struct web_asset *asset = web_asset_find(url);
+	if (asset)
+		return serve_asset(c, asset);
+	return serve_not_found(c);
 }
 
 static struct MHD_Daemon *start_daemon(struct http_server *h, unsigned flags,

@@ -6,13 +6,15 @@
  *                     503; a JSON body says which GPU and why.
  * GET /api/v1/gpus    JSON snapshot of every GPU.
  * GET /api/v1/diagnosis  verdicts over a recent window (when extras give them).
+ * GET /api/v1/series  history series for charts (when extras give them).
  * GET /api/v1/processes  every GPU's processes (attribution, export/proc_json.h).
  * GET /api/v1/workloads  processes grouped by workload; tensor-parallel groups.
  * GET /api/v1/alerts  the agent's pending and firing alerts (when extras give them).
  * GET /api/v1/servers  inference servers, tokens, J/token (when hooks give them).
  * GET /api/v1/advice   batch advice and serving verdicts (the same hooks).
  * GET /health         200 "OK" while the agent serves (dcgm-exporter's probe).
- * GET /               the node, its GPUs and every endpoint (index_page.h).
+ * GET /               the web dashboard (dashboard.h; /?plain: index_page.h), and
+ *                     its compiled-in assets under /assets/ (web/assets.h).
  * The list of endpoints with one line each is http/endpoints.h.  The port is
  * held exclusively (no SO_REUSEPORT): a second agent on it fails to start.
  * Handlers read board snapshots only: nothing here calls NVML.
@@ -41,6 +43,10 @@ struct http_extras {
 	char *(*health_history)(void *ctx);
 	/* The /api/v1/diagnosis body (malloc'd JSON); *status is the HTTP status. */
 	char *(*diagnosis)(void *ctx, unsigned *status);
+	/* The /api/v1/series body for the query's arguments (range, from, to, gpu, points;
+	 * NULL when absent), malloc'd JSON; *status is the HTTP status.  May read the
+	 * history: it must bound its own cost (one query at a time). */
+	char *(*series)(void *ctx, const char *const args[5], unsigned *status);
 	/* Families appended to every /metrics body, before the end marker. */
 	void (*metrics)(void *ctx, const struct prom_options *o, struct strbuf *out);
 	/* The /api/v1/alerts body (malloc'd JSON); *status is the HTTP status. */

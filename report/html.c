@@ -1,22 +1,19 @@
 /* html.c - the report as one self-contained HTML page.
  *
  * A report people forward: no script, no external CSS or font, so it opens
- * the same from a mail attachment or a ticket.  Charts are inline SVG
- * polylines, each series averaged into at most CHART_POINTS buckets (a day
- * at 1 s would otherwise be 86400 points per line); gaps (absent samples)
- * break the line instead of being drawn as zero.
+ * the same from a mail attachment or a ticket.  It opens with the fleet and a
+ * per-GPU summary table linking to each GPU; "not judged" reasons shared by
+ * every GPU are said once there.  Each GPU's verdicts come most severe first,
+ * a temperature and clock chart right under a thermal or power verdict, then
+ * the GPU's charts (report/chart.h: axes, grid, min-max bands, visible
+ * limits, Xid and ECC marks), two abreast.
  */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "report/chart.h"
 #include "report/render.h"
-
-#define CHART_POINTS 480
-#define CHART_W      720
-#define CHART_H      164
-#define CHART_PAD_L  48
-#define CHART_PAD_B  32 /* time labels, then the legend */
 
 static void esc(FILE *out, const char *s)
 {
@@ -40,155 +37,121 @@ static void esc(FILE *out, const char *s)
 	}
 }
 
-struct line {
-	const char *label;
-	const char *color;
-	const double *v; /* n values, the engine's units; NULL: absent */
-	double scale;    /* multiplied in for display */
-};
-
-/* Bucket means of v into out[CHART_POINTS]; returns the buckets used. */
-static size_t bucket(const double *v, size_t n, double scale, double *out)
+/* The raw series of (metric, stat) of GPU g, or NULL when the loader has none. */
+static const double *raw_of(const struct report_data *d, size_t g, int metric, enum store_stat stat)
 {
-	size_t nb = n < CHART_POINTS ? n : CHART_POINTS;
-	for (size_t b = 0; b < nb; b++) {
-		size_t lo = b * n / nb, hi = (b + 1) * n / nb;
-		double sum = 0;
-		size_t k = 0;
-		for (size_t i = lo; i < hi; i++)
-			if (!isnan(v[i])) {
-				sum += v[i];
-				k++;
-			}
-		out[b] = k ? sum / (double)k * scale : NAN;
-	}
-	return nb;
+	for (size_t k = 0; k < report_nsources; k++)
+		if (report_sources[k].metric == metric && report_sources[k].stat == stat)
+			return d->gpus[g].raw ? d->gpus[g].raw + k * d->n : NULL;
+	return NULL;
 }
 
-/* The ends of the time axis, as printed under every chart. */
-struct axis {
-	char from[32], to[32];
-};
+#define MAX_MARKS 16
 
-static void chart(FILE *out, const struct axis *ax, const char *title, const char *unit,
-                  const struct line *lines, size_t nlines, size_t n, double ymax_hint)
+/* Xid and ECC events: where a cumulative count rises (at most max marks). */
+static size_t event_marks(const struct report_data *d, size_t g, struct chart_marker *m, size_t max)
 {
-	double *buf = malloc(sizeof(double) * CHART_POINTS * (nlines ? nlines : 1));
-	if (!buf)
-		return;
-	size_t nb = 0;
-	double ymax = ymax_hint > 0 ? ymax_hint : 0;
-	bool any = false;
-	for (size_t l = 0; l < nlines; l++) {
-		if (!lines[l].v)
-			continue;
-		nb = bucket(lines[l].v, n, lines[l].scale, buf + l * CHART_POINTS);
-		for (size_t b = 0; b < nb; b++)
-			if (!isnan(buf[l * CHART_POINTS + b])) {
-				any = true;
-				if (buf[l * CHART_POINTS + b] > ymax)
-					ymax = buf[l * CHART_POINTS + b];
+	const double *const *sig = d->gpus[g].series.sig;
+	const double *xid = sig[ANALYZE_SIG_XID_COUNT], *ecc = sig[ANALYZE_SIG_ECC_DBE_COUNT];
+	const double *code = sig[ANALYZE_SIG_XID_LAST];
+	size_t k = 0;
+	double px = NAN, pe = NAN;
+	for (size_t i = 0; i < d->n && k < max; i++) {
+		if (xid && isfinite(xid[i])) {
+			if (isfinite(px) && xid[i] > px) {
+				m[k].at = i;
+				if (code && isfinite(code[i]))
+					snprintf(m[k].label, sizeof(m[k].label), "Xid %.0f",
+					         code[i]);
+				else
+					snprintf(m[k].label, sizeof(m[k].label), "Xid");
+				k++;
 			}
-	}
-	fprintf(out, "<figure><figcaption>");
-	esc(out, title);
-	fprintf(out, "</figcaption>");
-	if (!any || nb == 0) {
-		fprintf(out, "<p class=\"na\">not collected</p></figure>\n");
-		free(buf);
-		return;
-	}
-	if (ymax <= 0)
-		ymax = 1;
-	double pw = CHART_W - CHART_PAD_L - 4, ph = CHART_H - CHART_PAD_B - 6;
-	fprintf(out,
-	        "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 %d %d\" width=\"%d\" "
-	        "height=\"%d\" role=\"img\">",
-	        CHART_W, CHART_H, CHART_W, CHART_H);
-	fprintf(out,
-	        "<rect x=\"%d\" y=\"6\" width=\"%.0f\" height=\"%.0f\" fill=\"#fafafa\" "
-	        "stroke=\"#ccc\"/>",
-	        CHART_PAD_L, pw, ph);
-	fprintf(out,
-	        "<text x=\"%d\" y=\"14\" font-size=\"10\" text-anchor=\"end\">%.4g</text>"
-	        "<text x=\"%d\" y=\"%.0f\" font-size=\"10\" text-anchor=\"end\">0</text>"
-	        "<text x=\"%d\" y=\"%d\" font-size=\"10\">%s</text>",
-	        CHART_PAD_L - 3, ymax, CHART_PAD_L - 3, 6 + ph, 2, CHART_H - 4, unit);
-	fprintf(out,
-	        "<text x=\"%d\" y=\"%.0f\" font-size=\"9\" fill=\"#666\">%s</text>"
-	        "<text x=\"%.0f\" y=\"%.0f\" font-size=\"9\" fill=\"#666\" "
-	        "text-anchor=\"end\">%s</text>",
-	        CHART_PAD_L, 6 + ph + 12, ax->from, CHART_PAD_L + pw, 6 + ph + 12, ax->to);
-	for (size_t l = 0; l < nlines; l++) {
-		if (!lines[l].v)
-			continue;
-		const double *y = buf + l * CHART_POINTS;
-		bool open = false;
-		for (size_t b = 0; b < nb; b++) {
-			if (isnan(y[b])) {
-				if (open)
-					fputs("\"/>", out);
-				open = false;
-				continue;
-			}
-			double px =
-			    CHART_PAD_L + (nb > 1 ? pw * (double)b / (double)(nb - 1) : pw / 2);
-			double py = 6 + ph - ph * (y[b] < 0 ? 0 : y[b]) / ymax;
-			if (!open)
-				fprintf(
-				    out,
-				    "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"1.3\" "
-				    "points=\"",
-				    lines[l].color);
-			fprintf(out, "%.1f,%.1f ", px, py);
-			open = true;
+			px = xid[i];
 		}
-		if (open)
-			fputs("\"/>", out);
+		if (ecc && isfinite(ecc[i]) && k < max) {
+			if (isfinite(pe) && ecc[i] > pe) {
+				m[k].at = i;
+				snprintf(m[k].label, sizeof(m[k].label), "ECC");
+				k++;
+			}
+			pe = ecc[i];
+		}
 	}
-	double lx = CHART_PAD_L + 6;
-	for (size_t l = 0; l < nlines; l++) {
-		if (!lines[l].v)
-			continue;
-		fprintf(out, "<text x=\"%.0f\" y=\"%d\" font-size=\"10\" fill=\"%s\">%s</text>", lx,
-		        CHART_H - 4, lines[l].color, lines[l].label);
-		lx += 8 + 6.5 * (double)strlen(lines[l].label);
-	}
-	fprintf(out, "</svg></figure>\n");
-	free(buf);
+	return k;
+}
+
+static struct chart_axis axis_of(const struct report_data *d)
+{
+	return (struct chart_axis){.from = d->from, .step = d->step > 0 ? d->step : 1, .n = d->n};
+}
+
+/* Temperature against the slowdown threshold, and SM clock against its maximum: the
+ * evidence under a thermal or power verdict. */
+static void clock_charts(FILE *out, const struct report_data *d, size_t g)
+{
+	struct chart_axis ax = axis_of(d);
+	const double *const *sig = d->gpus[g].series.sig;
+	struct chart_marker marks[MAX_MARKS];
+	size_t nm = event_marks(d, g, marks, MAX_MARKS);
+	fputs("<div class=\"charts\">", out);
+	struct chart_line temp[] = {
+	    {"temperature (max each second)", "#d35400", sig[ANALYZE_SIG_TEMP_C], NULL, NULL, 1,
+	     false},
+	    {"slowdown", "#777", sig[ANALYZE_SIG_SLOWDOWN_TEMP_C], NULL, NULL, 1, true}};
+	chart_svg(out, &ax, "Temperature", "\u00b0C", temp, 2, 0, marks, nm);
+	struct chart_line clk[] = {
+	    {"SM clock", "#16a085", sig[ANALYZE_SIG_SM_CLOCK_HZ], NULL, NULL, 1e-6, false},
+	    {"max", "#777", sig[ANALYZE_SIG_SM_CLOCK_MAX_HZ], NULL, NULL, 1e-6, true}};
+	chart_svg(out, &ax, "SM clock", "MHz", clk, 2, 0, marks, nm);
+	fputs("</div>\n", out);
 }
 
 static void gpu_charts(FILE *out, const struct report_data *d, size_t g)
 {
-	struct axis ax;
-	report_time(d->from, ax.from, sizeof(ax.from));
-	report_time(d->to, ax.to, sizeof(ax.to));
+	struct chart_axis ax = axis_of(d);
 	const double *const *sig = d->gpus[g].series.sig;
-	size_t n = d->n;
-	struct line util[] = {{"GPU utilization", "#1f77b4", sig[ANALYZE_SIG_GPU_UTIL], 100}};
-	chart(out, &ax, "Utilization", "%", util, 1, n, 100);
-	struct line act[] = {{"SM active", "#2ca02c", sig[ANALYZE_SIG_SM_ACTIVE], 100},
-	                     {"tensor active", "#9467bd", sig[ANALYZE_SIG_TENSOR_ACTIVE], 100},
-	                     {"DRAM active", "#d62728", sig[ANALYZE_SIG_DRAM_ACTIVE], 100}};
-	chart(out, &ax, "SM, tensor and DRAM activity (GPM)", "%", act, 3, n, 100);
-	struct line mem[] = {{"used", "#ff7f0e", sig[ANALYZE_SIG_FB_USED_BYTES], 1 / 1073741824.0},
-	                     {"total", "#888", sig[ANALYZE_SIG_FB_TOTAL_BYTES], 1 / 1073741824.0}};
-	chart(out, &ax, "GPU memory", "GiB", mem, 2, n, 0);
-	struct line pw[] = {{"power", "#8c564b", sig[ANALYZE_SIG_POWER_W], 1},
-	                    {"limit", "#888", sig[ANALYZE_SIG_POWER_LIMIT_W], 1},
-	                    {"peak (20 ms samples)", "#e377c2", sig[ANALYZE_SIG_POWER_MAX_W], 1}};
-	chart(out, &ax, "Power", "W", pw, 3, n, 0);
+	struct chart_marker marks[MAX_MARKS];
+	size_t nm = event_marks(d, g, marks, MAX_MARKS);
+	fputs("<div class=\"charts\">", out);
+	struct chart_line util[] = {{"GPU utilization", "#1f77b4",
+	                             raw_of(d, g, METRIC_GPU_UTIL, STORE_MEAN),
+	                             raw_of(d, g, METRIC_GPU_UTIL, STORE_MIN),
+	                             raw_of(d, g, METRIC_GPU_UTIL, STORE_MAX), 1, false}};
+	chart_svg(out, &ax, "Utilization", "%", util, 1, 100, marks, nm);
+	struct chart_line act[] = {
+	    {"SM active", "#2ca02c", sig[ANALYZE_SIG_SM_ACTIVE], NULL, NULL, 100, false},
+	    {"tensor active", "#9467bd", sig[ANALYZE_SIG_TENSOR_ACTIVE], NULL, NULL, 100, false},
+	    {"DRAM active", "#d62728", sig[ANALYZE_SIG_DRAM_ACTIVE], NULL, NULL, 100, false}};
+	chart_svg(out, &ax, "SM, tensor and DRAM activity (GPM)", "%", act, 3, 100, marks, nm);
+	const double gib = 1 / 1073741824.0;
+	struct chart_line mem[] = {
+	    {"used (max each second)", "#ff7f0e", sig[ANALYZE_SIG_FB_USED_BYTES], NULL, NULL, gib,
+	     false},
+	    {"total", "#777", sig[ANALYZE_SIG_FB_TOTAL_BYTES], NULL, NULL, gib, true}};
+	chart_svg(out, &ax, "GPU memory", "GiB", mem, 2, 0, marks, nm);
+	struct chart_line pw[] = {
+	    {"power", "#8c564b", raw_of(d, g, METRIC_POWER, STORE_MEAN),
+	     raw_of(d, g, METRIC_POWER, STORE_MIN), raw_of(d, g, METRIC_POWER, STORE_MAX), 1e-3,
+	     false},
+	    {"limit", "#777", sig[ANALYZE_SIG_POWER_LIMIT_W], NULL, NULL, 1, true},
+	    {"peak (20 ms samples)", "#e377c2", sig[ANALYZE_SIG_POWER_MAX_W], NULL, NULL, 1,
+	     false}};
+	chart_svg(out, &ax, "Power", "W", pw, 3, 0, marks, nm);
+	fputs("</div>\n", out);
 }
 
 static const char css[] =
-    "body{font:14px/1.45 system-ui,sans-serif;max-width:780px;margin:2em auto;color:#222}"
+    "body{font:14px/1.45 system-ui,sans-serif;max-width:1120px;margin:2em auto;color:#222}"
     "h1{font-size:1.5em}h2{font-size:1.2em;border-top:1px solid #ddd;padding-top:.8em}"
     "table{border-collapse:collapse}td,th{padding:2px 10px 2px 0;text-align:left}"
     ".v{margin:.6em 0;padding:.4em .7em;border-left:4px solid #999;background:#f7f7f7}"
     ".critical{border-color:#c00}.warning{border-color:#e69500}.info{border-color:#3a7}"
     ".sev{font-weight:bold;text-transform:uppercase;font-size:.8em}"
-    ".nj{color:#666;font-size:.9em}.na{color:#999}.sim{color:#c00;font-weight:bold}"
-    "figure{margin:.5em 0}figcaption{font-size:.9em;color:#444}code{font-size:.9em}";
+    "td.critical{color:#c00}td.warning{color:#b07000}td.info{color:#2a7d4b}"
+    ".nj{color:#666;font-size:.9em}.na{color:#888;font-size:.85em}.sim{color:#c00;"
+    "font-weight:bold}.charts{display:flex;flex-wrap:wrap;gap:0 20px}"
+    "figure{margin:.4em 0}figcaption{font-size:.9em;color:#444}code{font-size:.9em}";
 
 static void verdict_html(FILE *out, const struct analyze_verdict *v)
 {
@@ -201,6 +164,114 @@ static void verdict_html(FILE *out, const struct analyze_verdict *v)
 	fputs("<br><b>Fix:</b> ", out);
 	esc(out, v->fix);
 	fputs("</div>\n", out);
+}
+
+/* True when every GPU has a "not judged" of this id with this reason: said once. */
+static bool fleet_wide(const struct report_data *d, const struct analyze_result *r,
+                       const struct analyze_not_judged *nj)
+{
+	if (d->ngpus < 2 || nj->about.gpu_index < 0)
+		return false;
+	size_t gpus = 0;
+	for (size_t g = 0; g < d->ngpus; g++)
+		for (size_t i = 0; i < r->nnot_judged; i++)
+			if (r->not_judged[i].about.gpu_index == (long)g &&
+			    strcmp(r->not_judged[i].id, nj->id) == 0 &&
+			    strcmp(r->not_judged[i].reason, nj->reason) == 0) {
+				gpus++;
+				break;
+			}
+	return gpus == d->ngpus;
+}
+
+/* One row per GPU: its mean use, waste, verdicts by severity, a link to its section. */
+static void summary_table(FILE *out, const struct report_data *d, const struct analyze_result *r,
+                          const char *cur)
+{
+	fputs("<h2>GPUs</h2>\n<table class=\"summary\"><tr><th>GPU</th><th>model</th>"
+	      "<th>utilization</th><th>waste/day</th><th>critical</th><th>warning</th>"
+	      "<th>info</th><th>most severe</th></tr>\n",
+	      out);
+	for (size_t g = 0; g < d->ngpus; g++) {
+		size_t count[3] = {0};
+		const struct analyze_verdict *worst = NULL;
+		for (size_t i = 0; i < r->nverdicts; i++) {
+			const struct analyze_verdict *v = &r->verdicts[i];
+			if (v->about.gpu_index != (long)g)
+				continue;
+			count[v->severity]++;
+			if (!worst || v->severity > worst->severity)
+				worst = v;
+		}
+		fprintf(out, "<tr><td><a href=\"#gpu-%zu\">GPU %zu</a></td><td>", g, g);
+		esc(out, d->gpus[g].model);
+		const struct analyze_gpu_summary *sm = g < r->nsummaries ? &r->summaries[g] : NULL;
+		if (sm && isfinite(sm->util_mean))
+			fprintf(out, "</td><td>%.0f%%", sm->util_mean * 100);
+		else
+			fputs("</td><td>-", out);
+		if (sm && isfinite(sm->waste_per_day))
+			fprintf(out, "</td><td>%.2f %s", sm->waste_per_day, cur);
+		else
+			fputs("</td><td>-", out);
+		fprintf(out,
+		        "</td><td class=\"critical\">%zu</td><td class=\"warning\">%zu</td>"
+		        "<td class=\"info\">%zu</td>",
+		        count[ANALYZE_SEVERITY_CRITICAL], count[ANALYZE_SEVERITY_WARNING],
+		        count[ANALYZE_SEVERITY_INFO]);
+		if (worst) {
+			fprintf(out, "<td class=\"%s\"><code>%s</code></td></tr>\n",
+			        analyze_severity_name(worst->severity), worst->id);
+		} else {
+			fputs("<td>-</td></tr>\n", out);
+		}
+	}
+	fputs("</table>\n", out);
+	/* Reasons every GPU shares: once, here, instead of under each GPU. */
+	for (size_t i = 0; i < r->nnot_judged; i++) {
+		const struct analyze_not_judged *nj = &r->not_judged[i];
+		if (nj->about.gpu_index != 0 || !fleet_wide(d, r, nj))
+			continue;
+		fprintf(out, "<div class=\"nj\">not judged on any GPU: <code>%s</code>: ", nj->id);
+		esc(out, nj->reason);
+		fputs("</div>\n", out);
+	}
+}
+
+static bool is_clock_verdict(const struct analyze_verdict *v)
+{
+	return strcmp(v->id, "thermal_throttling") == 0 || strcmp(v->id, "power_capped") == 0;
+}
+
+/* GPU g's verdicts, most severe first, with the temperature and clock charts under the
+ * first thermal or power verdict. */
+static void gpu_verdicts(FILE *out, const struct report_data *d, const struct analyze_result *r,
+                         size_t g)
+{
+	size_t shown = 0;
+	bool clocks = false;
+	for (int sev = ANALYZE_SEVERITY_CRITICAL; sev >= ANALYZE_SEVERITY_INFO; sev--)
+		for (size_t i = 0; i < r->nverdicts; i++) {
+			const struct analyze_verdict *v = &r->verdicts[i];
+			if (v->about.gpu_index != (long)g || (int)v->severity != sev)
+				continue;
+			verdict_html(out, v);
+			shown++;
+			if (is_clock_verdict(v) && !clocks) {
+				clock_charts(out, d, g);
+				clocks = true;
+			}
+		}
+	if (!shown)
+		fputs("<p>No verdict.</p>\n", out);
+	for (size_t i = 0; i < r->nnot_judged; i++) {
+		const struct analyze_not_judged *nj = &r->not_judged[i];
+		if (nj->about.gpu_index != (long)g || fleet_wide(d, r, nj))
+			continue;
+		fprintf(out, "<div class=\"nj\">not judged: <code>%s</code>: ", nj->id);
+		esc(out, nj->reason);
+		fputs("</div>\n", out);
+	}
 }
 
 int report_render_html(FILE *out, const struct report_data *d, const struct analyze_result *r)
@@ -248,10 +319,11 @@ int report_render_html(FILE *out, const struct report_data *d, const struct anal
 	if (!f.ntop)
 		fputs("none", out);
 	fputs("</td></tr>\n</table>\n", out);
+	summary_table(out, d, r, cur);
 
 	for (size_t g = 0; g < d->ngpus; g++) {
 		const struct report_gpu *rg = &d->gpus[g];
-		fprintf(out, "<h2>GPU %zu: ", g);
+		fprintf(out, "<h2 id=\"gpu-%zu\">GPU %zu: ", g, g);
 		esc(out, rg->model);
 		if (rg->host && *rg->host) {
 			fputs(" on ", out);
@@ -263,22 +335,7 @@ int report_render_html(FILE *out, const struct report_data *d, const struct anal
 		if (g < r->nsummaries)
 			esc(out, r->summaries[g].line);
 		fputs("</p>\n", out);
-		size_t shown = 0;
-		for (size_t i = 0; i < r->nverdicts; i++)
-			if (r->verdicts[i].about.gpu_index == (long)g) {
-				verdict_html(out, &r->verdicts[i]);
-				shown++;
-			}
-		if (!shown)
-			fputs("<p>No verdict.</p>\n", out);
-		for (size_t i = 0; i < r->nnot_judged; i++) {
-			const struct analyze_not_judged *nj = &r->not_judged[i];
-			if (nj->about.gpu_index != (long)g)
-				continue;
-			fprintf(out, "<div class=\"nj\">not judged: <code>%s</code>: ", nj->id);
-			esc(out, nj->reason);
-			fputs("</div>\n", out);
-		}
+		gpu_verdicts(out, d, r, g);
 		gpu_charts(out, d, g);
 	}
 	for (size_t i = 0; i < r->nverdicts; i++)

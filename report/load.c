@@ -52,6 +52,9 @@ const struct report_source report_sources[] = {
     {METRIC_CLOCK_ACTIVE_HW_THERMAL, STORE_MEAN, ANALYZE_SIG_HW_THERMAL_SHARE, true},
     /* the inference servers' tokens on the GPU: the work that J/token divides by */
     {METRIC_TOKENS_GENERATED, STORE_MEAN, -1, false},
+    /* Charts only: the bands of the HTML report (a burst is a max, not a mean). */
+    {METRIC_POWER, STORE_MIN, -1, true},
+    {METRIC_GPU_UTIL, STORE_MIN, -1, true},
 };
 const size_t report_nsources = sizeof(report_sources) / sizeof(report_sources[0]);
 

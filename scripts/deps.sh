@@ -3,18 +3,21 @@
 #
 #   scripts/deps.sh build   compiler, CMake and the libraries gpuscope links
 #   scripts/deps.sh test    build + cmocka, Prometheus/promtool, Alertmanager, python3,
-#                           clang's libFuzzer
+#                           clang's libFuzzer, tmux, chromium
 #   scripts/deps.sh bench   build + wrk and nginx (bench/run.sh)
+#   scripts/deps.sh web     fill the npm cache from web/package-lock.json (uPlot for the
+#                           dashboard, playwright-core for its test), so the build can
+#                           install them offline; needs npm (nodejs) and the network once
 #   scripts/deps.sh list SET   print SET's package names, one a line (installs nothing)
 #
 # Runs apt-get as root (or through sudo); never downloads anything else.
 set -euo pipefail
 
 build_pkgs=(gcc make cmake pkg-config libmicrohttpd-dev libjansson-dev zlib1g-dev libsqlite3-dev
-            libcurl4-openssl-dev libyaml-dev libgnutls28-dev libcrypt-dev)
+            libcurl4-openssl-dev libyaml-dev libgnutls28-dev libcrypt-dev libncurses-dev)
 # clang and libclang-rt-14-dev: the fuzz targets (fuzz/, scripts/fuzz.sh), never the build.
 test_pkgs=("${build_pkgs[@]}" libcmocka-dev prometheus prometheus-alertmanager python3 sqlite3
-           openssl clang libclang-rt-14-dev)
+           openssl clang libclang-rt-14-dev tmux chromium)
 bench_pkgs=("${build_pkgs[@]}" wrk nginx-light sqlite3 time)
 
 pick() {
@@ -22,12 +25,30 @@ pick() {
 	build) want=("${build_pkgs[@]}") ;;
 	test) want=("${test_pkgs[@]}") ;;
 	bench) want=("${bench_pkgs[@]}") ;;
+	node) want=(nodejs npm) ;;
 	*)
-		echo "usage: $0 build|test|bench, or $0 list build|test|bench" >&2
+		echo "usage: $0 build|test|bench|web, or $0 list build|test|bench" >&2
 		exit 2
 		;;
 	esac
 }
+
+if [ "${1:-}" = web ]; then
+	# npm comes from Debian (nodejs, npm) when the machine has none of its own.
+	if ! command -v npm >/dev/null 2>&1; then
+		bash "$0" node || true
+	fi
+	if ! command -v npm >/dev/null 2>&1; then
+		echo "deps: npm not found: the dashboard builds without charts (install nodejs/npm)" >&2
+		exit 0
+	fi
+	tmp=$(mktemp -d)
+	cp "$(dirname "$0")/../web/package.json" "$(dirname "$0")/../web/package-lock.json" "$tmp/"
+	(cd "$tmp" && npm ci --prefer-offline --ignore-scripts --no-audit --no-fund >/dev/null) ||
+		echo "deps: npm ci failed: the dashboard builds without charts" >&2
+	rm -rf "$tmp"
+	exit 0
+fi
 
 if [ "${1:-}" = list ]; then
 	pick "${2:-}"

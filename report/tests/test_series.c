@@ -1,0 +1,175 @@
+/* test_series.c - /api/v1/series' document from a real store file: buckets keep the max
+ * of 1 s maxima (a burst survives zooming out) beside the mean, absent stays null, GPU
+ * indexes follow the board, the window narrows to the rows, and bad arguments are refused. */
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include "report/series.h"
+#include "series/metric_table.h"
+
+#define T0 1700000000
+
+/* 600 s of GPU-a: util 10% mean, a burst to 100% in every minute's second 30; power 300 W
+ * under a 700 W limit; no temperature.  GPU-b only its first 60 s. */
+static struct store *history(char *path, size_t len)
+{
+	char dir[] = "/tmp/test_series.XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, len, "%s/h.db", dir);
+	struct store_options o;
+	store_options_default(&o);
+	struct store *s;
+	char err[1024];
+	assert_int_equal(store_open(path, &o, &s, err, sizeof(err)), STORE_OK);
+	double raw[METRIC_COUNT];
+	struct window_agg win[METRIC_COUNT];
+	for (int m = 0; m < METRIC_COUNT; m++) {
+		raw[m] = NAN;
+		win[m] = (struct window_agg){0};
+	}
+	raw[METRIC_POWER_LIMIT] = 700000;
+	for (int64_t t = T0; t < T0 + 600; t++) {
+		bool burst = (t - T0) % 60 == 30;
+		win[METRIC_GPU_UTIL] = (struct window_agg){
+		    .min = burst ? 0 : 10, .max = burst ? 100 : 10, .sum = 100, .n = 10};
+		win[METRIC_POWER] =
+		    (struct window_agg){.min = 300000, .max = 300000, .sum = 3000000, .n = 10};
+		struct store_gpu_row a = {
+		    .uuid = "GPU-a", .model = "NVIDIA H200", .t = t, .win = win, .raw = raw};
+		assert_int_equal(store_put_gpu(s, &a), STORE_OK);
+		if (t < T0 + 60) {
+			struct store_gpu_row b = a;
+			b.uuid = "GPU-b";
+			assert_int_equal(store_put_gpu(s, &b), STORE_OK);
+		}
+	}
+	assert_int_equal(store_close(s), STORE_OK);
+	o.read_only = true;
+	assert_int_equal(store_open(path, &o, &s, err, sizeof(err)), STORE_OK);
+	return s;
+}
+
+static json_t *doc(struct store *s, const struct series_request *q)
+{
+	const char *uuids[] = {"GPU-x", "GPU-a"}; /* GPU-a is index 1; GPU-b left the board */
+	char err[256];
+	char *text = series_json(s, q, uuids, 2, false, err, sizeof(err));
+	assert_non_null(text);
+	json_error_t je;
+	json_t *root = json_loads(text, 0, &je);
+	free(text);
+	assert_non_null(root);
+	return root;
+}
+
+static json_t *gpu_series(json_t *root, const char *uuid, const char *metric, const char *kind)
+{
+	size_t i;
+	json_t *g;
+	json_array_foreach(
+	    json_object_get(root, "gpus"), i,
+	    g) if (strcmp(json_string_value(json_object_get(g, "uuid")), uuid) ==
+	           0) return json_object_get(json_object_get(json_object_get(g, "series"), metric),
+	                                     kind);
+	fail_msg("no %s", uuid);
+	return NULL;
+}
+
+static void bursts_survive_bucketing(void **state)
+{
+	char path[256];
+	struct store *s = history(path, sizeof(path));
+	struct series_request q = {.from = T0, .to = T0 + 599, .gpu = -1, .max_points = 20};
+	json_t *root = doc(s, &q);
+	assert_int_equal(json_integer_value(json_object_get(root, "points")), 20);
+	assert_int_equal(json_integer_value(json_object_get(root, "step_s")), 30);
+	assert_int_equal(json_integer_value(json_object_get(root, "resolution_s")), 1);
+	assert_int_equal(json_array_size(json_object_get(root, "t")), 20);
+	json_t *mean = gpu_series(root, "GPU-a", "gpuscope_gpu_utilization_ratio", "mean");
+	json_t *max = gpu_series(root, "GPU-a", "gpuscope_gpu_utilization_ratio", "max");
+	json_t *min = gpu_series(root, "GPU-a", "gpuscope_gpu_utilization_ratio", "min");
+	assert_int_equal(json_array_size(mean), 20);
+	for (size_t b = 0; b < 20; b++) {
+		/* Buckets of 30 s: the odd ones hold second 30 of a minute, the burst. */
+		double want_max = b % 2 ? 1.0 : 0.1, want_min = b % 2 ? 0.0 : 0.1;
+		assert_true(fabs(json_number_value(json_array_get(max, b)) - want_max) < 1e-9);
+		assert_true(fabs(json_number_value(json_array_get(min, b)) - want_min) < 1e-9);
+		assert_true(fabs(json_number_value(json_array_get(mean, b)) - 0.1) < 1e-9);
+	}
+	json_t *limit = gpu_series(root, "GPU-a", "gpuscope_power_limit_watts", "max");
+	assert_true(json_number_value(json_array_get(limit, 3)) == 700);
+	json_t *temp = gpu_series(root, "GPU-a", "gpuscope_temperature_celsius", "mean");
+	assert_true(json_is_null(json_array_get(temp, 0))); /* absent, not 0 */
+	/* Index from the board's order; a GPU no longer on it has none. */
+	json_t *g0 = json_array_get(json_object_get(root, "gpus"), 0);
+	assert_int_equal(json_integer_value(json_object_get(g0, "gpu")), 1);
+	json_t *g1 = json_array_get(json_object_get(root, "gpus"), 1);
+	assert_true(json_is_null(json_object_get(g1, "gpu")));
+	json_decref(root);
+
+	/* One GPU, and a week asked of ten minutes: narrowed to the rows, at 1 s. */
+	q = (struct series_request){
+	    .from = T0 + 599 - 7 * 86400, .to = T0 + 599, .gpu = 1, .max_points = 600};
+	root = doc(s, &q);
+	assert_int_equal(json_array_size(json_object_get(root, "gpus")), 1);
+	assert_int_equal(json_integer_value(json_object_get(root, "from")), T0);
+	assert_int_equal(json_integer_value(json_object_get(root, "points")), 600);
+	assert_int_equal(json_integer_value(json_object_get(root, "step_s")), 1);
+	json_decref(root);
+	store_close(s);
+	unlink(path);
+}
+
+static void arguments(void **state)
+{
+	struct series_request q;
+	char err[256];
+	struct series_args a = {.range = "15m", .gpu = "3", .points = "100"};
+	assert_int_equal(series_parse_args(&a, T0, &q, err, sizeof(err)), 0);
+	assert_int_equal(q.to, T0);
+	assert_int_equal(q.from, T0 - 899);
+	assert_int_equal(q.gpu, 3);
+	assert_int_equal(q.max_points, 100);
+	struct series_args none = {0};
+	assert_int_equal(series_parse_args(&none, T0, &q, err, sizeof(err)), 0);
+	assert_int_equal(q.to - q.from, 3599); /* an hour by default */
+	assert_int_equal(q.gpu, -1);
+	struct series_args ft = {.from = "1700000000", .to = "2023-11-14T22:13:20Z"};
+	assert_int_equal(series_parse_args(&ft, T0, &q, err, sizeof(err)), 0);
+	assert_int_equal(q.to - q.from, 0);
+	const struct series_args bad[] = {
+	    {.range = "abc"},
+	    {.range = "1s"},
+	    {.range = "100d"},
+	    {.gpu = "-1"},
+	    {.gpu = "x"},
+	    {.points = "5"},
+	    {.points = "99999"},
+	    {.from = "1700000000"},
+	    {.range = "1h", .from = "1", .to = "2"},
+	    {.from = "2", .to = "1"},
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err[0] = 0;
+		assert_int_equal(series_parse_args(&bad[i], T0, &q, err, sizeof(err)), -1);
+		assert_true(err[0] != 0);
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(bursts_survive_bucketing),
+	    cmocka_unit_test(arguments),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
