@@ -3,7 +3,7 @@
 #               (on the simulator, with a loud banner, when no NVIDIA driver is present)
 #   make test   install what is missing, build, run every test (also under ASan/UBSan)
 # Other targets: make (build), make test-fast, make test-tsan, make bench, make docs,
-# make format, make clean.
+# make deb (a Debian package, deploy/README.md), make format, make clean.
 
 BUILD ?= build
 BUILD_ASAN ?= build-asan
@@ -11,7 +11,7 @@ BUILD_TSAN ?= build-tsan
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 ARGS ?=
 
-.PHONY: all build run test test-fast test-tsan bench docs format clean deps-build deps-test
+.PHONY: all build run test test-fast test-tsan bench docs deb format clean deps-build deps-test
 
 all: build
 
@@ -56,6 +56,11 @@ bench:
 
 docs: build
 	@$(BUILD)/gen_metrics_doc > docs/metrics.md
+
+# The Debian package from the build tree: $(BUILD)/gpuscope_VERSION_ARCH.deb.
+deb: build
+	@bash scripts/deps.sh deb
+	@bash deploy/debian/build-deb.sh $(BUILD)
 
 format:
 	@clang-format -i $$(git ls-files '*.c' '*.h')
