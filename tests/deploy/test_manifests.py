@@ -73,7 +73,6 @@ def test_validate():
     manifests = [os.path.join(DEPLOY, "kubernetes", f) for f in sorted(os.listdir(os.path.join(DEPLOY, "kubernetes")))
                  if f.endswith(".yaml") and f != "values.yaml"]
     manifests += [os.path.join(DEPLOY, "autoscaling", f) for f in ("hpa.yaml", "keda-scaledobject.yaml")]
-    validate(manifests)
     with tempfile.TemporaryDirectory() as tmp:
         cases = {"default": [], "full": [os.path.join(HERE, "values-full.yaml")],
                  "minimal": [os.path.join(HERE, "values-minimal.yaml")]}
@@ -83,9 +82,11 @@ def test_validate():
             path = os.path.join(tmp, name + ".yaml")
             with open(path, "w") as f:
                 f.write(text)
-            out = validate([path])
             rendered[name] = yaml_docs(text)
-            print(f"ok: chart rendered with {name} values validates: {out.strip().splitlines()[-1]}")
+            manifests.append(path)
+        # One run: the strict pass compiles every document at once.
+        out = validate(manifests)
+        print(f"ok: the manifests and the chart rendered with {', '.join(cases)} values: {out.strip().splitlines()[-1]}")
 
         # What the values promise shows in the rendering.
         full = rendered["full"]
@@ -122,16 +123,27 @@ def test_validate():
         assert [d["kind"] for d in minimal] == ["DaemonSet"], [d["kind"] for d in minimal]
 
         # The validator is not a rubber stamp: a port as a string and a DaemonSet without
-        # its selector are refused.
-        broken = find(default, "DaemonSet")[0]
+        # its selector fail the schemas; a misspelt field (hostPid) and an unknown one
+        # in a ServiceMonitor's endpoint fail the strict pass.
+        def fresh(kind):
+            return json.loads(json.dumps(find(default, kind)[0]))
+        broken = fresh("DaemonSet")
         broken["spec"]["template"]["spec"]["containers"][0]["ports"][0]["containerPort"] = "9400"
         del broken["spec"]["selector"]
-        path = os.path.join(tmp, "broken.yaml")
-        with open(path, "w") as f:
-            json.dump(broken, f)  # JSON is YAML
-        out = validate([path], expect_ok=False)
+        misspelt = fresh("DaemonSet")
+        misspelt["spec"]["template"]["spec"]["hostPid"] = misspelt["spec"]["template"]["spec"].pop("hostPID")
+        monitor = fresh("ServiceMonitor")
+        monitor["spec"]["endpoints"][0]["honorLabel"] = True
+        paths = []
+        for i, doc in enumerate((broken, misspelt, monitor)):
+            paths.append(os.path.join(tmp, "broken%d.yaml" % i))
+            with open(paths[-1], "w") as f:
+                json.dump(doc, f)  # JSON is YAML
+        out = validate(paths, expect_ok=False)
         assert "containerPort" in out and "selector" in out, out
-    print("ok: rendered values, and a broken DaemonSet is refused")
+        assert '"hostPid"' in out and '"honorLabel"' in out, out
+        assert out.strip().endswith("0 documents valid, 3 failed"), out
+    print("ok: rendered values; broken, misspelt and unknown fields are refused")
 
 
 def test_promql():
