@@ -106,6 +106,8 @@ def test_validate():
         assert "DCGM_FI_DEV_FB_USED" in cm["data"]["metrics"]
         assert find(full, "PodMonitor") and find(full, "ServiceMonitor")
         assert find(full, "PodMonitor")[0]["spec"]["podMetricsEndpoints"][0]["scheme"] == "https"
+        ep = find(full, "ServiceMonitor")[0]["spec"]["endpoints"][0]
+        assert ep["tlsConfig"]["keySecret"]["name"] == "prometheus-client" and "basicAuth" in ep, ep
 
         default = rendered["default"]
         ds = find(default, "DaemonSet")[0]["spec"]["template"]["spec"]
