@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """test_manifests.py - the Kubernetes assets under deploy/ against real tools.
 
-    test_manifests.py drift      deploy/kubernetes/ is the chart's current rendering
+    test_manifests.py drift      `helm lint --strict` passes the chart with each values file;
+                                 deploy/kubernetes/ is the chart's current rendering
     test_manifests.py validate   every manifest, and the chart rendered with the default,
                                  full and minimal values, pass the Kubernetes OpenAPI
                                  schemas (tests/deploy/validate_k8s.mjs); a broken
@@ -52,6 +53,11 @@ def validate(paths, expect_ok=True):
 
 
 def test_drift():
+    for values in ([], ["-f", os.path.join(HERE, "values-full.yaml")], ["-f", os.path.join(HERE, "values-minimal.yaml")]):
+        r = subprocess.run([HELM, "lint", "--strict", CHART] + values, capture_output=True, text=True)
+        if r.returncode != 0:
+            sys.exit(f"FAIL: helm lint --strict {' '.join(values)}:\n{r.stdout}{r.stderr}")
+    print("ok: helm lint --strict passes with the default, full and minimal values")
     with tempfile.TemporaryDirectory() as tmp:
         subprocess.run([sys.executable, os.path.join(DEPLOY, "render.py"), tmp], check=True,
                        env=dict(os.environ, HELM=HELM), capture_output=True)
