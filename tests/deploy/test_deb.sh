@@ -67,7 +67,14 @@ zcat "$root/usr/share/man/man1/gpuscope.1.gz" >"$man"
 warn="$(groff -man -Tutf8 -ww -z "$man" 2>&1)"
 [ -z "$warn" ] || fail "groff warns on gpuscope.1: $warn"
 missing=()
-for cmd in serve doctor report query; do
+# Every command `gpuscope --help` lists has its section; every option of each, its entry.
+commands=$("$build/gpuscope" --help | sed -n '/^Commands:/,/^$/s/^  \([a-z]\+\) .*/\1/p')
+[ -n "$commands" ] || fail "no commands in gpuscope --help"
+for cmd in $commands; do
+	grep -qx ".SS gpuscope $cmd" "$man" || missing+=("the command $cmd")
+done
+for cmd in $commands; do
+	[ "$cmd" = help ] || [ "$cmd" = version ] && continue
 	for opt in $("$build/gpuscope" "$cmd" --help 2>&1 | grep -oE -- '--[a-z0-9][a-z0-9-]*' | sort -u); do
 		grep -qF -- "$(sed 's/-/\\-/g' <<<"$opt")" "$man" || missing+=("$cmd $opt")
 	done
