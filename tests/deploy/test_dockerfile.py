@@ -3,11 +3,12 @@
 
 No Docker daemon runs here or in CI, so the image is not built.  Instead:
 - dockerfile-utils (the Dockerfile language service's linter) validates it;
-- its shape is what deploy/README.md promises: a Debian 12 build stage that runs
-  `make build`, a Debian 12 runtime stage, a numeric non-root USER, gpuscope serve as the
+- its shape is what deploy/README.md promises: a Debian 12 build stage that installs
+  scripts/deps.sh's build packages and runs `make build`, a Debian 12 runtime stage, a numeric non-root USER, gpuscope serve as the
   entry, the toolkit's `utility` capability, COPY --from naming a real stage;
 - the runtime stage installs the Debian package of every shared library the real binary
-  links directly (readelf, ldd, dpkg -S), so the image's agent can start.
+  links directly (readelf, ldd, dpkg -S), so the image's agent can start, and every
+  package it names is a Debian 12 package (installed here, or apt has a candidate).
 """
 import os
 import re
@@ -44,6 +45,8 @@ def main():
     build, run = stages
     assert build["image"] == "debian:12" and run["image"] == "debian:12-slim", stages
     assert any(op == "RUN" and "make build" in a for op, a in build["ins"]), "the build stage must run make build"
+    assert any(op == "RUN" and "scripts/deps.sh build" in a for op, a in build["ins"]), \
+        "the build stage must install scripts/deps.sh's build packages"
     names = {s["name"] for s in stages if s["name"]}
     for op, a in run["ins"]:
         m = re.search(r"--from=(\S+)", a) if op == "COPY" else None
@@ -77,6 +80,15 @@ def main():
     missing = sorted(p for p in needed - base if not re.search(r"(^|\s)" + re.escape(p) + r"(\s|$)", apt))
     assert not missing, f"the runtime stage does not install {missing} (the binary links them)"
     print(f"ok: the runtime stage installs every library package the binary links: {sorted(needed - base)}")
+
+    named = re.findall(r"(?<!\S)([a-z0-9][a-z0-9.+-]+)(?!\S)", apt.split("--no-install-recommends", 1)[1].split("&&")[0])
+    for pkg in named:
+        installed = subprocess.run(["dpkg-query", "-W", "-f=${Status}", pkg], capture_output=True, text=True)
+        if "install ok installed" in installed.stdout:
+            continue
+        policy = subprocess.run(["apt-cache", "policy", pkg], capture_output=True, text=True).stdout
+        assert re.search(r"Candidate: (?!\(none\))", policy), f"{pkg}: not a Debian package here"
+    print(f"ok: the runtime stage's packages are Debian packages: {named}")
 
 
 if __name__ == "__main__":
