@@ -19,8 +19,6 @@
 #include "analyze/internal.h"
 #include "analyze/stats.h"
 
-static const int default_xid_critical[] = {48, 63, 64, 79, 94, 95};
-
 static const struct {
 	const char *name;
 	const char *why_absent; /* the usual reason it is missing */
@@ -92,8 +90,8 @@ void analyze_config_default(struct analyze_config *cfg)
 	    .shard_mem_skew = 1.2,
 	    .shard_util_skew = 1.3,
 	    .shard_util_min = 0.1,
-	    .xid_critical = default_xid_critical,
-	    .nxid_critical = sizeof(default_xid_critical) / sizeof(default_xid_critical[0]),
+	    .xid_critical = {48, 63, 64, 79, 94, 95},
+	    .nxid_critical = 6,
 	    .price_per_gpu_hour = NAN,
 	    .currency = "USD",
 	    .prices = analyze_default_prices,

@@ -133,6 +133,8 @@ struct analyze_model_price {
 /* Every threshold the engine uses.  Get the defaults from
  * analyze_config_default() and override fields; docs/diagnosis.md gives the
  * reason for each default.  "share" = fraction of the window's usable samples. */
+#define ANALYZE_XID_CRITICAL_MAX 32
+
 struct analyze_config {
 	size_t min_samples;   /* fewer usable samples than this: not judged (5) */
 	double sustain_share; /* a condition is "sustained" over this share (0.5) */
@@ -170,8 +172,8 @@ struct analyze_config {
 	double shard_util_skew; /* TP group: max/min utilization at or above (1.3) */
 	double shard_util_min;  /* utilization skew judged only when max >= this (0.1) */
 
-	const int *xid_critical; /* Xid codes that make hardware_health critical */
-	size_t nxid_critical;    /* default: 48 63 64 79 94 95 */
+	int xid_critical[ANALYZE_XID_CRITICAL_MAX]; /* Xid codes that make hardware_health */
+	size_t nxid_critical;                       /* critical; default: 48 63 64 79 94 95 */
 
 	double price_per_gpu_hour;                /* NaN: look the model up in prices */
 	const char *currency;                     /* "USD" */
@@ -184,6 +186,11 @@ struct analyze_config {
  * sentence in err.  Used by `--threshold` on report and serve. */
 int analyze_config_set(struct analyze_config *cfg, const char *assignment, char *err,
                        size_t errlen);
+
+/* The thresholds that differ between from and to, as "name old -> new, ..." in out
+ * (truncated to len); returns how many differ.  For SIGHUP's report of what changed. */
+size_t analyze_config_diff(const struct analyze_config *from, const struct analyze_config *to,
+                           char *out, size_t len);
 
 enum analyze_severity {
 	ANALYZE_SEVERITY_INFO,

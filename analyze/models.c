@@ -13,6 +13,7 @@
  * is one reason fit suggestions add vram_headroom on top of the peak.
  */
 #include "analyze/models.h"
+#include "series/xid.h"
 
 #include <ctype.h>
 #include <math.h>
@@ -88,25 +89,6 @@ static const struct analyze_gpu_model gpu_models[] = {
  * FLIT (gen 6) encoding. */
 static const double pcie_lane_gbps[] = {0, 0.25, 0.5, 0.985, 1.969, 3.938, 7.563};
 
-static const struct {
-	int code;
-	const char *name;
-} xid_names[] = {
-    {13, "graphics engine exception"},
-    {31, "GPU memory page fault"},
-    {43, "GPU stopped processing"},
-    {48, "double-bit ECC error"},
-    {63, "ECC page retirement or row remapping recorded"},
-    {64, "ECC page retirement or row remapping failure"},
-    {74, "NVLink error"},
-    {79, "GPU has fallen off the bus"},
-    {92, "high single-bit ECC error rate"},
-    {94, "contained ECC error"},
-    {95, "uncontained ECC error"},
-    {119, "GSP RPC timeout"},
-    {120, "GSP error"},
-};
-
 bool analyze_model_matches(const char *model, const char *match)
 {
 	if (!model || !match || !*match)
@@ -171,8 +153,5 @@ double analyze_pcie_lane_bytes_per_s(double gen)
 
 const char *analyze_xid_name(int code)
 {
-	for (size_t i = 0; i < sizeof(xid_names) / sizeof(xid_names[0]); i++)
-		if (xid_names[i].code == code)
-			return xid_names[i].name;
-	return NULL;
+	return xid_name(code);
 }

@@ -19,7 +19,7 @@
 
 static bool xid_is_critical(const struct analyze_config *cfg, int code)
 {
-	for (size_t i = 0; cfg->xid_critical && i < cfg->nxid_critical; i++)
+	for (size_t i = 0; i < cfg->nxid_critical; i++)
 		if (cfg->xid_critical[i] == code)
 			return true;
 	return false;

@@ -5,16 +5,21 @@
  * than hanging doctor. */
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "cmd/commands.h"
 #include "cmd/session.h"
+#include "export/collectors.h"
 
 static void doctor_usage(FILE *to)
 {
 	fprintf(to, "Usage: gpuscope doctor [--nvml-lib PATH] [--demo [SCENARIO]]\n"
+	            "                       [-f, --collectors FILE]\n"
 	            "\n"
 	            "Prints, per GPU, its identity, the driver and NVML versions, its health\n"
-	            "and every metric gpuscope knows with 'yes' or why not.\n"
+	            "and every metric gpuscope knows with 'yes' or why not.  With a\n"
+	            "dcgm-exporter counters CSV, also which of its fields serve would produce\n"
+	            "and, for each it cannot, why.\n"
 	            "Exits 0 when every GPU is healthy, 1 otherwise.\n");
 }
 
@@ -22,7 +27,13 @@ int cmd_doctor(int argc, char **argv)
 {
 	struct gpu_opts gopts = {0};
 	char err[512];
+	const char *collectors_path = NULL;
 	for (int i = 1; i < argc; i++) {
+		if ((strcmp(argv[i], "-f") == 0 || strcmp(argv[i], "--collectors") == 0) &&
+		    i + 1 < argc) {
+			collectors_path = argv[++i];
+			continue;
+		}
 		int taken = gpu_opts_take(&gopts, argc, argv, &i, err, sizeof(err));
 		if (taken < 0) {
 			fprintf(stderr, "gpuscope doctor: %s\n", err);
@@ -38,12 +49,21 @@ int cmd_doctor(int argc, char **argv)
 		doctor_usage(stderr);
 		return 2;
 	}
+	struct collectors coll = {0};
+	if (collectors_path && collectors_load(collectors_path, &coll, err, sizeof(err)) != 0) {
+		fprintf(stderr, "gpuscope doctor: --collectors %s\n", err);
+		return 2;
+	}
 	struct session sess;
 	struct sampling run;
 	struct sampler_config scfg = {.fast_s = 0.1, .slow_s = 1.0, .costly_s = 1.0};
-	if (sampling_start(&run, &sess, &gopts, &scfg) != 0)
+	if (sampling_start(&run, &sess, &gopts, &scfg) != 0) {
+		collectors_free(&coll);
 		return 1;
+	}
 	sampler_wait_probed(run.sampler, 5.0);
+	/* A few fast sweeps, so a call that fails at run time is named below. */
+	nanosleep(&(struct timespec){0, 350 * 1000 * 1000}, NULL);
 	struct board_snapshot snap;
 	int rc = board_snapshot(&run.board, &snap);
 
@@ -63,9 +83,16 @@ int cmd_doctor(int argc, char **argv)
 		printf("  pci bus id  %s\n", g->id.pci_bus_id);
 		if (g->id.minor >= 0)
 			printf("  device      /dev/nvidia%d\n", g->id.minor);
-		printf("  health      %s%s%s\n", gpu_health_name(g->health),
-		       g->health_reason[0] ? ": " : "", g->health_reason);
-		if (g->health != GPU_OK && g->health != GPU_INACCESSIBLE)
+		unsigned failing;
+		const char *state = gpu_record_state(g, &failing);
+		if (g->health_reason[0])
+			printf("  health      %s: %s\n", state, g->health_reason);
+		else if (failing)
+			printf("  health      %s: %u metric%s failing (ERR below)\n", state,
+			       failing, failing == 1 ? "" : "s");
+		else
+			printf("  health      %s\n", state);
+		if ((g->health != GPU_OK && g->health != GPU_INACCESSIBLE) || failing)
 			exit_code = 1;
 		int yes = 0;
 		for (int m = 0; m < METRIC_COUNT; m++)
@@ -80,11 +107,27 @@ int cmd_doctor(int argc, char **argv)
 			                                 : metric_table[m].labels,
 			         metric_table[m].labels[0] ? "}" : "");
 			bool ok = metric_set_has(&g->supported, m);
-			printf("    %-4s %-62s %s\n", ok ? "yes" : "no", series,
-			       ok ? sample_tier_name(source_table[metric_table[m].source].tier)
-			          : why);
+			char failure[256];
+			if (gpu_record_failing(g, m, snap.taken, failure, sizeof(failure)))
+				printf("    %-4s %-62s %s\n", "ERR", series, failure);
+			else
+				printf(
+				    "    %-4s %-62s %s\n", ok ? "yes" : "no", series,
+				    ok ? sample_tier_name(source_table[metric_table[m].source].tier)
+				       : why);
 		}
 	}
+	if (collectors_path) {
+		size_t served = 0;
+		for (size_t i = 0; i < coll.n; i++)
+			served += coll.v[i].why == NULL;
+		printf("\ndcgm-exporter fields in %s: %zu of %zu served\n", collectors_path, served,
+		       coll.n);
+		for (size_t i = 0; i < coll.n; i++)
+			if (coll.v[i].why)
+				printf("    no   %-46s %s\n", coll.v[i].name, coll.v[i].why);
+	}
+	collectors_free(&coll);
 	if (rc == 0)
 		board_snapshot_free(&snap);
 	sampling_stop(&run, &sess);

@@ -11,9 +11,16 @@ int main(void)
 	puts("# gpuscope metrics\n");
 	puts("Generated from `series/metric_table.h` by `make docs`; do not edit by hand.\n");
 	puts("Every series carries `gpu` (NVML index) and `uuid` labels natively; the DCGM_FI_* "
-	     "copies carry dcgm-exporter's labels `gpu, UUID, pci_bus_id, device, modelName, "
-	     "Hostname` and its units. A metric the GPU does not support is absent, never 0. "
-	     "`gpuscope doctor` lists what each GPU supports and why not.\n");
+	     "copies carry the labels of dcgm-exporter's current release, `gpu, UUID, "
+	     "pci_bus_id, device, modelName, hostname, DCGM_FI_DRIVER_VERSION` (`hostname` is "
+	     "`$NODE_NAME` or the host's name; `-n` drops it, `--hostname-label Hostname` gives "
+	     "the older spelling; `--no-driver-version-label` drops the driver version), "
+	     "`err_code` and `err_msg` on `DCGM_FI_DEV_XID_ERRORS`, and its units. On a GPU in "
+	     "MIG mode every DCGM_FI_* series is per GPU instance (`GPU_I_ID`, `GPU_I_PROFILE`), "
+	     "device-wide values repeated under each, as dcgm-exporter watches instances, not "
+	     "the GPU. `-f FILE` (dcgm-exporter's counters CSV) selects which DCGM_FI_* names are "
+	     "served. A metric the GPU does not support is absent, never 0. `gpuscope doctor` "
+	     "lists what each GPU supports and why not.\n");
 	puts("Tiers: **fast** every `--fast-interval` (100 ms), **slow** every `--slow-interval` "
 	     "(5 s), **buffer** the driver's power sample buffer read every 2 s since the last "
 	     "sample seen (and the utilization buffers, when the fast tier is slower than their "

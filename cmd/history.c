@@ -8,6 +8,8 @@
 #include "cmd/history.h"
 
 #include <limits.h>
+#include <errno.h>
+#include <grp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +23,8 @@ const char serve_history_usage[] =
     "                         /var/lib/gpuscope/history.db when writable, else\n"
     "                         $XDG_STATE_HOME or ~/.local/state/gpuscope/history.db;\n"
     "                         under --demo a temporary file removed at exit)\n"
+    "  --history-group GROUP  let GROUP read the history: new file 0640, new folders\n"
+    "                         02750 (default: the owner's alone, 0600 and 0700)\n"
     "  --no-history           keep no history (no /api/v1/diagnosis verdicts)\n"
     "  --retention-1s DUR     keep 1 s rows this long, then 1 min rows (default 48h)\n"
     "  --retention-1m DUR     keep 1 min rows this long (default 90d)\n"
@@ -35,7 +39,23 @@ void serve_history_init(struct serve_history *h)
 	h->retention_1s = 48 * 3600.0;
 	h->retention_1m = 90 * 86400.0;
 	h->diagnosis_window = 600;
+	h->group = -1;
 	analyze_config_default(&h->thresholds);
+}
+
+/* A group by name or number, as chgrp takes it; -1 when there is none. */
+static long group_id(const char *name)
+{
+	char *end;
+	errno = 0;
+	long v = strtol(name, &end, 10);
+	if (!*end && end != name && errno == 0 && v >= 0 && v < 0x7fffffffL)
+		return v;
+	char buf[16384];
+	struct group g, *found = NULL;
+	if (getgrnam_r(name, &g, buf, sizeof(buf), &found) != 0 || !found)
+		return -1;
+	return (long)found->gr_gid;
 }
 
 int serve_history_take(struct serve_history *h, int argc, char **argv, int *i, char *err,
@@ -51,7 +71,8 @@ int serve_history_take(struct serve_history *h, int argc, char **argv, int *i, c
 	bool r1s = strcmp(a, "--retention-1s") == 0, r1m = strcmp(a, "--retention-1m") == 0;
 	bool dw = strcmp(a, "--diagnosis-window") == 0;
 	bool th = strcmp(a, "--threshold") == 0;
-	if (!history && !r1s && !r1m && !dw && !th)
+	bool group = strcmp(a, "--history-group") == 0;
+	if (!history && !r1s && !r1m && !dw && !th && !group)
 		return 0;
 	if (!val || !*val) {
 		snprintf(err, errlen, "%s needs a value", a);
@@ -70,10 +91,20 @@ int serve_history_take(struct serve_history *h, int argc, char **argv, int *i, c
 		h->path = val;
 		return 1;
 	}
+	if (group) {
+		if ((h->group = group_id(val)) < 0) {
+			snprintf(err, errlen, "--history-group '%s': no such group (getent group)",
+			         val);
+			return -1;
+		}
+		return 1;
+	}
 	double v;
 	if (parse_span(val, &v) != 0) {
-		snprintf(err, errlen, "%s '%s': give a number and a unit (s, m, h, d), e.g. 48h", a,
-		         val);
+		snprintf(err, errlen,
+		         "%s '%s': give a number and a unit (s, m, h, d, w) up to 100 years, "
+		         "e.g. 48h",
+		         a, val);
 		return -1;
 	}
 	if (dw) {
@@ -138,6 +169,7 @@ int serve_history_start(struct serve_history *h, struct board *b, bool demo)
 		store_options_default(&rc.opt);
 		rc.opt.second_retention_s = (int64_t)h->retention_1s;
 		rc.opt.minute_retention_s = (int64_t)h->retention_1m;
+		rc.opt.group = h->group;
 		h->recorder = recorder_start(b, &rc, err, sizeof(err));
 		if (!h->recorder) {
 			fprintf(stderr, "gpuscope: %s\n", err);

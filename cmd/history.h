@@ -16,6 +16,7 @@
 struct serve_history {
 	const char *path;                  /* --history PATH; NULL: the default */
 	bool off;                          /* --no-history */
+	long group;                        /* --history-group; -1: none */
 	double retention_1s, retention_1m; /* seconds */
 	double diagnosis_window;           /* seconds */
 	struct analyze_config thresholds;  /* --threshold */

@@ -36,11 +36,13 @@ struct live_diagnosis {
 	char *history;
 	double window_s;
 	bool simulated;            /* the board reads the simulator */
-	struct analyze_config cfg; /* the thresholds (a copy; its strings are static) */
+	struct analyze_config cfg; /* the thresholds (a copy; its strings are static); guarded
+	                            * by lock, copied by each run */
 	pthread_t thread;
 	pthread_mutex_t lock; /* guards everything below */
 	pthread_cond_t wake;
 	bool stop;
+	bool poked; /* run now (new thresholds) */
 	char *json; /* NULL before the first run */
 	struct live_verdict *verdicts;
 	size_t nverdicts;
@@ -144,7 +146,10 @@ static char *judge(struct live_diagnosis *d, struct live_verdict **verdicts, siz
 	}
 	*judged = true;
 	struct analyze_result *r = NULL;
-	if (analyze_run(&data.input, &d->cfg, &r) != 0) {
+	pthread_mutex_lock(&d->lock);
+	struct analyze_config cfg = d->cfg;
+	pthread_mutex_unlock(&d->lock);
+	if (analyze_run(&data.input, &cfg, &r) != 0) {
 		report_data_free(&data);
 		return not_judged_doc("not judged: the diagnosis engine failed (out of memory?)",
 		                      d->window_s, d->simulated);
@@ -174,8 +179,10 @@ static void *live_main(void *arg)
 	until.tv_sec += d->history ? LIVE_FIRST_S : 0;
 	for (;;) {
 		pthread_mutex_lock(&d->lock);
-		while (!d->stop && pthread_cond_timedwait(&d->wake, &d->lock, &until) != ETIMEDOUT)
+		while (!d->stop && !d->poked &&
+		       pthread_cond_timedwait(&d->wake, &d->lock, &until) != ETIMEDOUT)
 			;
+		d->poked = false;
 		bool stop = d->stop;
 		pthread_mutex_unlock(&d->lock);
 		if (stop)
@@ -284,4 +291,13 @@ void live_diagnosis_metrics(struct live_diagnosis *d, const struct prom_options 
 	prom_render_verdicts(pv, n, o, out);
 	pthread_mutex_unlock(&d->lock);
 	free(pv);
+}
+
+void live_diagnosis_set_config(struct live_diagnosis *d, const struct analyze_config *cfg)
+{
+	pthread_mutex_lock(&d->lock);
+	d->cfg = *cfg;
+	d->poked = true; /* judge again now, with the new thresholds */
+	pthread_cond_broadcast(&d->wake);
+	pthread_mutex_unlock(&d->lock);
 }

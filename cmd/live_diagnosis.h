@@ -25,6 +25,9 @@ struct live_diagnosis *live_diagnosis_start(struct board *b, const char *history
                                             size_t errlen);
 void live_diagnosis_stop(struct live_diagnosis *d);
 
+/* New thresholds (SIGHUP): used from the next run on, which is brought forward. */
+void live_diagnosis_set_config(struct live_diagnosis *d, const struct analyze_config *cfg);
+
 /* The cached JSON document (malloc'd copy); *status 200, or 503 before the
  * first result. */
 char *live_diagnosis_json(struct live_diagnosis *d, unsigned *status);

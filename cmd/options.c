@@ -3,18 +3,39 @@
 
 #include <stdarg.h>
 
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+/* A plain decimal number ("5", "1.5", ".5") at the start of text; *end after it.  Not
+ * strtod: that also takes "0x10", "1e300", "inf" and leading blanks, none of which is a
+ * duration anyone means.  At most 12 digits before the point, so any product with a unit
+ * stays far inside a 64-bit second count. */
+static int parse_decimal(const char *text, double *v, const char **end)
+{
+	size_t whole = strspn(text, "0123456789"), len = whole;
+	if (text[len] == '.')
+		len += 1 + strspn(text + len + 1, "0123456789");
+	if ((whole == 0 && len <= 1) || whole > 12) /* no digit at all, or absurdly many */
+		return -1;
+	char num[64]; /* digits of a fraction past the 50th change nothing */
+	size_t keep = len < sizeof(num) - 1 ? len : sizeof(num) - 1;
+	memcpy(num, text, keep);
+	num[keep] = '\0';
+	*v = strtod(num, NULL);
+	*end = text + len;
+	return 0;
+}
+
 int parse_duration(const char *text, double *seconds)
 {
 	if (!text || !*text)
 		return -1;
-	char *end;
-	double v = strtod(text, &end);
-	if (end == text || !isfinite(v) || v < 0)
+	const char *end;
+	double v;
+	if (parse_decimal(text, &v, &end) != 0)
 		return -1;
 	double scale;
 	if (strcmp(end, "ms") == 0)
@@ -63,17 +84,19 @@ int parse_span(const char *text, double *seconds)
 {
 	if (!text || !*text)
 		return -1;
-	char *end;
-	double v = strtod(text, &end);
-	if (end == text || !isfinite(v) || v < 0 || !*end || end[1])
+	const char *end;
+	double v;
+	if (parse_decimal(text, &v, &end) != 0 || !*end || end[1])
 		return -1;
 	static const char units[] = "smhdw";
 	static const double scale[] = {1, 60, 3600, 86400, 7 * 86400};
 	const char *u = strchr(units, *end);
 	if (!u)
 		return -1;
+	if (v * scale[u - units] > PARSE_SPAN_MAX_S)
+		return -1;
 	*seconds = v * scale[u - units];
-	return isfinite(*seconds) ? 0 : -1;
+	return 0;
 }
 
 /* Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's
@@ -94,8 +117,9 @@ int parse_timestamp(const char *text, long long *unix_s)
 		return -1;
 	char *end;
 	if (strspn(text, "0123456789") == strlen(text)) {
+		errno = 0;
 		long long v = strtoll(text, &end, 10);
-		if (*end)
+		if (*end || errno || v > PARSE_TIMESTAMP_MAX)
 			return -1;
 		*unix_s = v;
 		return 0;
@@ -131,6 +155,14 @@ int parse_timestamp(const char *text, long long *unix_s)
 	*unix_s = days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400LL + h * 3600LL + mi * 60LL +
 	          s - offset;
 	return 0;
+}
+
+bool option_is_one_of(const char *arg, const char *const *names)
+{
+	for (; *names; names++)
+		if (strcmp(arg, *names) == 0)
+			return true;
+	return false;
 }
 
 int cmd_usage_error(const char *cmd, const char *fmt, ...)

@@ -278,6 +278,8 @@ int cmd_query(int argc, char **argv)
 	enum store_stat stat = STORE_MEAN;
 	bool json = false;
 	char err[1024];
+	static const char *const value_options[] = {"--gpu", "--metric", "--stat", "--format",
+	                                            NULL};
 
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
@@ -316,7 +318,7 @@ int cmd_query(int argc, char **argv)
 			if (strcmp(f, "json") != 0 && strcmp(f, "csv") != 0)
 				return bad_usage("--format '%s': use csv or json", f);
 			json = strcmp(f, "json") == 0;
-		} else if (a[0] == '-' && !val) {
+		} else if (!val && option_is_one_of(a, value_options)) {
 			return bad_usage("%s needs a value", a);
 		} else {
 			return bad_usage("unknown option '%s'", a);

@@ -69,6 +69,9 @@ int cmd_report(int argc, char **argv)
 	const char *thresholds[64];
 	size_t nthresholds = 0;
 	char err[1024];
+	static const char *const value_options[] = {
+	    "--format",    "--prometheus",         "--step", "--output", "--currency",
+	    "--threshold", "--price-per-gpu-hour", NULL};
 
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
@@ -116,7 +119,7 @@ int cmd_report(int argc, char **argv)
 			if (*end || !isfinite(price) || price < 0)
 				return bad_usage(
 				    "--price-per-gpu-hour '%s': give a number, e.g. 2.50", argv[i]);
-		} else if (a[0] == '-' && !val) {
+		} else if (!val && option_is_one_of(a, value_options)) {
 			return bad_usage("%s needs a value", a);
 		} else {
 			return bad_usage("unknown option '%s'", a);
@@ -129,6 +132,13 @@ int cmd_report(int argc, char **argv)
 	struct report_data data;
 	if (demo && prom)
 		return bad_usage("give --demo or --prometheus, not both");
+	/* An option that would change nothing in this mode is a mistake worth saying. */
+	if (step > 0 && !prom)
+		return bad_usage(
+		    "--step is the step of Prometheus queries: give it with --prometheus");
+	if (demo && (w.from || w.to))
+		return bad_usage("--demo evaluates the last --since of a scenario (1m to 24h); "
+		                 "--from and --to are for history and --prometheus");
 	if (prom) {
 		if (w.history)
 			return bad_usage("--prometheus reads Prometheus, not --history");

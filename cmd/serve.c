@@ -8,9 +8,12 @@
 #include <string.h>
 
 #include "cmd/commands.h"
+#include "cmd/config_file.h"
 #include "cmd/demo_dir.h"
 #include "cmd/options.h"
 #include "cmd/history.h"
+#include "cmd/live_diagnosis.h"
+#include "cmd/serve_dcgm.h"
 #include "cmd/serve_procs.h"
 #include "cmd/session.h"
 #include "export/prom.h"
@@ -41,32 +44,70 @@ static void serve_usage(FILE *to)
 	    "  --gpm-interval DUR     GPM sample period (SM, tensor, DRAM activity), 110ms-60s,\n"
 	    "                         rounded up to whole fast periods (default 1s)\n"
 	    "  --names MODE           metric names: dcgm, native or both (default both)\n"
-	    "  --hostname NAME        Hostname label of DCGM_FI_* series (default: this host)\n"
 	    "  --http-threads N       HTTP worker threads, 1-64 (default 2)\n"
 	    "  --nvml-lib PATH        NVML library to load (default libnvidia-ml.so.1;\n"
 	    "                         also GPUSCOPE_NVML_LIB)\n"
 	    "  --demo [SCENARIO]      read the built-in GPU simulator instead of the\n"
 	    "                         driver, with a scenario file or the 8-GPU default\n"
 	    "%s%s"
+	    "  --config FILE          every option above in a YAML file (option: value;\n"
+	    "                         flags on the command line override it)\n"
 	    "  -h, --help             this help\n"
+	    "\n%s"
 	    "\n"
 	    "Endpoints:\n",
-	    serve_history_usage, serve_procs_usage);
+	    serve_history_usage, serve_procs_usage, serve_dcgm_usage);
 	for (size_t i = 0; i < http_endpoint_count; i++)
 		fprintf(to, "  %-20s %s\n", http_endpoints[i].path, http_endpoints[i].what);
 }
 
+struct serve_argv;
 static int serve_run(struct http_config *hcfg, struct sampler_config *scfg,
                      const struct gpu_opts *gopts, struct serve_history *hist,
-                     struct serve_procs *procs, const char *hostname);
+                     struct serve_procs *procs, const struct serve_dcgm *dcgm,
+                     const struct serve_argv *orig);
 
 /* "gpuscope serve: ...", the pointer to --help, exit status 2. */
 #define bad_usage(...) cmd_usage_error("serve", __VA_ARGS__)
 
+/* The command line as given, for SIGHUP to read the config file again. */
+struct serve_argv {
+	int argc;
+	char **argv;
+};
+
+/* What SIGHUP can change while the agent runs, from a parse that starts nothing. */
+struct serve_dry {
+	unsigned names;
+	struct analyze_config thresholds;
+	struct serve_dcgm dcgm;
+};
+
+static int serve_options(int argc, char **argv, const struct serve_argv *orig,
+                         struct serve_dry *dry);
+
+/* --config FILE's options come first, so the command line's override them. */
 int cmd_serve(int argc, char **argv)
 {
+	struct config_args args;
+	char err[600];
+	if (config_expand_argv(argc, argv, &args, err, sizeof(err)) != 0) {
+		fprintf(stderr, "gpuscope serve: %s\n", err);
+		return 2;
+	}
+	struct serve_argv orig = {argc, argv};
+	int rc = serve_options((int)args.n, args.v, &orig, NULL);
+	config_args_free(&args);
+	return rc;
+}
+
+/* Parses the options and runs the agent; with dry, fills it and returns 0 instead of
+ * running (SIGHUP), and a bad option returns non-zero with its message printed. */
+static int serve_options(int argc, char **argv, const struct serve_argv *orig,
+                         struct serve_dry *dry)
+{
 	struct gpu_opts gopts = {0};
-	const char *listen = ":9400", *hostname = NULL;
+	const char *listen = NULL;
 	double fast_s = 0.1, slow_s = 5.0, costly_s = 60.0, gpm_s = GPM_DEFAULT_INTERVAL_S;
 	unsigned names = NAMES_BOTH, threads = 2;
 	char err[512];
@@ -74,7 +115,15 @@ int cmd_serve(int argc, char **argv)
 	serve_history_init(&hist);
 	struct serve_procs procs;
 	serve_procs_init(&procs);
+	struct serve_dcgm dcgm;
+	serve_dcgm_init(&dcgm);
+	if (serve_dcgm_env(&dcgm, err, sizeof(err)) != 0)
+		return bad_usage("%s", err);
 
+	static const char *const value_options[] = {
+	    "--listen",          "--fast-interval", "--slow-interval",
+	    "--costly-interval", "--gpm-interval",  "--names",
+	    "--hostname",        "--http-threads",  NULL};
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 		int taken = gpu_opts_take(&gopts, argc, argv, &i, err, sizeof(err));
@@ -82,6 +131,8 @@ int cmd_serve(int argc, char **argv)
 			taken = serve_history_take(&hist, argc, argv, &i, err, sizeof(err));
 		if (!taken)
 			taken = serve_procs_take(&procs, argc, argv, &i, err, sizeof(err));
+		if (!taken)
+			taken = serve_dcgm_take(&dcgm, argc, argv, &i, err, sizeof(err));
 		if (taken < 0)
 			return bad_usage("%s", err);
 		if (taken)
@@ -115,16 +166,13 @@ int cmd_serve(int argc, char **argv)
 		} else if (strcmp(a, "--names") == 0 && val) {
 			if (prom_parse_names(argv[++i], &names) != 0)
 				return bad_usage("--names '%s': use dcgm, native or both", argv[i]);
-		} else if (strcmp(a, "--hostname") == 0 && val) {
-			hostname = argv[++i];
 		} else if (strcmp(a, "--http-threads") == 0 && val) {
 			char *end;
 			unsigned long n = strtoul(argv[++i], &end, 10);
 			if (*end || n < 1 || n > 64)
 				return bad_usage("--http-threads '%s': give 1 to 64", argv[i]);
 			threads = (unsigned)n;
-		} else if (a[0] == '-' && !val && strncmp(a, "--", 2) == 0 &&
-		           strcmp(a, "--demo") != 0) {
+		} else if (!val && option_is_one_of(a, value_options)) {
 			return bad_usage("%s needs a value", a);
 		} else {
 			return bad_usage("unknown option '%s'", a);
@@ -132,11 +180,39 @@ int cmd_serve(int argc, char **argv)
 	}
 	if (slow_s < fast_s)
 		return bad_usage("--slow-interval must be at least --fast-interval");
+	if (listen && dcgm.listen && strcmp(listen, dcgm.listen) != 0)
+		return bad_usage("--listen %s and --address %s disagree: give one", listen,
+		                 dcgm.listen);
+	if (!listen)
+		listen = dcgm.listen ? dcgm.listen : ":9400";
+	/* dcgm-exporter's -c: values at least this fresh, which the fast tier already is
+	 * unless it was set slower. */
+	if (dcgm.collect_s > 0 && dcgm.collect_s < fast_s)
+		fast_s = dcgm.collect_s < 0.01 ? 0.01 : dcgm.collect_s;
+	if (serve_dcgm_load(&dcgm, err, sizeof(err)) != 0) {
+		fprintf(stderr, "gpuscope serve: %s\n", err);
+		serve_dcgm_free(&dcgm);
+		return 2;
+	}
+	if (dry) {
+		dry->names = names;
+		dry->thresholds = hist.thresholds;
+		dry->dcgm = dcgm; /* moved: the caller frees it */
+		if (dry->dcgm.prom.select)
+			dry->dcgm.prom.select = &dry->dcgm.collectors;
+		return 0;
+	}
 
-	struct http_config hcfg = {
-	    .names = names, .fresh_s = fast_s, .threads = threads, .process_cap = procs.cap};
-	if (listen_addr_parse(listen, &hcfg.addr, err, sizeof(err)) != 0)
+	struct http_config hcfg = {.names = names,
+	                           .fresh_s = fast_s,
+	                           .threads = threads,
+	                           .process_cap = procs.cap,
+	                           .dcgm = &dcgm.prom,
+	                           .web = dcgm.web_loaded ? &dcgm.web : NULL};
+	if (listen_addr_parse(listen, &hcfg.addr, err, sizeof(err)) != 0) {
+		serve_dcgm_free(&dcgm);
 		return bad_usage("%s", err);
+	}
 	struct sampler_config scfg = {
 	    .fast_s = fast_s, .slow_s = slow_s, .costly_s = costly_s, .gpm_s = gpm_s};
 
@@ -146,6 +222,7 @@ int cmd_serve(int argc, char **argv)
 	if (gopts.demo) {
 		if (demo_dir_create(&demo, err, sizeof(err)) != 0) {
 			fprintf(stderr, "gpuscope: %s\n", err);
+			serve_dcgm_free(&dcgm);
 			return 1;
 		}
 		if (!hist.path && !hist.off)
@@ -158,16 +235,130 @@ int cmd_serve(int argc, char **argv)
 				procs.kubelet_socket = "";
 		}
 	}
-	int rc = serve_run(&hcfg, &scfg, &gopts, &hist, &procs, hostname);
+	int rc = serve_run(&hcfg, &scfg, &gopts, &hist, &procs, &dcgm, orig);
 	demo_dir_remove(&demo);
+	serve_dcgm_free(&dcgm);
 	return rc;
 }
 
-/* Runs the agent until SIGINT or SIGTERM: 0, or 1 on a run-time failure (printed). */
+/* How the DCGM series and names look, in words: what SIGHUP compares and reports. */
+static void describe_exposition(unsigned names, const struct serve_dcgm *d, char *out, size_t len)
+{
+	unsigned long long sum = 1469598103934665603ULL; /* FNV-1a over the collectors' rows */
+	for (size_t i = 0; i < d->collectors.n; i++)
+		for (const char *p = d->collectors.v[i].name; *p; p++)
+			sum = (sum ^ (unsigned char)*p) * 1099511628211ULL;
+	for (size_t i = 0; i < d->collectors.n; i++)
+		for (const char *p = d->collectors.v[i].help; *p; p++)
+			sum = (sum ^ (unsigned char)*p) * 1099511628211ULL;
+	snprintf(out, len,
+	         "names %s, host label %s, driver-version label %s, collectors %s (%zu fields, "
+	         "%04llx)",
+	         names == NAMES_BOTH   ? "both"
+	         : names == NAMES_DCGM ? "dcgm"
+	                               : "native",
+	         d->prom.host_label ? d->prom.host_label : "none",
+	         d->prom.driver_version ? "on" : "off",
+	         d->collectors_path ? d->collectors_path : "none", d->collectors.n, sum & 0xffff);
+}
+
+static bool same_text(const char *a, const char *b)
+{
+	return (!a && !b) || (a && b && strcmp(a, b) == 0);
+}
+
+/* SIGHUP: reads the config file and the command line again and applies what can change
+ * live (thresholds, names and DCGM labels, the collectors file, basic-auth users); says on
+ * stderr what changed, or why it kept the old value.  cur is what is in force, updated. */
+static void serve_reload(const struct serve_argv *orig, struct http_server *http,
+                         struct serve_history *hist, unsigned *cur_names, char *cur_look,
+                         size_t looklen, struct webconfig *cur_web)
+{
+	struct config_args args;
+	char err[600], what[1024];
+	fprintf(stderr, "gpuscope: SIGHUP: reading the configuration again\n");
+	if (config_expand_argv(orig->argc, orig->argv, &args, err, sizeof(err)) != 0) {
+		fprintf(stderr, "gpuscope: SIGHUP: %s; kept the old configuration\n", err);
+		return;
+	}
+	struct serve_dry dry;
+	memset(&dry, 0, sizeof(dry));
+	if (serve_options((int)args.n, args.v, NULL, &dry) != 0) {
+		fprintf(stderr, "gpuscope: SIGHUP: the error above; kept the old configuration\n");
+		config_args_free(&args);
+		return;
+	}
+	bool changed = false;
+	if (analyze_config_diff(&hist->thresholds, &dry.thresholds, what, sizeof(what)) > 0) {
+		live_diagnosis_set_config(hist->diagnosis, &dry.thresholds);
+		hist->thresholds = dry.thresholds;
+		fprintf(stderr, "gpuscope: SIGHUP: thresholds: %s\n", what);
+		changed = true;
+	}
+	describe_exposition(dry.names, &dry.dcgm, what, sizeof(what));
+	if (strcmp(what, cur_look) != 0) {
+		struct collectors *owned = NULL;
+		if (dry.dcgm.prom.select && (owned = malloc(sizeof(*owned)))) {
+			*owned = dry.dcgm.collectors; /* moved to the server */
+			memset(&dry.dcgm.collectors, 0, sizeof(dry.dcgm.collectors));
+			dry.dcgm.prom.select = owned;
+		}
+		if (dry.dcgm.prom.select && !owned) {
+			fprintf(stderr,
+			        "gpuscope: SIGHUP: out of memory; kept the old exposition\n");
+		} else {
+			http_set_exposition(http, dry.names, &dry.dcgm.prom, owned);
+			fprintf(stderr, "gpuscope: SIGHUP: exposition: %s (was: %s)\n", what,
+			        cur_look);
+			snprintf(cur_look, looklen, "%s", what);
+			*cur_names = dry.names;
+			changed = true;
+		}
+	}
+	const struct webconfig *w = &dry.dcgm.web;
+	bool users = w->nusers != cur_web->nusers || w->client_auth != cur_web->client_auth ||
+	             memcmp(w->users, cur_web->users, sizeof(w->users)) != 0;
+	if (users) {
+		if (!dry.dcgm.web_loaded && cur_web->tls)
+			fprintf(stderr, "gpuscope: SIGHUP: --web-config-file is gone; kept TLS and "
+			                "the old users (turning TLS off needs a restart)\n");
+		else if (http_set_auth(http, w)) {
+			fprintf(stderr,
+			        "gpuscope: SIGHUP: basic auth: %zu user%s, client certificates "
+			        "%s\n",
+			        w->nusers, w->nusers == 1 ? "" : "s",
+			        w->client_auth == CLIENT_AUTH_NONE ? "not asked" : "as configured");
+			memcpy(cur_web->users, w->users, sizeof(w->users));
+			cur_web->nusers = w->nusers;
+			cur_web->client_auth = w->client_auth;
+			changed = true;
+		} else {
+			fprintf(stderr,
+			        "gpuscope: SIGHUP: basic auth changed too often; kept the old "
+			        "users (restart the agent)\n");
+		}
+	}
+	if (!same_text(w->cert_pem, cur_web->cert_pem) ||
+	    !same_text(w->key_pem, cur_web->key_pem) || !same_text(w->ca_pem, cur_web->ca_pem) ||
+	    w->tls != cur_web->tls)
+		fprintf(stderr,
+		        "gpuscope: SIGHUP: the TLS certificate or key changed; kept the old "
+		        "ones (a new certificate needs a restart)\n");
+	if (!changed)
+		fprintf(stderr, "gpuscope: SIGHUP: nothing that can change live has changed "
+		                "(listen address, intervals and paths need a restart)\n");
+	serve_dcgm_free(&dry.dcgm);
+	config_args_free(&args);
+}
+
+/* Runs the agent until SIGINT or SIGTERM (SIGHUP reloads): 0, or 1 on a run-time failure
+ * (printed). */
 static int serve_run(struct http_config *hcfg, struct sampler_config *scfg,
                      const struct gpu_opts *gopts, struct serve_history *hist,
-                     struct serve_procs *procs, const char *hostname)
+                     struct serve_procs *procs, const struct serve_dcgm *dcgm,
+                     const struct serve_argv *orig)
 {
+	const char *hostname = dcgm->hostname;
 	char err[512];
 	double fast_s = scfg->fast_s, slow_s = scfg->slow_s;
 	unsigned names = hcfg->names;
@@ -177,6 +368,7 @@ static int serve_run(struct http_config *hcfg, struct sampler_config *scfg,
 	sigemptyset(&stop);
 	sigaddset(&stop, SIGINT);
 	sigaddset(&stop, SIGTERM);
+	sigaddset(&stop, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &stop, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
@@ -221,8 +413,18 @@ static int serve_run(struct http_config *hcfg, struct sampler_config *scfg,
 	                              : "native",
 	        sess.info.driver_version[0] ? sess.info.driver_version : "unknown");
 
+	/* What SIGHUP compares against; the web configuration's PEM texts stay cmd's. */
+	unsigned cur_names = hcfg->names;
+	char cur_look[1024];
+	describe_exposition(cur_names, dcgm, cur_look, sizeof(cur_look));
+	struct webconfig cur_web = dcgm->web;
 	int sig = 0;
-	sigwait(&stop, &sig);
+	for (;;) {
+		sigwait(&stop, &sig);
+		if (sig != SIGHUP)
+			break;
+		serve_reload(orig, http, hist, &cur_names, cur_look, sizeof(cur_look), &cur_web);
+	}
 	fprintf(stderr, "gpuscope: %s, stopping\n", sig == SIGINT ? "interrupted" : "terminated");
 
 	http_stop(http);

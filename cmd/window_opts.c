@@ -41,7 +41,9 @@ int window_opts_take(struct window_opts *w, int argc, char **argv, int *i, char 
 		w->history = val;
 	} else if (since) {
 		if (parse_span(val, &w->since) != 0 || w->since < 1) {
-			snprintf(err, errlen, "--since '%s': give a number and a unit, e.g. 24h",
+			snprintf(err, errlen,
+			         "--since '%s': give a number and a unit (s, m, h, d, w) from 1s "
+			         "to 100 years, e.g. 24h",
 			         val);
 			return -1;
 		}

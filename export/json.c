@@ -29,7 +29,42 @@ static void series_key(int m, char *buf, size_t len)
 		snprintf(buf, len, "%s", metric_table[m].name);
 }
 
-static json_t *gpu_json(const struct gpu_record *g)
+/* The metrics failing now, by series key, with the call and its error. */
+static json_t *errors_json(const struct gpu_record *g, double now)
+{
+	json_t *errors = json_object();
+	char key[256], why[256];
+	for (int m = 0; m < METRIC_COUNT; m++) {
+		if (!gpu_record_failing(g, m, now, why, sizeof(why)))
+			continue;
+		series_key(m, key, sizeof(key));
+		json_object_set_new(errors, key, json_string(why));
+	}
+	return errors;
+}
+
+/* "health" and "reason": a GPU that is ok but has failing metrics is "degraded", and its
+ * reason names the first of them. */
+static void health_json(json_t *o, const struct gpu_record *g, double now)
+{
+	unsigned failing;
+	const char *state = gpu_record_state(g, &failing);
+	json_object_set_new(o, "health", json_string(state));
+	char reason[640];
+	snprintf(reason, sizeof(reason), "%s", g->health_reason);
+	for (int m = 0; failing && !reason[0] && m < METRIC_COUNT; m++) {
+		char why[256], key[256];
+		if (!gpu_record_failing(g, m, now, why, sizeof(why)))
+			continue;
+		series_key(m, key, sizeof(key));
+		snprintf(reason, sizeof(reason), "%u metric%s failing: %s: %s", failing,
+		         failing == 1 ? "" : "s", key, why);
+	}
+	json_object_set_new(o, "reason", json_string(reason));
+	json_object_set_new(o, "errors", errors_json(g, now));
+}
+
+static json_t *gpu_json(const struct gpu_record *g, double now)
 {
 	json_t *o = json_object();
 	json_object_set_new(o, "gpu", json_integer(g->index));
@@ -37,8 +72,7 @@ static json_t *gpu_json(const struct gpu_record *g)
 	json_object_set_new(o, "name", json_string(g->id.name));
 	json_object_set_new(o, "pci_bus_id", json_string(g->id.pci_bus_id));
 	json_object_set_new(o, "minor", g->id.minor >= 0 ? json_integer(g->id.minor) : json_null());
-	json_object_set_new(o, "health", json_string(gpu_health_name(g->health)));
-	json_object_set_new(o, "reason", json_string(g->health_reason));
+	health_json(o, g, now);
 	json_t *metrics = json_object();
 	json_t *unsupported = json_object();
 	char key[256], why[256];
@@ -122,7 +156,7 @@ char *json_gpus(const struct board_snapshot *s)
 	json_t *doc = info_json(s);
 	json_t *gpus = json_array();
 	for (unsigned i = 0; i < s->count; i++)
-		json_array_append_new(gpus, gpu_json(&s->gpus[i]));
+		json_array_append_new(gpus, gpu_json(&s->gpus[i], s->taken));
 	json_object_set_new(doc, "gpus", gpus);
 	return dump(doc);
 }
@@ -132,19 +166,27 @@ char *json_health(const struct board_snapshot *s, bool *healthy)
 	json_t *doc = json_object();
 	json_t *gpus = json_array();
 	*healthy = true;
+	bool degraded = false;
 	for (unsigned i = 0; i < s->count; i++) {
 		const struct gpu_record *g = &s->gpus[i];
 		bool ok = g->health == GPU_OK || g->health == GPU_PROBING ||
 		          g->health == GPU_INACCESSIBLE;
 		*healthy &= ok;
+		unsigned failing;
+		gpu_record_state(g, &failing);
+		degraded |= ok && failing > 0;
 		json_t *o = json_object();
 		json_object_set_new(o, "gpu", json_integer(g->index));
 		json_object_set_new(o, "uuid", json_string(g->id.uuid));
-		json_object_set_new(o, "health", json_string(gpu_health_name(g->health)));
-		json_object_set_new(o, "reason", json_string(g->health_reason));
+		health_json(o, g, s->taken);
 		json_array_append_new(gpus, o);
 	}
-	json_object_set_new(doc, "status", json_string(*healthy ? "ok" : "unhealthy"));
+	/* Degraded (some metrics fail, the rest are served) is still 200: restarting the
+	 * agent would not mend a driver call. */
+	json_object_set_new(doc, "status",
+	                    json_string(!*healthy  ? "unhealthy"
+	                                : degraded ? "degraded"
+	                                           : "ok"));
 	json_object_set_new(doc, "nvml", json_string("ok"));
 	json_object_set_new(doc, "gpus", gpus);
 	return dump(doc);

@@ -5,10 +5,17 @@
  * sample the header is taken back, so unsupported metrics leave no trace.
  */
 #include "export/prom.h"
+#include "export/collectors.h"
 #include "export/prom_procs.h"
+#include "series/xid.h"
 
 #include <stdio.h>
 #include <string.h>
+
+void prom_dcgm_default(struct prom_dcgm *d)
+{
+	*d = (struct prom_dcgm){.host_label = "hostname", .driver_version = true};
+}
 
 int prom_parse_names(const char *s, unsigned *names)
 {
@@ -75,8 +82,12 @@ static void mig_labels(struct strbuf *out, const struct mig_record *r)
 	sb_printf(out, "\",GPU_I_ID=\"%u\"", r->gi);
 }
 
-static void dcgm_labels(struct strbuf *out, const struct gpu_record *g, const char *host,
-                        const struct mig_record *mig)
+/* dcgm-exporter's labels, in its order: gpu, UUID, pci_bus_id, device, modelName, the MIG
+ * instance's, the host's, the label fields (driver and NVML versions), then the Xid's
+ * err_code and err_msg, and the pod that holds the GPU. */
+static void dcgm_labels(struct strbuf *out, const struct gpu_record *g,
+                        const struct board_info *info, const struct prom_dcgm *o,
+                        const struct mig_record *mig, int m, double raw)
 {
 	sb_printf(out, "{gpu=\"%u\",UUID=\"", g->index);
 	sb_label_value(out, g->id.uuid);
@@ -88,9 +99,27 @@ static void dcgm_labels(struct strbuf *out, const struct gpu_record *g, const ch
 	sb_puts(out, "\"");
 	if (mig)
 		mig_labels(out, mig);
-	sb_puts(out, ",Hostname=\"");
-	sb_label_value(out, host);
-	sb_puts(out, "\"");
+	if (o->host_label && *o->host_label) {
+		sb_printf(out, ",%s=\"", o->host_label);
+		sb_label_value(out, info->hostname);
+		sb_puts(out, "\"");
+	}
+	if (o->driver_version) {
+		sb_puts(out, ",DCGM_FI_DRIVER_VERSION=\"");
+		sb_label_value(out, info->driver_version);
+		sb_puts(out, "\"");
+	}
+	if (o->nvml_version) {
+		sb_puts(out, ",DCGM_FI_NVML_VERSION=\"");
+		sb_label_value(out, info->nvml_version);
+		sb_puts(out, "\"");
+	}
+	if (m == METRIC_XID_LAST) {
+		int code = (int)raw;
+		sb_printf(out, ",err_code=\"%d\",err_msg=\"", code);
+		sb_label_value(out, code == 0 ? "No Error" : xid_description(code));
+		sb_puts(out, "\"");
+	}
 	if (!mig)
 		prom_owner_labels(g, out); /* pod, namespace, container: one pod holds the GPU */
 }
@@ -239,39 +268,67 @@ static void render_info(const struct board_snapshot *s, bool om, struct strbuf *
 	sb_puts(out, "\"} 1\n");
 }
 
-static void render_dcgm(const struct board_snapshot *s, bool om, struct strbuf *out)
+/* One DCGM sample line of metric m (raw value) for GPU g, or for its MIG instance mig. */
+static void dcgm_line(struct strbuf *out, const char *name, const struct gpu_record *g,
+                      const struct board_snapshot *s, const struct prom_dcgm *o,
+                      const struct mig_record *mig, int m, double raw)
+{
+	sb_puts(out, name);
+	dcgm_labels(out, g, &s->info, o, mig, m, raw);
+	sb_puts(out, "} ");
+	sb_double(out, metric_dcgm_value(metric_table[m].unit, raw));
+	sb_puts(out, "\n");
+}
+
+/* dcgm-exporter on a MIG GPU watches its GPU instances, not the GPU: every series of such
+ * a GPU is per instance, with the instance's labels, the instance's own value where it has
+ * one (memory, profiling) and the GPU's where the value is the device's (temperature,
+ * clocks, power), so that sum(DCGM_FI_DEV_FB_USED) never counts a GPU twice. */
+static bool render_dcgm_gpu(struct strbuf *out, const char *name, const struct gpu_record *g,
+                            const struct board_snapshot *s, const struct prom_dcgm *o, int m)
+{
+	if (g->n_mig == 0) {
+		if (!has_value(g, m))
+			return false;
+		dcgm_line(out, name, g, s, o, NULL, m, g->raw[m]);
+		return true;
+	}
+	bool any = false;
+	for (unsigned k = 0; k < g->n_mig; k++) {
+		const struct mig_record *r = &g->mig[k];
+		if (metric_per_mig(m)) {
+			if (!metric_set_has(&r->valid, m))
+				continue;
+			dcgm_line(out, name, g, s, o, r, m, r->raw[m]);
+		} else {
+			if (!has_value(g, m))
+				continue;
+			dcgm_line(out, name, g, s, o, r, m, g->raw[m]);
+		}
+		any = true;
+	}
+	return any;
+}
+
+static void render_dcgm(const struct board_snapshot *s, bool om, const struct prom_dcgm *o,
+                        struct strbuf *out)
 {
 	for (int m = 0; m < METRIC_COUNT; m++) {
 		const struct metric_def *d = &metric_table[m];
 		if (!d->dcgm)
 			continue;
+		const struct collector *c = o->select ? collectors_find_metric(o->select, m) : NULL;
+		if (o->select && !c)
+			continue;
+		bool counter = c ? c->type == COLLECTOR_COUNTER : d->type == COUNTER;
 		/* DCGM's counter names lack _total, which OpenMetrics requires of
 		 * counters; there they are typed unknown (rate() works the same). */
-		const char *type = d->type == GAUGE ? "gauge" : om ? "unknown" : "counter";
+		const char *type = !counter ? "gauge" : om ? "unknown" : "counter";
 		size_t mark = out->len;
-		header(out, d->dcgm, d->dcgm_help, type, false, false);
+		header(out, d->dcgm, c ? c->help : d->dcgm_help, type, false, false);
 		bool any = false;
-		for (unsigned i = 0; i < s->count; i++) {
-			const struct gpu_record *g = &s->gpus[i];
-			for (unsigned k = 0; metric_per_mig(m) && k < g->n_mig; k++) {
-				if (!metric_set_has(&g->mig[k].valid, m))
-					continue;
-				any = true;
-				sb_puts(out, d->dcgm);
-				dcgm_labels(out, g, s->info.hostname, &g->mig[k]);
-				sb_puts(out, "} ");
-				sb_double(out, metric_dcgm_value(d->unit, g->mig[k].raw[m]));
-				sb_puts(out, "\n");
-			}
-			if (!has_value(g, m))
-				continue;
-			any = true;
-			sb_puts(out, d->dcgm);
-			dcgm_labels(out, g, s->info.hostname, NULL);
-			sb_puts(out, "} ");
-			sb_double(out, metric_dcgm_value(d->unit, g->raw[m]));
-			sb_puts(out, "\n");
-		}
+		for (unsigned i = 0; i < s->count; i++)
+			any |= render_dcgm_gpu(out, d->dcgm, &s->gpus[i], s, o, m);
 		if (!any)
 			out->len = mark;
 	}
@@ -346,8 +403,17 @@ void prom_render_body(const struct board_snapshot *s, const struct prom_options 
 		render_info(s, o->openmetrics, out);
 		prom_render_processes(s, o->process_cap, o->openmetrics, out);
 	}
-	if (o->names & NAMES_DCGM)
-		render_dcgm(s, o->openmetrics, out);
+	if (o->names & NAMES_DCGM) {
+		struct prom_dcgm defaults;
+		prom_dcgm_default(&defaults);
+		const struct prom_dcgm *d = o->dcgm ? o->dcgm : &defaults;
+		struct prom_dcgm eff = *d;
+		if (d->select) { /* the file's label rows decide the label fields */
+			eff.driver_version = collectors_has_label(d->select, LABEL_DRIVER_VERSION);
+			eff.nvml_version = collectors_has_label(d->select, LABEL_NVML_VERSION);
+		}
+		render_dcgm(s, o->openmetrics, &eff, out);
+	}
 }
 
 void prom_finish(const struct prom_options *o, struct strbuf *out)

@@ -14,10 +14,28 @@
 
 enum prom_names { NAMES_NATIVE = 1, NAMES_DCGM = 2, NAMES_BOTH = 3 };
 
+struct collectors;
+
+/* How the DCGM_FI_* series look, as dcgm-exporter's flags set them (NULL in prom_options:
+ * the defaults of prom_dcgm_default). */
+struct prom_dcgm {
+	const char *host_label;          /* "hostname" (dcgm-exporter since #655), "Hostname" (older
+	                                  * dashboards), or NULL for none (-n/--no-hostname) */
+	bool driver_version;             /* DCGM_FI_DRIVER_VERSION="..." on every series */
+	bool nvml_version;               /* DCGM_FI_NVML_VERSION="..." on every series */
+	const struct collectors *select; /* -f: only these names, typed and described as the
+	                                  * file says (the label rows set the two above);
+	                                  * NULL: every DCGM name gpuscope has */
+};
+
+/* hostname label, driver version label on, no NVML version label, every name. */
+void prom_dcgm_default(struct prom_dcgm *d);
+
 struct prom_options {
 	unsigned names; /* enum prom_names bits */
 	bool openmetrics;
 	unsigned process_cap; /* per-process series per GPU (export/prom_procs.h); 0: default */
+	const struct prom_dcgm *dcgm; /* NULL: prom_dcgm_default */
 };
 
 #define PROM_CONTENT_TYPE_TEXT        "text/plain; version=0.0.4; charset=utf-8"

@@ -26,6 +26,10 @@
 #include "export/json.h"
 #include "export/proc_json.h"
 #include "export/prom.h"
+#include "export/collectors.h"
+#include "http/accept.h"
+#include "http/auth.h"
+#include "http/guard.h"
 #include "http/index_page.h"
 #include "http/scrape_clients.h"
 
@@ -48,7 +52,14 @@ struct http_server {
 	pthread_mutex_t lock;
 	struct cached plain[2]; /* [openmetrics], without "# EOF" */
 	struct scrape_clients clients;
+	_Atomic(struct http_auth *) auth;  /* NULL: no client certificate or password asked */
+	struct http_auth *retired_auth[8]; /* replaced by SIGHUP; freed at stop */
+	unsigned nretired;
+	struct prom_dcgm dcgm; /* under lock: the look of DCGM series (has_dcgm) */
+	bool has_dcgm;
+	struct collectors *owned_coll; /* under lock: a reload's collectors, ours to free */
 	unsigned port;
+	struct http_guard *guard; /* limits and time per request (guard.h) */
 };
 
 static struct body *body_new(const char *data, size_t len)
@@ -128,7 +139,8 @@ static struct body *values_body(struct http_server *h, bool om)
 			sb_init(&sb, 64 * 1024);
 			struct prom_options o = {.names = h->cfg.names,
 			                         .openmetrics = om,
-			                         .process_cap = h->cfg.process_cap};
+			                         .process_cap = h->cfg.process_cap,
+			                         .dcgm = h->has_dcgm ? &h->dcgm : NULL};
 			prom_render_body(&snap, &o, &sb);
 			if (!sb.oom) {
 				struct body *b = body_new(sb.data, sb.len);
@@ -171,8 +183,12 @@ static struct body *metrics_body(struct http_server *h, struct MHD_Connection *c
 	struct body *values = values_body(h, om);
 	if (!values)
 		return NULL;
+	pthread_mutex_lock(&h->lock);
+	unsigned names = h->cfg.names; /* SIGHUP may change it */
+	pthread_mutex_unlock(&h->lock);
+	/* DCGM series are all in the cached values; this scrape's own part is native. */
 	struct prom_options o = {
-	    .names = h->cfg.names, .openmetrics = om, .process_cap = h->cfg.process_cap};
+	    .names = names, .openmetrics = om, .process_cap = h->cfg.process_cap};
 	struct strbuf sb;
 	sb_init(&sb, values->len + 32 * 1024);
 	sb_append(&sb, values->data, values->len);
@@ -205,26 +221,6 @@ static struct body *metrics_body(struct http_server *h, struct MHD_Connection *c
 		out = gz ? gzip_body(&sb) : body_new(sb.data, sb.len);
 	sb_free(&sb);
 	return out;
-}
-
-/* True when the comma-separated header value lists token with q > 0. */
-static bool header_allows(const char *value, const char *token)
-{
-	if (!value)
-		return false;
-	size_t tl = strlen(token);
-	for (const char *p = value; (p = strcasestr(p, token)) != NULL; p += tl) {
-		bool starts = p == value || p[-1] == ',' || p[-1] == ' ';
-		char after = p[tl];
-		if (!starts || (after && after != ',' && after != ';' && after != ' '))
-			continue;
-		const char *q = strstr(p + tl, "q=");
-		const char *comma = strchr(p + tl, ',');
-		if (q && (!comma || q < comma) && strtod(q + 2, NULL) <= 0.0)
-			return false;
-		return true;
-	}
-	return false;
 }
 
 static enum MHD_Result send_text(struct MHD_Connection *c, unsigned status, const char *type,
@@ -261,8 +257,8 @@ static enum MHD_Result serve_metrics(struct http_server *h, struct MHD_Connectio
 {
 	const char *accept = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Accept");
 	const char *enc = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Accept-Encoding");
-	bool om = header_allows(accept, "application/openmetrics-text");
-	bool gz = header_allows(enc, "gzip");
+	bool om = http_header_allows(accept, "application/openmetrics-text");
+	bool gz = http_header_allows(enc, "gzip");
 	struct body *b = metrics_body(h, c, om, gz);
 	if (!b)
 		return send_text(c, 503, "text/plain; charset=utf-8",
@@ -296,6 +292,16 @@ static enum MHD_Result serve_snapshot_json(struct http_server *h, struct MHD_Con
 		char *history = h->cfg.extras->health_history(h->cfg.extras->ctx);
 		json = json_with_field(json, "history", history);
 		free(history);
+	}
+	if (health && json) {
+		struct http_guard_stats st;
+		http_guard_get_stats(h->guard, &st);
+		char text[160];
+		snprintf(text, sizeof(text),
+		         "{\"open_connections\": %u, \"refused\": %llu, \"cut\": %llu, "
+		         "\"uri_too_long\": %llu}",
+		         st.open, st.refused, st.cut, st.uri_too_long);
+		json = json_with_field(json, "http", text);
 	}
 	return send_json(c, healthy ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE, json);
 }
@@ -356,11 +362,16 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
                               size_t *upload_size, void **req_cls)
 {
 	struct http_server *h = cls;
+	enum MHD_Result refused;
+	if (http_guard_refuse(h->guard, c, req_cls, &refused))
+		return refused;
 	bool get = strcmp(method, MHD_HTTP_METHOD_GET) == 0;
 	bool head = strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
 	if (!*req_cls) {
-		/* First call: headers only.  Answer a wrong method at once. */
+		/* First call: headers only.  Who is asking, then a wrong method, at once. */
 		*req_cls = &request_marker;
+		if (!http_auth_allow(atomic_load(&h->auth), c, url, &refused))
+			return refused;
 		if (!get && !head) {
 			struct MHD_Response *r = MHD_create_response_from_buffer(
 			    19, (void *)"method not allowed\n", MHD_RESPMEM_PERSISTENT);
@@ -399,11 +410,27 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 static struct MHD_Daemon *start_daemon(struct http_server *h, unsigned flags,
                                        const struct sockaddr *sa)
 {
+	const struct webconfig *w = h->cfg.web;
+	struct MHD_OptionItem tls[4];
+	size_t n = 0;
+	if (w && w->tls) {
+		flags |= MHD_USE_TLS;
+		tls[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, w->key_pem};
+		tls[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, w->cert_pem};
+		/* A trust list makes GnuTLS ask for client certificates (auth.c checks them). */
+		if (w->ca_pem && w->client_auth != CLIENT_AUTH_NONE)
+			tls[n++] =
+			    (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_TRUST, 0, w->ca_pem};
+	}
+	tls[n] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
 	return MHD_start_daemon(
 	    flags, 0, NULL, NULL, handle, h, MHD_OPTION_SOCK_ADDR, sa, MHD_OPTION_THREAD_POOL_SIZE,
-	    (unsigned)h->cfg.threads, MHD_OPTION_CONNECTION_LIMIT, (unsigned)256,
-	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-	    (size_t)32 * 1024, MHD_OPTION_END);
+	    (unsigned)h->cfg.threads, MHD_OPTION_CONNECTION_LIMIT,
+	    http_guard_mhd_connection_limit(h->guard), MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10,
+	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, HTTP_GUARD_POOL_BYTES, MHD_OPTION_NOTIFY_CONNECTION,
+	    http_guard_notify, h->guard, MHD_OPTION_NOTIFY_COMPLETED, http_guard_completed,
+	    h->guard, MHD_OPTION_URI_LOG_CALLBACK, http_guard_uri, h->guard, MHD_OPTION_ARRAY, tls,
+	    MHD_OPTION_END);
 }
 
 /* Why the address cannot be bound, as an errno (0: it can, so the failure was
@@ -433,8 +460,21 @@ struct http_server *http_start(struct board *b, const struct http_config *cfg, c
 	h->cfg = *cfg;
 	if (h->cfg.threads == 0)
 		h->cfg.threads = 2;
+	struct http_guard_limits lim;
+	http_guard_limits_default(&lim);
+	if (!(h->guard = http_guard_start(&lim))) {
+		snprintf(err, errlen, "cannot start the HTTP guard thread: %s", strerror(errno));
+		free(h);
+		return NULL;
+	}
 	pthread_mutex_init(&h->lock, NULL);
 	scrape_clients_init(&h->clients);
+	if (cfg->web)
+		atomic_init(&h->auth, http_auth_new(cfg->web));
+	if (cfg->dcgm) {
+		h->dcgm = *cfg->dcgm;
+		h->has_dcgm = true;
+	}
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO;
 	const struct sockaddr *sa = (const struct sockaddr *)&cfg->addr.ss;
 	if (cfg->addr.ss.ss_family == AF_INET6)
@@ -460,8 +500,10 @@ struct http_server *http_start(struct board *b, const struct http_config *cfg, c
 			         "cannot listen on port %u: %s (choose another with --listen)",
 			         cfg->addr.port,
 			         why ? strerror(why) : "libmicrohttpd refused to start");
+		http_auth_free(atomic_load(&h->auth));
 		scrape_clients_destroy(&h->clients);
 		pthread_mutex_destroy(&h->lock);
+		http_guard_stop(h->guard);
 		free(h);
 		return NULL;
 	}
@@ -481,9 +523,51 @@ void http_stop(struct http_server *h)
 	if (!h)
 		return;
 	MHD_stop_daemon(h->daemon);
+	http_guard_stop(h->guard);
 	for (int i = 0; i < 2; i++)
 		body_unref(h->plain[i].body);
 	scrape_clients_destroy(&h->clients);
+	http_auth_free(atomic_load(&h->auth));
+	for (unsigned i = 0; i < h->nretired; i++)
+		http_auth_free(h->retired_auth[i]);
+	if (h->owned_coll) {
+		collectors_free(h->owned_coll);
+		free(h->owned_coll);
+	}
 	pthread_mutex_destroy(&h->lock);
 	free(h);
+}
+
+void http_set_exposition(struct http_server *h, unsigned names, const struct prom_dcgm *dcgm,
+                         struct collectors *owned)
+{
+	pthread_mutex_lock(&h->lock);
+	h->cfg.names = names;
+	h->dcgm = *dcgm;
+	h->has_dcgm = true;
+	/* Rendering happens under this lock, so nothing reads the old collectors now. */
+	if (h->owned_coll) {
+		collectors_free(h->owned_coll);
+		free(h->owned_coll);
+	}
+	h->owned_coll = owned;
+	for (int i = 0; i < 2; i++) { /* render afresh on the next scrape */
+		body_unref(h->plain[i].body);
+		h->plain[i].body = NULL;
+	}
+	pthread_mutex_unlock(&h->lock);
+}
+
+bool http_set_auth(struct http_server *h, const struct webconfig *w)
+{
+	pthread_mutex_lock(&h->lock);
+	bool ok = h->nretired < sizeof(h->retired_auth) / sizeof(h->retired_auth[0]);
+	if (ok) {
+		/* A request may still hold the old one: it is freed at stop, not now. */
+		struct http_auth *old = atomic_exchange(&h->auth, http_auth_new(w));
+		if (old)
+			h->retired_auth[h->nretired++] = old;
+	}
+	pthread_mutex_unlock(&h->lock);
+	return ok;
 }

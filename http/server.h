@@ -17,6 +17,7 @@
 #ifndef GPUSCOPE_HTTP_SERVER_H
 #define GPUSCOPE_HTTP_SERVER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "http/listen_addr.h"
@@ -25,6 +26,8 @@
 struct http_server;
 struct strbuf;
 struct prom_options;
+struct prom_dcgm;
+struct webconfig;
 
 /* What rooms outside the core add to the endpoint (history, diagnosis),
  * as callbacks, so http/ never links them.  Each callback may be NULL; each
@@ -46,6 +49,8 @@ struct http_config {
 	unsigned threads; /* worker threads */
 	const struct http_extras *extras; /* NULL: none */
 	unsigned process_cap;             /* per-process series per GPU; 0: default (10) */
+	const struct prom_dcgm *dcgm;     /* look of DCGM_FI_* series; NULL: defaults */
+	const struct webconfig *web;      /* TLS and basic auth (webconfig.h); NULL: neither */
 };
 
 struct http_server *http_start(struct board *b, const struct http_config *cfg, char *err,
@@ -53,5 +58,14 @@ struct http_server *http_start(struct board *b, const struct http_config *cfg, c
 /* The port actually bound (useful with --listen :0). */
 unsigned http_port(const struct http_server *h);
 void http_stop(struct http_server *h);
+
+/* SIGHUP: new name sets and DCGM look; owned (may be NULL) is the collectors dcgm->select
+ * points to, freed by the server when replaced or at stop.  The next scrape renders afresh. */
+struct collectors;
+void http_set_exposition(struct http_server *h, unsigned names, const struct prom_dcgm *dcgm,
+                         struct collectors *owned);
+/* SIGHUP: new basic-auth users and client-certificate rule (not the certificate itself:
+ * that needs a restart).  False when reloaded too often to keep the old ones safely. */
+bool http_set_auth(struct http_server *h, const struct webconfig *w);
 
 #endif

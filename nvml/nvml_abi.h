@@ -128,6 +128,16 @@ typedef struct {
 #define NVML_FI_DEV_MEMORY_TEMP               82
 #define NVML_FI_DEV_NVLINK_THROUGHPUT_DATA_TX 138
 #define NVML_FI_DEV_NVLINK_THROUGHPUT_DATA_RX 139
+/* Health counters read together on the slow tier (sample/sources.c read_health_fields):
+ * pages retired for single- and double-bit errors and pending retirement (pre-Hopper; row
+ * remapping replaced it), and NVLink error totals over all links. */
+#define NVML_FI_DEV_RETIRED_SBE                         29
+#define NVML_FI_DEV_RETIRED_DBE                         30
+#define NVML_FI_DEV_RETIRED_PENDING                     31
+#define NVML_FI_DEV_NVLINK_CRC_FLIT_ERROR_COUNT_TOTAL   38
+#define NVML_FI_DEV_NVLINK_CRC_DATA_ERROR_COUNT_TOTAL   45
+#define NVML_FI_DEV_NVLINK_REPLAY_ERROR_COUNT_TOTAL     52
+#define NVML_FI_DEV_NVLINK_RECOVERY_ERROR_COUNT_TOTAL   59
 
 /* Driver sample buffers (nvmlDeviceGetSamples). */
 enum {

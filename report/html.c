@@ -224,11 +224,14 @@ int report_render_html(FILE *out, const struct report_data *d, const struct anal
 	if (!isnan(f.util_mean))
 		fprintf(out, "<tr><th>Mean utilization</th><td>%.0f%%</td></tr>\n",
 		        f.util_mean * 100);
-	if (!isnan(f.waste_per_day))
-		fprintf(out,
-		        "<tr><th>Waste (idle time)</th><td>%.2f %s/day, %.0f %s/year</td></tr>\n",
-		        f.waste_per_day, cur, f.waste_per_day * 365, cur);
-	else
+	if (!isnan(f.waste_per_day)) {
+		/* --currency is the user's text: escaped like everything else that is not ours. */
+		fprintf(out, "<tr><th>Waste (idle time)</th><td>%.2f ", f.waste_per_day);
+		esc(out, cur);
+		fprintf(out, "/day, %.0f ", f.waste_per_day * 365);
+		esc(out, cur);
+		fputs("/year</td></tr>\n", out);
+	} else
 		fputs("<tr><th>Waste</th><td>unknown (no price: --price-per-gpu-hour)</td></tr>\n",
 		      out);
 	if (f.energy_j > 0)

@@ -3,8 +3,8 @@
  *
  * One range query (/api/v1/query_range) per DCGM_FI_* name the report needs,
  * so the same report runs on a fleet scraped from gpuscope agents or from
- * NVIDIA's dcgm-exporter.  Series are grouped into GPUs by (Hostname, UUID)
- * (instance when there is no Hostname label); MIG instances (GPU_I_ID) are
+ * NVIDIA's dcgm-exporter.  Series are grouped into GPUs by (hostname, UUID)
+ * (Hostname from older exporters, instance when there is neither); MIG instances (GPU_I_ID) are
  * left out, as in the local history.  DCGM's units are turned back into the
  * metric table's raw units (W to mW, MiB to bytes, ratio to percent), so the
  * one conversion in report_convert() applies to every source.
@@ -104,7 +104,10 @@ out:
 static struct report_gpu *gpu_for(struct report_data *d, json_t *labels)
 {
 	const char *uuid = json_string_value(json_object_get(labels, "UUID"));
-	const char *host = json_string_value(json_object_get(labels, "Hostname"));
+	/* dcgm-exporter writes hostname since its 4.x releases (#655), Hostname before. */
+	const char *host = json_string_value(json_object_get(labels, "hostname"));
+	if (!host || !*host)
+		host = json_string_value(json_object_get(labels, "Hostname"));
 	if (!host || !*host)
 		host = json_string_value(json_object_get(labels, "instance"));
 	if (!uuid || json_object_get(labels, "GPU_I_ID"))

@@ -123,6 +123,9 @@ enum gpu_health sampler_sweep(struct gpu_worker *w, struct source_ctx *ctx, enum
 	int failed = 0;
 	int calls = 0; /* sources that call NVML (not the derived clock loss) */
 	double t0 = mono_now();
+	unsigned char noted[SRC_COUNT]; /* what each source returned, for the board */
+	int rcs[SRC_COUNT];
+	unsigned n_noted = 0;
 
 	for (int i = 0; i < w->plan_len[tier]; i++) {
 		enum source_id src = w->plan[tier][i];
@@ -130,6 +133,10 @@ enum gpu_health sampler_sweep(struct gpu_worker *w, struct source_ctx *ctx, enum
 		long long begun = profile_begin();
 		nvmlReturn_t rc = source_reader(src)(ctx, raw, &got);
 		profile_end(tier, src, begun);
+		if (rc != NVML_ERROR_IN_USE) { /* IN_USE: skipped behind another GPU's GPM call */
+			noted[n_noted] = (unsigned char)src;
+			rcs[n_noted++] = (int)rc;
+		}
 		if (rc == NVML_SUCCESS)
 			continue;
 		snprintf(why, whylen, "%s: %s", source_table[src].call,
@@ -144,6 +151,8 @@ enum gpu_health sampler_sweep(struct gpu_worker *w, struct source_ctx *ctx, enum
 	}
 	publish_extras(w, ctx);
 	board_publish(w->s->board, w->index, tier, raw, &got);
+	/* Per source, so one failing call is named (a "degraded" GPU) before all fail. */
+	board_note_sources(w->s->board, w->index, noted, rcs, n_noted);
 	return calls > 0 && failed >= calls ? GPU_FAILING : GPU_OK;
 }
 

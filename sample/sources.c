@@ -6,6 +6,8 @@
  */
 #include "sample/sources.h"
 
+#include <string.h>
+
 #include "series/snapshot.h"
 
 #define NEED(sym)                                             \
@@ -375,6 +377,43 @@ static nvmlReturn_t read_remapped_rows(struct source_ctx *ctx, double *raw, metr
 	return rc;
 }
 
+/* Retired pages and NVLink error totals: seven counters in one field-values call, each
+ * with its own answer (a GPU without NVLink, or with row remapping instead of page
+ * retirement, fails those fields alone). */
+static nvmlReturn_t read_health_fields(struct source_ctx *ctx, double *raw, metric_set *got)
+{
+	static const struct {
+		unsigned field;
+		enum metric_id metric;
+	} rows[] = {
+	    {NVML_FI_DEV_RETIRED_SBE, METRIC_RETIRED_SBE},
+	    {NVML_FI_DEV_RETIRED_DBE, METRIC_RETIRED_DBE},
+	    {NVML_FI_DEV_RETIRED_PENDING, METRIC_RETIRED_PENDING},
+	    {NVML_FI_DEV_NVLINK_CRC_FLIT_ERROR_COUNT_TOTAL, METRIC_NVLINK_CRC_FLIT},
+	    {NVML_FI_DEV_NVLINK_CRC_DATA_ERROR_COUNT_TOTAL, METRIC_NVLINK_CRC_DATA},
+	    {NVML_FI_DEV_NVLINK_REPLAY_ERROR_COUNT_TOTAL, METRIC_NVLINK_REPLAY},
+	    {NVML_FI_DEV_NVLINK_RECOVERY_ERROR_COUNT_TOTAL, METRIC_NVLINK_RECOVERY},
+	};
+	enum { N = sizeof(rows) / sizeof(rows[0]) };
+	NEED(device_get_field_values);
+	nvmlFieldValue_t f[N];
+	memset(f, 0, sizeof(f));
+	for (int i = 0; i < N; i++)
+		f[i].fieldId = rows[i].field;
+	nvmlReturn_t rc = ctx->lib->device_get_field_values(ctx->dev, N, f);
+	if (rc != NVML_SUCCESS)
+		return rc;
+	nvmlReturn_t any = NVML_ERROR_NOT_SUPPORTED;
+	for (int i = 0; i < N; i++) {
+		if (f[i].nvmlReturn != NVML_SUCCESS)
+			continue;
+		raw[rows[i].metric] = field_value(&f[i]);
+		metric_set_add(got, rows[i].metric);
+		any = NVML_SUCCESS;
+	}
+	return any;
+}
+
 static const source_read_fn readers[SRC_COUNT] = {
     [SRC_UTILIZATION] = read_utilization,
     [SRC_MEMORY] = read_memory,
@@ -404,6 +443,7 @@ static const source_read_fn readers[SRC_COUNT] = {
     [SRC_ECC_SBE_AGGREGATE] = read_ecc_sbe_agg,
     [SRC_ECC_DBE_AGGREGATE] = read_ecc_dbe_agg,
     [SRC_REMAPPED_ROWS] = read_remapped_rows,
+    [SRC_HEALTH_FIELDS] = read_health_fields,
     [SRC_SLOWDOWN_TEMP] = read_slowdown_temp,
     [SRC_SHUTDOWN_TEMP] = read_shutdown_temp,
     [SRC_GPU_MAX_TEMP] = read_gpu_max_temp,

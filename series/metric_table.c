@@ -52,7 +52,7 @@ static const struct {
     [UNIT_MILLIJOULES] = {"joules", "mJ"},
     [UNIT_MEGAHERTZ] = {"hertz", "MHz"},
     [UNIT_CELSIUS] = {"degrees Celsius", "C"},
-    [UNIT_SECONDS] = {"seconds", "s"},
+    [UNIT_SECONDS] = {"seconds", "ns"}, /* DCGM's violation counters count nanoseconds */
     [UNIT_COUNT] = {"count", "count"},
 };
 
@@ -102,12 +102,13 @@ double metric_dcgm_value(enum metric_unit unit, double raw)
 		return raw / 100.0;
 	case UNIT_MIB_PER_S:
 		return raw * 1048576.0;
+	case UNIT_SECONDS: /* DCGM_FI_DEV_*_VIOLATION: throttled time in ns */
+		return floor(raw * 1e9);
 	case UNIT_PERCENT:
 	case UNIT_RATIO:
 	case UNIT_MILLIJOULES:
 	case UNIT_MEGAHERTZ:
 	case UNIT_CELSIUS:
-	case UNIT_SECONDS:
 	case UNIT_COUNT:
 	case UNIT_KIND_COUNT:
 		break;

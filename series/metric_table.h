@@ -118,6 +118,7 @@ enum sample_tier {
 	X(ECC_SBE_AGGREGATE, TIER_SLOW, "nvmlDeviceGetTotalEccErrors")              \
 	X(ECC_DBE_AGGREGATE, TIER_SLOW, "nvmlDeviceGetTotalEccErrors")              \
 	X(REMAPPED_ROWS, TIER_SLOW, "nvmlDeviceGetRemappedRows")                    \
+	X(HEALTH_FIELDS, TIER_SLOW, "nvmlDeviceGetFieldValues")                     \
 	X(NVLINK, TIER_COSTLY, "nvmlDeviceGetNvLinkState")                          \
 	X(SLOWDOWN_TEMP, TIER_STATIC, "nvmlDeviceGetTemperatureThreshold")          \
 	X(SHUTDOWN_TEMP, TIER_STATIC, "nvmlDeviceGetTemperatureThreshold")          \
@@ -210,7 +211,7 @@ X(CLOCK_EVENT_REASONS, "gpuscope_clock_event_reasons", "", GAUGE, UNIT_COUNT, SR
   "DCGM_FI_DEV_CLOCK_THROTTLE_REASONS", "Current clock throttle reasons (bitmask).") \
 X(PSTATE, "gpuscope_performance_state", "", GAUGE, UNIT_COUNT, SRC_PSTATE, \
   "Performance state, 0 (P0, maximum performance) to 15 (P15, minimum).", \
-  NULL, NULL) \
+  "DCGM_FI_DEV_PSTATE", "Performance state (P-State) 0-15. 0=highest") \
 X(ENC_UTIL, "gpuscope_encoder_utilization_ratio", "", GAUGE, UNIT_PERCENT, SRC_ENCODER, \
   "Fraction of time the video encoder was busy.", \
   "DCGM_FI_DEV_ENC_UTIL", "Encoder utilization (in %).") \
@@ -252,7 +253,7 @@ X(GPM_FP16, "gpuscope_pipe_active_ratio", "pipe=\"fp16\"", GAUGE, UNIT_ACTIVITY,
   "DCGM_FI_PROF_PIPE_FP16_ACTIVE", "Ratio of cycles the fp16 pipes are active.") \
 X(GPM_INTEGER, "gpuscope_pipe_active_ratio", "pipe=\"integer\"", GAUGE, UNIT_ACTIVITY, SRC_GPM, \
   "Fraction of cycles each arithmetic pipe was active (GPM): fp64, fp32, fp16, integer.", \
-  NULL, NULL) \
+  "DCGM_FI_PROF_PIPE_INT_ACTIVE", "Ratio of cycles the integer pipe is active.") \
 X(GPM_PCIE_TX, "gpuscope_pcie_transmit_bytes_per_second", "", GAUGE, UNIT_MIB_PER_S, SRC_GPM, \
   "PCIe traffic from the GPU to the host, headers included (GPM).", \
   "DCGM_FI_PROF_PCIE_TX_BYTES", "The rate of data transmitted over the PCIe bus - including both protocol headers and data payloads - in bytes per second.") \
@@ -276,7 +277,7 @@ X(CLOCK_LOSS, "gpuscope_sm_clock_loss_ratio", "", GAUGE, UNIT_RATIO, SRC_CLOCK_L
   NULL, NULL) \
 X(POWER_INSTANT, "gpuscope_power_instant_watts", "", GAUGE, UNIT_MILLIWATTS, SRC_POWER_SAMPLES, \
   "Newest of the driver's 20 ms power samples (instantaneous, unlike gpuscope_power_watts); its window aggregates see every sample.", \
-  NULL, NULL) \
+  "DCGM_FI_DEV_POWER_USAGE_INSTANT", "Current instantaneous power usage of the device (in W).") \
 X(POWER_INTEGRATED, "gpuscope_power_integrated_joules_total", "", COUNTER, UNIT_MILLIJOULES, SRC_POWER_SAMPLES, \
   "Energy integrated from the driver's 20 ms power samples since the agent started: finer than the energy counter for windows shorter than the slow tier.", \
   NULL, NULL) \
@@ -288,13 +289,13 @@ X(THROTTLE_APP_CLOCKS, "gpuscope_clock_event_seconds_total", "reason=\"clocks_se
   NULL, NULL) \
 X(THROTTLE_POWER_CAP, "gpuscope_clock_event_seconds_total", "reason=\"power_cap\"", COUNTER, UNIT_SECONDS, SRC_CLOCK_EVENT_REASONS, \
   "Time the clocks were held down, by reason (from the reasons bitmask at each fast sweep, so resolution is one --fast-interval).", \
-  NULL, NULL) \
+  "DCGM_FI_DEV_POWER_VIOLATION", "Throttling duration due to power constraints (in ns).") \
 X(THROTTLE_HW_SLOWDOWN, "gpuscope_clock_event_seconds_total", "reason=\"hw_slowdown\"", COUNTER, UNIT_SECONDS, SRC_CLOCK_EVENT_REASONS, \
   "Time the clocks were held down, by reason (from the reasons bitmask at each fast sweep, so resolution is one --fast-interval).", \
   NULL, NULL) \
 X(THROTTLE_SYNC_BOOST, "gpuscope_clock_event_seconds_total", "reason=\"sync_boost\"", COUNTER, UNIT_SECONDS, SRC_CLOCK_EVENT_REASONS, \
   "Time the clocks were held down, by reason (from the reasons bitmask at each fast sweep, so resolution is one --fast-interval).", \
-  NULL, NULL) \
+  "DCGM_FI_DEV_SYNC_BOOST_VIOLATION", "Throttling duration due to sync-boost constraints (in ns).") \
 X(THROTTLE_SW_THERMAL, "gpuscope_clock_event_seconds_total", "reason=\"sw_thermal\"", COUNTER, UNIT_SECONDS, SRC_CLOCK_EVENT_REASONS, \
   "Time the clocks were held down, by reason (from the reasons bitmask at each fast sweep, so resolution is one --fast-interval).", \
   NULL, NULL) \
@@ -342,10 +343,31 @@ X(REMAP_UNCORRECTABLE, "gpuscope_remapped_rows_total", "cause=\"uncorrectable\""
   "DCGM_FI_DEV_UNCORRECTABLE_REMAPPED_ROWS", "Number of remapped rows for uncorrectable errors") \
 X(REMAP_PENDING, "gpuscope_row_remap_pending", "", GAUGE, UNIT_COUNT, SRC_REMAPPED_ROWS, \
   "1 when a row remap waits for a GPU reset to take effect.", \
-  NULL, NULL) \
+  "DCGM_FI_DEV_ROW_REMAP_PENDING", "Whether remapping of rows is pending.") \
 X(REMAP_FAILURE, "gpuscope_row_remap_failure", "", GAUGE, UNIT_COUNT, SRC_REMAPPED_ROWS, \
   "1 when a row remap has failed (the GPU needs service).", \
   "DCGM_FI_DEV_ROW_REMAP_FAILURE", "Whether remapping of rows has failed") \
+X(RETIRED_SBE, "gpuscope_retired_pages_total", "cause=\"single_bit\"", COUNTER, UNIT_COUNT, SRC_HEALTH_FIELDS, \
+  "Memory pages retired, by the kind of ECC error that caused it (GPUs before Hopper; Hopper and newer remap rows instead).", \
+  "DCGM_FI_DEV_RETIRED_SBE", "Total number of retired pages due to single-bit errors.") \
+X(RETIRED_DBE, "gpuscope_retired_pages_total", "cause=\"double_bit\"", COUNTER, UNIT_COUNT, SRC_HEALTH_FIELDS, \
+  "Memory pages retired, by the kind of ECC error that caused it (GPUs before Hopper; Hopper and newer remap rows instead).", \
+  "DCGM_FI_DEV_RETIRED_DBE", "Total number of retired pages due to double-bit errors.") \
+X(RETIRED_PENDING, "gpuscope_retired_pages_pending", "", GAUGE, UNIT_COUNT, SRC_HEALTH_FIELDS, \
+  "Memory pages waiting to be retired at the next GPU reset.", \
+  "DCGM_FI_DEV_RETIRED_PENDING", "Total number of pages pending retirement.") \
+X(NVLINK_CRC_FLIT, "gpuscope_nvlink_errors_total", "error=\"crc_flit\"", COUNTER, UNIT_COUNT, SRC_HEALTH_FIELDS, \
+  "NVLink errors over all links, by kind: flow-control CRC, data CRC, replays, recoveries (growing counts mean a failing link).", \
+  "DCGM_FI_DEV_NVLINK_CRC_FLIT_ERROR_COUNT_TOTAL", "Total number of NVLink flow-control CRC errors.") \
+X(NVLINK_CRC_DATA, "gpuscope_nvlink_errors_total", "error=\"crc_data\"", COUNTER, UNIT_COUNT, SRC_HEALTH_FIELDS, \
+  "NVLink errors over all links, by kind: flow-control CRC, data CRC, replays, recoveries (growing counts mean a failing link).", \
+  "DCGM_FI_DEV_NVLINK_CRC_DATA_ERROR_COUNT_TOTAL", "Total number of NVLink data CRC errors.") \
+X(NVLINK_REPLAY, "gpuscope_nvlink_errors_total", "error=\"replay\"", COUNTER, UNIT_COUNT, SRC_HEALTH_FIELDS, \
+  "NVLink errors over all links, by kind: flow-control CRC, data CRC, replays, recoveries (growing counts mean a failing link).", \
+  "DCGM_FI_DEV_NVLINK_REPLAY_ERROR_COUNT_TOTAL", "Total number of NVLink retries.") \
+X(NVLINK_RECOVERY, "gpuscope_nvlink_errors_total", "error=\"recovery\"", COUNTER, UNIT_COUNT, SRC_HEALTH_FIELDS, \
+  "NVLink errors over all links, by kind: flow-control CRC, data CRC, replays, recoveries (growing counts mean a failing link).", \
+  "DCGM_FI_DEV_NVLINK_RECOVERY_ERROR_COUNT_TOTAL", "Total number of NVLink recovery errors.") \
 X(NVLINK_UP, "gpuscope_nvlink_up", "@link", GAUGE, UNIT_COUNT, SRC_NVLINK, \
   "1 when the NVLink link is up, 0 when it is down; one series per link the GPU has.", \
   NULL, NULL) \

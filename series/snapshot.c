@@ -430,3 +430,42 @@ void gpu_record_reason(const struct gpu_record *r, int m, char *buf, size_t len)
 		snprintf(buf, len, "%s: %s (NVML %d)", source_table[src].call,
 		         nvml_lib_strerror(NULL, st->rc), st->rc);
 }
+
+void board_note_sources(struct board *b, unsigned gpu, const unsigned char *srcs, const int *rcs,
+                        unsigned n)
+{
+	struct gpu_slot *s = &b->slots[gpu];
+	double now = mono_now();
+	pthread_mutex_lock(&s->lock);
+	for (unsigned i = 0; i < n; i++) {
+		int *err = &s->rec.source_error[srcs[i]];
+		if (rcs[i] != 0 && *err == 0)
+			s->rec.source_error_since[srcs[i]] = now;
+		*err = rcs[i];
+	}
+	pthread_mutex_unlock(&s->lock);
+	bump(b);
+}
+
+bool gpu_record_failing(const struct gpu_record *r, int m, double now, char *buf, size_t len)
+{
+	enum source_id src = metric_table[m].source;
+	int rc = r->source_error[src];
+	if (rc == 0 || !metric_set_has(&r->supported, m))
+		return false;
+	double for_s = now - r->source_error_since[src];
+	snprintf(buf, len, "%s: %s (NVML %d) for %.0f s", source_table[src].call,
+	         nvml_lib_strerror(NULL, rc), rc, for_s > 0 ? for_s : 0);
+	return true;
+}
+
+const char *gpu_record_state(const struct gpu_record *r, unsigned *n_failing)
+{
+	unsigned n = 0;
+	for (int m = 0; m < METRIC_COUNT; m++)
+		n += r->source_error[metric_table[m].source] != 0 &&
+		     metric_set_has(&r->supported, m);
+	if (n_failing)
+		*n_failing = n;
+	return r->health == GPU_OK && n ? "degraded" : gpu_health_name(r->health);
+}

@@ -171,6 +171,11 @@ struct gpu_record {
 	unsigned n_mig; /* GPU instances (MIG mode on); 0 when MIG is off */
 	struct mig_record mig[GPU_MAX_MIG];
 	struct source_status sources[SRC_COUNT];
+	/* Run-time failures: a source whose last read returned an error has its NVML code
+	 * here (0: the last read was fine) and since when it fails (monotonic seconds); its
+	 * metrics are absent until a read succeeds again (board_note_sources). */
+	int source_error[SRC_COUNT];
+	double source_error_since[SRC_COUNT];
 	double published[TIER_COUNT]; /* monotonic seconds of the last publish */
 	double probe_started;
 	/* Processes (NULL: none read yet, attribution off, or stale); in a snapshot, a
@@ -257,5 +262,18 @@ const char *gpu_health_name(enum gpu_health h);
 /* Why metric m of this GPU is not offered, in words ("supported" when it
  * is), for doctor and the JSON API. */
 void gpu_record_reason(const struct gpu_record *r, int m, char *buf, size_t len);
+
+/* Records what each source of a sweep returned (rcs[i] for srcs[i]; 0 is success), under
+ * one lock: an error starts or continues a failure, a success ends it. */
+void board_note_sources(struct board *b, unsigned gpu, const unsigned char *srcs, const int *rcs,
+                        unsigned n);
+
+/* When metric m's source fails now, writes why ("nvmlDeviceGetPowerUsage: Unknown Error
+ * (NVML 999) for 12 s", as of monotonic now) and returns true. */
+bool gpu_record_failing(const struct gpu_record *r, int m, double now, char *buf, size_t len);
+
+/* The GPU's state as reported: its health, or "degraded" when it is ok but some of its
+ * supported metrics fail (gpu_record_failing); *n_failing gets how many. */
+const char *gpu_record_state(const struct gpu_record *r, unsigned *n_failing);
 
 #endif

@@ -16,29 +16,56 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
-static char *read_file(const char *name, size_t *len)
+char *sim_read_file(const char *name, size_t *len, const char **why)
 {
+	const size_t max = SIM_FILE_MAX;
+	*why = NULL;
 	FILE *fp = fopen(name, "rb");
-	if (!fp)
+	if (!fp) {
+		*why = strerror(errno ? errno : EIO);
 		return NULL;
+	}
+	/* A directory opens and a device (/dev/zero) never ends: only regular files, and
+	 * only up to max bytes, so a wrong path is an error, never a hang or a huge malloc. */
+	struct stat st;
+	if (fstat(fileno(fp), &st) != 0) {
+		*why = strerror(errno);
+		fclose(fp);
+		return NULL;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		*why = S_ISDIR(st.st_mode) ? "is a directory, not a file" : "not a regular file";
+		fclose(fp);
+		return NULL;
+	}
 	char *buf = NULL;
 	size_t cap = 0, n = 0;
 	for (;;) {
 		if (n + 4096 + 1 > cap) {
 			cap = cap ? cap * 2 : 16384;
 			char *nb = realloc(buf, cap);
-			if (!nb)
+			if (!nb) {
+				*why = "out of memory";
 				goto err;
+			}
 			buf = nb;
 		}
-		size_t got = fread(buf + n, 1, cap - n - 1, fp);
+		size_t room = cap - n - 1, left = max + 1 - n; /* one byte more tells "too big" */
+		size_t got = fread(buf + n, 1, room < left ? room : left, fp);
 		n += got;
+		if (n > max) {
+			*why = "larger than 64 MiB, the most the simulator reads";
+			goto err;
+		}
 		if (got == 0)
 			break;
 	}
-	if (ferror(fp))
+	if (ferror(fp)) {
+		*why = strerror(errno ? errno : EIO);
 		goto err;
+	}
 	fclose(fp);
 	buf[n] = '\0';
 	*len = n;
@@ -80,8 +107,8 @@ static bool hex_cell(const char *cell, double *out)
 }
 
 /* Fills rows from CSV text (modified in place); rows->t and rows->v may be set on failure. */
-static bool csv_rows(char *text, const struct sim_csv_query *q, struct sim_csv_rows *rows,
-                     const char *path, char *err, size_t errlen)
+bool sim_csv_parse(char *text, const struct sim_csv_query *q, struct sim_csv_rows *rows,
+                   const char *path, char *err, size_t errlen)
 {
 	char *fields[CSV_MAX_FIELDS];
 	char *save = NULL;
@@ -198,10 +225,10 @@ bool sim_csv_load(const struct sim_csv_query *q, const char *base_dir, struct si
 			snprintf(full, sizeof(full), "%s", q->file);
 		else
 			snprintf(full, sizeof(full), "%s/%s", base_dir, q->file);
-		text = read_file(full, &len);
+		const char *why;
+		text = sim_read_file(full, &len, &why);
 		if (!text) {
-			sim_path_fail(err, errlen, path, "%s: %s", full,
-			              strerror(errno ? errno : EIO));
+			sim_path_fail(err, errlen, path, "%s: %s", full, why);
 			return false;
 		}
 	}
@@ -209,7 +236,7 @@ bool sim_csv_load(const struct sim_csv_query *q, const char *base_dir, struct si
 		sim_path_fail(err, errlen, path, "out of memory");
 		return false;
 	}
-	bool ok = csv_rows(text, q, rows, path, err, errlen);
+	bool ok = sim_csv_parse(text, q, rows, path, err, errlen);
 	free(text);
 	if (!ok) {
 		free(rows->t);

@@ -31,4 +31,24 @@ struct sim_csv_rows {
 bool sim_csv_load(const struct sim_csv_query *q, const char *base_dir, struct sim_csv_rows *rows,
                   const char *path, char *err, size_t errlen);
 
+/*
+ * Parses a trace's text (split in place, so modified): a header row, then rows; keeps q's
+ * column for start <= t <= end.  rows must start zeroed; on false (message in err as for
+ * sim_csv_load) the caller frees rows->t and rows->v.  sim_csv_load's parser, exposed for
+ * the fuzz target.
+ */
+bool sim_csv_parse(char *text, const struct sim_csv_query *q, struct sim_csv_rows *rows,
+                   const char *path, char *err, size_t errlen);
+
+/* The most a scenario or trace file may hold; bigger is a mistake, not a trace. */
+#define SIM_FILE_MAX ((size_t)64 << 20)
+
+/*
+ * Reads a whole regular file of at most SIM_FILE_MAX bytes, NUL-terminated, into a malloc()ed
+ * buffer.  NULL with a phrase in *why ("is a directory, not a file", "No such file or
+ * directory", ...) for a missing, unreadable, non-regular (directory, /dev/zero, FIFO) or
+ * oversized file.
+ */
+char *sim_read_file(const char *name, size_t *len, const char **why);
+
 #endif

@@ -311,6 +311,28 @@ static nvmlReturn_t sim_device_get_temperature_threshold(nvmlDevice_t device, in
 	}
 }
 
+/* The signal behind a health counter field, or -1. */
+static int health_signal(unsigned field)
+{
+	switch (field) {
+	case NVML_FI_DEV_RETIRED_SBE:
+		return SIM_SIG_RETIRED_SBE;
+	case NVML_FI_DEV_RETIRED_DBE:
+		return SIM_SIG_RETIRED_DBE;
+	case NVML_FI_DEV_RETIRED_PENDING:
+		return SIM_SIG_RETIRED_PENDING;
+	case NVML_FI_DEV_NVLINK_CRC_FLIT_ERROR_COUNT_TOTAL:
+		return SIM_SIG_NVLINK_CRC_FLIT;
+	case NVML_FI_DEV_NVLINK_CRC_DATA_ERROR_COUNT_TOTAL:
+		return SIM_SIG_NVLINK_CRC_DATA;
+	case NVML_FI_DEV_NVLINK_REPLAY_ERROR_COUNT_TOTAL:
+		return SIM_SIG_NVLINK_REPLAY;
+	case NVML_FI_DEV_NVLINK_RECOVERY_ERROR_COUNT_TOTAL:
+		return SIM_SIG_NVLINK_RECOVERY;
+	}
+	return -1;
+}
+
 static nvmlReturn_t sim_device_get_field_values(nvmlDevice_t device, int count,
                                                 nvmlFieldValue_t *values)
 {
@@ -342,6 +364,11 @@ static nvmlReturn_t sim_device_get_field_values(nvmlDevice_t device, int count,
 			    c.dev, v->fieldId == NVML_FI_DEV_NVLINK_THROUGHPUT_DATA_TX, c.t);
 			v->valueType = NVML_VALUE_TYPE_UNSIGNED_LONG_LONG;
 			v->value.ullVal = down || !up ? 0 : to_ull(kib / up);
+			v->nvmlReturn = NVML_SUCCESS;
+		} else if (health_signal(v->fieldId) >= 0 &&
+		           !c.gpu->unsupported_signals[health_signal(v->fieldId)]) {
+			v->valueType = NVML_VALUE_TYPE_UNSIGNED_LONG_LONG;
+			v->value.ullVal = to_ull(sig(&c, (enum sim_signal)health_signal(v->fieldId)));
 			v->nvmlReturn = NVML_SUCCESS;
 		} else {
 			/* Unknown fields fail one by one; the call itself succeeds. */

@@ -7,6 +7,7 @@
  * The field readers are in sim_json.c, the "faults" object of a GPU in sim_faults.c.
  */
 #include "sim/sim_scenario.h"
+#include "sim/sim_csv.h"
 #include "sim/sim_embedded.h"
 #include "sim/sim_faults.h"
 #include "sim/sim_json.h"
@@ -76,6 +77,10 @@ static bool parse_metrics(const struct sim_json_ctx *c, const json_t *m, const c
 		if (g->metrics[s])
 			continue;
 		double def = signal_defaults[s];
+		if (isnan(def)) { /* a signal the GPU answers only when the scenario gives it */
+			g->unsupported_signals[s] = true;
+			def = 0;
+		}
 		if (s == SIM_SIG_SM_CLOCK)
 			def = g->max_sm_clock_mhz;
 		else if (s == SIM_SIG_MEM_CLOCK)
@@ -434,8 +439,11 @@ struct sim_scenario *sim_scenario_parse(const char *text, size_t len, const char
 	    !sim_json_get_uint(&c, root, "init_error", "", 0, INT_MAX, &init_error) ||
 	    !sim_json_get_double(&c, root, "time_scale", "", 1, &s->time_scale))
 		goto err;
-	if (s->time_scale <= 0) {
-		sim_json_fail(&c, "time_scale", "must be > 0");
+	/* Bounded so scenario time stays a number the integrals and functions can step
+	 * through: 10000 runs a week in a minute. */
+	if (!(s->time_scale >= SIM_TIME_SCALE_MIN && s->time_scale <= SIM_TIME_SCALE_MAX)) {
+		sim_json_fail(&c, "time_scale",
+		              "give 0.001 to 10000 (scenario seconds per second)");
 		goto err;
 	}
 	s->cuda_driver_version = (int)cuda;
@@ -455,28 +463,6 @@ err:
 	return NULL;
 }
 
-static char *slurp(const char *path, size_t *len)
-{
-	FILE *fp = fopen(path, "rb");
-	if (!fp)
-		return NULL;
-	char *buf = NULL;
-	long size = -1;
-	if (fseek(fp, 0, SEEK_END) == 0 && (size = ftell(fp)) >= 0 && fseek(fp, 0, SEEK_SET) == 0 &&
-	    (buf = malloc((size_t)size + 1)) != NULL &&
-	    fread(buf, 1, (size_t)size, fp) == (size_t)size) {
-		buf[size] = '\0';
-		*len = (size_t)size;
-	} else {
-		free(buf);
-		buf = NULL;
-		if (!errno)
-			errno = EIO;
-	}
-	fclose(fp);
-	return buf;
-}
-
 struct sim_scenario *sim_scenario_load_file(const char *path, char *err, size_t errlen)
 {
 	if (strncmp(path, "builtin:", 8) == 0) {
@@ -491,10 +477,10 @@ struct sim_scenario *sim_scenario_load_file(const char *path, char *err, size_t 
 		return sim_scenario_parse(text, len, path, NULL, err, errlen);
 	}
 	size_t len = 0;
-	errno = 0;
-	char *text = slurp(path, &len);
+	const char *why;
+	char *text = sim_read_file(path, &len, &why);
 	if (!text) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		snprintf(err, errlen, "%s: %s", path, why);
 		return NULL;
 	}
 	char dir[4096];

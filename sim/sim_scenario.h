@@ -17,6 +17,8 @@
 #include <stddef.h>
 
 /* X(id, JSON name, default value) - every simulated signal. */
+#include <math.h>
+
 #define SIM_SIGNALS(X)                                                                 \
 	X(UTIL_GPU, "util_gpu_pct", 0)                                                 \
 	X(UTIL_MEM, "util_mem_pct", 0)                                                 \
@@ -56,7 +58,16 @@
 	X(GPM_NVLINK_TX, "nvlink_tx_mibps", 0) /* all links together */                \
 	X(GPM_NVLINK_RX, "nvlink_rx_mibps", 0)                                         \
 	X(GPM_NVDEC, "gpm_nvdec_pct", 0)                                               \
-	X(GPM_NVJPG, "gpm_nvjpg_pct", 0)
+	X(GPM_NVJPG, "gpm_nvjpg_pct", 0)                                               \
+	/* NAN: not answered unless the scenario gives it (an H200 has no page retirement, \
+	 * and no NVLink in a VM) */                                                   \
+	X(RETIRED_SBE, "retired_sbe", NAN)                                             \
+	X(RETIRED_DBE, "retired_dbe", NAN)                                             \
+	X(RETIRED_PENDING, "retired_pending", NAN)                                     \
+	X(NVLINK_CRC_FLIT, "nvlink_crc_flit_errors", NAN)                              \
+	X(NVLINK_CRC_DATA, "nvlink_crc_data_errors", NAN)                              \
+	X(NVLINK_REPLAY, "nvlink_replay_errors", NAN)                                  \
+	X(NVLINK_RECOVERY, "nvlink_recovery_errors", NAN)
 
 enum sim_signal {
 #define SIM_SIGNAL_ENUM(id, name, def) SIM_SIG_##id,
@@ -100,6 +111,10 @@ struct sim_event {
 /* A process on a simulated GPU (docs/simulator.md, "Processes").  NVML reports its pid, used
  * memory and utilization; name and cgroup are never reported by NVML, they are there so a
  * test can build a fixture /proc that matches the pids the simulator reports. */
+/* Scenario seconds per real second; outside this range time stops being useful. */
+#define SIM_TIME_SCALE_MIN 0.001
+#define SIM_TIME_SCALE_MAX 10000.0
+
 #define SIM_PROCESS_NAME_MAX   64
 #define SIM_PROCESS_CGROUP_MAX 256
 struct sim_process {
@@ -181,8 +196,8 @@ struct sim_scenario {
 	char driver_version[80];
 	char nvml_version[80];
 	int cuda_driver_version;
-	int init_error; /* 0: nvmlInit succeeds */
-	double time_scale;
+	int init_error;    /* 0: nvmlInit succeeds */
+	double time_scale; /* SIM_TIME_SCALE_MIN to SIM_TIME_SCALE_MAX */
 	struct sim_gpu *gpus;
 	size_t n_gpus;
 };

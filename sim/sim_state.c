@@ -314,8 +314,13 @@ static double integral_at(struct nvmlDevice_st *d, enum sim_integral which, doub
 	pthread_mutex_lock(&d->energy_lock);
 	if (t > d->integral_t[which]) {
 		double x = d->integral_t[which], r = rate_at(d->gpu, which, x);
+		/* A long gap (a caller idle for days at a high time_scale) is crossed in at
+		 * most a million steps, so no call can spin for long under the lock. */
+		double step = (t - x) / 1e6 > step_s ? (t - x) / 1e6 : step_s;
 		while (x < t) {
-			double nx = x + step_s < t ? x + step_s : t;
+			double nx = x + step < t ? x + step : t;
+			if (nx <= x) /* too far from 0 for the step to register */
+				nx = t;
 			double nr = rate_at(d->gpu, which, nx);
 			d->integral[which] += (r + nr) / 2 * (nx - x);
 			x = nx;

@@ -179,8 +179,11 @@ bool recorder_default_path(bool for_reading, char *buf, size_t len)
 	return true;
 }
 
-/* mkdir -p of the file's directory. */
-static void make_parent_dirs(const char *path)
+/* mkdir -p of the file's directory.  The history names processes, users and pods, so
+ * the folders we create are the owner's alone (0700), or with a group (--history-group)
+ * 02750 and that group's: setgid, so the -wal and -shm SQLite creates later inherit the
+ * group too.  Existing folders are left as they are. */
+static void make_parent_dirs(const char *path, long group)
 {
 	char dir[PATH_MAX];
 	snprintf(dir, sizeof(dir), "%s", path);
@@ -188,14 +191,18 @@ static void make_parent_dirs(const char *path)
 	if (!slash || slash == dir)
 		return;
 	*slash = 0;
-	for (char *p = dir + 1; *p; p++) {
-		if (*p != '/')
+	for (char *p = dir + 1;; p++) {
+		if (*p && *p != '/')
 			continue;
+		char c = *p;
 		*p = 0;
-		mkdir(dir, 0755);
-		*p = '/';
+		if (mkdir(dir, group >= 0 ? 0750 : 0700) == 0 && group >= 0 &&
+		    chown(dir, (uid_t)-1, (gid_t)group) == 0)
+			chmod(dir, 02750); /* after chown, which may clear setgid */
+		*p = c;
+		if (!c)
+			break;
 	}
-	mkdir(dir, 0755);
 }
 
 /* ---- the thread ---- */
@@ -262,7 +269,7 @@ static void *recorder_main(void *arg)
 		double now = mono_now();
 		if (!s && now >= next_open) {
 			if (r->cfg.create_dir)
-				make_parent_dirs(r->path);
+				make_parent_dirs(r->path, r->cfg.opt.group);
 			struct store_options o = r->cfg.opt;
 			o.read_only = false;
 			if (store_open(r->path, &o, &s, err, sizeof(err)) != STORE_OK) {

@@ -8,6 +8,7 @@
 #include "store/internal.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,6 +48,7 @@ void store_options_default(struct store_options *o)
 	    .max_bytes = 0,
 	    .busy_timeout_ms = 1000,
 	    .verify_on_open = true,
+	    .group = -1,
 	};
 }
 
@@ -339,6 +341,25 @@ int store_open(const char *path, const struct store_options *opt, struct store *
 	 * mutex (10% of a long report's time) is not needed. */
 	flags = (o.read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) |
 	        SQLITE_OPEN_NOMUTEX;
+	if (!o.read_only) {
+		/* SQLite would create the file 0644 (less the umask), and its -wal and -shm
+		 * take the main file's mode: create it 0600 first, so the history (process
+		 * names, users, pods) is private.  An existing file keeps its mode. */
+		int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
+		              o.group >= 0 ? STORE_FILE_MODE_GROUP : STORE_FILE_MODE);
+		if (fd >= 0 && o.group >= 0 && fchown(fd, (uid_t)-1, (gid_t)o.group) != 0) {
+			int e = errno;
+			close(fd);
+			unlink(path);
+			rc = store_fail(s, STORE_EREADONLY,
+			                "history %s: cannot give it to group %ld: %s (the agent "
+			                "must run as root or as a member of that group)",
+			                path, o.group, strerror(e));
+			goto err;
+		}
+		if (fd >= 0)
+			close(fd);
+	}
 	rc = sqlite3_open_v2(path, &s->db, flags, NULL);
 	if (rc != SQLITE_OK && o.read_only && access(path, F_OK) != 0) {
 		rc = store_fail(

@@ -70,6 +70,8 @@ struct store_options {
 	int64_t max_bytes;          /* cap on the database file (0: none); the WAL adds up to
 	                             * about 4 MiB more.  Reaching it reads as STORE_EFULL. */
 	int busy_timeout_ms;        /* wait for another process's lock (1000) */
+	long group;                 /* a new file is created 0640 and given this group id
+	                             * (-1, the default: 0600, the owner's alone) */
 	bool verify_on_open;        /* writer: PRAGMA quick_check before the first write, so a
 	                             * damaged file is refused, not written to (true; reads
 	                             * the whole file once, see docs/history.md for the cost) */
@@ -79,10 +81,16 @@ void store_options_default(struct store_options *o);
 
 struct store;
 
+/* The mode a new history file (and so its -wal and -shm) is created with: the owner's, or
+ * also its group's to read when store_options.group is set. */
+#define STORE_FILE_MODE       0600
+#define STORE_FILE_MODE_GROUP 0640
+
 /* Opens (or, unless read_only, creates) the history at path.  Returns
  * STORE_OK and sets *out, or an error code with *out NULL and a message in
  * err (errlen bytes, may be 0).  A file that is not a gpuscope history, or
- * is from a newer gpuscope, is refused and never written to. */
+ * is from a newer gpuscope, is refused and never written to.  A new file is
+ * created STORE_FILE_MODE. */
 int store_open(const char *path, const struct store_options *opt, struct store **out, char *err,
                size_t errlen);
 

@@ -38,9 +38,13 @@ enum {
 #define BIG_WINDOW     0x7fffffffu
 #define DEFAULT_WINDOW 65535u
 
+/* A socket under a deadline, or (fd < 0) bytes in memory that h2c_decode_response reads
+ * the same way, so the frame reader the kubelet reaches is the one the fuzzer reaches. */
 struct conn {
 	int fd;
 	int64_t deadline_ms;
+	const uint8_t *mem;
+	size_t mem_len, mem_off;
 };
 
 static int64_t monotonic_ms(void)
@@ -68,6 +72,8 @@ static enum h2c_result wait_ready(struct conn *c, short events)
 
 static enum h2c_result send_all(struct conn *c, const uint8_t *p, size_t n)
 {
+	if (c->fd < 0)
+		return H2C_OK; /* in memory: replies (SETTINGS and PING acks) go nowhere */
 	while (n > 0) {
 		ssize_t k = send(c->fd, p, n, MSG_NOSIGNAL);
 		if (k > 0) {
@@ -90,6 +96,14 @@ static enum h2c_result send_all(struct conn *c, const uint8_t *p, size_t n)
 
 static enum h2c_result recv_all(struct conn *c, uint8_t *p, size_t n)
 {
+	if (c->fd < 0) {
+		if (n > c->mem_len - c->mem_off)
+			return H2C_IO;
+		if (n)
+			memcpy(p, c->mem + c->mem_off, n);
+		c->mem_off += n;
+		return H2C_OK;
+	}
 	while (n > 0) {
 		ssize_t k = recv(c->fd, p, n, 0);
 		if (k > 0) {
@@ -236,6 +250,8 @@ static enum h2c_result send_request(struct conn *c, const char *path, const uint
 /* Appends to the growing response body. */
 static enum h2c_result append(uint8_t **buf, size_t *len, size_t *cap, const uint8_t *p, size_t n)
 {
+	if (n == 0) /* an empty DATA frame: nothing to copy, and *buf may still be NULL */
+		return H2C_OK;
 	if (*len + n > H2C_MAX_RESPONSE + 5)
 		return H2C_TOO_LARGE;
 	if (*len + n > *cap) {
@@ -322,6 +338,42 @@ static enum h2c_result read_response(struct conn *c, uint8_t **body, size_t *bod
 	}
 }
 
+/* Takes the one gRPC message out of the DATA bytes (5-byte prefix: compressed flag, length);
+ * on success the body becomes the response, else it stays the caller's to free. */
+static enum h2c_result unwrap_message(uint8_t *body, size_t body_len, uint8_t **response,
+                                      size_t *response_len)
+{
+	if (body_len == 0)
+		return H2C_NO_MESSAGE;
+	size_t msg_len = body_len < 5 ? 0
+	                              : (size_t)body[1] << 24 | (size_t)body[2] << 16 |
+	                                    (size_t)body[3] << 8 | body[4];
+	/* short, compressed (we asked for neither) or longer than what came */
+	if (body_len < 5 || body[0] != 0 || msg_len > body_len - 5)
+		return H2C_PROTOCOL;
+	memmove(body, body + 5, msg_len);
+	*response = body;
+	*response_len = msg_len;
+	return H2C_OK;
+}
+
+enum h2c_result h2c_decode_response(const uint8_t *frames, size_t len, uint8_t **response,
+                                    size_t *response_len)
+{
+	assert(response && response_len);
+	*response = NULL;
+	*response_len = 0;
+	struct conn c = {.fd = -1, .mem = frames, .mem_len = frames ? len : 0};
+	uint8_t *body = NULL;
+	size_t body_len = 0;
+	enum h2c_result r = read_response(&c, &body, &body_len);
+	if (r == H2C_OK)
+		r = unwrap_message(body, body_len, response, response_len);
+	if (r != H2C_OK)
+		free(body);
+	return r;
+}
+
 enum h2c_result h2c_grpc_unary(const char *socket_path, const char *path, const uint8_t *request,
                                size_t request_len, unsigned timeout_ms, uint8_t **response,
                                size_t *response_len)
@@ -353,25 +405,9 @@ enum h2c_result h2c_grpc_unary(const char *socket_path, const char *path, const 
 	}
 	if ((r = send_request(&c, path, request, request_len)) != H2C_OK)
 		goto err;
-	if ((r = read_response(&c, &body, &body_len)) != H2C_OK)
+	if ((r = read_response(&c, &body, &body_len)) != H2C_OK ||
+	    (r = unwrap_message(body, body_len, response, response_len)) != H2C_OK)
 		goto err;
-	if (body_len == 0) {
-		r = H2C_NO_MESSAGE;
-		goto err;
-	}
-	if (body_len < 5 || body[0] != 0) { /* short, or compressed: we asked for neither */
-		r = H2C_PROTOCOL;
-		goto err;
-	}
-	size_t msg_len =
-	    (size_t)body[1] << 24 | (size_t)body[2] << 16 | (size_t)body[3] << 8 | body[4];
-	if (msg_len > body_len - 5) {
-		r = H2C_PROTOCOL;
-		goto err;
-	}
-	memmove(body, body + 5, msg_len);
-	*response = body;
-	*response_len = msg_len;
 	close(c.fd);
 	return H2C_OK;
 err:

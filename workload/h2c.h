@@ -36,6 +36,11 @@ enum h2c_result h2c_grpc_unary(const char *socket_path, const char *path, const 
                                size_t request_len, unsigned timeout_ms, uint8_t **response,
                                size_t *response_len);
 
+/* What h2c_grpc_unary does with the server's side of the connection, from bytes in memory
+ * (the frames after the request; replies are dropped): the fuzz target's entry point. */
+enum h2c_result h2c_decode_response(const uint8_t *frames, size_t len, uint8_t **response,
+                                    size_t *response_len);
+
 const char *h2c_result_name(enum h2c_result r);
 
 /* Writes an HPACK "literal header field without indexing, new name" (no Huffman) into out.

@@ -120,7 +120,19 @@ static void test_config_set_by_name(void **state)
 	assert_true(c.growth_critical_s == 7200);
 	assert_int_equal(analyze_config_set(&c, "min_samples=9", err, sizeof(err)), 0);
 	assert_int_equal(c.min_samples, 9);
+	/* docs/diagnosis.md lists xid_critical; it was once refused as unknown. */
+	assert_int_equal(analyze_config_set(&c, "xid_critical=79,48 94", err, sizeof(err)), 0);
+	assert_int_equal(c.nxid_critical, 3);
+	assert_int_equal(c.xid_critical[0], 79);
+	assert_int_equal(c.xid_critical[2], 94);
+	/* A ratio above 1 was accepted; the message gives the range. */
+	assert_int_equal(analyze_config_set(&c, "idle_util_max=2", err, sizeof(err)), -1);
+	assert_string_equal(err, "idle_util_max: '2' is out of range: give a number from 0 to 1");
+	assert_int_equal(analyze_config_set(&c, "shard_mem_skew=0.5", err, sizeof(err)), -1);
 	const char *bad[] = {"",
+	                     "xid_critical=48,x",
+	                     "xid_critical=-1",
+	                     "xid_critical=0",
 	                     "=1",
 	                     "idle_util_max",
 	                     "idle_util_max=",
@@ -137,6 +149,7 @@ static void test_config_set_by_name(void **state)
 		assert_true(err[0] != 0);
 	}
 	assert_true(c.idle_util_max == 0.1); /* a refused value changes nothing */
+	assert_int_equal(c.nxid_critical, 3);
 	assert_int_equal(analyze_config_set(&c, NULL, err, sizeof(err)), -1);
 }
 

@@ -1,5 +1,6 @@
 /* test_sim_scenario.c - scenario parsing: defaults, strictness, messages, shipped scenarios. */
 #include "sim/sim_scenario.h"
+#include "sim/sim_csv.h"
 #include "nvml/nvml_abi.h"
 
 #include <setjmp.h>
@@ -149,7 +150,12 @@ static void test_errors(void **state)
 	assert_string_equal(parse_error("{\"gpus\": {}}"),
 	                    "scenario.json: gpus: expected an array of GPU objects");
 	assert_string_equal(parse_error("{\"time_scale\": 0, \"gpus\": []}"),
-	                    "scenario.json: time_scale: must be > 0");
+	                    "scenario.json: time_scale: give 0.001 to 10000 (scenario seconds "
+	                    "per second)");
+	/* 1e308 made scenario time infinite: the energy integral spun forever. */
+	assert_string_equal(parse_error("{\"time_scale\": 1e308, \"gpus\": [{}]}"),
+	                    "scenario.json: time_scale: give 0.001 to 10000 (scenario seconds "
+	                    "per second)");
 	assert_string_equal(
 	    parse_error("{\"gpus\": [{\"faults\": {\"unsupported\": [\"nvmlDeviceGetPower\"]}}]}"),
 	    "scenario.json: gpus[0].faults.unsupported[0]: \"nvmlDeviceGetPower\" is neither a "
@@ -198,6 +204,24 @@ static void test_csv_relative_to_scenario(void **state)
 
 	assert_null(sim_scenario_load_file("/nonexistent/s.json", err, sizeof(err)));
 	assert_string_equal(err, "/nonexistent/s.json: No such file or directory");
+	/* A directory once asked for a 2^63-byte buffer; /dev/zero as a trace never ended. */
+	assert_null(sim_scenario_load_file("/tmp", err, sizeof(err)));
+	assert_string_equal(err, "/tmp: is a directory, not a file");
+	assert_null(sim_scenario_load_file("/dev/zero", err, sizeof(err)));
+	assert_string_equal(err, "/dev/zero: not a regular file");
+	const char *zero = "{\"gpus\": [{\"metrics\": {\"power_w\": {\"csv\": {\"file\": "
+	                   "\"/dev/zero\", \"column\": \"power_w\"}}}}]}";
+	assert_string_equal(parse_error(zero), "scenario.json: gpus[0].metrics.power_w.csv: "
+	                                       "/dev/zero: not a regular file");
+	/* Past SIM_FILE_MAX (a sparse file: no disk written) the read stops with a reason. */
+	char big[] = "/tmp/sim_scenario_bigXXXXXX";
+	int fd = mkstemp(big);
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, (off_t)SIM_FILE_MAX + 1), 0);
+	close(fd);
+	assert_null(sim_scenario_load_file(big, err, sizeof(err)));
+	assert_non_null(strstr(err, "larger than 64 MiB"));
+	unlink(big);
 	assert_null(sim_scenario_load_file("builtin:nope.json", err, sizeof(err)));
 	assert_string_equal(err, "builtin:nope.json: no such built-in scenario");
 }

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <setjmp.h>
@@ -171,7 +172,40 @@ static void thread_reports_an_unwritable_path(void **state)
 	free(status);
 	recorder_stop(r);
 	assert_int_equal(access(bad, F_OK), 0);
+	/* Private: the folder it made 0700, the file and its WAL and SHM 0600. */
+	struct stat st;
+	char *dir = path_join(f->dir, "missing-dir");
+	assert_int_equal(stat(dir, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0700);
+	free(dir);
+	static const char *const suffixes[] = {"", "-wal", "-shm"};
+	for (size_t i = 0; i < 3; i++) {
+		char p[4200];
+		snprintf(p, sizeof(p), "%s%s", bad, suffixes[i]);
+		if (i > 0 && access(p, F_OK) != 0)
+			continue; /* removed at close: checked on a live agent in test_hostile.py */
+		assert_int_equal(stat(p, &st), 0);
+		assert_int_equal(st.st_mode & 0777, 0600);
+	}
 	free(bad);
+
+	/* With a group: new folders 02750 (setgid, so -wal and -shm inherit it), file 0640. */
+	char *grouped = path_join(f->dir, "grouped/sub/history.db");
+	cfg.path = grouped;
+	cfg.opt.group = (long)getgid();
+	r = recorder_start(&f->board, &cfg, err, sizeof(err));
+	assert_non_null(r);
+	for (int i = 0; i < 100 && access(grouped, F_OK) != 0; i++)
+		usleep(20000);
+	recorder_stop(r);
+	dir = path_join(f->dir, "grouped/sub");
+	assert_int_equal(stat(dir, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 02750);
+	assert_int_equal(st.st_gid, getgid());
+	free(dir);
+	assert_int_equal(stat(grouped, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0640);
+	free(grouped);
 }
 
 static void default_path_prefers_the_user_state_dir(void **state)

@@ -87,7 +87,8 @@ def main():
             per_pod = {m["exported_pod"]: v for m, v in promql(port, query, at)}
             assert sorted(per_pod) == inference, (per_pod, inference)
             for pod, v in per_pod.items():
-                direct = promql(port, 'avg_over_time(DCGM_FI_DEV_GPU_UTIL{exported_pod="%s"}[1m])' % pod, at)
+                # The pod's series straight from Prometheus (one per GPU it holds).
+                direct = promql(port, 'avg(avg_over_time(DCGM_FI_DEV_GPU_UTIL{exported_pod="%s"}[1m]))' % pod, at)
                 assert 0 <= v <= 100 and abs(v - direct[0][1]) < 1e-9, (pod, v, direct)
             print("ok: gpu_utilization per pod", {p: round(v, 1) for p, v in per_pod.items()})
 

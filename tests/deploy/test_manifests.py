@@ -100,7 +100,7 @@ def test_validate():
         c = ds["containers"][0]
         assert "--web-config-file" in c["args"] and "--collectors" in c["args"], c["args"]
         assert c["args"][-2:] == ["--process-cap", "5"], c["args"]
-        assert "tcpSocket" in c["livenessProbe"], "client certificates or basic auth need TCP probes"
+        assert "tcpSocket" in c["livenessProbe"], "required client certificates need TCP probes"
         assert ds["nodeSelector"] == {"nvidia.com/gpu.present": "true"}
         vols = {v["name"]: v for v in ds["volumes"]}
         assert vols["history"]["hostPath"]["path"] == "/var/lib/gpuscope"

@@ -6,7 +6,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import Agent, one, series, write_scenario  # noqa: E402
+from harness import Agent, one, run, series, write_scenario  # noqa: E402
 
 
 def gpu(i, **extra):
@@ -119,6 +119,47 @@ class FaultsTest(unittest.TestCase):
                 self.assertEqual(a.get("/healthz")[0], 503)
                 a.wait_for(lambda: a.json("/healthz")[1]["gpus"][0]["health"] == "ok", what="recovered")
                 self.assertEqual(one(a.metrics(), "gpuscope_gpu_utilization_ratio", gpu=0), 0.5)
+        finally:
+            os.unlink(path)
+
+    def test_one_failing_metric_is_named_then_recovers(self):
+        # Only the power call fails, from 1 s to 4 s: the GPU is "degraded", the metric is
+        # named with its error on /healthz and /api/v1/gpus, and comes back by itself.
+        path = write_scenario({"name": "power-errors", "gpus": [gpu(0, faults={"errors": [
+            {"call": "nvmlDeviceGetPowerUsage", "return": 999, "from": 1.0, "until": 4.0}]})]})
+        key = "gpuscope_power_watts"
+        try:
+            with Agent("--fast-interval", "100ms", scenario=path) as a:
+                h = a.wait_for(lambda: (lambda d: d if d["gpus"][0]["health"] == "degraded"
+                                        else None)(a.json("/healthz")[1]), what="degraded")
+                self.assertEqual(a.get("/healthz")[0], 200)  # still serving the rest
+                self.assertEqual(h["status"], "degraded")
+                self.assertIn("Unknown Error", h["gpus"][0]["errors"][key])
+                self.assertIn("nvmlDeviceGetPowerUsage", h["gpus"][0]["reason"])
+                _, doc = a.json("/api/v1/gpus")
+                g = doc["gpus"][0]
+                self.assertEqual(g["health"], "degraded")
+                self.assertIn("NVML 999", g["errors"][key])
+                self.assertNotIn(key, g["metrics"])
+                self.assertIn("gpuscope_gpu_utilization_ratio", g["metrics"])
+                a.wait_for(lambda: a.json("/healthz")[1]["gpus"][0]["health"] == "ok",
+                           what="recovered")
+                _, doc = a.json("/api/v1/gpus")
+                self.assertEqual(doc["gpus"][0]["errors"], {})
+                self.assertEqual(doc["gpus"][0]["metrics"][key], 300)
+        finally:
+            os.unlink(path)
+
+    def test_doctor_names_a_failing_metric(self):
+        path = write_scenario({"name": "power-errors", "gpus": [gpu(0, faults={"errors": [
+            {"call": "nvmlDeviceGetPowerUsage", "return": 999}]})]})
+        try:
+            rc, out, err = run("doctor", "--demo", path)
+            self.assertEqual(rc, 1, err)
+            self.assertIn("health      degraded: 1 metric failing", out)
+            line = [ln for ln in out.splitlines() if "gpuscope_power_watts " in ln][0]
+            self.assertIn("ERR", line)
+            self.assertIn("nvmlDeviceGetPowerUsage: Unknown Error (NVML 999)", line)
         finally:
             os.unlink(path)
 

@@ -131,11 +131,14 @@ class MetricsTest(unittest.TestCase):
         energy_mj = one(m, "DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION", **labels)
         energy_j = one(m, "gpuscope_energy_joules_total", gpu=0)
         self.assertEqual(energy_mj / 1000, energy_j)
-        # Every DCGM series carries exactly dcgm-exporter's label set.
+        # Every DCGM series carries exactly dcgm-exporter's label set (its current release:
+        # hostname, and the driver version as a label; err_code and err_msg on Xid).
+        base = ["gpu", "UUID", "pci_bus_id", "device", "modelName", "hostname",
+                "DCGM_FI_DRIVER_VERSION"]
         for (name, ls), _ in m.items():
             if name.startswith("DCGM_FI_"):
-                self.assertEqual(sorted(k for k, _ in ls),
-                                 sorted(["gpu", "UUID", "pci_bus_id", "device", "modelName", "Hostname"]))
+                extra = ["err_code", "err_msg"] if name == "DCGM_FI_DEV_XID_ERRORS" else []
+                self.assertEqual(sorted(k for k, _ in ls), sorted(base + extra), name)
         self.assertIn("# TYPE DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION counter", self.text)
         self.assertIn("# TYPE DCGM_FI_DEV_XID_ERRORS gauge", self.text)
 
@@ -207,7 +210,7 @@ class NamesTest(unittest.TestCase):
             with Agent("--names", "native", "--hostname", "node-7", scenario=path) as a:
                 pass
             with Agent("--hostname", "node-7", scenario=path) as a:
-                self.assertEqual(series(a.metrics(), "DCGM_FI_DEV_GPU_UTIL", Hostname="node-7"), [45, 45])
+                self.assertEqual(series(a.metrics(), "DCGM_FI_DEV_GPU_UTIL", hostname="node-7"), [45, 45])
         finally:
             os.unlink(path)
 

@@ -284,11 +284,19 @@ class MigTest(unittest.TestCase):
                     self.assertAlmostEqual(one(m, "gpuscope_sm_active_ratio", **lab), sm)
                     self.assertAlmostEqual(one(m, "DCGM_FI_PROF_SM_ACTIVE", **lab), sm)
                 self.assertAlmostEqual(one(m, "DCGM_FI_PROF_DRAM_ACTIVE", GPU_I_ID=9), 0.35)
-                # The GPU itself is still there, without instance labels; the other
-                # GPU (MIG off) has no instances at all.
-                whole = [v for (n, ls), v in m.items() if n == "DCGM_FI_DEV_FB_USED"
-                         and ("gpu", "0") in ls and not any(k == "GPU_I_ID" for k, _ in ls)]
-                self.assertEqual(whole, [30000])
+                # Natively the GPU itself is still there, without instance labels.  Its
+                # DCGM series are per instance only, as dcgm-exporter's are on a MIG GPU
+                # (so sum(DCGM_FI_DEV_FB_USED) never counts the GPU twice), device-level
+                # values repeated under each instance's labels.  The other GPU (MIG off)
+                # has no instances at all.
+                self.assertEqual([v for (n, ls), v in m.items() if n == "gpuscope_memory_used_bytes"
+                                  and ("gpu", "0") in ls and not any(k == "GPU_I_ID" for k, _ in ls)],
+                                 [30000 * MIB])
+                for (n, ls), v in m.items():
+                    if n.startswith("DCGM_FI_") and ("gpu", "0") in ls:
+                        self.assertIn("GPU_I_ID", dict(ls), n)
+                self.assertEqual(sum(series(m, "DCGM_FI_DEV_FB_USED", gpu=0)), 1024 + 20480)
+                self.assertEqual(len(series(m, "DCGM_FI_DEV_GPU_TEMP", gpu=0)), 2)
                 self.assertEqual([v for (n, ls), v in m.items() if ("gpu", "1") in ls
                                   and any(k == "GPU_I_ID" for k, _ in ls)], [])
                 doc = a.json("/api/v1/gpus")[1]

@@ -88,7 +88,7 @@ class PrometheusTest(unittest.TestCase):
                 util = promql(port, "DCGM_FI_DEV_GPU_UTIL")
                 self.assertEqual(sorted(util.values()), [37.0, 81.0])
                 for labels in util:
-                    self.assertEqual(json.loads(labels)["Hostname"], "node-a")
+                    self.assertEqual(json.loads(labels)["hostname"], "node-a")
                 self.assertEqual(list(promql(port, 'gpuscope_power_watts{gpu="0"}').values()), [412.25])
                 self.assertEqual(list(promql(port, 'DCGM_FI_DEV_POWER_USAGE{gpu="1"}').values()), [650.0])
                 self.assertEqual(list(promql(port, 'DCGM_FI_DEV_FB_USED{gpu="1"}').values()), [70000.0])

@@ -21,7 +21,11 @@ static void test_durations(void **state)
 	assert_true(s == 1.5);
 	assert_int_equal(parse_duration("2m", &s), 0);
 	assert_true(s == 120);
-	const char *bad[] = {"", "5", "s", "-1s", "1h", "5 s", "nan s", "infs", "1e999s", "10msx"};
+	assert_int_equal(parse_duration(".5s", &s), 0);
+	assert_true(s == 0.5);
+	/* "0x10s" once read as hex (16 s); exponents and blanks are not durations either. */
+	const char *bad[] = {"",     "5",      "s",     "-1s",   "1h",   "5 s", "nan s",
+	                     "infs", "1e999s", "10msx", "0x10s", "1e1s", " 5s", ".s"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		assert_int_equal(parse_duration(bad[i], &s), -1);
 	assert_int_equal(parse_duration(NULL, &s), -1);
@@ -38,7 +42,10 @@ static void test_spans_and_times(void **state)
 	assert_true(s == 600);
 	assert_int_equal(parse_span("1.5h", &s), 0);
 	assert_true(s == 5400);
-	const char *bad[] = {"", "5", "h", "-1h", "1hh", "5 h", "1y", "1e999d"};
+	assert_int_equal(parse_span("5200w", &s), 0); /* 99.7 years: the longest span */
+	/* --since 1e300w and --retention-1s 1e300d overflowed a 64-bit second count. */
+	const char *bad[] = {"",   "5",      "h",      "-1h",    "1hh",   "5 h",
+	                     "1y", "1e999d", "1e300w", "1e300d", "5300w", "9999999999999s"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		assert_int_equal(parse_span(bad[i], &s), -1);
 
@@ -59,7 +66,9 @@ static void test_spans_and_times(void **state)
 	                      "2023-11-14T22:13:20",
 	                      "2023-13-14T22:13:20Z",
 	                      "2023-11-14T22:13:20+1",
-	                      "17e8"};
+	                      "17e8",
+	                      "99999999999999999999", /* past LLONG_MAX */
+	                      "253402300800"};        /* past year 9999 */
 	for (size_t i = 0; i < sizeof(badt) / sizeof(badt[0]); i++)
 		assert_int_equal(parse_timestamp(badt[i], &t), -1);
 }

@@ -317,13 +317,15 @@ static void test_exposition(void **state)
 	                       "gpuscope_process_cpu_utilization_ratio{gpu=\"0\",uuid=\"GPU-0\","
 	                       "pid=\"\",process=\"_other\"} 1\n"));
 	/* Pod labels on the DCGM series of the GPU one pod holds, only there. */
-	assert_non_null(strstr(text,
-	                       "DCGM_FI_DEV_GPU_UTIL{gpu=\"1\",UUID=\"GPU-1\",pci_bus_id=\"\","
-	                       "device=\"nvidia0\",modelName=\"\",Hostname=\"\",pod=\"vllm-0\","
-	                       "namespace=\"ml\",container=\"vllm\"} 50\n"));
+	assert_non_null(strstr(
+	    text, "DCGM_FI_DEV_GPU_UTIL{gpu=\"1\",UUID=\"GPU-1\",pci_bus_id=\"\","
+	          "device=\"nvidia0\",modelName=\"\",hostname=\"\",DCGM_FI_DRIVER_VERSION=\"\","
+	          "pod=\"vllm-0\","
+	          "namespace=\"ml\",container=\"vllm\"} 50\n"));
 	assert_non_null(strstr(text,
 	                       "DCGM_FI_DEV_GPU_UTIL{gpu=\"0\",UUID=\"GPU-0\",pci_bus_id=\"\","
-	                       "device=\"nvidia0\",modelName=\"\",Hostname=\"\"} 50\n"));
+	                       "device=\"nvidia0\",modelName=\"\",hostname=\"\","
+	                       "DCGM_FI_DRIVER_VERSION=\"\"} 50\n"));
 	free(text);
 	/* DCGM names only: no per-process families. */
 	text = render(NAMES_DCGM, 0);

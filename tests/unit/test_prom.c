@@ -90,11 +90,13 @@ static void test_dcgm_units_and_labels(void **state)
 	assert_non_null(strstr(
 	    t,
 	    "DCGM_FI_DEV_GPU_UTIL{gpu=\"0\",UUID=\"GPU-00000000\",pci_bus_id=\"00000000:10:00.0\","
-	    "device=\"nvidia0\",modelName=\"NVIDIA \\\"H200\\\"\",Hostname=\"node-1\"} 45\n"));
+	    "device=\"nvidia0\",modelName=\"NVIDIA \\\"H200\\\"\",hostname=\"node-1\","
+	    "DCGM_FI_DRIVER_VERSION=\"580.159.04\"} 45\n"));
 	assert_non_null(strstr(
 	    t,
 	    "DCGM_FI_DEV_FB_USED{gpu=\"1\",UUID=\"GPU-00000001\",pci_bus_id=\"00000000:11:00.0\","
-	    "device=\"nvidia1\",modelName=\"NVIDIA \\\"H200\\\"\",Hostname=\"node-1\"} 1000\n"));
+	    "device=\"nvidia1\",modelName=\"NVIDIA \\\"H200\\\"\",hostname=\"node-1\","
+	    "DCGM_FI_DRIVER_VERSION=\"580.159.04\"} 1000\n"));
 	assert_non_null(strstr(t, "DCGM_FI_DEV_POWER_USAGE{gpu=\"0\""));
 	assert_non_null(strstr(t, "} 697.123\n"));
 	assert_non_null(strstr(t, "DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION{gpu=\"0\""));

@@ -9,7 +9,7 @@ connect. It serves one connection, checks what the client sent (preface, SETTING
 request HEADERS and the empty gRPC request, ACKs of our SETTINGS and PING) and exits 0 when
 the client behaved, 1 (with a reason on stderr) when not.
 
-Modes: ok, split (padded DATA in small pieces, stray frames, trailers with CONTINUATION),
+Modes: ok, empty_data, split (padded DATA in small pieces, stray frames, trailers with CONTINUATION),
 ping (a PING before the answer, whose ACK must come back), error (trailers-only gRPC error),
 rst (RST_STREAM), goaway, garbage (junk bytes), big_frame (a frame over 16384 bytes),
 bad_proto (a message that is not protobuf), close (hang up after the preface),
@@ -176,7 +176,11 @@ def serve(conn, mode):
         conn.sendall(frame(PING, 0, 0, b"12345678"))
     read_request(conn, seen)
     msg = list_response()
-    if mode in ("ok", "ping"):
+    if mode == "empty_data":  # an empty DATA frame before any byte of the body
+        conn.sendall(frame(HEADERS, END_HEADERS, 1, RESPONSE_HEADERS) + frame(DATA, 0, 1)
+                     + frame(DATA, 0, 1, grpc(msg)) + frame(DATA, 0, 1)
+                     + frame(HEADERS, END_HEADERS | END_STREAM, 1, TRAILERS_OK))
+    elif mode in ("ok", "ping"):
         conn.sendall(frame(HEADERS, END_HEADERS, 1, RESPONSE_HEADERS) + frame(DATA, 0, 1, grpc(msg))
                      + frame(HEADERS, END_HEADERS | END_STREAM, 1, TRAILERS_OK))
     elif mode == "split":

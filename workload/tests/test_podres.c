@@ -97,6 +97,33 @@ static void hpack_literals(void **state)
 	assert_string_equal(h2c_result_name(H2C_TIMEOUT), "timeout");
 }
 
+/* The frame reader on bytes in memory (what the fuzz target drives). */
+static void decode_in_memory(void **state)
+{
+	(void)state;
+	/* An empty DATA frame first: the body is still NULL when its 0 bytes arrive. */
+	static const uint8_t frames[] = {
+	    0,    0,    0, 0x0, 0x0, 0, 0, 0, 1,                /* DATA, empty */
+	    0,    0,    7, 0x0, 0x1, 0, 0, 0, 1, 0, 0, 0, 0, 2, /* DATA END_STREAM, gRPC prefix */
+	    0x08, 0x01,                                         /* message: field 1 = 1 */
+	};
+	uint8_t *msg;
+	size_t len;
+	assert_int_equal(h2c_decode_response(frames, sizeof(frames), &msg, &len), H2C_OK);
+	assert_int_equal(len, 2);
+	assert_int_equal(msg[0], 0x08);
+	free(msg);
+	/* Only the empty frame, then the bytes end: the stream never finished. */
+	assert_int_equal(h2c_decode_response(frames, 9, &msg, &len), H2C_IO);
+	assert_null(msg);
+	/* A length prefix promising more than came. */
+	uint8_t lying[sizeof(frames)];
+	memcpy(lying, frames, sizeof(frames));
+	lying[22] = 9;
+	assert_int_equal(h2c_decode_response(lying, sizeof(lying), &msg, &len), H2C_PROTOCOL);
+	assert_int_equal(h2c_decode_response(NULL, 0, &msg, &len), H2C_IO);
+}
+
 /* A tiny encoder for hand-made responses. */
 struct msg {
 	uint8_t b[2048];
@@ -285,7 +312,8 @@ static void check_full_table(const struct podres_table *t)
 static void kubelet_answers(void **state)
 {
 	(void)state;
-	static const char *modes[] = {"ok", "split", "ping"};
+	/* empty_data: a zero-length DATA frame once reached memcpy(NULL, p, 0) */
+	static const char *modes[] = {"ok", "split", "ping", "empty_data"};
 	for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
 		struct podres_table t;
 		enum h2c_result r = exchange(modes[i], 5000, &t, NULL);
@@ -374,6 +402,7 @@ int test_podres_run(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(protobuf_reader),
 	    cmocka_unit_test(hpack_literals),
+	    cmocka_unit_test(decode_in_memory),
 	    cmocka_unit_test(parse_response),
 	    cmocka_unit_test_teardown(kubelet_answers, stop_server),
 	    cmocka_unit_test_teardown(kubelet_failures, stop_server),

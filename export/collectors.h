@@ -1,0 +1,62 @@
+/* collectors.h - dcgm-exporter's counters CSV (`-f/--collectors`): which DCGM names to serve.
+ *
+ * A dcgm-exporter deployment names the fields it wants in a CSV file
+ * (etc/default-counters.csv in its repository), one a line:
+ *
+ *   # comment
+ *   DCGM_FI_DEV_GPU_UTIL,      gauge, GPU utilization (in %).
+ *   DCGM_FI_DRIVER_VERSION,    label, Driver Version
+ *
+ * gpuscope reads the same file with the same meaning: the DCGM_FI_* series served are the
+ * file's names that gpuscope produces, typed and described as the file says; `label` rows
+ * become labels on every series.  A name gpuscope cannot produce is kept with the reason, so
+ * `serve` can say so once at start and `doctor` can list them.  The parser is a pure
+ * function over a buffer (fuzz target: fuzz/collectors).
+ */
+#ifndef GPUSCOPE_EXPORT_COLLECTORS_H
+#define GPUSCOPE_EXPORT_COLLECTORS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define COLLECTORS_MAX      512
+#define COLLECTOR_NAME_MAX  96
+#define COLLECTOR_HELP_MAX  256
+#define COLLECTORS_FILE_MAX (1024 * 1024)
+
+enum collector_type { COLLECTOR_GAUGE, COLLECTOR_COUNTER, COLLECTOR_LABEL };
+
+/* The label fields gpuscope can put on every DCGM series. */
+enum collector_label { LABEL_NONE = -1, LABEL_DRIVER_VERSION, LABEL_NVML_VERSION };
+
+struct collector {
+	char name[COLLECTOR_NAME_MAX];
+	enum collector_type type;
+	char help[COLLECTOR_HELP_MAX];
+	int metric;      /* the metric table row with this DCGM name, or -1 */
+	int label;       /* enum collector_label for a label row, else LABEL_NONE */
+	const char *why; /* static: why gpuscope cannot produce it; NULL when it can */
+};
+
+struct collectors {
+	struct collector *v;
+	size_t n;
+};
+
+/* Parses a counters CSV.  Returns 0, or -1 with "line N: ..." in err (a malformed line,
+ * an unknown type, too many rows, a name listed twice).  Names gpuscope does not know are
+ * not errors: they are kept with `why` set.  out is freed with collectors_free either way. */
+int collectors_parse(const char *buf, size_t len, struct collectors *out, char *err, size_t errlen);
+
+/* Reads and parses a file (at most COLLECTORS_FILE_MAX bytes); err names the path. */
+int collectors_load(const char *path, struct collectors *out, char *err, size_t errlen);
+
+void collectors_free(struct collectors *c);
+
+/* The row for metric m, or NULL when the file does not select it. */
+const struct collector *collectors_find_metric(const struct collectors *c, int m);
+
+/* True when the file asks for label field l. */
+bool collectors_has_label(const struct collectors *c, enum collector_label l);
+
+#endif
