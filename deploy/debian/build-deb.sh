@@ -5,9 +5,11 @@
 #
 # A binary package straight from the CMake build, with no source package or debhelper: the
 # tree is staged by `cmake --install --strip` (the binary to /usr/bin, the simulator
-# library to /usr/lib/gpuscope), the systemd unit, /etc/default/gpuscope (a conffile) and
-# the man page are added, dpkg-shlibdeps computes Depends from the ELF files, and
-# dpkg-deb builds it with root ownership.  The service is installed, not enabled:
+# library to /usr/lib/gpuscope), the systemd unit, its configuration
+# (/etc/gpuscope/gpuscope.yaml and /etc/default/gpuscope, conffiles) and the man page are
+# added, dpkg-shlibdeps computes Depends from the ELF files, and
+# dpkg-deb builds it with root ownership.  procps is added for the unit's ExecReload
+# (/bin/kill).  The service is installed, not enabled:
 # `systemctl enable --now gpuscope` on a GPU host (on a host without GPUs it would only
 # restart and fail).
 set -euo pipefail
@@ -23,6 +25,7 @@ mkdir -p "$stage/DEBIAN"
 cmake --install "$build" --prefix "$stage/usr" --strip >/dev/null
 install -D -m 0644 "$here/../systemd/gpuscope.service" "$stage/lib/systemd/system/gpuscope.service"
 install -D -m 0644 "$here/../systemd/gpuscope.default" "$stage/etc/default/gpuscope"
+install -D -m 0644 "$here/../systemd/gpuscope.yaml" "$stage/etc/gpuscope/gpuscope.yaml"
 install -d -m 0755 "$stage/usr/share/man/man1" "$stage/usr/share/doc/gpuscope"
 gzip -9n <"$here/gpuscope.1" >"$stage/usr/share/man/man1/gpuscope.1.gz"
 install -m 0644 "$here/copyright" "$stage/usr/share/doc/gpuscope/copyright"
@@ -42,7 +45,7 @@ Architecture: $arch
 Maintainer: gpuscope developers <gpuscope@localhost>
 Section: admin
 Priority: optional
-Depends: $depends
+Depends: $depends, procps
 Installed-Size: $(du -sk --exclude=DEBIAN "$stage" | cut -f1)
 Description: GPU monitoring agent: dcgm-exporter metrics, history, diagnosis
  gpuscope watches every NVIDIA GPU on a host through NVML (no DCGM): Prometheus
@@ -50,7 +53,7 @@ Description: GPU monitoring agent: dcgm-exporter metrics, history, diagnosis
  history and a diagnosis of each GPU (idle, power-capped, bandwidth-bound, ...).
  The service (gpuscope.service) is installed but not enabled.
 CONTROL
-echo /etc/default/gpuscope >"$stage/DEBIAN/conffiles"
+printf '/etc/default/gpuscope\n/etc/gpuscope/gpuscope.yaml\n' >"$stage/DEBIAN/conffiles"
 for script in postinst prerm postrm; do
 	install -m 0755 "$here/$script" "$stage/DEBIAN/$script"
 done

@@ -34,10 +34,12 @@ dpkg --root="$root" --force-depends --force-script-chrootless --force-not-root -
 	fail "dpkg --root -i failed"
 dpkg --root="$root" -s gpuscope | grep -q '^Status: install ok installed' || fail "not installed"
 for f in usr/bin/gpuscope usr/lib/gpuscope/libgpuscope-nvml-sim.so lib/systemd/system/gpuscope.service \
-	etc/default/gpuscope usr/share/man/man1/gpuscope.1.gz; do
+	etc/default/gpuscope etc/gpuscope/gpuscope.yaml usr/share/man/man1/gpuscope.1.gz; do
 	[ -e "$root/$f" ] || fail "the package does not install /$f"
 done
-grep -qx /etc/default/gpuscope "$root/var/lib/dpkg/info/gpuscope.conffiles" || fail "/etc/default/gpuscope is not a conffile"
+for f in /etc/default/gpuscope /etc/gpuscope/gpuscope.yaml; do
+	grep -qx "$f" "$root/var/lib/dpkg/info/gpuscope.conffiles" || fail "$f is not a conffile"
+done
 
 got="$(env -u GPUSCOPE_SIM_LIB "$root/usr/bin/gpuscope" version)"
 [ "$got" = "$version" ] || fail "installed binary says '$got', the build '$version'"
@@ -46,11 +48,31 @@ grep -q "$root/usr/bin/../lib/gpuscope/libgpuscope-nvml-sim.so" <<<"$out" ||
 	fail "the installed binary did not load the installed simulator: $out"
 echo "ok: installed with dpkg --root; '$got'; doctor --demo reads /usr/lib/gpuscope's simulator"
 
+# The installed configuration as the unit passes it (the address and history moved here).
+log="$root/serve.log"
+env -u GPUSCOPE_SIM_LIB "$root/usr/bin/gpuscope" serve --config "$root/etc/gpuscope/gpuscope.yaml" \
+	--demo --listen 127.0.0.1:0 --history "$root/history.db" 2>"$log" &
+agent=$!
+port=""
+for _ in $(seq 1 100); do
+	port="$(sed -n 's/.* on port \([0-9]*\).*/\1/p' "$log" | head -1)"
+	[ -n "$port" ] && break
+	kill -0 "$agent" 2>/dev/null || break
+	sleep 0.1
+done
+health="$(python3 -c 'import sys, urllib.request; print(urllib.request.urlopen("http://127.0.0.1:%s/health" % sys.argv[1], timeout=5).read().decode().strip())' "$port" 2>&1)" || true
+kill "$agent" 2>/dev/null || true
+wait "$agent" 2>/dev/null || true
+[ "$health" = OK ] || fail "serve --config with the installed gpuscope.yaml: /health '$health'; $(cat "$log")"
+echo "ok: the installed gpuscope.yaml runs serve (/health OK)"
+
 if command -v systemd-analyze >/dev/null; then
 	# systemd-analyze resolves the unit's dependencies (sysinit.target, ...) in the root.
 	for u in /lib/systemd/system/*.target /lib/systemd/system/*.slice /lib/systemd/system/*.socket; do
 		[ -e "$u" ] && cp -n "$u" "$root/lib/systemd/system/" 2>/dev/null || true
 	done
+	# and the unit's /bin/kill, from procps, which the package depends on.
+	install -D /bin/kill "$root/bin/kill"
 	unit="$root/lib/systemd/system/gpuscope.service"
 	warnings="$(MANPATH="$root/usr/share/man" systemd-analyze verify --root="$root" "$unit" 2>&1)" ||
 		fail "systemd-analyze verify: $warnings"
