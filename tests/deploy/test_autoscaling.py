@@ -50,9 +50,7 @@ def main():
         def pods():
             return {(dict(ls)["namespace"], dict(ls)["pod"]): v for (n, ls), v in agent.metrics().items()
                     if n == "DCGM_FI_DEV_GPU_UTIL" and "pod" in dict(ls)}
-        held = agent.wait_for(lambda: len(pods()) >= 4 and pods(), timeout=60, what="pod labels on GPU series")
-        inference = sorted(p for ns, p in held if ns == "inference")
-        assert len(inference) >= 2, held
+        agent.wait_for(lambda: len(pods()) >= 4, timeout=60, what="pod labels on GPU series")
 
         port = harness.free_port()
         cfg = os.path.join(tmp, "prometheus.yml")
@@ -65,22 +63,29 @@ def main():
                                  "--web.listen-address=127.0.0.1:%d" % port, "--log.level=warn"],
                                 stdout=subprocess.DEVNULL, stderr=open(os.path.join(tmp, "prom.log"), "w"))
         try:
-            deadline = time.time() + 40
-            found = []
-            while time.time() < deadline and len(found) < len(held):
-                time.sleep(1)
+            # Prometheus and the agent agree on the pods (labels appear as the kubelet
+            # files are read, not all in one sweep: wait for both to settle).
+            deadline = time.time() + 60
+            while True:
                 try:
                     found = promql(port, rule["seriesQuery"], time.time())
                 except OSError:
-                    pass
-            got = {(m["exported_namespace"], m["exported_pod"]) for m, _ in found}
-            held = pods()
-            assert got == set(held), (got, set(held))
+                    found = []
+                got = {(m["exported_namespace"], m["exported_pod"]) for m, _ in found}
+                held = set(pods())
+                if (got == held and len(held) >= 4) or time.time() > deadline:
+                    break
+                time.sleep(1)
+            assert got == held, (got, held)
             assert all(m["pod"] == "gpuscope-x7k2p" for m, _ in found), "pod names the exporter's pod"
             print("ok: the adapter's seriesQuery finds the pods", sorted(got))
 
             time.sleep(3)
             at = time.time()
+            # Every query below at one instant, over the pods Prometheus has then.
+            inference = sorted(m["exported_pod"] for m, _ in promql(port, rule["seriesQuery"], at)
+                               if m["exported_namespace"] == "inference")
+            assert len(inference) >= 2, inference
             matchers = 'exported_namespace="inference",exported_pod=~"%s"' % "|".join(inference)
             query = (rule["metricsQuery"].replace("<<.Series>>", re.search(r"^\w+", rule["seriesQuery"]).group(0))
                      .replace("<<.LabelMatchers>>", matchers).replace("<<.GroupBy>>", "exported_pod"))
