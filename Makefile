@@ -63,6 +63,9 @@ bench:
 
 docs: build
 	@$(BUILD)/gen_metrics_doc > docs/metrics.md
+	@$(BUILD)/gpuscope export rules --names native --output deploy/prometheus/gpuscope-rules.yml
+	@$(BUILD)/gpuscope export rules --names dcgm --output deploy/prometheus/dcgm-rules.yml
+	@$(BUILD)/gpuscope export grafana --output deploy/grafana/gpuscope.json
 
 # The Debian package from the build tree: $(BUILD)/gpuscope_VERSION_ARCH.deb.
 deb: build

@@ -9,6 +9,7 @@
 #include "analyze/analyze.h"
 
 #include <assert.h>
+#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
@@ -47,6 +48,13 @@ static const struct {
     [ANALYZE_SIG_ECC_DBE_COUNT] = {"ecc_dbe_count", "ECC disabled or not supported"},
     [ANALYZE_SIG_REMAP_FAILURE] = {"remap_failure", "row remapping needs Ampere or newer"},
     [ANALYZE_SIG_ENERGY_J] = {"energy_j", "energy counter needs Volta or newer"},
+    [ANALYZE_SIG_GPU_UTIL_MAX] = {"gpu_util_max", "per-second maxima need the agent's history"},
+    [ANALYZE_SIG_POWER_MAX_W] = {"power_max_w", "per-second maxima need the agent's history"},
+    [ANALYZE_SIG_POWER_CAP_SHARE] = {"power_cap_share", "reason shares need the agent's history"},
+    [ANALYZE_SIG_POWER_BRAKE_SHARE] = {"power_brake_share",
+                                       "reason shares need the agent's history"},
+    [ANALYZE_SIG_SW_THERMAL_SHARE] = {"sw_thermal_share", "reason shares need the agent's history"},
+    [ANALYZE_SIG_HW_THERMAL_SHARE] = {"hw_thermal_share", "reason shares need the agent's history"},
 };
 
 static void *(*result_realloc)(void *, size_t) = realloc;
@@ -68,6 +76,12 @@ void analyze_config_default(struct analyze_config *cfg)
 	    .min_samples = 5,
 	    .sustain_share = 0.5,
 	    .idle_util_max = 0.25,
+	    .launch_util_min = 0.2,
+	    .launch_sm_ratio = 0.25,
+	    .bursty_peak_min = 0.4,
+	    .bursty_active_min = 0.1,
+	    .bursty_duty_max = 0.5,
+	    .bursty_burst_max_s = 10,
 	    .cpu_saturated_ratio = 0.9,
 	    .cpu_bound_saturated_share = 0.5,
 	    .cpu_bound_gpu_idle_min = 0.5,
@@ -82,7 +96,7 @@ void analyze_config_default(struct analyze_config *cfg)
 	    .vram_overprov_ratio = 0.3,
 	    .vram_headroom = 1.2,
 	    .thermal_min_share = 0.1,
-	    .pcie_link_util_min = 0.7,
+	    .pcie_link_util_min = 0.1,
 	    .pcie_sm_max = 0.5,
 	    .growth_min_r2 = 0.8,
 	    .growth_min_bytes = 256.0 * 1024 * 1024,
@@ -117,6 +131,33 @@ const char *analyze_signal_name(enum analyze_signal s)
 	return (unsigned)s < ANALYZE_SIG_COUNT ? signal_info[s].name : "unknown";
 }
 
+/* Rewrites each "nan" / "-nan" word printf made of an unknown number as
+ * "unknown", in place (never longer: "-nan" + slack is not needed, as
+ * "unknown" replaces with a shift that is bounded by size). */
+static void unknown_words(char *dst, size_t size)
+{
+	static const char word[] = "unknown";
+	for (char *p = dst; (p = strstr(p, "nan")) != NULL;) {
+		char *start = p > dst && p[-1] == '-' ? p - 1 : p;
+		bool alone = (start == dst || !isalnum((unsigned char)start[-1])) &&
+		             !isalpha((unsigned char)p[3]);
+		if (!alone) {
+			p += 3;
+			continue;
+		}
+		size_t tail = strlen(p + 3), at = (size_t)(start - dst);
+		size_t need = at + strlen(word) + tail + 1;
+		if (need > size) /* truncate the tail rather than overflow */
+			tail = size > at + strlen(word) + 1 ? size - at - strlen(word) - 1 : 0;
+		if (at + strlen(word) + 1 > size)
+			break;
+		memmove(start + strlen(word), p + 3, tail);
+		memcpy(start, word, strlen(word));
+		start[strlen(word) + tail] = '\0';
+		p = start + strlen(word);
+	}
+}
+
 void analyze_setf(char *dst, size_t size, const char *fmt, ...)
 {
 	va_list ap;
@@ -124,6 +165,8 @@ void analyze_setf(char *dst, size_t size, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(dst, size, fmt, ap);
 	va_end(ap);
+	/* Absent is not zero, and not "nan" either: text says "unknown". */
+	unknown_words(dst, size);
 }
 
 void analyze_subject_gpu(struct analyze_subject *s, size_t gpu_index,
@@ -255,6 +298,29 @@ enum analyze_signal analyze_util_signal(const struct analyze_ctx *c,
 	return util ? ANALYZE_SIG_GPU_UTIL : ANALYZE_SIG_COUNT;
 }
 
+enum analyze_signal analyze_true_util_signal(size_t min_samples, const struct analyze_gpu_series *g)
+{
+	if (analyze_valid_count(g->sig[ANALYZE_SIG_SM_ACTIVE], g->n) >= min_samples)
+		return ANALYZE_SIG_SM_ACTIVE;
+	if (analyze_valid_count(g->sig[ANALYZE_SIG_GPU_UTIL], g->n) >= min_samples)
+		return ANALYZE_SIG_GPU_UTIL;
+	return ANALYZE_SIG_COUNT;
+}
+
+int analyze_launch_sample(const struct analyze_config *cfg, const struct analyze_gpu_series *g,
+                          size_t i)
+{
+	const double *u = g->sig[ANALYZE_SIG_GPU_UTIL], *sm = g->sig[ANALYZE_SIG_SM_ACTIVE];
+	if (!u || !sm || isnan(u[i]) || isnan(sm[i]))
+		return -1;
+	return u[i] >= cfg->launch_util_min && sm[i] < cfg->launch_sm_ratio * u[i];
+}
+
+bool analyze_fired(const struct analyze_ctx *c, const char *id, size_t gi)
+{
+	return analyze_find(c->res, id, (long)gi) != NULL;
+}
+
 double analyze_price_for(const struct analyze_config *cfg, const struct analyze_gpu_series *g)
 {
 	if (isfinite(cfg->price_per_gpu_hour) && cfg->price_per_gpu_hour >= 0)
@@ -295,17 +361,26 @@ static bool input_valid(const struct analyze_input *in)
 	return true;
 }
 
-/* The order verdicts come out in: per GPU, cheapest explanation first. */
+/* The order verdicts come out in: per GPU, health first, then what the GPU
+ * spends its time on.  idle comes after every verdict that explains low
+ * utilization (compute_bound, pcie_bound, launch_bound, cpu_bound_input,
+ * bursty): it fires only when none did, so one load gets one story and one
+ * fix (verdicts_util.c).  A GPU fed by pageable copies is PCIe-bound even
+ * though the copies keep a CPU core busy (the driver stages them) and make
+ * NVML read busy while the SMs are empty; so pcie_bound comes before
+ * launch_bound and cpu_bound_input, and they step aside for it. */
 static void check_gpu(struct analyze_ctx *c, size_t gi, const struct analyze_gpu_series *g)
 {
 	analyze_check_health(c, gi, g);
-	analyze_check_idle(c, gi, g);
-	analyze_check_cpu_bound(c, gi, g);
 	analyze_check_bandwidth(c, gi, g);
 	analyze_check_compute(c, gi, g);
+	analyze_check_pcie(c, gi, g);
+	analyze_check_launch(c, gi, g); /* after compute and pcie: copies read as NVML busy */
+	analyze_check_cpu_bound(c, gi, g);
+	analyze_check_bursty(c, gi, g); /* after cpu_bound: a starved GPU also works in bursts */
+	analyze_check_idle(c, gi, g);
 	analyze_check_power_cap(c, gi, g);
 	analyze_check_thermal(c, gi, g);
-	analyze_check_pcie(c, gi, g);
 	analyze_check_growth(c, gi, g); /* before vram: a growing peak is no size */
 	analyze_check_vram(c, gi, g);
 }

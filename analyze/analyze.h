@@ -54,6 +54,16 @@ enum analyze_signal {
 	ANALYZE_SIG_ECC_DBE_COUNT,       /* uncorrectable ECC errors, cumulative */
 	ANALYZE_SIG_REMAP_FAILURE,       /* 1 when a row remapping failed */
 	ANALYZE_SIG_ENERGY_J,            /* energy counter, cumulative joules */
+	ANALYZE_SIG_GPU_UTIL_MAX,        /* highest NVML utilization within the sample, ratio */
+	ANALYZE_SIG_POWER_MAX_W,         /* highest power within the sample (the driver's
+	                                  * 20 ms samples where read) */
+	/* Share of the fast tier's readings within the sample in which a clock
+	 * event reason was active, ratio 0-1: measured, so a periodic load cannot
+	 * alias it the way one reasons bitmask per sample can. */
+	ANALYZE_SIG_POWER_CAP_SHARE,   /* SW power cap (0x4) */
+	ANALYZE_SIG_POWER_BRAKE_SHARE, /* power brake (0x80) */
+	ANALYZE_SIG_SW_THERMAL_SHARE,  /* SW thermal slowdown (0x20) */
+	ANALYZE_SIG_HW_THERMAL_SHARE,  /* HW thermal slowdown (0x40) */
 	ANALYZE_SIG_COUNT
 };
 
@@ -80,6 +90,8 @@ enum analyze_signal {
 #define ANALYZE_MEMORY_GROWTH        "memory_growth"
 #define ANALYZE_UNBALANCED_SHARDS    "unbalanced_shards"
 #define ANALYZE_HARDWARE_HEALTH      "hardware_health"
+#define ANALYZE_LAUNCH_BOUND         "launch_bound"
+#define ANALYZE_BURSTY               "bursty"
 
 /* One process on one GPU, sampled on the GPU's grid (same t0, step, n). */
 struct analyze_process_series {
@@ -141,6 +153,14 @@ struct analyze_config {
 
 	double idle_util_max; /* idle: mean utilization below this (0.25) */
 
+	double launch_util_min; /* busy but empty: NVML utilization >= this (0.2) */
+	double launch_sm_ratio; /* ... while SM activity < this x NVML utilization (0.25) */
+
+	double bursty_peak_min;    /* a sample whose peak utilization >= this has work (0.4) */
+	double bursty_active_min;  /* bursty: samples with work at least this share (0.1) */
+	double bursty_duty_max;    /* ... mean utilization / mean peak at most this (0.5) */
+	double bursty_burst_max_s; /* ... bursts no longer than this on average (10 s) */
+
 	double cpu_saturated_ratio;       /* process CPU >= this x usable cores (0.9) */
 	double cpu_bound_saturated_share; /* ... during this share of the window (0.5) */
 	double cpu_bound_gpu_idle_min;    /* while the GPU idles this share (0.5) */
@@ -161,7 +181,7 @@ struct analyze_config {
 
 	double thermal_min_share; /* throttled at least this share (0.1) */
 
-	double pcie_link_util_min; /* PCIe bound: throughput >= this x link capacity (0.7) */
+	double pcie_link_util_min; /* PCIe bound: throughput >= this x link capacity (0.1) */
 	double pcie_sm_max;        /* ... while SM activity < this (0.5) */
 
 	double growth_min_r2;     /* linear fit quality needed (0.8) */
@@ -240,11 +260,13 @@ struct analyze_gpu_summary {
 	char uuid[96];
 	char model[96];
 	double window_s;
-	double util_mean;      /* GPU_UTIL, else SM_ACTIVE */
-	double waste_ratio;    /* 1 - util_mean */
-	double price_per_hour; /* config, else the model table */
-	double waste_per_day;  /* waste_ratio x price x 24 */
-	double waste_per_year; /* x 365 days */
+	double util_mean;        /* SM_ACTIVE where GPM exists, else GPU_UTIL */
+	const char *util_source; /* "sm_active" or "gpu_util" (static); NULL when neither */
+	double gpu_util_mean;    /* NVML utilization, shown beside SM activity */
+	double waste_ratio;      /* 1 - util_mean */
+	double price_per_hour;   /* config, else the model table */
+	double waste_per_day;    /* waste_ratio x price x 24 */
+	double waste_per_year;   /* x 365 days */
 	double power_mean_w;
 	double util_per_watt;     /* util_mean / power_mean_w */
 	double energy_j;          /* counter increase, else mean power x window */

@@ -38,6 +38,9 @@ static const struct {
     FIELD(growth_min_r2, 0, 1),          FIELD(growth_min_bytes, 0, 1e18),
     FIELD(growth_critical_s, 0, 1e10),   FIELD(shard_mem_skew, 1, 1e6),
     FIELD(shard_util_skew, 1, 1e6),      FIELD(shard_util_min, 0, 1),
+    FIELD(launch_util_min, 0, 1),        FIELD(launch_sm_ratio, 0, 1),
+    FIELD(bursty_peak_min, 0, 1),        FIELD(bursty_active_min, 0, 1),
+    FIELD(bursty_duty_max, 0, 1),        FIELD(bursty_burst_max_s, 0, 86400),
 };
 #undef FIELD
 

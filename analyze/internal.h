@@ -59,10 +59,26 @@ bool analyze_require(struct analyze_ctx *c, const char *id, size_t gpu_index,
 enum analyze_signal analyze_util_signal(const struct analyze_ctx *c,
                                         const struct analyze_gpu_series *g, bool sm_first);
 
+/* The truest utilization signal a GPU has (idle, waste, the summary): GPM's
+ * SM activity where it was collected, NVML's utilization otherwise (which
+ * counts a 1-thread kernel as 100 % busy); ANALYZE_SIG_COUNT when neither. */
+enum analyze_signal analyze_true_util_signal(size_t min_samples,
+                                             const struct analyze_gpu_series *g);
+
+/* Sample i of a busy-but-empty GPU: NVML utilization >= launch_util_min and
+ * SM activity < launch_sm_ratio x it.  -1 unusable (either absent), 0, 1. */
+int analyze_launch_sample(const struct analyze_config *cfg, const struct analyze_gpu_series *g,
+                          size_t i);
+
+/* True when a verdict `id` was already given to GPU gi in this run. */
+bool analyze_fired(const struct analyze_ctx *c, const char *id, size_t gi);
+
 /* Price per GPU-hour for g: the config's, else the model table's, else NaN. */
 double analyze_price_for(const struct analyze_config *cfg, const struct analyze_gpu_series *g);
 
 /* The checks, one per verdict (verdicts_*.c). */
+void analyze_check_launch(struct analyze_ctx *c, size_t gi, const struct analyze_gpu_series *g);
+void analyze_check_bursty(struct analyze_ctx *c, size_t gi, const struct analyze_gpu_series *g);
 void analyze_check_idle(struct analyze_ctx *c, size_t gi, const struct analyze_gpu_series *g);
 void analyze_check_cpu_bound(struct analyze_ctx *c, size_t gi, const struct analyze_gpu_series *g);
 void analyze_check_bandwidth(struct analyze_ctx *c, size_t gi, const struct analyze_gpu_series *g);

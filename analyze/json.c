@@ -128,6 +128,8 @@ static json_t *summary_json(const struct analyze_gpu_summary *s)
 	err |= put(o, "model", string_or_null(s->model));
 	err |= put(o, "window_s", number(s->window_s));
 	err |= put(o, "util_mean", number(s->util_mean));
+	err |= put(o, "util_source", s->util_source ? json_string(s->util_source) : json_null());
+	err |= put(o, "gpu_util_mean", number(s->gpu_util_mean));
 	err |= put(o, "waste_ratio", number(s->waste_ratio));
 	err |= put(o, "price_per_hour", number(s->price_per_hour));
 	err |= put(o, "waste_per_day", number(s->waste_per_day));

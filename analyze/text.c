@@ -28,6 +28,8 @@ void analyze_fmt_duration(char *dst, size_t size, double s)
 {
 	if (isnan(s))
 		analyze_setf(dst, size, "unknown");
+	else if (s < 10)
+		analyze_setf(dst, size, "%.2g s", s);
 	else if (s < 120)
 		analyze_setf(dst, size, "%.0f s", s);
 	else if (s < 2 * 3600)

@@ -1,10 +1,15 @@
 /* verdicts_util.c - is the GPU used at all, and if not, is its input the
  * reason?  The "idle" and "cpu_bound_input" verdicts.
  *
- * Utilization is NVML's utilization.gpu when collected (it is what people
- * and dcgm dashboards call utilization), else GPM's SM activity.  NVML's
- * figure only says a kernel was running, so it overstates busy GPUs; for an
- * idle verdict that errs on the side of silence, which is the side we want.
+ * Utilization is the truest signal the GPU has: GPM's SM activity where it
+ * was collected, else NVML's utilization.gpu.  NVML's figure only says some
+ * kernel was running, so a stream of tiny kernels reads 30 % busy while the
+ * SMs are 0.1 % active; judging idleness and waste on it understated both.
+ *
+ * idle is the verdict of last resort: it runs after every check that
+ * explains low utilization (compute_bound, launch_bound, bursty,
+ * cpu_bound_input, pcie_bound) and stays silent when one fired, so a load
+ * gets the fix for its cause rather than "give the GPU back" beside it.
  */
 #include <math.h>
 
@@ -23,7 +28,13 @@ void analyze_check_idle(struct analyze_ctx *c, size_t gi, const struct analyze_g
 	char label[128], span[32];
 
 	analyze_subject_gpu(&about, gi, g);
-	enum analyze_signal us = analyze_util_signal(c, g, false);
+	enum analyze_signal us = analyze_true_util_signal(cfg->min_samples, g);
+	static const char *const explained_by[] = {ANALYZE_COMPUTE_BOUND, ANALYZE_LAUNCH_BOUND,
+	                                           ANALYZE_BURSTY, ANALYZE_CPU_BOUND_INPUT,
+	                                           ANALYZE_PCIE_BOUND};
+	for (size_t k = 0; k < sizeof(explained_by) / sizeof(explained_by[0]); k++)
+		if (analyze_fired(c, explained_by[k], gi))
+			return;
 	if (us == ANALYZE_SIG_COUNT) {
 		analyze_not_judged_add(c, ANALYZE_IDLE, &about,
 		                       "needs gpu_util or sm_active with %zu valid samples; "
@@ -75,8 +86,7 @@ void analyze_check_idle(struct analyze_ctx *c, size_t gi, const struct analyze_g
 	analyze_setf(v->fix, sizeof(v->fix),
 	             "Give the GPU more work or give it back: pack more replicas or models on "
 	             "it (MIG, MPS or a shared server), batch more requests, scale the "
-	             "deployment down or release the GPU. If work is waiting on the host, see "
-	             "cpu_bound_input.");
+	             "deployment down or release the GPU.");
 }
 
 /* One process: is it pegged on the CPU while its GPU waits? */
@@ -98,6 +108,10 @@ static void cpu_bound_process(struct analyze_ctx *c, size_t gi, const struct ana
 		if (p->cpu_cores[i] < cfg->cpu_saturated_ratio * cores)
 			continue;
 		saturated++;
+		/* A busy-but-empty sample: the host is busy launching kernels, the
+		 * GPU is running them; it is not waiting for input. */
+		if (analyze_launch_sample(cfg, g, i) == 1)
+			continue;
 		idle_sum += 1.0 - clamp01(util[i]);
 		cpu_sum += p->cpu_cores[i];
 	}
@@ -145,7 +159,7 @@ static void cpu_bound_process(struct analyze_ctx *c, size_t gi, const struct ana
 void analyze_check_cpu_bound(struct analyze_ctx *c, size_t gi, const struct analyze_gpu_series *g)
 {
 	struct analyze_subject about;
-	enum analyze_signal us = analyze_util_signal(c, g, false);
+	enum analyze_signal us = analyze_true_util_signal(c->cfg->min_samples, g);
 
 	analyze_subject_gpu(&about, gi, g);
 	if (g->nprocs == 0) {
@@ -161,6 +175,11 @@ void analyze_check_cpu_bound(struct analyze_ctx *c, size_t gi, const struct anal
 		                       c->cfg->min_samples);
 		return;
 	}
+	/* A busy-but-empty GPU's host is busy launching, not preparing input;
+	 * a PCIe-bound one's is busy staging pageable copies (pinned memory is
+	 * the fix both verdicts would give, and pcie_bound says why). */
+	if (analyze_fired(c, ANALYZE_LAUNCH_BOUND, gi) || analyze_fired(c, ANALYZE_PCIE_BOUND, gi))
+		return;
 	for (size_t i = 0; i < g->nprocs; i++)
 		cpu_bound_process(c, gi, g, &g->procs[i], us);
 }

@@ -15,6 +15,25 @@ nvidia-smi once a second, as a 1 s poller would:
 
 Prints a markdown table (and writes it to --out/loads.md) plus raw numbers
 (loads.json).  It only reads the GPU; the loads are ordinary CUDA work.
+
+With --diagnose BIN it instead judges each load with gpuscope's diagnosis
+(issue 16): per load, a fresh `BIN serve --history F` is started once the
+load's CUDA context is up, the live /api/v1/diagnosis is read after
+--load-s seconds, the agent is stopped and `BIN report --history F` judges the
+same file.  Each load must get its verdict and no other warning, both ways:
+
+  matmul     bf16 8192^3 back to back          -> compute_bound + power_capped
+  bandwidth  x * 2 over 1 GiB                  -> memory_bandwidth_bound
+  launch     200 tiny elementwise kernels a step (eager-mode decoding)
+                                               -> launch_bound
+  cpu        30 ms of Python CPU per small matmul (a starved input pipeline)
+                                               -> cpu_bound_input
+  bursts     100 ms of matmul once a second    -> bursty
+  growth     a matmul half the time, 512 MiB more kept every 0.5 s
+                                               -> memory_growth
+  pcie       pageable host-to-device copies larger than the compute between
+                                               -> pcie_bound
+Writes --out/diagnosis.md (the table) and diagnosis.json.
 """
 import argparse
 import json
@@ -62,6 +81,47 @@ def child(kind, seconds):
                 a @ b
                 torch.cuda.synchronize()
             next_burst += 1.0
+    elif kind == "launch":
+        # The shape of small-batch decoding in eager mode: each step launches
+        # 200 tiny elementwise kernels; the SMs are nearly empty.
+        x = torch.ones(1024, device=dev)
+        while time.time() < end:
+            for _ in range(200):
+                x = x * 1.0001
+            torch.cuda.synchronize()
+    elif kind == "cpu":
+        # A single-threaded input pipeline: 30 ms of Python per small matmul.
+        a = torch.randn(2048, 2048, device=dev, dtype=torch.bfloat16)
+        while time.time() < end:
+            stop = time.perf_counter() + 0.030
+            n = 0
+            while time.perf_counter() < stop:
+                n += 1
+            a @ a
+            torch.cuda.synchronize()
+    elif kind == "growth":
+        # Steady work half the time (not idle, not compute bound), and a
+        # leak: 512 MiB more kept every half second.
+        a = torch.randn(8192, 8192, device=dev, dtype=torch.bfloat16)
+        kept = []
+        next_alloc = time.time()
+        while time.time() < end:
+            a @ a
+            torch.cuda.synchronize()
+            time.sleep(0.0015)
+            if time.time() >= next_alloc:
+                kept.append(torch.ones(128 * 1024 * 1024, device=dev))  # 512 MiB
+                next_alloc += 0.5
+    elif kind == "pcie":
+        # Pageable host memory: the driver stages each copy through pinned
+        # buffers; the copy dwarfs the compute between copies.
+        host = torch.ones(256 * 1024 * 1024)  # 1 GiB, pageable
+        gpu = torch.empty(256 * 1024 * 1024, device=dev)
+        small = torch.randn(1024, 1024, device=dev)
+        while time.time() < end:
+            gpu.copy_(host)
+            small @ small
+            torch.cuda.synchronize()
     else:
         raise SystemExit("unknown load " + kind)
 
@@ -169,6 +229,124 @@ def energy_phase(url, seconds):
     return slope(counter), slope(integral), len(counter), len(integral), counter, integral
 
 
+# load -> (verdicts it must get, verdict ids allowed beside them as info)
+DIAGNOSES = {
+    "matmul": ({"compute_bound", "power_capped"}, {"vram_overprovisioned"}),
+    "bandwidth": ({"memory_bandwidth_bound"}, {"vram_overprovisioned"}),
+    "launch": ({"launch_bound"}, {"vram_overprovisioned"}),
+    "cpu": ({"cpu_bound_input"}, {"vram_overprovisioned"}),
+    "bursts": ({"bursty"}, {"vram_overprovisioned"}),
+    "growth": ({"memory_growth"}, set()),
+    "pcie": ({"pcie_bound"}, {"vram_overprovisioned"}),
+}
+
+
+def gpu0_verdicts(doc):
+    out = {}
+    for v in doc.get("verdicts", []):
+        if v.get("gpu") == 0:
+            ev = {e["name"]: e["value"] for e in v["evidence"]["values"]}
+            out[v["id"]] = {"severity": v["severity"], "title": v["title"], "evidence": ev}
+    return out
+
+
+def judge(got, want, also):
+    """'ok', or what is wrong: a missing verdict, or a warning it should not get."""
+    missing = want - set(got)
+    extra = {i for i, v in got.items()
+             if i not in want and (v["severity"] != "info" or i not in also)}
+    if not missing and not extra:
+        return "ok"
+    return "; ".join(["missing " + ",".join(sorted(missing))] * bool(missing) +
+                     ["also " + ",".join(sorted(extra))] * bool(extra))
+
+
+def diagnose_one(binary, kind, seconds, outdir):
+    """One load under a fresh agent and history: (live doc, report doc, gpu summary)."""
+    db = os.path.join(outdir, "history-%s.db" % kind)
+    for suffix in ("", "-wal", "-shm"):
+        if os.path.exists(db + suffix):
+            os.remove(db + suffix)
+    proc = start_load(kind, seconds + 15)
+    log = open(os.path.join(outdir, "agent-%s.log" % kind), "w+")
+    agent = subprocess.Popen([binary, "serve", "--listen", "127.0.0.1:0", "--history", db],
+                             stdout=subprocess.DEVNULL, stderr=log)
+    port = None
+    for _ in range(150):
+        log.seek(0)
+        m = re.search(r"on port (\d+)", log.read())
+        if m:
+            port = int(m.group(1))
+            break
+        time.sleep(0.1)
+    if port is None:
+        agent.kill()
+        proc.kill()
+        raise SystemExit("gpuscope did not start for %s" % kind)
+    time.sleep(seconds)
+    url = "http://127.0.0.1:%d/api/v1/diagnosis" % port
+    live = json.loads(urllib.request.urlopen(url, timeout=5).read())
+    agent.terminate()
+    agent.wait(15)
+    proc.kill()
+    proc.wait()
+    r = subprocess.run([binary, "report", "--history", db, "--since", "10m", "--format", "json"],
+                       capture_output=True, text=True, timeout=60)
+    report = json.loads(r.stdout) if r.returncode == 0 else {"error": r.stderr}
+    report["history_means"] = history_means(db)
+    time.sleep(2)  # let the GPU settle between loads
+    return live, report
+
+
+def history_means(db):
+    """Means of the per-second columns over the load, in base units (what the engine saw)."""
+    import sqlite3
+    cols = ["mean_gpu_util", "max_gpu_util", "mean_gpm_sm_active", "mean_gpm_tensor",
+            "mean_gpm_dram", "mean_gpm_pcie_rx", "mean_gpm_pcie_tx", "mean_power",
+            "max_power_instant", "mean_clock_active_power_cap", "clock_event_reasons"]
+    out = {}
+    with sqlite3.connect(db) as c:
+        have = {r[1] for r in c.execute("PRAGMA table_info(gpu_second_v)")}
+        for col in cols:
+            if col in have:
+                out[col] = c.execute("SELECT avg(%s) FROM gpu_second_v" % col).fetchone()[0]
+    return out
+
+
+def diagnose(binary, seconds, outdir, kinds):
+    results, rows, all_ok = {}, [], True
+    for kind in kinds:
+        live, report = diagnose_one(binary, kind, seconds, outdir)
+        want, also = DIAGNOSES[kind]
+        lv, rv = gpu0_verdicts(live), gpu0_verdicts(report)
+        gpus = report.get("gpus") or live.get("gpus") or [{}]
+        g = gpus[0]
+        results[kind] = {"live": live, "report": report}
+        def names(vs):
+            return ", ".join("%s (%s)" % (i, v["severity"]) for i, v in sorted(vs.items())) or "none"
+        rows.append("| %s | %s | %s | %s | %s | %s |" % (
+            kind, names(lv), judge(lv, want, also), names(rv), judge(rv, want, also),
+            g.get("line", "").split(": ", 1)[-1]))
+        all_ok = all_ok and judge(lv, want, also) == "ok" and judge(rv, want, also) == "ok"
+        print("# %s: live %s; report %s" % (kind, judge(lv, want, also), judge(rv, want, also)),
+              flush=True)
+        for i, v in sorted(rv.items()):
+            print("#   %s: %s" % (i, v["title"]), flush=True)
+        print("#   means: " + ", ".join("%s=%.4g" % (k, v) for k, v in
+                                       report.get("history_means", {}).items() if v is not None),
+              flush=True)
+    lines = ["| load | live /api/v1/diagnosis | | report --history | | summary (report) |",
+             "|---|---|---|---|---|---|"] + rows
+    text = "\n".join(lines)
+    print(text)
+    with open(os.path.join(outdir, "diagnosis.md"), "w") as f:
+        f.write(text + "\n")
+    with open(os.path.join(outdir, "diagnosis.json"), "w") as f:
+        json.dump(results, f, indent=1)
+    print("result", "PASS" if all_ok else "CHECK")
+    return 0
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--child")
@@ -177,10 +355,16 @@ def main():
     ap.add_argument("--phase-s", type=float, default=12)
     ap.add_argument("--energy-s", type=float, default=60)
     ap.add_argument("--out", default=".")
+    ap.add_argument("--diagnose", metavar="BIN", help="judge each load with BIN's diagnosis")
+    ap.add_argument("--load-s", type=float, default=48)
+    ap.add_argument("--loads", default=",".join(DIAGNOSES))
     a = ap.parse_args()
     if a.child:
         child(a.child, a.seconds)
         return 0
+    if a.diagnose:
+        os.makedirs(a.out, exist_ok=True)
+        return diagnose(a.diagnose, a.load_s, a.out, a.loads.split(","))
 
     results = {}
     for kind in ("matmul", "bandwidth", "bursts"):

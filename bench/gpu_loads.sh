@@ -9,6 +9,11 @@
 # default build/; set LD_LIBRARY_PATH if its libraries were carried along).
 # Knobs: PHASE_S (12), ENERGY_S (60), COSTLY_INTERVAL (2s).  It only reads the GPU; the loads are
 # ordinary CUDA work.  Writes OUTDIR/loads.md, loads.json and the agent's log.
+#
+# DIAGNOSE=1 runs the diagnosis pass instead (issue 16): seven loads (matmul,
+# bandwidth, launch, cpu, bursts, growth, pcie), each under a fresh agent and
+# history for LOAD_S (48) seconds, judged live (/api/v1/diagnosis) and by
+# `gpuscope report --history`; LOADS=a,b picks some.  Writes OUTDIR/diagnosis.md.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 outdir=${1:-$root/bench/out/loads}
@@ -22,6 +27,10 @@ for tool in python3 nvidia-smi; do
 done
 python3 -c 'import torch; assert torch.cuda.is_available()' 2>/dev/null ||
 	bench_die "python3 cannot use the GPU through torch"
+if [ "${DIAGNOSE:-0}" = 1 ]; then
+	exec python3 "$root/bench/gpu_loads.py" --diagnose "$build/gpuscope" --load-s "${LOAD_S:-48}" \
+		${LOADS:+--loads "$LOADS"} --out "$outdir"
+fi
 # The energy counter is read every --costly-interval; 2 s gives the minute of
 # steady load enough counter readings to compare rates with.
 bench_agent_start "$outdir/agent.log" "$build/gpuscope" serve --listen 127.0.0.1:0 \

@@ -24,13 +24,6 @@
 #define LIVE_FIRST_S  5  /* first look, and again while there is too little to judge */
 #define LIVE_MIN_S    10 /* seconds of history before the engine runs at all */
 
-struct live_verdict {
-	long gpu;
-	char uuid[96];
-	const char *id;       /* static (analyze's ids) */
-	const char *severity; /* static */
-};
-
 struct live_diagnosis {
 	struct board *board;
 	char *history;
@@ -300,4 +293,17 @@ void live_diagnosis_set_config(struct live_diagnosis *d, const struct analyze_co
 	d->poked = true; /* judge again now, with the new thresholds */
 	pthread_cond_broadcast(&d->wake);
 	pthread_mutex_unlock(&d->lock);
+}
+
+struct live_verdict *live_diagnosis_verdicts(struct live_diagnosis *d, size_t *n)
+{
+	pthread_mutex_lock(&d->lock);
+	struct live_verdict *out = NULL;
+	*n = 0;
+	if (d->nverdicts && (out = malloc(d->nverdicts * sizeof(*out)))) {
+		memcpy(out, d->verdicts, d->nverdicts * sizeof(*out));
+		*n = d->nverdicts;
+	}
+	pthread_mutex_unlock(&d->lock);
+	return out;
 }

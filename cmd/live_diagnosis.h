@@ -17,6 +17,14 @@
 
 struct live_diagnosis;
 
+/* One verdict about one GPU, the most severe of its id. */
+struct live_verdict {
+	long gpu;
+	char uuid[96];
+	const char *id;       /* static (analyze's ids) */
+	const char *severity; /* static */
+};
+
 /* history NULL: no history; the JSON then says "not judged: no history".
  * cfg: the thresholds (copied; NULL: the defaults).
  * NULL only when out of memory or no thread (err filled). */
@@ -35,5 +43,9 @@ char *live_diagnosis_json(struct live_diagnosis *d, unsigned *status);
 /* Appends the cached gpuscope_verdict family (native names only). */
 void live_diagnosis_metrics(struct live_diagnosis *d, const struct prom_options *o,
                             struct strbuf *out);
+
+/* A copy of the latest verdicts (free() it; NULL and *n 0 when none), for
+ * the alert rules on verdicts. */
+struct live_verdict *live_diagnosis_verdicts(struct live_diagnosis *d, size_t *n);
 
 #endif

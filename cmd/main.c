@@ -17,6 +17,7 @@ static void usage(FILE *to)
 	        "  report    diagnose every GPU over a window of history (text, JSON,\n"
 	        "            Markdown, HTML); --demo reports on simulated GPUs at once\n"
 	        "  query     print history series as CSV or JSON\n"
+	        "  export    Prometheus alert rules (rules) or a Grafana dashboard (grafana)\n"
 	        "  version   print the version\n"
 	        "  help      print this help\n"
 	        "\n"
@@ -41,6 +42,8 @@ int main(int argc, char **argv)
 		return cmd_report(argc - 1, argv + 1);
 	if (strcmp(cmd, "query") == 0)
 		return cmd_query(argc - 1, argv + 1);
+	if (strcmp(cmd, "export") == 0)
+		return cmd_export(argc - 1, argv + 1);
 	if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
 		printf("gpuscope %s\n", GPUSCOPE_VERSION);
 		return 0;

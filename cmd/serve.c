@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cmd/alerts.h"
 #include "cmd/commands.h"
 #include "cmd/config_file.h"
 #include "cmd/demo_dir.h"
@@ -49,14 +50,14 @@ static void serve_usage(FILE *to)
 	    "                         also GPUSCOPE_NVML_LIB)\n"
 	    "  --demo [SCENARIO]      read the built-in GPU simulator instead of the\n"
 	    "                         driver, with a scenario file or the 8-GPU default\n"
-	    "%s%s"
+	    "%s%s%s"
 	    "  --config FILE          every option above in a YAML file (option: value;\n"
 	    "                         flags on the command line override it)\n"
 	    "  -h, --help             this help\n"
 	    "\n%s"
 	    "\n"
 	    "Endpoints:\n",
-	    serve_history_usage, serve_procs_usage, serve_dcgm_usage);
+	    serve_history_usage, serve_procs_usage, serve_alerts_usage, serve_dcgm_usage);
 	for (size_t i = 0; i < http_endpoint_count; i++)
 		fprintf(to, "  %-20s %s\n", http_endpoints[i].path, http_endpoints[i].what);
 }
@@ -65,7 +66,7 @@ struct serve_argv;
 static int serve_run(struct http_config *hcfg, struct sampler_config *scfg,
                      const struct gpu_opts *gopts, struct serve_history *hist,
                      struct serve_procs *procs, const struct serve_dcgm *dcgm,
-                     const struct serve_argv *orig);
+                     struct serve_alerts *alerts, const struct serve_argv *orig);
 
 /* "gpuscope serve: ...", the pointer to --help, exit status 2. */
 #define bad_usage(...) cmd_usage_error("serve", __VA_ARGS__)
@@ -81,6 +82,7 @@ struct serve_dry {
 	unsigned names;
 	struct analyze_config thresholds;
 	struct serve_dcgm dcgm;
+	struct serve_alerts alerts; /* flags only: serve_alerts_apply reads the rules */
 };
 
 static int serve_options(int argc, char **argv, const struct serve_argv *orig,
@@ -119,6 +121,8 @@ static int serve_options(int argc, char **argv, const struct serve_argv *orig,
 	serve_dcgm_init(&dcgm);
 	if (serve_dcgm_env(&dcgm, err, sizeof(err)) != 0)
 		return bad_usage("%s", err);
+	struct serve_alerts alerts; /* ~70 KB (the rules): fine on main's stack */
+	serve_alerts_init(&alerts);
 
 	static const char *const value_options[] = {
 	    "--listen",          "--fast-interval", "--slow-interval",
@@ -133,6 +137,8 @@ static int serve_options(int argc, char **argv, const struct serve_argv *orig,
 			taken = serve_procs_take(&procs, argc, argv, &i, err, sizeof(err));
 		if (!taken)
 			taken = serve_dcgm_take(&dcgm, argc, argv, &i, err, sizeof(err));
+		if (!taken)
+			taken = serve_alerts_take(&alerts, argc, argv, &i, err, sizeof(err));
 		if (taken < 0)
 			return bad_usage("%s", err);
 		if (taken)
@@ -198,6 +204,7 @@ static int serve_options(int argc, char **argv, const struct serve_argv *orig,
 		dry->names = names;
 		dry->thresholds = hist.thresholds;
 		dry->dcgm = dcgm; /* moved: the caller frees it */
+		dry->alerts = alerts;
 		if (dry->dcgm.prom.select)
 			dry->dcgm.prom.select = &dry->dcgm.collectors;
 		return 0;
@@ -235,7 +242,7 @@ static int serve_options(int argc, char **argv, const struct serve_argv *orig,
 				procs.kubelet_socket = "";
 		}
 	}
-	int rc = serve_run(&hcfg, &scfg, &gopts, &hist, &procs, &dcgm, orig);
+	int rc = serve_run(&hcfg, &scfg, &gopts, &hist, &procs, &dcgm, &alerts, orig);
 	demo_dir_remove(&demo);
 	serve_dcgm_free(&dcgm);
 	return rc;
@@ -271,8 +278,9 @@ static bool same_text(const char *a, const char *b)
  * live (thresholds, names and DCGM labels, the collectors file, basic-auth users); says on
  * stderr what changed, or why it kept the old value.  cur is what is in force, updated. */
 static void serve_reload(const struct serve_argv *orig, struct http_server *http,
-                         struct serve_history *hist, unsigned *cur_names, char *cur_look,
-                         size_t looklen, struct webconfig *cur_web)
+                         struct serve_history *hist, struct serve_alerts *alerts,
+                         unsigned *cur_names, char *cur_look, size_t looklen,
+                         struct webconfig *cur_web)
 {
 	struct config_args args;
 	char err[600], what[1024];
@@ -284,10 +292,14 @@ static void serve_reload(const struct serve_argv *orig, struct http_server *http
 	struct serve_dry dry;
 	memset(&dry, 0, sizeof(dry));
 	if (serve_options((int)args.n, args.v, NULL, &dry) != 0) {
+		/* The alert rules file is read apart: a broken one is said (and shown on
+		 * /api/v1/alerts) by its own reload, which keeps the rules in use. */
+		serve_alerts_reload(alerts);
 		fprintf(stderr, "gpuscope: SIGHUP: the error above; kept the old configuration\n");
 		config_args_free(&args);
 		return;
 	}
+	serve_alerts_apply(alerts, &dry.alerts); /* the rules file, read again; says what it did */
 	bool changed = false;
 	if (analyze_config_diff(&hist->thresholds, &dry.thresholds, what, sizeof(what)) > 0) {
 		live_diagnosis_set_config(hist->diagnosis, &dry.thresholds);
@@ -345,7 +357,7 @@ static void serve_reload(const struct serve_argv *orig, struct http_server *http
 		        "gpuscope: SIGHUP: the TLS certificate or key changed; kept the old "
 		        "ones (a new certificate needs a restart)\n");
 	if (!changed)
-		fprintf(stderr, "gpuscope: SIGHUP: nothing that can change live has changed "
+		fprintf(stderr, "gpuscope: SIGHUP: nothing else that can change live has changed "
 		                "(listen address, intervals and paths need a restart)\n");
 	serve_dcgm_free(&dry.dcgm);
 	config_args_free(&args);
@@ -356,7 +368,7 @@ static void serve_reload(const struct serve_argv *orig, struct http_server *http
 static int serve_run(struct http_config *hcfg, struct sampler_config *scfg,
                      const struct gpu_opts *gopts, struct serve_history *hist,
                      struct serve_procs *procs, const struct serve_dcgm *dcgm,
-                     const struct serve_argv *orig)
+                     struct serve_alerts *alerts, const struct serve_argv *orig)
 {
 	const char *hostname = dcgm->hostname;
 	char err[512];
@@ -368,7 +380,7 @@ static int serve_run(struct http_config *hcfg, struct sampler_config *scfg,
 	sigemptyset(&stop);
 	sigaddset(&stop, SIGINT);
 	sigaddset(&stop, SIGTERM);
-	sigaddset(&stop, SIGHUP);
+	sigaddset(&stop, SIGHUP); /* reloads what can change live (serve_reload) */
 	pthread_sigmask(SIG_BLOCK, &stop, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
@@ -395,9 +407,18 @@ static int serve_run(struct http_config *hcfg, struct sampler_config *scfg,
 		return 1;
 	}
 	hcfg->extras = serve_history_extras(hist);
+	if (serve_alerts_start(alerts, &run.board, hist->diagnosis,
+	                       hist->recorder ? hist->resolved : NULL, gopts->demo) != 0) {
+		serve_history_stop(hist);
+		sampling_stop(&run, &sess);
+		serve_procs_stop(procs, run.hung);
+		return 1;
+	}
+	hcfg->alerting = serve_alerts_extras(alerts);
 	struct http_server *http = http_start(&run.board, hcfg, err, sizeof(err));
 	if (!http) {
 		fprintf(stderr, "gpuscope: %s\n", err);
+		serve_alerts_stop(alerts);
 		serve_history_stop(hist);
 		sampling_stop(&run, &sess);
 		serve_procs_stop(procs, run.hung);
@@ -423,11 +444,13 @@ static int serve_run(struct http_config *hcfg, struct sampler_config *scfg,
 		sigwait(&stop, &sig);
 		if (sig != SIGHUP)
 			break;
-		serve_reload(orig, http, hist, &cur_names, cur_look, sizeof(cur_look), &cur_web);
+		serve_reload(orig, http, hist, alerts, &cur_names, cur_look, sizeof(cur_look),
+		             &cur_web);
 	}
 	fprintf(stderr, "gpuscope: %s, stopping\n", sig == SIGINT ? "interrupted" : "terminated");
 
 	http_stop(http);
+	serve_alerts_stop(alerts);
 	serve_history_stop(hist);
 	sampling_stop(&run, &sess);
 	serve_procs_stop(procs, run.hung);

@@ -348,6 +348,12 @@ static size_t unit_suffix_at(const char *name)
 	return n;
 }
 
+void prom_window_name(const char *name, const char *stat, char *buf, size_t len)
+{
+	size_t cut = unit_suffix_at(name);
+	snprintf(buf, len, "%.*s_window_%s%s", (int)cut, name, stat, name + cut);
+}
+
 void prom_render_windows(const struct board_snapshot *s, const struct prom_options *o,
                          const struct window_agg (*agg)[METRIC_COUNT], double seconds,
                          struct strbuf *out)

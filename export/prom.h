@@ -59,6 +59,10 @@ void prom_render_windows(const struct board_snapshot *s, const struct prom_optio
                          const struct window_agg (*agg)[METRIC_COUNT], double seconds,
                          struct strbuf *out);
 
+/* The window family's name of a native name: stat ("max", "mean") goes
+ * before the unit suffix (gpuscope_power_window_max_watts). */
+void prom_window_name(const char *name, const char *stat, char *buf, size_t len);
+
 /* One active diagnosis verdict about one GPU (analyze/ ids and severities). */
 struct prom_verdict {
 	long gpu;

@@ -9,6 +9,7 @@ const struct http_endpoint http_endpoints[] = {
     {"/api/v1/processes", "JSON: each GPU's processes, who runs them, memory, SM and CPU use"},
     {"/api/v1/workloads", "JSON: processes grouped by workload; tensor-parallel groups"},
     {"/api/v1/diagnosis", "JSON: verdicts over recent history, with evidence and fixes"},
+    {"/api/v1/alerts", "JSON: pending and firing alerts (Prometheus' format), rules, receivers"},
     {"/", "HTML: the node, its GPUs and these endpoints (SIMULATED under --demo)"},
 };
 

@@ -215,6 +215,8 @@ static struct body *metrics_body(struct http_server *h, struct MHD_Connection *c
 	}
 	if (h->cfg.extras && h->cfg.extras->metrics)
 		h->cfg.extras->metrics(h->cfg.extras->ctx, &o, &sb);
+	if (h->cfg.alerting && h->cfg.alerting->metrics)
+		h->cfg.alerting->metrics(h->cfg.alerting->ctx, &o, &sb);
 	prom_finish(&o, &sb);
 	struct body *out = NULL;
 	if (!sb.oom)
@@ -355,6 +357,17 @@ static enum MHD_Result serve_page(struct http_server *h, struct MHD_Connection *
 	return ret;
 }
 
+/* Alerts evaluated by alert/ on its own thread, cached there. */
+static enum MHD_Result serve_alerts(struct http_server *h, struct MHD_Connection *c)
+{
+	if (!h->cfg.alerting || !h->cfg.alerting->alerts)
+		return send_json(c, MHD_HTTP_OK,
+		                 strdup("{\"status\": \"success\", \"data\": {\"alerts\": []}}\n"));
+	unsigned status = MHD_HTTP_OK;
+	char *json = h->cfg.alerting->alerts(h->cfg.alerting->ctx, &status);
+	return send_json(c, status, json);
+}
+
 static int request_marker;
 
 static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url,
@@ -397,6 +410,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 		return serve_snapshot_json(h, c, false);
 	if (strcmp(url, "/api/v1/diagnosis") == 0)
 		return serve_diagnosis(h, c);
+	if (strcmp(url, "/api/v1/alerts") == 0)
+		return serve_alerts(h, c);
 	if (strcmp(url, "/api/v1/processes") == 0)
 		return serve_processes_json(h, c, false);
 	if (strcmp(url, "/api/v1/workloads") == 0)

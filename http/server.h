@@ -8,6 +8,7 @@
  * GET /api/v1/diagnosis  verdicts over a recent window (when extras give them).
  * GET /api/v1/processes  every GPU's processes (attribution, export/proc_json.h).
  * GET /api/v1/workloads  processes grouped by workload; tensor-parallel groups.
+ * GET /api/v1/alerts  the agent's pending and firing alerts (when extras give them).
  * GET /health         200 "OK" while the agent serves (dcgm-exporter's probe).
  * GET /               the node, its GPUs and every endpoint (index_page.h).
  * The list of endpoints with one line each is http/endpoints.h.  The port is
@@ -40,6 +41,8 @@ struct http_extras {
 	char *(*diagnosis)(void *ctx, unsigned *status);
 	/* Families appended to every /metrics body, before the end marker. */
 	void (*metrics)(void *ctx, const struct prom_options *o, struct strbuf *out);
+	/* The /api/v1/alerts body (malloc'd JSON); *status is the HTTP status. */
+	char *(*alerts)(void *ctx, unsigned *status);
 };
 
 struct http_config {
@@ -51,6 +54,8 @@ struct http_config {
 	unsigned process_cap;             /* per-process series per GPU; 0: default (10) */
 	const struct prom_dcgm *dcgm;     /* look of DCGM_FI_* series; NULL: defaults */
 	const struct webconfig *web;      /* TLS and basic auth (webconfig.h); NULL: neither */
+	const struct http_extras
+	    *alerting; /* alert/: /api/v1/alerts and its families; NULL: none */
 };
 
 struct http_server *http_start(struct board *b, const struct http_config *cfg, char *err,

@@ -2,12 +2,21 @@
  *
  * The simulator describes every signal as a function of time, so an hour of
  * history needs no agent, no waiting and no file: each GPU's functions are
- * evaluated at t = 0, 1, ..., seconds-1 and written into the same raw series
- * (metric table units) the store would return, then converted like real
- * history.  Counters the simulator drives by events (Xid) are counted from
- * the scenario's event list; the energy counter integrates power.  Values the
- * scenario marks unsupported, and GPM metrics of a GPU without GPM, are
- * absent (NaN), as the agent would store them.
+ * evaluated and written into the same raw series (metric table units) the
+ * store would return, then converted like real history.
+ *
+ * One truth for demo and live: a second is built the way the agent builds
+ * it from the simulator library.  Every reading goes through
+ * sim_signal_clamp(), as the simulated NVML calls do (no 150 % utilization,
+ * no negative watts).  A windowed metric is the mean, max or min of the fast
+ * tier's readings in that second (every DEMO_FAST_S), total power of the
+ * driver's 20 ms samples, a GPM metric the clamped mean over the second (one
+ * GPM pair a second), the clock-reason shares the share of fast readings with
+ * the bit set; anything else is its reading at the second.  Counters the
+ * simulator drives by events (Xid) are counted from the scenario's event
+ * list; the energy counter integrates power.  Values the scenario marks
+ * unsupported, and GPM metrics of a GPU without GPM, are absent (NaN), as the
+ * agent would store them.
  */
 #include <math.h>
 #include <stdio.h>
@@ -19,6 +28,9 @@
 
 #define MIB 1048576.0
 
+#define DEMO_FAST_S  0.1  /* the agent's default --fast-interval */
+#define DEMO_POWER_S 0.02 /* the driver's power sample period */
+
 /* Xid and double-bit ECC event bits (nvmlEventType*). */
 #define DEMO_EVENT_DBE 0x2ULL
 #define DEMO_EVENT_XID 0x8ULL
@@ -27,12 +39,28 @@ static double sig_at(const struct sim_gpu *g, enum sim_signal s, double t)
 {
 	if (g->unsupported_signals[s])
 		return NAN;
-	return sim_func_eval(g->metrics[s], t);
+	return sim_signal_clamp(s, sim_func_eval(g->metrics[s], t));
 }
 
+/* A GPM metric over the second starting at t: the clamped mean of the
+ * signal over it, as the simulator's GPM pair one second apart reads it. */
 static double gpm_at(const struct sim_gpu *g, enum sim_signal s, double t)
 {
-	return g->gpm ? sig_at(g, s, t) : NAN;
+	if (!g->gpm || g->unsupported_signals[s])
+		return NAN;
+	double sum = 0;
+	for (int i = 0; i < 16; i++)
+		sum += sim_func_eval(g->metrics[s], t + (i + 0.5) / 16);
+	return sim_signal_clamp(s, sum / 16);
+}
+
+/* 1 when the reasons bitmask at t has `bit`, NaN without reasons. */
+static double reason_at(const struct sim_gpu *g, unsigned long long bit, double t)
+{
+	double r = sig_at(g, SIM_SIG_CLOCK_REASONS, t);
+	if (isnan(r) || r >= 18446744073709551616.0)
+		return NAN;
+	return ((unsigned long long)llround(r) & bit) ? 1 : 0;
 }
 
 /* The raw value of report source k for GPU g at second t. */
@@ -57,10 +85,14 @@ static double raw_at(const struct sim_gpu *g, int metric, double t, double *ener
 	case METRIC_GPM_PCIE_RX:
 		return gpm_at(g, SIM_SIG_GPM_PCIE_RX, t);
 	case METRIC_FB_USED:
-		return sig_at(g, SIM_SIG_FB_USED, t) * MIB;
+		/* The driver's used never exceeds total less its reservation. */
+		return fmin(sig_at(g, SIM_SIG_FB_USED, t),
+		            (double)(g->memory_total_mib - g->memory_reserved_mib)) *
+		       MIB;
 	case METRIC_FB_TOTAL:
 		return (double)g->memory_total_mib * MIB;
 	case METRIC_POWER:
+	case METRIC_POWER_INSTANT:
 		return sig_at(g, SIM_SIG_POWER, t) * 1000;
 	case METRIC_POWER_LIMIT:
 		return g->power_limit_w * 1000.0;
@@ -74,6 +106,14 @@ static double raw_at(const struct sim_gpu *g, int metric, double t, double *ener
 		return g->max_sm_clock_mhz;
 	case METRIC_CLOCK_EVENT_REASONS:
 		return sig_at(g, SIM_SIG_CLOCK_REASONS, t);
+	case METRIC_CLOCK_ACTIVE_POWER_CAP:
+		return reason_at(g, 0x4, t);
+	case METRIC_CLOCK_ACTIVE_POWER_BRAKE:
+		return reason_at(g, 0x80, t);
+	case METRIC_CLOCK_ACTIVE_SW_THERMAL:
+		return reason_at(g, 0x20, t);
+	case METRIC_CLOCK_ACTIVE_HW_THERMAL:
+		return reason_at(g, 0x40, t);
 	case METRIC_PCIE_LINK_GEN:
 		return g->pcie_gen;
 	case METRIC_PCIE_LINK_WIDTH:
@@ -90,6 +130,35 @@ static double raw_at(const struct sim_gpu *g, int metric, double t, double *ener
 		return *xid_last;
 	}
 	return NAN;
+}
+
+/* Source k's value for the second starting at t, as the agent's window and
+ * recorder would store it: an aggregate of the readings within the second
+ * for windowed metrics, else the reading at t. */
+static double second_of(const struct sim_gpu *g, const struct report_source *src, double t,
+                        double *energy_mj, unsigned *xids, double *xid_last)
+{
+	int m = src->metric;
+	if (!metric_windowed(m) || metric_table[m].source == SRC_GPM)
+		return raw_at(g, m, t, energy_mj, xids, xid_last);
+	double step = m == METRIC_POWER_INSTANT ? DEMO_POWER_S : DEMO_FAST_S;
+	int count = (int)lround(1.0 / step);
+	double sum = 0, max = -INFINITY, min = INFINITY;
+	int k = 0;
+	for (int i = 0; i < count; i++) {
+		/* Mid-step instants: a reading's phase is arbitrary in the agent, and
+		 * the middle does not fall on a square wave's edge. */
+		double v = raw_at(g, m, t + (i + 0.5) * step, energy_mj, xids, xid_last);
+		if (isnan(v))
+			continue;
+		sum += v;
+		max = fmax(max, v);
+		min = fmin(min, v);
+		k++;
+	}
+	if (!k)
+		return NAN;
+	return src->stat == STORE_MAX ? max : src->stat == STORE_MIN ? min : sum / k;
 }
 
 /* The scenario's processes as history would hold them: memory, SM share and,
@@ -124,10 +193,12 @@ static int load_processes(const struct sim_gpu *g, size_t n, struct report_gpu *
 		for (size_t i = 0; i < n; i++) {
 			double t = (double)i;
 			bool on = t >= sp->from && t < sp->until;
-			p->gpu_mem_bytes[i] = on ? sim_func_eval(sp->used_mib, t) * 1048576.0 : NAN;
-			p->sm_util[i] = on ? sim_func_eval(sp->sm_util_pct, t) / 100.0 : NAN;
-			p->cpu_cores[i] =
-			    on && sp->cpu_cores ? sim_func_eval(sp->cpu_cores, t) : NAN;
+			double mem = on ? sim_func_eval(sp->used_mib, t) : NAN;
+			p->gpu_mem_bytes[i] = mem >= 0 ? mem * MIB : NAN; /* < 0: not available */
+			double sm = on ? sim_func_eval(sp->sm_util_pct, t) : NAN;
+			p->sm_util[i] = isnan(sm) ? NAN : fmin(fmax(sm, 0), 100) / 100.0;
+			double cpu = on && sp->cpu_cores ? sim_func_eval(sp->cpu_cores, t) : NAN;
+			p->cpu_cores[i] = isnan(cpu) ? NAN : fmax(cpu, 0);
 		}
 	}
 	return report_convert_processes(rg);
@@ -156,7 +227,7 @@ static int load_gpu(const struct sim_gpu *g, int seconds, struct report_gpu *rg)
 			energy += p * 1000; /* mJ over one second */
 		for (size_t k = 0; k < report_nsources; k++)
 			rg->raw[k * n + i] =
-			    raw_at(g, report_sources[k].metric, t, &energy, &xids, &xid_last);
+			    second_of(g, &report_sources[k], t, &energy, &xids, &xid_last);
 	}
 	return load_processes(g, n, rg);
 }

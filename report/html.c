@@ -175,8 +175,9 @@ static void gpu_charts(FILE *out, const struct report_data *d, size_t g)
 	                     {"total", "#888", sig[ANALYZE_SIG_FB_TOTAL_BYTES], 1 / 1073741824.0}};
 	chart(out, &ax, "GPU memory", "GiB", mem, 2, n, 0);
 	struct line pw[] = {{"power", "#8c564b", sig[ANALYZE_SIG_POWER_W], 1},
-	                    {"limit", "#888", sig[ANALYZE_SIG_POWER_LIMIT_W], 1}};
-	chart(out, &ax, "Power", "W", pw, 2, n, 0);
+	                    {"limit", "#888", sig[ANALYZE_SIG_POWER_LIMIT_W], 1},
+	                    {"peak (20 ms samples)", "#e377c2", sig[ANALYZE_SIG_POWER_MAX_W], 1}};
+	chart(out, &ax, "Power", "W", pw, 3, n, 0);
 }
 
 static const char css[] =
@@ -224,6 +225,8 @@ int report_render_html(FILE *out, const struct report_data *d, const struct anal
 	if (!isnan(f.util_mean))
 		fprintf(out, "<tr><th>Mean utilization</th><td>%.0f%%</td></tr>\n",
 		        f.util_mean * 100);
+	else
+		fputs("<tr><th>Mean utilization</th><td>unknown</td></tr>\n", out);
 	if (!isnan(f.waste_per_day)) {
 		/* --currency is the user's text: escaped like everything else that is not ours. */
 		fprintf(out, "<tr><th>Waste (idle time)</th><td>%.2f ", f.waste_per_day);
@@ -294,15 +297,16 @@ int report_render_html(FILE *out, const struct report_data *d, const struct anal
 		for (size_t i = 0; i < nw; i++) {
 			fputs("<tr><td>", out);
 			esc(out, wl[i].name);
-			fprintf(out,
-			        "</td><td>%zu</td><td>%zu</td><td>%.1f GiB</td><td>%.2f</td><td>",
-			        wl[i].gpus, wl[i].processes, wl[i].gpu_mem_peak / 1073741824.0,
-			        wl[i].cpu_cores_mean);
+			char mem[24], cpu[24];
+			report_num(mem, sizeof(mem), wl[i].gpu_mem_peak / 1073741824.0, 1, " GiB");
+			report_num(cpu, sizeof(cpu), wl[i].cpu_cores_mean, 2, "");
+			fprintf(out, "</td><td>%zu</td><td>%zu</td><td>%s</td><td>%s</td><td>",
+			        wl[i].gpus, wl[i].processes, mem, cpu);
 			if (wl[i].sm_n)
 				fprintf(out, "%.0f%%",
 				        100 * wl[i].sm_util_sum / (double)wl[i].sm_n);
 			else
-				fputs("-", out);
+				fputs("unknown", out);
 			fputs("</td></tr>\n", out);
 		}
 		fputs("</table>\n", out);

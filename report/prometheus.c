@@ -205,7 +205,7 @@ int report_load_prometheus(const char *url, int64_t from, int64_t to, double ste
 		base--;
 	for (size_t k = 0; k < report_nsources; k++) {
 		const char *name = metric_table[report_sources[k].metric].dcgm;
-		if (!name)
+		if (!name || report_sources[k].history_only)
 			continue;
 		char q[2048], why[512];
 		snprintf(q, sizeof(q),

@@ -114,6 +114,15 @@ void report_fleet(const struct report_data *d, const struct analyze_result *r,
 	(void)d;
 }
 
+const char *report_num(char *buf, size_t len, double v, int decimals, const char *suffix)
+{
+	if (isnan(v))
+		snprintf(buf, len, "unknown");
+	else
+		snprintf(buf, len, "%.*f%s", decimals, v, suffix);
+	return buf;
+}
+
 size_t report_workloads(const struct report_data *d, struct report_workload *out, size_t max)
 {
 	size_t n = 0;
@@ -121,9 +130,11 @@ size_t report_workloads(const struct report_data *d, struct report_workload *out
 		const struct report_gpu *rg = &d->gpus[g];
 		for (size_t p = 0; p < rg->nprocs; p++) {
 			const struct report_process *rp = &rg->rprocs[p];
-			const char *name = rp->workload[0] ? rp->workload
-			                   : rp->a.name    ? rp->a.name
-			                                   : "?";
+			char pidname[32];
+			snprintf(pidname, sizeof(pidname), "pid %u", rp->a.pid);
+			const char *name = rp->workload[0]             ? rp->workload
+			                   : rp->a.name && *rp->a.name ? rp->a.name
+			                                               : pidname;
 			size_t k = 0;
 			while (k < n && strcmp(out[k].name, name) != 0)
 				k++;
@@ -131,6 +142,7 @@ size_t report_workloads(const struct report_data *d, struct report_workload *out
 				if (n == max)
 					continue;
 				memset(&out[n], 0, sizeof(out[n]));
+				out[n].gpu_mem_peak = out[n].cpu_cores_mean = NAN;
 				snprintf(out[n].name, sizeof(out[n].name), "%s", name);
 				n++;
 			}
@@ -140,11 +152,11 @@ size_t report_workloads(const struct report_data *d, struct report_workload *out
 				w->last_gpu = (long)g + 1;
 			}
 			w->processes++;
-			double mem_max = 0, cpu = 0, sm = 0;
+			double mem_max = NAN, cpu = 0, sm = 0;
 			size_t cn = 0, sn = 0;
 			for (size_t i = 0; i < d->n; i++) {
 				if (rp->a.gpu_mem_bytes && !isnan(rp->a.gpu_mem_bytes[i]) &&
-				    rp->a.gpu_mem_bytes[i] > mem_max)
+				    !(rp->a.gpu_mem_bytes[i] <= mem_max))
 					mem_max = rp->a.gpu_mem_bytes[i];
 				if (rp->a.cpu_cores && !isnan(rp->a.cpu_cores[i])) {
 					cpu += rp->a.cpu_cores[i];
@@ -155,8 +167,14 @@ size_t report_workloads(const struct report_data *d, struct report_workload *out
 					sn++;
 				}
 			}
-			w->gpu_mem_peak += mem_max;
-			w->cpu_cores_mean += cn ? cpu / (double)cn : 0;
+			/* Unknown stays unknown: a sum starts at the first known part. */
+			if (!isnan(mem_max))
+				w->gpu_mem_peak =
+				    (isnan(w->gpu_mem_peak) ? 0 : w->gpu_mem_peak) + mem_max;
+			if (cn)
+				w->cpu_cores_mean =
+				    (isnan(w->cpu_cores_mean) ? 0 : w->cpu_cores_mean) +
+				    cpu / (double)cn;
 			w->sm_util_sum += sn ? sm / (double)sn : 0;
 			w->sm_n += sn ? 1 : 0;
 		}
@@ -198,8 +216,12 @@ json_t *report_json(const struct report_data *d, const struct analyze_result *r)
 		json_object_set_new(o, "workload", json_string(wl[i].name));
 		json_object_set_new(o, "gpus", json_integer((json_int_t)wl[i].gpus));
 		json_object_set_new(o, "processes", json_integer((json_int_t)wl[i].processes));
-		json_object_set_new(o, "gpu_mem_peak_bytes", json_real(wl[i].gpu_mem_peak));
-		json_object_set_new(o, "cpu_cores_mean", json_real(wl[i].cpu_cores_mean));
+		json_object_set_new(o, "gpu_mem_peak_bytes",
+		                    isnan(wl[i].gpu_mem_peak) ? json_null()
+		                                              : json_real(wl[i].gpu_mem_peak));
+		json_object_set_new(o, "cpu_cores_mean",
+		                    isnan(wl[i].cpu_cores_mean) ? json_null()
+		                                                : json_real(wl[i].cpu_cores_mean));
 		json_object_set_new(o, "sm_util_mean",
 		                    wl[i].sm_n ? json_real(wl[i].sm_util_sum / (double)wl[i].sm_n)
 		                               : json_null());
@@ -423,20 +445,21 @@ static void text_groups_and_workloads(FILE *out, const struct report_data *d,
 		        "## Workloads\n\n| workload | GPUs | processes | peak GPU memory | CPU "
 		        "cores | SM share |\n|---|---|---|---|---|---|\n");
 	else
-		fprintf(out, "WORKLOADS\n  %-32s %4s %5s %10s %6s %6s\n", "workload", "GPUs",
+		fprintf(out, "WORKLOADS\n  %-32s %4s %5s %10s %6s %7s\n", "workload", "GPUs",
 		        "procs", "peak mem", "CPU", "SM");
 	for (size_t i = 0; i < nw; i++) {
-		char sm[16] = "-";
+		char sm[16] = "unknown", mem[24], cpu[24];
 		if (wl[i].sm_n)
 			snprintf(sm, sizeof(sm), "%.0f%%",
 			         100 * wl[i].sm_util_sum / (double)wl[i].sm_n);
-		double gib = wl[i].gpu_mem_peak / 1073741824.0;
+		report_num(mem, sizeof(mem), wl[i].gpu_mem_peak / 1073741824.0, 1, " GiB");
+		report_num(cpu, sizeof(cpu), wl[i].cpu_cores_mean, 2, "");
 		if (md)
-			fprintf(out, "| %s | %zu | %zu | %.1f GiB | %.2f | %s |\n", wl[i].name,
-			        wl[i].gpus, wl[i].processes, gib, wl[i].cpu_cores_mean, sm);
+			fprintf(out, "| %s | %zu | %zu | %s | %s | %s |\n", wl[i].name, wl[i].gpus,
+			        wl[i].processes, mem, cpu, sm);
 		else
-			fprintf(out, "  %-32.32s %4zu %5zu %6.1f GiB %6.2f %6s\n", wl[i].name,
-			        wl[i].gpus, wl[i].processes, gib, wl[i].cpu_cores_mean, sm);
+			fprintf(out, "  %-32.32s %4zu %5zu %10s %6s %7s\n", wl[i].name, wl[i].gpus,
+			        wl[i].processes, mem, cpu, sm);
 	}
 	fputc('\n', out);
 }

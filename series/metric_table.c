@@ -142,6 +142,10 @@ bool metric_windowed(int m)
 	case METRIC_ENC_UTIL:
 	case METRIC_DEC_UTIL:
 	case METRIC_CLOCK_LOSS:
+	case METRIC_CLOCK_ACTIVE_POWER_CAP:
+	case METRIC_CLOCK_ACTIVE_POWER_BRAKE:
+	case METRIC_CLOCK_ACTIVE_SW_THERMAL:
+	case METRIC_CLOCK_ACTIVE_HW_THERMAL:
 		return true;
 	}
 	return metric_table[m].source == SRC_GPM;

@@ -305,6 +305,18 @@ X(THROTTLE_HW_THERMAL, "gpuscope_clock_event_seconds_total", "reason=\"hw_therma
 X(THROTTLE_POWER_BRAKE, "gpuscope_clock_event_seconds_total", "reason=\"power_brake\"", COUNTER, UNIT_SECONDS, SRC_CLOCK_EVENT_REASONS, \
   "Time the clocks were held down, by reason (from the reasons bitmask at each fast sweep, so resolution is one --fast-interval).", \
   NULL, NULL) \
+X(CLOCK_ACTIVE_POWER_CAP, "gpuscope_clock_event_active_ratio", "reason=\"power_cap\"", GAUGE, UNIT_RATIO, SRC_CLOCK_EVENT_REASONS, \
+  "1 while the reason holds the clocks down at this fast sweep, else 0; its window mean is the share of the fast sweeps in which it held (history keeps it per second, so a periodic load cannot alias it).", \
+  NULL, NULL) \
+X(CLOCK_ACTIVE_POWER_BRAKE, "gpuscope_clock_event_active_ratio", "reason=\"power_brake\"", GAUGE, UNIT_RATIO, SRC_CLOCK_EVENT_REASONS, \
+  "1 while the reason holds the clocks down at this fast sweep, else 0; its window mean is the share of the fast sweeps in which it held (history keeps it per second, so a periodic load cannot alias it).", \
+  NULL, NULL) \
+X(CLOCK_ACTIVE_SW_THERMAL, "gpuscope_clock_event_active_ratio", "reason=\"sw_thermal\"", GAUGE, UNIT_RATIO, SRC_CLOCK_EVENT_REASONS, \
+  "1 while the reason holds the clocks down at this fast sweep, else 0; its window mean is the share of the fast sweeps in which it held (history keeps it per second, so a periodic load cannot alias it).", \
+  NULL, NULL) \
+X(CLOCK_ACTIVE_HW_THERMAL, "gpuscope_clock_event_active_ratio", "reason=\"hw_thermal\"", GAUGE, UNIT_RATIO, SRC_CLOCK_EVENT_REASONS, \
+  "1 while the reason holds the clocks down at this fast sweep, else 0; its window mean is the share of the fast sweeps in which it held (history keeps it per second, so a periodic load cannot alias it).", \
+  NULL, NULL) \
 X(PCIE_LINK_GEN, "gpuscope_pcie_link_generation", "", GAUGE, UNIT_COUNT, SRC_PCIE_GEN, \
   "Current PCIe link generation (drops when the link idles or degrades).", \
   "DCGM_FI_DEV_PCIE_LINK_GEN", "PCIe link generation.") \

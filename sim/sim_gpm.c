@@ -102,7 +102,7 @@ static nvmlReturn_t sim_device_get_samples(nvmlDevice_t device, int type,
 		double v = k.averaged
 		               ? mean_over(c.gpu->metrics[k.signal], t - k.period_s * scale, t)
 		               : sim_func_eval(c.gpu->metrics[k.signal], t);
-		v *= k.scale;
+		v = sim_signal_clamp(k.signal, v) * k.scale;
 		samples[n].timeStamp = sim_state_wall_us(t);
 		samples[n].sampleValue.uiVal = v > 0 ? (unsigned)llround(v) : 0;
 	}
@@ -255,7 +255,7 @@ static nvmlReturn_t sim_gpm_metrics_get(nvmlGpmMetricsGet_t *m)
 		}
 		x->nvmlReturn = NVML_SUCCESS;
 		/* Same refresh: the driver answers zero and SUCCESS (the trap the agent avoids). */
-		x->value = r2 > r1 ? mean_over(c.gpu->metrics[s], r1, r2) : 0;
+		x->value = r2 > r1 ? sim_signal_clamp(s, mean_over(c.gpu->metrics[s], r1, r2)) : 0;
 		if (x->value < 0)
 			x->value = 0;
 	}

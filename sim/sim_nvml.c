@@ -50,7 +50,7 @@ static unsigned to_pct(double v)
 
 static double sig(const struct sim_call *c, enum sim_signal s)
 {
-	return sim_func_eval(c->gpu->metrics[s], c->t);
+	return sim_signal_clamp(s, sim_func_eval(c->gpu->metrics[s], c->t));
 }
 
 static nvmlReturn_t copy_string(const char *s, char *buf, unsigned length)

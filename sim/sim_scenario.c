@@ -39,6 +39,17 @@ const char *sim_signal_name(enum sim_signal s)
 	return (unsigned)s < SIM_SIG_COUNT ? signal_names[s] : "?";
 }
 
+double sim_signal_clamp(enum sim_signal s, double v)
+{
+	if (isnan(v))
+		return v;
+	if (v < 0)
+		return 0;
+	size_t n = strlen(signal_names[s]);
+	bool percent = n > 4 && strcmp(signal_names[s] + n - 4, "_pct") == 0;
+	return percent && v > 100 ? 100 : v;
+}
+
 int sim_signal_index(const char *name)
 {
 	for (int i = 0; i < SIM_SIG_COUNT; i++)

@@ -79,6 +79,12 @@ enum sim_signal {
 /* The JSON name of a signal ("power_w"). */
 const char *sim_signal_name(enum sim_signal s);
 
+/* A signal's value as the driver can report it: no negative reading, no
+ * percentage over 100 (the JSON names ending in "_pct").  A scenario's
+ * function may go anywhere; the simulated NVML calls and `report --demo`
+ * both read it through this, so the two never disagree.  NaN stays NaN. */
+double sim_signal_clamp(enum sim_signal s, double v);
+
 /* The signal with that JSON name, as an int, or -1 when there is none. */
 int sim_signal_index(const char *name);
 

@@ -74,6 +74,14 @@ static int batch_fail(struct store *s, int code)
 	return code;
 }
 
+/* Fails the batch on a row of it: the row is lost with the batch, and counted
+ * so (a batch's first row can be the one the disk has no room for). */
+static int row_fail(struct store *s, uint64_t *rows, int code)
+{
+	++*rows;
+	return batch_fail(s, code);
+}
+
 int store_flush(struct store *s)
 {
 	int rc;
@@ -278,7 +286,7 @@ int store_put_gpu(struct store *s, const struct store_gpu_row *row)
 	if ((rc = batch_admit(s, row->t)) != STORE_OK)
 		return rc;
 	if ((rc = gpu_id(s, row->uuid, row->model, row->t, &gid)) != STORE_OK)
-		return batch_fail(s, rc);
+		return row_fail(s, &s->batch_gpu_rows, rc);
 
 	sqlite3_stmt *st = s->ins_second;
 	sqlite3_bind_int64(st, 1, gid);
@@ -301,7 +309,7 @@ int store_put_gpu(struct store *s, const struct store_gpu_row *row)
 	rc = sqlite3_step(st);
 	sqlite3_reset(st);
 	if (rc != SQLITE_DONE)
-		return batch_fail(s, store_db_fail(s, rc, "writing a GPU row"));
+		return row_fail(s, &s->batch_gpu_rows, store_db_fail(s, rc, "writing a GPU row"));
 	s->batch_gpu_rows++;
 	return STORE_OK;
 }
@@ -317,7 +325,7 @@ int store_put_process(struct store *s, const struct store_process_row *row)
 		return rc;
 	if ((rc = gpu_id(s, row->uuid, NULL, row->t, &gid)) != STORE_OK ||
 	    (rc = process_id(s, row, &pid)) != STORE_OK)
-		return batch_fail(s, rc);
+		return row_fail(s, &s->batch_proc_rows, rc);
 
 	sqlite3_stmt *st = s->ins_proc;
 	sqlite3_bind_int64(st, 1, row->t);
@@ -329,7 +337,8 @@ int store_put_process(struct store *s, const struct store_process_row *row)
 	rc = sqlite3_step(st);
 	sqlite3_reset(st);
 	if (rc != SQLITE_DONE)
-		return batch_fail(s, store_db_fail(s, rc, "writing a process row"));
+		return row_fail(s, &s->batch_proc_rows,
+		                store_db_fail(s, rc, "writing a process row"));
 	s->batch_proc_rows++;
 	return STORE_OK;
 }

@@ -53,6 +53,12 @@ void synth_set(struct synth *s, enum analyze_signal sig, double value)
 		a[i] = value;
 }
 
+void synth_util(struct synth *s, double v)
+{
+	synth_set(s, ANALYZE_SIG_GPU_UTIL, v);
+	synth_set(s, ANALYZE_SIG_SM_ACTIVE, v);
+}
+
 void synth_split(struct synth *s, enum analyze_signal sig, size_t k, double value, double other)
 {
 	double *a = synth_sig(s, sig);
@@ -77,6 +83,8 @@ void synth_healthy(struct synth *s)
 	synth_set(s, ANALYZE_SIG_FB_USED_BYTES, 0.6 * H200_TOTAL_BYTES);
 	synth_set(s, ANALYZE_SIG_FB_TOTAL_BYTES, H200_TOTAL_BYTES);
 	synth_set(s, ANALYZE_SIG_POWER_W, 550);
+	synth_set(s, ANALYZE_SIG_POWER_MAX_W, 610);
+	synth_set(s, ANALYZE_SIG_GPU_UTIL_MAX, 1.0);
 	synth_set(s, ANALYZE_SIG_POWER_LIMIT_W, 700);
 	synth_set(s, ANALYZE_SIG_TEMP_C, 60);
 	synth_set(s, ANALYZE_SIG_SLOWDOWN_TEMP_C, 89);

@@ -38,6 +38,8 @@ void synth_set(struct synth *s, enum analyze_signal sig, double value);
 /* value for the first `k` samples, other after. */
 void synth_split(struct synth *s, enum analyze_signal sig, size_t k, double value, double other);
 void synth_absent(struct synth *s, enum analyze_signal sig);
+/* A GPU used `v`: NVML utilization and SM activity both v. */
+void synth_util(struct synth *s, double v);
 
 /* A busy, healthy H200: SMs 90%, tensor 70%, DRAM 30%, memory 60%, no
  * throttling, no errors, one process at 0.3 cores. */

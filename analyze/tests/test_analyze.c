@@ -243,7 +243,7 @@ static void troubled_node(struct synth *s, struct analyze_gpu_series *gpus)
 	for (size_t i = 0; i < 4; i++) {
 		synth_init(&s[i], 30, 1.0);
 		synth_healthy(&s[i]);
-		synth_set(&s[i], ANALYZE_SIG_GPU_UTIL, 0.05);
+		synth_util(&s[i], 0.05);
 		synth_set(&s[i], ANALYZE_SIG_DRAM_ACTIVE, 0.9);
 		synth_set(&s[i], ANALYZE_SIG_TENSOR_ACTIVE, 0.0);
 		synth_set(&s[i], ANALYZE_SIG_FB_USED_BYTES, 0.95 * H200_TOTAL_BYTES);
@@ -318,7 +318,7 @@ static void test_json_document(void **state)
 	struct synth s;
 	synth_init(&s, 60, 1.0);
 	synth_healthy(&s);
-	synth_set(&s, ANALYZE_SIG_GPU_UTIL, 0.1);
+	synth_util(&s, 0.1);
 	synth_absent(&s, ANALYZE_SIG_DRAM_ACTIVE);
 	struct analyze_result *r = synth_run(&s, NULL);
 	char *text = analyze_result_json_text(r, 0);
@@ -368,7 +368,7 @@ static void test_summary_line(void **state)
 	struct synth s;
 	synth_init(&s, 100, 1.0);
 	synth_healthy(&s);
-	synth_set(&s, ANALYZE_SIG_GPU_UTIL, 0.6);
+	synth_util(&s, 0.6);
 	synth_set(&s, ANALYZE_SIG_POWER_W, 500);
 	s.gpu.work_unit = "token";
 	s.gpu.work_done = 99000;
@@ -405,6 +405,16 @@ static void test_healthy_gpu_never_warns(void **state)
 		size_t n = 20 + (size_t)synth_uniform(&st, 0, 200);
 		synth_init(&s, n, synth_uniform(&st, 0, 1) < 0.5 ? 1.0 : 0.1);
 		synth_healthy(&s);
+		/* Half the windows carry measured reason shares (the agent's
+		 * history): a healthy GPU's are 0 but for a rare brief cap. */
+		if (seed % 2) {
+			synth_set(&s, ANALYZE_SIG_POWER_CAP_SHARE, 0);
+			synth_set(&s, ANALYZE_SIG_SW_THERMAL_SHARE, 0);
+			synth_set(&s, ANALYZE_SIG_HW_THERMAL_SHARE, 0);
+			for (size_t i = 0; i < n; i++)
+				if (synth_uniform(&st, 0, 1) < 0.02)
+					s.sig[ANALYZE_SIG_POWER_CAP_SHARE][i] = 0.1;
+		}
 		double fb = synth_uniform(&st, 0.42, 0.83) * H200_TOTAL_BYTES;
 		double pmem = fb - synth_uniform(&st, 1, 4) * GIB;
 		double cap = 3.938e9 * 16, xids = floor(synth_uniform(&st, 0, 50));
@@ -418,6 +428,8 @@ static void test_healthy_gpu_never_warns(void **state)
 			s.sig[ANALYZE_SIG_FB_USED_BYTES][i] =
 			    fb + synth_uniform(&st, -0.02, 0.02) * H200_TOTAL_BYTES;
 			s.sig[ANALYZE_SIG_POWER_W][i] = synth_uniform(&st, 350, 690);
+			s.sig[ANALYZE_SIG_POWER_MAX_W][i] =
+			    s.sig[ANALYZE_SIG_POWER_W][i] + synth_uniform(&st, 0, 60);
 			s.sig[ANALYZE_SIG_TEMP_C][i] = synth_uniform(&st, 35, 84);
 			s.sig[ANALYZE_SIG_SM_CLOCK_HZ][i] = synth_uniform(&st, 1700e6, 1980e6);
 			s.sig[ANALYZE_SIG_CLOCK_EVENT_REASONS][i] =
@@ -467,5 +479,6 @@ int main(void)
 	failed += analyze_verdict_tests();
 	failed += analyze_boundary_tests();
 	failed += analyze_trace_tests();
+	failed += analyze_shape_tests();
 	return failed ? 1 : 0;
 }

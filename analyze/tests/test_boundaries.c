@@ -58,12 +58,12 @@ static void test_boundary(void **state)
 
 static void idle_util(struct synth *s, double v)
 {
-	synth_set(s, ANALYZE_SIG_GPU_UTIL, v);
+	synth_util(s, v);
 }
 
 static void cpu_saturation(struct synth *s, double v)
 {
-	synth_set(s, ANALYZE_SIG_GPU_UTIL, 0.1);
+	synth_util(s, 0.1);
 	double *cpu = synth_proc_cpu(s, 0);
 	for (size_t i = 0; i < s->n; i++)
 		cpu[i] = v;
@@ -78,7 +78,7 @@ static void cpu_saturation_4_cores(struct synth *s, double v)
 static void cpu_gpu_idle(struct synth *s, double v)
 {
 	cpu_saturation(s, 1.0);
-	synth_set(s, ANALYZE_SIG_GPU_UTIL, 1.0 - v);
+	synth_util(s, 1.0 - v);
 }
 
 static void bw_dram(struct synth *s, double v)
@@ -203,7 +203,7 @@ static const struct CMUnitTest boundary_tests[] = {
     CASE("thermal.at_slowdown_89", thermal_temp, 88.95, 0.05, ANALYZE_THERMAL_THROTTLING, CRIT,
          true),
     CASE("thermal.share_0.1", thermal_share, 0.1, 0.02, ANALYZE_THERMAL_THROTTLING, WARN, true),
-    CASE("pcie.link_util_0.7", pcie_link_util, 0.7, 0.005, ANALYZE_PCIE_BOUND, WARN, true),
+    CASE("pcie.link_util_0.1", pcie_link_util, 0.1, 0.005, ANALYZE_PCIE_BOUND, WARN, true),
     CASE("pcie.sm_0.5", pcie_sm, 0.5, 0.005, ANALYZE_PCIE_BOUND, WARN, false),
     CASE("memory_growth.min_bytes_256MiB", growth_total, 256 * MIB, 2 * MIB, ANALYZE_MEMORY_GROWTH,
          WARN, true),

@@ -55,7 +55,7 @@ static const char *expect_not_judged(const struct analyze_result *r, const char 
 static void test_idle_prices_the_waste(void **state)
 {
 	synth_healthy(&S);
-	synth_set(&S, ANALYZE_SIG_GPU_UTIL, 0.10);
+	synth_util(&S, 0.10);
 	struct analyze_result *r = synth_run(&S, NULL);
 	const struct analyze_verdict *v = expect(r, ANALYZE_IDLE, ANALYZE_SEVERITY_WARNING);
 	assert_float_equal(analyze_evidence_value(v, "util_mean"), 0.10, 1e-9);
@@ -69,7 +69,7 @@ static void test_idle_prices_the_waste(void **state)
 static void test_idle_unknown_model_has_no_price(void **state)
 {
 	synth_healthy(&S);
-	synth_set(&S, ANALYZE_SIG_GPU_UTIL, 0.0);
+	synth_util(&S, 0.0);
 	S.gpu.model = "Mystery GPU 9000";
 	struct analyze_result *r = synth_run(&S, NULL);
 	const struct analyze_verdict *v = expect(r, ANALYZE_IDLE, ANALYZE_SEVERITY_WARNING);
@@ -103,7 +103,7 @@ static void test_idle_falls_back_to_sm_active(void **state)
 static void test_cpu_bound_input(void **state)
 {
 	synth_healthy(&S);
-	synth_set(&S, ANALYZE_SIG_GPU_UTIL, 0.3);
+	synth_util(&S, 0.3);
 	for (size_t i = 0; i < S.n; i++)
 		synth_proc_cpu(&S, 0)[i] = 1.0;
 	struct analyze_result *r = synth_run(&S, NULL);
@@ -513,11 +513,11 @@ static void test_only_utilization_collected(void **state)
 	synth_set(&S, ANALYZE_SIG_GPU_UTIL, 0.9);
 	struct analyze_result *r = synth_run(&S, NULL);
 	assert_int_equal(r->nverdicts, 0);
-	static const char *const ids[] = {ANALYZE_CPU_BOUND_INPUT,    ANALYZE_MEMORY_BW_BOUND,
-	                                  ANALYZE_COMPUTE_BOUND,      ANALYZE_POWER_CAPPED,
-	                                  ANALYZE_THERMAL_THROTTLING, ANALYZE_PCIE_BOUND,
-	                                  ANALYZE_VRAM_PRESSURE,      ANALYZE_VRAM_OVERPROVISIONED,
-	                                  ANALYZE_MEMORY_GROWTH,      ANALYZE_HARDWARE_HEALTH};
+	static const char *const ids[] = {
+	    ANALYZE_CPU_BOUND_INPUT, ANALYZE_MEMORY_BW_BOUND,      ANALYZE_COMPUTE_BOUND,
+	    ANALYZE_POWER_CAPPED,    ANALYZE_THERMAL_THROTTLING,   ANALYZE_PCIE_BOUND,
+	    ANALYZE_VRAM_PRESSURE,   ANALYZE_VRAM_OVERPROVISIONED, ANALYZE_MEMORY_GROWTH,
+	    ANALYZE_HARDWARE_HEALTH, ANALYZE_LAUNCH_BOUND,         ANALYZE_BURSTY};
 	for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++)
 		expect_not_judged(r, ids[i]);
 	assert_null(analyze_find_not_judged(r, ANALYZE_IDLE, 0));

@@ -133,6 +133,63 @@ static char *render(enum report_format f, const struct report_data *d,
 	return buf;
 }
 
+/* A scenario no GPU could report: 150 % utilization, -50 W, and a process
+ * whose CPU is not in the scenario and whose name is empty. */
+static const char wild_scenario[] =
+    "{\"name\": \"wild\", \"gpus\": [{\"model\": \"NVIDIA H200\", \"gpm\": true,"
+    " \"metrics\": {\"util_gpu_pct\": 150, \"gpm_sm_active_pct\": 180, \"power_w\": -50,"
+    " \"clock_event_reasons\": {\"square\": {\"low\": 0, \"high\": 4, \"period\": 1,"
+    " \"duty\": 0.4}}},"
+    " \"processes\": [{\"pid\": 77, \"name\": \"\", \"used_mib\": 1024}]}]}";
+
+static void demo_reads_a_scenario_as_the_agent_does(void **state)
+{
+	char path[] = "/tmp/gpuscope-wild-XXXXXX";
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, wild_scenario, sizeof(wild_scenario) - 1),
+	                 (ssize_t)(sizeof(wild_scenario) - 1));
+	close(fd);
+	struct report_data d;
+	char err[512];
+	int rc = report_load_scenario(path, 60, 1700000059, &d, err, sizeof(err));
+	unlink(path);
+	assert_int_equal(rc, 0);
+	const struct analyze_gpu_series *g = &d.input.gpus[0];
+	for (size_t i = 0; i < d.n; i++) {
+		/* Clamped as the simulated NVML calls clamp. */
+		assert_true(g->sig[ANALYZE_SIG_GPU_UTIL][i] == 1.0);
+		assert_true(g->sig[ANALYZE_SIG_SM_ACTIVE][i] == 1.0);
+		assert_true(g->sig[ANALYZE_SIG_POWER_W][i] == 0.0);
+		/* A 1 s square wave at 40 %: 4 of the 10 readings, the share of the fast
+		 * readings, every second, where one reading a second would say 0 or 1. */
+		assert_float_equal(g->sig[ANALYZE_SIG_POWER_CAP_SHARE][i], 0.4, 1e-9);
+	}
+	struct analyze_result *r;
+	assert_int_equal(analyze_run(&d.input, NULL, &r), 0);
+	assert_non_null(strstr(r->summaries[0].line, "100% utilized"));
+	assert_null(strstr(r->summaries[0].line, "nan"));
+	assert_null(strstr(r->summaries[0].line, "-50"));
+	/* Unknown is "unknown" (null in JSON), never 0 or an empty name. */
+	char *text = render(REPORT_TEXT, &d, r);
+	assert_non_null(strstr(text, "pid 77"));
+	assert_non_null(strstr(text, "unknown"));
+	assert_null(strstr(text, "nan"));
+	free(text);
+	text = render(REPORT_MARKDOWN, &d, r);
+	assert_non_null(strstr(text, "| pid 77 | 1 | 1 | 1.0 GiB | unknown |"));
+	free(text);
+	text = render(REPORT_HTML, &d, r);
+	assert_non_null(strstr(text, "<td>unknown</td>"));
+	free(text);
+	text = report_json_text(&d, r, 0);
+	assert_non_null(strstr(text, "\"cpu_cores_mean\":null"));
+	assert_null(strstr(text, "\"cpu_cores_mean\":0"));
+	free(text);
+	analyze_result_free(r);
+	report_data_free(&d);
+}
+
 static void renderers_have_their_shape(void **state)
 {
 	struct report_data d;
@@ -225,9 +282,10 @@ static void reads_a_store_and_reports_an_empty_window(void **state)
 	assert_true(d.input.gpus[0].procs[0].cpu_cores[7] == 1.0);
 	struct analyze_result *r;
 	assert_int_equal(analyze_run(&d.input, NULL, &r), 0);
-	assert_non_null(analyze_find(r, ANALYZE_IDLE, 0));
-	/* A saturated single-threaded loader while the GPU idles. */
+	/* A saturated single-threaded loader while the GPU idles: the input
+	 * pipeline is the story, so "idle" (give the GPU back) is not told. */
 	assert_non_null(analyze_find(r, ANALYZE_CPU_BOUND_INPUT, 0));
+	assert_null(analyze_find(r, ANALYZE_IDLE, 0));
 	char *text = render(REPORT_TEXT, &d, r);
 	assert_non_null(strstr(text, "WORKLOADS"));
 	assert_non_null(strstr(text, "serving/llm-0"));
@@ -255,6 +313,7 @@ int main(void)
 	    cmocka_unit_test(default_scenario_tells_its_stories),
 	    cmocka_unit_test(bad_scenario_is_an_error),
 	    cmocka_unit_test(renderers_have_their_shape),
+	    cmocka_unit_test(demo_reads_a_scenario_as_the_agent_does),
 	    cmocka_unit_test(reads_a_store_and_reports_an_empty_window),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

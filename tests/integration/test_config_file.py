@@ -90,7 +90,7 @@ process-cap: 3
             self.write("gpuscope.yaml", "no-history: true\ncollectors: %s\nnames: dcgm\n"
                                         "hostname-label: Hostname\n"
                                         "threshold: {idle_util_max: 0.3}\n" % csv)
-            hup_and_wait("nothing that can change live has changed")
+            hup_and_wait("nothing else that can change live has changed")
             self.assertIsNone(a.proc.poll())
 
     def test_bad_files_say_where(self):

@@ -51,13 +51,19 @@ class ReportDemoTest(unittest.TestCase):
             self.assertEqual(false, set(), "GPU %d: false warnings %s" % (gpu, false))
 
     def test_thresholds_are_tunable(self):
-        rc, out, err = run("report", "--demo", "--format", "json",
-                           "--threshold", "idle_util_max=0.5", timeout=60)
-        self.assertEqual(rc, 0, err)
-        idle = {v["gpu"] for v in json.loads(out)["verdicts"] if v["id"] == "idle"}
-        self.assertIn(4, idle)  # 29% busy: idle under a 50% bar, not under the default 25%
-        rc, out, _ = run("report", "--demo", "--format", "json", timeout=60)
-        self.assertNotIn(4, {v["gpu"] for v in json.loads(out)["verdicts"] if v["id"] == "idle"})
+        # GPU 4's loader uses 0.97 cores: CPU-bound at the default 90% bar.
+        # At a 100% bar its 3-s-in-10 bursts are the story; with bursts
+        # judged stricter too, its GPU (27% by SM activity) is idle under a
+        # 50% bar.  Each verdict steps aside for the one that explains more.
+        def gpu4(*thresholds):
+            args = [a for t in thresholds for a in ("--threshold", t)]
+            rc, out, err = run("report", "--demo", "--format", "json", *args, timeout=60)
+            self.assertEqual(rc, 0, err)
+            return {v["id"] for v in json.loads(out)["verdicts"] if v["gpu"] == 4}
+        self.assertEqual(gpu4(), {"cpu_bound_input"})
+        self.assertEqual(gpu4("cpu_saturated_ratio=1"), {"bursty"})
+        self.assertEqual(gpu4("cpu_saturated_ratio=1", "bursty_duty_max=0.3",
+                              "idle_util_max=0.5"), {"idle"})
         for bad in ("idle_util_max", "nope=1", "idle_util_max=-1", "min_samples=2.5"):
             rc, _, err = run("report", "--demo", "--threshold", bad)
             self.assertEqual(rc, 2, (bad, err))
