@@ -58,6 +58,12 @@ def test_drift():
         if r.returncode != 0:
             sys.exit(f"FAIL: helm lint --strict {' '.join(values)}:\n{r.stdout}{r.stderr}")
     print("ok: helm lint --strict passes with the default, full and minimal values")
+    for name in ("native", "dcgm"):
+        ours = os.path.join(CHART, "rules", name + ".yml")
+        theirs = os.path.join(DEPLOY, "prometheus", ("gpuscope" if name == "native" else name) + "-rules.yml")
+        if not filecmp.cmp(ours, theirs, shallow=False):
+            sys.exit(f"FAIL: {ours} differs from {theirs}: copy it (gpuscope export rules made the latter)")
+    print("ok: the chart's built-in rules are deploy/prometheus/'s")
     with tempfile.TemporaryDirectory() as tmp:
         subprocess.run([sys.executable, os.path.join(DEPLOY, "render.py"), tmp], check=True,
                        env=dict(os.environ, HELM=HELM), capture_output=True)
@@ -112,6 +118,8 @@ def test_validate():
         assert "DCGM_FI_DEV_FB_USED" in cm["data"]["metrics"]
         assert find(full, "PodMonitor") and find(full, "ServiceMonitor")
         assert find(full, "PodMonitor")[0]["spec"]["podMetricsEndpoints"][0]["scheme"] == "https"
+        groups = [g["name"] for g in find(full, "PrometheusRule")[0]["spec"]["groups"]]
+        assert groups[-1] == "gpuscope" and len(groups) > 1, groups
         ep = find(full, "ServiceMonitor")[0]["spec"]["endpoints"][0]
         assert ep["tlsConfig"]["keySecret"]["name"] == "prometheus-client" and "basicAuth" in ep, ep
 
@@ -157,7 +165,7 @@ def test_validate():
 def test_promql():
     promtool = os.environ.get("PROMTOOL", "promtool")
     with tempfile.TemporaryDirectory() as tmp:
-        # Every rule group the chart renders into its PrometheusRule slot.
+        # Every rule group the chart renders into its PrometheusRule (built-in and added).
         for name, values in (("default", os.path.join(DEPLOY, "kubernetes", "values.yaml")),
                              ("full", os.path.join(HERE, "values-full.yaml"))):
             rule = find(yaml_docs(helm_template(values)), "PrometheusRule")[0]
@@ -188,7 +196,7 @@ def test_promql():
         with open(path, "w") as f:
             json.dump(groups, f)
         subprocess.run([promtool, "check", "rules", path], check=True)
-    print(f"ok: promtool accepts the rule slot and {len(exprs)} autoscaling queries")
+    print(f"ok: promtool accepts the PrometheusRule groups and {len(exprs)} autoscaling queries")
 
 
 if __name__ == "__main__":
