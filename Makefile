@@ -3,7 +3,7 @@
 #               (on the simulator, with a loud banner, when no NVIDIA driver is present)
 #   make test   install what is missing, build, run every test (also under ASan/UBSan)
 # Other targets: make (build), make test-fast, make test-tsan, make fuzz, make bench,
-# make docs, make format, make clean.
+# make docs, make deb (a Debian package, deploy/README.md), make format, make clean.
 
 BUILD ?= build
 BUILD_ASAN ?= build-asan
@@ -12,7 +12,7 @@ JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 FUZZ_SECONDS ?= 60
 ARGS ?=
 
-.PHONY: all build run test test-fast test-tsan fuzz bench docs format clean deps-build deps-test
+.PHONY: all build run test test-fast test-tsan fuzz bench docs deb format clean deps-build deps-test
 
 all: build
 
@@ -67,6 +67,11 @@ docs: build
 	@$(BUILD)/gpuscope export rules --names native --output deploy/prometheus/gpuscope-rules.yml
 	@$(BUILD)/gpuscope export rules --names dcgm --output deploy/prometheus/dcgm-rules.yml
 	@$(BUILD)/gpuscope export grafana --output deploy/grafana/gpuscope.json
+
+# The Debian package from the build tree: $(BUILD)/gpuscope_VERSION_ARCH.deb.
+deb: build
+	@bash scripts/deps.sh deb
+	@bash deploy/debian/build-deb.sh $(BUILD)
 
 format:
 	@clang-format -i $$(git ls-files '*.c' '*.h')
