@@ -70,6 +70,13 @@ static double num(json_t *o, const char *key)
 	return json_is_number(v) ? json_number_value(v) : NAN;
 }
 
+/* A time stamp from the program's JSON line as whole nanoseconds: a number that is not
+ * one (missing, NaN, out of range) reads 0, never an undefined conversion. */
+static long long whole_ns(double v)
+{
+	return isfinite(v) && v >= -9.2e18 && v <= 9.2e18 ? (long long)v : 0;
+}
+
 static int add_inference(struct run_summary *s, json_t *o)
 {
 	const char *range = json_string_value(json_object_get(o, "range"));
@@ -95,8 +102,8 @@ static int add_inference(struct run_summary *s, json_t *o)
 	double copies = num(o, "h2d_bytes") + num(o, "d2h_bytes");
 	r->v[RUN_FIG_pageable_share] = copies > 0 ? num(o, "pageable_bytes") / copies : NAN;
 	r->complete = json_is_true(json_object_get(o, "complete"));
-	r->start_unix_ns = (long long)num(o, "start_unix_ns");
-	r->end_unix_ns = (long long)num(o, "end_unix_ns");
+	r->start_unix_ns = whole_ns(num(o, "start_unix_ns"));
+	r->end_unix_ns = whole_ns(num(o, "end_unix_ns"));
 	r->device = (int)json_integer_value(json_object_get(o, "device"));
 	r->pid = (int)json_integer_value(json_object_get(o, "pid"));
 	if (!r->complete)
