@@ -210,9 +210,10 @@ static void summary_table(FILE *out, const struct report_data *d, const struct a
 			fprintf(out, "</td><td>%.0f%%", sm->util_mean * 100);
 		else
 			fputs("</td><td>-", out);
-		if (sm && isfinite(sm->waste_per_day))
-			fprintf(out, "</td><td>%.2f %s", sm->waste_per_day, cur);
-		else
+		if (sm && isfinite(sm->waste_per_day)) {
+			fprintf(out, "</td><td>%.2f ", sm->waste_per_day);
+			esc(out, cur); /* the user's --currency text */
+		} else
 			fputs("</td><td>-", out);
 		fprintf(out,
 		        "</td><td class=\"critical\">%zu</td><td class=\"warning\">%zu</td>"
