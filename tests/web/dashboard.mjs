@@ -91,6 +91,11 @@ try {
 	let fcp = null;
 	for (let i = 0; i < 5; i++) {
 		await page.reload();
+		// The paint entry is recorded after the frame: wait for it (a loaded machine can
+		// finish 'load' before the compositor has reported the first paint).
+		await page.waitForFunction(
+			() => performance.getEntriesByName('first-contentful-paint').length > 0,
+			null, {timeout: 3000}).catch(() => {});
 		const t = await page.evaluate(() => {
 			const e = performance.getEntriesByName('first-contentful-paint')[0];
 			return e ? e.startTime : null;
