@@ -287,6 +287,11 @@ kernel 10000200 500
         r = self.run_script(TWO_RANGES, env=env, cupti=None)
         self.assertEqual(len(r.lines), 2, r.p.stderr)
 
+    # A child that allocates after fork() in a multi-threaded parent can deadlock inside
+    # the sanitizer runtime's allocator (gcc 12's libsanitizer; it hung once in 60 s under
+    # ASan in CI, never in the release build): the release build runs this test.
+    @unittest.skipIf(os.environ.get("GPUSCOPE_SANITIZE") == "ON",
+                     "fork() in a threaded process under ASan: run by the release build")
     def test_fork_child_measures_nothing_exec_measures_again(self):
         tmp = tempfile.TemporaryDirectory()
         self.addCleanup(tmp.cleanup)
