@@ -31,7 +31,7 @@ run: build
 	@bash scripts/run.sh $(BUILD) $(ARGS)
 
 # The normal build first, then the whole suite again under ASan/UBSan, then every fuzz
-# target for 20 s under ASan/UBSan (clang's libFuzzer; fuzz/README.md).
+# target for 20 s under ASan/UBSan from a fixed seed (clang's libFuzzer; fuzz/README.md).
 test: deps-test
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGPUSCOPE_REQUIRE_TESTS=ON >/dev/null
 	@cmake --build $(BUILD) -j $(JOBS)
@@ -39,7 +39,7 @@ test: deps-test
 	@cmake -S . -B $(BUILD_ASAN) -DCMAKE_BUILD_TYPE=Debug -DGPUSCOPE_SANITIZE=ON -DGPUSCOPE_REQUIRE_TESTS=ON >/dev/null
 	@cmake --build $(BUILD_ASAN) -j $(JOBS)
 	@cd $(BUILD_ASAN) && ctest --output-on-failure -j $(JOBS)
-	@bash scripts/fuzz.sh --if-available 20
+	@FUZZ_SEED=1 bash scripts/fuzz.sh --if-available 20
 
 # One pass, no sanitizers: for the edit-compile-test loop.
 test-fast: deps-test

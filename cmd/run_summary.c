@@ -70,11 +70,18 @@ static double num(json_t *o, const char *key)
 	return json_is_number(v) ? json_number_value(v) : NAN;
 }
 
-/* A time stamp from the program's JSON line as whole nanoseconds: a number that is not
+/* A time stamp or pid from the program's JSON line as a whole number: a number that is not
  * one (missing, NaN, out of range) reads 0, never an undefined conversion. */
-static long long whole_ns(double v)
+static long long whole(double v)
 {
 	return isfinite(v) && v >= -9.2e18 && v <= 9.2e18 ? (long long)v : 0;
+}
+
+/* A count from the program's JSON line: missing, negative, NaN or too large reads 0. */
+static unsigned long long count_of(json_t *o, const char *key)
+{
+	double v = num(o, key);
+	return isfinite(v) && v >= 0 && v < 1.8e19 ? (unsigned long long)v : 0;
 }
 
 static int add_inference(struct run_summary *s, json_t *o)
@@ -102,8 +109,8 @@ static int add_inference(struct run_summary *s, json_t *o)
 	double copies = num(o, "h2d_bytes") + num(o, "d2h_bytes");
 	r->v[RUN_FIG_pageable_share] = copies > 0 ? num(o, "pageable_bytes") / copies : NAN;
 	r->complete = json_is_true(json_object_get(o, "complete"));
-	r->start_unix_ns = whole_ns(num(o, "start_unix_ns"));
-	r->end_unix_ns = whole_ns(num(o, "end_unix_ns"));
+	r->start_unix_ns = whole(num(o, "start_unix_ns"));
+	r->end_unix_ns = whole(num(o, "end_unix_ns"));
 	r->device = (int)json_integer_value(json_object_get(o, "device"));
 	r->pid = (int)json_integer_value(json_object_get(o, "pid"));
 	if (!r->complete)
@@ -128,7 +135,7 @@ int run_summary_add_line(struct run_summary *s, const char *line, size_t len)
 		const char *state = json_string_value(json_object_get(o, "state"));
 		const char *why = json_string_value(json_object_get(o, "why"));
 		const char *cupti = json_string_value(json_object_get(o, "cupti"));
-		long long pid = (long long)num(o, "pid");
+		long long pid = whole(num(o, "pid"));
 		s->processes++;
 		if (state && !strcmp(state, "measuring")) {
 			s->measured++;
@@ -140,10 +147,10 @@ int run_summary_add_line(struct run_summary *s, const char *line, size_t len)
 			                 state ? state : "?", why ? why : "");
 		}
 	} else if (type && !strcmp(type, "exit")) {
-		s->dropped_records += (unsigned long long)num(o, "dropped_records");
-		s->lost_events += (unsigned long long)num(o, "lost_events");
-		s->agent_sent += (unsigned long long)num(o, "agent_sent");
-		s->agent_dropped += (unsigned long long)num(o, "agent_dropped");
+		s->dropped_records += count_of(o, "dropped_records");
+		s->lost_events += count_of(o, "lost_events");
+		s->agent_sent += count_of(o, "agent_sent");
+		s->agent_dropped += count_of(o, "agent_dropped");
 	} else {
 		s->bad_lines++;
 		rc = -1;

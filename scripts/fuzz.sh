@@ -7,7 +7,9 @@
 # (fuzz/corpus/TARGET, read only) plus what it finds (build-fuzz/work/TARGET).  A crash,
 # a leak, undefined behaviour, a 10 s input or 2 GiB of memory is a finding: the input is
 # saved as build-fuzz/findings/TARGET-*, the log's tail printed, and the script fails.
-# Replay one with build-fuzz/TARGET FILE.  --if-available (make test) skips, loudly, when
+# Replay one with build-fuzz/TARGET FILE.  FUZZ_SEED=N fixes libFuzzer's seed: `make test`
+# uses 1 so that CI walks the same mutations as the run that passed before a commit;
+# `make fuzz` leaves it random to explore further.  --if-available (make test) skips, loudly, when
 # clang with libFuzzer is missing instead of failing; scripts/deps.sh test installs it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,6 +22,8 @@ fi
 seconds=${1:-60}
 jobs=${FUZZ_JOBS:-2}
 out=${BUILD_FUZZ:-build-fuzz}
+seed=()
+[ -z "${FUZZ_SEED:-}" ] || seed=(-seed="$FUZZ_SEED")
 
 probe=$(mktemp -d)
 trap 'rm -rf "$probe"' EXIT
@@ -44,12 +48,12 @@ mkdir -p "$out/findings" "$out/logs"
 run_one() {
 	local t=$1
 	mkdir -p "$out/work/$t"
-	"$out/$t" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=16384 \
+	"$out/$t" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=16384 "${seed[@]}" \
 		-artifact_prefix="$out/findings/$t-" "$out/work/$t" "fuzz/corpus/$t" \
 		>"$out/logs/$t.log" 2>&1
 }
 
-echo "fuzz: $(echo $targets | wc -w) targets, ${seconds} s each, $jobs at a time" >&2
+echo "fuzz: $(echo $targets | wc -w) targets, ${seconds} s each, $jobs at a time${FUZZ_SEED:+, seed $FUZZ_SEED}" >&2
 failed=()
 declare -A pid_of
 for t in $targets; do
