@@ -45,8 +45,9 @@ static void report_usage(FILE *to)
 	        "                         the history (range queries of the DCGM_FI_* series\n"
 	        "                         of gpuscope agents or dcgm-exporter), e.g.\n"
 	        "                         http://prometheus:9090\n"
-	        "  --step DUR             Prometheus: seconds between points (default: 15s, or\n"
-	        "                         more so a series has at most 11000 points)\n"
+	        "  --step DUR             Prometheus: seconds between points (default: 15s,\n"
+	        "                         doubled until a series has at most 11000 points and\n"
+	        "                         one name's series of the whole fleet 2 million)\n"
 	        "  -h, --help             this help\n"
 	        "\n"
 	        "Exit status: 0 report written, 1 no history / empty window / write error,\n"
@@ -142,11 +143,6 @@ int cmd_report(int argc, char **argv)
 	if (prom) {
 		if (w.history)
 			return bad_usage("--prometheus reads Prometheus, not --history");
-		if (step == 0) {
-			step = 15;
-			while ((double)(to - from) / step + 1 > 11000)
-				step *= 2;
-		}
 		bool empty = false;
 		if (report_load_prometheus(prom, from, to, step, &data, &empty, err, sizeof(err)) !=
 		    0) {

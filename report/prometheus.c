@@ -23,6 +23,13 @@
 
 #define PROM_MAX_GPUS   1024
 #define PROM_MAX_POINTS 11000 /* Prometheus refuses more points per series */
+/* Memory bounds for fleets. The default step keeps every series of one name under
+ * PROM_NAME_POINTS points in all (16 MiB of doubles: 8 GPUs keep 15-60 s steps, 1,000
+ * GPUs over 7 days get 8 min), and no answer carries more than PROM_ANSWER_POINTS
+ * points: a longer window is fetched in pieces of time, so the parsed JSON of one answer
+ * stays in the tens of MiB whatever the fleet. */
+#define PROM_NAME_POINTS   2000000.0
+#define PROM_ANSWER_POINTS 250000.0
 
 struct buf {
 	char *data;
@@ -197,6 +204,51 @@ static void fill_native(struct report_data *d, json_t *result, size_t k)
 	}
 }
 
+/* How many series NAME has in [from, to]: one instant query at `to`, 0 when none (or
+ * when the server cannot say: the default step then stays the small-fleet one). */
+static size_t count_series(CURL *c, const char *url, int baselen, const char *name, int64_t from,
+                           int64_t to)
+{
+	char q[2048], why[512];
+	snprintf(q, sizeof(q),
+	         "%.*s/api/v1/query?query=count(last_over_time(%s%%5B%llds%%5D))&time=%lld",
+	         baselen, url, name, (long long)(to - from + 1), (long long)to);
+	json_t *data = get_json(c, q, why, sizeof(why));
+	json_t *v = json_array_get(
+	    json_object_get(json_array_get(json_object_get(data, "result"), 0), "value"), 1);
+	double n = json_is_string(v) ? strtod(json_string_value(v), NULL) : 0;
+	json_decref(data);
+	return n >= 1 && n < 1e9 ? (size_t)n : 0;
+}
+
+/* One name's range queries over [from, to], in pieces of at most `span` steps, each
+ * answer handed to fill (native: fill_native) as it arrives and freed. Returns 0, or -1
+ * with the failing query in err (optional: the name may be absent, and that is no error). */
+static int query_name(CURL *c, const char *url, int baselen, const char *name, size_t k,
+                      size_t span, bool native, struct report_data *d, char *err, size_t errlen)
+{
+	for (size_t i0 = 0; i0 < d->n; i0 += span) {
+		size_t i1 = i0 + span < d->n ? i0 + span : d->n; /* points [i0, i1) */
+		char q[2048], why[512];
+		snprintf(q, sizeof(q),
+		         "%.*s/api/v1/query_range?query=%s&start=%.0f&end=%.0f&step=%g", baselen,
+		         url, name, (double)d->from + (double)i0 * d->step,
+		         (double)d->from + (double)(i1 - 1) * d->step, d->step);
+		json_t *data = get_json(c, q, why, sizeof(why));
+		if (!data) {
+			snprintf(err, errlen, "prometheus %.*s: query %s: %s", baselen, url, name,
+			         why);
+			return -1;
+		}
+		if (native)
+			fill_native(d, json_object_get(data, "result"), k);
+		else
+			fill(d, json_object_get(data, "result"), k);
+		json_decref(data);
+	}
+	return 0;
+}
+
 static int by_host_then_uuid(const void *a, const void *b)
 {
 	const struct report_gpu *x = a, *y = b;
@@ -210,62 +262,60 @@ int report_load_prometheus(const char *url, int64_t from, int64_t to, double ste
 	memset(out, 0, sizeof(*out));
 	if (empty)
 		*empty = false;
+	curl_global_init(CURL_GLOBAL_DEFAULT); /* the report is single-threaded */
+	CURL *c = curl_easy_init();
+	out->gpus = calloc(PROM_MAX_GPUS, sizeof(*out->gpus));
+	if (!out->gpus || !c) {
+		snprintf(err, errlen, "out of memory");
+		goto err;
+	}
+	int base = (int)strlen(url);
+	while (base > 0 && url[base - 1] == '/')
+		base--;
+	double span_s = (double)(to - from);
+	size_t series = count_series(c, url, base, metric_table[METRIC_POWER].dcgm, from, to);
+	if (step <= 0) {
+		/* The default: 15 s, doubled until a series fits Prometheus' limit and the
+		 * fleet's series of one name fit PROM_NAME_POINTS. */
+		step = 15;
+		while (span_s / step + 1 > PROM_MAX_POINTS ||
+		       (double)series * (span_s / step + 1) > PROM_NAME_POINTS)
+			step *= 2;
+	}
 	if (!(step >= 1))
 		step = 1;
-	double points = floor((double)(to - from) / step) + 1;
+	double points = floor(span_s / step) + 1;
 	if (points > PROM_MAX_POINTS) {
 		snprintf(err, errlen,
 		         "%.0f points per series at a %.0f s step; Prometheus answers at most %d: "
 		         "give a larger --step or a shorter window",
 		         points, step, PROM_MAX_POINTS);
-		return -1;
+		goto err;
 	}
 	out->from = from;
 	out->to = to;
 	out->step = step;
 	out->n = (size_t)points;
 	snprintf(out->source, sizeof(out->source), "prometheus %s (step %.0f s)", url, step);
-	out->gpus = calloc(PROM_MAX_GPUS, sizeof(*out->gpus));
-	curl_global_init(CURL_GLOBAL_DEFAULT); /* the report is single-threaded */
-	CURL *c = curl_easy_init();
-	if (!out->gpus || !c) {
-		snprintf(err, errlen, "out of memory");
-		goto err;
-	}
-	size_t base = strlen(url);
-	while (base > 0 && url[base - 1] == '/')
-		base--;
+	/* Pieces of time small enough that one answer for the fleet stays under
+	 * PROM_ANSWER_POINTS (sized for PROM_MAX_GPUS when the count was not answered). */
+	size_t span =
+	    (size_t)fmax(1, floor(PROM_ANSWER_POINTS / (double)(series ? series : PROM_MAX_GPUS)));
 	for (size_t k = 0; k < report_nsources; k++) {
 		const char *name = metric_table[report_sources[k].metric].dcgm;
 		if (!name || report_sources[k].history_only)
 			continue;
-		char q[2048], why[512];
-		snprintf(q, sizeof(q),
-		         "%.*s/api/v1/query_range?query=%s&start=%lld&end=%lld&step=%g", (int)base,
-		         url, name, (long long)from, (long long)to, step);
-		json_t *data = get_json(c, q, why, sizeof(why));
-		if (!data) {
-			snprintf(err, errlen, "prometheus %.*s: query %s: %s", (int)base, url, name,
-			         why);
+		if (query_name(c, url, base, name, k, span, false, out, err, errlen) != 0)
 			goto err;
-		}
-		fill(out, json_object_get(data, "result"), k);
-		json_decref(data);
 	}
 	/* Then the native series that have no DCGM name but matter to the report: the
 	 * inference servers' tokens, when Prometheus scrapes gpuscope itself. */
 	for (size_t k = 0; k < report_nsources && out->ngpus; k++) {
 		if (report_sources[k].metric != METRIC_TOKENS_GENERATED)
 			continue;
-		char q[2048], why[512];
-		snprintf(q, sizeof(q),
-		         "%.*s/api/v1/query_range?query=%s&start=%lld&end=%lld&step=%g", (int)base,
-		         url, metric_table[report_sources[k].metric].name, (long long)from,
-		         (long long)to, step);
-		json_t *data = get_json(c, q, why, sizeof(why));
-		if (data) /* optional: a fleet of dcgm-exporters has none */
-			fill_native(out, json_object_get(data, "result"), k);
-		json_decref(data);
+		char why[512]; /* optional: a fleet of dcgm-exporters has none */
+		query_name(c, url, base, metric_table[report_sources[k].metric].name, k, span, true,
+		           out, why, sizeof(why));
 	}
 	curl_easy_cleanup(c);
 	curl_global_cleanup();

@@ -83,7 +83,8 @@ int report_load_scenario(const char *scenario, int seconds, int64_t end, struct 
                          char *err, size_t errlen);
 
 /* Loads [from, to] from a Prometheus server's HTTP API (range queries of
- * the DCGM_FI_* names, every `step` seconds), one GPU per (Hostname, UUID).
+ * the DCGM_FI_* names, every `step` seconds; 0: a default from the window and the
+ * fleet's size), one GPU per (Hostname, UUID).
  * Returns 0, or -1 with a message in err (*empty set when it answered but
  * holds no GPU series in the window). */
 int report_load_prometheus(const char *url, int64_t from, int64_t to, double step,
