@@ -26,8 +26,33 @@
 
 enum collector_type { COLLECTOR_GAUGE, COLLECTOR_COUNTER, COLLECTOR_LABEL };
 
-/* The label fields gpuscope can put on every DCGM series. */
-enum collector_label { LABEL_NONE = -1, LABEL_DRIVER_VERSION, LABEL_NVML_VERSION };
+struct collectors;
+
+/* The label fields gpuscope can put on every DCGM series: the host's versions, then the GPU's
+ * own strings (struct gpu_identity). */
+enum collector_label {
+	LABEL_NONE = -1,
+	LABEL_DRIVER_VERSION,
+	LABEL_NVML_VERSION,
+	LABEL_BRAND,
+	LABEL_SERIAL,
+	LABEL_OEM_INFOROM,
+	LABEL_ECC_INFOROM,
+	LABEL_POWER_INFOROM,
+	LABEL_INFOROM_IMAGE,
+	LABEL_VBIOS,
+	LABEL_COUNT
+};
+
+/* The DCGM field name of a label field ("DCGM_FI_DEV_SERIAL"). */
+const char *collector_label_name(enum collector_label l);
+
+struct gpu_identity;
+/* The value of a GPU's label field (LABEL_BRAND and after); "" when the GPU does not say. */
+const char *collector_label_value(const struct gpu_identity *id, enum collector_label l);
+
+/* The set of GPU label fields (bit 1 << l, LABEL_BRAND and after) the file asks for. */
+unsigned collectors_gpu_labels(const struct collectors *c);
 
 struct collector {
 	char name[COLLECTOR_NAME_MAX];

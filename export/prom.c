@@ -114,6 +114,14 @@ static void dcgm_labels(struct strbuf *out, const struct gpu_record *g,
 		sb_label_value(out, info->nvml_version);
 		sb_puts(out, "\"");
 	}
+	for (int l = LABEL_BRAND; o->gpu_labels && l < LABEL_COUNT; l++) {
+		const char *v = collector_label_value(&g->id, l);
+		if (!(o->gpu_labels & (1u << l)) || !*v)
+			continue; /* dcgm-exporter leaves a blank DCGM value off too */
+		sb_printf(out, ",%s=\"", collector_label_name(l));
+		sb_label_value(out, v);
+		sb_puts(out, "\"");
+	}
 	if (m == METRIC_XID_LAST) {
 		int code = (int)raw;
 		sb_printf(out, ",err_code=\"%d\",err_msg=\"", code);
@@ -417,6 +425,7 @@ void prom_render_body(const struct board_snapshot *s, const struct prom_options 
 		if (d->select) { /* the file's label rows decide the label fields */
 			eff.driver_version = collectors_has_label(d->select, LABEL_DRIVER_VERSION);
 			eff.nvml_version = collectors_has_label(d->select, LABEL_NVML_VERSION);
+			eff.gpu_labels = collectors_gpu_labels(d->select);
 		}
 		render_dcgm(s, o->openmetrics, &eff, out);
 	}

@@ -23,6 +23,8 @@ struct prom_dcgm {
 	                                  * dashboards), or NULL for none (-n/--no-hostname) */
 	bool driver_version;             /* DCGM_FI_DRIVER_VERSION="..." on every series */
 	bool nvml_version;               /* DCGM_FI_NVML_VERSION="..." on every series */
+	unsigned gpu_labels;             /* 1 << enum collector_label: the GPU's own label fields
+	                                  * (DCGM_FI_DEV_SERIAL="...", ...) on its series */
 	const struct collectors *select; /* -f: only these names, typed and described as the
 	                                  * file says (the label rows set the two above);
 	                                  * NULL: every DCGM name gpuscope has */
