@@ -6,6 +6,7 @@
  */
 #include "export/prom.h"
 #include "export/collectors.h"
+#include "export/hpc_jobs.h"
 #include "export/prom_procs.h"
 #include "series/xid.h"
 
@@ -276,16 +277,25 @@ static void render_info(const struct board_snapshot *s, bool om, struct strbuf *
 	sb_puts(out, "\"} 1\n");
 }
 
-/* One DCGM sample line of metric m (raw value) for GPU g, or for its MIG instance mig. */
+/* One DCGM sample line of metric m (raw value) for GPU g, or for its MIG instance mig;
+ * one per job with --hpc-job-mapping-dir, as dcgm-exporter writes them. */
 static void dcgm_line(struct strbuf *out, const char *name, const struct gpu_record *g,
                       const struct board_snapshot *s, const struct prom_dcgm *o,
                       const struct mig_record *mig, int m, double raw)
 {
-	sb_puts(out, name);
-	dcgm_labels(out, g, &s->info, o, mig, m, raw);
-	sb_puts(out, "} ");
-	sb_double(out, metric_dcgm_value(metric_table[m].unit, raw));
-	sb_puts(out, "\n");
+	const struct hpc_job_list *jobs = hpc_map_find(o->hpc, g->index, mig ? (int)mig->gi : -1);
+	for (unsigned j = 0; j < (jobs ? jobs->n : 1); j++) {
+		sb_puts(out, name);
+		dcgm_labels(out, g, &s->info, o, mig, m, raw);
+		if (jobs) {
+			sb_puts(out, ",hpc_job=\"");
+			sb_label_value(out, jobs->job[j]);
+			sb_puts(out, "\"");
+		}
+		sb_puts(out, "} ");
+		sb_double(out, metric_dcgm_value(metric_table[m].unit, raw));
+		sb_puts(out, "\n");
+	}
 }
 
 /* dcgm-exporter on a MIG GPU watches its GPU instances, not the GPU: every series of such
@@ -427,7 +437,9 @@ void prom_render_body(const struct board_snapshot *s, const struct prom_options 
 			eff.nvml_version = collectors_has_label(d->select, LABEL_NVML_VERSION);
 			eff.gpu_labels = collectors_gpu_labels(d->select);
 		}
+		eff.hpc = eff.hpc_jobs ? hpc_jobs_acquire() : NULL;
 		render_dcgm(s, o->openmetrics, &eff, out);
+		hpc_map_release(eff.hpc);
 	}
 }
 

@@ -25,6 +25,8 @@ struct prom_dcgm {
 	bool nvml_version;               /* DCGM_FI_NVML_VERSION="..." on every series */
 	unsigned gpu_labels;             /* 1 << enum collector_label: the GPU's own label fields
 	                                  * (DCGM_FI_DEV_SERIAL="...", ...) on its series */
+	bool hpc_jobs;                   /* --hpc-job-mapping-dir: one series per job, hpc_job */
+	const struct hpc_map *hpc;       /* set by the renderer while it holds the map */
 	const struct collectors *select; /* -f: only these names, typed and described as the
 	                                  * file says (the label rows set the two above);
 	                                  * NULL: every DCGM name gpuscope has */

@@ -6,6 +6,7 @@ import os
 import re
 import sys
 import tempfile
+import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
@@ -126,7 +127,7 @@ class DcgmLabelsTest(unittest.TestCase):
                 (["--web-config-file", "/nonexistent/web.yml"], {}, "web.yml: No such file"),
                 ([], {"DCGM_EXPORTER_WEB_CONFIG_FILE": "/nonexistent/w.yml"}, "w.yml: No such file"),
                 (["-r", "host:5555"], {}, "needs no DCGM host engine"),
-                (["--hpc-job-mapping-dir", "/run/jobs"], {}, "slurm_job"),
+                (["--hpc-job-mapping-dir", ""], {}, "needs a directory"),
                 (["-d", "g:0,1"], {}, "select GPUs in Prometheus"),
                 (["--kubernetes-gpu-id-type", "device-name"], {}, "use uid"),
                 (["-c", "abc"], {}, "milliseconds"),
@@ -379,6 +380,71 @@ class DefaultCountersTest(unittest.TestCase):
         rc, out, err = run("doctor", "--demo", self.path)
         gpu1 = out[out.index("\nGPU 1"):]
         self.assertRegex(gpu1, r"no +gpuscope_fan_speed_ratio +nvmlDeviceGetFanSpeed: Not Supported")
+
+
+class HpcJobMappingTest(unittest.TestCase):
+    """--hpc-job-mapping-dir as dcgm-exporter reads it: a file per GPU ("0") or MIG instance
+    ("1.2") listing job ids; each DCGM series of such a GPU once per job with hpc_job; read
+    again each second; bad lines and names skipped; a missing directory is no jobs."""
+
+    def test_jobs_label_series_and_follow_the_files(self):
+        d = tempfile.mkdtemp()
+        jobs = os.path.join(d, "jobs")
+        os.mkdir(jobs)
+        with open(os.path.join(jobs, "0"), "w") as f:
+            f.write("job-17\n\n  job 18 \r\njob-17\n\x01bad\n")  # blank, dup, control: skipped
+        with open(os.path.join(jobs, "1.2"), "w") as f:
+            f.write("4242\n")
+        with open(os.path.join(jobs, "README"), "w") as f:
+            f.write("not a GPU\n")
+        os.mkdir(os.path.join(jobs, "3"))  # a directory named like a GPU: no jobs
+        path = write_scenario({"name": "hpc", "gpus": [
+            {"metrics": {"temp_c": 40}},
+            {"metrics": {"temp_c": 50}, "mig": [
+                {"profile": "1g.18gb", "gpu_instance_id": 2, "memory_total_mib": 16384,
+                 "metrics": {"fb_used_mib": 1024}},
+                {"profile": "1g.18gb", "gpu_instance_id": 5, "memory_total_mib": 16384,
+                 "metrics": {"fb_used_mib": 2048}}]},
+            {"metrics": {"temp_c": 60}}, {}]})
+        try:
+            with Agent("--no-history", "--hpc-job-mapping-dir", jobs, scenario=path) as a:
+                m = a.metrics()
+                temps = {(dict(ls)["gpu"], dict(ls).get("GPU_I_ID"), dict(ls).get("hpc_job")): v
+                         for (n, ls), v in m.items() if n == "DCGM_FI_DEV_GPU_TEMP"}
+                self.assertEqual(temps, {("0", None, "job-17"): 40, ("0", None, "job 18"): 40,
+                                         ("1", "2", "4242"): 50, ("1", "5", None): 50,
+                                         ("2", None, None): 60, ("3", None, None): 30})
+                # Only DCGM series carry it; gpuscope's own keep one series per GPU.
+                self.assertEqual(len(series(m, "gpuscope_temperature_celsius", gpu=0)), 1)
+                self.assertNotIn("hpc_job", "".join(
+                    ln for ln in a.metrics_text().splitlines() if ln.startswith("gpuscope_")))
+                # A job ends, another starts: seen within a second or two.
+                os.unlink(os.path.join(jobs, "0"))
+                with open(os.path.join(jobs, "2"), "w") as f:
+                    f.write("job-99\n")
+                m = a.wait_for(lambda: (lambda m: m if series(m, "DCGM_FI_DEV_GPU_TEMP", gpu=2,
+                                                             hpc_job="job-99") else None)(
+                    a.metrics()), timeout=5, what="the new job")
+                gpu0 = [dict(ls) for (n, ls), _ in m.items()
+                        if n == "DCGM_FI_DEV_GPU_TEMP" and dict(ls)["gpu"] == "0"]
+                self.assertEqual(gpu0[0].get("hpc_job"), None)
+                self.assertEqual(len(gpu0), 1)
+            # A directory that does not exist: no jobs, said once, the agent serves.
+            missing = os.path.join(d, "none")
+            with Agent("--no-history", scenario=path,
+                       env={"DCGM_HPC_JOB_MAPPING_DIR": missing}) as a:
+                a.metrics()
+                time.sleep(1.2)  # read again: still missing, not said again
+                self.assertNotIn("hpc_job", a.metrics_text())
+                self.assertEqual(a.stderr().count(missing + ": No such file"), 1)
+        finally:
+            os.unlink(path)
+            for root, dirs, files in os.walk(d, topdown=False):
+                for f in files:
+                    os.unlink(os.path.join(root, f))
+                for x in dirs:
+                    os.rmdir(os.path.join(root, x))
+            os.rmdir(d)
 
 
 if __name__ == "__main__":
