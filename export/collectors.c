@@ -19,10 +19,24 @@ static const struct {
      "DCGM serves it as a rate in MB/s, whatever the counter type in the file says; "
      "gpuscope serves the link counters (gpuscope_nvlink_{transmit,receive}_bytes_total) "
      "and the GPM rates DCGM_FI_PROF_NVLINK_{TX,RX}_BYTES"},
+    {"DCGM_EXP_GPU_HEALTH_STATUS",
+     "DCGM's health watches are its host engine's own checks; gpuscope's verdicts "
+     "(gpuscope_verdict, /api/v1/diagnosis) judge hardware errors, thermals and power"},
+    {"DCGM_EXP_P2P_STATUS", "not read yet (nvmlDeviceGetP2PStatus between each pair of GPUs)"},
     {"DCGM_FI_DEV_VGPU_LICENSE_STATUS",
      "a vGPU instance's field (DCGM reads it per vGPU on a vGPU host), not a GPU's; "
      "DCGM_FI_DEV_VIRTUAL_MODE says how the GPU is virtualized"},
 };
+
+static const char *const exp_names[EXP_COUNT] = {
+    [EXP_XID_ERRORS_COUNT] = "DCGM_EXP_XID_ERRORS_COUNT",
+    [EXP_CLOCK_EVENTS_COUNT] = "DCGM_EXP_CLOCK_EVENTS_COUNT",
+};
+
+const char *collector_exp_name(enum collector_exp e)
+{
+	return e > EXP_NONE && e < EXP_COUNT ? exp_names[e] : "";
+}
 
 static const struct {
 	const char *name;
@@ -99,6 +113,7 @@ static int metric_of(const char *name)
 static void resolve(struct collector *c)
 {
 	c->metric = -1;
+	c->exp = EXP_NONE;
 	c->label = LABEL_NONE;
 	c->why = NULL;
 	if (c->type == COLLECTOR_LABEL) {
@@ -114,6 +129,11 @@ static void resolve(struct collector *c)
 	c->metric = metric_of(c->name);
 	if (c->metric >= 0)
 		return;
+	for (int e = 0; e < EXP_COUNT; e++)
+		if (strcmp(c->name, exp_names[e]) == 0) {
+			c->exp = e;
+			return;
+		}
 	c->why = unknown_why;
 	for (size_t i = 0; i < sizeof(not_served) / sizeof(not_served[0]); i++)
 		if (not_served[i].why && strcmp(not_served[i].name, c->name) == 0)
@@ -237,6 +257,14 @@ const struct collector *collectors_find_metric(const struct collectors *c, int m
 {
 	for (size_t i = 0; i < c->n; i++)
 		if (c->v[i].metric == m)
+			return &c->v[i];
+	return NULL;
+}
+
+const struct collector *collectors_find_exp(const struct collectors *c, enum collector_exp e)
+{
+	for (size_t i = 0; i < c->n; i++)
+		if (c->v[i].exp == (int)e)
 			return &c->v[i];
 	return NULL;
 }

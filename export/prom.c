@@ -7,6 +7,7 @@
 #include "export/prom.h"
 #include "export/collectors.h"
 #include "export/hpc_jobs.h"
+#include "export/prom_dcgm_exp.h"
 #include "export/prom_procs.h"
 #include "series/xid.h"
 
@@ -15,7 +16,11 @@
 
 void prom_dcgm_default(struct prom_dcgm *d)
 {
-	*d = (struct prom_dcgm){.host_label = "hostname", .driver_version = true};
+	*d = (struct prom_dcgm){.host_label = "hostname",
+	                        .driver_version = true,
+	                        .xid_window_ms = 300000,
+	                        .clock_window_ms = 300000,
+	                        .collect_ms = 30000};
 }
 
 int prom_parse_names(const char *s, unsigned *names)
@@ -131,6 +136,13 @@ static void dcgm_labels(struct strbuf *out, const struct gpu_record *g,
 	}
 	if (!mig)
 		prom_owner_labels(g, out); /* pod, namespace, container: one pod holds the GPU */
+}
+
+void prom_dcgm_series_labels(struct strbuf *out, const struct gpu_record *g,
+                             const struct board_info *info, const struct prom_dcgm *o,
+                             const struct mig_record *mig)
+{
+	dcgm_labels(out, g, info, o, mig, -1, 0);
 }
 
 /* Series i of a "@label" row for one GPU: returns false past the last one;
@@ -439,6 +451,7 @@ void prom_render_body(const struct board_snapshot *s, const struct prom_options 
 		}
 		eff.hpc = eff.hpc_jobs ? hpc_jobs_acquire() : NULL;
 		render_dcgm(s, o->openmetrics, &eff, out);
+		prom_render_dcgm_exp(s, o->openmetrics, &eff, out);
 		hpc_map_release(eff.hpc);
 	}
 }

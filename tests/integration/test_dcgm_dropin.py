@@ -276,8 +276,8 @@ DEFAULT_FIELDS = [
 ]
 # What gpuscope cannot produce, each said once at start with its reason.
 NOT_PRODUCED = {"DCGM_FI_DEV_NVLINK_BANDWIDTH_TOTAL", "DCGM_FI_DEV_NVLINK_BANDWIDTH_L0",
-                "DCGM_FI_DEV_VGPU_LICENSE_STATUS", "DCGM_EXP_CLOCK_EVENTS_COUNT",
-                "DCGM_EXP_XID_ERRORS_COUNT", "DCGM_EXP_GPU_HEALTH_STATUS", "DCGM_EXP_P2P_STATUS"}
+                "DCGM_FI_DEV_VGPU_LICENSE_STATUS", "DCGM_EXP_GPU_HEALTH_STATUS",
+                "DCGM_EXP_P2P_STATUS"}
 # A GPU that answers everything the files name (an H200 would not: no fan, no page retirement).
 FULL_GPU = {"power_mgmt_limit_w": 650, "virtualization_mode": 1, "inforom_power_version": "1.0",
             "serial": "1650923018291", "vbios_version": "96.00.99.00.01", "brand": 2,
@@ -445,6 +445,65 @@ class HpcJobMappingTest(unittest.TestCase):
                 for x in dirs:
                     os.rmdir(os.path.join(root, x))
             os.rmdir(d)
+
+
+class DcgmExpTest(unittest.TestCase):
+    """dcgm-exporter's computed DCGM_EXP_XID_ERRORS_COUNT and DCGM_EXP_CLOCK_EVENTS_COUNT:
+    counts over a window, per Xid code and per clock event reason, with its labels; a 0
+    series without the code or reason when there is nothing; windows from its flags."""
+
+    def test_windowed_counts(self):
+        path = write_scenario({"name": "exp", "gpus": [
+            {"metrics": {"clock_event_reasons": "0x24"},
+             "faults": {"xid": [{"at": 0.2, "code": 48}, {"at": 0.3, "code": 48},
+                                {"at": 0.4, "code": 79}]}},
+            {"metrics": {"clock_event_reasons": 0}}]})
+        try:
+            with Agent("--no-history", "-c", "1000", "--xid-count-window-size", "1500",
+                       "--clock-events-count-window-size", "3000", scenario=path) as a:
+                m = a.wait_for(lambda: (lambda m: m if series(m, "DCGM_EXP_XID_ERRORS_COUNT",
+                                                             gpu=0, xid="79") else None)(
+                    a.metrics()), timeout=5, what="the Xids")
+                self.assertEqual(one(m, "DCGM_EXP_XID_ERRORS_COUNT", gpu=0, xid="48"), 2)
+                [(labels, v)] = [(dict(ls), v) for (n, ls), v in m.items()
+                                 if n == "DCGM_EXP_XID_ERRORS_COUNT" and ("gpu", "1") in ls]
+                self.assertEqual(v, 0)
+                self.assertNotIn("xid", labels)
+                self.assertEqual(labels["window_size_in_ms"], "1500")
+                self.assertEqual(set(labels), set(BASE + ["hostname", "DCGM_FI_DRIVER_VERSION",
+                                                         "window_size_in_ms"]))
+                # Past the window the Xids are no longer counted.
+                m = a.wait_for(lambda: (lambda m: m if series(
+                    m, "DCGM_EXP_XID_ERRORS_COUNT", gpu=0) == [0] else None)(a.metrics()),
+                    timeout=5, what="the window to pass")
+                self.assertNotIn("xid=", "".join(ln for ln in a.metrics_text().splitlines()
+                                                 if ln.startswith("DCGM_EXP_XID")))
+                # 0x24 held all along: 3 s window / 1 s collect interval = 3 of each; none
+                # of the other reasons; GPU 1 had none at all.
+                time.sleep(3.5)
+                m = a.metrics()
+                counts = {dict(ls).get("clock_event"): v for (n, ls), v in m.items()
+                          if n == "DCGM_EXP_CLOCK_EVENTS_COUNT" and ("gpu", "0") in ls}
+                self.assertEqual(counts, {"power_cap": 3, "sw_thermal": 3})
+                self.assertEqual(series(m, "DCGM_EXP_CLOCK_EVENTS_COUNT", gpu=1), [0])
+            # With a counters file, only what it lists; its type and help.
+            d = tempfile.mkdtemp()
+            csv = os.path.join(d, "c.csv")
+            with open(csv, "w") as f:
+                f.write("DCGM_EXP_XID_ERRORS_COUNT, gauge, my xids\n")
+            try:
+                with Agent("--no-history", "-f", csv, scenario=path) as a:
+                    fams = families(a.metrics_text())
+                    self.assertEqual(fams.get("DCGM_EXP_XID_ERRORS_COUNT"), ("gauge", "my xids"))
+                    self.assertNotIn("DCGM_EXP_CLOCK_EVENTS_COUNT", fams)
+            finally:
+                os.unlink(csv)
+                os.rmdir(d)
+            rc, out, err = run("serve", "--demo", "-x", "10")
+            self.assertEqual(rc, 2)
+            self.assertIn("give milliseconds", err)
+        finally:
+            os.unlink(path)
 
 
 if __name__ == "__main__":
