@@ -92,9 +92,10 @@ int main(void)
 	     "were none); `DCGM_EXP_CLOCK_EVENTS_COUNT{clock_event, window_size_in_ms}`, for each "
 	     "reason the time it held the clocks in the last `--clock-events-count-window-size` "
 	     "ms (300000) divided by `-c` (30000 ms, dcgm-exporter's sample period), rounded: the "
-	     "DCGM samples that would have seen it. Not served: `DCGM_EXP_GPU_HEALTH_STATUS` "
-	     "(DCGM's own health checks; `gpuscope_verdict` judges the same hardware) and "
-	     "`DCGM_EXP_P2P_STATUS`.\n");
+	     "DCGM samples that would have seen it; `DCGM_EXP_P2P_STATUS{peer_gpu, link_status}`, "
+	     "each GPU's NVLink P2P status towards each other GPU (nvmlDeviceGetP2PStatus, read "
+	     "once; 0 OK, 5 NotSupported, ...). Not served: `DCGM_EXP_GPU_HEALTH_STATUS` "
+	     "(DCGM's own health checks; `gpuscope_verdict` judges the same hardware).\n");
 	puts("## Per-process series\n");
 	puts("Read on the slow tier from NVML's process lists and per-process utilization, "
 	     "attributed through /proc (docs/attribution.md); all gauges. Labels: `gpu`, `uuid`, "

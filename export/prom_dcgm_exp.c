@@ -15,6 +15,7 @@
 
 #include "export/collectors.h"
 #include "export/hpc_jobs.h"
+#include "series/p2p.h"
 #include "series/xid_log.h"
 
 #define CLOCK_MARKS 48
@@ -192,6 +193,26 @@ static bool clock_counts(const struct board_snapshot *s, const struct prom_dcgm 
 	return any;
 }
 
+/* Each GPU towards each other GPU whose status was read: the status, with its word. */
+static bool p2p_statuses(const struct board_snapshot *s, const struct prom_dcgm *o,
+                         const char *name, struct strbuf *out)
+{
+	bool any = false;
+	for (unsigned i = 0; i < s->count; i++)
+		for (unsigned j = 0; j < s->count; j++) {
+			const struct gpu_record *g = &s->gpus[i];
+			int st = i == j ? -1 : p2p_get(g->index, s->gpus[j].index);
+			if (st < 0)
+				continue;
+			char extra[96];
+			snprintf(extra, sizeof(extra), ",peer_gpu=\"%u\",link_status=\"%s\"",
+			         s->gpus[j].index, p2p_status_name(st));
+			exp_line(out, name, s, o, g, NULL, extra, st);
+			any = true;
+		}
+	return any;
+}
+
 static const struct {
 	enum collector_exp id;
 	const char *help;
@@ -202,6 +223,8 @@ static const struct {
     {EXP_CLOCK_EVENTS_COUNT,
      "Clock event reasons in the last window, in collect intervals during which each held.",
      clock_counts},
+    {EXP_P2P_STATUS, "NVLink peer-to-peer status towards each other GPU (0 OK, 5 not supported).",
+     p2p_statuses},
 };
 
 void prom_render_dcgm_exp(const struct board_snapshot *s, bool om, const struct prom_dcgm *o,

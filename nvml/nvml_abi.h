@@ -281,6 +281,11 @@ enum { NVML_INFOROM_OEM = 0, NVML_INFOROM_ECC = 1, NVML_INFOROM_POWER = 2 };
 /* nvmlDeviceGetVirtualizationMode: 0 none (bare metal), 1 pass-through, 2 vGPU guest,
  * 3 vGPU host, 4 vSGA host. */
 enum { NVML_GPU_VIRTUALIZATION_MODE_HOST_VSGA = 4 };
+/* nvmlDeviceGetP2PStatus: the capability asked (NVLink), and its answer (nvmlGpuP2PStatus_t:
+ * 0 OK, 1 chipset, 2 GPU, 3 topology not supported, 4 disabled by regkey, 5 not supported,
+ * 6 unknown). */
+enum { NVML_P2P_CAPS_INDEX_NVLINK = 2 };
+enum { NVML_P2P_STATUS_OK = 0, NVML_P2P_STATUS_NOT_SUPPORTED = 5, NVML_P2P_STATUS_UNKNOWN = 6 };
 /* nvmlBrandType_t values 0-16 (nvmlDeviceGetBrand); newer drivers may add more. */
 #define NVML_BRAND_COUNT 17
 
@@ -426,7 +431,9 @@ enum { NVML_GPU_VIRTUALIZATION_MODE_HOST_VSGA = 4 };
 	X(device_get_inforom_version, 0, nvmlReturn_t, (nvmlDevice_t, int, char *, unsigned),      \
 	  "nvmlDeviceGetInforomVersion", NULL)                                                     \
 	X(device_get_inforom_image_version, 0, nvmlReturn_t, (nvmlDevice_t, char *, unsigned),     \
-	  "nvmlDeviceGetInforomImageVersion", NULL)
+	  "nvmlDeviceGetInforomImageVersion", NULL)                                                \
+	X(device_get_p2p_status, 0, nvmlReturn_t, (nvmlDevice_t, nvmlDevice_t, int, int *),        \
+	  "nvmlDeviceGetP2PStatus", NULL)
 
 /* Layouts that must match the driver (x86-64 / LP64). */
 _Static_assert(sizeof(nvmlPciInfo_t) == 68, "nvmlPciInfo_t layout");

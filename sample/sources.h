@@ -82,7 +82,7 @@ typedef nvmlReturn_t (*source_read_fn)(struct source_ctx *ctx, double *raw, metr
 source_read_fn source_reader(enum source_id src);
 
 /* The readers of sources_dcgm.c (fan, power-management limit, violations, virtualization
- * mode); NULL for any other source. */
+ * mode, P2P); NULL for any other source. */
 source_read_fn sources_dcgm_reader(enum source_id src);
 
 /* Readers with state of their own (gpm.c, buffers.c, nvlink.c). */

@@ -1,12 +1,13 @@
 /* sources_dcgm.c - readers of the fields dcgm-exporter serves that the rest of gpuscope
  * had no use for: fan speed, the power-management limit, the driver's violation counters by
- * policy and the virtualization mode.
+ * policy, the virtualization mode and NVLink P2P status towards the other GPUs.
  *
  * Kept apart from sources.c so the hot readers stay together; each reader is still one NVML
  * call.  What a GPU does not have (an H200 has no fan) answers NOT_SUPPORTED at the probe and
  * is never polled again, so it is absent, not 0.
  */
 #include "sample/sources.h"
+#include "series/p2p.h"
 
 #define NEED(sym)                                             \
 	do {                                                  \
@@ -80,6 +81,49 @@ static nvmlReturn_t read_virtualization_mode(struct source_ctx *ctx, double *raw
 	return rc;
 }
 
+/* NVLink P2P towards every other GPU: the pair's status goes to series/p2p.h for
+ * DCGM_EXP_P2P_STATUS, the count of reachable peers to the row.  NVML numbers GPUs by handle
+ * index, so this GPU's index is the one whose handle is ctx->dev. */
+static nvmlReturn_t read_p2p(struct source_ctx *ctx, double *raw, metric_set *got)
+{
+	NEED(device_get_p2p_status);
+	unsigned n, self = ~0u;
+	nvmlReturn_t rc = ctx->lib->device_get_count(&n);
+	if (rc != NVML_SUCCESS)
+		return rc;
+	for (unsigned j = 0; j < n && self == ~0u; j++) {
+		nvmlDevice_t h;
+		if (ctx->lib->device_get_handle_by_index(j, &h) == NVML_SUCCESS && h == ctx->dev)
+			self = j;
+	}
+	if (self == ~0u)
+		return NVML_ERROR_NOT_SUPPORTED; /* a MIG device, or not one NVML lists */
+	unsigned peers = 0, answered = 0;
+	nvmlReturn_t failed = NVML_SUCCESS;
+	for (unsigned j = 0; j < n; j++) {
+		nvmlDevice_t h;
+		int status;
+		if (j == self || ctx->lib->device_get_handle_by_index(j, &h) != NVML_SUCCESS)
+			continue;
+		rc = ctx->lib->device_get_p2p_status(ctx->dev, h, NVML_P2P_CAPS_INDEX_NVLINK,
+		                                     &status);
+		if (rc == NVML_ERROR_GPU_IS_LOST)
+			return rc;
+		if (rc != NVML_SUCCESS) {
+			failed = rc; /* this pair stays unread (the peer lost, no permission) */
+			continue;
+		}
+		answered++;
+		p2p_set(self, j, status);
+		peers += status == NVML_P2P_STATUS_OK;
+	}
+	if (answered == 0 && failed != NVML_SUCCESS)
+		return failed; /* no pair answered: the call itself is not there */
+	raw[METRIC_NVLINK_P2P_PEERS] = peers;
+	metric_set_add(got, METRIC_NVLINK_P2P_PEERS);
+	return NVML_SUCCESS;
+}
+
 source_read_fn sources_dcgm_reader(enum source_id src)
 {
 	switch (src) {
@@ -97,6 +141,8 @@ source_read_fn sources_dcgm_reader(enum source_id src)
 		return read_violation_reliability;
 	case SRC_VIRTUALIZATION_MODE:
 		return read_virtualization_mode;
+	case SRC_P2P:
+		return read_p2p;
 	default:
 		return NULL;
 	}

@@ -137,6 +137,7 @@ enum sample_tier {
 	X(VIOLATION_LOW_UTIL, TIER_SLOW, "nvmlDeviceGetViolationStatus")            \
 	X(VIOLATION_RELIABILITY, TIER_SLOW, "nvmlDeviceGetViolationStatus")         \
 	X(VIRTUALIZATION_MODE, TIER_STATIC, "nvmlDeviceGetVirtualizationMode")      \
+	X(P2P, TIER_STATIC, "nvmlDeviceGetP2PStatus")                               \
 	X(AGENT, TIER_AGENT, "(gpuscope)")
 
 enum source_id {
@@ -417,6 +418,9 @@ X(NVLINK_RX_BYTES, "gpuscope_nvlink_receive_bytes_total", "@link", COUNTER, UNIT
 X(VIRTUALIZATION_MODE, "gpuscope_virtualization_mode", "", GAUGE, UNIT_COUNT, SRC_VIRTUALIZATION_MODE, \
   "How the GPU is virtualized: 0 not at all (bare metal), 1 passed through to a VM, 2 a vGPU in a guest, 3 a vGPU host, 4 a vSGA host.", \
   "DCGM_FI_DEV_VIRTUAL_MODE", "Virtualization mode of the GPU.") \
+X(NVLINK_P2P_PEERS, "gpuscope_nvlink_p2p_peers", "", GAUGE, UNIT_COUNT, SRC_P2P, \
+  "Other GPUs this GPU reaches peer-to-peer over NVLink (nvmlDeviceGetP2PStatus, read once; 0 on a GPU linked by PCIe alone); each pair's status is served under dcgm-exporter's P2P status name.", \
+  NULL, NULL) \
 X(XID_COUNT, "gpuscope_xid_errors_total", "", COUNTER, UNIT_COUNT, SRC_XID_EVENTS, \
   "Xid error events the driver reported since the agent started.", \
   NULL, NULL) \

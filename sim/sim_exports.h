@@ -54,6 +54,7 @@
 #define SIM_ROW_FILE_device_get_vbios_version              ~, 4
 #define SIM_ROW_FILE_device_get_inforom_version            ~, 4
 #define SIM_ROW_FILE_device_get_inforom_image_version      ~, 4
+#define SIM_ROW_FILE_device_get_p2p_status                 ~, 4
 
 #define SIM_SECOND_(a, b, ...) b
 #define SIM_SECOND(...)        SIM_SECOND_(__VA_ARGS__)

@@ -156,4 +156,24 @@ static nvmlReturn_t sim_device_get_violation_status(nvmlDevice_t device, int pol
 	return NVML_SUCCESS;
 }
 
+/* NVLink P2P between two GPUs: OK when both have NVLink links, else NOT_SUPPORTED (a PCIe
+ * H200); a MIG instance or the same GPU twice is an invalid argument. */
+static nvmlReturn_t sim_device_get_p2p_status(nvmlDevice_t device1, nvmlDevice_t device2, int index,
+                                              int *status)
+{
+	struct sim_call a, b;
+	nvmlReturn_t rc = sim_state_begin(&a, device1, "nvmlDeviceGetP2PStatus",
+	                                  status != NULL && index >= 0 && index <= 5);
+	if (!rc)
+		rc = sim_state_begin(&b, device2, "nvmlDeviceGetP2PStatus", true);
+	if (rc)
+		return rc;
+	if (a.gpu->parent || b.gpu->parent || a.gpu == b.gpu)
+		return NVML_ERROR_INVALID_ARGUMENT;
+	bool nvlink = a.gpu->nvlink_links > 0 && b.gpu->nvlink_links > 0;
+	*status = index != NVML_P2P_CAPS_INDEX_NVLINK || nvlink ? NVML_P2P_STATUS_OK
+	                                                        : NVML_P2P_STATUS_NOT_SUPPORTED;
+	return NVML_SUCCESS;
+}
+
 NVML_SYMBOLS(SIM_FILE_EXPORT_4)

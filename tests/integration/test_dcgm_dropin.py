@@ -276,8 +276,7 @@ DEFAULT_FIELDS = [
 ]
 # What gpuscope cannot produce, each said once at start with its reason.
 NOT_PRODUCED = {"DCGM_FI_DEV_NVLINK_BANDWIDTH_TOTAL", "DCGM_FI_DEV_NVLINK_BANDWIDTH_L0",
-                "DCGM_FI_DEV_VGPU_LICENSE_STATUS", "DCGM_EXP_GPU_HEALTH_STATUS",
-                "DCGM_EXP_P2P_STATUS"}
+                "DCGM_FI_DEV_VGPU_LICENSE_STATUS", "DCGM_EXP_GPU_HEALTH_STATUS"}
 # A GPU that answers everything the files name (an H200 would not: no fan, no page retirement).
 FULL_GPU = {"power_mgmt_limit_w": 650, "virtualization_mode": 1, "inforom_power_version": "1.0",
             "serial": "1650923018291", "vbios_version": "96.00.99.00.01", "brand": 2,
@@ -447,6 +446,39 @@ class HpcJobMappingTest(unittest.TestCase):
             os.rmdir(d)
 
 
+class P2PStatusTest(unittest.TestCase):
+    def test_nvlink_pairs(self):
+        """Each GPU towards each other: OK between two NVLink GPUs, NotSupported (5) with a
+        PCIe-only one, in dcgm-exporter's labels; the native count of NVLink peers."""
+        path = write_scenario({"name": "p2p", "gpus": [{"nvlink_links": 18},
+                                                        {"nvlink_links": 18}, {}]})
+        try:
+            with Agent("--no-history", scenario=path) as a:
+                m = a.metrics()
+                got = {(dict(ls)["gpu"], dict(ls)["peer_gpu"]): (dict(ls)["link_status"], v)
+                       for (n, ls), v in m.items() if n == "DCGM_EXP_P2P_STATUS"}
+                self.assertEqual(got, {("0", "1"): ("OK", 0), ("1", "0"): ("OK", 0),
+                                       ("0", "2"): ("NotSupported", 5),
+                                       ("1", "2"): ("NotSupported", 5),
+                                       ("2", "0"): ("NotSupported", 5),
+                                       ("2", "1"): ("NotSupported", 5)})
+                self.assertEqual([one(m, "gpuscope_nvlink_p2p_peers", gpu=i) for i in range(3)],
+                                 [1, 1, 0])
+            # A driver without the call: neither, and doctor says why.
+            path2 = write_scenario({"name": "nop2p", "gpus": [
+                {"nvlink_links": 18, "faults": {"unsupported": ["nvmlDeviceGetP2PStatus"]}},
+                {"nvlink_links": 18, "faults": {"unsupported": ["nvmlDeviceGetP2PStatus"]}}]})
+            try:
+                with Agent("--no-history", scenario=path2) as a:
+                    names = set(families(a.metrics_text()))
+                    self.assertNotIn("DCGM_EXP_P2P_STATUS", names)
+                    self.assertNotIn("gpuscope_nvlink_p2p_peers", names)
+            finally:
+                os.unlink(path2)
+        finally:
+            os.unlink(path)
+
+
 class DcgmExpTest(unittest.TestCase):
     """dcgm-exporter's computed DCGM_EXP_XID_ERRORS_COUNT and DCGM_EXP_CLOCK_EVENTS_COUNT:
     counts over a window, per Xid code and per clock event reason, with its labels; a 0
@@ -500,6 +532,9 @@ class DcgmExpTest(unittest.TestCase):
                 os.unlink(csv)
                 os.rmdir(d)
             rc, out, err = run("serve", "--demo", "-x", "10")
+            self.assertEqual(rc, 2)
+            self.assertIn("give milliseconds", err)
+            rc, out, err = run("serve", "--demo", "--clock-events-count-window-size", "1e99")
             self.assertEqual(rc, 2)
             self.assertIn("give milliseconds", err)
         finally:
