@@ -85,6 +85,17 @@ int main(void)
 	     "named without `_total` as the format requires, and dcgm-exporter's counters, "
 	     "whose names lack `_total`, are typed `unknown` (`rate()` works the same).");
 	puts("");
+	puts("**dcgm-exporter's computed metrics**, with its labels and window flags (served "
+	     "like the `DCGM_FI_*` names: all without `-f`, the file's with it): "
+	     "`DCGM_EXP_XID_ERRORS_COUNT{xid, window_size_in_ms}`, the Xids of each code in the "
+	     "last `-x/--xid-count-window-size` ms (300000; a 0 series without `xid` when there "
+	     "were none); `DCGM_EXP_CLOCK_EVENTS_COUNT{clock_event, window_size_in_ms}`, for each "
+	     "reason the time it held the clocks in the last `--clock-events-count-window-size` "
+	     "ms (300000) divided by `-c` (30000 ms, dcgm-exporter's sample period), rounded: the "
+	     "DCGM samples that would have seen it; `DCGM_EXP_P2P_STATUS{peer_gpu, link_status}`, "
+	     "each GPU's NVLink P2P status towards each other GPU (nvmlDeviceGetP2PStatus, read "
+	     "once; 0 OK, 5 NotSupported, ...). Not served: `DCGM_EXP_GPU_HEALTH_STATUS` "
+	     "(DCGM's own health checks; `gpuscope_verdict` judges the same hardware).\n");
 	puts("## Per-process series\n");
 	puts("Read on the slow tier from NVML's process lists and per-process utilization, "
 	     "attributed through /proc (docs/attribution.md); all gauges. Labels: `gpu`, `uuid`, "

@@ -19,6 +19,7 @@
 #include "cmd/serve_procs.h"
 #include "cmd/serve_servers.h"
 #include "cmd/session.h"
+#include "export/hpc_jobs.h"
 #include "export/prom.h"
 #include "http/endpoints.h"
 #include "http/server.h"
@@ -257,6 +258,7 @@ static int serve_options(int argc, char **argv, const struct serve_argv *orig,
 	int rc = serve_run(&hcfg, &scfg, &gopts, &hist, &procs, &dcgm, &alerts, &infer, &srv, orig);
 	demo_dir_remove(&demo);
 	serve_dcgm_free(&dcgm);
+	hpc_jobs_stop();
 	return rc;
 }
 
@@ -272,13 +274,14 @@ static void describe_exposition(unsigned names, const struct serve_dcgm *d, char
 			sum = (sum ^ (unsigned char)*p) * 1099511628211ULL;
 	snprintf(out, len,
 	         "names %s, host label %s, driver-version label %s, collectors %s (%zu fields, "
-	         "%04llx)",
+	         "%04llx), hpc job mapping %s, DCGM_EXP windows %u/%u ms",
 	         names == NAMES_BOTH   ? "both"
 	         : names == NAMES_DCGM ? "dcgm"
 	                               : "native",
 	         d->prom.host_label ? d->prom.host_label : "none",
 	         d->prom.driver_version ? "on" : "off",
-	         d->collectors_path ? d->collectors_path : "none", d->collectors.n, sum & 0xffff);
+	         d->collectors_path ? d->collectors_path : "none", d->collectors.n, sum & 0xffff,
+	         d->hpc_dir ? d->hpc_dir : "none", d->prom.xid_window_ms, d->prom.clock_window_ms);
 }
 
 static bool same_text(const char *a, const char *b)

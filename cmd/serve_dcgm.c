@@ -8,6 +8,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "export/hpc_jobs.h"
+
 const char serve_dcgm_usage[] =
     "dcgm-exporter's interface (its DCGM_EXPORTER_* variables are read too):\n"
     "  -a, --address ADDR     the same as --listen\n"
@@ -25,7 +27,13 @@ const char serve_dcgm_usage[] =
     "  --kubernetes-gpu-id-type uid   accepted (GPUs are matched by UUID)\n"
     "  -d, --devices f|g      accepted: every GPU, and with MIG every GPU instance\n"
     "  --web-config-file FILE TLS and basic auth, in the Prometheus exporter-toolkit\n"
-    "                         format (tls_server_config, basic_auth_users with bcrypt)\n";
+    "                         format (tls_server_config, basic_auth_users with bcrypt)\n"
+    "  --hpc-job-mapping-dir DIR  files named by GPU index (or GPU.INSTANCE) listing job\n"
+    "                         ids, one a line: each DCGM series of such a GPU is written\n"
+    "                         once per job with an hpc_job label (read again each second)\n"
+    "  -x, --xid-count-window-size MS  DCGM_EXP_XID_ERRORS_COUNT's window (300000)\n"
+    "  --clock-events-count-window-size MS  DCGM_EXP_CLOCK_EVENTS_COUNT's window (300000);\n"
+    "                         its count is the time each reason held over -c (30000 ms)\n";
 
 void serve_dcgm_init(struct serve_dcgm *d)
 {
@@ -68,7 +76,34 @@ static int set_interval(struct serve_dcgm *d, const char *flag, const char *val,
 		return -1;
 	}
 	d->collect_s = ms / 1000.0;
+	d->prom.collect_ms = (unsigned)ms;
 	return 0;
+}
+
+/* -x/--xid-count-window-size and --clock-events-count-window-size: milliseconds. */
+static int parse_window(const char *flag, const char *val, unsigned *out, char *err, size_t errlen)
+{
+	char *end;
+	double ms = strtod(val, &end);
+	if (end == val || *end || !(ms >= 1000 && ms <= 86400000)) {
+		snprintf(err, errlen, "%s '%s': give milliseconds, 1000 to 86400000 (e.g. 300000)",
+		         flag, val);
+		return -1;
+	}
+	*out = (unsigned)ms;
+	return 0;
+}
+
+static int set_xid_window(struct serve_dcgm *d, const char *flag, const char *val, char *err,
+                          size_t errlen)
+{
+	return parse_window(flag, val, &d->prom.xid_window_ms, err, errlen);
+}
+
+static int set_clock_window(struct serve_dcgm *d, const char *flag, const char *val, char *err,
+                            size_t errlen)
+{
+	return parse_window(flag, val, &d->prom.clock_window_ms, err, errlen);
 }
 
 static int set_no_hostname(struct serve_dcgm *d, const char *flag, const char *val, char *err,
@@ -137,6 +172,17 @@ static int set_web_config(struct serve_dcgm *d, const char *flag, const char *va
 	return 0;
 }
 
+static int set_hpc_dir(struct serve_dcgm *d, const char *flag, const char *val, char *err,
+                       size_t errlen)
+{
+	if (!*val) {
+		snprintf(err, errlen, "%s needs a directory", flag);
+		return -1;
+	}
+	d->hpc_dir = val;
+	return 0;
+}
+
 static int refuse(struct serve_dcgm *d, const char *flag, const char *val, char *err,
                   size_t errlen);
 
@@ -157,9 +203,11 @@ static const struct dcgm_flag {
      set_gpu_id_type, NULL},
     {"-d", "--devices", "DCGM_EXPORTER_DEVICES_STR", true, set_devices, NULL},
     {NULL, "--web-config-file", "DCGM_EXPORTER_WEB_CONFIG_FILE", true, set_web_config, NULL},
-    {NULL, "--hpc-job-mapping-dir", "DCGM_HPC_JOB_MAPPING_DIR", true, refuse,
-     "gpuscope reads Slurm jobs from each process's cgroup (the slurm_job label of "
-     "gpuscope_process_* series and /api/v1/processes): drop this flag"},
+    {NULL, "--hpc-job-mapping-dir", "DCGM_HPC_JOB_MAPPING_DIR", true, set_hpc_dir, NULL},
+    {"-x", "--xid-count-window-size", "DCGM_EXPORTER_XID_COUNT_WINDOW_SIZE", true, set_xid_window,
+     NULL},
+    {NULL, "--clock-events-count-window-size", "DCGM_EXPORTER_CLOCK_EVENTS_COUNT_WINDOW_SIZE", true,
+     set_clock_window, NULL},
     {"-r", "--remote-hostengine-info", "DCGM_REMOTE_HOSTENGINE_INFO", true, refuse,
      "gpuscope needs no DCGM host engine: it reads NVML on the node itself; drop this flag"},
     {"-o", "--use-old-namespace", "DCGM_EXPORTER_USE_OLD_NAMESPACE", false, refuse,
@@ -239,6 +287,15 @@ int serve_dcgm_take(struct serve_dcgm *d, int argc, char **argv, int *i, char *e
 
 int serve_dcgm_load(struct serve_dcgm *d, char *err, size_t errlen)
 {
+	/* A directory that is missing now may appear later (a job prolog creates it): said on
+	 * stderr by the mapping, not refused. */
+	if (d->hpc_dir) {
+		if (hpc_jobs_start(d->hpc_dir) != 0) {
+			snprintf(err, errlen, "--hpc-job-mapping-dir: out of memory");
+			return -1;
+		}
+		d->prom.hpc_jobs = true;
+	}
 	if (d->web_config_path) {
 		if (webconfig_load(d->web_config_path, &d->web, err, errlen) != 0)
 			return -1;

@@ -25,6 +25,7 @@ struct serve_dcgm {
 	const char *hostname;        /* --hostname, else NODE_NAME (NULL: the host's name) */
 	double collect_s;            /* -c/--collect-interval, 0 when not given */
 	const char *web_config_path; /* --web-config-file */
+	const char *hpc_dir;         /* --hpc-job-mapping-dir (NULL: off) */
 	struct webconfig web;        /* loaded by serve_dcgm_load */
 	bool web_loaded;
 };

@@ -8,21 +8,86 @@
 #include <string.h>
 
 #include "series/metric_table.h"
+#include "series/snapshot.h"
 
 /* DCGM names gpuscope knows but does not serve, and why (the rest are unknown to it). */
 static const struct {
 	const char *name;
 	const char *why;
 } not_served[] = {
-    {"DCGM_FI_DEV_THERMAL_VIOLATION",
-     "needs nvmlDeviceGetViolationStatus, not read yet (gpuscope_clock_event_seconds_total "
-     "splits thermal time into sw_thermal and hw_thermal)"},
-    {"DCGM_FI_DEV_BOARD_LIMIT_VIOLATION", "needs nvmlDeviceGetViolationStatus, not read yet"},
-    {"DCGM_FI_DEV_LOW_UTIL_VIOLATION", "needs nvmlDeviceGetViolationStatus, not read yet"},
-    {"DCGM_FI_DEV_RELIABILITY_VIOLATION", "needs nvmlDeviceGetViolationStatus, not read yet"},
     {"DCGM_FI_DEV_NVLINK_BANDWIDTH_TOTAL",
-     "not served yet: gpuscope_nvlink_{transmit,receive}_bytes_total has the bytes per link"},
+     "DCGM serves it as a rate in MB/s, whatever the counter type in the file says; "
+     "gpuscope serves the link counters (gpuscope_nvlink_{transmit,receive}_bytes_total) "
+     "and the GPM rates DCGM_FI_PROF_NVLINK_{TX,RX}_BYTES"},
+    {"DCGM_EXP_GPU_HEALTH_STATUS",
+     "DCGM's health watches are its host engine's own checks; gpuscope's verdicts "
+     "(gpuscope_verdict, /api/v1/diagnosis) judge hardware errors, thermals and power"},
+    {"DCGM_FI_DEV_VGPU_LICENSE_STATUS",
+     "a vGPU instance's field (DCGM reads it per vGPU on a vGPU host), not a GPU's; "
+     "DCGM_FI_DEV_VIRTUAL_MODE says how the GPU is virtualized"},
 };
+
+static const char *const exp_names[EXP_COUNT] = {
+    [EXP_XID_ERRORS_COUNT] = "DCGM_EXP_XID_ERRORS_COUNT",
+    [EXP_CLOCK_EVENTS_COUNT] = "DCGM_EXP_CLOCK_EVENTS_COUNT",
+    [EXP_P2P_STATUS] = "DCGM_EXP_P2P_STATUS",
+};
+
+const char *collector_exp_name(enum collector_exp e)
+{
+	return e > EXP_NONE && e < EXP_COUNT ? exp_names[e] : "";
+}
+
+static const struct {
+	const char *name;
+	enum collector_label label;
+} label_fields[LABEL_COUNT] = {
+    {"DCGM_FI_DRIVER_VERSION", LABEL_DRIVER_VERSION},
+    {"DCGM_FI_NVML_VERSION", LABEL_NVML_VERSION},
+    {"DCGM_FI_DEV_BRAND", LABEL_BRAND},
+    {"DCGM_FI_DEV_SERIAL", LABEL_SERIAL},
+    {"DCGM_FI_DEV_OEM_INFOROM_VER", LABEL_OEM_INFOROM},
+    {"DCGM_FI_DEV_ECC_INFOROM_VER", LABEL_ECC_INFOROM},
+    {"DCGM_FI_DEV_POWER_INFOROM_VER", LABEL_POWER_INFOROM},
+    {"DCGM_FI_DEV_INFOROM_IMAGE_VER", LABEL_INFOROM_IMAGE},
+    {"DCGM_FI_DEV_VBIOS_VERSION", LABEL_VBIOS},
+};
+
+const char *collector_label_name(enum collector_label l)
+{
+	return l > LABEL_NONE && l < LABEL_COUNT ? label_fields[l].name : "";
+}
+
+const char *collector_label_value(const struct gpu_identity *id, enum collector_label l)
+{
+	switch (l) {
+	case LABEL_BRAND:
+		return id->brand;
+	case LABEL_SERIAL:
+		return id->serial;
+	case LABEL_OEM_INFOROM:
+		return id->inforom_oem;
+	case LABEL_ECC_INFOROM:
+		return id->inforom_ecc;
+	case LABEL_POWER_INFOROM:
+		return id->inforom_power;
+	case LABEL_INFOROM_IMAGE:
+		return id->inforom_image;
+	case LABEL_VBIOS:
+		return id->vbios_version;
+	default:
+		return "";
+	}
+}
+
+unsigned collectors_gpu_labels(const struct collectors *c)
+{
+	unsigned bits = 0;
+	for (size_t i = 0; i < c->n; i++)
+		if (c->v[i].label >= LABEL_BRAND)
+			bits |= 1u << c->v[i].label;
+	return bits;
+}
 
 static const char *unknown_why =
     "not a field gpuscope produces (DCGM host engine only, or not read yet)";
@@ -48,22 +113,27 @@ static int metric_of(const char *name)
 static void resolve(struct collector *c)
 {
 	c->metric = -1;
+	c->exp = EXP_NONE;
 	c->label = LABEL_NONE;
 	c->why = NULL;
 	if (c->type == COLLECTOR_LABEL) {
-		if (strcmp(c->name, "DCGM_FI_DRIVER_VERSION") == 0)
-			c->label = LABEL_DRIVER_VERSION;
-		else if (strcmp(c->name, "DCGM_FI_NVML_VERSION") == 0)
-			c->label = LABEL_NVML_VERSION;
-		else
+		for (int l = 0; l < LABEL_COUNT; l++)
+			if (strcmp(c->name, label_fields[l].name) == 0)
+				c->label = label_fields[l].label;
+		if (c->label == LABEL_NONE)
 			c->why =
-			    "a label field gpuscope does not read yet (it gives driver and NVML "
-			    "versions)";
+			    "a label field gpuscope does not read (it gives the driver and NVML "
+			    "versions, brand, serial, VBIOS and inforom versions)";
 		return;
 	}
 	c->metric = metric_of(c->name);
 	if (c->metric >= 0)
 		return;
+	for (int e = 0; e < EXP_COUNT; e++)
+		if (strcmp(c->name, exp_names[e]) == 0) {
+			c->exp = e;
+			return;
+		}
 	c->why = unknown_why;
 	for (size_t i = 0; i < sizeof(not_served) / sizeof(not_served[0]); i++)
 		if (not_served[i].why && strcmp(not_served[i].name, c->name) == 0)
@@ -187,6 +257,14 @@ const struct collector *collectors_find_metric(const struct collectors *c, int m
 {
 	for (size_t i = 0; i < c->n; i++)
 		if (c->v[i].metric == m)
+			return &c->v[i];
+	return NULL;
+}
+
+const struct collector *collectors_find_exp(const struct collectors *c, enum collector_exp e)
+{
+	for (size_t i = 0; i < c->n; i++)
+		if (c->v[i].exp == (int)e)
 			return &c->v[i];
 	return NULL;
 }

@@ -26,14 +26,52 @@
 
 enum collector_type { COLLECTOR_GAUGE, COLLECTOR_COUNTER, COLLECTOR_LABEL };
 
-/* The label fields gpuscope can put on every DCGM series. */
-enum collector_label { LABEL_NONE = -1, LABEL_DRIVER_VERSION, LABEL_NVML_VERSION };
+struct collectors;
+
+/* The label fields gpuscope can put on every DCGM series: the host's versions, then the GPU's
+ * own strings (struct gpu_identity). */
+enum collector_label {
+	LABEL_NONE = -1,
+	LABEL_DRIVER_VERSION,
+	LABEL_NVML_VERSION,
+	LABEL_BRAND,
+	LABEL_SERIAL,
+	LABEL_OEM_INFOROM,
+	LABEL_ECC_INFOROM,
+	LABEL_POWER_INFOROM,
+	LABEL_INFOROM_IMAGE,
+	LABEL_VBIOS,
+	LABEL_COUNT
+};
+
+/* The DCGM field name of a label field ("DCGM_FI_DEV_SERIAL"). */
+const char *collector_label_name(enum collector_label l);
+
+struct gpu_identity;
+/* The value of a GPU's label field (LABEL_BRAND and after); "" when the GPU does not say. */
+const char *collector_label_value(const struct gpu_identity *id, enum collector_label l);
+
+/* The set of GPU label fields (bit 1 << l, LABEL_BRAND and after) the file asks for. */
+unsigned collectors_gpu_labels(const struct collectors *c);
+
+/* dcgm-exporter's own DCGM_EXP_* metrics gpuscope computes (export/prom_dcgm_exp.c). */
+enum collector_exp {
+	EXP_NONE = -1,
+	EXP_XID_ERRORS_COUNT,   /* DCGM_EXP_XID_ERRORS_COUNT */
+	EXP_CLOCK_EVENTS_COUNT, /* DCGM_EXP_CLOCK_EVENTS_COUNT */
+	EXP_P2P_STATUS,         /* DCGM_EXP_P2P_STATUS */
+	EXP_COUNT
+};
+
+/* The name of a DCGM_EXP_* metric. */
+const char *collector_exp_name(enum collector_exp e);
 
 struct collector {
 	char name[COLLECTOR_NAME_MAX];
 	enum collector_type type;
 	char help[COLLECTOR_HELP_MAX];
 	int metric;      /* the metric table row with this DCGM name, or -1 */
+	int exp;         /* enum collector_exp for a DCGM_EXP_* row, else EXP_NONE */
 	int label;       /* enum collector_label for a label row, else LABEL_NONE */
 	const char *why; /* static: why gpuscope cannot produce it; NULL when it can */
 };
@@ -55,6 +93,9 @@ void collectors_free(struct collectors *c);
 
 /* The row for metric m, or NULL when the file does not select it. */
 const struct collector *collectors_find_metric(const struct collectors *c, int m);
+
+/* The row for DCGM_EXP_* metric e, or NULL when the file does not select it. */
+const struct collector *collectors_find_exp(const struct collectors *c, enum collector_exp e);
 
 /* True when the file asks for label field l. */
 bool collectors_has_label(const struct collectors *c, enum collector_label l);

@@ -6,6 +6,8 @@
  */
 #include "export/prom.h"
 #include "export/collectors.h"
+#include "export/hpc_jobs.h"
+#include "export/prom_dcgm_exp.h"
 #include "export/prom_procs.h"
 #include "series/xid.h"
 
@@ -14,7 +16,11 @@
 
 void prom_dcgm_default(struct prom_dcgm *d)
 {
-	*d = (struct prom_dcgm){.host_label = "hostname", .driver_version = true};
+	*d = (struct prom_dcgm){.host_label = "hostname",
+	                        .driver_version = true,
+	                        .xid_window_ms = 300000,
+	                        .clock_window_ms = 300000,
+	                        .collect_ms = 30000};
 }
 
 int prom_parse_names(const char *s, unsigned *names)
@@ -114,6 +120,14 @@ static void dcgm_labels(struct strbuf *out, const struct gpu_record *g,
 		sb_label_value(out, info->nvml_version);
 		sb_puts(out, "\"");
 	}
+	for (int l = LABEL_BRAND; o->gpu_labels && l < LABEL_COUNT; l++) {
+		const char *v = collector_label_value(&g->id, l);
+		if (!(o->gpu_labels & (1u << l)) || !*v)
+			continue; /* dcgm-exporter leaves a blank DCGM value off too */
+		sb_printf(out, ",%s=\"", collector_label_name(l));
+		sb_label_value(out, v);
+		sb_puts(out, "\"");
+	}
 	if (m == METRIC_XID_LAST) {
 		int code = (int)raw;
 		sb_printf(out, ",err_code=\"%d\",err_msg=\"", code);
@@ -122,6 +136,13 @@ static void dcgm_labels(struct strbuf *out, const struct gpu_record *g,
 	}
 	if (!mig)
 		prom_owner_labels(g, out); /* pod, namespace, container: one pod holds the GPU */
+}
+
+void prom_dcgm_series_labels(struct strbuf *out, const struct gpu_record *g,
+                             const struct board_info *info, const struct prom_dcgm *o,
+                             const struct mig_record *mig)
+{
+	dcgm_labels(out, g, info, o, mig, -1, 0);
 }
 
 /* Series i of a "@label" row for one GPU: returns false past the last one;
@@ -268,16 +289,25 @@ static void render_info(const struct board_snapshot *s, bool om, struct strbuf *
 	sb_puts(out, "\"} 1\n");
 }
 
-/* One DCGM sample line of metric m (raw value) for GPU g, or for its MIG instance mig. */
+/* One DCGM sample line of metric m (raw value) for GPU g, or for its MIG instance mig;
+ * one per job with --hpc-job-mapping-dir, as dcgm-exporter writes them. */
 static void dcgm_line(struct strbuf *out, const char *name, const struct gpu_record *g,
                       const struct board_snapshot *s, const struct prom_dcgm *o,
                       const struct mig_record *mig, int m, double raw)
 {
-	sb_puts(out, name);
-	dcgm_labels(out, g, &s->info, o, mig, m, raw);
-	sb_puts(out, "} ");
-	sb_double(out, metric_dcgm_value(metric_table[m].unit, raw));
-	sb_puts(out, "\n");
+	const struct hpc_job_list *jobs = hpc_map_find(o->hpc, g->index, mig ? (int)mig->gi : -1);
+	for (unsigned j = 0; j < (jobs ? jobs->n : 1); j++) {
+		sb_puts(out, name);
+		dcgm_labels(out, g, &s->info, o, mig, m, raw);
+		if (jobs) {
+			sb_puts(out, ",hpc_job=\"");
+			sb_label_value(out, jobs->job[j]);
+			sb_puts(out, "\"");
+		}
+		sb_puts(out, "} ");
+		sb_double(out, metric_dcgm_value(metric_table[m].unit, raw));
+		sb_puts(out, "\n");
+	}
 }
 
 /* dcgm-exporter on a MIG GPU watches its GPU instances, not the GPU: every series of such
@@ -417,8 +447,12 @@ void prom_render_body(const struct board_snapshot *s, const struct prom_options 
 		if (d->select) { /* the file's label rows decide the label fields */
 			eff.driver_version = collectors_has_label(d->select, LABEL_DRIVER_VERSION);
 			eff.nvml_version = collectors_has_label(d->select, LABEL_NVML_VERSION);
+			eff.gpu_labels = collectors_gpu_labels(d->select);
 		}
+		eff.hpc = eff.hpc_jobs ? hpc_jobs_acquire() : NULL;
 		render_dcgm(s, o->openmetrics, &eff, out);
+		prom_render_dcgm_exp(s, o->openmetrics, &eff, out);
+		hpc_map_release(eff.hpc);
 	}
 }
 

@@ -23,6 +23,13 @@ struct prom_dcgm {
 	                                  * dashboards), or NULL for none (-n/--no-hostname) */
 	bool driver_version;             /* DCGM_FI_DRIVER_VERSION="..." on every series */
 	bool nvml_version;               /* DCGM_FI_NVML_VERSION="..." on every series */
+	unsigned gpu_labels;             /* 1 << enum collector_label: the GPU's own label fields
+	                                  * (DCGM_FI_DEV_SERIAL="...", ...) on its series */
+	unsigned xid_window_ms;          /* DCGM_EXP_XID_ERRORS_COUNT's window (-x, 300000) */
+	unsigned clock_window_ms;        /* DCGM_EXP_CLOCK_EVENTS_COUNT's (300000) */
+	unsigned collect_ms;             /* dcgm-exporter's -c (30000): its sample period */
+	bool hpc_jobs;                   /* --hpc-job-mapping-dir: one series per job, hpc_job */
+	const struct hpc_map *hpc;       /* set by the renderer while it holds the map */
 	const struct collectors *select; /* -f: only these names, typed and described as the
 	                                  * file says (the label rows set the two above);
 	                                  * NULL: every DCGM name gpuscope has */
@@ -30,6 +37,12 @@ struct prom_dcgm {
 
 /* hostname label, driver version label on, no NVML version label, every name. */
 void prom_dcgm_default(struct prom_dcgm *d);
+
+/* The labels dcgm-exporter puts on every series of GPU g (or of its MIG instance mig),
+ * after the opening brace and without the closing one (export/prom_dcgm_exp.c). */
+void prom_dcgm_series_labels(struct strbuf *out, const struct gpu_record *g,
+                             const struct board_info *info, const struct prom_dcgm *o,
+                             const struct mig_record *mig);
 
 struct prom_options {
 	unsigned names; /* enum prom_names bits */

@@ -259,6 +259,36 @@ enum { NVML_MEMORY_ERROR_TYPE_CORRECTED = 0, NVML_MEMORY_ERROR_TYPE_UNCORRECTED 
 enum { NVML_VOLATILE_ECC = 0, NVML_AGGREGATE_ECC = 1 };
 #define NVML_PSTATE_UNKNOWN 32
 
+/* nvmlDeviceGetViolationStatus: how long the driver held the clocks below what was asked, by
+ * policy, since it loaded (violationTime in ns; referenceTime in us since the epoch). */
+typedef struct {
+	unsigned long long referenceTime;
+	unsigned long long violationTime;
+} nvmlViolationTime_t;
+enum {
+	NVML_PERF_POLICY_POWER = 0,
+	NVML_PERF_POLICY_THERMAL = 1,
+	NVML_PERF_POLICY_SYNC_BOOST = 2,
+	NVML_PERF_POLICY_BOARD_LIMIT = 3,
+	NVML_PERF_POLICY_LOW_UTILIZATION = 4,
+	NVML_PERF_POLICY_RELIABILITY = 5,
+};
+/* nvmlDeviceGetInforomVersion's objects, and the string buffers of the identity calls. */
+enum { NVML_INFOROM_OEM = 0, NVML_INFOROM_ECC = 1, NVML_INFOROM_POWER = 2 };
+#define NVML_DEVICE_INFOROM_VERSION_BUFFER_SIZE 16
+#define NVML_DEVICE_SERIAL_BUFFER_SIZE          30
+#define NVML_DEVICE_VBIOS_VERSION_BUFFER_SIZE   32
+/* nvmlDeviceGetVirtualizationMode: 0 none (bare metal), 1 pass-through, 2 vGPU guest,
+ * 3 vGPU host, 4 vSGA host. */
+enum { NVML_GPU_VIRTUALIZATION_MODE_HOST_VSGA = 4 };
+/* nvmlDeviceGetP2PStatus: the capability asked (NVLink), and its answer (nvmlGpuP2PStatus_t:
+ * 0 OK, 1 chipset, 2 GPU, 3 topology not supported, 4 disabled by regkey, 5 not supported,
+ * 6 unknown). */
+enum { NVML_P2P_CAPS_INDEX_NVLINK = 2 };
+enum { NVML_P2P_STATUS_OK = 0, NVML_P2P_STATUS_NOT_SUPPORTED = 5, NVML_P2P_STATUS_UNKNOWN = 6 };
+/* nvmlBrandType_t values 0-16 (nvmlDeviceGetBrand); newer drivers may add more. */
+#define NVML_BRAND_COUNT 17
+
 /* Clock event (throttle) reason bits. */
 #define NVML_CLOCKS_EVENT_REASON_GPU_IDLE                    0x1ULL
 #define NVML_CLOCKS_EVENT_REASON_APPLICATIONS_CLOCKS_SETTING 0x2ULL
@@ -384,7 +414,26 @@ enum { NVML_VOLATILE_ECC = 0, NVML_AGGREGATE_ECC = 1 };
 	  "nvmlDeviceGetGraphicsRunningProcesses_v3", "nvmlDeviceGetGraphicsRunningProcesses_v2")  \
 	X(device_get_process_utilization, 0, nvmlReturn_t,                                         \
 	  (nvmlDevice_t, nvmlProcessUtilizationSample_t *, unsigned *, unsigned long long),        \
-	  "nvmlDeviceGetProcessUtilization", NULL)
+	  "nvmlDeviceGetProcessUtilization", NULL)                                                 \
+	X(device_get_fan_speed, 0, nvmlReturn_t, (nvmlDevice_t, unsigned *),                       \
+	  "nvmlDeviceGetFanSpeed", NULL)                                                           \
+	X(device_get_power_management_limit, 0, nvmlReturn_t, (nvmlDevice_t, unsigned *),          \
+	  "nvmlDeviceGetPowerManagementLimit", NULL)                                               \
+	X(device_get_violation_status, 0, nvmlReturn_t,                                            \
+	  (nvmlDevice_t, int, nvmlViolationTime_t *), "nvmlDeviceGetViolationStatus", NULL)        \
+	X(device_get_virtualization_mode, 0, nvmlReturn_t, (nvmlDevice_t, int *),                  \
+	  "nvmlDeviceGetVirtualizationMode", NULL)                                                 \
+	X(device_get_brand, 0, nvmlReturn_t, (nvmlDevice_t, int *), "nvmlDeviceGetBrand", NULL)    \
+	X(device_get_serial, 0, nvmlReturn_t, (nvmlDevice_t, char *, unsigned),                    \
+	  "nvmlDeviceGetSerial", NULL)                                                             \
+	X(device_get_vbios_version, 0, nvmlReturn_t, (nvmlDevice_t, char *, unsigned),             \
+	  "nvmlDeviceGetVbiosVersion", NULL)                                                       \
+	X(device_get_inforom_version, 0, nvmlReturn_t, (nvmlDevice_t, int, char *, unsigned),      \
+	  "nvmlDeviceGetInforomVersion", NULL)                                                     \
+	X(device_get_inforom_image_version, 0, nvmlReturn_t, (nvmlDevice_t, char *, unsigned),     \
+	  "nvmlDeviceGetInforomImageVersion", NULL)                                                \
+	X(device_get_p2p_status, 0, nvmlReturn_t, (nvmlDevice_t, nvmlDevice_t, int, int *),        \
+	  "nvmlDeviceGetP2PStatus", NULL)
 
 /* Layouts that must match the driver (x86-64 / LP64). */
 _Static_assert(sizeof(nvmlPciInfo_t) == 68, "nvmlPciInfo_t layout");
@@ -395,6 +444,7 @@ _Static_assert(sizeof(nvmlFieldValue_t) == 40, "nvmlFieldValue_t layout");
 _Static_assert(offsetof(nvmlFieldValue_t, value) == 32, "nvmlFieldValue_t.value offset");
 _Static_assert(sizeof(nvmlEventData_t) == 32, "nvmlEventData_t layout");
 _Static_assert(sizeof(nvmlSample_t) == 16, "nvmlSample_t layout");
+_Static_assert(sizeof(nvmlViolationTime_t) == 16, "nvmlViolationTime_t layout");
 _Static_assert(sizeof(nvmlGpmMetric_t) == 40, "nvmlGpmMetric_t layout");
 _Static_assert(offsetof(nvmlGpmMetricsGet_t, sample1) == 8, "nvmlGpmMetricsGet_t.sample1");
 _Static_assert(offsetof(nvmlGpmMetricsGet_t, metrics) == 24, "nvmlGpmMetricsGet_t.metrics");

@@ -17,6 +17,7 @@
  * host, waits returned at once over and over while CUDA processes ran).
  */
 #include "sample/worker.h"
+#include "series/xid_log.h"
 
 #include <stdio.h>
 #include <time.h>
@@ -117,6 +118,7 @@ void *events_main(void *arg)
 			board_publish_one(s->board, w->index, METRIC_XID_LAST,
 			                  (double)ev.eventData);
 			board_count_xid(s->board, w->index, (unsigned)ev.eventData);
+			xid_log_record(w->index, (unsigned)ev.eventData, mono_now());
 		}
 		if (ev.eventType & nvmlEventTypeDoubleBitEccError)
 			board_publish_one(s->board, w->index, METRIC_DBE_EVENTS, ++dbes);

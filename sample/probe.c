@@ -45,7 +45,7 @@ nvmlReturn_t probe_identity(const struct nvml_lib *lib, nvmlDevice_t dev, struct
 	/* NUL-terminate whatever the library wrote. */
 	id->uuid[sizeof(id->uuid) - 1] = 0;
 	id->name[sizeof(id->name) - 1] = 0;
-	return NVML_SUCCESS;
+	return identity_read_labels(lib, dev, id);
 }
 
 static void probe_events(struct source_ctx *ctx, struct probe_result *out)

@@ -26,4 +26,9 @@ nvmlReturn_t probe_identity(const struct nvml_lib *lib, nvmlDevice_t dev, struct
 
 void probe_device(struct source_ctx *ctx, struct probe_result *out);
 
+/* The label strings of the identity (serial, VBIOS, brand, inforom versions: identity.c),
+ * each left "" when the GPU does not answer; GPU_IS_LOST or SUCCESS. */
+nvmlReturn_t identity_read_labels(const struct nvml_lib *lib, nvmlDevice_t dev,
+                                  struct gpu_identity *id);
+
 #endif

@@ -463,5 +463,5 @@ static const source_read_fn readers[SRC_COUNT] = {
 
 source_read_fn source_reader(enum source_id src)
 {
-	return readers[src];
+	return readers[src] ? readers[src] : sources_dcgm_reader(src);
 }

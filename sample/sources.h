@@ -81,6 +81,10 @@ typedef nvmlReturn_t (*source_read_fn)(struct source_ctx *ctx, double *raw, metr
 /* The reader of a source; NULL for event and agent sources. */
 source_read_fn source_reader(enum source_id src);
 
+/* The readers of sources_dcgm.c (fan, power-management limit, violations, virtualization
+ * mode, P2P); NULL for any other source. */
+source_read_fn sources_dcgm_reader(enum source_id src);
+
 /* Readers with state of their own (gpm.c, buffers.c, nvlink.c). */
 nvmlReturn_t read_gpm(struct source_ctx *ctx, double *raw, metric_set *got);
 nvmlReturn_t read_power_samples(struct source_ctx *ctx, double *raw, metric_set *got);

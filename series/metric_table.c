@@ -102,8 +102,9 @@ double metric_dcgm_value(enum metric_unit unit, double raw)
 		return raw / 100.0;
 	case UNIT_MIB_PER_S:
 		return raw * 1048576.0;
-	case UNIT_SECONDS: /* DCGM_FI_DEV_*_VIOLATION: throttled time in ns */
-		return floor(raw * 1e9);
+	case UNIT_SECONDS: /* DCGM_FI_DEV_*_VIOLATION: throttled time in whole ns (nearest, so
+	                    * a driver's ns count read back as seconds comes out as it was) */
+		return nearbyint(raw * 1e9);
 	case UNIT_PERCENT:
 	case UNIT_RATIO:
 	case UNIT_MILLIJOULES:

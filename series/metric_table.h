@@ -130,6 +130,14 @@ enum sample_tier {
 	X(PCIE_MAX_WIDTH, TIER_STATIC, "nvmlDeviceGetMaxPcieLinkWidth")             \
 	X(XID_EVENTS, TIER_EVENT, "nvmlDeviceRegisterEvents")                       \
 	X(DBE_EVENTS, TIER_EVENT, "nvmlDeviceRegisterEvents")                       \
+	X(FAN_SPEED, TIER_SLOW, "nvmlDeviceGetFanSpeed")                            \
+	X(POWER_MGMT_LIMIT, TIER_SLOW, "nvmlDeviceGetPowerManagementLimit")         \
+	X(VIOLATION_THERMAL, TIER_SLOW, "nvmlDeviceGetViolationStatus")             \
+	X(VIOLATION_BOARD_LIMIT, TIER_SLOW, "nvmlDeviceGetViolationStatus")         \
+	X(VIOLATION_LOW_UTIL, TIER_SLOW, "nvmlDeviceGetViolationStatus")            \
+	X(VIOLATION_RELIABILITY, TIER_SLOW, "nvmlDeviceGetViolationStatus")         \
+	X(VIRTUALIZATION_MODE, TIER_STATIC, "nvmlDeviceGetVirtualizationMode")      \
+	X(P2P, TIER_STATIC, "nvmlDeviceGetP2PStatus")                               \
 	X(AGENT, TIER_AGENT, "(gpuscope)")
 
 enum source_id {
@@ -185,12 +193,18 @@ X(GPU_MAX_TEMP, "gpuscope_temperature_max_operating_celsius", "", GAUGE, UNIT_CE
 X(MEM_MAX_TEMP, "gpuscope_memory_temperature_max_operating_celsius", "", GAUGE, UNIT_CELSIUS, SRC_MEM_MAX_TEMP, \
   "Maximum memory temperature for normal operation.", \
   "DCGM_FI_DEV_MEM_MAX_OP_TEMP", "Maximum operating temperature for the memory (in C).") \
+X(FAN_SPEED, "gpuscope_fan_speed_ratio", "", GAUGE, UNIT_PERCENT, SRC_FAN_SPEED, \
+  "Fan speed the driver asks for, as a fraction of the maximum; absent on GPUs cooled by the chassis (an H200 answers NOT_SUPPORTED).", \
+  "DCGM_FI_DEV_FAN_SPEED", "Fan speed for the device in percent 0-100.") \
 X(POWER, "gpuscope_power_watts", "", GAUGE, UNIT_MILLIWATTS, SRC_POWER, \
   "Power draw as the driver reports it (a 1 s average on Ampere and newer, except GA100).", \
   "DCGM_FI_DEV_POWER_USAGE", "Power draw (in W).") \
 X(POWER_LIMIT, "gpuscope_power_limit_watts", "", GAUGE, UNIT_MILLIWATTS, SRC_POWER_LIMIT, \
   "Power limit the driver enforces.", \
   "DCGM_FI_DEV_ENFORCED_POWER_LIMIT", "Effective power limit that the driver enforces (in W).") \
+X(POWER_MGMT_LIMIT, "gpuscope_power_management_limit_watts", "", GAUGE, UNIT_MILLIWATTS, SRC_POWER_MGMT_LIMIT, \
+  "Power limit set for the GPU (its default, or what nvidia-smi -pl set); the limit the driver enforces can be lower (gpuscope_power_limit_watts).", \
+  "DCGM_FI_DEV_POWER_MGMT_LIMIT", "Current power limit for the device (in W).") \
 X(ENERGY, "gpuscope_energy_joules_total", "", COUNTER, UNIT_MILLIJOULES, SRC_ENERGY, \
   "Energy consumed since the driver was last loaded (read every --costly-interval: the call costs milliseconds).", \
   "DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION", "Total energy consumption since boot (in mJ).") \
@@ -317,6 +331,18 @@ X(CLOCK_ACTIVE_SW_THERMAL, "gpuscope_clock_event_active_ratio", "reason=\"sw_the
 X(CLOCK_ACTIVE_HW_THERMAL, "gpuscope_clock_event_active_ratio", "reason=\"hw_thermal\"", GAUGE, UNIT_RATIO, SRC_CLOCK_EVENT_REASONS, \
   "1 while the reason holds the clocks down at this fast sweep, else 0; its window mean is the share of the fast sweeps in which it held (history keeps it per second, so a periodic load cannot alias it).", \
   NULL, NULL) \
+X(VIOLATION_THERMAL, "gpuscope_clock_violation_seconds_total", "policy=\"thermal\"", COUNTER, UNIT_SECONDS, SRC_VIOLATION_THERMAL, \
+  "Time the driver held the clocks below those requested, by policy, since it loaded (its own count, nvmlDeviceGetViolationStatus; unlike gpuscope_clock_event_seconds_total it is not sampled).", \
+  "DCGM_FI_DEV_THERMAL_VIOLATION", "Throttling duration due to thermal constraints (in ns).") \
+X(VIOLATION_BOARD_LIMIT, "gpuscope_clock_violation_seconds_total", "policy=\"board_limit\"", COUNTER, UNIT_SECONDS, SRC_VIOLATION_BOARD_LIMIT, \
+  "Time the driver held the clocks below those requested, by policy, since it loaded (its own count, nvmlDeviceGetViolationStatus; unlike gpuscope_clock_event_seconds_total it is not sampled).", \
+  "DCGM_FI_DEV_BOARD_LIMIT_VIOLATION", "Throttling duration due to board limit constraints (in ns).") \
+X(VIOLATION_LOW_UTIL, "gpuscope_clock_violation_seconds_total", "policy=\"low_utilization\"", COUNTER, UNIT_SECONDS, SRC_VIOLATION_LOW_UTIL, \
+  "Time the driver held the clocks below those requested, by policy, since it loaded (its own count, nvmlDeviceGetViolationStatus; unlike gpuscope_clock_event_seconds_total it is not sampled).", \
+  "DCGM_FI_DEV_LOW_UTIL_VIOLATION", "Throttling duration due to low utilization (in ns).") \
+X(VIOLATION_RELIABILITY, "gpuscope_clock_violation_seconds_total", "policy=\"reliability\"", COUNTER, UNIT_SECONDS, SRC_VIOLATION_RELIABILITY, \
+  "Time the driver held the clocks below those requested, by policy, since it loaded (its own count, nvmlDeviceGetViolationStatus; unlike gpuscope_clock_event_seconds_total it is not sampled).", \
+  "DCGM_FI_DEV_RELIABILITY_VIOLATION", "Throttling duration due to reliability constraints (in ns).") \
 X(PCIE_LINK_GEN, "gpuscope_pcie_link_generation", "", GAUGE, UNIT_COUNT, SRC_PCIE_GEN, \
   "Current PCIe link generation (drops when the link idles or degrades).", \
   "DCGM_FI_DEV_PCIE_LINK_GEN", "PCIe link generation.") \
@@ -388,6 +414,12 @@ X(NVLINK_TX_BYTES, "gpuscope_nvlink_transmit_bytes_total", "@link", COUNTER, UNI
   NULL, NULL) \
 X(NVLINK_RX_BYTES, "gpuscope_nvlink_receive_bytes_total", "@link", COUNTER, UNIT_BYTES, SRC_NVLINK, \
   "Data bytes received over each NVLink link since the driver loaded (NVML field 139, KiB resolution).", \
+  NULL, NULL) \
+X(VIRTUALIZATION_MODE, "gpuscope_virtualization_mode", "", GAUGE, UNIT_COUNT, SRC_VIRTUALIZATION_MODE, \
+  "How the GPU is virtualized: 0 not at all (bare metal), 1 passed through to a VM, 2 a vGPU in a guest, 3 a vGPU host, 4 a vSGA host.", \
+  "DCGM_FI_DEV_VIRTUAL_MODE", "Virtualization mode of the GPU.") \
+X(NVLINK_P2P_PEERS, "gpuscope_nvlink_p2p_peers", "", GAUGE, UNIT_COUNT, SRC_P2P, \
+  "Other GPUs this GPU reaches peer-to-peer over NVLink (nvmlDeviceGetP2PStatus, read once; 0 on a GPU linked by PCIe alone); each pair's status is served under dcgm-exporter's P2P status name.", \
   NULL, NULL) \
 X(XID_COUNT, "gpuscope_xid_errors_total", "", COUNTER, UNIT_COUNT, SRC_XID_EVENTS, \
   "Xid error events the driver reported since the agent started.", \

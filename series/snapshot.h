@@ -34,6 +34,12 @@ struct gpu_identity {
 	char name[96];
 	char pci_bus_id[32];
 	int minor; /* /dev/nvidiaN, -1 when unknown */
+	/* What dcgm-exporter's label fields show ("" when the GPU does not say; identity.c). */
+	char serial[32];
+	char vbios_version[32];
+	char brand[32];
+	char inforom_image[32];
+	char inforom_oem[16], inforom_ecc[16], inforom_power[16];
 };
 
 /* Why a source is not read; filled by the probe. */

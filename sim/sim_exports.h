@@ -8,8 +8,9 @@
  * An alias must be defined in the translation unit of its target, so the rows are divided
  * between the files that define them: the rows listed below with file 1 are defined in
  * sim_events.c, those with file 2 in sim_gpm.c (GPM, sample buffers, MIG, NVLink), those with
- * file 3 in sim_procs.c (running processes and their utilization), every other row in
- * sim_nvml.c (file 0, so a new row lands there).  Each file expands
+ * file 3 in sim_procs.c (running processes and their utilization), those with file 4 in
+ * sim_identity.c (identity strings, modes, fan, power-management limit, violations), every
+ * other row in sim_nvml.c (file 0, so a new row lands there).  Each file expands
  * NVML_SYMBOLS(SIM_FILE_PROTOTYPE_<n>) at its top and NVML_SYMBOLS(SIM_FILE_EXPORT_<n>) at its
  * end.  A row listed in the wrong file fails to compile (a static function declared but never
  * defined, or defined but unused, an alias of an undefined symbol).  Forwarding functions in
@@ -44,6 +45,16 @@
 #define SIM_ROW_FILE_device_get_compute_running_processes  ~, 3
 #define SIM_ROW_FILE_device_get_graphics_running_processes ~, 3
 #define SIM_ROW_FILE_device_get_process_utilization        ~, 3
+#define SIM_ROW_FILE_device_get_fan_speed                  ~, 4
+#define SIM_ROW_FILE_device_get_power_management_limit     ~, 4
+#define SIM_ROW_FILE_device_get_violation_status           ~, 4
+#define SIM_ROW_FILE_device_get_virtualization_mode        ~, 4
+#define SIM_ROW_FILE_device_get_brand                      ~, 4
+#define SIM_ROW_FILE_device_get_serial                     ~, 4
+#define SIM_ROW_FILE_device_get_vbios_version              ~, 4
+#define SIM_ROW_FILE_device_get_inforom_version            ~, 4
+#define SIM_ROW_FILE_device_get_inforom_image_version      ~, 4
+#define SIM_ROW_FILE_device_get_p2p_status                 ~, 4
 
 #define SIM_SECOND_(a, b, ...) b
 #define SIM_SECOND(...)        SIM_SECOND_(__VA_ARGS__)
@@ -56,18 +67,27 @@
 #define SIM_SEL_0_1(...)
 #define SIM_SEL_0_2(...)
 #define SIM_SEL_0_3(...)
+#define SIM_SEL_0_4(...)
 #define SIM_SEL_1_0(...)
 #define SIM_SEL_1_1(...) __VA_ARGS__
 #define SIM_SEL_1_2(...)
 #define SIM_SEL_1_3(...)
+#define SIM_SEL_1_4(...)
 #define SIM_SEL_2_0(...)
 #define SIM_SEL_2_1(...)
 #define SIM_SEL_2_2(...) __VA_ARGS__
 #define SIM_SEL_2_3(...)
+#define SIM_SEL_2_4(...)
 #define SIM_SEL_3_0(...)
 #define SIM_SEL_3_1(...)
 #define SIM_SEL_3_2(...)
 #define SIM_SEL_3_3(...) __VA_ARGS__
+#define SIM_SEL_3_4(...)
+#define SIM_SEL_4_0(...)
+#define SIM_SEL_4_1(...)
+#define SIM_SEL_4_2(...)
+#define SIM_SEL_4_3(...)
+#define SIM_SEL_4_4(...) __VA_ARGS__
 #define SIM_IF_FILE(n, field, ...) \
 	SIM_CAT(SIM_CAT(SIM_SEL_, n), SIM_CAT(_, SIM_ROW_FILE(field)))(__VA_ARGS__)
 
@@ -86,5 +106,7 @@
 #define SIM_FILE_EXPORT_2(field, ...)    SIM_IF_FILE(2, field, SIM_EXPORT_NEWEST(field, __VA_ARGS__))
 #define SIM_FILE_PROTOTYPE_3(field, ...) SIM_IF_FILE(3, field, SIM_PROTOTYPE(field, __VA_ARGS__))
 #define SIM_FILE_EXPORT_3(field, ...)    SIM_IF_FILE(3, field, SIM_EXPORT_NEWEST(field, __VA_ARGS__))
+#define SIM_FILE_PROTOTYPE_4(field, ...) SIM_IF_FILE(4, field, SIM_PROTOTYPE(field, __VA_ARGS__))
+#define SIM_FILE_EXPORT_4(field, ...)    SIM_IF_FILE(4, field, SIM_EXPORT_NEWEST(field, __VA_ARGS__))
 
 #endif

@@ -219,6 +219,31 @@ static bool parse_mig(const struct sim_json_ctx *c, const json_t *mig, const cha
 	return true;
 }
 
+/* Identity strings and modes of one GPU, with an H200's answers by default (serial derived
+ * from the index; no power-management inforom object, as nvidia-smi shows N/A). */
+static bool parse_identity(const struct sim_json_ctx *c, const json_t *o, const char *path,
+                           unsigned index, struct sim_gpu *g)
+{
+	char def_serial[32];
+	snprintf(def_serial, sizeof(def_serial), "16549230%05u", index);
+	return sim_json_get_u32(c, o, "power_mgmt_limit_w", path, g->power_limit_w,
+	                        &g->power_mgmt_limit_w) &&
+	       sim_json_get_string(c, o, "serial", path, def_serial, g->serial,
+	                           sizeof(g->serial)) &&
+	       sim_json_get_string(c, o, "vbios_version", path, "96.00.74.00.0B", g->vbios_version,
+	                           sizeof(g->vbios_version)) &&
+	       sim_json_get_u32(c, o, "brand", path, 14, &g->brand) &&
+	       sim_json_get_string(c, o, "inforom_image_version", path, "G520.0200.00.05",
+	                           g->inforom_image, sizeof(g->inforom_image)) &&
+	       sim_json_get_string(c, o, "inforom_oem_version", path, "2.1", g->inforom_oem,
+	                           sizeof(g->inforom_oem)) &&
+	       sim_json_get_string(c, o, "inforom_ecc_version", path, "7.16", g->inforom_ecc,
+	                           sizeof(g->inforom_ecc)) &&
+	       sim_json_get_string(c, o, "inforom_power_version", path, "", g->inforom_power,
+	                           sizeof(g->inforom_power)) &&
+	       sim_json_get_u32(c, o, "virtualization_mode", path, 0, &g->virtualization_mode);
+}
+
 static bool parse_gpu(const struct sim_json_ctx *c, const json_t *o, const char *path,
                       unsigned index, bool repeated, struct sim_gpu *g)
 {
@@ -232,6 +257,15 @@ static bool parse_gpu(const struct sim_json_ctx *c, const json_t *o, const char 
 	                                   "memory_total_mib",
 	                                   "memory_reserved_mib",
 	                                   "power_limit_w",
+	                                   "power_mgmt_limit_w",
+	                                   "serial",
+	                                   "vbios_version",
+	                                   "brand",
+	                                   "inforom_image_version",
+	                                   "inforom_oem_version",
+	                                   "inforom_ecc_version",
+	                                   "inforom_power_version",
+	                                   "virtualization_mode",
 	                                   "max_sm_clock_mhz",
 	                                   "max_mem_clock_mhz",
 	                                   "video_clock_mhz",
@@ -262,7 +296,7 @@ static bool parse_gpu(const struct sim_json_ctx *c, const json_t *o, const char 
 	if (!sim_json_check_keys(c, o, keys, path))
 		return false;
 	if (repeated) {
-		static const char *const unique[] = {"uuid", "pci_bus_id", "minor", NULL};
+		static const char *const unique[] = {"uuid", "pci_bus_id", "minor", "serial", NULL};
 		for (const char *const *u = unique; *u; u++) {
 			if (json_object_get(o, *u)) {
 				char p[512];
@@ -309,6 +343,8 @@ static bool parse_gpu(const struct sim_json_ctx *c, const json_t *o, const char 
 	    !sim_json_get_bool(c, o, "gpm", path, true, &g->gpm) ||
 	    !sim_json_get_u32(c, o, "nvlink_links", path, 0, &g->nvlink_links) ||
 	    !parse_nvlink_down(c, o, path, g))
+		return false;
+	if (!parse_identity(c, o, path, index, g))
 		return false;
 	if (g->nvlink_links > NVML_NVLINK_MAX_LINKS) {
 		char p[512];

@@ -67,7 +67,13 @@
 	X(NVLINK_CRC_FLIT, "nvlink_crc_flit_errors", NAN)                              \
 	X(NVLINK_CRC_DATA, "nvlink_crc_data_errors", NAN)                              \
 	X(NVLINK_REPLAY, "nvlink_replay_errors", NAN)                                  \
-	X(NVLINK_RECOVERY, "nvlink_recovery_errors", NAN)
+	X(NVLINK_RECOVERY, "nvlink_recovery_errors", NAN)                              \
+	/* NAN too: no fan on an H200; violation seconds by policy */                  \
+	X(FAN_SPEED, "fan_speed_pct", NAN)                                             \
+	X(VIOLATION_THERMAL, "violation_thermal_s", NAN)                               \
+	X(VIOLATION_BOARD_LIMIT, "violation_board_limit_s", NAN)                       \
+	X(VIOLATION_LOW_UTIL, "violation_low_util_s", NAN)                             \
+	X(VIOLATION_RELIABILITY, "violation_reliability_s", NAN)
 
 enum sim_signal {
 #define SIM_SIGNAL_ENUM(id, name, def) SIM_SIG_##id,
@@ -178,6 +184,12 @@ struct sim_gpu {
 	unsigned minor;
 	unsigned long long memory_total_mib, memory_reserved_mib;
 	unsigned power_limit_w;
+	unsigned power_mgmt_limit_w; /* default: power_limit_w */
+	/* Identity strings ("" answers NOT_SUPPORTED) and modes (sim_identity.c answers them). */
+	char serial[32], vbios_version[32], inforom_image[32];
+	char inforom_oem[16], inforom_ecc[16], inforom_power[16];
+	unsigned brand;               /* nvmlBrandType_t; 14: NVIDIA */
+	unsigned virtualization_mode; /* 0 none, 1 pass-through, 2 vGPU guest, ... */
 	unsigned max_sm_clock_mhz, max_mem_clock_mhz, video_clock_mhz;
 	unsigned shutdown_temp_c, slowdown_temp_c, max_operating_temp_c, mem_max_temp_c;
 	unsigned pcie_gen, pcie_width, pcie_max_gen, pcie_max_width;

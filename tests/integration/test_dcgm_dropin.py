@@ -6,10 +6,11 @@ import os
 import re
 import sys
 import tempfile
+import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import Agent, one, run, series, write_scenario  # noqa: E402
+from harness import Agent, one, parse_exposition, run, series, write_scenario  # noqa: E402
 
 BASE = ["gpu", "UUID", "pci_bus_id", "device", "modelName"]
 
@@ -126,7 +127,7 @@ class DcgmLabelsTest(unittest.TestCase):
                 (["--web-config-file", "/nonexistent/web.yml"], {}, "web.yml: No such file"),
                 ([], {"DCGM_EXPORTER_WEB_CONFIG_FILE": "/nonexistent/w.yml"}, "w.yml: No such file"),
                 (["-r", "host:5555"], {}, "needs no DCGM host engine"),
-                (["--hpc-job-mapping-dir", "/run/jobs"], {}, "slurm_job"),
+                (["--hpc-job-mapping-dir", ""], {}, "needs a directory"),
                 (["-d", "g:0,1"], {}, "select GPUs in Prometheus"),
                 (["--kubernetes-gpu-id-type", "device-name"], {}, "use uid"),
                 (["-c", "abc"], {}, "milliseconds"),
@@ -227,6 +228,317 @@ class CollectorsTest(unittest.TestCase):
             for f in os.listdir(d):
                 os.unlink(os.path.join(d, f))
             os.rmdir(d)
+
+
+# Every field of dcgm-exporter's etc/default-counters.csv and etc/dcp-metrics-included.csv
+# (release 4.5.3-4.8.2), commented-out rows included, with the type each file gives it.  The
+# help texts are ours: what is checked is the interface, name and type.
+DEFAULT_FIELDS = [
+    ("DCGM_FI_DEV_SM_CLOCK", "gauge"), ("DCGM_FI_DEV_MEM_CLOCK", "gauge"),
+    ("DCGM_FI_DEV_MEMORY_TEMP", "gauge"), ("DCGM_FI_DEV_GPU_TEMP", "gauge"),
+    ("DCGM_FI_DEV_POWER_USAGE", "gauge"), ("DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION", "counter"),
+    ("DCGM_FI_DEV_PCIE_REPLAY_COUNTER", "counter"),
+    ("DCGM_FI_DEV_GPU_UTIL", "gauge"), ("DCGM_FI_DEV_MEM_COPY_UTIL", "gauge"),
+    ("DCGM_FI_DEV_ENC_UTIL", "gauge"), ("DCGM_FI_DEV_DEC_UTIL", "gauge"),
+    ("DCGM_FI_DEV_XID_ERRORS", "gauge"),
+    ("DCGM_FI_DEV_POWER_VIOLATION", "counter"), ("DCGM_FI_DEV_THERMAL_VIOLATION", "counter"),
+    ("DCGM_FI_DEV_SYNC_BOOST_VIOLATION", "counter"),
+    ("DCGM_FI_DEV_BOARD_LIMIT_VIOLATION", "counter"),
+    ("DCGM_FI_DEV_LOW_UTIL_VIOLATION", "counter"),
+    ("DCGM_FI_DEV_RELIABILITY_VIOLATION", "counter"),
+    ("DCGM_EXP_CLOCK_EVENTS_COUNT", "counter"), ("DCGM_EXP_XID_ERRORS_COUNT", "counter"),
+    ("DCGM_EXP_GPU_HEALTH_STATUS", "counter"), ("DCGM_EXP_P2P_STATUS", "counter"),
+    ("DCGM_FI_DEV_FB_FREE", "gauge"), ("DCGM_FI_DEV_FB_USED", "gauge"),
+    ("DCGM_FI_DEV_FB_RESERVED", "gauge"),
+    ("DCGM_FI_DEV_ECC_SBE_VOL_TOTAL", "counter"), ("DCGM_FI_DEV_ECC_DBE_VOL_TOTAL", "counter"),
+    ("DCGM_FI_DEV_ECC_SBE_AGG_TOTAL", "counter"), ("DCGM_FI_DEV_ECC_DBE_AGG_TOTAL", "counter"),
+    ("DCGM_FI_DEV_RETIRED_SBE", "counter"), ("DCGM_FI_DEV_RETIRED_DBE", "counter"),
+    ("DCGM_FI_DEV_RETIRED_PENDING", "counter"),
+    ("DCGM_FI_DEV_NVLINK_CRC_FLIT_ERROR_COUNT_TOTAL", "counter"),
+    ("DCGM_FI_DEV_NVLINK_CRC_DATA_ERROR_COUNT_TOTAL", "counter"),
+    ("DCGM_FI_DEV_NVLINK_REPLAY_ERROR_COUNT_TOTAL", "counter"),
+    ("DCGM_FI_DEV_NVLINK_RECOVERY_ERROR_COUNT_TOTAL", "counter"),
+    ("DCGM_FI_DEV_NVLINK_BANDWIDTH_TOTAL", "counter"), ("DCGM_FI_DEV_NVLINK_BANDWIDTH_L0", "counter"),
+    ("DCGM_FI_DEV_VGPU_LICENSE_STATUS", "gauge"),
+    ("DCGM_FI_DEV_UNCORRECTABLE_REMAPPED_ROWS", "counter"),
+    ("DCGM_FI_DEV_CORRECTABLE_REMAPPED_ROWS", "counter"),
+    ("DCGM_FI_DEV_ROW_REMAP_FAILURE", "gauge"),
+    ("DCGM_FI_DRIVER_VERSION", "label"), ("DCGM_FI_NVML_VERSION", "label"),
+    ("DCGM_FI_DEV_BRAND", "label"), ("DCGM_FI_DEV_SERIAL", "label"),
+    ("DCGM_FI_DEV_OEM_INFOROM_VER", "label"), ("DCGM_FI_DEV_ECC_INFOROM_VER", "label"),
+    ("DCGM_FI_DEV_POWER_INFOROM_VER", "label"), ("DCGM_FI_DEV_INFOROM_IMAGE_VER", "label"),
+    ("DCGM_FI_DEV_VBIOS_VERSION", "label"),
+    ("DCGM_FI_PROF_GR_ENGINE_ACTIVE", "gauge"), ("DCGM_FI_PROF_SM_ACTIVE", "gauge"),
+    ("DCGM_FI_PROF_SM_OCCUPANCY", "gauge"), ("DCGM_FI_PROF_PIPE_TENSOR_ACTIVE", "gauge"),
+    ("DCGM_FI_PROF_DRAM_ACTIVE", "gauge"), ("DCGM_FI_PROF_PIPE_FP64_ACTIVE", "gauge"),
+    ("DCGM_FI_PROF_PIPE_FP32_ACTIVE", "gauge"), ("DCGM_FI_PROF_PIPE_FP16_ACTIVE", "gauge"),
+    ("DCGM_FI_PROF_PCIE_TX_BYTES", "gauge"), ("DCGM_FI_PROF_PCIE_RX_BYTES", "gauge"),
+]
+# What gpuscope cannot produce, each said once at start with its reason.
+NOT_PRODUCED = {"DCGM_FI_DEV_NVLINK_BANDWIDTH_TOTAL", "DCGM_FI_DEV_NVLINK_BANDWIDTH_L0",
+                "DCGM_FI_DEV_VGPU_LICENSE_STATUS", "DCGM_EXP_GPU_HEALTH_STATUS"}
+# A GPU that answers everything the files name (an H200 would not: no fan, no page retirement).
+FULL_GPU = {"power_mgmt_limit_w": 650, "virtualization_mode": 1, "inforom_power_version": "1.0",
+            "serial": "1650923018291", "vbios_version": "96.00.99.00.01", "brand": 2,
+            "inforom_image_version": "G520.0205.00.02", "inforom_oem_version": "2.1",
+            "inforom_ecc_version": "7.16",
+            "metrics": {"util_gpu_pct": 60, "fan_speed_pct": 37, "clock_event_reasons": "0x4",
+                        "violation_thermal_s": 12.345678901, "violation_board_limit_s": 2.5,
+                        "violation_low_util_s": 0, "violation_reliability_s": 0.000000001,
+                        "retired_sbe": 1, "retired_dbe": 0, "retired_pending": 0,
+                        "nvlink_crc_flit_errors": 0, "nvlink_crc_data_errors": 0,
+                        "nvlink_replay_errors": 0, "nvlink_recovery_errors": 0}}
+
+
+class DefaultCountersTest(unittest.TestCase):
+    """dcgm-exporter's two shipped counters files, every row enabled, through the real binary:
+    each name is served with the file's type, or listed once at start with a reason; every
+    label field is on every DCGM series with the GPU's own value; what a GPU lacks is absent."""
+
+    def setUp(self):
+        self.dir = tempfile.mkdtemp()
+        self.csv = os.path.join(self.dir, "all-counters.csv")
+        with open(self.csv, "w") as f:
+            f.write("# every row of default-counters.csv and dcp-metrics-included.csv\n")
+            for name, kind in DEFAULT_FIELDS:
+                f.write("%s, %s, help of %s\n" % (name, kind, name.lower()))
+        self.path = write_scenario({"name": "full", "driver_version": "580.159.04",
+                                    "gpus": [FULL_GPU, {"metrics": {"util_gpu_pct": 10}}]})
+
+    def tearDown(self):
+        os.unlink(self.path)
+        os.unlink(self.csv)
+        os.rmdir(self.dir)
+
+    def test_every_default_field_served_or_explained(self):
+        with Agent("--no-history", "--slow-interval", "500ms", "--costly-interval", "1s",
+                   "-f", self.csv, scenario=self.path) as a:
+            text = a.wait_for(lambda: (lambda t: t if "DCGM_FI_DEV_RETIRED_SBE{" in t
+                                       and "DCGM_FI_PROF_GR_ENGINE_ACTIVE{" in t else None)(
+                a.metrics_text()), timeout=10, what="the slow and costly tiers")
+            err = a.stderr()
+            fams = families(text)
+            unexplained = []
+            for name, kind in DEFAULT_FIELDS:
+                if kind == "label":
+                    continue
+                if name in NOT_PRODUCED:
+                    self.assertEqual(err.count(": %s: " % name), 1, name)
+                    self.assertNotIn(name, fams)
+                    continue
+                if name not in fams:
+                    unexplained.append(name)
+                    continue
+                self.assertEqual(fams[name], (kind, "help of " + name.lower()), name)
+            self.assertEqual(unexplained, [])
+            produced = len([n for n, k in DEFAULT_FIELDS if n not in NOT_PRODUCED])
+            self.assertIn("serving %d of its %d fields" % (produced, len(DEFAULT_FIELDS)), err)
+            m = parse_exposition(text)
+            want0 = {"DCGM_FI_DRIVER_VERSION": "580.159.04", "DCGM_FI_DEV_BRAND": "Tesla",
+                     "DCGM_FI_DEV_SERIAL": "1650923018291",
+                     "DCGM_FI_DEV_VBIOS_VERSION": "96.00.99.00.01",
+                     "DCGM_FI_DEV_INFOROM_IMAGE_VER": "G520.0205.00.02",
+                     "DCGM_FI_DEV_OEM_INFOROM_VER": "2.1", "DCGM_FI_DEV_ECC_INFOROM_VER": "7.16",
+                     "DCGM_FI_DEV_POWER_INFOROM_VER": "1.0"}
+            for (name, ls), _ in m.items():
+                if not name.startswith("DCGM_FI_"):
+                    continue
+                keys = dict(ls)
+                self.assertIn("DCGM_FI_NVML_VERSION", keys, name)
+                if keys["gpu"] == "0":
+                    for k, v in want0.items():
+                        self.assertEqual(keys.get(k), v, (name, k))
+                else:  # the default GPU: an H200's strings, no power inforom object
+                    self.assertEqual(keys["DCGM_FI_DEV_BRAND"], "NVIDIA", name)
+                    self.assertNotIn("DCGM_FI_DEV_POWER_INFOROM_VER", keys, name)
+                    self.assertEqual(keys["DCGM_FI_DEV_SERIAL"], "1654923000001", name)
+
+    def test_new_fields_values_and_absence(self):
+        with Agent("--no-history", "--slow-interval", "500ms", scenario=self.path) as a:
+            m = a.wait_for(lambda: (lambda m: m if series(m, "DCGM_FI_DEV_THERMAL_VIOLATION") else None)(
+                a.metrics()), timeout=10, what="the slow tier")
+            # The driver's ns, exactly, under both names.
+            self.assertEqual(one(m, "DCGM_FI_DEV_THERMAL_VIOLATION", gpu=0), 12345678901)
+            self.assertEqual(one(m, "DCGM_FI_DEV_BOARD_LIMIT_VIOLATION", gpu=0), 2500000000)
+            self.assertEqual(one(m, "DCGM_FI_DEV_LOW_UTIL_VIOLATION", gpu=0), 0)
+            self.assertEqual(one(m, "DCGM_FI_DEV_RELIABILITY_VIOLATION", gpu=0), 1)
+            self.assertEqual(one(m, "gpuscope_clock_violation_seconds_total", gpu=0,
+                                 policy="board_limit"), 2.5)
+            self.assertEqual(one(m, "DCGM_FI_DEV_FAN_SPEED", gpu=0), 37)
+            self.assertEqual(one(m, "gpuscope_fan_speed_ratio", gpu=0), 0.37)
+            self.assertEqual(one(m, "DCGM_FI_DEV_POWER_MGMT_LIMIT", gpu=0), 650)
+            self.assertEqual(one(m, "gpuscope_power_management_limit_watts", gpu=1), 700)
+            self.assertEqual(one(m, "DCGM_FI_DEV_VIRTUAL_MODE", gpu=0), 1)
+            self.assertEqual(one(m, "DCGM_FI_DEV_VIRTUAL_MODE", gpu=1), 0)
+            # GPU 1 answers NOT_SUPPORTED for fan and violations, as an H200 does: absent.
+            for name in ("DCGM_FI_DEV_FAN_SPEED", "DCGM_FI_DEV_THERMAL_VIOLATION",
+                         "gpuscope_fan_speed_ratio", "gpuscope_clock_violation_seconds_total"):
+                self.assertEqual(series(m, name, gpu=1), [], name)
+            # Without -f, no GPU label field but the driver version (dcgm-exporter's default).
+            self.assertNotIn("DCGM_FI_DEV_SERIAL=", a.metrics_text())
+        rc, out, err = run("doctor", "--demo", self.path)
+        gpu1 = out[out.index("\nGPU 1"):]
+        self.assertRegex(gpu1, r"no +gpuscope_fan_speed_ratio +nvmlDeviceGetFanSpeed: Not Supported")
+
+
+class HpcJobMappingTest(unittest.TestCase):
+    """--hpc-job-mapping-dir as dcgm-exporter reads it: a file per GPU ("0") or MIG instance
+    ("1.2") listing job ids; each DCGM series of such a GPU once per job with hpc_job; read
+    again each second; bad lines and names skipped; a missing directory is no jobs."""
+
+    def test_jobs_label_series_and_follow_the_files(self):
+        d = tempfile.mkdtemp()
+        jobs = os.path.join(d, "jobs")
+        os.mkdir(jobs)
+        with open(os.path.join(jobs, "0"), "w") as f:
+            f.write("job-17\n\n  job 18 \r\njob-17\n\x01bad\n")  # blank, dup, control: skipped
+        with open(os.path.join(jobs, "1.2"), "w") as f:
+            f.write("4242\n")
+        with open(os.path.join(jobs, "README"), "w") as f:
+            f.write("not a GPU\n")
+        os.mkdir(os.path.join(jobs, "3"))  # a directory named like a GPU: no jobs
+        path = write_scenario({"name": "hpc", "gpus": [
+            {"metrics": {"temp_c": 40}},
+            {"metrics": {"temp_c": 50}, "mig": [
+                {"profile": "1g.18gb", "gpu_instance_id": 2, "memory_total_mib": 16384,
+                 "metrics": {"fb_used_mib": 1024}},
+                {"profile": "1g.18gb", "gpu_instance_id": 5, "memory_total_mib": 16384,
+                 "metrics": {"fb_used_mib": 2048}}]},
+            {"metrics": {"temp_c": 60}}, {}]})
+        try:
+            with Agent("--no-history", "--hpc-job-mapping-dir", jobs, scenario=path) as a:
+                m = a.metrics()
+                temps = {(dict(ls)["gpu"], dict(ls).get("GPU_I_ID"), dict(ls).get("hpc_job")): v
+                         for (n, ls), v in m.items() if n == "DCGM_FI_DEV_GPU_TEMP"}
+                self.assertEqual(temps, {("0", None, "job-17"): 40, ("0", None, "job 18"): 40,
+                                         ("1", "2", "4242"): 50, ("1", "5", None): 50,
+                                         ("2", None, None): 60, ("3", None, None): 30})
+                # Only DCGM series carry it; gpuscope's own keep one series per GPU.
+                self.assertEqual(len(series(m, "gpuscope_temperature_celsius", gpu=0)), 1)
+                self.assertNotIn("hpc_job", "".join(
+                    ln for ln in a.metrics_text().splitlines() if ln.startswith("gpuscope_")))
+                # A job ends, another starts: seen within a second or two.
+                os.unlink(os.path.join(jobs, "0"))
+                with open(os.path.join(jobs, "2"), "w") as f:
+                    f.write("job-99\n")
+                m = a.wait_for(lambda: (lambda m: m if series(m, "DCGM_FI_DEV_GPU_TEMP", gpu=2,
+                                                             hpc_job="job-99") else None)(
+                    a.metrics()), timeout=5, what="the new job")
+                gpu0 = [dict(ls) for (n, ls), _ in m.items()
+                        if n == "DCGM_FI_DEV_GPU_TEMP" and dict(ls)["gpu"] == "0"]
+                self.assertEqual(gpu0[0].get("hpc_job"), None)
+                self.assertEqual(len(gpu0), 1)
+            # A directory that does not exist: no jobs, said once, the agent serves.
+            missing = os.path.join(d, "none")
+            with Agent("--no-history", scenario=path,
+                       env={"DCGM_HPC_JOB_MAPPING_DIR": missing}) as a:
+                a.metrics()
+                time.sleep(1.2)  # read again: still missing, not said again
+                self.assertNotIn("hpc_job", a.metrics_text())
+                self.assertEqual(a.stderr().count(missing + ": No such file"), 1)
+        finally:
+            os.unlink(path)
+            for root, dirs, files in os.walk(d, topdown=False):
+                for f in files:
+                    os.unlink(os.path.join(root, f))
+                for x in dirs:
+                    os.rmdir(os.path.join(root, x))
+            os.rmdir(d)
+
+
+class P2PStatusTest(unittest.TestCase):
+    def test_nvlink_pairs(self):
+        """Each GPU towards each other: OK between two NVLink GPUs, NotSupported (5) with a
+        PCIe-only one, in dcgm-exporter's labels; the native count of NVLink peers."""
+        path = write_scenario({"name": "p2p", "gpus": [{"nvlink_links": 18},
+                                                        {"nvlink_links": 18}, {}]})
+        try:
+            with Agent("--no-history", scenario=path) as a:
+                m = a.metrics()
+                got = {(dict(ls)["gpu"], dict(ls)["peer_gpu"]): (dict(ls)["link_status"], v)
+                       for (n, ls), v in m.items() if n == "DCGM_EXP_P2P_STATUS"}
+                self.assertEqual(got, {("0", "1"): ("OK", 0), ("1", "0"): ("OK", 0),
+                                       ("0", "2"): ("NotSupported", 5),
+                                       ("1", "2"): ("NotSupported", 5),
+                                       ("2", "0"): ("NotSupported", 5),
+                                       ("2", "1"): ("NotSupported", 5)})
+                self.assertEqual([one(m, "gpuscope_nvlink_p2p_peers", gpu=i) for i in range(3)],
+                                 [1, 1, 0])
+            # A driver without the call: neither, and doctor says why.
+            path2 = write_scenario({"name": "nop2p", "gpus": [
+                {"nvlink_links": 18, "faults": {"unsupported": ["nvmlDeviceGetP2PStatus"]}},
+                {"nvlink_links": 18, "faults": {"unsupported": ["nvmlDeviceGetP2PStatus"]}}]})
+            try:
+                with Agent("--no-history", scenario=path2) as a:
+                    names = set(families(a.metrics_text()))
+                    self.assertNotIn("DCGM_EXP_P2P_STATUS", names)
+                    self.assertNotIn("gpuscope_nvlink_p2p_peers", names)
+            finally:
+                os.unlink(path2)
+        finally:
+            os.unlink(path)
+
+
+class DcgmExpTest(unittest.TestCase):
+    """dcgm-exporter's computed DCGM_EXP_XID_ERRORS_COUNT and DCGM_EXP_CLOCK_EVENTS_COUNT:
+    counts over a window, per Xid code and per clock event reason, with its labels; a 0
+    series without the code or reason when there is nothing; windows from its flags."""
+
+    def test_windowed_counts(self):
+        path = write_scenario({"name": "exp", "gpus": [
+            {"metrics": {"clock_event_reasons": "0x24"},
+             "faults": {"xid": [{"at": 0.2, "code": 48}, {"at": 0.3, "code": 48},
+                                {"at": 0.4, "code": 79}]}},
+            {"metrics": {"clock_event_reasons": 0}}]})
+        try:
+            with Agent("--no-history", "-c", "1000", "--xid-count-window-size", "1500",
+                       "--clock-events-count-window-size", "3000", scenario=path) as a:
+                m = a.wait_for(lambda: (lambda m: m if series(m, "DCGM_EXP_XID_ERRORS_COUNT",
+                                                             gpu=0, xid="79") else None)(
+                    a.metrics()), timeout=5, what="the Xids")
+                self.assertEqual(one(m, "DCGM_EXP_XID_ERRORS_COUNT", gpu=0, xid="48"), 2)
+                [(labels, v)] = [(dict(ls), v) for (n, ls), v in m.items()
+                                 if n == "DCGM_EXP_XID_ERRORS_COUNT" and ("gpu", "1") in ls]
+                self.assertEqual(v, 0)
+                self.assertNotIn("xid", labels)
+                self.assertEqual(labels["window_size_in_ms"], "1500")
+                self.assertEqual(set(labels), set(BASE + ["hostname", "DCGM_FI_DRIVER_VERSION",
+                                                         "window_size_in_ms"]))
+                # Past the window the Xids are no longer counted.
+                m = a.wait_for(lambda: (lambda m: m if series(
+                    m, "DCGM_EXP_XID_ERRORS_COUNT", gpu=0) == [0] else None)(a.metrics()),
+                    timeout=5, what="the window to pass")
+                self.assertNotIn("xid=", "".join(ln for ln in a.metrics_text().splitlines()
+                                                 if ln.startswith("DCGM_EXP_XID")))
+                # 0x24 held all along: 3 s window / 1 s collect interval = 3 of each; none
+                # of the other reasons; GPU 1 had none at all.
+                time.sleep(3.5)
+                m = a.metrics()
+                counts = {dict(ls).get("clock_event"): v for (n, ls), v in m.items()
+                          if n == "DCGM_EXP_CLOCK_EVENTS_COUNT" and ("gpu", "0") in ls}
+                self.assertEqual(counts, {"power_cap": 3, "sw_thermal": 3})
+                self.assertEqual(series(m, "DCGM_EXP_CLOCK_EVENTS_COUNT", gpu=1), [0])
+            # With a counters file, only what it lists; its type and help.
+            d = tempfile.mkdtemp()
+            csv = os.path.join(d, "c.csv")
+            with open(csv, "w") as f:
+                f.write("DCGM_EXP_XID_ERRORS_COUNT, gauge, my xids\n")
+            try:
+                with Agent("--no-history", "-f", csv, scenario=path) as a:
+                    fams = families(a.metrics_text())
+                    self.assertEqual(fams.get("DCGM_EXP_XID_ERRORS_COUNT"), ("gauge", "my xids"))
+                    self.assertNotIn("DCGM_EXP_CLOCK_EVENTS_COUNT", fams)
+            finally:
+                os.unlink(csv)
+                os.rmdir(d)
+            rc, out, err = run("serve", "--demo", "-x", "10")
+            self.assertEqual(rc, 2)
+            self.assertIn("give milliseconds", err)
+            rc, out, err = run("serve", "--demo", "--clock-events-count-window-size", "1e99")
+            self.assertEqual(rc, 2)
+            self.assertIn("give milliseconds", err)
+        finally:
+            os.unlink(path)
 
 
 if __name__ == "__main__":

@@ -29,12 +29,14 @@ static void test_the_default_file_format(void **state)
 	    "DCGM_FI_DEV_VGPU_LICENSE_STATUS, gauge, vGPU License status\n"
 	    "DCGM_FI_DRIVER_VERSION,        label, Driver Version\n"
 	    "DCGM_FI_DEV_SERIAL,            label, Device Serial Number\n"
+	    "DCGM_FI_DEV_BOARD_PART_NUMBER, label, not a field gpuscope reads\n"
 	    "# DCGM_FI_DEV_GPU_UTIL, gauge, commented out\n"
-	    "DCGM_FI_DEV_XID_ERRORS, gauge, last Xid";
+	    "DCGM_FI_DEV_XID_ERRORS, gauge, last Xid\n"
+	    "DCGM_EXP_XID_ERRORS_COUNT, counter, reported XIDs during last window";
 	struct collectors c;
 	char err[256] = "";
 	assert_int_equal(parse(csv, &c, err), 0);
-	assert_int_equal(c.n, 7);
+	assert_int_equal(c.n, 9);
 	assert_string_equal(c.v[0].name, "DCGM_FI_DEV_SM_CLOCK");
 	assert_int_equal(c.v[0].metric, METRIC_SM_CLOCK);
 	assert_null(c.v[0].why);
@@ -47,8 +49,17 @@ static void test_the_default_file_format(void **state)
 	assert_int_equal(c.v[4].type, COLLECTOR_LABEL);
 	assert_int_equal(c.v[4].label, LABEL_DRIVER_VERSION);
 	assert_null(c.v[4].why);
-	assert_non_null(c.v[5].why); /* a label field gpuscope does not read */
-	assert_int_equal(c.v[6].metric, METRIC_XID_LAST);
+	assert_int_equal(c.v[5].label, LABEL_SERIAL); /* a GPU's own label field */
+	assert_null(c.v[5].why);
+	assert_non_null(c.v[6].why); /* a label field gpuscope does not read */
+	assert_int_equal(c.v[6].label, LABEL_NONE);
+	assert_int_equal(c.v[7].metric, METRIC_XID_LAST);
+	assert_int_equal(collectors_gpu_labels(&c), 1u << LABEL_SERIAL);
+	assert_int_equal(c.v[8].exp, EXP_XID_ERRORS_COUNT); /* computed by gpuscope */
+	assert_null(c.v[8].why);
+	assert_ptr_equal(collectors_find_exp(&c, EXP_XID_ERRORS_COUNT), &c.v[8]);
+	assert_null(collectors_find_exp(&c, EXP_CLOCK_EVENTS_COUNT));
+	assert_string_equal(collector_label_name(LABEL_VBIOS), "DCGM_FI_DEV_VBIOS_VERSION");
 	assert_non_null(collectors_find_metric(&c, METRIC_SM_CLOCK));
 	assert_null(collectors_find_metric(&c, METRIC_GPU_UTIL)); /* commented out */
 	assert_true(collectors_has_label(&c, LABEL_DRIVER_VERSION));

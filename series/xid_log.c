@@ -1,0 +1,45 @@
+/* xid_log.c - the recent Xid events with their times; see xid_log.h. */
+#include "series/xid_log.h"
+
+#include <pthread.h>
+
+struct xid_event {
+	double t;
+	unsigned gpu, code;
+};
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static struct xid_event ring[XID_LOG_MAX];
+static unsigned long long appended; /* events ever appended; ring[i % MAX] */
+
+void xid_log_record(unsigned gpu, unsigned code, double t)
+{
+	pthread_mutex_lock(&lock);
+	ring[appended % XID_LOG_MAX] = (struct xid_event){.t = t, .gpu = gpu, .code = code};
+	appended++;
+	pthread_mutex_unlock(&lock);
+}
+
+unsigned xid_log_count(unsigned gpu, double since, unsigned *code, unsigned *count, unsigned max)
+{
+	unsigned n = 0;
+	pthread_mutex_lock(&lock);
+	unsigned long long first = appended > XID_LOG_MAX ? appended - XID_LOG_MAX : 0;
+	for (unsigned long long i = first; i < appended; i++) {
+		const struct xid_event *e = &ring[i % XID_LOG_MAX];
+		if (e->gpu != gpu || e->t < since)
+			continue;
+		unsigned k = 0;
+		while (k < n && code[k] != e->code)
+			k++;
+		if (k == n) {
+			if (n == max)
+				continue;
+			code[n] = e->code;
+			count[n++] = 0;
+		}
+		count[k]++;
+	}
+	pthread_mutex_unlock(&lock);
+	return n;
+}
