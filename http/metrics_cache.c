@@ -78,15 +78,19 @@ static struct metrics_part *part_from(struct strbuf *sb)
 /* Compresses p->text into a raw deflate segment: the stream's final block when last,
  * else ending with an empty stored block (Z_SYNC_FLUSH) so that another segment can
  * follow on a byte boundary.  Small texts get a small compressor: deflateInit2's
- * default state is about 270 KB, and most tails are a few hundred bytes. */
+ * default state is about 270 KB, and most tails are a few hundred bytes.  Large ones
+ * get level 3: on the 1.8 MB body of 64 GPUs it is 11% larger than level 6 (90 vs
+ * 81 KB) for half the CPU (6.2 vs 13.0 ms), and a fresh tick pays it on every scrape
+ * when one Prometheus is the only scraper (nginx's gzip_comp_level is 1). */
 static int part_deflate(struct metrics_part *p, bool last)
 {
 	if (p->z)
 		return 0;
-	int bits = p->len > 16384 ? 15 : 12, mem = p->len > 16384 ? 8 : 6;
+	bool big = p->len > 16384;
+	int bits = big ? 15 : 12, mem = big ? 8 : 6, level = big ? 3 : 6;
 	z_stream zs;
 	memset(&zs, 0, sizeof(zs));
-	if (deflateInit2(&zs, 6, Z_DEFLATED, -bits, mem, Z_DEFAULT_STRATEGY) != Z_OK)
+	if (deflateInit2(&zs, level, Z_DEFLATED, -bits, mem, Z_DEFAULT_STRATEGY) != Z_OK)
 		return -1;
 	size_t cap = deflateBound(&zs, (uLong)p->len) + 16; /* the flush's stored block */
 	unsigned char *out = malloc(cap);
