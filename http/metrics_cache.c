@@ -177,6 +177,11 @@ static struct metrics_part *values_part(struct metrics_cache *c, struct metrics_
 	p->generation = gen;
 	p->at = q->now;
 	part_unref(f->values);
+	/* Windows go with the values part they were rendered with: the old ones are dead. */
+	for (int i = 0; i < METRICS_CACHE_WINDOWS; i++) {
+		part_unref(f->window[i]);
+		f->window[i] = NULL;
+	}
 	atomic_fetch_add(&c->n_values, 1);
 	return f->values = p;
 }
