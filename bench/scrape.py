@@ -18,7 +18,8 @@
 
 The 64-GPU scenario is the default scenario's 8 GPUs eight times over (new UUIDs, bus ids
 and pids), written to bench/out/scrape/s64.json.  Only loopback; every process it starts
-it stops.  Usage: bench/scrape.py [--build DIR] [--base BIN] [--runs N]
+it stops.  Usage: bench/scrape.py [--build DIR] [--base BIN] [--runs N] [--driver]
+(--driver: b. only, with the agent on the GPU host's real driver instead of the simulator.)
 """
 import argparse
 import copy
@@ -181,6 +182,8 @@ def main():
     ap.add_argument("--build", default=os.environ.get("BUILD", os.path.join(ROOT, "build")))
     ap.add_argument("--base", help="another gpuscope binary to measure beside this one")
     ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--driver", action="store_true",
+                    help="b. only, the agent on the real driver (no --demo): for a GPU host")
     o = ap.parse_args()
     os.makedirs(OUT, exist_ok=True)
     binary = os.path.join(o.build, "gpuscope")
@@ -195,6 +198,9 @@ def main():
     say("gpuscope bench/scrape.py  %s" % time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
     say("machine: %d CPUs, load average %.1f" % (os.cpu_count(), os.getloadavg()[0]))
     say()
+    if o.driver:
+        first_answers(o, binary, None, say, ["gpuscope (driver)", "baseline"])
+        return finish(report)
     say("a. agent CPU per /metrics scrape (ms), simulator, fast 100 ms, --no-history")
     say("   %-10s %-6s %10s %12s %12s" % ("agent", "enc", "bytes", "fresh tick", "same tick"))
     results = {}
@@ -213,10 +219,21 @@ def main():
                     (gpus, enc, a[0] / b[0] if b[0] else float("nan"),
                      a[1] / b[1] if b[1] else float("nan")))
     say()
+    first_answers(o, binary, s64, say, ["gpuscope 8 GPUs", "gpuscope 64 GPUs", "baseline"])
+    finish(report)
+
+
+def finish(report):
+    with open(os.path.join(OUT, "report.txt"), "w") as f:
+        f.write("\n".join(report) + "\n")
+
+
+def first_answers(o, binary, s64, say, keys):
+    sim_lib = os.path.join(o.build, "sim", "libgpuscope-nvml-sim.so")
     node = shutil.which("prometheus-node-exporter") or shutil.which("node_exporter")
     say("b. exec to first 200 on /metrics (ms), median of %d interleaved runs; baseline: %s" %
         (o.runs, node or "python3 -m http.server (node_exporter is not installed)"))
-    times = {"gpuscope 8 GPUs": [], "gpuscope 64 GPUs": [], "baseline": []}
+    times = {k: [] for k in keys}
     cpus = {k: [] for k in times}
     env = dict(os.environ, GPUSCOPE_SIM_LIB=sim_lib)
     for _ in range(o.runs):
@@ -225,6 +242,8 @@ def main():
             if key == "baseline":
                 cmd = ([node, "--web.listen-address=127.0.0.1:%d" % port] if node else
                        [sys.executable, "-m", "http.server", "--bind", "127.0.0.1", str(port)])
+            elif "driver" in key:
+                cmd = [binary, "serve", "--listen", "127.0.0.1:%d" % port, "--no-history"]
             else:
                 cmd = [binary, "serve", "--demo"] + ([s64] if "64" in key else [])
                 cmd += ["--listen", "127.0.0.1:%d" % port, "--no-history"]
@@ -237,8 +256,6 @@ def main():
         say("   %-18s %8.1f ms  (runs: %s)  ratio %.2f;  process CPU by then %.0f ms, ratio %.2f" %
             (key, m * 1000, ", ".join("%.0f" % (x * 1000) for x in v), m / base, c * 1000,
              c / base_cpu if base_cpu else float("nan")))
-    with open(os.path.join(OUT, "report.txt"), "w") as f:
-        f.write("\n".join(report) + "\n")
 
 
 if __name__ == "__main__":
