@@ -255,14 +255,9 @@ static void *worker_main(void *arg)
 		atomic_store(&w->events_started,
 		             pthread_create(&w->events, NULL, events_main, w) == 0);
 
-	/* The GPU's first fast sweep, here and now rather than up to a fast period later on
-	 * the sweeper: the GPU leaves "probing" (and joins /metrics) once it is published.
-	 * Then the fast tier is handed over. */
+	/* Hand the fast tier over; it publishes the GPU's first sweep. */
 	w->reported = GPU_PROBING;
 	w->buffers_due = mono_now();
-	sampler_fast_step(w);
-	if (w->reported == GPU_LOST)
-		goto out;
 	atomic_store(&w->owner, OWNER_SHARED);
 
 	slow.dev = w->dev;
