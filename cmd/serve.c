@@ -400,46 +400,63 @@ static int serve_run(struct http_config *hcfg, struct sampler_config *scfg,
 	pthread_sigmask(SIG_BLOCK, &stop, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
+	/* Listen first: the port answers (and a taken one fails) before the GPU library
+	 * loads; /metrics has each GPU once it is probed.  The "serving" line below still
+	 * comes once the probes are done, as scripts and tests expect of it, and a library
+	 * that does not load is still the only line said. */
+	struct http_server *http = http_start(NULL, hcfg, err, sizeof(err));
+	if (!http) {
+		fprintf(stderr, "gpuscope: %s\n", err);
+		return 1;
+	}
 	struct session sess;
 	struct sampling run;
-	if (serve_procs_start(procs, slow_s) != 0)
+	if (serve_procs_start(procs, slow_s) != 0) {
+		http_stop(http);
 		return 1;
+	}
 	scfg->attribution = procs->attribution;
 	if (sampling_start(&run, &sess, gopts, scfg) != 0) {
+		http_stop(http);
 		serve_procs_stop(procs, false);
 		return 1;
 	}
 	if (hostname)
 		snprintf(run.board.info.hostname, sizeof(run.board.info.hostname), "%s", hostname);
+	http_attach(http, &run.board);
 	if (sess.count == 0)
 		fprintf(stderr, "gpuscope: warning: NVML reports no GPUs; serving empty metrics\n");
-	/* Give each GPU's probe and first sweep a moment (GPM needs ~120 ms),
-	 * so the first scrape is not empty; a hung probe does not hold us up. */
+	/* Give each GPU's probe and first sweep a moment (GPM needs ~120 ms) before the
+	 * rooms below start and the "serving" line is said; a hung probe does not hold us
+	 * up.  /metrics answers meanwhile, without the GPUs not yet probed. */
 	sampler_wait_probed(run.sampler, 2.0);
 
 	if (serve_history_start(hist, &run.board, gopts->demo) != 0) {
+		http_stop(http);
 		sampling_stop(&run, &sess);
 		serve_procs_stop(procs, run.hung);
 		return 1;
 	}
 	if (serve_inference_start(infer, &run.board) != 0) {
+		http_stop(http);
 		serve_history_stop(hist);
 		sampling_stop(&run, &sess);
 		serve_procs_stop(procs, run.hung);
 		return 1;
 	}
 	hist->inference = infer;
-	hcfg->extras = serve_history_extras(hist);
+	const struct http_extras *extras = serve_history_extras(hist);
 	if (serve_alerts_start(alerts, &run.board, hist->diagnosis,
 	                       hist->recorder ? hist->resolved : NULL, gopts->demo) != 0) {
+		http_stop(http);
 		serve_inference_stop(infer);
 		serve_history_stop(hist);
 		sampling_stop(&run, &sess);
 		serve_procs_stop(procs, run.hung);
 		return 1;
 	}
-	hcfg->alerting = serve_alerts_extras(alerts);
 	if (serve_servers_start(srv, &run.board, procs->host_root, gopts->demo) != 0) {
+		http_stop(http);
 		serve_alerts_stop(alerts);
 		serve_inference_stop(infer);
 		serve_history_stop(hist);
@@ -447,18 +464,7 @@ static int serve_run(struct http_config *hcfg, struct sampler_config *scfg,
 		serve_procs_stop(procs, run.hung);
 		return 1;
 	}
-	hcfg->servers = serve_servers_hooks(srv);
-	struct http_server *http = http_start(&run.board, hcfg, err, sizeof(err));
-	if (!http) {
-		fprintf(stderr, "gpuscope: %s\n", err);
-		serve_servers_stop(srv);
-		serve_alerts_stop(alerts);
-		serve_inference_stop(infer);
-		serve_history_stop(hist);
-		sampling_stop(&run, &sess);
-		serve_procs_stop(procs, run.hung);
-		return 1;
-	}
+	http_set_hooks(http, extras, serve_alerts_extras(alerts), serve_servers_hooks(srv));
 	fprintf(stderr,
 	        "gpuscope %s: serving %u GPU%s on port %u (fast %.0f ms, slow %.1f s, names %s); "
 	        "driver %s\n",

@@ -166,9 +166,10 @@ char *json_health(const struct board_snapshot *s, bool *healthy)
 	json_t *doc = json_object();
 	json_t *gpus = json_array();
 	*healthy = true;
-	bool degraded = false;
+	bool degraded = false, probing = false;
 	for (unsigned i = 0; i < s->count; i++) {
 		const struct gpu_record *g = &s->gpus[i];
+		probing |= g->health == GPU_PROBING;
 		bool ok = g->health == GPU_OK || g->health == GPU_PROBING ||
 		          g->health == GPU_INACCESSIBLE;
 		*healthy &= ok;
@@ -183,9 +184,12 @@ char *json_health(const struct board_snapshot *s, bool *healthy)
 	}
 	/* Degraded (some metrics fail, the rest are served) is still 200: restarting the
 	 * agent would not mend a driver call. */
+	/* Probing is still 200: the agent listens before its GPUs are probed, and a GPU
+	 * still probed is absent from /metrics, not wrong there. */
 	json_object_set_new(doc, "status",
 	                    json_string(!*healthy  ? "unhealthy"
 	                                : degraded ? "degraded"
+	                                : probing  ? "probing"
 	                                           : "ok"));
 	json_object_set_new(doc, "nvml", json_string("ok"));
 	json_object_set_new(doc, "gpus", gpus);

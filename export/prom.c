@@ -36,6 +36,13 @@ int prom_parse_names(const char *s, unsigned *names)
 	return 0;
 }
 
+/* A GPU still being probed is left out altogether (the agent listens before its GPUs
+ * are probed): absent until ready, never a half-known GPU. */
+static bool shown(const struct gpu_record *g)
+{
+	return g->health != GPU_PROBING;
+}
+
 static bool has_value(const struct gpu_record *g, int m)
 {
 	return metric_set_has(&g->valid, m) &&
@@ -241,6 +248,8 @@ static void render_native(const struct board_snapshot *s, bool om, struct strbuf
 		for (int m = first; m < end; m++) {
 			for (unsigned i = 0; i < s->count; i++) {
 				const struct gpu_record *g = &s->gpus[i];
+				if (!shown(g))
+					continue;
 				any |= render_mig(g, m, out);
 				if (!has_value(g, m))
 					continue;
@@ -266,6 +275,8 @@ static void render_info(const struct board_snapshot *s, bool om, struct strbuf *
 	sb_puts(out, om ? "# TYPE gpuscope_gpu info\n" : "# TYPE gpuscope_gpu_info gauge\n");
 	for (unsigned i = 0; i < s->count; i++) {
 		const struct gpu_record *g = &s->gpus[i];
+		if (!shown(g))
+			continue;
 		sb_puts(out, "gpuscope_gpu_info");
 		native_labels(out, g);
 		sb_puts(out, ",name=\"");
@@ -358,7 +369,8 @@ static void render_dcgm(const struct board_snapshot *s, bool om, const struct pr
 		header(out, d->dcgm, c ? c->help : d->dcgm_help, type, false, false);
 		bool any = false;
 		for (unsigned i = 0; i < s->count; i++)
-			any |= render_dcgm_gpu(out, d->dcgm, &s->gpus[i], s, o, m);
+			if (shown(&s->gpus[i]))
+				any |= render_dcgm_gpu(out, d->dcgm, &s->gpus[i], s, o, m);
 		if (!any)
 			out->len = mark;
 	}
@@ -416,7 +428,8 @@ void prom_render_windows(const struct board_snapshot *s, const struct prom_optio
 			for (int m = first; m < end; m++) {
 				for (unsigned i = 0; i < s->count; i++) {
 					const struct window_agg *a = &agg[i][m];
-					if (!a->n || !metric_set_has(&s->gpus[i].supported, m))
+					if (!a->n || !metric_set_has(&s->gpus[i].supported, m) ||
+					    !shown(&s->gpus[i]))
 						continue;
 					double raw = k == 0 ? a->max : a->sum / a->n;
 					sample_line(out, name, &s->gpus[i], metric_table[m].labels,

@@ -1,12 +1,13 @@
-/* server.c - routes, the rendered-body cache, scrape windows, gzip.
+/* server.c - routes, scrape windows, and the renderers of the /metrics cache.
  *
- * The bulk of /metrics (every current value) is rendered at most once per
- * fast tick per format (text or OpenMetrics) and kept in memory, reference
- * counted.  Each scrape then appends its own window families (max and mean
- * since that client's previous scrape, see scrape_clients.h), a few
- * hundred lines aggregated from the per-second rings, and is compressed
- * when the client accepts gzip.  Nothing here calls NVML: rendering reads a
- * snapshot, windows read the rings under each GPU's short lock.
+ * /metrics is served from memory (metrics_cache.h): every current value is
+ * rendered at most once per fast tick per format (text or OpenMetrics) and
+ * compressed at most once when some scraper wants gzip; each scraper's window
+ * families (max and mean since its previous scrape, see scrape_clients.h) are
+ * their own cached part, and the families other rooms add the last.  The server
+ * listens before the GPUs are known (http_attach hands the board over) so the port
+ * answers at once.  Nothing here calls NVML: rendering reads a snapshot, windows
+ * read the rings under each GPU's short lock.
  */
 #include "http/server.h"
 
@@ -32,27 +33,22 @@
 #include "http/guard.h"
 #include "http/dashboard.h"
 #include "http/index_page.h"
+#include "http/metrics_cache.h"
 #include "http/scrape_clients.h"
 #include "web/assets.h"
 
-struct body {
-	atomic_int refs;
-	size_t len;
-	char data[];
-};
-
-struct cached {
-	struct body *body;
-	uint64_t generation;
-	double rendered_at; /* for gzip variants: of the plain body compressed */
-};
-
 struct http_server {
 	struct MHD_Daemon *daemon;
-	struct board *board;
+	/* The GPUs' board: `empty` (no GPU) until http_attach hands the real one over. */
+	_Atomic(struct board *) board;
+	struct board empty;
+	atomic_bool attached;
+	/* What other rooms add, set once by http_set_hooks (NULL until then). */
+	_Atomic(const struct http_extras *) extras, alerting;
+	_Atomic(const struct http_server_hooks *) servers;
 	struct http_config cfg;
 	pthread_mutex_t lock;
-	struct cached plain[2]; /* [openmetrics], without "# EOF" */
+	struct metrics_cache *cache; /* /metrics parts (metrics_cache.h) */
 	struct scrape_clients clients;
 	_Atomic(struct http_auth *) auth;  /* NULL: no client certificate or password asked */
 	struct http_auth *retired_auth[8]; /* replaced by SIGHUP; freed at stop */
@@ -64,99 +60,101 @@ struct http_server {
 	struct http_guard *guard; /* limits and time per request (guard.h) */
 };
 
-static struct body *body_new(const char *data, size_t len)
+static struct board *board_of(struct http_server *h)
 {
-	struct body *b = malloc(sizeof(*b) + len + 1);
-	if (!b)
-		return NULL;
-	atomic_init(&b->refs, 1);
-	b->len = len;
-	memcpy(b->data, data, len);
-	b->data[len] = 0;
-	return b;
+	return atomic_load(&h->board);
 }
 
-static void body_unref(void *cls)
+/* Each hook pointer goes from NULL to its value once (http_set_hooks), never back. */
+static const struct http_extras *extras_of(struct http_server *h)
 {
-	struct body *b = cls;
-	if (b && atomic_fetch_sub(&b->refs, 1) == 1)
-		free(b);
+	return atomic_load(&h->extras);
 }
 
-static struct body *body_ref(struct body *b)
+static const struct http_extras *alerting_of(struct http_server *h)
 {
-	atomic_fetch_add(&b->refs, 1);
-	return b;
+	return atomic_load(&h->alerting);
 }
 
-static struct body *gzip_body(const struct strbuf *in)
+static const struct http_server_hooks *servers_of(struct http_server *h)
 {
-	z_stream zs;
-	memset(&zs, 0, sizeof(zs));
-	if (deflateInit2(&zs, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
-		return NULL;
-	uLong bound = deflateBound(&zs, (uLong)in->len);
-	struct body *out = malloc(sizeof(*out) + bound + 1);
-	if (!out) {
-		deflateEnd(&zs);
-		return NULL;
-	}
-	zs.next_in = (Bytef *)in->data;
-	zs.avail_in = (uInt)in->len;
-	zs.next_out = (Bytef *)out->data;
-	zs.avail_out = (uInt)bound;
-	int rc = deflate(&zs, Z_FINISH);
-	out->len = zs.total_out;
-	deflateEnd(&zs);
-	if (rc != Z_STREAM_END) {
-		free(out);
-		return NULL;
-	}
-	atomic_init(&out->refs, 1);
-	return out;
+	return atomic_load(&h->servers);
 }
 
-static void cache_set(struct cached *c, struct body *b, uint64_t gen, double now)
+/* The exposition's options now (SIGHUP may change them; the collectors they point to
+ * stay until the cache was cleared, see http_set_exposition). */
+static void exposition_options(struct http_server *h, bool om, struct prom_options *o,
+                               struct prom_dcgm *dcgm)
 {
-	body_unref(c->body);
-	c->body = b;
-	c->generation = gen;
-	c->rendered_at = now;
-}
-
-/* Returns a referenced copy of the current values' exposition in one
- * format, rendering it when the board changed and the copy is older than
- * one fast tick. */
-static struct body *values_body(struct http_server *h, bool om)
-{
-	struct body *out = NULL;
 	pthread_mutex_lock(&h->lock);
-	uint64_t gen = board_generation(h->board);
-	double now = mono_now();
-	struct cached *p = &h->plain[om];
-	if (!p->body || (p->generation != gen && now - p->rendered_at >= h->cfg.fresh_s)) {
-		struct board_snapshot snap;
-		if (board_snapshot(h->board, &snap) == 0) {
-			struct strbuf sb;
-			sb_init(&sb, 64 * 1024);
-			struct prom_options o = {.names = h->cfg.names,
-			                         .openmetrics = om,
-			                         .process_cap = h->cfg.process_cap,
-			                         .dcgm = h->has_dcgm ? &h->dcgm : NULL};
-			prom_render_body(&snap, &o, &sb);
-			if (!sb.oom) {
-				struct body *b = body_new(sb.data, sb.len);
-				if (b)
-					cache_set(p, b, snap.generation, now);
-			}
-			sb_free(&sb);
-			board_snapshot_free(&snap);
-		}
-	}
-	if (p->body)
-		out = body_ref(p->body);
+	*dcgm = h->dcgm;
+	*o = (struct prom_options){.names = h->cfg.names,
+	                           .openmetrics = om,
+	                           .process_cap = h->cfg.process_cap,
+	                           .dcgm = h->has_dcgm ? dcgm : NULL};
 	pthread_mutex_unlock(&h->lock);
-	return out;
+}
+
+/* The cache's renderers (metrics_cache.h).  Values: every current value. */
+static void render_values(void *ctx, bool om, struct strbuf *out, uint64_t *generation)
+{
+	struct http_server *h = ctx;
+	struct board_snapshot snap;
+	if (board_snapshot(board_of(h), &snap) != 0) {
+		out->oom = true;
+		return;
+	}
+	struct prom_options o;
+	struct prom_dcgm dcgm;
+	exposition_options(h, om, &o, &dcgm);
+	prom_render_body(&snap, &o, out);
+	*generation = snap.generation;
+	board_snapshot_free(&snap);
+}
+
+/* One scraper's window families, [from, to] from the per-second rings. */
+static void render_window(void *ctx, bool om, int64_t from, int64_t to, struct strbuf *out)
+{
+	struct http_server *h = ctx;
+	struct board *b = board_of(h);
+	struct board_snapshot snap;
+	if (board_snapshot(b, &snap) != 0) {
+		out->oom = true;
+		return;
+	}
+	struct prom_options o;
+	struct prom_dcgm dcgm;
+	exposition_options(h, om, &o, &dcgm);
+	struct window_agg(*agg)[METRIC_COUNT] = calloc(snap.count ? snap.count : 1, sizeof(*agg));
+	if (agg) {
+		for (unsigned i = 0; i < snap.count; i++)
+			board_window(b, i, from, to, agg[i]);
+		prom_render_windows(&snap, &o, (const struct window_agg(*)[METRIC_COUNT])agg,
+		                    (double)(to - from + 1), out);
+		free(agg);
+	} else {
+		out->oom = true;
+	}
+	board_snapshot_free(&snap);
+}
+
+/* Families other rooms keep (verdicts, alerts, servers), then the end marker. */
+static void render_tail(void *ctx, bool om, struct strbuf *out)
+{
+	struct http_server *h = ctx;
+	struct prom_options o;
+	struct prom_dcgm dcgm;
+	exposition_options(h, om, &o, &dcgm);
+	o.dcgm = NULL; /* DCGM series are all in the values part; these are native */
+	const struct http_extras *x = atomic_load(&h->extras), *a = atomic_load(&h->alerting);
+	const struct http_server_hooks *sv = atomic_load(&h->servers);
+	if (x && x->metrics)
+		x->metrics(x->ctx, &o, out);
+	if (a && a->metrics)
+		a->metrics(a->ctx, &o, out);
+	if (sv && sv->metrics)
+		sv->metrics(sv->ctx, &o, out);
+	prom_finish(&o, out);
 }
 
 /* The client's identity for its scrape window: address and User-Agent. */
@@ -176,57 +174,6 @@ static void client_key(struct MHD_Connection *c, char *key, size_t len)
 	}
 	const char *ua = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "User-Agent");
 	snprintf(key, len, "%s|%.100s", host, ua ? ua : "");
-}
-
-/* The whole response body for one scrape: the cached values, this
- * client's window families, the end marker; gzipped when asked. */
-static struct body *metrics_body(struct http_server *h, struct MHD_Connection *c, bool om, bool gz)
-{
-	struct body *values = values_body(h, om);
-	if (!values)
-		return NULL;
-	pthread_mutex_lock(&h->lock);
-	unsigned names = h->cfg.names; /* SIGHUP may change it */
-	pthread_mutex_unlock(&h->lock);
-	/* DCGM series are all in the cached values; this scrape's own part is native. */
-	struct prom_options o = {
-	    .names = names, .openmetrics = om, .process_cap = h->cfg.process_cap};
-	struct strbuf sb;
-	sb_init(&sb, values->len + 32 * 1024);
-	sb_append(&sb, values->data, values->len);
-	body_unref(values);
-
-	struct board_snapshot snap;
-	if ((o.names & NAMES_NATIVE) && board_snapshot(h->board, &snap) == 0) {
-		char key[SCRAPE_KEY_LEN];
-		client_key(c, key, sizeof(key));
-		int64_t newest = (int64_t)wall_now() - WINDOW_SETTLE_S, from, to;
-		scrape_clients_window(&h->clients, key, newest, WINDOW_SECONDS, mono_now(), &from,
-		                      &to);
-		struct window_agg(*agg)[METRIC_COUNT] =
-		    calloc(snap.count ? snap.count : 1, sizeof(*agg));
-		if (agg) {
-			for (unsigned i = 0; i < snap.count; i++)
-				board_window(h->board, i, from, to, agg[i]);
-			prom_render_windows(&snap, &o,
-			                    (const struct window_agg(*)[METRIC_COUNT])agg,
-			                    (double)(to - from + 1), &sb);
-			free(agg);
-		}
-		board_snapshot_free(&snap);
-	}
-	if (h->cfg.extras && h->cfg.extras->metrics)
-		h->cfg.extras->metrics(h->cfg.extras->ctx, &o, &sb);
-	if (h->cfg.alerting && h->cfg.alerting->metrics)
-		h->cfg.alerting->metrics(h->cfg.alerting->ctx, &o, &sb);
-	if (h->cfg.servers && h->cfg.servers->metrics)
-		h->cfg.servers->metrics(h->cfg.servers->ctx, &o, &sb);
-	prom_finish(&o, &sb);
-	struct body *out = NULL;
-	if (!sb.oom)
-		out = gz ? gzip_body(&sb) : body_new(sb.data, sb.len);
-	sb_free(&sb);
-	return out;
 }
 
 static enum MHD_Result send_text(struct MHD_Connection *c, unsigned status, const char *type,
@@ -263,22 +210,39 @@ static enum MHD_Result serve_metrics(struct http_server *h, struct MHD_Connectio
 {
 	const char *accept = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Accept");
 	const char *enc = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Accept-Encoding");
-	bool om = http_header_allows(accept, "application/openmetrics-text");
-	bool gz = http_header_allows(enc, "gzip");
-	struct body *b = metrics_body(h, c, om, gz);
+	struct metrics_request q = {.om =
+	                                http_header_allows(accept, "application/openmetrics-text"),
+	                            .gz = http_header_allows(enc, "gzip"),
+	                            .generation = board_generation(board_of(h)),
+	                            .now = mono_now()};
+	pthread_mutex_lock(&h->lock);
+	q.window = (h->cfg.names & NAMES_NATIVE) != 0; /* SIGHUP may change it */
+	pthread_mutex_unlock(&h->lock);
+	if (q.window) {
+		char key[SCRAPE_KEY_LEN];
+		client_key(c, key, sizeof(key));
+		int64_t newest = (int64_t)wall_now() - WINDOW_SETTLE_S;
+		scrape_clients_window(&h->clients, key, newest, WINDOW_SECONDS, q.now, &q.from,
+		                      &q.to);
+	}
+	struct metrics_response *b = metrics_cache_get(h->cache, &q);
 	if (!b)
 		return send_text(c, 503, "text/plain; charset=utf-8",
 		                 "metrics unavailable (out of memory)\n");
+	/* The parts are sent from where they lie (the iovec is copied, not the bytes). */
+	struct MHD_IoVec iov[METRICS_RESPONSE_IOV];
+	for (unsigned i = 0; i < b->niov; i++)
+		iov[i] = (struct MHD_IoVec){b->iov[i].base, b->iov[i].len};
 	struct MHD_Response *r =
-	    MHD_create_response_from_buffer_with_free_callback_cls(b->len, b->data, body_unref, b);
+	    MHD_create_response_from_iovec(iov, b->niov, metrics_response_free, b);
 	if (!r) {
-		body_unref(b);
+		metrics_response_free(b);
 		return MHD_NO;
 	}
 	MHD_add_response_header(r, "Content-Type",
-	                        om ? PROM_CONTENT_TYPE_OPENMETRICS : PROM_CONTENT_TYPE_TEXT);
+	                        q.om ? PROM_CONTENT_TYPE_OPENMETRICS : PROM_CONTENT_TYPE_TEXT);
 	MHD_add_response_header(r, "Vary", "Accept, Accept-Encoding");
-	if (gz)
+	if (q.gz)
 		MHD_add_response_header(r, "Content-Encoding", "gzip");
 	enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_OK, r);
 	MHD_destroy_response(r);
@@ -288,14 +252,18 @@ static enum MHD_Result serve_metrics(struct http_server *h, struct MHD_Connectio
 static enum MHD_Result serve_snapshot_json(struct http_server *h, struct MHD_Connection *c,
                                            bool health)
 {
+	if (health && !atomic_load(&h->attached))
+		return send_json(c, MHD_HTTP_SERVICE_UNAVAILABLE,
+		                 strdup("{\"status\": \"starting\", \"nvml\": \"loading\", "
+		                        "\"gpus\": []}\n"));
 	struct board_snapshot snap;
-	if (board_snapshot(h->board, &snap) != 0)
+	if (board_snapshot(board_of(h), &snap) != 0)
 		return send_text(c, 503, "text/plain; charset=utf-8", "out of memory\n");
 	bool healthy = true;
 	char *json = health ? json_health(&snap, &healthy) : json_gpus(&snap);
 	board_snapshot_free(&snap);
-	if (health && json && h->cfg.extras && h->cfg.extras->health_history) {
-		char *history = h->cfg.extras->health_history(h->cfg.extras->ctx);
+	if (health && json && extras_of(h) && extras_of(h)->health_history) {
+		char *history = extras_of(h)->health_history(extras_of(h)->ctx);
 		json = json_with_field(json, "history", history);
 		free(history);
 	}
@@ -309,8 +277,8 @@ static enum MHD_Result serve_snapshot_json(struct http_server *h, struct MHD_Con
 		         st.open, st.refused, st.cut, st.uri_too_long);
 		json = json_with_field(json, "http", text);
 	}
-	if (health && json && h->cfg.servers && h->cfg.servers->health) {
-		char *servers = h->cfg.servers->health(h->cfg.servers->ctx);
+	if (health && json && servers_of(h) && servers_of(h)->health) {
+		char *servers = servers_of(h)->health(servers_of(h)->ctx);
 		json = json_with_field(json, "inference_servers", servers);
 		free(servers);
 	}
@@ -322,7 +290,7 @@ static enum MHD_Result serve_processes_json(struct http_server *h, struct MHD_Co
                                             bool workloads)
 {
 	struct board_snapshot snap;
-	if (board_snapshot(h->board, &snap) != 0)
+	if (board_snapshot(board_of(h), &snap) != 0)
 		return send_text(c, 503, "text/plain; charset=utf-8", "out of memory\n");
 	char *json = workloads ? proc_json_workloads(&snap) : proc_json_processes(&snap);
 	board_snapshot_free(&snap);
@@ -332,19 +300,19 @@ static enum MHD_Result serve_processes_json(struct http_server *h, struct MHD_Co
 /* Verdicts computed elsewhere (a background thread) and cached there. */
 static enum MHD_Result serve_diagnosis(struct http_server *h, struct MHD_Connection *c)
 {
-	if (!h->cfg.extras || !h->cfg.extras->diagnosis)
+	if (!extras_of(h) || !extras_of(h)->diagnosis)
 		return send_json(c, MHD_HTTP_OK,
 		                 strdup("{\"schema\": \"gpuscope.diagnosis/v1\", \"status\": "
 		                        "\"not judged: no history\"}\n"));
 	unsigned status = MHD_HTTP_OK;
-	char *json = h->cfg.extras->diagnosis(h->cfg.extras->ctx, &status);
+	char *json = extras_of(h)->diagnosis(extras_of(h)->ctx, &status);
 	return send_json(c, status, json);
 }
 
 /* /api/v1/servers and /api/v1/advice: documents the inference-server reader rendered. */
 static enum MHD_Result serve_servers(struct http_server *h, struct MHD_Connection *c, bool advice)
 {
-	const struct http_server_hooks *hk = h->cfg.servers;
+	const struct http_server_hooks *hk = servers_of(h);
 	if (!hk || !(advice ? hk->advice : hk->servers))
 		return send_json(
 		    c, MHD_HTTP_OK,
@@ -357,7 +325,7 @@ static enum MHD_Result serve_servers(struct http_server *h, struct MHD_Connectio
 /* History for charts, read by the extras (they bound the cost). */
 static enum MHD_Result serve_series(struct http_server *h, struct MHD_Connection *c)
 {
-	if (!h->cfg.extras || !h->cfg.extras->series)
+	if (!extras_of(h) || !extras_of(h)->series)
 		return send_json(c, MHD_HTTP_SERVICE_UNAVAILABLE,
 		                 strdup("{\"schema\": \"gpuscope.series/v1\", \"error\": "
 		                        "\"no history: the agent runs with --no-history\"}\n"));
@@ -366,7 +334,7 @@ static enum MHD_Result serve_series(struct http_server *h, struct MHD_Connection
 	for (int i = 0; i < 5; i++)
 		args[i] = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, names[i]);
 	unsigned status = MHD_HTTP_OK;
-	char *json = h->cfg.extras->series(h->cfg.extras->ctx, args, &status);
+	char *json = extras_of(h)->series(extras_of(h)->ctx, args, &status);
 	return send_json(c, status, json);
 }
 
@@ -407,7 +375,7 @@ static enum MHD_Result serve_dashboard(struct http_server *h, struct MHD_Connect
 	bool plain = false;
 	MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, has_plain, &plain);
 	struct board_snapshot snap;
-	if (board_snapshot(h->board, &snap) != 0)
+	if (board_snapshot(board_of(h), &snap) != 0)
 		return send_text(c, 503, "text/plain; charset=utf-8", "out of memory\n");
 	struct strbuf sb;
 	sb_init(&sb, 16 * 1024);
@@ -454,12 +422,31 @@ static enum MHD_Result serve_not_found(struct MHD_Connection *c)
 /* Alerts evaluated by alert/ on its own thread, cached there. */
 static enum MHD_Result serve_alerts(struct http_server *h, struct MHD_Connection *c)
 {
-	if (!h->cfg.alerting || !h->cfg.alerting->alerts)
+	if (!alerting_of(h) || !alerting_of(h)->alerts)
 		return send_json(c, MHD_HTTP_OK,
 		                 strdup("{\"status\": \"success\", \"data\": {\"alerts\": []}}\n"));
 	unsigned status = MHD_HTTP_OK;
-	char *json = h->cfg.alerting->alerts(h->cfg.alerting->ctx, &status);
+	char *json = alerting_of(h)->alerts(alerting_of(h)->ctx, &status);
 	return send_json(c, status, json);
+}
+
+/* dcgm-exporter's /health: "OK" once the GPU library answers (503 before); GPUs still
+ * probed are named, but do not fail it (a probe that hangs must not restart the pod). */
+static enum MHD_Result serve_health(struct http_server *h, struct MHD_Connection *c)
+{
+	if (!atomic_load(&h->attached))
+		return send_text(c, MHD_HTTP_SERVICE_UNAVAILABLE, "text/plain; charset=utf-8",
+		                 "starting: loading the GPU library");
+	struct board_snapshot snap;
+	if (board_snapshot(board_of(h), &snap) != 0)
+		return send_text(c, 503, "text/plain; charset=utf-8", "out of memory\n");
+	unsigned probing = 0;
+	for (unsigned i = 0; i < snap.count; i++)
+		probing += snap.gpus[i].health == GPU_PROBING;
+	char text[64];
+	snprintf(text, sizeof(text), "OK (probing %u of %u GPUs)", probing, snap.count);
+	board_snapshot_free(&snap);
+	return send_text(c, MHD_HTTP_OK, "text/plain; charset=utf-8", probing ? text : "OK");
 }
 
 static int request_marker;
@@ -518,7 +505,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 		return serve_servers(h, c, true);
 	/* dcgm-exporter's probe endpoint: probes written for it work unchanged. */
 	if (strcmp(url, "/health") == 0)
-		return send_text(c, MHD_HTTP_OK, "text/plain; charset=utf-8", "OK");
+		return serve_health(h, c);
 	if (strcmp(url, "/") == 0)
 		return serve_dashboard(h, c);
 	const struct web_asset *asset = web_asset_find(url);
@@ -576,14 +563,29 @@ struct http_server *http_start(struct board *b, const struct http_config *cfg, c
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
-	h->board = b;
 	h->cfg = *cfg;
 	if (h->cfg.threads == 0)
 		h->cfg.threads = 2;
+	/* Until http_attach, an empty board: no GPU, /healthz says "starting". */
+	if (board_init(&h->empty, 0, cfg->fresh_s, cfg->fresh_s, cfg->fresh_s) != 0) {
+		snprintf(err, errlen, "out of memory");
+		free(h);
+		return NULL;
+	}
+	atomic_init(&h->board, b ? b : &h->empty);
+	atomic_init(&h->attached, b != NULL);
+	atomic_init(&h->extras, cfg->extras);
+	atomic_init(&h->alerting, cfg->alerting);
+	atomic_init(&h->servers, cfg->servers);
+	struct metrics_cache_render render = {
+	    .ctx = h, .values = render_values, .window = render_window, .tail = render_tail};
+	h->cache = metrics_cache_new(&render, cfg->fresh_s);
 	struct http_guard_limits lim;
 	http_guard_limits_default(&lim);
-	if (!(h->guard = http_guard_start(&lim))) {
+	if (!h->cache || !(h->guard = http_guard_start(&lim))) {
 		snprintf(err, errlen, "cannot start the HTTP guard thread: %s", strerror(errno));
+		metrics_cache_free(h->cache);
+		board_free(&h->empty);
 		free(h);
 		return NULL;
 	}
@@ -624,6 +626,8 @@ struct http_server *http_start(struct board *b, const struct http_config *cfg, c
 		scrape_clients_destroy(&h->clients);
 		pthread_mutex_destroy(&h->lock);
 		http_guard_stop(h->guard);
+		metrics_cache_free(h->cache);
+		board_free(&h->empty);
 		free(h);
 		return NULL;
 	}
@@ -644,8 +648,8 @@ void http_stop(struct http_server *h)
 		return;
 	MHD_stop_daemon(h->daemon);
 	http_guard_stop(h->guard);
-	for (int i = 0; i < 2; i++)
-		body_unref(h->plain[i].body);
+	metrics_cache_free(h->cache);
+	board_free(&h->empty);
 	scrape_clients_destroy(&h->clients);
 	http_auth_free(atomic_load(&h->auth));
 	for (unsigned i = 0; i < h->nretired; i++)
@@ -665,17 +669,31 @@ void http_set_exposition(struct http_server *h, unsigned names, const struct pro
 	h->cfg.names = names;
 	h->dcgm = *dcgm;
 	h->has_dcgm = true;
-	/* Rendering happens under this lock, so nothing reads the old collectors now. */
-	if (h->owned_coll) {
-		collectors_free(h->owned_coll);
-		free(h->owned_coll);
-	}
+	struct collectors *old = h->owned_coll;
 	h->owned_coll = owned;
-	for (int i = 0; i < 2; i++) { /* render afresh on the next scrape */
-		body_unref(h->plain[i].body);
-		h->plain[i].body = NULL;
-	}
 	pthread_mutex_unlock(&h->lock);
+	/* Clearing waits for every rendering in progress (they hold their format's lock);
+	 * those after it read the new look: then nothing reads the old collectors. */
+	metrics_cache_clear(h->cache);
+	if (old) {
+		collectors_free(old);
+		free(old);
+	}
+}
+
+void http_attach(struct http_server *h, struct board *b)
+{
+	atomic_store(&h->board, b);
+	atomic_store(&h->attached, true);
+	metrics_cache_clear(h->cache); /* the empty board's parts are no tick of this one */
+}
+
+void http_set_hooks(struct http_server *h, const struct http_extras *extras,
+                    const struct http_extras *alerting, const struct http_server_hooks *servers)
+{
+	atomic_store(&h->extras, extras);
+	atomic_store(&h->alerting, alerting);
+	atomic_store(&h->servers, servers);
 }
 
 bool http_set_auth(struct http_server *h, const struct webconfig *w)

@@ -12,7 +12,8 @@
  * GET /api/v1/alerts  the agent's pending and firing alerts (when extras give them).
  * GET /api/v1/servers  inference servers, tokens, J/token (when hooks give them).
  * GET /api/v1/advice   batch advice and serving verdicts (the same hooks).
- * GET /health         200 "OK" while the agent serves (dcgm-exporter's probe).
+ * GET /health         200 "OK" while the agent serves (dcgm-exporter's probe); 503
+ *                     before the GPU library answers; names GPUs still probed.
  * GET /               the web dashboard (dashboard.h; /?plain: index_page.h), and
  *                     its compiled-in assets under /assets/ (web/assets.h).
  * The list of endpoints with one line each is http/endpoints.h.  The port is
@@ -78,8 +79,16 @@ struct http_config {
 	const struct http_server_hooks *servers;
 };
 
+/* b may be NULL: the server then listens with no GPU (/healthz and /health: 503
+ * "starting") until http_attach. */
 struct http_server *http_start(struct board *b, const struct http_config *cfg, char *err,
                                size_t errlen);
+/* Hands the GPUs' board over once NVML answered (GPUs still probing are left out of
+ * /metrics until probed). */
+void http_attach(struct http_server *h, struct board *b);
+/* Sets the hooks of rooms started after the server (each NULL: none); call once. */
+void http_set_hooks(struct http_server *h, const struct http_extras *extras,
+                    const struct http_extras *alerting, const struct http_server_hooks *servers);
 /* The port actually bound (useful with --listen :0). */
 unsigned http_port(const struct http_server *h);
 void http_stop(struct http_server *h);

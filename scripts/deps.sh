@@ -8,7 +8,7 @@
 #                           dpkg-dev, groff (the npm ones installed under .deps/ of the
 #                           repo: npm_tools)
 #   scripts/deps.sh deb     build + dpkg-dev (make deb)
-#   scripts/deps.sh bench   build + wrk and nginx (bench/run.sh)
+#   scripts/deps.sh bench   build + wrk and nginx (bench/run.sh), node_exporter (bench/scrape.py)
 #   scripts/deps.sh web     fill the npm cache from web/package-lock.json (uPlot for the
 #                           dashboard, playwright-core for its test), so the build can
 #                           install them offline; needs npm (nodejs) and the network once
@@ -24,7 +24,7 @@ build_pkgs=(gcc make cmake pkg-config libmicrohttpd-dev libjansson-dev zlib1g-de
 test_pkgs=("${build_pkgs[@]}" libcmocka-dev prometheus prometheus-alertmanager python3 sqlite3
            openssl clang libclang-rt-14-dev tmux chromium nodejs systemd dpkg-dev groff-base)
 deb_pkgs=("${build_pkgs[@]}" dpkg-dev)
-bench_pkgs=("${build_pkgs[@]}" wrk nginx-light sqlite3 time)
+bench_pkgs=("${build_pkgs[@]}" wrk nginx-light sqlite3 time python3 prometheus-node-exporter)
 
 pick() {
 	case "$1" in
