@@ -16,6 +16,7 @@
 
 #include "cmd/options.h"
 #include "export/prom_inference.h"
+#include "export/prom_nccl.h"
 #include "workload/cgroup.h"
 
 const char serve_inference_usage[] =
@@ -210,6 +211,7 @@ static void *receiver(void *arg)
 			const char *nl = memchr(line, '\n', (size_t)(end - line));
 			size_t len = (size_t)((nl ? nl : end) - line);
 			struct inference_msg m;
+			struct nccl_msg nm;
 			if (len && inference_msg_parse(line, len, &m) == 0) {
 				if (pid > 0)
 					m.pid = pid;
@@ -219,6 +221,10 @@ static void *receiver(void *arg)
 				              : -1;
 				if (gpu >= 0)
 					queue_energy(si, &m, gpu, workload);
+			} else if (len && nccl_msg_parse(line, len, &nm) == 0) {
+				if (pid > 0)
+					nm.pid = pid;
+				nccl_table_add(&si->nccl, &nm, workload, wall_now());
 			} else if (len) {
 				inference_table_reject(&si->table);
 			}
@@ -288,13 +294,14 @@ int serve_inference_start(struct serve_inference *si, struct board *board)
 		return si->path_opt ? -1 : 0;
 	}
 	si->pending = board ? calloc(INFERENCE_PENDING_MAX, sizeof(*si->pending)) : NULL;
-	if (inference_table_init(&si->table, si->cap) != 0 ||
+	if (inference_table_init(&si->table, si->cap) != 0 || nccl_table_init(&si->nccl) != 0 ||
 	    pthread_create(&si->thread, NULL, receiver, si) != 0) {
 		fprintf(stderr, "gpuscope: inference receiver: out of memory\n");
 		close(si->fd);
 		unlink(si->path);
 		si->fd = -1;
 		inference_table_free(&si->table);
+		nccl_table_free(&si->nccl);
 		free(si->pending);
 		si->pending = NULL;
 		return si->path_opt ? -1 : 0;
@@ -312,6 +319,7 @@ void serve_inference_stop(struct serve_inference *si)
 	close(si->fd);
 	unlink(si->path);
 	inference_table_free(&si->table);
+	nccl_table_free(&si->nccl);
 	free(si->pending);
 	si->pending = NULL;
 	si->running = false;
@@ -321,6 +329,8 @@ void serve_inference_stop(struct serve_inference *si)
 void serve_inference_metrics(struct serve_inference *si, const struct prom_options *o,
                              struct strbuf *out)
 {
-	if (si && si->running && (o->names & NAMES_NATIVE))
+	if (si && si->running && (o->names & NAMES_NATIVE)) {
 		prom_render_inference(&si->table, o->openmetrics, out);
+		prom_render_nccl(&si->nccl, o->openmetrics, out);
+	}
 }

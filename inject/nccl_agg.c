@@ -203,6 +203,7 @@ void nccl_agg_window(struct nccl_agg *a, uint64_t now)
 {
 	if (now <= a->window_start)
 		return;
+	a->last_ns = now;
 	a->last_window_ns = now - a->window_start;
 	a->last_window_busy_ns = a->window_busy_ns;
 	a->window_start = now;

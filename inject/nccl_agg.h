@@ -115,6 +115,7 @@ struct nccl_agg {
 	uint64_t window_busy_ns, window_start;
 	uint64_t last_window_ns, last_window_busy_ns; /* the last closed window */
 	uint64_t first_ns;                            /* first communicator's init */
+	uint64_t last_ns;                             /* the last window's end */
 	uint64_t dropped, foreign_proxy, late_children, swept;
 };
 

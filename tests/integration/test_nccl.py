@@ -195,5 +195,46 @@ finalize 0
         self.assertEqual(c["count"] + process(lines)["dropped"], 20000)
 
 
+class AgentTest(unittest.TestCase):
+    def test_agent_shows_nccl_series(self):
+        tmp = tempfile.TemporaryDirectory()
+        self.addCleanup(tmp.cleanup)
+        sock = os.path.join(tmp.name, "inference.sock")
+        script = ALLREDUCE.replace("finalize 0", """coll 3 0 AllReduce 1048576 ncclFloat32 RING LL128 2
+stop 3
+kch 3 3 0 2000000
+kch 4 3 1 2000000
+kstop 3 2400000
+kstop 4 2400000
+sleep 300
+finalize 0""")
+        with harness.Agent("--inference-socket", sock) as agent:
+            play(script, abi=6, env={"GPUSCOPE_AGENT_SOCKET": sock,
+                                     "GPUSCOPE_NCCL_INTERVAL_MS": "100"})
+            lab = dict(collective="AllReduce", comm="0000000000000abc", rank="0",
+                       algorithm="ring", protocol="ll128", timing="gpu", process="fake_nccl")
+            agent.wait_for(lambda: harness.series(
+                agent.metrics(), "gpuscope_nccl_collectives_total", **lab) == [2.0],
+                what="two AllReduces at the agent")
+            m = agent.metrics()
+            self.assertEqual(harness.one(m, "gpuscope_nccl_bytes_total", **lab), 8 * MiB)
+            self.assertAlmostEqual(harness.one(m, "gpuscope_nccl_time_seconds_total", **lab),
+                                   0.001, places=9)
+            self.assertAlmostEqual(harness.one(
+                m, "gpuscope_nccl_bus_bandwidth_bytes_per_second", **lab),
+                8 * MiB / 0.001, delta=1)
+            self.assertAlmostEqual(harness.one(m, "gpuscope_nccl_busy_seconds_total",
+                                               process="fake_nccl"), 0.001, places=9)
+            ratio = harness.one(m, "gpuscope_nccl_time_ratio", process="fake_nccl")
+            self.assertGreaterEqual(ratio, 0)
+            self.assertLessEqual(ratio, 1)
+            self.assertGreaterEqual(harness.one(m, "gpuscope_nccl_messages_total"), 2)
+            self.assertEqual(harness.one(m, "gpuscope_nccl_messages_folded_total"), 0)
+
+    def test_agent_without_lines_shows_nothing(self):
+        with harness.Agent("--inference-socket", "none") as agent:
+            self.assertNotIn("gpuscope_nccl_", agent.metrics_text())
+
+
 if __name__ == "__main__":
     unittest.main()
