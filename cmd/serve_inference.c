@@ -14,6 +14,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "analyze/analyze.h"
+#include "analyze/models.h"
 #include "cmd/options.h"
 #include "export/prom_inference.h"
 #include "export/prom_nccl.h"
@@ -333,4 +335,62 @@ void serve_inference_metrics(struct serve_inference *si, const struct prom_optio
 		prom_render_inference(&si->table, o->openmetrics, out);
 		prom_render_nccl(&si->nccl, o->openmetrics, out);
 	}
+}
+
+/* The GPU whose process list holds pid: its UUID and NVLink bandwidth (links up x the
+ * model's per-link rate; the model's full count when the links are not read). */
+static void comm_gpu(const struct board_snapshot *snap, int pid, struct analyze_comm_series *c)
+{
+	c->link_bytes_per_s = NAN;
+	for (unsigned i = 0; snap && i < snap->count; i++) {
+		const struct process_table *pt = snap->gpus[i].procs;
+		for (unsigned k = 0; pt && k < pt->n; k++) {
+			if (pt->proc[k].pid != pid)
+				continue;
+			const struct nvlink_record *nv = &snap->gpus[i].nvlink;
+			unsigned up = 0;
+			for (unsigned l = 0; l < nv->links && l < GPU_MAX_NVLINKS; l++)
+				up += nv->up[l] == 1;
+			snprintf(c->gpu_uuid, sizeof(c->gpu_uuid), "%s", snap->gpus[i].id.uuid);
+			c->link_bytes_per_s = analyze_nvlink_bytes_per_s(snap->gpus[i].id.name,
+			                                                 up ? (double)up : NAN);
+			return;
+		}
+	}
+	/* Not in a process list (attribution off, a container): the node's first GPU's
+	 * link, which tensor-parallel peers share. */
+	if (snap && snap->count)
+		c->link_bytes_per_s = analyze_nvlink_bytes_per_s(snap->gpus[0].id.name, NAN);
+}
+
+size_t serve_inference_comms(void *arg, struct analyze_comm_series *out, size_t cap)
+{
+	struct serve_inference *si = arg;
+	struct nccl_window w[32];
+	if (!si || !si->running)
+		return 0;
+	unsigned n = nccl_table_windows(&si->nccl, wall_now(), 120, w,
+	                                cap < 32 ? (unsigned)cap : 32);
+	struct board_snapshot snap;
+	bool have = si->board && board_snapshot(si->board, &snap) == 0;
+	for (unsigned i = 0; i < n; i++) {
+		struct analyze_comm_series *c = &out[i];
+		memset(c, 0, sizeof(*c));
+		c->pid = (unsigned)w[i].pid;
+		snprintf(c->process, sizeof(c->process), "%s", w[i].process);
+		snprintf(c->workload, sizeof(c->workload), "%s", w[i].workload);
+		c->gpu_index = -1;
+		c->window_s = w[i].window_s;
+		c->busy_s = w[i].busy_s;
+		snprintf(c->collective, sizeof(c->collective), "%s", w[i].collective);
+		snprintf(c->timing, sizeof(c->timing), "%s", w[i].timing);
+		c->calls = w[i].calls;
+		c->bytes_per_call = w[i].calls > 0 ? w[i].bytes / w[i].calls : NAN;
+		c->busbw = w[i].busbw;
+		c->nranks = w[i].nranks;
+		comm_gpu(have ? &snap : NULL, w[i].pid, c);
+	}
+	if (have)
+		board_snapshot_free(&snap);
+	return n;
 }

@@ -64,6 +64,11 @@ extern const char serve_inference_usage[];
 int serve_inference_start(struct serve_inference *si, struct board *board);
 void serve_inference_stop(struct serve_inference *si);
 
+/* What each process's NCCL plugin reported since the previous call, for communication_bound
+ * (a live_comm_source; arg is the struct serve_inference). */
+struct analyze_comm_series;
+size_t serve_inference_comms(void *arg, struct analyze_comm_series *out, size_t cap);
+
 /* The gpuscope_inference_* and gpuscope_nccl_* families (nothing when the receiver is off). */
 void serve_inference_metrics(struct serve_inference *si, const struct prom_options *o,
                              struct strbuf *out);

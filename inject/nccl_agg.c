@@ -276,15 +276,17 @@ unsigned nccl_agg_format(const struct nccl_agg *a, const struct nccl_line_meta *
 	char share[32];
 	num(share, sizeof(share),
 	    a->last_window_ns ? (double)a->last_window_busy_ns / (double)a->last_window_ns : NAN);
-	int n = snprintf(
-	    buf, sizeof(buf),
-	    "{\"type\":\"nccl_process\",\"v\":1,\"pid\":%d,\"process\":\"%s\","
-	    "\"communicators\":%u,\"busy_s\":%.9f,\"window_s\":%.9f,"
-	    "\"window_busy_s\":%.9f,\"window_share\":%s,\"dropped\":%llu,"
-	    "\"foreign_proxy\":%llu,\"swept\":%llu,\"final\":%s}\n",
-	    m->pid, m->process, a->ncomm, (double)a->busy_ns / 1e9, (double)a->last_window_ns / 1e9,
-	    (double)a->last_window_busy_ns / 1e9, share, (unsigned long long)a->dropped,
-	    (unsigned long long)a->foreign_proxy, (unsigned long long)a->swept, m->final);
+	int n =
+	    snprintf(buf, sizeof(buf),
+	             "{\"type\":\"nccl_process\",\"v\":1,\"pid\":%d,\"process\":\"%s\","
+	             "\"communicators\":%u,\"busy_s\":%.9f,\"wall_s\":%.9f,\"window_s\":%.9f,"
+	             "\"window_busy_s\":%.9f,\"window_share\":%s,\"dropped\":%llu,"
+	             "\"foreign_proxy\":%llu,\"swept\":%llu,\"final\":%s}\n",
+	             m->pid, m->process, a->ncomm, (double)a->busy_ns / 1e9,
+	             a->last_ns > a->first_ns ? (double)(a->last_ns - a->first_ns) / 1e9 : 0.0,
+	             (double)a->last_window_ns / 1e9, (double)a->last_window_busy_ns / 1e9, share,
+	             (unsigned long long)a->dropped, (unsigned long long)a->foreign_proxy,
+	             (unsigned long long)a->swept, m->final);
 	if (n > 0 && (size_t)n < sizeof(buf)) {
 		emit(buf, (size_t)n, arg);
 		lines++;

@@ -133,3 +133,63 @@ int nccl_table_copy(struct nccl_table *t, struct nccl_series **out, unsigned *n,
 	pthread_mutex_unlock(&t->lock);
 	return *out ? 0 : -1;
 }
+
+static void top_kind(struct nccl_table *t, const struct nccl_series *p, struct nccl_window *w)
+{
+	double best = -1;
+	for (unsigned i = 0; i < t->n; i++) {
+		struct nccl_series *c = &t->s[i];
+		if (c->m.type != NCCL_MSG_COLL || c->m.pid != p->m.pid ||
+		    strcmp(c->m.process, p->m.process) || strcmp(c->workload, p->workload))
+			continue;
+		double dt = c->m.time_s - c->mark_time;
+		if (isnan(dt) || dt < 0) /* enqueue-only kinds have no time; judged by count */
+			dt = 0;
+		if (dt > best || (dt == best && c->m.count - c->mark_count > w->calls)) {
+			best = dt;
+			snprintf(w->collective, sizeof(w->collective), "%s", c->m.collective);
+			snprintf(w->timing, sizeof(w->timing), "%s", c->m.timing);
+			w->calls = c->m.count - c->mark_count;
+			w->bytes = c->m.bytes - c->mark_bytes;
+			w->busbw = c->m.busbw;
+			w->nranks = c->m.nranks;
+		}
+	}
+}
+
+unsigned nccl_table_windows(struct nccl_table *t, double now, double fresh_s,
+                            struct nccl_window *out, unsigned cap)
+{
+	unsigned n = 0;
+	pthread_mutex_lock(&t->lock);
+	for (unsigned i = 0; i < t->n && n < cap; i++) {
+		struct nccl_series *p = &t->s[i];
+		if (p->m.type != NCCL_MSG_PROCESS || now - p->received_at > fresh_s)
+			continue;
+		struct nccl_window *w = &out[n];
+		memset(w, 0, sizeof(*w));
+		w->pid = p->m.pid;
+		snprintf(w->process, sizeof(w->process), "%s", p->m.process);
+		snprintf(w->workload, sizeof(w->workload), "%s", p->workload);
+		w->window_s = isnan(p->m.wall_s) ? NAN : p->m.wall_s - p->mark_wall;
+		w->busy_s = p->m.busy_s - p->mark_busy;
+		w->busbw = NAN;
+		top_kind(t, p, w);
+		if (!(w->window_s > 0))
+			continue; /* nothing new since the last look */
+		n++;
+	}
+	/* Advance every mark only now, so each process saw its kinds' old marks. */
+	for (unsigned i = 0; i < t->n; i++) {
+		struct nccl_series *s = &t->s[i];
+		if (now - s->received_at > fresh_s)
+			continue;
+		s->mark_busy = s->m.busy_s;
+		s->mark_wall = s->m.wall_s;
+		s->mark_time = s->m.time_s;
+		s->mark_count = s->m.count;
+		s->mark_bytes = s->m.bytes;
+	}
+	pthread_mutex_unlock(&t->lock);
+	return n;
+}

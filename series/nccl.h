@@ -62,6 +62,19 @@ struct nccl_series {
 	struct nccl_msg m; /* the latest line */
 	char workload[NCCL_LABEL_MAX];
 	double received_at; /* wall seconds */
+	/* The line as the last nccl_table_windows() saw it (all 0 before). */
+	double mark_busy, mark_wall, mark_time, mark_count, mark_bytes;
+};
+
+/* One process's collectives between two nccl_table_windows() calls. */
+struct nccl_window {
+	int pid;
+	char process[NCCL_LABEL_MAX], workload[NCCL_LABEL_MAX];
+	double window_s, busy_s;
+	/* the kind that took the most time in it */
+	char collective[24], timing[16];
+	double calls, bytes, busbw;
+	int nranks;
 };
 
 struct nccl_table {
@@ -75,6 +88,10 @@ int nccl_table_init(struct nccl_table *t);
 void nccl_table_free(struct nccl_table *t);
 void nccl_table_add(struct nccl_table *t, const struct nccl_msg *m, const char *workload,
                     double now);
+/* Per process heard from within the last `fresh_s` seconds: what it did since the previous
+ * call (since it started, the first time); advances the marks.  Returns how many (<= cap). */
+unsigned nccl_table_windows(struct nccl_table *t, double now, double fresh_s,
+                            struct nccl_window *out, unsigned cap);
 /* A consistent copy (malloc'd; caller frees); counters[0] received, [1] folded. */
 int nccl_table_copy(struct nccl_table *t, struct nccl_series **out, unsigned *n,
                     uint64_t counters[2]);

@@ -90,6 +90,7 @@ class PluginTest(unittest.TestCase):
                     # two ranks: bus factor 2(n-1)/n = 1
                     self.assertAlmostEqual(c["busbw_bytes_per_s"], 4 * MiB / 0.0006, delta=1)
                     self.assertAlmostEqual(process(lines)["busy_s"], 0.0006, places=9)
+                    self.assertGreater(process(lines)["wall_s"], 0)
                 elif abi == 3:  # kernel channels, timed on the host only
                     self.assertEqual(c["timing"], "kernel")
                     self.assertEqual(c["timed"], 1)
@@ -230,6 +231,40 @@ finalize 0""")
             self.assertLessEqual(ratio, 1)
             self.assertGreaterEqual(harness.one(m, "gpuscope_nccl_messages_total"), 2)
             self.assertEqual(harness.one(m, "gpuscope_nccl_messages_folded_total"), 0)
+
+    def test_live_communication_bound(self):
+        # 300 ms of GPU time in one AllReduce within ~0.5 s of the process's life: over the
+        # default 30 % share, judged live (the figures are not in history).
+        tmp = tempfile.TemporaryDirectory()
+        self.addCleanup(tmp.cleanup)
+        sock = os.path.join(tmp.name, "inference.sock")
+        script = """init 0 0x77 2 0 tp
+sleep 200
+coll 1 0 AllReduce 67108864 ncclBfloat16 RING SIMPLE 1
+stop 1
+kch 1 1 0 1000000000
+kstop 1 1300000000
+sleep 300
+finalize 0
+"""
+        with harness.Agent("--history", os.path.join(tmp.name, "h.db"),
+                           "--inference-socket", sock) as agent:
+            play(script, abi=6, env={"GPUSCOPE_AGENT_SOCKET": sock})
+
+            def judged():
+                status, doc = agent.json("/api/v1/diagnosis")
+                vs = [v for v in doc.get("verdicts", []) if v["id"] == "communication_bound"]
+                return vs[0] if status == 200 and vs else None
+
+            v = agent.wait_for(judged, timeout=60, what="communication_bound")
+            ev = {e["name"]: e["value"] for e in v["evidence"]["values"]}
+            self.assertIn("fake_nccl (pid", v["evidence"]["text"])
+            self.assertGreater(ev["comm_share"], 0.3)
+            self.assertLess(ev["comm_share"], 1.0)
+            self.assertAlmostEqual(ev["comm_seconds"], 0.3, places=6)
+            self.assertEqual(ev["bytes_per_call"], 128 * MiB)
+            self.assertEqual(ev["calls"], 1)
+            self.assertIn("AllReduce", v["title"])
 
     def test_agent_without_lines_shows_nothing(self):
         with harness.Agent("--inference-socket", "none") as agent:
