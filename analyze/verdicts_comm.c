@@ -107,9 +107,15 @@ void analyze_check_comm(struct analyze_ctx *c, const struct analyze_comm_series 
 		    "tensor-parallel ranks on NVLink-connected GPUs of one node, and unset "
 		    "NCCL_ALGO/NCCL_PROTO overrides.",
 		    link_use * 100);
-	else
+	else if (!isnan(link_use))
 		analyze_setf(v->fix, sizeof(v->fix),
 		             "The interconnect is near its limit: use fewer tensor-parallel ranks "
 		             "(more replicas instead), overlap communication with compute (async "
 		             "TP, sequence parallelism), or move to GPUs with a faster link.");
+	else
+		analyze_setf(v->fix, sizeof(v->fix),
+		             "The link's bandwidth is not known here: compare the bus bandwidth with "
+		             "nccl-tests' all_reduce_perf on these GPUs.  Well below it, check the "
+		             "ranks talk over NVLink (`nvidia-smi topo -m`); near it, use fewer "
+		             "tensor-parallel ranks or overlap communication with compute.");
 }

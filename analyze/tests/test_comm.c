@@ -110,6 +110,7 @@ static void test_fix_follows_the_cause(void **state)
 	const struct analyze_verdict *v = find(r);
 	assert_true(isnan(analyze_evidence_value(v, "link_utilization")));
 	assert_true(isnan(analyze_evidence_value(v, "bus_bandwidth")));
+	assert_non_null(strstr(v->fix, "not known"));
 	analyze_result_free(r);
 }
 

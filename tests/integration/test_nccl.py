@@ -196,6 +196,69 @@ finalize 0
         self.assertEqual(c["count"] + process(lines)["dropped"], 20000)
 
 
+COMM_BOUND = """abi 6
+init 0 0x77 2 0 tp
+sleep 200
+coll 1 0 AllReduce 67108864 ncclBfloat16 RING SIMPLE 1
+stop 1
+kch 1 1 0 1000000000
+kstop 1 1300000000
+sleep 300
+finalize 0
+"""
+
+
+class RunTest(unittest.TestCase):
+    """`gpuscope run` sets NCCL_PROFILER_PLUGIN and prints the NCCL section."""
+
+    def run_cmd(self, script, *extra, env=None, rc=0):
+        tmp = tempfile.TemporaryDirectory()
+        self.addCleanup(tmp.cleanup)
+        path = os.path.join(tmp.name, "s.txt")
+        with open(path, "w") as f:
+            f.write(script)
+        e = dict(os.environ, GPUSCOPE_NCCL_LIB=LIB)
+        e.pop("NCCL_PROFILER_PLUGIN", None)
+        e.update(env or {})
+        p = subprocess.run([harness.BIN, "run", "--agent-socket", "none", "--no-energy"] +
+                           list(extra) + ["--", FAKE, path], capture_output=True, text=True,
+                           env=e, timeout=60)
+        self.assertEqual(p.returncode, rc, p.stdout + p.stderr)
+        return p
+
+    def test_summary_and_verdict(self):
+        p = self.run_cmd(COMM_BOUND)
+        self.assertIn("fake nccl ran", p.stdout)  # the program itself, unchanged
+        self.assertRegex(p.stderr, r"\d+\s+00000077 0/2\s+AllReduce\s+1\s+128 MiB\s+"
+                         r"300\.00 ms\s+300\.00 ms\s+447 MB/s ring/simple\s+gpu")
+        self.assertIn("300.00 ms inside collectives", p.stderr)
+        self.assertIn("verdict communication_bound (warning)", p.stderr)
+        self.assertIn("128.0 MiB on average", p.stderr)
+
+    def test_threshold_flag(self):
+        p = self.run_cmd(COMM_BOUND, "--threshold", "comm_share_max=0.95")
+        self.assertIn("inside collectives", p.stderr)
+        self.assertNotIn("verdict communication_bound", p.stderr)
+
+    def test_enqueue_only_is_not_judged(self):
+        p = self.run_cmd(COMM_BOUND.replace("abi 6", "abi 2"))
+        self.assertIn("enqueue", p.stderr)
+        self.assertIn("communication_bound not judged", p.stderr)
+
+    def test_user_plugin_is_kept(self):
+        p = subprocess.run([harness.BIN, "run", "--agent-socket", "none", "--no-energy", "--",
+                            "sh", "-c", "echo plugin=$NCCL_PROFILER_PLUGIN"],
+                           capture_output=True, text=True, timeout=30,
+                           env=dict(os.environ, GPUSCOPE_NCCL_LIB=LIB,
+                                    NCCL_PROFILER_PLUGIN="/opt/other.so"))
+        self.assertIn("plugin=/opt/other.so", p.stdout)
+        self.assertIn("NCCL: not measured (NCCL_PROFILER_PLUGIN is already /opt/other.so)",
+                      p.stderr)
+        p = self.run_cmd(COMM_BOUND, "--no-nccl", rc=2)  # the fake NCCL got no plugin
+        self.assertIn("NCCL_PROFILER_PLUGIN unset", p.stderr)
+        self.assertIn("NCCL: not measured (--no-nccl)", p.stderr)
+
+
 class AgentTest(unittest.TestCase):
     def test_agent_shows_nccl_series(self):
         tmp = tempfile.TemporaryDirectory()
