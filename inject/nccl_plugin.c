@@ -25,7 +25,8 @@
  *
  * Environment: GPUSCOPE_AGENT_SOCKET (else the agent's default paths; "none": off),
  * GPUSCOPE_INJECT_DIR, GPUSCOPE_NCCL_INTERVAL_MS (1000), GPUSCOPE_NCCL_EVENT_MASK (an
- * activation mask instead of ours), GPUSCOPE_NCCL_MAX_COMMS (64).
+ * activation mask instead of ours), GPUSCOPE_NCCL_MAX_COMMS (64), GPUSCOPE_NCCL_SWEEP_MS
+ * (2000).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -44,12 +45,17 @@
 
 #define NP_EXPORT __attribute__((visibility("default")))
 
-#define NP_EVENTS      1024 /* collectives in flight per communicator */
-#define NP_CHILDREN    8192 /* channel events in flight per communicator */
-#define NP_QUEUE       8192 /* finished collectives between drains (power of two) */
-#define NP_TRIES       8
-#define NP_DRAIN_MS    100
-#define NP_SWEEP_NS    2000000000ull /* enqueued this long ago and channels missing: done */
+#define NP_EVENTS   4096 /* collectives in flight per communicator */
+#define NP_CHILDREN 8192 /* channel events in flight per communicator */
+#define NP_QUEUE    8192 /* finished collectives between drains (power of two) */
+#define NP_TRIES    8
+#define NP_DRAIN_MS 100
+#define NP_SWEEP_MS 2000 /* enqueued this long ago and channels missing: done */
+/* Collectives swept without a single channel event before a communicator stops waiting for
+ * them: NCCL 2.26-2.27 send kernel-channel events only where a proxy thread is involved
+ * (network), so an NVLink-only communicator would otherwise hold every collective's slot
+ * for the sweep time. */
+#define NP_EMPTY_MAX   8
 #define NP_INTERVAL_MS 1000
 
 enum { NP_TAG_EVENT = 0x5a, NP_TAG_KERNEL, NP_TAG_PROXY };
@@ -83,6 +89,7 @@ struct np_comm {
 	uint32_t index;
 	int abi, nranks;
 	bool kernel_events; /* KernelCh is in the mask and the ABI has it */
+	_Atomic uint32_t kernels_seen, swept_empty;
 	_Atomic uint64_t hash;
 	_Atomic uint32_t next_event, next_child;
 	struct np_event ev[NP_EVENTS];
@@ -100,6 +107,7 @@ static struct np_state {
 	bool started, stop, thread_on;
 	pthread_t thread;
 	int owner_pid, live, max_comms;
+	uint64_t sweep_ns;
 	unsigned interval_ms;
 	struct np_comm *comms[NCCL_AGG_COMMS_MAX];
 	struct nccl_agg agg;
@@ -221,8 +229,11 @@ static void finish(struct np_event *e, bool swept)
 		d.start = e->t_start;
 		d.dur = d.enqueue;
 	}
-	if (swept)
+	if (swept) {
 		atomic_fetch_add_explicit(&g_np.swept, 1, memory_order_relaxed);
+		if (!atomic_load(&e->kernels))
+			atomic_fetch_add_explicit(&e->comm->swept_empty, 1, memory_order_relaxed);
+	}
 	queue_push(&d);
 	atomic_store(&e->state, SLOT_FREE);
 }
@@ -275,7 +286,11 @@ static void *start_event(struct np_comm *c, const struct np_descr *d)
 			atomic_store(&e->cpu_max, 0);
 			atomic_store(&e->kernels, 0);
 			atomic_store(&e->proxies, 0);
-			int pre = c->kernel_events && d->channels > 0 ? d->channels : 0;
+			bool wait = c->kernel_events &&
+			            (atomic_load_explicit(&c->kernels_seen, memory_order_relaxed) ||
+			             atomic_load_explicit(&c->swept_empty, memory_order_relaxed) <
+			                 NP_EMPTY_MAX);
+			int pre = wait && d->channels > 0 ? d->channels : 0;
 			atomic_store(&e->prepaid, pre);
 			atomic_store(&e->refs, 1 + pre);
 			e->t_start = now_ns();
@@ -297,6 +312,9 @@ static void *start_event(struct np_comm *c, const struct np_descr *d)
 		return NULL;
 	}
 	/* Announced channels were paid for at the start; others take a reference now. */
+	if (d->type == NCCL_PROFILE_KERNEL_CH &&
+	    !atomic_load_explicit(&c->kernels_seen, memory_order_relaxed))
+		atomic_store_explicit(&c->kernels_seen, 1, memory_order_relaxed);
 	bool paid = d->type == NCCL_PROFILE_KERNEL_CH && atomic_fetch_sub(&p->prepaid, 1) > 0;
 	if (!paid && !ref_if_live(&p->refs)) {
 		atomic_fetch_add_explicit(&g_np.late, 1, memory_order_relaxed);
@@ -501,7 +519,7 @@ static void drain_locked(bool sweep_all)
 			struct np_event *e = &c->ev[k];
 			uint64_t enq = atomic_load(&e->t_enq);
 			if (atomic_load(&e->state) == SLOT_ACTIVE &&
-			    (sweep_all || (enq && now - enq > NP_SWEEP_NS)))
+			    (sweep_all || (enq && now - enq > g_np.sweep_ns)))
 				finish(e, true);
 		}
 	}

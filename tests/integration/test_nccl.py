@@ -123,6 +123,19 @@ class PluginTest(unittest.TestCase):
         self.assertAlmostEqual(c["time_s"], 4e-6, places=12)
         self.assertEqual(process(lines)["swept"], 1)
 
+    def test_communicator_without_channel_events_stops_waiting(self):
+        # An NVLink-only communicator on NCCL 2.26-2.27 announces channels but sends no
+        # channel events: after 8 swept collectives the plugin stops waiting for them, so
+        # the 9th is finished at its enqueue, not held in its slot.
+        script = "init 0 7 2 0\n" + "".join(
+            "coll %d 0 AllReduce 1024 ncclFloat32 RING LL 2\nstop %d\n" % (i, i)
+            for i in range(1, 9)) + "sleep 600\ncoll 9 0 AllReduce 1024 ncclFloat32 " \
+            "RING LL 2\nstop 9\nfinalize 0\n"
+        _, lines = play(script, abi=4, env={"GPUSCOPE_NCCL_SWEEP_MS": "100"})
+        (c,) = colls(lines)
+        self.assertEqual((c["count"], c["timing"], c["enqueue_only"]), (9, "enqueue", 9))
+        self.assertEqual(process(lines)["swept"], 8)
+
     def test_sizes_and_bus_factors(self):
         script = """init 0 9 4 1 dp
 coll 1 0 AllGather 1000 ncclFloat16 RING SIMPLE 1
