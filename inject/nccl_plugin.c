@@ -235,6 +235,9 @@ static void finish(struct np_event *e, bool swept)
 			atomic_fetch_add_explicit(&e->comm->swept_empty, 1, memory_order_relaxed);
 	}
 	queue_push(&d);
+	/* A free slot has no enqueue time, so the sweep never takes one just claimed again
+	 * for a collective of its own before its fields are reset. */
+	atomic_store(&e->t_enq, 0);
 	atomic_store(&e->state, SLOT_FREE);
 }
 
