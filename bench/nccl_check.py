@@ -18,6 +18,8 @@ and compares, per rank:
       --sweep 1,8,32,128,512
   # one GPU (PyTorch's bundled NCCL, a one-rank communicator):
   python3 bench/nccl_check.py --plugin build/libgpuscope-nccl.so --ranks 1 --ar-mib 64
+  # the plugin's cost: step time without and with it (3 rounds each, the best of each)
+  python3 bench/nccl_check.py --plugin build/libgpuscope-nccl.so --ranks 2 --overhead
   # the verdict as gpuscope prints it (the plugin is set by run):
   build/gpuscope run --no-energy -- python3 bench/nccl_check.py --ranks 2 --ar-mib 512
 """
@@ -128,13 +130,42 @@ def main():
     ap.add_argument("--warmup", type=int, default=20)
     ap.add_argument("--threshold", type=float, default=0.3)
     ap.add_argument("--sweep", help="AllReduce sizes in MiB, one child each: 1,8,32,128")
+    ap.add_argument("--overhead", action="store_true",
+                    help="run the loop without and with the plugin; print the step time ratio")
+    ap.add_argument("--no-plugin", action="store_true",
+                    help="time the loop without the plugin and print its step time")
     ap.add_argument("--outdir", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.no_plugin:  # one timed loop, no comparison; the plugin only under --overhead
+        if not os.environ.get("GPUSCOPE_NCCL_KEEP"):
+            os.environ.pop("NCCL_PROFILER_PLUGIN", None)
+        args.outdir = tempfile.mkdtemp()
+        run_one(args)
+        loops = [json.load(open(p)) for p in glob.glob(os.path.join(args.outdir, "*.json"))]
+        print("step_s %.9f" % max(lp["wall_s"] / lp["allreduces"] for lp in loops))
+        return
     plugin = args.plugin or os.environ.get("NCCL_PROFILER_PLUGIN")
     if not plugin:
         sys.exit("nccl_check: give --plugin or set NCCL_PROFILER_PLUGIN")
     os.environ["NCCL_PROFILER_PLUGIN"] = os.path.abspath(plugin) if os.path.exists(plugin) \
         else plugin
+    if args.overhead:
+        base = [sys.executable, __file__, "--no-plugin", "--ranks", str(args.ranks), "--n",
+                str(args.n), "--matmuls", str(args.matmuls), "--ar-mib", str(args.ar_mib),
+                "--steps", str(args.steps), "--warmup", str(args.warmup)]
+        env_off = dict(os.environ)
+        env_off.pop("NCCL_PROFILER_PLUGIN", None)
+        env_on = dict(env_off, NCCL_PROFILER_PLUGIN=os.environ["NCCL_PROFILER_PLUGIN"],
+                      GPUSCOPE_NCCL_KEEP="1")
+        times = {"without": [], "with": []}
+        for _ in range(3):  # alternate, so drift hits both
+            for name, env in (("without", env_off), ("with", env_on)):
+                out = subprocess.run(base, env=env, capture_output=True, text=True).stdout
+                times[name].append(float(out.split("step_s ")[1].split()[0]))
+        off, on = min(times["without"]), min(times["with"])
+        print("step time without the plugin %.1f us, with %.1f us: overhead %+.2f %%" % (
+            off * 1e6, on * 1e6, (on - off) / off * 100))
+        return
     if args.sweep:
         ok = True
         for mib in args.sweep.split(","):
