@@ -42,12 +42,13 @@
 #include "inject/emit.h"
 #include "inject/nccl_abi.h"
 #include "inject/nccl_agg.h"
+#include "inject/nccl_descr.h"
+#include "inject/nccl_queue.h"
 
 #define NP_EXPORT __attribute__((visibility("default")))
 
 #define NP_EVENTS   4096 /* collectives in flight per communicator */
 #define NP_CHILDREN 8192 /* channel events in flight per communicator */
-#define NP_QUEUE    8192 /* finished collectives between drains (power of two) */
 #define NP_TRIES    8
 #define NP_DRAIN_MS 100
 #define NP_SWEEP_MS 2000 /* enqueued this long ago and channels missing: done */
@@ -96,11 +97,6 @@ struct np_comm {
 	struct np_child ch[NP_CHILDREN];
 };
 
-struct np_cell {
-	_Atomic size_t seq;
-	struct nccl_done rec;
-};
-
 static struct np_state {
 	pthread_mutex_t lock; /* init/finalize and the reporter; never NCCL's event path */
 	pthread_cond_t wake;
@@ -114,10 +110,7 @@ static struct np_state {
 	struct emit_sock sock;
 	char process[32 * 6];
 	_Atomic uint64_t dropped, foreign, late, swept;
-	/* the queue: many producers (NCCL's threads), one consumer (the reporter) */
-	struct np_cell cell[NP_QUEUE];
-	_Atomic size_t enq;
-	size_t deq;
+	struct nccl_queue queue; /* NCCL's threads push, the reporter pops */
 } g_np = {.lock = PTHREAD_MUTEX_INITIALIZER, .wake = PTHREAD_COND_INITIALIZER};
 
 static uint64_t now_ns(void)
@@ -125,52 +118,6 @@ static uint64_t now_ns(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-/* ---- the queue (Vyukov's bounded MPMC, used with one consumer) ---- */
-
-static void queue_init(void)
-{
-	for (size_t i = 0; i < NP_QUEUE; i++)
-		atomic_store_explicit(&g_np.cell[i].seq, i, memory_order_relaxed);
-	atomic_store(&g_np.enq, 0);
-	g_np.deq = 0;
-}
-
-static void queue_push(const struct nccl_done *d)
-{
-	size_t pos = atomic_load_explicit(&g_np.enq, memory_order_relaxed);
-	for (;;) {
-		struct np_cell *c = &g_np.cell[pos & (NP_QUEUE - 1)];
-		size_t seq = atomic_load_explicit(&c->seq, memory_order_acquire);
-		intptr_t diff = (intptr_t)seq - (intptr_t)pos;
-		if (diff == 0) {
-			if (atomic_compare_exchange_weak_explicit(&g_np.enq, &pos, pos + 1,
-			                                          memory_order_relaxed,
-			                                          memory_order_relaxed)) {
-				c->rec = *d;
-				atomic_store_explicit(&c->seq, pos + 1, memory_order_release);
-				return;
-			}
-		} else if (diff < 0) {
-			atomic_fetch_add_explicit(&g_np.dropped, 1, memory_order_relaxed);
-			return; /* full: the reporter is behind; count, never wait */
-		} else {
-			pos = atomic_load_explicit(&g_np.enq, memory_order_relaxed);
-		}
-	}
-}
-
-static bool queue_pop(struct nccl_done *out)
-{
-	struct np_cell *c = &g_np.cell[g_np.deq & (NP_QUEUE - 1)];
-	size_t seq = atomic_load_explicit(&c->seq, memory_order_acquire);
-	if (seq != g_np.deq + 1)
-		return false;
-	*out = c->rec;
-	atomic_store_explicit(&c->seq, g_np.deq + NP_QUEUE, memory_order_release);
-	g_np.deq++;
-	return true;
 }
 
 /* ---- events (NCCL's threads) ---- */
@@ -234,7 +181,8 @@ static void finish(struct np_event *e, bool swept)
 		if (!atomic_load(&e->kernels))
 			atomic_fetch_add_explicit(&e->comm->swept_empty, 1, memory_order_relaxed);
 	}
-	queue_push(&d);
+	if (!nccl_queue_push(&g_np.queue, &d)) /* the reporter is behind: count, never wait */
+		atomic_fetch_add_explicit(&g_np.dropped, 1, memory_order_relaxed);
 	/* A free slot has no enqueue time, so the sweep never takes one just claimed again
 	 * for a collective of its own before its fields are reset. */
 	atomic_store(&e->t_enq, 0);
@@ -247,20 +195,7 @@ static void unref(struct np_event *e)
 		finish(e, false);
 }
 
-/* What every descriptor version says, normalised. */
-struct np_descr {
-	uint64_t type;
-	void *parent;
-	enum nccl_kind kind;
-	enum nccl_algo algo;
-	enum nccl_proto proto;
-	uint64_t count, hash, ptimer;
-	unsigned type_size;
-	int channels;
-	pid_t pid;
-};
-
-static void *start_event(struct np_comm *c, const struct np_descr *d)
+static void *start_event(struct np_comm *c, const struct nccl_descr *d)
 {
 	if (d->hash) {
 		uint64_t zero = 0;
@@ -396,112 +331,21 @@ static ncclResult_t np_record_v1(void *h, int state, void *args)
 	return NCCL_OK;
 }
 
-/* ---- descriptors, one adapter per layout ---- */
+/* ---- descriptors: one reader per layout (nccl_descr.c) ---- */
 
-static ncclResult_t start_v1(void *ctx, void **h, void *descr)
-{
-	const struct nccl_descr_v1 *e = descr;
-	struct np_descr d = {.type = e->type, .parent = e->parentObj, .pid = e->proxyOp.pid};
-	if (e->type == NCCL_PROFILE_COLL) {
-		d.kind = nccl_kind_of_v1(e->coll.func);
-		d.algo = nccl_algo_of_v1(e->coll.algo);
-		d.proto = nccl_proto_of_v1(e->coll.proto);
-		d.count = e->coll.count;
-		d.type_size = nccl_type_size_v1(e->coll.datatype);
-		d.hash = e->coll.commHash;
-	} else if (e->type == NCCL_PROFILE_P2P) {
-		d.kind = nccl_kind_of_v1(e->p2p.func);
-		d.count = e->p2p.count;
-		d.type_size = nccl_type_size_v1(e->p2p.datatype);
-		d.hash = e->p2p.commHash;
+#define START_VN(v)                                                      \
+	static ncclResult_t start_v##v(void *ctx, void **h, void *descr) \
+	{                                                                \
+		struct nccl_descr d;                                     \
+		nccl_descr_read_v##v(descr, &d);                         \
+		*h = ctx ? start_event(ctx, &d) : NULL;                  \
+		return NCCL_OK;                                          \
 	}
-	*h = ctx ? start_event(ctx, &d) : NULL;
-	return NCCL_OK;
-}
-
-static ncclResult_t start_v2(void *ctx, void **h, void *descr)
-{
-	const struct nccl_descr_v2 *e = descr;
-	struct np_descr d = {.type = e->type, .parent = e->parentObj, .pid = e->proxyOp.pid};
-	if (e->type == NCCL_PROFILE_COLL) {
-		d.kind = nccl_kind_of(e->coll.func);
-		d.algo = nccl_algo_of(e->coll.algo);
-		d.proto = nccl_proto_of(e->coll.proto);
-		d.count = e->coll.count;
-		d.type_size = nccl_type_size(e->coll.datatype);
-		d.hash = e->coll.commHash;
-	} else if (e->type == NCCL_PROFILE_P2P) {
-		d.kind = nccl_kind_of(e->p2p.func);
-		d.count = e->p2p.count;
-		d.type_size = nccl_type_size(e->p2p.datatype);
-		d.hash = e->p2p.commHash;
-	}
-	*h = ctx ? start_event(ctx, &d) : NULL;
-	return NCCL_OK;
-}
-
-static ncclResult_t start_v3(void *ctx, void **h, void *descr)
-{
-	const struct nccl_descr_v3 *e = descr;
-	struct np_descr d = {.type = e->type, .parent = e->parentObj, .pid = e->proxyOp.pid};
-	if (e->type == NCCL_PROFILE_COLL) {
-		d.kind = nccl_kind_of(e->coll.func);
-		d.algo = nccl_algo_of(e->coll.algo);
-		d.proto = nccl_proto_of(e->coll.proto);
-		d.count = e->coll.count;
-		d.type_size = nccl_type_size(e->coll.datatype);
-		d.hash = e->coll.commHash;
-		d.channels = e->coll.nMaxChannels;
-	} else if (e->type == NCCL_PROFILE_P2P) {
-		d.kind = nccl_kind_of(e->p2p.func);
-		d.count = e->p2p.count;
-		d.type_size = nccl_type_size(e->p2p.datatype);
-		d.hash = e->p2p.commHash;
-	}
-	*h = ctx ? start_event(ctx, &d) : NULL;
-	return NCCL_OK;
-}
-
-/* v4's descriptor differs from v5's only in the width of `type` (padding to 8 either way),
- * so from `parentObj` on both are read through the v5 layout (static asserts in nccl_abi.h). */
-static void fill_v4(struct np_descr *d, const struct nccl_descr_v5 *e)
-{
-	if (d->type == NCCL_PROFILE_COLL) {
-		d->kind = nccl_kind_of(e->coll.func);
-		d->algo = nccl_algo_of(e->coll.algo);
-		d->proto = nccl_proto_of(e->coll.proto);
-		d->count = e->coll.count;
-		d->type_size = nccl_type_size(e->coll.datatype);
-		d->channels = e->coll.nChannels;
-	} else if (d->type == NCCL_PROFILE_P2P) {
-		d->kind = nccl_kind_of(e->p2p.func);
-		d->count = e->p2p.count;
-		d->type_size = nccl_type_size(e->p2p.datatype);
-		d->channels = e->p2p.nChannels;
-	} else if (d->type == NCCL_PROFILE_KERNEL_CH) {
-		d->ptimer = e->kernelCh.pTimer;
-	} else if (d->type == NCCL_PROFILE_PROXY_OP) {
-		d->pid = e->proxyOp.pid;
-	}
-}
-
-static ncclResult_t start_v4(void *ctx, void **h, void *descr)
-{
-	const struct nccl_descr_v4 *e = descr;
-	struct np_descr d = {.type = e->type, .parent = e->parentObj};
-	fill_v4(&d, (const struct nccl_descr_v5 *)descr);
-	*h = ctx ? start_event(ctx, &d) : NULL;
-	return NCCL_OK;
-}
-
-static ncclResult_t start_v5(void *ctx, void **h, void *descr)
-{
-	const struct nccl_descr_v5 *e = descr;
-	struct np_descr d = {.type = e->type, .parent = e->parentObj};
-	fill_v4(&d, e);
-	*h = ctx ? start_event(ctx, &d) : NULL;
-	return NCCL_OK;
-}
+START_VN(1)
+START_VN(2)
+START_VN(3)
+START_VN(4)
+START_VN(5)
 
 /* ---- the reporter (our thread) ---- */
 
@@ -534,7 +378,7 @@ static void drain_locked(bool sweep_all)
 		}
 	}
 	struct nccl_done d;
-	while (queue_pop(&d))
+	while (nccl_queue_pop(&g_np.queue, &d))
 		nccl_agg_add(&g_np.agg, &d);
 	for (unsigned i = 0; i < g_np.agg.ncomm; i++)
 		if (g_np.comms[i])
@@ -671,7 +515,7 @@ static void start_locked(void)
 		for (int i = 0; i < NCCL_AGG_COMMS_MAX; i++)
 			g_np.comms[i] = NULL; /* a parent's are not ours to free or report */
 		nccl_agg_init(&g_np.agg, now_ns());
-		queue_init();
+		nccl_queue_init(&g_np.queue);
 		char comm[32] = "";
 		int fd = open("/proc/self/comm", O_RDONLY | O_CLOEXEC);
 		if (fd >= 0) {
