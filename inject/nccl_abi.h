@@ -4,9 +4,9 @@
  * symbols ncclProfiler_v6 ... ncclProfiler_v1, newest first, each a struct of a name and five
  * function pointers.  We build without NCCL, so the layouts are written here from NVIDIA's
  * src/include/plugin/profiler/profiler_v{1..6}.h (NCCL 2.23.4 ... 2.29) and checked against
- * them field by field; tests/inject/fake_nccl.c lays descriptors out with these same types,
- * so a wrong offset here would pass there: the offsets that matter are also pinned by the
- * static asserts at the end, taken from the NVIDIA headers compiled on x86-64.
+ * them field by field.  tests/inject/fake_nccl.c writes descriptors byte by byte at the
+ * offsets of NVIDIA's headers, independently of these types, and the offsets that matter are
+ * also pinned by the static asserts at the end (NVIDIA's headers compiled on x86-64).
  *
  * What changed per version (only what we read):
  *   v1 2.23  init(ctx, mask); descriptor type uint8; coll.func/datatype/algo/proto uint8
