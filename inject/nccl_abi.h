@@ -6,7 +6,7 @@
  * src/include/plugin/profiler/profiler_v{1..6}.h (NCCL 2.23.4 ... 2.29) and checked against
  * them field by field.  tests/inject/fake_nccl.c writes descriptors byte by byte at the
  * offsets of NVIDIA's headers, independently of these types, and the offsets that matter are
- * also pinned by the static asserts at the end (NVIDIA's headers compiled on x86-64).
+ * also pinned by the static asserts at the end (worked out from those headers for x86-64).
  *
  * What changed per version (only what we read):
  *   v1 2.23  init(ctx, mask); descriptor type uint8; coll.func/datatype/algo/proto uint8
@@ -268,7 +268,7 @@ struct nccl_profiler_v5 { /* v5 and v6 */
 	ncclResult_t (*finalize)(void *ctx);
 };
 
-/* Offsets from NVIDIA's headers compiled with gcc on x86-64. */
+/* Offsets worked out from NVIDIA's headers for x86-64 (and aarch64: same alignment). */
 #if defined(__x86_64__) || defined(__aarch64__)
 _Static_assert(offsetof(struct nccl_descr_v1, coll.func) == 48, "v1 coll.func");
 _Static_assert(offsetof(struct nccl_descr_v1, coll.count) == 72, "v1 coll.count");
