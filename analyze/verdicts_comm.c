@@ -113,9 +113,10 @@ void analyze_check_comm(struct analyze_ctx *c, const struct analyze_comm_series 
 		             "(more replicas instead), overlap communication with compute (async "
 		             "TP, sequence parallelism), or move to GPUs with a faster link.");
 	else
-		analyze_setf(v->fix, sizeof(v->fix),
-		             "The link's bandwidth is not known here: compare the bus bandwidth with "
-		             "nccl-tests' all_reduce_perf on these GPUs.  Well below it, check the "
-		             "ranks talk over NVLink (`nvidia-smi topo -m`); near it, use fewer "
-		             "tensor-parallel ranks or overlap communication with compute.");
+		analyze_setf(
+		    v->fix, sizeof(v->fix),
+		    "The link's bandwidth is not known here: compare the bus bandwidth with "
+		    "nccl-tests' all_reduce_perf on these GPUs.  Well below it, check the "
+		    "ranks talk over NVLink (`nvidia-smi topo -m`); near it, use fewer "
+		    "tensor-parallel ranks or overlap communication with compute.");
 }

@@ -69,8 +69,8 @@ struct run_summary {
 
 void run_summary_init(struct run_summary *s);
 void run_summary_free(struct run_summary *s);
-/* One line of an inject-PID.jsonl or nccl-PID.jsonl file.  Returns 1 for an inference, 0 for another line we
- * know (status, exit), -1 for a line we do not understand. */
+/* One line of an inject-PID.jsonl or nccl-PID.jsonl file.  Returns 1 for an inference, 0 for
+ * another line we know (status, exit), -1 for a line we do not understand. */
 int run_summary_add_line(struct run_summary *s, const char *line, size_t len);
 /* A line for the notes printed above the tables. */
 void run_summary_note(struct run_summary *s, const char *fmt, ...)

@@ -369,8 +369,8 @@ size_t serve_inference_comms(void *arg, struct analyze_comm_series *out, size_t 
 	struct nccl_window w[32];
 	if (!si || !si->running)
 		return 0;
-	unsigned n = nccl_table_windows(&si->nccl, wall_now(), 120, w,
-	                                cap < 32 ? (unsigned)cap : 32);
+	unsigned n =
+	    nccl_table_windows(&si->nccl, wall_now(), 120, w, cap < 32 ? (unsigned)cap : 32);
 	struct board_snapshot snap;
 	bool have = si->board && board_snapshot(si->board, &snap) == 0;
 	for (unsigned i = 0; i < n; i++) {

@@ -1,6 +1,7 @@
 /* fuzz_inference.c - what injected libraries send and write: the agent's datagram parsers
- * (series/inference.c, and series/nccl.c for the NCCL plugin's lines), `gpuscope run`'s JSON-lines reader (cmd/run_summary.c) and the
- * CUPTI activity record decoder (inject/records.c) over bytes laid out as records. */
+ * (series/inference.c, and series/nccl.c for the NCCL plugin's lines), `gpuscope run`'s JSON-lines
+ * reader (cmd/run_summary.c) and the CUPTI activity record decoder (inject/records.c) over bytes
+ * laid out as records. */
 #include "cmd/run_summary.h"
 #include "fuzz/fuzz.h"
 #include "inject/records.h"
