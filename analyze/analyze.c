@@ -104,6 +104,8 @@ void analyze_config_default(struct analyze_config *cfg)
 	    .shard_mem_skew = 1.2,
 	    .shard_util_skew = 1.3,
 	    .shard_util_min = 0.1,
+	    .comm_share_max = 0.3,
+	    .comm_small_bytes = 1048576,
 	    .xid_critical = {48, 63, 64, 79, 94, 95},
 	    .nxid_critical = 6,
 	    .price_per_gpu_hour = NAN,
@@ -345,6 +347,8 @@ static bool input_valid(const struct analyze_input *in)
 		return false;
 	if (in->ngroups && !in->groups)
 		return false;
+	if (in->ncomms && !in->comms)
+		return false;
 	for (size_t i = 0; i < in->ngpus; i++) {
 		const struct analyze_gpu_series *g = &in->gpus[i];
 		if (!(g->step > 0) || !isfinite(g->step) || (g->nprocs && !g->procs))
@@ -429,6 +433,8 @@ int analyze_run(const struct analyze_input *in, const struct analyze_config *cfg
 	}
 	for (size_t i = 0; i < in->ngroups; i++)
 		analyze_check_shards(c, &in->groups[i]);
+	for (size_t i = 0; i < in->ncomms; i++)
+		analyze_check_comm(c, &in->comms[i]);
 	if (c->oom)
 		goto err;
 	free(c);

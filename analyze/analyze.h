@@ -92,6 +92,7 @@ enum analyze_signal {
 #define ANALYZE_HARDWARE_HEALTH      "hardware_health"
 #define ANALYZE_LAUNCH_BOUND         "launch_bound"
 #define ANALYZE_BURSTY               "bursty"
+#define ANALYZE_COMMUNICATION_BOUND  "communication_bound"
 
 /* One process on one GPU, sampled on the GPU's grid (same t0, step, n). */
 struct analyze_process_series {
@@ -128,11 +129,31 @@ struct analyze_tp_group {
 	size_t n;
 };
 
+/* One process's NCCL collectives over a window (libgpuscope-nccl.so, docs/nccl.md).
+ * Strings are copied in, so a caller can fill these from a table it then unlocks. */
+struct analyze_comm_series {
+	unsigned pid;
+	char process[64], workload[64];
+	long gpu_index;      /* index into analyze_input.gpus it runs on; -1: not known */
+	char gpu_uuid[96];   /* or its UUID, matched against the input's GPUs; "": none */
+	double window_s;     /* wall time judged */
+	double busy_s;       /* of it, inside collectives (union over its communicators) */
+	char collective[24]; /* the kind that took the most time, e.g. "AllReduce" */
+	char timing[16];     /* how that kind was timed: "gpu", "kernel", "proxy", "enqueue" */
+	double calls;        /* its calls */
+	double bytes_per_call;
+	double busbw;            /* its achieved bus bandwidth, bytes/s; NaN: not known */
+	int nranks;              /* ranks of its communicator; 0: not known */
+	double link_bytes_per_s; /* NVLink bandwidth of the GPU, one direction; NaN: not known */
+};
+
 struct analyze_input {
 	const struct analyze_gpu_series *gpus;
 	size_t ngpus;
 	const struct analyze_tp_group *groups;
 	size_t ngroups;
+	const struct analyze_comm_series *comms; /* may be NULL with ncomms 0 */
+	size_t ncomms;
 };
 
 /* Price of one GPU-hour for models whose NVML name contains `match`
@@ -191,6 +212,10 @@ struct analyze_config {
 	double shard_mem_skew;  /* TP group: max/min memory at or above (1.2) */
 	double shard_util_skew; /* TP group: max/min utilization at or above (1.3) */
 	double shard_util_min;  /* utilization skew judged only when max >= this (0.1) */
+
+	double comm_share_max;   /* communication bound: collectives above this share of the
+	                          * process's wall time (0.3) */
+	double comm_small_bytes; /* ... calls below this size are latency-bound (1 MiB) */
 
 	int xid_critical[ANALYZE_XID_CRITICAL_MAX]; /* Xid codes that make hardware_health */
 	size_t nxid_critical;                       /* critical; default: 48 63 64 79 94 95 */

@@ -41,6 +41,7 @@ static const struct {
     FIELD(launch_util_min, 0, 1),        FIELD(launch_sm_ratio, 0, 1),
     FIELD(bursty_peak_min, 0, 1),        FIELD(bursty_active_min, 0, 1),
     FIELD(bursty_duty_max, 0, 1),        FIELD(bursty_burst_max_s, 0, 86400),
+    FIELD(comm_share_max, 0, 1),         FIELD(comm_small_bytes, 0, 1e15),
 };
 #undef FIELD
 

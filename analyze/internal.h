@@ -90,6 +90,7 @@ void analyze_check_vram(struct analyze_ctx *c, size_t gi, const struct analyze_g
 void analyze_check_growth(struct analyze_ctx *c, size_t gi, const struct analyze_gpu_series *g);
 void analyze_check_health(struct analyze_ctx *c, size_t gi, const struct analyze_gpu_series *g);
 void analyze_check_shards(struct analyze_ctx *c, const struct analyze_tp_group *grp);
+void analyze_check_comm(struct analyze_ctx *c, const struct analyze_comm_series *cs);
 void analyze_summarize(const struct analyze_config *cfg, size_t gi,
                        const struct analyze_gpu_series *g, struct analyze_gpu_summary *s);
 

@@ -151,6 +151,30 @@ double analyze_pcie_lane_bytes_per_s(double gen)
 	return pcie_lane_gbps[(size_t)gen] * 1e9;
 }
 
+/* NVLink per GPU: links and GB/s per link per direction (NVLink 2, 3 and 4 run 25 GB/s a
+ * link, NVLink 5 50 GB/s).  PCIe boards first: a bridge, if any, is not known. */
+static const struct {
+	const char *match;
+	double links, gbps;
+} nvlink_models[] = {
+    {"PCIe", 0, 0},    {"H800", 8, 25},   {"H100", 18, 25}, {"H200", 18, 25},
+    {"GH200", 18, 25}, {"A800", 8, 25},   {"A100", 12, 25}, {"V100", 6, 25},
+    {"B200", 18, 50},  {"GB200", 18, 50}, {"B300", 18, 50}, {"B100", 18, 50},
+};
+
+double analyze_nvlink_bytes_per_s(const char *model, double links)
+{
+	for (size_t i = 0; i < sizeof(nvlink_models) / sizeof(nvlink_models[0]); i++) {
+		if (!analyze_model_matches(model, nvlink_models[i].match))
+			continue;
+		if (nvlink_models[i].links == 0)
+			return NAN;
+		double n = isnan(links) || links <= 0 ? nvlink_models[i].links : links;
+		return n * nvlink_models[i].gbps * 1e9;
+	}
+	return NAN;
+}
+
 const char *analyze_xid_name(int code)
 {
 	return xid_name(code);

@@ -37,6 +37,11 @@ const struct analyze_gpu_model *analyze_gpu_model_smallest_fit(double need, doub
  * generation (after line encoding), NaN for an unknown generation. */
 double analyze_pcie_lane_bytes_per_s(double gen);
 
+/* NVLink bandwidth of one GPU in one direction, bytes per second: `links` links up (NaN:
+ * the model's full count) times its generation's per-link rate; NaN for a model without
+ * NVLink or not in the table. */
+double analyze_nvlink_bytes_per_s(const char *model, double links);
+
 /* A short human name for an Xid code, or NULL. */
 const char *analyze_xid_name(int code);
 

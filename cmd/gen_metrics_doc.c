@@ -5,6 +5,7 @@
 
 #include "export/prom_procs.h"
 #include "series/inference.h"
+#include "series/nccl.h"
 #include "series/metric_table.h"
 
 int main(void)
@@ -138,5 +139,25 @@ int main(void)
 	     "inference messages. |");
 	puts("| `gpuscope_inference_messages_folded_total` | counter | Inferences counted under "
 	     "`_other` because the cap was reached. |");
+	puts("\n## NCCL collectives\n");
+	puts("Figures of programs whose NCCL loaded libgpuscope-nccl.so (`NCCL_PROFILER_PLUGIN`, "
+	     "docs/nccl.md), over the same socket; absent until the first line arrives. Labels of "
+	     "the per-collective series: `process`, `workload`, `comm` (NCCL's communicator hash), "
+	     "`rank`, `collective` (AllReduce, AllGather, ReduceScatter, Broadcast, Reduce, Send, "
+	     "Recv, Other), `algorithm`, `protocol` and `timing` (`gpu`: GPU timers, NCCL 2.27+; "
+	     "`kernel`: kernel-channel events seen by the host, 2.26; `proxy`: network proxy "
+	     "operations; `enqueue`: the call only, older NCCLs). Per-process series "
+	     "(`busy_seconds_total`, `time_ratio`) are labelled `process`, `workload`, `pid`. "
+	     "At most 256 series; later ones are counted in "
+	     "`gpuscope_nccl_messages_folded_total`.\n");
+	puts("| native series | type | description |");
+	puts("|---|---|---|");
+#define DOC_NCCL_ROW(suffix, type, help) \
+	printf("| `gpuscope_nccl_%s` | %s | %s |\n", suffix, type, help);
+	NCCL_FAMILIES(DOC_NCCL_ROW)
+#undef DOC_NCCL_ROW
+	puts("| `gpuscope_nccl_messages_total` | counter | NCCL lines received. |");
+	puts("| `gpuscope_nccl_messages_folded_total` | counter | NCCL lines not shown because "
+	     "the series cap was reached. |");
 	return 0;
 }

@@ -39,7 +39,11 @@ struct live_diagnosis {
 	char *json; /* NULL before the first run */
 	struct live_verdict *verdicts;
 	size_t nverdicts;
+	live_comm_source comms; /* NULL: none */
+	void *comms_arg;
 };
+
+#define LIVE_COMMS_MAX 32
 
 /* {"schema", "status": why, "window_s"}: the document when nothing was judged. */
 static char *not_judged_doc(const char *why, double window_s, bool simulated)
@@ -141,7 +145,16 @@ static char *judge(struct live_diagnosis *d, struct live_verdict **verdicts, siz
 	struct analyze_result *r = NULL;
 	pthread_mutex_lock(&d->lock);
 	struct analyze_config cfg = d->cfg;
+	live_comm_source comms = d->comms;
+	void *comms_arg = d->comms_arg;
 	pthread_mutex_unlock(&d->lock);
+	/* NCCL figures are live only (not in history): what each process did since the last
+	 * run, judged beside the history window. */
+	struct analyze_comm_series cs[LIVE_COMMS_MAX];
+	if (comms) {
+		data.input.comms = cs;
+		data.input.ncomms = comms(comms_arg, cs, LIVE_COMMS_MAX);
+	}
 	if (analyze_run(&data.input, &cfg, &r) != 0) {
 		report_data_free(&data);
 		return not_judged_doc("not judged: the diagnosis engine failed (out of memory?)",
@@ -292,6 +305,16 @@ void live_diagnosis_set_config(struct live_diagnosis *d, const struct analyze_co
 	d->cfg = *cfg;
 	d->poked = true; /* judge again now, with the new thresholds */
 	pthread_cond_broadcast(&d->wake);
+	pthread_mutex_unlock(&d->lock);
+}
+
+void live_diagnosis_set_comms(struct live_diagnosis *d, live_comm_source fn, void *arg)
+{
+	if (!d)
+		return;
+	pthread_mutex_lock(&d->lock);
+	d->comms = fn;
+	d->comms_arg = arg;
 	pthread_mutex_unlock(&d->lock);
 }
 

@@ -26,6 +26,7 @@
 #ifndef GPUSCOPE_INJECT_LIB_NAME
 #define GPUSCOPE_INJECT_LIB_NAME "libgpuscope-inject.so"
 #endif
+#define GPUSCOPE_NCCL_LIB_NAME "libgpuscope-nccl.so"
 
 static void run_usage(FILE *to)
 {
@@ -52,16 +53,21 @@ static void run_usage(FILE *to)
 	        "  --nvml-lib PATH     NVML library for energy and SM clock (default\n"
 	        "                      libnvidia-ml.so.1; also GPUSCOPE_NVML_LIB)\n"
 	        "  --no-energy         do not read power and clocks through NVML\n"
+	        "  --no-nccl           do not set NCCL_PROFILER_PLUGIN (NCCL collectives are\n"
+	        "                      measured by libgpuscope-nccl.so unless it is already set)\n"
+	        "  --threshold NAME=V  a diagnosis threshold, e.g. comm_share_max=0.2 for\n"
+	        "                      communication_bound (docs/diagnosis.md)\n"
 	        "  --quiet             no summary (with --output)\n"
 	        "\n"
 	        "The program is never changed: when CUPTI is missing or another profiler holds\n"
 	        "it, CMD runs as usual and the summary says why nothing was measured.\n");
 }
 
-/* The injection library sits beside the binary (build tree) or in ../lib/gpuscope. */
-static int find_inject_lib(char *out, size_t len)
+/* An injected library sits beside the binary (build tree) or in ../lib/gpuscope; `env`
+ * names it instead. */
+static int find_lib(const char *env_name, const char *name, char *out, size_t len)
 {
-	const char *env = getenv("GPUSCOPE_INJECT_LIB");
+	const char *env = getenv(env_name);
 	if (env && env[0]) {
 		snprintf(out, len, "%s", env);
 		return access(out, R_OK);
@@ -74,11 +80,31 @@ static int find_inject_lib(char *out, size_t len)
 	const char *dir = dirname(exe);
 	const char *candidates[] = {"/", "/../lib/gpuscope/"};
 	for (size_t i = 0; i < sizeof(candidates) / sizeof(candidates[0]); i++) {
-		snprintf(out, len, "%s%s%s", dir, candidates[i], GPUSCOPE_INJECT_LIB_NAME);
+		snprintf(out, len, "%s%s%s", dir, candidates[i], name);
 		if (access(out, R_OK) == 0)
 			return 0;
 	}
 	return -1;
+}
+
+/* communication_bound over each process's whole run (the engine's text, as `report` has it). */
+static void print_comm_verdicts(const struct run_nccl *n, const struct analyze_config *cfg,
+                                FILE *to)
+{
+	struct analyze_comm_series cs[RUN_NCCL_PROCS];
+	struct analyze_input in = {.comms = cs, .ncomms = run_nccl_comms(n, cs, RUN_NCCL_PROCS)};
+	struct analyze_result *r = NULL;
+	if (!in.ncomms || analyze_run(&in, cfg, &r) != 0)
+		return;
+	for (size_t i = 0; i < r->nverdicts; i++) {
+		const struct analyze_verdict *v = &r->verdicts[i];
+		fprintf(to, "  verdict %s (%s): %s\n    %s\n    fix: %s\n", v->id,
+		        analyze_severity_name(v->severity), v->title, v->evidence_text, v->fix);
+	}
+	for (size_t i = 0; i < r->nnot_judged; i++)
+		fprintf(to, "  %s not judged for pid %u: %s\n", r->not_judged[i].id,
+		        r->not_judged[i].about.pid, r->not_judged[i].reason);
+	analyze_result_free(r);
 }
 
 static pid_t g_child;
@@ -116,7 +142,7 @@ static void collect(const char *dir, struct run_summary *sum, FILE *out,
 		return;
 	struct dirent *e;
 	while ((e = readdir(d))) {
-		if (strncmp(e->d_name, "inject-", 7) != 0)
+		if (strncmp(e->d_name, "inject-", 7) != 0 && strncmp(e->d_name, "nccl-", 5) != 0)
 			continue;
 		char path[PATH_MAX + 256];
 		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
@@ -142,9 +168,11 @@ static void collect(const char *dir, struct run_summary *sum, FILE *out,
 	rmdir(dir);
 }
 
-static int child_exec(char **cmd, const char *lib, const char *dir, const char *range, double gap_s,
-                      const char *cupti, const char *sock)
+static int child_exec(char **cmd, const char *lib, const char *nccl, const char *dir,
+                      const char *range, double gap_s, const char *cupti, const char *sock)
 {
+	if (nccl)
+		setenv("NCCL_PROFILER_PLUGIN", nccl, 1);
 	char gap[32];
 	snprintf(gap, sizeof(gap), "%llu", (unsigned long long)(gap_s * 1e9));
 	setenv("CUDA_INJECTION64_PATH", lib, 1);
@@ -166,7 +194,9 @@ static int child_exec(char **cmd, const char *lib, const char *dir, const char *
 int cmd_run(int argc, char **argv)
 {
 	const char *range = "*", *output = NULL, *cupti = NULL, *sock_opt = NULL, *nvml = NULL;
-	bool energy_on = true;
+	bool energy_on = true, nccl_on = true;
+	struct analyze_config thresholds;
+	analyze_config_default(&thresholds);
 	double gap_s = 0.002;
 	bool quiet = false;
 	int i = 1;
@@ -198,6 +228,14 @@ int cmd_run(int argc, char **argv)
 			nvml = argv[++i];
 		} else if (!strcmp(a, "--no-energy")) {
 			energy_on = false;
+		} else if (!strcmp(a, "--no-nccl")) {
+			nccl_on = false;
+		} else if (!strcmp(a, "--threshold") && has) {
+			char err[256];
+			if (analyze_config_set(&thresholds, argv[++i], err, sizeof(err)) != 0) {
+				fprintf(stderr, "gpuscope run: --threshold: %s\n", err);
+				return 2;
+			}
 		} else if (!strcmp(a, "--quiet")) {
 			quiet = true;
 		} else if (a[0] == '-') {
@@ -218,12 +256,25 @@ int cmd_run(int argc, char **argv)
 		return 2;
 	}
 	char lib[PATH_MAX];
-	if (find_inject_lib(lib, sizeof(lib)) != 0) {
+	if (find_lib("GPUSCOPE_INJECT_LIB", GPUSCOPE_INJECT_LIB_NAME, lib, sizeof(lib)) != 0) {
 		fprintf(stderr,
 		        "gpuscope run: cannot find %s beside the gpuscope binary or in "
 		        "../lib/gpuscope (set GPUSCOPE_INJECT_LIB)\n",
 		        GPUSCOPE_INJECT_LIB_NAME);
 		return 1;
+	}
+	/* NCCL loads its profiler plugin from NCCL_PROFILER_PLUGIN; one the user set is theirs. */
+	char nccl[PATH_MAX] = "", nccl_note[PATH_MAX + 128] = "";
+	const char *user_plugin = getenv("NCCL_PROFILER_PLUGIN");
+	if (!nccl_on)
+		snprintf(nccl_note, sizeof(nccl_note), "NCCL: not measured (--no-nccl)\n");
+	else if (user_plugin && user_plugin[0])
+		snprintf(nccl_note, sizeof(nccl_note),
+		         "NCCL: not measured (NCCL_PROFILER_PLUGIN is already %s)\n", user_plugin);
+	else if (find_lib("GPUSCOPE_NCCL_LIB", GPUSCOPE_NCCL_LIB_NAME, nccl, sizeof(nccl)) != 0) {
+		snprintf(nccl_note, sizeof(nccl_note),
+		         "NCCL: not measured (no %s beside gpuscope)\n", GPUSCOPE_NCCL_LIB_NAME);
+		nccl[0] = '\0';
 	}
 	char sock[PATH_MAX] = "";
 	if (sock_opt && strcmp(sock_opt, "none") != 0)
@@ -260,7 +311,8 @@ int cmd_run(int argc, char **argv)
 		return 1;
 	}
 	if (g_child == 0)
-		_exit(child_exec(argv + i, lib, dir, range, gap_s, cupti, sock[0] ? sock : NULL));
+		_exit(child_exec(argv + i, lib, nccl[0] ? nccl : NULL, dir, range, gap_s, cupti,
+		                 sock[0] ? sock : NULL));
 
 	/* Terminal signals reach the whole process group; others are passed on. */
 	signal(SIGINT, SIG_IGN);
@@ -281,12 +333,17 @@ int cmd_run(int argc, char **argv)
 		run_summary_note(&sum, "energy: the whole GPU's, from NVML's 20 ms power samples "
 		                       "(the energy counter past 1 s); SM cycles: GPU busy time x "
 		                       "SM clock\n");
+	if (nccl_note[0])
+		run_summary_note(&sum, "%s", nccl_note);
 	collect(dir, &sum, out, energy);
 	run_energy_free(energy);
 	if (out && fclose(out) != 0)
 		fprintf(stderr, "gpuscope run: writing %s: %s\n", output, strerror(errno));
-	if (!quiet)
+	if (!quiet) {
 		run_summary_print(&sum, gap_s, stderr);
+		run_nccl_print(&sum.nccl, stderr);
+		print_comm_verdicts(&sum.nccl, &thresholds, stderr);
+	}
 	run_summary_free(&sum);
 	if (WIFSIGNALED(status))
 		return 128 + WTERMSIG(status);

@@ -151,6 +151,9 @@ int run_summary_add_line(struct run_summary *s, const char *line, size_t len)
 		s->lost_events += count_of(o, "lost_events");
 		s->agent_sent += count_of(o, "agent_sent");
 		s->agent_dropped += count_of(o, "agent_dropped");
+	} else if ((rc = run_nccl_add(&s->nccl, o)) != 0) {
+		rc = rc > 0 ? 0 : -1;
+		s->bad_lines += rc < 0;
 	} else {
 		s->bad_lines++;
 		rc = -1;

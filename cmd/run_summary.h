@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "cmd/run_nccl.h"
+
 /* Figures of one inference, in the order the table prints them. */
 #define RUN_FIGURES(X)                                     \
 	X(latency_s, "latency", 's')                       \
@@ -62,12 +64,13 @@ struct run_summary {
 	char notes[4096]; /* status and exit lines, one per line, already worded */
 	unsigned long long dropped_records, lost_events, agent_sent, agent_dropped;
 	size_t processes, measured, bad_lines, overflow;
+	struct run_nccl nccl; /* libgpuscope-nccl.so's lines (nccl-PID.jsonl) */
 };
 
 void run_summary_init(struct run_summary *s);
 void run_summary_free(struct run_summary *s);
-/* One line of an inject-PID.jsonl file.  Returns 1 for an inference, 0 for another line we
- * know (status, exit), -1 for a line we do not understand. */
+/* One line of an inject-PID.jsonl or nccl-PID.jsonl file.  Returns 1 for an inference, 0 for
+ * another line we know (status, exit), -1 for a line we do not understand. */
 int run_summary_add_line(struct run_summary *s, const char *line, size_t len);
 /* A line for the notes printed above the tables. */
 void run_summary_note(struct run_summary *s, const char *fmt, ...)

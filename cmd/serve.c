@@ -445,6 +445,7 @@ static int serve_run(struct http_config *hcfg, struct sampler_config *scfg,
 		return 1;
 	}
 	hist->inference = infer;
+	live_diagnosis_set_comms(hist->diagnosis, serve_inference_comms, infer);
 	const struct http_extras *extras = serve_history_extras(hist);
 	if (serve_alerts_start(alerts, &run.board, hist->diagnosis,
 	                       hist->recorder ? hist->resolved : NULL, gopts->demo) != 0) {

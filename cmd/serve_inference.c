@@ -14,8 +14,11 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "analyze/analyze.h"
+#include "analyze/models.h"
 #include "cmd/options.h"
 #include "export/prom_inference.h"
+#include "export/prom_nccl.h"
 #include "workload/cgroup.h"
 
 const char serve_inference_usage[] =
@@ -210,6 +213,7 @@ static void *receiver(void *arg)
 			const char *nl = memchr(line, '\n', (size_t)(end - line));
 			size_t len = (size_t)((nl ? nl : end) - line);
 			struct inference_msg m;
+			struct nccl_msg nm;
 			if (len && inference_msg_parse(line, len, &m) == 0) {
 				if (pid > 0)
 					m.pid = pid;
@@ -219,6 +223,10 @@ static void *receiver(void *arg)
 				              : -1;
 				if (gpu >= 0)
 					queue_energy(si, &m, gpu, workload);
+			} else if (len && nccl_msg_parse(line, len, &nm) == 0) {
+				if (pid > 0)
+					nm.pid = pid;
+				nccl_table_add(&si->nccl, &nm, workload, wall_now());
 			} else if (len) {
 				inference_table_reject(&si->table);
 			}
@@ -288,13 +296,14 @@ int serve_inference_start(struct serve_inference *si, struct board *board)
 		return si->path_opt ? -1 : 0;
 	}
 	si->pending = board ? calloc(INFERENCE_PENDING_MAX, sizeof(*si->pending)) : NULL;
-	if (inference_table_init(&si->table, si->cap) != 0 ||
+	if (inference_table_init(&si->table, si->cap) != 0 || nccl_table_init(&si->nccl) != 0 ||
 	    pthread_create(&si->thread, NULL, receiver, si) != 0) {
 		fprintf(stderr, "gpuscope: inference receiver: out of memory\n");
 		close(si->fd);
 		unlink(si->path);
 		si->fd = -1;
 		inference_table_free(&si->table);
+		nccl_table_free(&si->nccl);
 		free(si->pending);
 		si->pending = NULL;
 		return si->path_opt ? -1 : 0;
@@ -312,6 +321,7 @@ void serve_inference_stop(struct serve_inference *si)
 	close(si->fd);
 	unlink(si->path);
 	inference_table_free(&si->table);
+	nccl_table_free(&si->nccl);
 	free(si->pending);
 	si->pending = NULL;
 	si->running = false;
@@ -321,6 +331,66 @@ void serve_inference_stop(struct serve_inference *si)
 void serve_inference_metrics(struct serve_inference *si, const struct prom_options *o,
                              struct strbuf *out)
 {
-	if (si && si->running && (o->names & NAMES_NATIVE))
+	if (si && si->running && (o->names & NAMES_NATIVE)) {
 		prom_render_inference(&si->table, o->openmetrics, out);
+		prom_render_nccl(&si->nccl, o->openmetrics, out);
+	}
+}
+
+/* The GPU whose process list holds pid: its UUID and NVLink bandwidth (links up x the
+ * model's per-link rate; the model's full count when the links are not read). */
+static void comm_gpu(const struct board_snapshot *snap, int pid, struct analyze_comm_series *c)
+{
+	c->link_bytes_per_s = NAN;
+	for (unsigned i = 0; snap && i < snap->count; i++) {
+		const struct process_table *pt = snap->gpus[i].procs;
+		for (unsigned k = 0; pt && k < pt->n; k++) {
+			if (pt->proc[k].pid != pid)
+				continue;
+			const struct nvlink_record *nv = &snap->gpus[i].nvlink;
+			unsigned up = 0;
+			for (unsigned l = 0; l < nv->links && l < GPU_MAX_NVLINKS; l++)
+				up += nv->up[l] == 1;
+			snprintf(c->gpu_uuid, sizeof(c->gpu_uuid), "%s", snap->gpus[i].id.uuid);
+			c->link_bytes_per_s = analyze_nvlink_bytes_per_s(snap->gpus[i].id.name,
+			                                                 up ? (double)up : NAN);
+			return;
+		}
+	}
+	/* Not in a process list (attribution off, a container): the node's first GPU's
+	 * link, which tensor-parallel peers share. */
+	if (snap && snap->count)
+		c->link_bytes_per_s = analyze_nvlink_bytes_per_s(snap->gpus[0].id.name, NAN);
+}
+
+size_t serve_inference_comms(void *arg, struct analyze_comm_series *out, size_t cap)
+{
+	struct serve_inference *si = arg;
+	struct nccl_window w[32];
+	if (!si || !si->running)
+		return 0;
+	unsigned n =
+	    nccl_table_windows(&si->nccl, wall_now(), 120, w, cap < 32 ? (unsigned)cap : 32);
+	struct board_snapshot snap;
+	bool have = si->board && board_snapshot(si->board, &snap) == 0;
+	for (unsigned i = 0; i < n; i++) {
+		struct analyze_comm_series *c = &out[i];
+		memset(c, 0, sizeof(*c));
+		c->pid = (unsigned)w[i].pid;
+		snprintf(c->process, sizeof(c->process), "%s", w[i].process);
+		snprintf(c->workload, sizeof(c->workload), "%s", w[i].workload);
+		c->gpu_index = -1;
+		c->window_s = w[i].window_s;
+		c->busy_s = w[i].busy_s;
+		snprintf(c->collective, sizeof(c->collective), "%s", w[i].collective);
+		snprintf(c->timing, sizeof(c->timing), "%s", w[i].timing);
+		c->calls = w[i].calls;
+		c->bytes_per_call = w[i].calls > 0 ? w[i].bytes / w[i].calls : NAN;
+		c->busbw = w[i].busbw;
+		c->nranks = w[i].nranks;
+		comm_gpu(have ? &snap : NULL, w[i].pid, c);
+	}
+	if (have)
+		board_snapshot_free(&snap);
+	return n;
 }

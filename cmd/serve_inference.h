@@ -9,7 +9,8 @@
  * the fast tier's reading) times the time inside that second, once those seconds have
  * settled (INFERENCE_SETTLE_S: the agent reads the driver's power buffer every 2 s); until
  * then the inference waits in a queue of INFERENCE_PENDING_MAX (older ones are measured
- * early, with what is there, when it is full).  The socket is world-writable: any
+ * early, with what is there, when it is full).  NCCL profiler plugin lines ("type":"nccl",
+ * series/nccl.h) share the socket and go to their own table.  The socket is world-writable: any
  * local program may report its inferences; what it can do is add to capped histograms.
  */
 #ifndef GPUSCOPE_SERVE_INFERENCE_H
@@ -23,6 +24,7 @@
 #include "export/prom.h"
 #include "export/strbuf.h"
 #include "series/inference.h"
+#include "series/nccl.h"
 #include "series/snapshot.h"
 
 #define INFERENCE_SETTLE_S    3
@@ -45,6 +47,7 @@ struct serve_inference {
 	atomic_bool stop;
 	pthread_t thread;
 	struct inference_table table;
+	struct nccl_table nccl;            /* libgpuscope-nccl.so's lines, on the same socket */
 	struct board *board;               /* for energy; NULL: none */
 	struct inference_pending *pending; /* a ring, oldest first */
 	size_t pending_head, pending_n;
@@ -61,7 +64,12 @@ extern const char serve_inference_usage[];
 int serve_inference_start(struct serve_inference *si, struct board *board);
 void serve_inference_stop(struct serve_inference *si);
 
-/* The gpuscope_inference_* families (nothing when the receiver is off). */
+/* What each process's NCCL plugin reported since the previous call, for communication_bound
+ * (a live_comm_source; arg is the struct serve_inference). */
+struct analyze_comm_series;
+size_t serve_inference_comms(void *arg, struct analyze_comm_series *out, size_t cap);
+
+/* The gpuscope_inference_* and gpuscope_nccl_* families (nothing when the receiver is off). */
 void serve_inference_metrics(struct serve_inference *si, const struct prom_options *o,
                              struct strbuf *out);
 

@@ -1,15 +1,19 @@
-/* fuzz_inference.c - what injected libraries send and write: the agent's datagram parser
- * (series/inference.c), `gpuscope run`'s JSON-lines reader (cmd/run_summary.c) and the
- * CUPTI activity record decoder (inject/records.c) over bytes laid out as records. */
+/* fuzz_inference.c - what injected libraries send and write: the agent's datagram parsers
+ * (series/inference.c, and series/nccl.c for the NCCL plugin's lines), `gpuscope run`'s JSON-lines
+ * reader (cmd/run_summary.c) and the CUPTI activity record decoder (inject/records.c) over bytes
+ * laid out as records. */
 #include "cmd/run_summary.h"
 #include "fuzz/fuzz.h"
 #include "inject/records.h"
 #include "series/inference.h"
+#include "series/nccl.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct inference_msg m;
 	inference_msg_parse((const char *)data, size, &m);
+	struct nccl_msg nm;
+	nccl_msg_parse((const char *)data, size, &nm);
 
 	struct run_summary s;
 	run_summary_init(&s);

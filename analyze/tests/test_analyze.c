@@ -480,5 +480,6 @@ int main(void)
 	failed += analyze_boundary_tests();
 	failed += analyze_trace_tests();
 	failed += analyze_shape_tests();
+	failed += analyze_comm_tests();
 	return failed ? 1 : 0;
 }

@@ -7,5 +7,6 @@ int analyze_boundary_tests(void);
 int analyze_verdict_tests(void);
 int analyze_trace_tests(void);
 int analyze_shape_tests(void);
+int analyze_comm_tests(void);
 
 #endif
