@@ -15,6 +15,7 @@
 #include "cmd/history.h"
 #include "cmd/live_diagnosis.h"
 #include "cmd/serve_dcgm.h"
+#include "cmd/inference_history.h"
 #include "cmd/serve_inference.h"
 #include "cmd/serve_procs.h"
 #include "cmd/serve_servers.h"
@@ -414,11 +415,13 @@ static int serve_run(struct http_config *hcfg, struct sampler_config *scfg,
 	 * so the first scrape is not empty; a hung probe does not hold us up. */
 	sampler_wait_probed(run.sampler, 2.0);
 
+	hist->inference_price = srv->cfg.price_per_gpu_hour; /* money per inference too */
 	if (serve_history_start(hist, &run.board, gopts->demo) != 0) {
 		sampling_stop(&run, &sess);
 		serve_procs_stop(procs, run.hung);
 		return 1;
 	}
+	infer->acc = inference_history_acc(hist->infhist); /* NULL: history off */
 	if (serve_inference_start(infer, &run.board) != 0) {
 		serve_history_stop(hist);
 		sampling_stop(&run, &sess);

@@ -23,6 +23,7 @@
 #include "export/prom.h"
 #include "export/strbuf.h"
 #include "series/inference.h"
+#include "series/inference_acc.h"
 #include "series/snapshot.h"
 
 #define INFERENCE_SETTLE_S    3
@@ -30,8 +31,8 @@
 
 struct inference_pending {
 	char process[INFERENCE_LABEL_MAX], workload[INFERENCE_LABEL_MAX],
-	    range[INFERENCE_LABEL_MAX];
-	int gpu;
+	    range[INFERENCE_LABEL_MAX], boundary[8];
+	int gpu, pid;
 	long long start_ns, end_ns;
 };
 
@@ -46,6 +47,7 @@ struct serve_inference {
 	pthread_t thread;
 	struct inference_table table;
 	struct board *board;               /* for energy; NULL: none */
+	struct inference_acc *acc;         /* per-interval cells for history; NULL: none */
 	struct inference_pending *pending; /* a ring, oldest first */
 	size_t pending_head, pending_n;
 	char rx[65536]; /* one datagram: up to 60 KiB of JSON lines (inject/emit.h) */

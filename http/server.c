@@ -355,8 +355,12 @@ static enum MHD_Result serve_servers(struct http_server *h, struct MHD_Connectio
 }
 
 /* History for charts, read by the extras (they bound the cost). */
-static enum MHD_Result serve_series(struct http_server *h, struct MHD_Connection *c)
+static enum MHD_Result serve_series(struct http_server *h, struct MHD_Connection *c, bool inference)
 {
+	if (inference && (!h->cfg.extras || !h->cfg.extras->inference))
+		return send_json(c, MHD_HTTP_SERVICE_UNAVAILABLE,
+		                 strdup("{\"schema\": \"gpuscope.inference/v1\", \"error\": "
+		                        "\"no history: the agent runs with --no-history\"}\n"));
 	if (!h->cfg.extras || !h->cfg.extras->series)
 		return send_json(c, MHD_HTTP_SERVICE_UNAVAILABLE,
 		                 strdup("{\"schema\": \"gpuscope.series/v1\", \"error\": "
@@ -366,7 +370,8 @@ static enum MHD_Result serve_series(struct http_server *h, struct MHD_Connection
 	for (int i = 0; i < 5; i++)
 		args[i] = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, names[i]);
 	unsigned status = MHD_HTTP_OK;
-	char *json = h->cfg.extras->series(h->cfg.extras->ctx, args, &status);
+	char *json = (inference ? h->cfg.extras->inference
+	                        : h->cfg.extras->series)(h->cfg.extras->ctx, args, &status);
 	return send_json(c, status, json);
 }
 
@@ -508,8 +513,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 		return serve_alerts(h, c);
 	if (strcmp(url, "/api/v1/processes") == 0)
 		return serve_processes_json(h, c, false);
-	if (strcmp(url, "/api/v1/series") == 0)
-		return serve_series(h, c);
+	if (strcmp(url, "/api/v1/series") == 0 || strcmp(url, "/api/v1/inference") == 0)
+		return serve_series(h, c, url[8] == 'i');
 	if (strcmp(url, "/api/v1/workloads") == 0)
 		return serve_processes_json(h, c, true);
 	if (strcmp(url, "/api/v1/servers") == 0)
