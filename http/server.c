@@ -354,7 +354,8 @@ static enum MHD_Result serve_servers(struct http_server *h, struct MHD_Connectio
 	return send_json(c, MHD_HTTP_OK, advice ? hk->advice(hk->ctx) : hk->servers(hk->ctx));
 }
 
-/* History for charts, read by the extras (they bound the cost). */
+/* History for charts, or per-inference aggregates (inference), read by the extras (they
+ * bound the cost). */
 static enum MHD_Result serve_series(struct http_server *h, struct MHD_Connection *c, bool inference)
 {
 	if (inference && (!h->cfg.extras || !h->cfg.extras->inference))
@@ -513,8 +514,10 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 		return serve_alerts(h, c);
 	if (strcmp(url, "/api/v1/processes") == 0)
 		return serve_processes_json(h, c, false);
-	if (strcmp(url, "/api/v1/series") == 0 || strcmp(url, "/api/v1/inference") == 0)
-		return serve_series(h, c, url[8] == 'i');
+	if (strcmp(url, "/api/v1/series") == 0)
+		return serve_series(h, c, false);
+	if (strcmp(url, "/api/v1/inference") == 0)
+		return serve_series(h, c, true);
 	if (strcmp(url, "/api/v1/workloads") == 0)
 		return serve_processes_json(h, c, true);
 	if (strcmp(url, "/api/v1/servers") == 0)
