@@ -7,7 +7,9 @@ load's verdicts (known: none expected beyond what it is; launch: launch-bound; p
 PCIe-bound; matmul: none), and measures the overhead on a transformer loop by interleaving
 runs with and without the injection library.
 
-  python3 bench/inference_check.py GPUSCOPE_BIN OUTDIR [--pairs 4] [--seconds 4]
+  python3 bench/inference_check.py GPUSCOPE_BIN OUTDIR [--pairs 12] [--seconds 4]
+(the overhead check passes only when the 90% interval of the median paired overhead is
+under 2%, bench/overhead_pairs.py; fewer than 5 pairs give no interval)
 Prints one block per check and a last line "ALL CHECKS PASSED" or the failures.
 """
 import json
@@ -15,6 +17,9 @@ import os
 import statistics
 import subprocess
 import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import overhead_pairs  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 LOADS = os.path.join(HERE, "inference_loads.py")
@@ -171,22 +176,17 @@ def main():
     # The agent: the same inferences arrive as histograms on /metrics.
     agent_check(gpuscope, out)
 
-    # Overhead: interleave runs without and with the library, same program, same GPU.
-    base, inj = [], []
-    for i in range(pairs):
-        for with_lib in ((False, True) if i % 2 == 0 else (True, False)):
-            cmd = [sys.executable, LOADS, "model", "--seconds", secs]
-            if with_lib:
-                cmd = [gpuscope, "run", "--quiet", "--range", "infer", "--output",
-                       os.path.join(out, "model.jsonl"), "--"] + cmd
-            p = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
-            rate = json.loads(p.stdout.strip().splitlines()[-1])["inferences_per_s"]
-            (inj if with_lib else base).append(rate)
-    b, w = statistics.median(base), statistics.median(inj)
-    print("== overhead: without %s, with %s inferences/s" % (
-        ["%.1f" % x for x in base], ["%.1f" % x for x in inj]))
-    check((b - w) / b < 0.02, "throughput overhead %.2f%% (median %.1f vs %.1f /s) < 2%%" % (
-        (b - w) / b * 100, b, w))
+    # Overhead: interleaved pairs without and with the library, same program, same GPU;
+    # the paired ratios and the interval of their median (bench/overhead_pairs.py).
+    print("== overhead (interleaved pairs)")
+    prog = [sys.executable, LOADS, "model", "--seconds", secs]
+    wrapped = [gpuscope, "run", "--quiet", "--range", "infer", "--output",
+               os.path.join(out, "model.jsonl"), "--"] + prog
+    results = overhead_pairs.interleave(pairs, prog, wrapped)
+    base, inj = [b for b, _ in results], [w for _, w in results]
+    med, ci, verdict = overhead_pairs.summarize(results)
+    check(ci is not None and ci[1] < 0.02, "throughput overhead under 2%%: median %+.2f%%, "
+          "%s" % (med * 100, verdict))
     with open(os.path.join(out, "summary.json"), "w") as f:
         json.dump({"base": base, "inj": inj, "failures": failures}, f)
     print("ALL CHECKS PASSED" if not failures else "FAILURES:\n" + "\n".join(failures))

@@ -9,12 +9,14 @@
 #include "cmd/serve_inference.h"
 
 #include <limits.h>
+#include <math.h>
 #include <errno.h>
 #include <grp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "cmd/inference_history.h"
 #include "cmd/live_diagnosis.h"
 #include "cmd/options.h"
 #include "cmd/series_api.h"
@@ -42,6 +44,7 @@ void serve_history_init(struct serve_history *h)
 	h->retention_1m = 90 * 86400.0;
 	h->diagnosis_window = 600;
 	h->group = -1;
+	h->inference_price = NAN;
 	analyze_config_default(&h->thresholds);
 }
 
@@ -153,6 +156,12 @@ static char *extra_series(void *ctx, const char *const args[5], unsigned *status
 	return series_api_json(h->series, args, status);
 }
 
+static char *extra_inference(void *ctx, const char *const args[5], unsigned *status)
+{
+	struct serve_history *h = ctx;
+	return inference_history_json(h->infhist, args, status);
+}
+
 int serve_history_start(struct serve_history *h, struct board *b, bool demo)
 {
 	char err[512];
@@ -179,9 +188,18 @@ int serve_history_start(struct serve_history *h, struct board *b, bool demo)
 		rc.opt.second_retention_s = (int64_t)h->retention_1s;
 		rc.opt.minute_retention_s = (int64_t)h->retention_1m;
 		rc.opt.group = h->group;
+		if (!(h->infhist = inference_history_new(b, h->resolved, h->inference_price))) {
+			fprintf(stderr, "gpuscope: out of memory\n");
+			return -1;
+		}
+		rc.extra = inference_history_write;
+		rc.extra_ctx = h->infhist;
+		h->extras.inference = extra_inference;
 		h->recorder = recorder_start(b, &rc, err, sizeof(err));
 		if (!h->recorder) {
 			fprintf(stderr, "gpuscope: %s\n", err);
+			inference_history_free(h->infhist);
+			h->infhist = NULL;
 			return -1;
 		}
 		h->series = series_api_new(b, h->resolved);
@@ -189,6 +207,8 @@ int serve_history_start(struct serve_history *h, struct board *b, bool demo)
 			fprintf(stderr, "gpuscope: out of memory\n");
 			recorder_stop(h->recorder);
 			h->recorder = NULL;
+			inference_history_free(h->infhist);
+			h->infhist = NULL;
 			return -1;
 		}
 		h->extras.series = extra_series;
@@ -199,6 +219,8 @@ int serve_history_start(struct serve_history *h, struct board *b, bool demo)
 		fprintf(stderr, "gpuscope: %s\n", err);
 		recorder_stop(h->recorder);
 		h->recorder = NULL;
+		inference_history_free(h->infhist);
+		h->infhist = NULL;
 		series_api_free(h->series);
 		h->series = NULL;
 		return -1;
@@ -217,6 +239,8 @@ void serve_history_stop(struct serve_history *h)
 	h->diagnosis = NULL;
 	recorder_stop(h->recorder);
 	h->recorder = NULL;
+	inference_history_free(h->infhist); /* after the receiver and the recorder stopped */
+	h->infhist = NULL;
 	series_api_free(h->series);
 	h->series = NULL;
 }

@@ -14,6 +14,7 @@
 #include "series/snapshot.h"
 
 struct serve_inference;
+struct inference_history;
 
 struct serve_history {
 	const char *path;                  /* --history PATH; NULL: the default */
@@ -29,6 +30,9 @@ struct serve_history {
 	struct http_extras extras;
 	char resolved[4096];
 	struct serve_inference *inference; /* its families join /metrics; NULL: none */
+	/* per-inference aggregates: history and /api/v1/inference (NULL when history is off) */
+	struct inference_history *infhist;
+	double inference_price; /* --price-per-gpu-hour for money per inference; NaN: list */
 };
 
 /* Defaults for every field. */

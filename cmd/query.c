@@ -19,6 +19,7 @@
 
 #include "cmd/commands.h"
 #include "cmd/options.h"
+#include "cmd/query_inference.h"
 #include "cmd/window_opts.h"
 
 #define QUERY_MAX_METRICS 64
@@ -51,6 +52,12 @@ static void query_usage(FILE *to)
 	        "  --stat STAT            mean, max or min of each second (or minute) for fast\n"
 	        "                         metrics (default mean); other metrics have one value\n"
 	        "  --format FMT           csv (default) or json\n"
+	        "  --inference            per-inference aggregates instead (gpuscope run\n"
+	        "                         programs the agent heard from): per GPU, process and\n"
+	        "                         range, count, rate, latency p50/p95/p99, GPU time,\n"
+	        "                         energy and money per inference (docs/inference.md)\n"
+	        "  --price-per-gpu-hour N with --inference: the GPU-hour price (default: list\n"
+	        "                         price by model); --currency CODE its label\n"
 	        "  -h, --help             this help\n"
 	        "\n"
 	        "The window is narrowed to the seconds that have rows; more than 6 h of rows,\n"
@@ -276,10 +283,12 @@ int cmd_query(int argc, char **argv)
 	size_t ngpus = 0, nmetrics = 0;
 	int ids[QUERY_MAX_METRICS];
 	enum store_stat stat = STORE_MEAN;
-	bool json = false;
+	bool json = false, inference = false;
+	double price = NAN;
+	const char *currency = NULL;
 	char err[1024];
-	static const char *const value_options[] = {"--gpu", "--metric", "--stat", "--format",
-	                                            NULL};
+	static const char *const value_options[] = {
+	    "--gpu", "--metric", "--stat", "--format", "--currency", "--price-per-gpu-hour", NULL};
 
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
@@ -318,6 +327,16 @@ int cmd_query(int argc, char **argv)
 			if (strcmp(f, "json") != 0 && strcmp(f, "csv") != 0)
 				return bad_usage("--format '%s': use csv or json", f);
 			json = strcmp(f, "json") == 0;
+		} else if (strcmp(a, "--inference") == 0) {
+			inference = true;
+		} else if (strcmp(a, "--currency") == 0 && val) {
+			currency = argv[++i];
+		} else if (strcmp(a, "--price-per-gpu-hour") == 0 && val) {
+			char *end;
+			price = strtod(argv[++i], &end);
+			if (*end || !isfinite(price) || price < 0)
+				return bad_usage(
+				    "--price-per-gpu-hour '%s': give a number, e.g. 2.50", argv[i]);
 		} else if (!val && option_is_one_of(a, value_options)) {
 			return bad_usage("%s needs a value", a);
 		} else {
@@ -330,5 +349,9 @@ int cmd_query(int argc, char **argv)
 	int64_t from, to;
 	if (window_opts_resolve(&w, (int64_t)time(NULL), &from, &to, err, sizeof(err)) != 0)
 		return bad_usage("%s", err);
+	if (inference)
+		return query_inference_run(&w, from, to, gpus, ngpus, json, price, currency);
+	if (!isnan(price) || currency)
+		return bad_usage("--price-per-gpu-hour and --currency go with --inference");
 	return query_run(&w, from, to, gpus, ngpus, ids, nmetrics, stat, json);
 }

@@ -13,6 +13,7 @@
 #include "cmd/demo_dir.h"
 #include "cmd/options.h"
 #include "cmd/history.h"
+#include "cmd/inference_history.h"
 #include "cmd/live_diagnosis.h"
 #include "cmd/serve_dcgm.h"
 #include "cmd/serve_inference.h"
@@ -431,12 +432,14 @@ static int serve_run(struct http_config *hcfg, struct sampler_config *scfg,
 	 * up.  /metrics answers meanwhile, without the GPUs not yet probed. */
 	sampler_wait_probed(run.sampler, 2.0);
 
+	hist->inference_price = srv->cfg.price_per_gpu_hour; /* money per inference too */
 	if (serve_history_start(hist, &run.board, gopts->demo) != 0) {
 		http_stop(http);
 		sampling_stop(&run, &sess);
 		serve_procs_stop(procs, run.hung);
 		return 1;
 	}
+	infer->acc = inference_history_acc(hist->infhist); /* NULL: history off */
 	if (serve_inference_start(infer, &run.board) != 0) {
 		http_stop(http);
 		serve_history_stop(hist);

@@ -138,6 +138,14 @@ static void settle_one(struct serve_inference *si)
 	double j = energy_from_board(si->board, (unsigned)p->gpu, p->start_ns, p->end_ns);
 	if (!isnan(j))
 		inference_table_add_energy(&si->table, p->process, p->workload, p->range, j);
+	if (!isnan(j) && si->acc) {
+		struct inference_key k = {.gpu = p->gpu, .pid = p->pid};
+		snprintf(k.process, sizeof(k.process), "%s", p->process);
+		snprintf(k.workload, sizeof(k.workload), "%s", p->workload);
+		snprintf(k.range, sizeof(k.range), "%s", p->range);
+		snprintf(k.boundary, sizeof(k.boundary), "%s", p->boundary);
+		inference_acc_add_energy(si->acc, &k, p->end_ns, j);
+	}
 	si->pending_head = (si->pending_head + 1) % INFERENCE_PENDING_MAX;
 	si->pending_n--;
 }
@@ -164,10 +172,24 @@ static void queue_energy(struct serve_inference *si, const struct inference_msg 
 	snprintf(p->process, sizeof(p->process), "%s", m->process);
 	snprintf(p->workload, sizeof(p->workload), "%s", workload);
 	snprintf(p->range, sizeof(p->range), "%s", m->range);
+	snprintf(p->boundary, sizeof(p->boundary), "%s", m->boundary);
 	p->gpu = gpu;
+	p->pid = m->pid;
 	p->start_ns = m->start_unix_ns;
 	p->end_ns = m->end_unix_ns;
 	si->pending_n++;
+}
+
+/* The inference's cell for the history (cmd/inference_history.h). */
+static void add_to_history(struct inference_acc *acc, const struct inference_msg *m, int gpu,
+                           const char *workload)
+{
+	struct inference_key k = {.gpu = gpu, .pid = m->pid};
+	snprintf(k.process, sizeof(k.process), "%s", m->process);
+	snprintf(k.workload, sizeof(k.workload), "%s", workload);
+	snprintf(k.range, sizeof(k.range), "%s", m->range);
+	snprintf(k.boundary, sizeof(k.boundary), "%s", m->boundary);
+	inference_acc_add(acc, &k, m);
 }
 
 static void *receiver(void *arg)
@@ -218,10 +240,10 @@ static void *receiver(void *arg)
 				if (pid > 0)
 					m.pid = pid;
 				inference_table_add(&si->table, &m, workload);
-				int gpu = isnan(m.energy_j) && si->pending
-				              ? board_gpu(si->board, m.gpu)
-				              : -1;
-				if (gpu >= 0)
+				int gpu = board_gpu(si->board, m.gpu);
+				if (si->acc)
+					add_to_history(si->acc, &m, gpu, workload);
+				if (gpu >= 0 && isnan(m.energy_j) && si->pending)
 					queue_energy(si, &m, gpu, workload);
 			} else if (len && nccl_msg_parse(line, len, &nm) == 0) {
 				if (pid > 0)

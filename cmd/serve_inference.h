@@ -24,6 +24,7 @@
 #include "export/prom.h"
 #include "export/strbuf.h"
 #include "series/inference.h"
+#include "series/inference_acc.h"
 #include "series/nccl.h"
 #include "series/snapshot.h"
 
@@ -32,8 +33,8 @@
 
 struct inference_pending {
 	char process[INFERENCE_LABEL_MAX], workload[INFERENCE_LABEL_MAX],
-	    range[INFERENCE_LABEL_MAX];
-	int gpu;
+	    range[INFERENCE_LABEL_MAX], boundary[8];
+	int gpu, pid;
 	long long start_ns, end_ns;
 };
 
@@ -49,6 +50,7 @@ struct serve_inference {
 	struct inference_table table;
 	struct nccl_table nccl;            /* libgpuscope-nccl.so's lines, on the same socket */
 	struct board *board;               /* for energy; NULL: none */
+	struct inference_acc *acc;         /* per-interval cells for history; NULL: none */
 	struct inference_pending *pending; /* a ring, oldest first */
 	size_t pending_head, pending_n;
 	char rx[65536]; /* one datagram: up to 60 KiB of JSON lines (inject/emit.h) */

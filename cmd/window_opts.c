@@ -124,6 +124,9 @@ int window_opts_load(struct window_opts *w, int64_t from, int64_t to, struct rep
 	char err[1024];
 	bool empty = false;
 	int rc = report_load_store(s, w->path, from, to, out, &empty, err, sizeof(err));
+	if (rc == 0 &&
+	    (rc = report_inference_load(s, from, to, &out->inference, err, sizeof(err))) != 0)
+		report_data_free(out);
 	store_close(s);
 	if (rc == 0)
 		return 0;

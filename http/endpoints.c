@@ -11,6 +11,7 @@ const struct http_endpoint http_endpoints[] = {
     {"/api/v1/servers", "JSON: inference servers on the node, tokens/s, J/token, cost/token"},
     {"/api/v1/advice", "JSON: batch-size advice and serving verdicts per inference server"},
     {"/api/v1/series", "JSON: history for charts (?range=15m|1h|24h|7d&gpu=N): mean, min, max"},
+    {"/api/v1/inference", "JSON: per-inference latency p50/p95/p99, rate, GPU time, energy, cost"},
     {"/api/v1/diagnosis", "JSON: verdicts over recent history, with evidence and fixes"},
     {"/api/v1/alerts", "JSON: pending and firing alerts (Prometheus' format), rules, receivers"},
     {"/",

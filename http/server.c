@@ -322,9 +322,14 @@ static enum MHD_Result serve_servers(struct http_server *h, struct MHD_Connectio
 	return send_json(c, MHD_HTTP_OK, advice ? hk->advice(hk->ctx) : hk->servers(hk->ctx));
 }
 
-/* History for charts, read by the extras (they bound the cost). */
-static enum MHD_Result serve_series(struct http_server *h, struct MHD_Connection *c)
+/* History for charts, or per-inference aggregates (inference), read by the extras (they
+ * bound the cost). */
+static enum MHD_Result serve_series(struct http_server *h, struct MHD_Connection *c, bool inference)
 {
+	if (inference && (!extras_of(h) || !extras_of(h)->inference))
+		return send_json(c, MHD_HTTP_SERVICE_UNAVAILABLE,
+		                 strdup("{\"schema\": \"gpuscope.inference/v1\", \"error\": "
+		                        "\"no history: the agent runs with --no-history\"}\n"));
 	if (!extras_of(h) || !extras_of(h)->series)
 		return send_json(c, MHD_HTTP_SERVICE_UNAVAILABLE,
 		                 strdup("{\"schema\": \"gpuscope.series/v1\", \"error\": "
@@ -334,7 +339,8 @@ static enum MHD_Result serve_series(struct http_server *h, struct MHD_Connection
 	for (int i = 0; i < 5; i++)
 		args[i] = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, names[i]);
 	unsigned status = MHD_HTTP_OK;
-	char *json = extras_of(h)->series(extras_of(h)->ctx, args, &status);
+	char *json = (inference ? extras_of(h)->inference
+	                        : extras_of(h)->series)(extras_of(h)->ctx, args, &status);
 	return send_json(c, status, json);
 }
 
@@ -496,7 +502,9 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 	if (strcmp(url, "/api/v1/processes") == 0)
 		return serve_processes_json(h, c, false);
 	if (strcmp(url, "/api/v1/series") == 0)
-		return serve_series(h, c);
+		return serve_series(h, c, false);
+	if (strcmp(url, "/api/v1/inference") == 0)
+		return serve_series(h, c, true);
 	if (strcmp(url, "/api/v1/workloads") == 0)
 		return serve_processes_json(h, c, true);
 	if (strcmp(url, "/api/v1/servers") == 0)

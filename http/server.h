@@ -48,6 +48,8 @@ struct http_extras {
 	 * NULL when absent), malloc'd JSON; *status is the HTTP status.  May read the
 	 * history: it must bound its own cost (one query at a time). */
 	char *(*series)(void *ctx, const char *const args[5], unsigned *status);
+	/* The /api/v1/inference body for the same arguments (per-inference aggregates). */
+	char *(*inference)(void *ctx, const char *const args[5], unsigned *status);
 	/* Families appended to every /metrics body, before the end marker. */
 	void (*metrics)(void *ctx, const struct prom_options *o, struct strbuf *out);
 	/* The /api/v1/alerts body (malloc'd JSON); *status is the HTTP status. */

@@ -288,5 +288,6 @@ void report_data_free(struct report_data *d)
 	}
 	free(d->gpus);
 	free(d->series);
+	report_inference_free(&d->inference);
 	memset(d, 0, sizeof(*d));
 }

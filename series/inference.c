@@ -79,6 +79,7 @@ int inference_msg_parse(const char *buf, size_t len, struct inference_msg *m)
 	m->pid = (int)json_integer_value(json_object_get(o, "pid"));
 	copy_str(m->process, sizeof(m->process), json_object_get(o, "process"));
 	copy_str(m->range, sizeof(m->range), json_object_get(o, "range"));
+	copy_str(m->boundary, sizeof(m->boundary), json_object_get(o, "boundary"));
 	m->complete = !json_is_false(json_object_get(o, "complete"));
 	m->latency_s = num(o, "latency_s");
 	m->gpu_busy_s = num(o, "gpu_busy_s");

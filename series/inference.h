@@ -21,6 +21,7 @@ struct inference_msg {
 	int pid;
 	char process[INFERENCE_LABEL_MAX];
 	char range[INFERENCE_LABEL_MAX];
+	char boundary[8]; /* "nvtx", "gap", or "" */
 	bool complete;
 	double latency_s, gpu_busy_s, h2d_bytes, d2h_bytes, mem_peak_bytes, kernels;
 	double energy_j; /* NAN when the message has none */

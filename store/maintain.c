@@ -20,6 +20,7 @@
  * value per column" has no cheap SQL form over 130 columns.  Values stay in
  * the stored quantum (integers), so folding never rounds twice.
  */
+#include "store/inference.h"
 #include "store/internal.h"
 
 #include <math.h>
@@ -440,6 +441,8 @@ int store_maintain(struct store *s, int64_t now, bool *more)
 	if (rc != STORE_OK)
 		return rc;
 	rc = store_maintain_step(s, now, s->opt.maintain_rows, &left);
+	if (rc == STORE_OK) /* its own tables, its own budget (store/inference.c) */
+		rc = store_inference_maintain(s, now, s->opt.maintain_rows, &left);
 	if (rc == STORE_OK) {
 		rc = store_exec(s, own ? "COMMIT" : "RELEASE maintain", "committing maintenance");
 		if (rc == STORE_OK) {

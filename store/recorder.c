@@ -285,6 +285,8 @@ static void *recorder_main(void *arg)
 			continue;
 		int64_t newest = (int64_t)floor(wall_now()) - WINDOW_SETTLE_S;
 		int rc = recorder_write_seconds(r->board, s, &last, newest);
+		if (rc == STORE_OK && r->cfg.extra)
+			rc = r->cfg.extra(r->cfg.extra_ctx, s, false);
 		struct store_stats st;
 		store_get_stats(s, &st);
 		pthread_mutex_lock(&r->lock);
@@ -304,6 +306,8 @@ static void *recorder_main(void *arg)
 			next_open = now + r->cfg.retry_s;
 		}
 	} while (wait_tick(r));
+	if (s && r->cfg.extra)
+		r->cfg.extra(r->cfg.extra_ctx, s, true);
 	if (s && store_close(s) != STORE_OK && !r->cfg.quiet)
 		fprintf(stderr, "gpuscope: history: the last seconds were not saved\n");
 	return NULL;

@@ -29,6 +29,12 @@ struct recorder_config {
 	struct store_options opt; /* retention, batch size (read_only is ignored) */
 	double retry_s;           /* after a store error, reopen after this long (60) */
 	bool quiet;               /* no stderr lines (tests) */
+	/* Called on the recorder's thread after each tick's rows with the open store, and
+	 * once more with final set before it closes: tables other modules keep (the agent's
+	 * per-inference aggregates, cmd/inference_history.c).  Its error counts as the tick's.
+	 * NULL: none. */
+	int (*extra)(void *ctx, struct store *s, bool final);
+	void *extra_ctx;
 };
 
 struct recorder;

@@ -17,6 +17,7 @@
  * record the schema version.  A file from a newer gpuscope, or an SQLite file
  * without our schema_version table, is refused before anything is written.
  */
+#include "store/inference.h"
 #include "store/internal.h"
 
 #include <ctype.h>
@@ -452,7 +453,7 @@ static int ensure_schema(struct store *s, int64_t version)
 	if ((rc = add_missing_columns(s, "gpu_second")) != STORE_OK ||
 	    (rc = add_missing_columns(s, "gpu_minute")) != STORE_OK)
 		goto out;
-	if ((rc = refresh_catalog(s)) != STORE_OK)
+	if ((rc = refresh_catalog(s)) != STORE_OK || (rc = store_inference_schema(s)) != STORE_OK)
 		goto out;
 	view_sql(&b, s, "gpu_second_v", "gpu_second", false);
 	if (b.oom || (rc = ensure_view(s, "gpu_second_v", b.p)) != STORE_OK)

@@ -391,6 +391,28 @@ static void detail(struct top_frame *f, const struct top_model *m, const struct 
 		putf(f, row, 17 + w, TA_DIM, "%g", ratio ? 100 : hi);
 	}
 	row = gpu_facts(f, row, 0, g) > 0 ? row + 1 : row;
+	/* Inferences of `gpuscope run` programs on this GPU (remote agents, last 15 min). */
+	for (unsigned i = 0; i < m->n_inferences && row < f->rows - 6; i++) {
+		const struct top_inference *x = &m->inference[i];
+		if (x->gpu != (int)g->index)
+			continue;
+		char p50[16] = "-", p95[16] = "-", p99[16] = "-", busy[16] = "-", e[16] = "-";
+		if (x->p50.ok)
+			snprintf(p50, sizeof(p50), "%.3g", x->p50.v * 1e3);
+		if (x->p95.ok)
+			snprintf(p95, sizeof(p95), "%.3g", x->p95.v * 1e3);
+		if (x->p99.ok)
+			snprintf(p99, sizeof(p99), "%.3g", x->p99.v * 1e3);
+		if (x->busy.ok)
+			snprintf(busy, sizeof(busy), "%.3g", x->busy.v * 1e3);
+		if (x->energy.ok)
+			snprintf(e, sizeof(e), "%.3g", x->energy.v);
+		putf(
+		    f, row++, 0, TA_PLAIN,
+		    "infer    %s %.20s[%d]: %.0f, %.3g/s, p50/p95/p99 %s/%s/%s ms, GPU %s ms, %s J",
+		    x->range, x->process, x->pid, x->count, x->rate.ok ? x->rate.v : 0.0, p50, p95,
+		    p99, busy, e);
+	}
 	int shown = 0;
 	for (int pass = 3; pass >= 0; pass--)
 		for (unsigned i = 0; i < m->n_verdicts && row < f->rows - 5; i++) {

@@ -314,6 +314,45 @@ int top_model_parse_diagnosis(struct top_model *m, const char *buf, size_t len, 
 	return 0;
 }
 
+int top_model_parse_inference(struct top_model *m, const char *buf, size_t len, char *err,
+                              size_t errlen)
+{
+	json_t *root = load(buf, len, err, errlen, "/api/v1/inference");
+	if (!root)
+		return -1;
+	json_t *rows = json_object_get(root, "rows");
+	if (!json_is_array(rows)) {
+		snprintf(err, errlen, "/api/v1/inference: no rows");
+		json_decref(root);
+		return -1;
+	}
+	m->n_inferences = 0;
+	size_t i;
+	json_t *r;
+	json_array_foreach(rows, i, r)
+	{
+		if (m->n_inferences == TOP_MAX_INFERENCES || !json_is_object(r))
+			break;
+		struct top_inference *x = &m->inference[m->n_inferences++];
+		json_t *jgpu = json_object_get(r, "gpu"),
+		       *lat = json_object_get(r, "latency_seconds");
+		x->gpu = json_is_integer(jgpu) ? (int)json_integer_value(jgpu) : -1;
+		x->pid = (int)json_integer_value(json_object_get(r, "pid"));
+		copy_str(x->process, sizeof(x->process), r, "process");
+		copy_str(x->range, sizeof(x->range), r, "range");
+		struct top_value n = num(r, "inferences");
+		x->count = n.ok ? n.v : 0;
+		x->rate = num(r, "inferences_per_second");
+		x->p50 = num(lat, "p50");
+		x->p95 = num(lat, "p95");
+		x->p99 = num(lat, "p99");
+		x->busy = num(r, "gpu_busy_seconds_per_inference");
+		x->energy = num(r, "energy_joules_per_inference");
+	}
+	json_decref(root);
+	return 0;
+}
+
 void top_clock_reasons_text(double mask, char *buf, size_t len)
 {
 	static const struct {

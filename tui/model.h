@@ -7,7 +7,8 @@
  * path from sample to screen, and what `top` shows is what the API says.
  *
  * The parsers are pure functions over a buffer, so a fuzz target is one small file:
- * top_model_parse_gpus(), top_model_parse_processes(), top_model_parse_diagnosis().
+ * top_model_parse_gpus(), top_model_parse_processes(), top_model_parse_diagnosis(),
+ * top_model_parse_inference().
  * A document that does not parse leaves the model as it was and says why.
  *
  * Each update also appends one point per GPU to short rings, the sparklines' history.
@@ -84,6 +85,17 @@ struct top_verdict {
 
 #define TOP_MAX_VERDICTS 128
 
+/* One (GPU, process, range) of /api/v1/inference: programs under `gpuscope run`. */
+struct top_inference {
+	int gpu; /* -1: not on the board */
+	int pid;
+	char process[64], range[64];
+	double count;
+	struct top_value rate, p50, p95, p99, busy, energy; /* /s, seconds, seconds, J */
+};
+
+#define TOP_MAX_INFERENCES 32
+
 struct top_model {
 	char hostname[128], driver[80];
 	bool simulated;
@@ -94,6 +106,8 @@ struct top_model {
 	struct top_proc proc[TOP_MAX_PROCS];
 	unsigned n_verdicts;
 	struct top_verdict verdict[TOP_MAX_VERDICTS];
+	unsigned n_inferences; /* a remote agent's last 15 minutes (top --url) */
+	struct top_inference inference[TOP_MAX_INFERENCES];
 	char diagnosis_state[128]; /* "" when verdicts came; else why there are none */
 	double updated;            /* wall seconds of the last good update (0: never) */
 	char error[256];           /* the last update's failure, "" when it worked */
@@ -108,6 +122,8 @@ int top_model_parse_gpus(struct top_model *m, const char *buf, size_t len, char 
 int top_model_parse_processes(struct top_model *m, const char *buf, size_t len, char *err,
                               size_t errlen);
 int top_model_parse_diagnosis(struct top_model *m, const char *buf, size_t len, char *err,
+                              size_t errlen);
+int top_model_parse_inference(struct top_model *m, const char *buf, size_t len, char *err,
                               size_t errlen);
 
 /* The ring's last `want` points, oldest first, into out/ok (returns how many). */

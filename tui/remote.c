@@ -22,6 +22,7 @@ struct top_remote {
 	char *body;
 	size_t len, cap;
 	bool too_big;
+	double inference_at; /* wall seconds of the last /api/v1/inference read */
 };
 
 static size_t on_body(char *data, size_t size, size_t nmemb, void *ctx)
@@ -129,6 +130,14 @@ int top_remote_fetch(struct top_remote *r, struct top_model *m)
 		top_model_parse_diagnosis(m, r->body, r->len, err, sizeof(err));
 	else
 		snprintf(m->diagnosis_state, sizeof(m->diagnosis_state), "verdicts: %.110s", err);
+	/* Inferences come from the agent's history: every 5 s is enough, and an agent
+	 * without history (503) or without the endpoint (404) shows none. */
+	if (wall_now() - r->inference_at >= 5) {
+		r->inference_at = wall_now();
+		if (get(r, "/api/v1/inference?range=15m", err, sizeof(err)) != 0 ||
+		    top_model_parse_inference(m, r->body, r->len, err, sizeof(err)) != 0)
+			m->n_inferences = 0;
+	}
 	m->error[0] = 0;
 	m->updated = wall_now();
 	return 0;

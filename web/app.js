@@ -5,7 +5,10 @@
  * /api/v1/gpus every second (cards and the live charts, which keep the last ten minutes in
  * the page), /api/v1/processes, /api/v1/workloads and /api/v1/diagnosis every five
  * seconds, and /api/v1/series for a history range (15 min, 1 h, 24 h, 7 d), drawn as a
- * mean line inside its min-max band so no burst is averaged away.  Text from the agent is
+ * mean line inside its min-max band so no burst is averaged away.  Per-inference figures
+ * (/api/v1/inference: programs under `gpuscope run`) and per-token figures
+ * (/api/v1/servers: inference servers joined to the GPUs) come every five seconds, over
+ * the chosen range (15 min when live).  Text from the agent is
  * set with textContent only, never parsed as HTML.  The page stays usable without charts
  * when uPlot was not bundled (window.gpuscopeNoCharts says why).
  */
@@ -28,7 +31,8 @@
 		[0x40, 'hw thermal'], [0x80, 'power brake'], [0x2, 'clocks set'], [0x10, 'sync boost']];
 
 	const state = {range: 'live', gpu: 0, gpus: null, diag: null, procs: null, work: null,
-		live: new Map(), series: null, charts: [], errors: 0, lastSeriesAt: 0};
+		live: new Map(), series: null, charts: [], errors: 0, lastSeriesAt: 0,
+		inf: null, infCharts: [], servers: null};
 	window.gpuscopeDashboard = state; /* for the browser tests */
 
 	function h(tag, attrs, ...kids) {
@@ -62,9 +66,11 @@
 	const verdictBox = h('section', {id: 'verdicts'});
 	const procBox = h('section', {id: 'processes'});
 	const workBox = h('section', {id: 'workloads'});
+	const infBox = h('section', {id: 'inferences'});
+	const tokenBox = h('section', {id: 'tokens'});
 	for (const [key, label] of RANGES)
 		nav.append(h('button', {type: 'button', 'data-range': key, onclick: () => setRange(key)}, label));
-	root.append(status, nav, cards, chartTitle, chartBox, verdictBox, procBox, workBox);
+	root.append(status, nav, cards, chartTitle, chartBox, infBox, tokenBox, verdictBox, procBox, workBox);
 	document.body.classList.add('js');
 
 	function setRange(key) {
@@ -82,6 +88,7 @@
 		drawCharts();
 		renderVerdicts();
 		renderProcesses();
+		renderInference();
 		if (state.range !== 'live') loadSeries();
 	}
 
@@ -229,6 +236,83 @@
 		}
 	}
 
+	/* ---- per inference (gpuscope run) and per token (inference servers) ---- */
+	const ms = (v) => (num(v) === null ? '-' : (v * 1e3).toPrecision(3));
+	const g3 = (v) => (num(v) === null ? '-' : Math.abs(v) >= 1000 ? String(Math.round(v)) : v.toPrecision(3));
+	/* Each [title, unit, [key, label, colour, factor] for the series of a row]. */
+	const INF_CHARTS = [
+		['Inferences per second', '/s', [['inferences_per_second', '', '#1f6fb5', 1]]],
+		['Latency', 'ms', [['latency_p50_seconds', ' p50', '#2a9d5b', 1e3], ['latency_p95_seconds', ' p95', '#b5651f', 1e3],
+			['latency_p99_seconds', ' p99', '#c0392b', 1e3]]],
+		['GPU time per inference', 'ms', [['gpu_busy_seconds_per_inference', '', '#8a3fb5', 1e3]]],
+		['Energy per inference', 'J', [['energy_joules_per_inference', '', '#d35400', 1]]],
+	];
+
+	function renderInference() {
+		for (const c of state.infCharts) c.destroy();
+		state.infCharts = [];
+		const d = state.inf;
+		const span = state.range === 'live' ? '15 min' : RANGES.find(([k]) => k === state.range)[1];
+		infBox.replaceChildren(h('h2', null, 'Inferences (gpuscope run), last ' + span));
+		if (!d || !d.rows) {
+			infBox.append(h('p', {class: 'muted'}, d && d.error ? 'history: ' + d.error : 'loading...'));
+			return;
+		}
+		if (!d.rows.length) {
+			infBox.append(h('p', {class: 'muted'}, 'No inference reported in this range: programs run under `gpuscope run` report theirs here (docs/inference.md).'));
+		} else {
+			const t = h('table', {class: 'inf'}, h('tr', null, ['GPU', 'process', 'range', 'inferences', 'per s', 'p50 ms', 'p95 ms', 'p99 ms',
+				'GPU time ms', 'energy J', d.currency + ' per inference'].map((x) => h('th', null, x))));
+			d.rows.forEach((r, i) => {
+				const l = r.latency_seconds || {};
+				t.append(h('tr', {class: r.gpu === state.gpu ? 'on' : '', 'data-row': i},
+					h('td', null, r.gpu === null ? '-' : r.gpu), h('td', null, r.process + ' (' + r.pid + ')'), h('td', null, r.range || r.boundary),
+					h('td', null, r.inferences), h('td', null, g3(r.inferences_per_second)), h('td', null, ms(l.p50)), h('td', null, ms(l.p95)),
+					h('td', null, ms(l.p99)), h('td', null, ms(r.gpu_busy_seconds_per_inference)), h('td', null, g3(r.energy_joules_per_inference)),
+					h('td', null, g3(r.cost_per_inference))));
+			});
+			infBox.append(t);
+		}
+		const mine = d.rows.map((r, i) => [r, d.series[i]]).filter(([r]) => r.gpu === state.gpu).slice(0, 3);
+		if (!mine.length || window.gpuscopeNoCharts || typeof window.uPlot !== 'function') return;
+		const box = h('div', {class: 'charts', id: 'inference-charts'});
+		infBox.append(box);
+		const width = Math.max(300, Math.min(560, (chartBox.clientWidth || 1100) / 2 - 24));
+		for (const [title, unit, lines] of INF_CHARTS) {
+			const cols = [d.t], series = [{}];
+			for (const [r, s] of mine)
+				for (const [key, label, colour, f] of lines) {
+					cols.push((s[key] || []).map((v) => (v === null ? null : v * f)));
+					series.push({label: (r.range || r.boundary) + label, stroke: colour, width: 1.5,
+						value: (u, v) => (v == null ? '-' : v.toPrecision(3) + ' ' + unit)});
+				}
+			const fig = h('figure', {class: 'chart', 'data-chart': title});
+			box.append(fig);
+			state.infCharts.push(new window.uPlot({title: title + ' (' + unit + '), GPU ' + state.gpu, width, height: 180, series,
+				scales: {x: {time: true}, y: {range: (u, lo, hi) => [0, Math.max(hi * 1.1, 1e-9)]}},
+				axes: [{grid: {show: true}}, {label: unit, grid: {show: true}, size: 60}], legend: {live: true}}, cols, fig));
+		}
+	}
+
+	function renderTokens() {
+		tokenBox.replaceChildren();
+		const rows = [];
+		for (const sv of (state.servers && state.servers.servers) || [])
+			for (const m of sv.models || [])
+				if (num(m.tokens_generated_per_second) !== null) rows.push([sv, m]);
+		if (!rows.length) return;
+		tokenBox.append(h('h2', null, 'Per token (inference servers)'));
+		const t = h('table', {class: 'tokens'}, h('tr', null, ['GPU', 'server', 'model', 'tokens/s', 'J per token', 'per million tokens', 'requests/s', 'TTFT p50 ms'].map((x) => h('th', null, x))));
+		for (const [sv, m] of rows) {
+			const gpus = (sv.gpus || []).map((g) => g.gpu);
+			t.append(h('tr', {class: gpus.includes(state.gpu) ? 'on' : '', 'data-server': sv.server, 'data-model': m.model},
+				h('td', null, gpus.join(', ')), h('td', null, sv.kind + ' ' + sv.server), h('td', null, m.model),
+				h('td', null, g3(m.tokens_generated_per_second)), h('td', null, g3(m.tokens_energy_joules_per_token)),
+				h('td', null, g3(m.tokens_cost_per_million)), h('td', null, g3(m.requests_per_second)), h('td', null, ms(m.ttft_p50_seconds))));
+		}
+		tokenBox.append(t);
+	}
+
 	/* ---- verdicts, processes, workloads ---- */
 	function renderVerdicts() {
 		const d = state.diag;
@@ -316,13 +400,21 @@
 	}
 
 	async function tickSlow() {
-		const [d, p, w] = await Promise.allSettled([getJSON('/api/v1/diagnosis'), getJSON('/api/v1/processes'), getJSON('/api/v1/workloads')]);
+		const span = state.range === 'live' ? '15m' : state.range;
+		const [d, p, w, inf, sv] = await Promise.allSettled([getJSON('/api/v1/diagnosis'), getJSON('/api/v1/processes'),
+			getJSON('/api/v1/workloads'), state.infOff ? state.inf : getJSON('/api/v1/inference?range=' + span), getJSON('/api/v1/servers')]);
 		if (d.status === 'fulfilled') state.diag = d.value;
 		if (p.status === 'fulfilled') state.procs = p.value;
 		if (w.status === 'fulfilled') state.work = w.value;
+		/* busy (503 while another history query runs): keep what is shown */
+		if (inf.status === 'fulfilled' && !(inf.value.error && /^busy/.test(inf.value.error))) state.inf = inf.value;
+		state.infOff = !!(state.inf && state.inf.error && /^no history/.test(state.inf.error)); /* --no-history: stop asking */
+		if (sv.status === 'fulfilled') state.servers = sv.value;
 		if (state.gpus) renderCards();
 		renderVerdicts();
 		renderProcesses();
+		renderInference();
+		renderTokens();
 	}
 
 	setRange('live');

@@ -2,9 +2,11 @@
 and against a demo agent over --url; every GPU, the scenario's processes and verdicts on
 screen, help, sort, filter, the selected-GPU view, resizes to 80x24 and 200x60, NO_COLOR,
 an agent that goes away, and --once."""
+import json
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -134,6 +136,52 @@ class TopTest(unittest.TestCase):
                 t.wait(lambda s: "EXIT=0" in s, what="exit 0 on q")
             finally:
                 t.close()
+
+    def test_remote_agent_inferences_in_the_gpu_view(self):
+        # What a `gpuscope run` program sends (docs/inference.md): 100 inferences of
+        # 1..100 ms on GPU 0, half of it on the GPU, 2 J each; top --url shows them in GPU
+        # 0's view as /api/v1/inference says.
+        tmp = tempfile.TemporaryDirectory()
+        sock = os.path.join(tmp.name, "inference.sock")
+        with Agent("--inference-socket", sock) as agent:
+            end0 = time.time_ns() - 30 * 10 ** 9
+            lines = []
+            for i in range(1, 101):
+                lat, end = i / 1000, end0 + i * 90 * 10 ** 6
+                lines.append(json.dumps({
+                    "type": "inference", "pid": 1, "process": "bench.py", "range": "infer",
+                    "boundary": "nvtx", "complete": True, "gpu": "0", "latency_s": lat,
+                    "start_unix_ns": end - int(lat * 1e9), "end_unix_ns": end,
+                    "gpu_busy_s": lat / 2, "kernels": 7, "energy_j": 2.0}))
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+            for k in range(0, 100, 50):
+                s.sendto("\n".join(lines[k:k + 50]).encode(), sock)
+            s.close()
+            t = Tmux("%s top --url http://127.0.0.1:%d --interval 300ms" % (BIN, agent.port),
+                     cols=120, rows=40)
+            try:
+                t.wait(lambda s: len(gpu_lines(s)) == 8, what="8 GPU lines")
+                t.keys("Enter")  # GPU 0, the first line
+                text = t.wait(lambda s: "infer    infer bench.py[" in s, what="GPU 0's inferences")
+                _, doc = agent.json("/api/v1/inference?range=15m&gpu=0")
+                r = doc["rows"][0]
+                line = [x for x in text.splitlines() if "infer    infer" in x][0]
+                m = re.search(r": (\d+), [\d.]+/s, p50/p95/p99 ([\d.]+)/([\d.]+)/([\d.]+) ms, "
+                              r"GPU ([\d.]+) ms, ([\d.]+) J", line)
+                self.assertIsNotNone(m, line)
+                self.assertEqual(int(m.group(1)), 100)
+                lat = r["latency_seconds"]
+                for got, want, sent in ((m.group(2), lat["p50"], 50), (m.group(3), lat["p95"], 95),
+                                        (m.group(4), lat["p99"], 99)):
+                    self.assertAlmostEqual(float(got), want * 1e3, delta=want * 1e3 * 0.005)
+                    self.assertLessEqual(abs(float(got) - sent) / sent, 0.022 + 0.005)
+                self.assertAlmostEqual(float(m.group(5)), 25.25, delta=0.06)
+                self.assertEqual(float(m.group(6)), 2.0)
+                t.keys("Escape", "q")
+                t.wait(lambda s: "EXIT=0" in s, what="exit 0 on q")
+            finally:
+                t.close()
+                tmp.cleanup()
 
     def test_no_color(self):
         for env, want_colour in (({}, True), ({"NO_COLOR": "1"}, False)):

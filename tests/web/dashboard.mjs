@@ -3,12 +3,15 @@
 // Starts `gpuscope serve --demo`, opens `/` and checks what the page promises: no console
 // error and no CSP violation, no request leaves the agent, every GPU has its card, every
 // chart draws data (series count, non-null points, a non-blank canvas), the selected GPU's
-// verdicts and the processes match /api/v1/*, a history range switch loads
-// /api/v1/series and redraws, first paint under 500 ms, page and assets under 150 KB
-// compressed.  Screenshots of each view go to $GPUSCOPE_ARTIFACTS (kept by the build).
+// verdicts and the processes match /api/v1/*, the per-inference panel shows the figures of
+// inferences the test sends the agent's socket (as a `gpuscope run` program does) and draws
+// its charts, the per-token table shows the simulated inference servers of /api/v1/servers,
+// a history range switch loads /api/v1/series and redraws, first paint under 500 ms, page
+// and assets under 150 KB compressed.  Screenshots of each view go to $GPUSCOPE_ARTIFACTS (kept by the build).
 //   env: GPUSCOPE_BIN, GPUSCOPE_SIM_LIB, GPUSCOPE_CHROMIUM, GPUSCOPE_ARTIFACTS, NODE_PATH
-import {spawn} from 'node:child_process';
-import {mkdirSync} from 'node:fs';
+import {spawn, spawnSync} from 'node:child_process';
+import {mkdirSync, mkdtempSync, rmSync} from 'node:fs';
+import os from 'node:os';
 import http from 'node:http';
 import {createRequire} from 'node:module';
 import path from 'node:path';
@@ -26,9 +29,12 @@ function check(ok, what) {
 	if (!ok) failures++;
 }
 
+const TMP = mkdtempSync(path.join(os.tmpdir(), 'gpuscope-dashboard-'));
+const SOCK = path.join(TMP, 'inference.sock');
+
 function startAgent() {
 	return new Promise((resolve, reject) => {
-		const p = spawn(BIN, ['serve', '--demo', '--listen', '127.0.0.1:0'], {stdio: ['ignore', 'ignore', 'pipe']});
+		const p = spawn(BIN, ['serve', '--demo', '--listen', '127.0.0.1:0', '--inference-socket', SOCK], {stdio: ['ignore', 'ignore', 'pipe']});
 		let err = '';
 		p.stderr.on('data', (d) => {
 			err += d;
@@ -50,6 +56,15 @@ function get(port, p, gzip) {
 	});
 }
 const json = async (port, p) => JSON.parse((await get(port, p)).body.toString());
+
+// Datagrams as libgpuscope-inject.so sends them (docs/inference.md), 50 lines each; node
+// has no unix datagram sockets, python3 (the integration tests') does.
+function sendInferences(lines) {
+	const py = 'import socket, sys\ns = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)\n' +
+		'ls = sys.stdin.read().split("\\n")\nfor i in range(0, len(ls), 50): s.sendto("\\n".join(ls[i:i + 50]).encode(), sys.argv[1])\n';
+	const r = spawnSync('python3', ['-c', py, SOCK], {input: lines.join('\n')});
+	if (r.status !== 0) throw new Error('python3: ' + r.stderr);
+}
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 const {proc, port} = await startAgent();
@@ -128,6 +143,64 @@ try {
 	live.forEach((c, i) => check(c.series >= 2 && c.values > 0 && c.inked > 500, 'live chart ' + i + ': ' + JSON.stringify(c)));
 	await page.screenshot({path: path.join(ART, 'live.png'), fullPage: true});
 
+	// Per inference: 100 inferences of 1..100 ms on GPU 0, half of each on the GPU, 2 J each,
+	// ended 30 s ago; the panel shows them (history merged with the intervals still open).
+	const end0 = Date.now() * 1e6 - 30e9;
+	sendInferences(Array.from({length: 100}, (_, k) => {
+		const i = k + 1, lat = i / 1000, end = end0 + i * 90e6;
+		return JSON.stringify({type: 'inference', pid: 1, process: 'bench.py', range: 'infer', boundary: 'nvtx',
+			complete: true, seq: i, device: 0, gpu: '0', start_unix_ns: end - lat * 1e9, end_unix_ns: end,
+			latency_s: lat, gpu_busy_s: lat / 2, kernels: 7, h2d_bytes: 4096, d2h_bytes: 1024, energy_j: 2.0});
+	}));
+	await page.waitForFunction(() => [...document.querySelectorAll('#inferences tr[data-row]')]
+		.some((r) => r.children[2].textContent === 'infer' && r.children[3].textContent === '100'), null, {timeout: 20000});
+	const inf = await json(port, '/api/v1/inference?range=15m');
+	const api = inf.rows.find((r) => r.range === 'infer');
+	const cells = await page.$$eval('#inferences tr[data-row]', (rs) => rs.map((r) => [...r.children].map((c) => c.textContent)));
+	const row = cells.find((c) => c[2] === 'infer');
+	const near = (shown, want) => Math.abs(Number(shown) - want) <= 0.022 * want;
+	check(row[0] === '0' && row[1] === 'bench.py (' + api.pid + ')', 'inference row names GPU 0 and the process: ' + row.slice(0, 3).join(' | '));
+	check(row[5] === (api.latency_seconds.p50 * 1e3).toPrecision(3) && near(row[5], 50), 'p50 ' + row[5] + ' ms: /api/v1/inference\'s, and 50 ms to 2.2%');
+	check(row[6] === (api.latency_seconds.p95 * 1e3).toPrecision(3) && near(row[6], 95), 'p95 ' + row[6] + ' ms (95 ms sent)');
+	check(row[7] === (api.latency_seconds.p99 * 1e3).toPrecision(3) && near(row[7], 99), 'p99 ' + row[7] + ' ms (99 ms sent)');
+	check(Math.abs(Number(row[8]) - 25.25) < 0.06, 'GPU time per inference ' + row[8] + ' ms (25.25 sent)');
+	check(row[9] === '2.00', 'energy per inference ' + row[9] + ' J (2 sent)');
+	check(row[10] === api.cost_per_inference.toPrecision(3), 'money per inference ' + row[10] + ' ' + inf.currency);
+	check(Math.abs(Number(row[4]) - api.inferences_per_second) <= 0.005 * api.inferences_per_second, 'inferences/s ' + row[4]);
+	await page.waitForFunction(() => window.gpuscopeDashboard.infCharts.length === 4, null, {timeout: 10000});
+	const infCharts = await page.evaluate(() => window.gpuscopeDashboard.infCharts.map((c) => ({
+		title: c.root.querySelector('.u-title').textContent, series: c.series.length,
+		values: c.data.slice(1).flat().filter((v) => v != null),
+		inked: (() => {
+			const cv = c.root.querySelector('canvas');
+			const px = cv.getContext('2d').getImageData(0, 0, cv.width, cv.height).data;
+			let n = 0;
+			for (let i = 3; i < px.length; i += 4) if (px[i]) n++;
+			return n;
+		})(),
+	})));
+	infCharts.forEach((c) => check(c.values.length > 0 && c.inked > 500, 'inference chart "' + c.title + '": ' + c.values.length + ' values, ' + c.inked + ' px'));
+	const rate = infCharts[0].values.reduce((a, b) => a + b, 0) * inf.step_s;
+	check(Math.abs(rate - api.inferences) < 1e-3, 'inferences/s chart adds up to the ' + api.inferences + ' inferences: ' + rate);
+	check(infCharts[3].values.filter((v) => v > 0).every((v) => Math.abs(v - 2) < 1e-9), 'energy chart draws 2 J per inference');
+
+	// Per token: the simulated inference servers, once their window has filled.
+	let servers;
+	for (let i = 0; i < 60; i++) {
+		servers = await json(port, '/api/v1/servers');
+		if (servers.servers.some((sv) => (sv.models || []).some((m) => m.tokens_generated_per_second != null))) break;
+		await sleep(1000);
+	}
+	const models = servers.servers.flatMap((sv) => (sv.models || []).filter((m) => m.tokens_generated_per_second != null).map((m) => [sv.server, m]));
+	await page.waitForFunction((n) => document.querySelectorAll('#tokens tr[data-server]').length >= n, models.length, {timeout: 10000});
+	const tokens = await page.$$eval('#tokens tr[data-server]', (rs) => rs.map((r) => [r.dataset.server, r.dataset.model, r.children[3].textContent, r.children[4].textContent]));
+	check(models.length > 0 && models.every(([sv, m]) => tokens.some((t) => t[0] === sv && t[1] === m.model)), 'per-token rows for the ' + models.length + ' server models of /api/v1/servers');
+	check(models.every(([sv, m]) => {
+		const t = tokens.find((x) => x[0] === sv && x[1] === m.model);
+		return t && Math.abs(Number(t[2]) - m.tokens_generated_per_second) <= 0.25 * m.tokens_generated_per_second;
+	}), 'tokens/s shown agree with /api/v1/servers: ' + tokens.map((t) => t[1] + ' ' + t[2]).join(', '));
+	await page.screenshot({path: path.join(ART, 'inferences.png'), fullPage: true});
+
 	// Verdicts of a GPU, once the diagnosis has run, in order of severity.
 	await page.click('#cards .card[data-gpu="5"]');
 	let diag;
@@ -180,6 +253,7 @@ try {
 } finally {
 	if (browser) await browser.close();
 	proc.kill('SIGTERM');
+	rmSync(TMP, {recursive: true, force: true});
 }
 console.log(failures ? failures + ' check(s) failed' : 'all checks passed; screenshots in ' + ART);
 process.exit(failures ? 1 : 0);
