@@ -19,6 +19,7 @@
 
 #include "cmd/commands.h"
 #include "cmd/options.h"
+#include "cmd/query_servers.h"
 #include "cmd/window_opts.h"
 
 #define QUERY_MAX_METRICS 64
@@ -51,6 +52,9 @@ static void query_usage(FILE *to)
 	        "  --stat STAT            mean, max or min of each second (or minute) for fast\n"
 	        "                         metrics (default mean); other metrics have one value\n"
 	        "  --format FMT           csv (default) or json\n"
+	        "  --servers              the inference servers' windows instead: one row per\n"
+	        "                         server, model and window (tokens, requests, joules,\n"
+	        "                         GPU-seconds, queue, batch, KV cache, TTFT, ITL)\n"
 	        "  -h, --help             this help\n"
 	        "\n"
 	        "The window is narrowed to the seconds that have rows; more than 6 h of rows,\n"
@@ -276,7 +280,7 @@ int cmd_query(int argc, char **argv)
 	size_t ngpus = 0, nmetrics = 0;
 	int ids[QUERY_MAX_METRICS];
 	enum store_stat stat = STORE_MEAN;
-	bool json = false;
+	bool json = false, servers = false;
 	char err[1024];
 	static const char *const value_options[] = {"--gpu", "--metric", "--stat", "--format",
 	                                            NULL};
@@ -292,6 +296,8 @@ int cmd_query(int argc, char **argv)
 		if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
 			query_usage(stdout);
 			return 0;
+		} else if (strcmp(a, "--servers") == 0) {
+			servers = true;
 		} else if (strcmp(a, "--gpu") == 0 && val) {
 			if (ngpus == QUERY_MAX_GPUS)
 				return bad_usage("at most %d --gpu", QUERY_MAX_GPUS);
@@ -330,5 +336,7 @@ int cmd_query(int argc, char **argv)
 	int64_t from, to;
 	if (window_opts_resolve(&w, (int64_t)time(NULL), &from, &to, err, sizeof(err)) != 0)
 		return bad_usage("%s", err);
+	if (servers)
+		return query_servers_run(&w, from, to, json);
 	return query_run(&w, from, to, gpus, ngpus, ids, nmetrics, stat, json);
 }

@@ -445,6 +445,7 @@ static int serve_run(struct http_config *hcfg, struct sampler_config *scfg,
 		return 1;
 	}
 	hcfg->servers = serve_servers_hooks(srv);
+	serve_servers_attach_history(srv, hist->recorder);
 	struct http_server *http = http_start(&run.board, hcfg, err, sizeof(err));
 	if (!http) {
 		fprintf(stderr, "gpuscope: %s\n", err);

@@ -228,6 +228,7 @@ json_t *report_json(const struct report_data *d, const struct analyze_result *r)
 		json_array_append_new(arr, o);
 	}
 	json_object_set_new(doc, "workloads", arr);
+	json_object_set_new(doc, "models", report_serving_json(&d->serving));
 	return doc;
 }
 
@@ -471,6 +472,7 @@ static void text_report(FILE *out, const struct report_data *d, const struct ana
 	for (size_t g = 0; g < d->ngpus; g++)
 		text_gpu(out, d, r, g, md);
 	text_groups_and_workloads(out, d, r, md);
+	report_serving_text(out, &d->serving, md);
 }
 
 int report_render(FILE *out, enum report_format f, const struct report_data *d,

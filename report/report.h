@@ -21,6 +21,7 @@
 #include <stdio.h>
 
 #include "analyze/analyze.h"
+#include "report/serving.h"
 #include "store/store.h"
 
 /* The series a report loads for each GPU, and the engine signal each feeds
@@ -64,6 +65,7 @@ struct report_data {
 	size_t ngpus;
 	struct analyze_gpu_series *series; /* ngpus, copies for analyze_input */
 	struct analyze_input input;
+	struct report_serving serving; /* per-model lines (history only; report/serving.h) */
 };
 
 /* Windows longer than this are read at 1-minute resolution. */

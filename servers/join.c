@@ -195,6 +195,12 @@ void servers_gpu_step(struct servers *s, const struct board_snapshot *snap, doub
 				     100;
 			if (agg[METRIC_GPU_UTIL].n)
 				util = agg[METRIC_GPU_UTIL].sum / agg[METRIC_GPU_UTIL].n / 100;
+			p->sm = sm;
+			p->util = util;
+		} else if (p->valid) {
+			/* polls faster than a second: no new settled second, the last one stands */
+			sm = p->sm;
+			util = p->util;
 		}
 		for (unsigned k = 0; k < s->ntargets && dt > 0; k++) {
 			struct target *t = &s->targets[k];
@@ -238,9 +244,14 @@ void servers_gpu_step(struct servers *s, const struct board_snapshot *snap, doub
 		struct target *t = &s->targets[k];
 		double mem = NAN, smsum = 0;
 		unsigned smn = 0;
+		size_t ul = 0;
+		t->gpu_uuids[0] = 0;
 		for (unsigned j = 0; j < t->ngpus; j++) {
 			const struct gpu_record *r = &snap->gpus[t->gpus[j]];
 			snprintf(t->gpu_model, sizeof(t->gpu_model), "%s", r->id.name);
+			if (ul < sizeof(t->gpu_uuids))
+				ul += (size_t)snprintf(t->gpu_uuids + ul, sizeof(t->gpu_uuids) - ul,
+				                       "%s%s", j ? "," : "", r->id.uuid);
 			if (j == 0)
 				snprintf(t->gpu_uuid, sizeof(t->gpu_uuid), "%s", r->id.uuid);
 			double used = r->raw[METRIC_FB_USED], total = r->raw[METRIC_FB_TOTAL];
