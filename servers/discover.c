@@ -94,6 +94,30 @@ int discover_parent(const char *root, int pid)
 	return ppid;
 }
 
+size_t discover_children(const char *root, int pid, int *out, size_t cap)
+{
+	char path[512];
+	snprintf(path, sizeof(path), "%s/proc", root);
+	DIR *d = opendir(path);
+	if (!d)
+		return 0;
+	size_t k = 0;
+	unsigned scanned = 0;
+	struct dirent *e;
+	/* bounded: a host with more processes than this misses some children (documented) */
+	while ((e = readdir(d)) != NULL && k < cap && scanned < 65536) {
+		char *end;
+		long child = strtol(e->d_name, &end, 10);
+		if (*end || child <= 1 || child == pid)
+			continue;
+		scanned++;
+		if (discover_parent(root, (int)child) == pid)
+			out[k++] = (int)child;
+	}
+	closedir(d);
+	return k;
+}
+
 size_t discover_ports(const char *root, int pid, unsigned *ports, size_t cap)
 {
 	static const size_t TCP_FILE_MAX = 256 * 1024;

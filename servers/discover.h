@@ -37,6 +37,11 @@ size_t discover_ports(const char *root, int pid, unsigned *ports, size_t cap);
 /* The parent of pid from root/proc/pid/stat, or -1. */
 int discover_parent(const char *root, int pid);
 
+/* The children of pid (from every root/proc/N/stat), at most cap; returns how many.  For
+ * TGI, whose router holds the port while its GPU shards are the router's siblings, both
+ * children of text-generation-launcher: the launcher "listens" through its router. */
+size_t discover_children(const char *root, int pid, int *out, size_t cap);
+
 /* True when the command line in root/proc/pid/cmdline names a known inference server
  * (vllm, sglang, text-generation, tritonserver, trtllm, llama-server...): the ancestors of
  * a GPU process are asked for /metrics only then, so a shell's sshd is never sent HTTP. */

@@ -15,6 +15,7 @@
 #define SERVERS_MAX     16
 #define SERVER_GPUS_MAX 16
 #define PIDPORTS_MAX    256
+#define PIDPORT_PORTS   4 /* listening ports kept per process */
 
 #define ACC_GPUS_MAX 16 /* board GPUs whose energy a server can hold */
 
@@ -96,7 +97,7 @@ struct pidports {
 	int pid;
 	double checked;
 	int parent;
-	unsigned ports[4];
+	unsigned ports[PIDPORT_PORTS];
 	unsigned nports;
 	bool probed; /* its ports were asked for /metrics */
 	bool known;  /* its command line names a known server */

@@ -13,6 +13,34 @@
 
 /* --- the pid -> listening ports cache ------------------------------------------------ */
 
+/* A known server's children that are known servers too lend it their ports: TGI's
+ * launcher is the GPU shards' parent, its router (a sibling of the shards) listens. */
+static void add_child_ports(struct servers *s, struct pidports *p)
+{
+	int kids[16];
+	size_t nk = discover_children(s->host_root, p->pid, kids, 16);
+	for (size_t i = 0; i < nk && p->nports < PIDPORT_PORTS; i++) {
+		if (!discover_known_server(s->host_root, kids[i]))
+			continue;
+		unsigned ports[PIDPORT_PORTS];
+		size_t np = discover_ports(s->host_root, kids[i], ports, PIDPORT_PORTS);
+		for (size_t j = 0; j < np && p->nports < PIDPORT_PORTS; j++) {
+			unsigned k = 0;
+			while (k < p->nports && p->ports[k] != ports[j])
+				k++;
+			if (k == p->nports)
+				p->ports[p->nports++] = ports[j];
+		}
+	}
+	/* lowest first, as discover_ports gives them: the API port before a metrics one */
+	for (unsigned i = 1; i < p->nports; i++)
+		for (unsigned j = i; j > 0 && p->ports[j] < p->ports[j - 1]; j--) {
+			unsigned t = p->ports[j];
+			p->ports[j] = p->ports[j - 1];
+			p->ports[j - 1] = t;
+		}
+}
+
 static struct pidports *pid_info(struct servers *s, int pid, double now)
 {
 	struct pidports *p = NULL;
@@ -29,9 +57,11 @@ static struct pidports *pid_info(struct servers *s, int pid, double now)
 	if (now - p->checked >= 60) {
 		p->checked = now;
 		p->parent = discover_parent(s->host_root, pid);
-		p->nports = (unsigned)discover_ports(s->host_root, pid, p->ports, 4);
+		p->nports = (unsigned)discover_ports(s->host_root, pid, p->ports, PIDPORT_PORTS);
 		p->known = discover_known_server(s->host_root, pid);
 		p->probed = false;
+		if (p->known)
+			add_child_ports(s, p);
 	}
 	return p;
 }
@@ -52,8 +82,10 @@ static struct target *add_discovered(struct servers *s, int pid, unsigned port, 
 	if (s->ntargets == SERVERS_MAX)
 		return NULL;
 	for (unsigned i = 0; i < s->ntargets; i++)
-		if (s->targets[i].port == port && s->targets[i].local)
-			return NULL; /* configured already, or found through another process */
+		if ((s->targets[i].port == port && s->targets[i].local) || s->targets[i].pid == pid)
+			return NULL; /* configured already, found through another process, or
+			              * another port of the same server (TGI's API and metrics
+			              * ports both answer /metrics; the lowest is kept) */
 	char url[64], err[160];
 	snprintf(url, sizeof(url), "http://127.0.0.1:%u/metrics", port);
 	struct target *t = &s->targets[s->ntargets];

@@ -252,9 +252,14 @@ unsigned servers_poll_now(struct servers *s)
 		for (unsigned g = 0; g < s->nprev; g++)
 			s->prev[g].sm = s->prev[g].util = NAN;
 	}
+	/* the known targets' listeners first, so discovery does not add a second port of a
+	 * configured server (TGI answers /metrics on two) */
+	for (unsigned k = 0; k < s->ntargets; k++)
+		servers_join(s, &s->targets[k], &snap, now);
+	unsigned known = s->ntargets;
 	if (!s->cfg.no_discovery)
 		servers_discover(s, &snap, now);
-	for (unsigned k = 0; k < s->ntargets; k++)
+	for (unsigned k = known; k < s->ntargets; k++)
 		servers_join(s, &s->targets[k], &snap, now);
 	servers_gpu_step(s, &snap, now);
 	bool added[SERVERS_MAX];

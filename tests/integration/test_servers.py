@@ -16,6 +16,8 @@ from fixture_servers import MODEL, FixtureServer, Schedule  # noqa: E402
 import html  # noqa: E402
 import json  # noqa: E402
 import shutil  # noqa: E402
+import signal  # noqa: E402
+import subprocess  # noqa: E402
 import sqlite3  # noqa: E402
 import tempfile  # noqa: E402
 
@@ -151,6 +153,66 @@ class Discovery(unittest.TestCase):
         finally:
             os.unlink(scn)
 
+
+# TGI's process tree: text-generation-launcher starts the GPU shards and the router as
+# siblings; the router listens (its API port and its Prometheus port both answer /metrics).
+TGI_ROUTER = """
+import sys, time
+sys.path.insert(0, sys.argv[1])
+from fixture_servers import FixtureServer
+with FixtureServer("tgi") as api, FixtureServer("tgi") as prom:
+    print(api.port, prom.port, flush=True)
+    time.sleep(300)
+"""
+TGI_LAUNCHER = """
+import subprocess, sys, time
+shard = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)",
+                          "text-generation-server", "serve"])
+router = subprocess.Popen([sys.executable, "-c", sys.argv[2], sys.argv[1],
+                           "text-generation-router"], stdout=subprocess.PIPE, text=True)
+print(shard.pid, router.stdout.readline().strip(), flush=True)
+time.sleep(300)
+"""
+
+
+class TGIDiscovery(unittest.TestCase):
+    def test_router_found_beside_its_shards(self):
+        """The GPU process is a shard; its parent, the launcher, is a known server whose
+        child, the router, listens: the launcher is the server, read on the router's
+        lower port, once (not again on its metrics port)."""
+        here = os.path.dirname(os.path.abspath(__file__))
+        launcher = subprocess.Popen([sys.executable, "-c", TGI_LAUNCHER, here, TGI_ROUTER,
+                                     "text-generation-launcher"], stdout=subprocess.PIPE,
+                                    text=True, start_new_session=True)
+        scn = None
+        try:
+            shard, api, prom = (int(x) for x in launcher.stdout.readline().split())
+            scn = scenario({0: [{"pid": shard, "name": "text-generation-server",
+                                 "used_mib": 60000, "sm_util_pct": 70}]})
+            with Agent("--no-history", "--slow-interval", "500ms", "--host-root", "/",
+                       "--kubelet-socket", "", "--inference-poll", "500ms",
+                       "--inference-window", "3s", scenario=scn) as agent:
+                def joined():
+                    _, d = agent.json("/api/v1/servers")
+                    found = [s for s in d["servers"] if s["found"] == "discovered"]
+                    return found if found and found[0]["gpus"] else None
+                found = agent.wait_for(joined, timeout=20, what="a discovered TGI")
+                time.sleep(2)  # a later poll adds no second target for the other port
+                _, d = agent.json("/api/v1/servers")
+                found = [s for s in d["servers"] if s["found"] == "discovered"]
+                self.assertEqual(len(found), 1, found)
+                s = found[0]
+                self.assertEqual(s["kind"], "tgi")
+                self.assertEqual(s["pid"], launcher.pid)
+                self.assertEqual(s["url"], "http://127.0.0.1:%d/metrics" % min(api, prom))
+                self.assertEqual([(g["gpu"], g["share"]) for g in s["gpus"]], [(0, 1.0)])
+                self.assertTrue(s["up"])
+        finally:
+            os.killpg(launcher.pid, signal.SIGKILL)
+            launcher.wait()
+            launcher.stdout.close()
+            if scn:
+                os.unlink(scn)
 
 class Demo(unittest.TestCase):
     def test_demo_serves_tokens_and_advice(self):
