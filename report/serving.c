@@ -24,6 +24,11 @@ static bool known(double v)
 	return isfinite(v);
 }
 
+static double per(double a, double b)
+{
+	return b > 0 ? a / b : NAN;
+}
+
 static void add_sums(struct report_model_sums *x, const struct store_serving_row *r)
 {
 	const double *v = r->v;
@@ -102,6 +107,10 @@ static int on_row(void *vctx, const struct store_serving_row *r)
 	mean_add(r->v[STORE_SERVING_KV_USAGE], &m->kv_sum, &m->kv_n);
 	mean_add(r->v[STORE_SERVING_RUNNING], &m->running_sum, &m->running_n);
 	mean_add(r->v[STORE_SERVING_WAITING], &m->waiting_sum, &m->waiting_n);
+	mean_add(r->v[STORE_SERVING_SM_ACTIVE], &m->sm_sum, &m->sm_n);
+	mean_add(r->v[STORE_SERVING_MEMORY_USED], &m->mem_sum, &m->mem_n);
+	if (known(r->v[STORE_SERVING_PREEMPTIONS]))
+		m->preemptions += r->v[STORE_SERVING_PREEMPTIONS];
 	if (strcmp(r->advice, "raise") == 0)
 		m->advised[0]++;
 	else if (strcmp(r->advice, "lower") == 0)
@@ -109,6 +118,59 @@ static int on_row(void *vctx, const struct store_serving_row *r)
 	else if (strcmp(r->advice, "keep") == 0)
 		m->advised[2]++;
 	return 0;
+}
+
+/* The setting that bounds each server's batch (servers/kinds.c says the same for the
+ * agent; the history names the kind, not the knob). */
+static const char *batch_knob(const char *kind)
+{
+	static const char *const knobs[][2] = {
+	    {"vllm", "max_num_seqs"},
+	    {"sglang", "max_running_requests"},
+	    {"tgi", "max_batch_total_tokens"},
+	    {"triton", "dynamic_batching max_batch_size / preferred_batch_size"},
+	    {"llamacpp", "--parallel"},
+	};
+	for (size_t i = 0; i < sizeof(knobs) / sizeof(knobs[0]); i++)
+		if (strcmp(kind, knobs[i][0]) == 0)
+			return knobs[i][1];
+	return "batch size";
+}
+
+static void judge(struct report_serving *sv)
+{
+	for (size_t i = 0; i < sv->n; i++) {
+		struct report_model *m = &sv->models[i];
+		struct report_model_figures f;
+		report_model_figures(&m->all, m, sv->price, &f);
+		struct analyze_server_window w = {
+		    .server = m->server,
+		    .model = m->model,
+		    .knob = batch_knob(m->kind),
+		    .gpu_index = -1,
+		    .uuid = m->gpus,
+		    .running = f.running,
+		    .waiting = f.waiting,
+		    .kv_usage = f.kv_usage,
+		    .preemptions_per_s = per(m->preemptions, m->all.window_s),
+		    .sm_active = m->sm_n ? m->sm_sum / (double)m->sm_n : NAN,
+		    .memory_used = m->mem_n ? m->mem_sum / (double)m->mem_n : NAN,
+		    .j_per_token = f.j_per_token,
+		    .peer_j_per_token = NAN};
+		for (size_t k = 0; k < sv->n; k++) {
+			const struct report_model *o = &sv->models[k];
+			double j = per(o->all.joules, o->all.tokens_j);
+			if (k == i || strcmp(o->model, m->model) != 0 ||
+			    strcmp(o->gpu_model, m->gpu_model) != 0 || !known(j))
+				continue;
+			if (!known(w.peer_j_per_token) || j < w.peer_j_per_token) {
+				w.peer_j_per_token = j;
+				w.peer = o->server;
+			}
+		}
+		m->nverdicts = analyze_serving(&w, NULL, &m->judged, m->verdict,
+		                               sizeof(m->verdict) / sizeof(m->verdict[0]));
+	}
 }
 
 int report_serving_load(struct store *s, int64_t from, int64_t to, struct report_serving *out,
@@ -134,6 +196,7 @@ int report_serving_load(struct store *s, int64_t from, int64_t to, struct report
 		report_serving_free(out);
 		return -1;
 	}
+	judge(out);
 	return 0;
 }
 
@@ -142,11 +205,6 @@ void report_serving_free(struct report_serving *sv)
 	free(sv->models);
 	sv->models = NULL;
 	sv->n = 0;
-}
-
-static double per(double a, double b)
-{
-	return b > 0 ? a / b : NAN;
 }
 
 void report_model_figures(const struct report_model_sums *x, const struct report_model *m,
@@ -228,15 +286,20 @@ void report_model_line(const struct report_serving *sv, const struct report_mode
 		PUT(", %.2f %s per million tokens", f.cost_per_mtok, cur);
 	if (known(f.utilization))
 		PUT(", GPU %.0f%% busy", 100 * f.utilization);
-	if (m->advice[0] && strcmp(m->advice, "unknown") != 0) {
-		size_t windows = m->advised[0] + m->advised[1] + m->advised[2];
-		PUT("; batch: %s", m->advice);
-		if (known(m->batch_now) && known(m->batch_target) && strcmp(m->advice, "keep") != 0)
-			PUT(" %.0f -> %.0f", m->batch_now, m->batch_target);
-		if (windows)
-			PUT(" (raise in %zu, lower in %zu of %zu windows)", m->advised[0],
-			    m->advised[1], m->all.rows);
+	const struct analyze_batch_advice *a = &m->judged;
+	if (a->action && strcmp(a->action, "unknown") != 0) {
+		PUT("; batch: %s", a->action);
+		if (strcmp(a->action, "keep") != 0) {
+			PUT(" %s", batch_knob(m->kind));
+			if (known(a->batch_now) && known(a->batch_target))
+				PUT(" %.0f -> %.0f", a->batch_now, a->batch_target);
+		}
+	} else {
+		PUT("; batch: no advice (no queue, KV-cache or memory figure)");
 	}
+	if (m->advised[0] + m->advised[1] + m->advised[2])
+		PUT(" (windows: raise %zu, lower %zu, keep %zu of %zu)", m->advised[0],
+		    m->advised[1], m->advised[2], m->all.rows);
 	struct trend jpt, tps;
 	trends(sv, m, &jpt, &tps);
 	PUT("; trend over %zu windows: ", m->all.rows);
@@ -278,10 +341,26 @@ void report_serving_text(FILE *out, const struct report_serving *sv, bool md)
 	char line[1200];
 	for (size_t i = 0; i < sv->n; i++) {
 		report_model_line(sv, &sv->models[i], line, sizeof(line));
+		const struct report_model *m = &sv->models[i];
 		if (md)
 			fprintf(out, "- %s\n", line);
 		else
 			wrap(out, "  ", "      ", line, 80);
+		for (size_t k = 0; k < m->nverdicts; k++) {
+			const struct analyze_verdict *v = &m->verdict[k];
+			const char *sev = analyze_severity_name(v->severity);
+			if (md) {
+				fprintf(out, "  - **%s** `%s`: %s\n    - %s\n    - *Fix:* %s\n",
+				        sev, v->id, v->title, v->evidence_text, v->fix);
+				continue;
+			}
+			char head[320], fix[440];
+			snprintf(head, sizeof(head), "[%s] %s: %s", sev, v->id, v->title);
+			snprintf(fix, sizeof(fix), "fix: %s", v->fix);
+			wrap(out, "      ", "        ", head, 80);
+			wrap(out, "          ", "          ", v->evidence_text, 80);
+			wrap(out, "          ", "          ", fix, 80);
+		}
 	}
 	if (sv->truncated)
 		fprintf(out,
@@ -315,8 +394,23 @@ void report_serving_html(FILE *out, const struct report_serving *sv)
 	char line[1200];
 	for (size_t i = 0; i < sv->n; i++) {
 		report_model_line(sv, &sv->models[i], line, sizeof(line));
+		const struct report_model *m = &sv->models[i];
 		fputs("<li>", out);
 		html_text(out, line);
+		for (size_t k = 0; k < m->nverdicts; k++) {
+			const struct analyze_verdict *v = &m->verdict[k];
+			const char *sev = analyze_severity_name(v->severity);
+			fprintf(out, "<div class=\"v %s\"><span class=\"sev\">%s</span> <code>",
+			        sev, sev);
+			html_text(out, v->id);
+			fputs("</code> ", out);
+			html_text(out, v->title);
+			fputs("<br>", out);
+			html_text(out, v->evidence_text);
+			fputs("<br><b>Fix:</b> ", out);
+			html_text(out, v->fix);
+			fputs("</div>", out);
+		}
 		fputs("</li>\n", out);
 	}
 	fputs("</ul>\n", out);
@@ -366,13 +460,31 @@ json_t *report_serving_json(const struct report_serving *sv)
 		json_object_set_new(o, "running_requests", num(f.running));
 		json_object_set_new(o, "queue_requests", num(f.waiting));
 		json_t *b = json_object();
-		json_object_set_new(b, "action", json_string(m->advice[0] ? m->advice : "unknown"));
-		json_object_set_new(b, "batch_now", num(m->batch_now));
-		json_object_set_new(b, "batch_target", num(m->batch_target));
+		const struct analyze_batch_advice *a = &m->judged;
+		json_object_set_new(b, "action", json_string(a->action ? a->action : "unknown"));
+		json_object_set_new(b, "knob", json_string(batch_knob(m->kind)));
+		json_object_set_new(b, "batch_now", num(a->batch_now));
+		json_object_set_new(b, "batch_target", num(a->batch_target));
+		json_object_set_new(b, "why", json_string(a->why));
+		json_object_set_new(b, "last_window_action",
+		                    json_string(m->advice[0] ? m->advice : "unknown"));
 		json_object_set_new(b, "windows_raise", json_integer((json_int_t)m->advised[0]));
 		json_object_set_new(b, "windows_lower", json_integer((json_int_t)m->advised[1]));
 		json_object_set_new(b, "windows_keep", json_integer((json_int_t)m->advised[2]));
 		json_object_set_new(o, "batch", b);
+		json_t *vs = json_array();
+		for (size_t k = 0; k < m->nverdicts; k++) {
+			const struct analyze_verdict *v = &m->verdict[k];
+			json_t *vo = json_object();
+			json_object_set_new(vo, "id", json_string(v->id));
+			json_object_set_new(vo, "severity",
+			                    json_string(analyze_severity_name(v->severity)));
+			json_object_set_new(vo, "title", json_string(v->title));
+			json_object_set_new(vo, "evidence", json_string(v->evidence_text));
+			json_object_set_new(vo, "fix", json_string(v->fix));
+			json_array_append_new(vs, vo);
+		}
+		json_object_set_new(o, "verdicts", vs);
 		struct trend jpt, tps;
 		trends(sv, m, &jpt, &tps);
 		json_t *tr = json_object();

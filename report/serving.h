@@ -2,8 +2,9 @@
  * cost over the window, from the history's server_window rows (store/serving.h).
  *
  * One line per server and model: tokens/s, J/token, money per million tokens, GPU
- * utilization, the batch advice of its latest window (and how often each window advised
- * it), and the trend: the same figures over the first and the second half of the model's
+ * utilization, the batch advice over the span (the engine's serving rules on the span's
+ * means, with their verdicts, evidence and fix; and what each window advised), and the
+ * trend: the same figures over the first and the second half of the model's
  * own span of rows, with the direction and the size of the change.  Sums are divided by
  * sums (a day's joules over a day's tokens), never ratios averaged.  Rows are read twice
  * (the span, then the halves), one row in memory at a time, so a 90-day report costs no
@@ -17,6 +18,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "analyze/serving.h"
 #include "store/store.h"
 
 struct json_t;
@@ -47,6 +49,15 @@ struct report_model {
 	size_t advised[3]; /* windows advising raise, lower, keep */
 	char advice[16];   /* the latest window's */
 	double batch_now, batch_target;
+	double preemptions;     /* over all windows */
+	double sm_sum, mem_sum; /* means: / the counts */
+	size_t sm_n, mem_n;
+	/* the serving rules (analyze/serving.h) over the whole span, as the agent judges a
+	 * window; the peer for energy_per_token_high is the best J/token of the same model on
+	 * the same GPU model among the report's other servers */
+	struct analyze_batch_advice judged;
+	size_t nverdicts;
+	struct analyze_verdict verdict[3];
 };
 
 /* The figures a line states, NaN when unknown. */

@@ -388,8 +388,12 @@ class History(unittest.TestCase):
                                sum(r["gpu_seconds"] for r in rows) / 3600 * 3.6 / tokens * 1e6,
                                places=6)
         self.assertAlmostEqual(m["gpu_utilization_ratio"], 0.9, delta=0.02)
-        self.assertEqual((m["batch"]["action"], m["batch"]["batch_target"]), ("raise", 16))
-        self.assertEqual(m["batch"]["windows_raise"], len(rows))
+        # the serving rules on the span's means: 3 waiting, KV 0.30 -> raise towards 0.80
+        b = m["batch"]
+        self.assertEqual((b["action"], b["knob"], b["batch_now"], b["batch_target"]),
+                         ("raise", "max_num_seqs", 8, 16))
+        self.assertEqual((b["windows_raise"], b["last_window_action"]), (len(rows), "raise"))
+        self.assertEqual([v["id"] for v in m["verdicts"]], ["batch_too_small"])
         # the halves split at the middle of the rows' window centres, computed here
         centre = [r["t"] - r["window_s"] / 2 for r in rows]
         mid = (centre[0] + centre[-1]) / 2
@@ -412,7 +416,8 @@ class History(unittest.TestCase):
             flat = html.unescape(" ".join(out.split()))  # text wraps at 80 columns
             line = flat[flat.find("vllm " + name):][:400]
             self.assertIn("J/token falling", line, fmt)
-            self.assertIn("batch: raise 8 -> 16", line, fmt)
+            self.assertIn("batch: raise max_num_seqs 8 -> 16", line, fmt)
+            self.assertIn("batch_too_small", line, fmt)
 
     def check_query(self, db, name):
         rows = self.rows(db)
