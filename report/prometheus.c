@@ -197,6 +197,24 @@ static void fill_native(struct report_data *d, json_t *result, size_t k)
 	}
 }
 
+/* One range query of a native series name, for the per-model lines (serving.h). */
+struct range_ctx {
+	CURL *c;
+	const char *url;
+	int base;
+	int64_t from, to;
+	double step;
+};
+
+static json_t *range_of(void *vctx, const char *name)
+{
+	struct range_ctx *r = vctx;
+	char q[2048], why[512];
+	snprintf(q, sizeof(q), "%.*s/api/v1/query_range?query=%s&start=%lld&end=%lld&step=%g",
+	         r->base, r->url, name, (long long)r->from, (long long)r->to, r->step);
+	return get_json(r->c, q, why, sizeof(why)); /* optional: NULL when absent */
+}
+
 static int by_host_then_uuid(const void *a, const void *b)
 {
 	const struct report_gpu *x = a, *y = b;
@@ -266,6 +284,13 @@ int report_load_prometheus(const char *url, int64_t from, int64_t to, double ste
 		if (data) /* optional: a fleet of dcgm-exporters has none */
 			fill_native(out, json_object_get(data, "result"), k);
 		json_decref(data);
+	}
+	/* and the agents' per-model figures, for the "Models served" lines */
+	struct range_ctx rc = {c, url, (int)base, from, to, step};
+	if (out->ngpus &&
+	    report_serving_from_prometheus(&out->serving, range_of, &rc, from, step, out->n) != 0) {
+		snprintf(err, errlen, "out of memory");
+		goto err;
 	}
 	curl_easy_cleanup(c);
 	curl_global_cleanup();

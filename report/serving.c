@@ -8,12 +8,6 @@
 
 #include "store/serving.h"
 
-struct load_ctx {
-	struct report_serving *sv;
-	int pass;      /* 0: spans, 1: sums */
-	size_t cursor; /* pass 1: the model rows are in the same order as in pass 0 */
-};
-
 static bool same_key(const struct report_model *m, const struct store_serving_row *r)
 {
 	return strcmp(m->server, r->server) == 0 && strcmp(m->model, r->model) == 0;
@@ -63,9 +57,9 @@ static void mean_add(double v, double *sum, size_t *n)
 	}
 }
 
-static int on_row(void *vctx, const struct store_serving_row *r)
+int report_serving_feed_row(void *vctx, const struct store_serving_row *r)
 {
-	struct load_ctx *c = vctx;
+	struct report_serving_feed *c = vctx;
 	struct report_serving *sv = c->sv;
 	double centre = (double)r->t - r->window_s / 2;
 	if (c->pass == 0) {
@@ -176,28 +170,46 @@ static void judge(struct report_serving *sv)
 int report_serving_load(struct store *s, int64_t from, int64_t to, struct report_serving *out,
                         char *err, size_t errlen)
 {
-	memset(out, 0, sizeof(*out));
-	out->price = NAN; /* the caller may set its own afterwards */
-	out->models = calloc(REPORT_MODELS_MAX, sizeof(*out->models));
-	if (!out->models) {
+	struct report_serving_feed c;
+	if (report_serving_begin(out, &c) != 0) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	struct load_ctx c = {.sv = out};
-	int rc = store_serving_each(s, from, to, on_row, &c);
-	/* the halves split at the middle of the model's own span of windows */
-	for (size_t i = 0; i < out->n; i++)
-		out->models[i].mid = (out->models[i].first_centre + out->models[i].last_centre) / 2;
-	c.pass = 1;
+	int rc = store_serving_each(s, from, to, report_serving_feed_row, &c);
+	report_serving_split(&c);
 	if (rc == STORE_OK && out->n)
-		rc = store_serving_each(s, from, to, on_row, &c);
+		rc = store_serving_each(s, from, to, report_serving_feed_row, &c);
 	if (rc != STORE_OK) {
 		snprintf(err, errlen, "%s", store_errmsg(s));
 		report_serving_free(out);
 		return -1;
 	}
-	judge(out);
+	report_serving_end(out);
 	return 0;
+}
+
+int report_serving_begin(struct report_serving *sv, struct report_serving_feed *feed)
+{
+	memset(sv, 0, sizeof(*sv));
+	sv->price = NAN; /* the caller may set its own afterwards */
+	*feed = (struct report_serving_feed){.sv = sv};
+	sv->models = calloc(REPORT_MODELS_MAX, sizeof(*sv->models));
+	return sv->models ? 0 : -1;
+}
+
+void report_serving_split(struct report_serving_feed *feed)
+{
+	/* the halves split at the middle of the model's own span of windows */
+	struct report_serving *sv = feed->sv;
+	for (size_t i = 0; i < sv->n; i++)
+		sv->models[i].mid = (sv->models[i].first_centre + sv->models[i].last_centre) / 2;
+	feed->pass = 1;
+	feed->cursor = 0;
+}
+
+void report_serving_end(struct report_serving *sv)
+{
+	judge(sv);
 }
 
 void report_serving_free(struct report_serving *sv)

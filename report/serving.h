@@ -19,6 +19,7 @@
 #include <stdio.h>
 
 #include "analyze/serving.h"
+#include "store/serving.h"
 #include "store/store.h"
 
 struct json_t;
@@ -78,6 +79,29 @@ struct report_serving {
 int report_serving_load(struct store *s, int64_t from, int64_t to, struct report_serving *out,
                         char *err, size_t errlen);
 void report_serving_free(struct report_serving *sv);
+
+/* The same from rows of another source (report --prometheus): begin; feed every row,
+ * ordered by server, model, t (report_serving_feed_row, a store_serving_fn); split; feed
+ * them all again; end (the judging).  begin returns 0 or -1 when out of memory. */
+struct report_serving_feed {
+	struct report_serving *sv;
+	int pass;      /* 0: spans, 1: sums */
+	size_t cursor; /* pass 1: the models come in the order pass 0 found them */
+};
+int report_serving_begin(struct report_serving *sv, struct report_serving_feed *feed);
+int report_serving_feed_row(void *feed, const struct store_serving_row *row);
+void report_serving_split(struct report_serving_feed *feed);
+void report_serving_end(struct report_serving *sv);
+
+/* From a Prometheus that scrapes gpuscope agents: the agents' per-model window figures
+ * (gpuscope_tokens_* and gpuscope_inference_server_*, labels instance, server, kind,
+ * model, gpu_model) read every `step` seconds over [from, to] and taken as rows of one
+ * step each (tokens = tokens/s x step, joules = power x step, ...).  get(ctx, name, ...)
+ * runs a range query of one series name and returns the API's "data" (json_decref'd
+ * here), or NULL (the family is then absent).  0, or -1 when out of memory. */
+typedef struct json_t *(*report_prom_range_fn)(void *ctx, const char *name);
+int report_serving_from_prometheus(struct report_serving *sv, report_prom_range_fn get, void *ctx,
+                                   int64_t from, double step, size_t n);
 
 void report_model_figures(const struct report_model_sums *x, const struct report_model *m,
                           double price, struct report_model_figures *out);
