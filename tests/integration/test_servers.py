@@ -214,6 +214,31 @@ class TGIDiscovery(unittest.TestCase):
             if scn:
                 os.unlink(scn)
 
+class ConfigFile(unittest.TestCase):
+    def test_servers_from_the_config_file(self):
+        """serve --config FILE: the servers listed there are read and joined like flags."""
+        scn = scenario()
+        cfg = tempfile.NamedTemporaryFile("w", suffix=".yml", delete=False)
+        try:
+            with FixtureServer("vllm") as v, FixtureServer("sglang") as g:
+                cfg.write("inference-server:\n  - %s#gpus=0\n  - %s#gpus=1\n"
+                          "inference-poll: 500ms\ninference-window: 2s\n"
+                          "no-inference-discovery: true\nno-history: true\n"
+                          % (v.url, g.url))
+                cfg.close()
+                with Agent("--config", cfg.name, scenario=scn) as agent:
+                    def both():
+                        _, d = agent.json("/api/v1/servers")
+                        up = {s["url"]: s for s in d["servers"] if s["up"] and s["gpus"]}
+                        return up if len(up) == 2 else None
+                    up = agent.wait_for(both, timeout=15, what="two servers from the file")
+                    self.assertEqual((up[v.url]["kind"], up[v.url]["found"]),
+                                     ("vllm", "configured"))
+                    self.assertEqual([x["gpu"] for x in up[g.url]["gpus"]], [1])
+        finally:
+            os.unlink(cfg.name)
+            os.unlink(scn)
+
 class Demo(unittest.TestCase):
     def test_demo_serves_tokens_and_advice(self):
         """serve --demo: the simulated host's servers are found by their sockets, joined to
