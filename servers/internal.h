@@ -99,8 +99,10 @@ struct pidports {
 	int parent;
 	unsigned ports[PIDPORT_PORTS];
 	unsigned nports;
-	bool probed; /* its ports were asked for /metrics */
-	bool known;  /* its command line names a known server */
+	bool probed;    /* its ports were asked for /metrics */
+	bool reachable; /* its network namespace has an address the agent can reach */
+	char addr[48];  /* where its ports are: 127.0.0.1, or its container's address */
+	bool known;     /* its command line names a known server */
 };
 
 struct servers {

@@ -59,6 +59,7 @@ static struct pidports *pid_info(struct servers *s, int pid, double now)
 		p->parent = discover_parent(s->host_root, pid);
 		p->nports = (unsigned)discover_ports(s->host_root, pid, p->ports, PIDPORT_PORTS);
 		p->known = discover_known_server(s->host_root, pid);
+		p->reachable = discover_address(s->host_root, pid, p->addr, sizeof(p->addr));
 		p->probed = false;
 		if (p->known)
 			add_child_ports(s, p);
@@ -77,17 +78,20 @@ static bool descends(struct servers *s, int pid, int who, double now)
 	return false;
 }
 
-static struct target *add_discovered(struct servers *s, int pid, unsigned port, double now)
+static struct target *add_discovered(struct servers *s, int pid, const char *addr, unsigned port,
+                                     double now)
 {
 	if (s->ntargets == SERVERS_MAX)
 		return NULL;
 	for (unsigned i = 0; i < s->ntargets; i++)
-		if ((s->targets[i].port == port && s->targets[i].local) || s->targets[i].pid == pid)
+		if ((s->targets[i].port == port && s->targets[i].local &&
+		     strcmp(addr, "127.0.0.1") == 0) ||
+		    s->targets[i].pid == pid)
 			return NULL; /* configured already, found through another process, or
 			              * another port of the same server (TGI's API and metrics
 			              * ports both answer /metrics; the lowest is kept) */
-	char url[64], err[160];
-	snprintf(url, sizeof(url), "http://127.0.0.1:%u/metrics", port);
+	char url[96], err[160];
+	snprintf(url, sizeof(url), "http://%s:%u/metrics", addr, port);
 	struct target *t = &s->targets[s->ntargets];
 	if (target_init(t, url, err, sizeof(err)) != 0 || target_alloc(s, t) != 0) {
 		target_free(t);
@@ -99,18 +103,18 @@ static struct target *add_discovered(struct servers *s, int pid, unsigned port, 
 	return t;
 }
 
-/* Asks each port of a GPU process (or ancestor) for /metrics once per minute. */
-/* Asks each listening port of p for /metrics; a known server's names make it a target. */
+/* Asks each listening port of p for /metrics (on its container's address when it is in
+ * another network namespace); a known server's names make it a target. */
 static void probe_ports(struct servers *s, CURL *c, const struct pidports *p, double now)
 {
-	for (unsigned k = 0; k < p->nports; k++) {
-		char url[64], why[160];
-		snprintf(url, sizeof(url), "http://127.0.0.1:%u/metrics", p->ports[k]);
+	for (unsigned k = 0; k < p->nports && p->reachable; k++) {
+		char url[96], why[160];
+		snprintf(url, sizeof(url), "http://%s:%u/metrics", p->addr, p->ports[k]);
 		struct server_reading *r = malloc(sizeof(*r));
 		const char *bad;
 		if (r && servers_fetch(s, c, url, 1.0, why, sizeof(why)) == 0 &&
 		    server_reading_parse(s->probe.data, s->probe.len, r, &bad) == 0)
-			add_discovered(s, p->pid, p->ports[k], now);
+			add_discovered(s, p->pid, p->addr, p->ports[k], now);
 		free(r);
 	}
 }

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -429,6 +430,39 @@ static void test_children(void **state)
 	assert_int_equal(system(cmd), 0);
 }
 
+/* A pod's namespace: the loopback leaves first, then its own address. */
+static void test_fib_trie(void **state)
+{
+	(void)state;
+	static const char pod[] = "Main:\n"
+	                          "  +-- 0.0.0.0/0 3 0 5\n"
+	                          "     |-- 0.0.0.0\n"
+	                          "        /0 universe UNICAST\n"
+	                          "     +-- 10.244.0.0/16 2 0 2\n"
+	                          "        |-- 10.244.1.0\n"
+	                          "           /24 link UNICAST\n"
+	                          "     +-- 127.0.0.0/8 2 0 2\n"
+	                          "           |-- 127.0.0.1\n"
+	                          "              /32 host LOCAL\n"
+	                          "        |-- 10.244.1.17\n"
+	                          "           /32 host LOCAL\n"
+	                          "        |-- 10.244.1.255\n"
+	                          "           /32 link BROADCAST\n";
+	char addr[16];
+	assert_int_equal(discover_parse_fib_trie(pod, sizeof(pod) - 1, addr, sizeof(addr)), 0);
+	assert_string_equal(addr, "10.244.1.17");
+	static const char lo[] = "Local:\n     |-- 127.0.0.1\n        /32 host LOCAL\n"
+	                         "     |-- 999.1.1.1\n        /32 host LOCAL\n";
+	assert_int_equal(discover_parse_fib_trie(lo, sizeof(lo) - 1, addr, sizeof(addr)), -1);
+	/* cut anywhere: never past len */
+	for (size_t n = 0; n < sizeof(pod) - 1; n++)
+		discover_parse_fib_trie(pod, n, addr, sizeof(addr));
+	/* this process's own namespace is the agent's: the loopback address */
+	char here[48];
+	assert_true(discover_address("", (int)getpid(), here, sizeof(here)));
+	assert_string_equal(here, "127.0.0.1");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -445,6 +479,7 @@ int main(void)
 	    cmocka_unit_test(test_proc_net_tcp),
 	    cmocka_unit_test(test_known_cmdlines),
 	    cmocka_unit_test(test_children),
+	    cmocka_unit_test(test_fib_trie),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
