@@ -20,6 +20,7 @@
 #include "cmd/commands.h"
 #include "cmd/options.h"
 #include "cmd/query_inference.h"
+#include "cmd/query_servers.h"
 #include "cmd/window_opts.h"
 
 #define QUERY_MAX_METRICS 64
@@ -58,6 +59,9 @@ static void query_usage(FILE *to)
 	        "                         energy and money per inference (docs/inference.md)\n"
 	        "  --price-per-gpu-hour N with --inference: the GPU-hour price (default: list\n"
 	        "                         price by model); --currency CODE its label\n"
+	        "  --servers              the inference servers' windows instead: one row per\n"
+	        "                         server, model and window (tokens, requests, joules,\n"
+	        "                         GPU-seconds, queue, batch, KV cache, TTFT, ITL)\n"
 	        "  -h, --help             this help\n"
 	        "\n"
 	        "The window is narrowed to the seconds that have rows; more than 6 h of rows,\n"
@@ -283,7 +287,7 @@ int cmd_query(int argc, char **argv)
 	size_t ngpus = 0, nmetrics = 0;
 	int ids[QUERY_MAX_METRICS];
 	enum store_stat stat = STORE_MEAN;
-	bool json = false, inference = false;
+	bool json = false, inference = false, servers = false;
 	double price = NAN;
 	const char *currency = NULL;
 	char err[1024];
@@ -301,6 +305,8 @@ int cmd_query(int argc, char **argv)
 		if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
 			query_usage(stdout);
 			return 0;
+		} else if (strcmp(a, "--servers") == 0) {
+			servers = true;
 		} else if (strcmp(a, "--gpu") == 0 && val) {
 			if (ngpus == QUERY_MAX_GPUS)
 				return bad_usage("at most %d --gpu", QUERY_MAX_GPUS);
@@ -353,5 +359,7 @@ int cmd_query(int argc, char **argv)
 		return query_inference_run(&w, from, to, gpus, ngpus, json, price, currency);
 	if (!isnan(price) || currency)
 		return bad_usage("--price-per-gpu-hour and --currency go with --inference");
+	if (servers)
+		return query_servers_run(&w, from, to, json);
 	return query_run(&w, from, to, gpus, ngpus, ids, nmetrics, stat, json);
 }

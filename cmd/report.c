@@ -174,6 +174,8 @@ int cmd_report(int argc, char **argv)
 		cfg.price_per_gpu_hour = price;
 	if (currency)
 		cfg.currency = currency;
+	data.serving.price = price; /* NaN: the price each window was recorded with */
+	data.serving.currency = currency;
 	struct analyze_result *r = NULL;
 	if (analyze_run(&data.input, &cfg, &r) != 0) {
 		fprintf(stderr, "gpuscope report: the diagnosis engine failed: %m\n");

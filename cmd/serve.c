@@ -468,6 +468,7 @@ static int serve_run(struct http_config *hcfg, struct sampler_config *scfg,
 		serve_procs_stop(procs, run.hung);
 		return 1;
 	}
+	serve_servers_attach_history(srv, hist->recorder);
 	http_set_hooks(http, extras, serve_alerts_extras(alerts), serve_servers_hooks(srv));
 	fprintf(stderr,
 	        "gpuscope %s: serving %u GPU%s on port %u (fast %.0f ms, slow %.1f s, names %s); "

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cmd/options.h"
+#include "store/recorder.h"
 
 const char serve_servers_usage[] =
     "  --inference-server URL an inference server's metrics endpoint, e.g.\n"
@@ -123,8 +124,18 @@ const struct http_server_hooks *serve_servers_hooks(struct serve_servers *p)
 	return p->reader ? &p->hooks : NULL;
 }
 
+void serve_servers_attach_history(struct serve_servers *p, struct recorder *r)
+{
+	if (!p->reader || !r)
+		return;
+	p->recorder = r;
+	recorder_set_extra(r, servers_history_write, p->reader);
+}
+
 void serve_servers_stop(struct serve_servers *p)
 {
+	recorder_set_extra(p->recorder, NULL, NULL); /* waits for a write in progress */
+	p->recorder = NULL;
 	servers_stop(p->reader);
 	p->reader = NULL;
 }

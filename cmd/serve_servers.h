@@ -14,6 +14,7 @@ struct serve_servers {
 	bool off; /* --no-inference-servers */
 	struct servers *reader;
 	struct http_server_hooks hooks;
+	struct recorder *recorder; /* writes the servers' windows into the history */
 };
 
 void serve_servers_init(struct serve_servers *p);
@@ -28,6 +29,9 @@ extern const char serve_servers_usage[];
  * Returns 0, or -1 with a message printed. */
 int serve_servers_start(struct serve_servers *p, struct board *b, const char *host_root,
                         bool simulated);
+/* Hands the reader's windows to the history's recorder (NULL: no history); stop detaches. */
+struct recorder;
+void serve_servers_attach_history(struct serve_servers *p, struct recorder *r);
 const struct http_server_hooks *serve_servers_hooks(struct serve_servers *p);
 void serve_servers_stop(struct serve_servers *p);
 

@@ -1,7 +1,8 @@
 /* fuzz_promtext.c - inference servers' /metrics bodies (promtext_parse, and the reduction
- * to a reading with every server's name table, server_reading_parse) and /proc/net/tcp
- * text (discover_parse_tcp).  The first byte picks the parser; the input is given as the
- * exact buffer (no NUL added), since the parsers take a length, never a C string.
+ * to a reading with every server's name table, server_reading_parse), /proc/net/tcp
+ * text (discover_parse_tcp) and /proc/net/fib_trie text (discover_parse_fib_trie).  The first byte
+ * picks the parser; the input is given as the exact buffer (no NUL added), since the parsers take a
+ * length, never a C string.
  *
  * fuzz/CMakeLists.txt (on the branch that has fuzz/):
  *   fuzz_target(fuzz_promtext ${ROOT}/servers/promtext.c ${ROOT}/servers/kinds.c
@@ -27,7 +28,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!buf)
 		abort();
 	memcpy(buf, data + 1, n);
-	switch (data[0] % 3) {
+	switch (data[0] % 4) {
 	case 0: {
 		unsigned labels = 0, bad = 0;
 		promtext_parse(buf, n, count, &labels, &bad);
@@ -37,6 +38,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		static struct server_reading r;
 		const char *why;
 		server_reading_parse(buf, n, &r, &why);
+		break;
+	}
+	case 3: {
+		char addr[16];
+		discover_parse_fib_trie(buf, n, addr, sizeof(addr));
 		break;
 	}
 	default: {

@@ -370,6 +370,7 @@ int report_render_html(FILE *out, const struct report_data *d, const struct anal
 		fputs("</table>\n", out);
 	}
 	report_inference_section_html(out, d, r);
+	report_serving_html(out, &d->serving);
 	fprintf(out,
 	        "<p class=\"nj\">gpuscope %s; verdicts and thresholds: docs/diagnosis.md</p>\n"
 	        "</body></html>\n",

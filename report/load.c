@@ -171,6 +171,7 @@ int report_load_store(struct store *s, const char *path, int64_t from, int64_t t
 	memset(out, 0, sizeof(*out));
 	if (empty)
 		*empty = false;
+	int64_t asked_from = from, asked_to = to; /* the servers' windows: not narrowed */
 	out->from = from;
 	out->to = to;
 	snprintf(out->source, sizeof(out->source), "history %s", path ? path : "");
@@ -261,6 +262,8 @@ int report_load_store(struct store *s, const char *path, int64_t from, int64_t t
 	}
 	if (report_convert(out) != 0)
 		goto oom;
+	if (report_serving_load(s, asked_from, asked_to, &out->serving, err, errlen) != 0)
+		goto err;
 	free(req);
 	store_gpu_list_free(list, nlist);
 	return 0;
@@ -289,5 +292,6 @@ void report_data_free(struct report_data *d)
 	free(d->gpus);
 	free(d->series);
 	report_inference_free(&d->inference);
+	report_serving_free(&d->serving);
 	memset(d, 0, sizeof(*d));
 }

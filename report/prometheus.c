@@ -249,6 +249,24 @@ static int query_name(CURL *c, const char *url, int baselen, const char *name, s
 	return 0;
 }
 
+/* One range query of a native series name, for the per-model lines (serving.h). */
+struct range_ctx {
+	CURL *c;
+	const char *url;
+	int base;
+	int64_t from, to;
+	double step;
+};
+
+static json_t *range_of(void *vctx, const char *name)
+{
+	struct range_ctx *r = vctx;
+	char q[2048], why[512];
+	snprintf(q, sizeof(q), "%.*s/api/v1/query_range?query=%s&start=%lld&end=%lld&step=%g",
+	         r->base, r->url, name, (long long)r->from, (long long)r->to, r->step);
+	return get_json(r->c, q, why, sizeof(why)); /* optional: NULL when absent */
+}
+
 static int by_host_then_uuid(const void *a, const void *b)
 {
 	const struct report_gpu *x = a, *y = b;
@@ -316,6 +334,13 @@ int report_load_prometheus(const char *url, int64_t from, int64_t to, double ste
 		char why[512]; /* optional: a fleet of dcgm-exporters has none */
 		query_name(c, url, base, metric_table[report_sources[k].metric].name, k, span, true,
 		           out, why, sizeof(why));
+	}
+	/* and the agents' per-model figures, for the "Models served" lines */
+	struct range_ctx rc = {c, url, base, from, to, step};
+	if (out->ngpus &&
+	    report_serving_from_prometheus(&out->serving, range_of, &rc, from, step, out->n) != 0) {
+		snprintf(err, errlen, "out of memory");
+		goto err;
 	}
 	curl_easy_cleanup(c);
 	curl_global_cleanup();

@@ -229,6 +229,7 @@ json_t *report_json(const struct report_data *d, const struct analyze_result *r)
 	}
 	json_object_set_new(doc, "workloads", arr);
 	report_inference_section_json(doc, d, r);
+	json_object_set_new(doc, "models", report_serving_json(&d->serving));
 	return doc;
 }
 
@@ -473,6 +474,7 @@ static void text_report(FILE *out, const struct report_data *d, const struct ana
 		text_gpu(out, d, r, g, md);
 	text_groups_and_workloads(out, d, r, md);
 	report_inference_section_text(out, d, r, md);
+	report_serving_text(out, &d->serving, md);
 }
 
 int report_render(FILE *out, enum report_format f, const struct report_data *d,

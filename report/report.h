@@ -22,6 +22,7 @@
 
 #include "analyze/analyze.h"
 #include "report/inference.h"
+#include "report/serving.h"
 #include "store/store.h"
 
 /* The series a report loads for each GPU, and the engine signal each feeds
@@ -66,6 +67,7 @@ struct report_data {
 	struct analyze_gpu_series *series; /* ngpus, copies for analyze_input */
 	struct analyze_input input;
 	struct report_inference inference; /* per-inference aggregates (report/inference.h) */
+	struct report_serving serving; /* per-model lines (history only; report/serving.h) */
 };
 
 /* Windows longer than this are read at 1-minute resolution. */

@@ -94,6 +94,91 @@ int discover_parent(const char *root, int pid)
 	return ppid;
 }
 
+int discover_parse_fib_trie(const char *buf, size_t len, char *addr, size_t addrlen)
+{
+	char leaf[16] = "";
+	const char *p = buf, *end = buf + len;
+	while (p < end) {
+		const char *eol = memchr(p, '\n', (size_t)(end - p));
+		const char *le = eol ? eol : end;
+		const char *mark = NULL;
+		for (const char *q = p; q + 4 <= le; q++)
+			if (memcmp(q, "|-- ", 4) == 0) {
+				mark = q + 4;
+				break;
+			}
+		if (mark) {
+			size_t n = (size_t)(le - mark);
+			unsigned a, b, c, d;
+			char tmp[32], extra;
+			leaf[0] = 0;
+			if (n < sizeof(tmp)) {
+				memcpy(tmp, mark, n);
+				tmp[n] = 0;
+				if (sscanf(tmp, "%u.%u.%u.%u%c", &a, &b, &c, &d, &extra) == 4 &&
+				    a < 256 && b < 256 && c < 256 && d < 256)
+					snprintf(leaf, sizeof(leaf), "%u.%u.%u.%u", a, b, c, d);
+			}
+		} else if (leaf[0] && strncmp(leaf, "127.", 4) != 0) {
+			static const char want[] = "/32 host LOCAL";
+			size_t n = (size_t)(le - p), w = sizeof(want) - 1;
+			for (size_t i = 0; i + w <= n; i++)
+				if (memcmp(p + i, want, w) == 0) {
+					snprintf(addr, addrlen, "%s", leaf);
+					return 0;
+				}
+		}
+		p = eol ? eol + 1 : end;
+	}
+	return -1;
+}
+
+bool discover_address(const char *root, int pid, char *addr, size_t addrlen)
+{
+	char path[512], mine[64], theirs[64];
+	snprintf(addr, addrlen, "127.0.0.1");
+	snprintf(path, sizeof(path), "%s/proc/%d/ns/net", root, pid);
+	ssize_t a = readlink("/proc/self/ns/net", mine, sizeof(mine) - 1);
+	ssize_t b = readlink(path, theirs, sizeof(theirs) - 1);
+	if (a <= 0 || b <= 0)
+		return true; /* cannot tell (no permission, no such file): as before */
+	mine[a] = theirs[b] = 0;
+	if (strcmp(mine, theirs) == 0)
+		return true;
+	snprintf(path, sizeof(path), "%s/proc/%d/net/fib_trie", root, pid);
+	char *buf = malloc(64 * 1024);
+	if (!buf)
+		return false;
+	long n = read_small(path, buf, 64 * 1024);
+	int rc = n > 0 ? discover_parse_fib_trie(buf, (size_t)n, addr, addrlen) : -1;
+	free(buf);
+	return rc == 0;
+}
+
+size_t discover_children(const char *root, int pid, int *out, size_t cap)
+{
+	char path[512];
+	snprintf(path, sizeof(path), "%s/proc", root);
+	DIR *d = opendir(path);
+	if (!d)
+		return 0;
+	size_t k = 0;
+	unsigned scanned = 0;
+	struct dirent *e;
+	/* bounded: a host with more processes than this misses some children (documented) */
+	while ((e = readdir(d)) != NULL && k < cap && scanned < 65536) {
+		char *end;
+		long child = strtol(e->d_name, &end, 10);
+		if (*end || child <= 1 || child == pid)
+			continue;
+		scanned++;
+		if (discover_parent(root, (int)child) == pid)
+			out[k++] = (int)child;
+	}
+	closedir(d);
+	return k;
+}
+
 size_t discover_ports(const char *root, int pid, unsigned *ports, size_t cap)
 {
 	static const size_t TCP_FILE_MAX = 256 * 1024;

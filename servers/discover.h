@@ -34,8 +34,24 @@ size_t discover_parse_tcp(const char *buf, size_t len, int family, struct discov
  * returns how many (at most cap, lowest first, each once). */
 size_t discover_ports(const char *root, int pid, unsigned *ports, size_t cap);
 
+/* The first local IPv4 address outside 127.0.0.0/8 in the text of a /proc/net/fib_trie
+ * (a leaf "|-- A.B.C.D" followed by "/32 host LOCAL") into addr; 0, or -1 when none. */
+int discover_parse_fib_trie(const char *buf, size_t len, char *addr, size_t addrlen);
+
+/* Where the agent reaches a port pid listens on: "127.0.0.1" when pid shares the agent's
+ * network namespace (or that cannot be told), else the namespace's own address (a
+ * container's or pod's, from root/proc/pid/net/fib_trie), so a TGI listening on port 80
+ * in its container is read on the container's address.  Writes addr; false when pid is
+ * in another namespace that has no address (nothing there can be reached). */
+bool discover_address(const char *root, int pid, char *addr, size_t addrlen);
+
 /* The parent of pid from root/proc/pid/stat, or -1. */
 int discover_parent(const char *root, int pid);
+
+/* The children of pid (from every root/proc/N/stat), at most cap; returns how many.  For
+ * TGI, whose router holds the port while its GPU shards are the router's siblings, both
+ * children of text-generation-launcher: the launcher "listens" through its router. */
+size_t discover_children(const char *root, int pid, int *out, size_t cap);
 
 /* True when the command line in root/proc/pid/cmdline names a known inference server
  * (vllm, sglang, text-generation, tritonserver, trtllm, llama-server...): the ancestors of

@@ -10,10 +10,12 @@
 #include "servers/figures.h"
 #include "servers/kinds.h"
 #include "servers/servers.h"
+#include "store/serving.h"
 
 #define SERVERS_MAX     16
 #define SERVER_GPUS_MAX 16
 #define PIDPORTS_MAX    256
+#define PIDPORT_PORTS   4 /* listening ports kept per process */
 
 #define ACC_GPUS_MAX 16 /* board GPUs whose energy a server can hold */
 
@@ -74,6 +76,10 @@ struct target {
 	char model[SERVER_MODELS_MAX][SERVER_MODEL_MAX];
 	struct server_advice advice[SERVER_MODELS_MAX];
 	bool warming; /* the window is not full yet */
+	/* the history (history.c) */
+	struct server_gpu_side side[SERVER_MODELS_MAX]; /* each model's part of the GPUs */
+	char gpu_uuids[400];                            /* the joined GPUs, comma-separated */
+	double last_row[SERVER_MODELS_MAX];             /* wall time of its last history row */
 };
 
 /* Per GPU, what the previous poll saw. */
@@ -84,16 +90,19 @@ struct gpu_prev {
 	double t;           /* monotonic time of our poll */
 	double te;          /* monotonic time the energy value was published */
 	long long last_sec; /* last wall-clock second folded in */
+	double sm, util;    /* the last seconds' means, for a poll with no new second */
 };
 
 struct pidports {
 	int pid;
 	double checked;
 	int parent;
-	unsigned ports[4];
+	unsigned ports[PIDPORT_PORTS];
 	unsigned nports;
-	bool probed; /* its ports were asked for /metrics */
-	bool known;  /* its command line names a known server */
+	bool probed;    /* its ports were asked for /metrics */
+	bool reachable; /* its network namespace has an address the agent can reach */
+	char addr[48];  /* where its ports are: 127.0.0.1, or its container's address */
+	bool known;     /* its command line names a known server */
 };
 
 struct servers {
@@ -118,6 +127,10 @@ struct servers {
 	struct fetch_buf probe; /* discovery's */
 	/* rendered (under lock) */
 	char *json, *advice_json, *health_json, *prom, *doctor;
+	/* history rows waiting for the recorder (under lock; history.c) */
+	struct store_serving_row *pending;
+	unsigned npending;
+	unsigned long rows_dropped;
 };
 
 /* servers.c */
@@ -137,6 +150,10 @@ void servers_discover(struct servers *s, const struct board_snapshot *snap, doub
 void servers_join(struct servers *s, struct target *t, const struct board_snapshot *snap,
                   double now);
 void servers_gpu_step(struct servers *s, const struct board_snapshot *snap, double now);
+
+/* history.c: queues a history row per model whose window is full and whose last row is a
+ * window old (reader thread, after the advice). */
+void servers_history_collect(struct servers *s, double wall);
 
 /* render.c: builds every document from the targets (reader thread), swaps them in. */
 void servers_render(struct servers *s);

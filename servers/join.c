@@ -13,6 +13,34 @@
 
 /* --- the pid -> listening ports cache ------------------------------------------------ */
 
+/* A known server's children that are known servers too lend it their ports: TGI's
+ * launcher is the GPU shards' parent, its router (a sibling of the shards) listens. */
+static void add_child_ports(struct servers *s, struct pidports *p)
+{
+	int kids[16];
+	size_t nk = discover_children(s->host_root, p->pid, kids, 16);
+	for (size_t i = 0; i < nk && p->nports < PIDPORT_PORTS; i++) {
+		if (!discover_known_server(s->host_root, kids[i]))
+			continue;
+		unsigned ports[PIDPORT_PORTS];
+		size_t np = discover_ports(s->host_root, kids[i], ports, PIDPORT_PORTS);
+		for (size_t j = 0; j < np && p->nports < PIDPORT_PORTS; j++) {
+			unsigned k = 0;
+			while (k < p->nports && p->ports[k] != ports[j])
+				k++;
+			if (k == p->nports)
+				p->ports[p->nports++] = ports[j];
+		}
+	}
+	/* lowest first, as discover_ports gives them: the API port before a metrics one */
+	for (unsigned i = 1; i < p->nports; i++)
+		for (unsigned j = i; j > 0 && p->ports[j] < p->ports[j - 1]; j--) {
+			unsigned t = p->ports[j];
+			p->ports[j] = p->ports[j - 1];
+			p->ports[j - 1] = t;
+		}
+}
+
 static struct pidports *pid_info(struct servers *s, int pid, double now)
 {
 	struct pidports *p = NULL;
@@ -29,9 +57,12 @@ static struct pidports *pid_info(struct servers *s, int pid, double now)
 	if (now - p->checked >= 60) {
 		p->checked = now;
 		p->parent = discover_parent(s->host_root, pid);
-		p->nports = (unsigned)discover_ports(s->host_root, pid, p->ports, 4);
+		p->nports = (unsigned)discover_ports(s->host_root, pid, p->ports, PIDPORT_PORTS);
 		p->known = discover_known_server(s->host_root, pid);
+		p->reachable = discover_address(s->host_root, pid, p->addr, sizeof(p->addr));
 		p->probed = false;
+		if (p->known)
+			add_child_ports(s, p);
 	}
 	return p;
 }
@@ -47,15 +78,20 @@ static bool descends(struct servers *s, int pid, int who, double now)
 	return false;
 }
 
-static struct target *add_discovered(struct servers *s, int pid, unsigned port, double now)
+static struct target *add_discovered(struct servers *s, int pid, const char *addr, unsigned port,
+                                     double now)
 {
 	if (s->ntargets == SERVERS_MAX)
 		return NULL;
 	for (unsigned i = 0; i < s->ntargets; i++)
-		if (s->targets[i].port == port && s->targets[i].local)
-			return NULL; /* configured already, or found through another process */
-	char url[64], err[160];
-	snprintf(url, sizeof(url), "http://127.0.0.1:%u/metrics", port);
+		if ((s->targets[i].port == port && s->targets[i].local &&
+		     strcmp(addr, "127.0.0.1") == 0) ||
+		    s->targets[i].pid == pid)
+			return NULL; /* configured already, found through another process, or
+			              * another port of the same server (TGI's API and metrics
+			              * ports both answer /metrics; the lowest is kept) */
+	char url[96], err[160];
+	snprintf(url, sizeof(url), "http://%s:%u/metrics", addr, port);
 	struct target *t = &s->targets[s->ntargets];
 	if (target_init(t, url, err, sizeof(err)) != 0 || target_alloc(s, t) != 0) {
 		target_free(t);
@@ -67,18 +103,18 @@ static struct target *add_discovered(struct servers *s, int pid, unsigned port, 
 	return t;
 }
 
-/* Asks each port of a GPU process (or ancestor) for /metrics once per minute. */
-/* Asks each listening port of p for /metrics; a known server's names make it a target. */
+/* Asks each listening port of p for /metrics (on its container's address when it is in
+ * another network namespace); a known server's names make it a target. */
 static void probe_ports(struct servers *s, CURL *c, const struct pidports *p, double now)
 {
-	for (unsigned k = 0; k < p->nports; k++) {
-		char url[64], why[160];
-		snprintf(url, sizeof(url), "http://127.0.0.1:%u/metrics", p->ports[k]);
+	for (unsigned k = 0; k < p->nports && p->reachable; k++) {
+		char url[96], why[160];
+		snprintf(url, sizeof(url), "http://%s:%u/metrics", p->addr, p->ports[k]);
 		struct server_reading *r = malloc(sizeof(*r));
 		const char *bad;
 		if (r && servers_fetch(s, c, url, 1.0, why, sizeof(why)) == 0 &&
 		    server_reading_parse(s->probe.data, s->probe.len, r, &bad) == 0)
-			add_discovered(s, p->pid, p->ports[k], now);
+			add_discovered(s, p->pid, p->addr, p->ports[k], now);
 		free(r);
 	}
 }
@@ -195,6 +231,12 @@ void servers_gpu_step(struct servers *s, const struct board_snapshot *snap, doub
 				     100;
 			if (agg[METRIC_GPU_UTIL].n)
 				util = agg[METRIC_GPU_UTIL].sum / agg[METRIC_GPU_UTIL].n / 100;
+			p->sm = sm;
+			p->util = util;
+		} else if (p->valid) {
+			/* polls faster than a second: no new settled second, the last one stands */
+			sm = p->sm;
+			util = p->util;
 		}
 		for (unsigned k = 0; k < s->ntargets && dt > 0; k++) {
 			struct target *t = &s->targets[k];
@@ -238,9 +280,14 @@ void servers_gpu_step(struct servers *s, const struct board_snapshot *snap, doub
 		struct target *t = &s->targets[k];
 		double mem = NAN, smsum = 0;
 		unsigned smn = 0;
+		size_t ul = 0;
+		t->gpu_uuids[0] = 0;
 		for (unsigned j = 0; j < t->ngpus; j++) {
 			const struct gpu_record *r = &snap->gpus[t->gpus[j]];
 			snprintf(t->gpu_model, sizeof(t->gpu_model), "%s", r->id.name);
+			if (ul < sizeof(t->gpu_uuids))
+				ul += (size_t)snprintf(t->gpu_uuids + ul, sizeof(t->gpu_uuids) - ul,
+				                       "%s%s", j ? "," : "", r->id.uuid);
 			if (j == 0)
 				snprintf(t->gpu_uuid, sizeof(t->gpu_uuid), "%s", r->id.uuid);
 			double used = r->raw[METRIC_FB_USED], total = r->raw[METRIC_FB_TOTAL];

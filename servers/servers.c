@@ -196,6 +196,7 @@ static void compute(struct servers *s, struct target *t)
 		ms.sm_active_seconds *= part;
 		ms.busy_seconds *= part;
 		snprintf(t->model[m], sizeof(t->model[m]), "%s", latest->model[m].name);
+		t->side[m] = ms;
 		server_figures_compute(rs, ts, n, latest->model[m].name, t->ngpus ? &ms : NULL,
 		                       &t->fig[m]);
 		t->nmodels = m + 1;
@@ -248,10 +249,17 @@ unsigned servers_poll_now(struct servers *s)
 		s->gpu_served = calloc(snap.count, sizeof(bool));
 		s->nprev =
 		    s->prev && s->gpu_tokens && s->gpu_requests && s->gpu_served ? snap.count : 0;
+		for (unsigned g = 0; g < s->nprev; g++)
+			s->prev[g].sm = s->prev[g].util = NAN;
 	}
+	/* the known targets' listeners first, so discovery does not add a second port of a
+	 * configured server (TGI answers /metrics on two) */
+	for (unsigned k = 0; k < s->ntargets; k++)
+		servers_join(s, &s->targets[k], &snap, now);
+	unsigned known = s->ntargets;
 	if (!s->cfg.no_discovery)
 		servers_discover(s, &snap, now);
-	for (unsigned k = 0; k < s->ntargets; k++)
+	for (unsigned k = known; k < s->ntargets; k++)
 		servers_join(s, &s->targets[k], &snap, now);
 	servers_gpu_step(s, &snap, now);
 	bool added[SERVERS_MAX];
@@ -268,6 +276,7 @@ unsigned servers_poll_now(struct servers *s)
 			                  s->gpu_requests[g]);
 		}
 	advise(s);
+	servers_history_collect(s, wall_now());
 	board_snapshot_free(&snap);
 	servers_render(s);
 	return s->ntargets;
@@ -371,6 +380,7 @@ void servers_stop(struct servers *s)
 	free(s->health_json);
 	free(s->prom);
 	free(s->doctor);
+	free(s->pending);
 	pthread_cond_destroy(&s->wake);
 	pthread_mutex_destroy(&s->lock);
 	free(s);

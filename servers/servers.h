@@ -63,6 +63,13 @@ char *servers_doctor_text(struct servers *s);
  * of servers known.  Not to be called while the reader thread runs. */
 unsigned servers_poll_now(struct servers *s);
 
+/* Writes the windows queued since the last call into the history: one row per server and
+ * model per window (store/serving.h).  For recorder_set_extra (ctx: the struct servers),
+ * so it runs on the recorder's thread with its store handle.  A row that cannot be written
+ * stays queued (at most SERVERS_MAX x 8 rows; the oldest are dropped). */
+struct store;
+int servers_history_write(void *ctx, struct store *st);
+
 /* Waits until the reader thread finished its first poll, at most timeout_s (doctor). */
 void servers_wait_polled(struct servers *s, double timeout_s);
 

@@ -42,6 +42,10 @@ struct recorder {
 	int64_t last_second;
 	uint64_t rows, rows_dropped;
 	int64_t start_second; /* the first second to write: when the recorder started */
+
+	pthread_mutex_t extra_lock; /* held while extra runs; guards extra, extra_ctx */
+	recorder_extra_fn extra;
+	void *extra_ctx;
 };
 
 /* The GPU's process table (slow tier, attribution) as process rows of second
@@ -287,6 +291,10 @@ static void *recorder_main(void *arg)
 		int rc = recorder_write_seconds(r->board, s, &last, newest);
 		if (rc == STORE_OK && r->cfg.extra)
 			rc = r->cfg.extra(r->cfg.extra_ctx, s, false);
+		pthread_mutex_lock(&r->extra_lock);
+		if (rc == STORE_OK && r->extra)
+			rc = r->extra(r->extra_ctx, s);
+		pthread_mutex_unlock(&r->extra_lock);
 		struct store_stats st;
 		store_get_stats(s, &st);
 		pthread_mutex_lock(&r->lock);
@@ -332,6 +340,7 @@ struct recorder *recorder_start(struct board *b, const struct recorder_config *c
 	r->start_second = (int64_t)floor(wall_now());
 	r->printed[0] = '\001'; /* so the first state is printed, even "ok" */
 	pthread_mutex_init(&r->lock, NULL);
+	pthread_mutex_init(&r->extra_lock, NULL);
 	pthread_condattr_t ca;
 	pthread_condattr_init(&ca);
 	pthread_cond_init(&r->wake, &ca);
@@ -342,6 +351,7 @@ struct recorder *recorder_start(struct board *b, const struct recorder_config *c
 		         strerror(rc));
 		pthread_cond_destroy(&r->wake);
 		pthread_mutex_destroy(&r->lock);
+		pthread_mutex_destroy(&r->extra_lock);
 		free(r->path);
 		free(r);
 		return NULL;
@@ -366,8 +376,19 @@ void recorder_stop(struct recorder *r)
 	pthread_join(r->thread, NULL);
 	pthread_cond_destroy(&r->wake);
 	pthread_mutex_destroy(&r->lock);
+	pthread_mutex_destroy(&r->extra_lock);
 	free(r->path);
 	free(r);
+}
+
+void recorder_set_extra(struct recorder *r, recorder_extra_fn fn, void *ctx)
+{
+	if (!r)
+		return;
+	pthread_mutex_lock(&r->extra_lock);
+	r->extra = fn;
+	r->extra_ctx = ctx;
+	pthread_mutex_unlock(&r->extra_lock);
 }
 
 char *recorder_status_json(struct recorder *r)

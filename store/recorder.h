@@ -44,6 +44,13 @@ struct recorder;
 struct recorder *recorder_start(struct board *b, const struct recorder_config *cfg, char *err,
                                 size_t errlen);
 
+/* Another module's rows (servers/: the inference servers' windows), written by the
+ * recorder's thread with its handle once a second, after the GPUs' seconds, so the history
+ * has one writer.  fn returns STORE_OK or a store error (shown like the recorder's own).
+ * Setting NULL waits for a call in progress to end, so ctx may be freed afterwards. */
+typedef int (*recorder_extra_fn)(void *ctx, struct store *s);
+void recorder_set_extra(struct recorder *r, recorder_extra_fn fn, void *ctx);
+
 /* Stops the thread, commits the open batch and closes the store.  NULL is
  * a no-op. */
 void recorder_stop(struct recorder *r);

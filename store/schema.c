@@ -19,6 +19,7 @@
  */
 #include "store/inference.h"
 #include "store/internal.h"
+#include "store/serving.h"
 
 #include <ctype.h>
 #include <stdarg.h>
@@ -454,6 +455,8 @@ static int ensure_schema(struct store *s, int64_t version)
 	    (rc = add_missing_columns(s, "gpu_minute")) != STORE_OK)
 		goto out;
 	if ((rc = refresh_catalog(s)) != STORE_OK || (rc = store_inference_schema(s)) != STORE_OK)
+		goto out;
+	if ((rc = store_serving_schema(s)) != STORE_OK) /* store/serving.c */
 		goto out;
 	view_sql(&b, s, "gpu_second_v", "gpu_second", false);
 	if (b.oom || (rc = ensure_view(s, "gpu_second_v", b.p)) != STORE_OK)

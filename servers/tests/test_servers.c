@@ -16,6 +16,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -387,6 +389,80 @@ static void test_known_cmdlines(void **state)
 	assert_false(discover_cmdline_known(sshd, sizeof(sshd) - 1));
 }
 
+static void put_stat(const char *root, int pid, const char *comm, int ppid)
+{
+	char path[512];
+	snprintf(path, sizeof(path), "%s/proc/%d", root, pid);
+	assert_int_equal(mkdir(path, 0700), 0);
+	snprintf(path, sizeof(path), "%s/proc/%d/stat", root, pid);
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	/* a name with a space and a parenthesis, as comm may have */
+	fprintf(f, "%d (%s) S %d %d 0 0 -1 4194560 1 0 0 0\n", pid, comm, ppid, pid);
+	fclose(f);
+}
+
+/* TGI's tree: launcher 100 -> shards 101, 102 and router 103; 200 is elsewhere. */
+static void test_children(void **state)
+{
+	(void)state;
+	char root[] = "/tmp/gpuscope-children-XXXXXX", path[512];
+	assert_non_null(mkdtemp(root));
+	snprintf(path, sizeof(path), "%s/proc", root);
+	assert_int_equal(mkdir(path, 0700), 0);
+	put_stat(root, 100, "text-generation", 1);
+	put_stat(root, 101, "text-gen) S 9 (shard", 100);
+	put_stat(root, 102, "python3", 100);
+	put_stat(root, 103, "text-generation", 100);
+	put_stat(root, 200, "bash", 1);
+	int kids[8];
+	size_t n = discover_children(root, 100, kids, 8);
+	assert_int_equal(n, 3);
+	int seen = 0;
+	for (size_t i = 0; i < n; i++)
+		seen |= kids[i] == 101 ? 1 : kids[i] == 102 ? 2 : kids[i] == 103 ? 4 : 8;
+	assert_int_equal(seen, 7);
+	assert_int_equal(discover_children(root, 100, kids, 2), 2); /* capped */
+	assert_int_equal(discover_children(root, 200, kids, 8), 0);
+	assert_int_equal(discover_children("/nonexistent-root", 100, kids, 8), 0);
+	char cmd[700];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", root);
+	assert_int_equal(system(cmd), 0);
+}
+
+/* A pod's namespace: the loopback leaves first, then its own address. */
+static void test_fib_trie(void **state)
+{
+	(void)state;
+	static const char pod[] = "Main:\n"
+	                          "  +-- 0.0.0.0/0 3 0 5\n"
+	                          "     |-- 0.0.0.0\n"
+	                          "        /0 universe UNICAST\n"
+	                          "     +-- 10.244.0.0/16 2 0 2\n"
+	                          "        |-- 10.244.1.0\n"
+	                          "           /24 link UNICAST\n"
+	                          "     +-- 127.0.0.0/8 2 0 2\n"
+	                          "           |-- 127.0.0.1\n"
+	                          "              /32 host LOCAL\n"
+	                          "        |-- 10.244.1.17\n"
+	                          "           /32 host LOCAL\n"
+	                          "        |-- 10.244.1.255\n"
+	                          "           /32 link BROADCAST\n";
+	char addr[16];
+	assert_int_equal(discover_parse_fib_trie(pod, sizeof(pod) - 1, addr, sizeof(addr)), 0);
+	assert_string_equal(addr, "10.244.1.17");
+	static const char lo[] = "Local:\n     |-- 127.0.0.1\n        /32 host LOCAL\n"
+	                         "     |-- 999.1.1.1\n        /32 host LOCAL\n";
+	assert_int_equal(discover_parse_fib_trie(lo, sizeof(lo) - 1, addr, sizeof(addr)), -1);
+	/* cut anywhere: never past len */
+	for (size_t n = 0; n < sizeof(pod) - 1; n++)
+		discover_parse_fib_trie(pod, n, addr, sizeof(addr));
+	/* this process's own namespace is the agent's: the loopback address */
+	char here[48];
+	assert_true(discover_address("", (int)getpid(), here, sizeof(here)));
+	assert_string_equal(here, "127.0.0.1");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -402,6 +478,8 @@ int main(void)
 	    cmocka_unit_test(test_advice),
 	    cmocka_unit_test(test_proc_net_tcp),
 	    cmocka_unit_test(test_known_cmdlines),
+	    cmocka_unit_test(test_children),
+	    cmocka_unit_test(test_fib_trie),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -25,8 +25,12 @@ LE = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0)
 
 class Schedule:
     def __init__(self, tokens_per_s=1000.0, requests_per_s=4.0, prompt_per_request=200,
-                 running=8, waiting=0, kv=0.30, preempt_per_s=0.0, ttft_s=0.04, itl_s=0.02):
+                 running=8, waiting=0, kv=0.30, preempt_per_s=0.0, ttft_s=0.04, itl_s=0.02,
+                 switch_at=None, tokens_per_s_after=None):
         self.tokens_per_s = tokens_per_s
+        # a step in the rate (smooth counters): tokens_per_s until switch_at seconds,
+        # tokens_per_s_after from then on, the counter continuous
+        self.switch_at, self.tokens_per_s_after = switch_at, tokens_per_s_after
         self.requests_per_s = requests_per_s
         self.prompt_per_request = prompt_per_request
         self.running = running
@@ -35,6 +39,13 @@ class Schedule:
         self.preempt_per_s = preempt_per_s
         self.ttft_s = ttft_s
         self.itl_s = itl_s
+
+
+def smooth_tokens(s, t):
+    """Generated tokens by t of a smooth (per engine step) counter."""
+    if s.switch_at is None or t <= s.switch_at:
+        return s.tokens_per_s * t
+    return s.tokens_per_s * s.switch_at + s.tokens_per_s_after * (t - s.switch_at)
 
 
 def _hist(name, labels, value_s, count, scale=1.0):
@@ -54,7 +65,7 @@ def exposition(kind, s, t, renamed=False):
     lumpy = kind != "vllm"
     done = math.floor(t * s.requests_per_s)
     per_req = s.tokens_per_s / s.requests_per_s
-    gen = per_req * done if lumpy else s.tokens_per_s * t
+    gen = per_req * done if lumpy else smooth_tokens(s, t)
     prompt = s.prompt_per_request * done
     preempt = math.floor(t * s.preempt_per_s)
     m = 'model_name="%s"' % MODEL

@@ -11,7 +11,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from fixture_servers import FixtureServer  # noqa: E402
+from fixture_servers import MODEL, FixtureServer  # noqa: E402
 from harness import Agent, free_port, run, write_scenario  # noqa: E402
 from test_prometheus import PROMETHEUS, promql  # noqa: E402
 
@@ -47,6 +47,7 @@ class ReportPrometheusTest(unittest.TestCase):
                     extra = ["--inference-server", fixture.url + "#gpus=0",
                              "--inference-poll", "1s", "--inference-window", "5s"]
                 agents.append(Agent("--hostname", host, *extra, scenario=path).__enter__())
+                agents[-1].args_host = host
             port = free_port()
             cfg = os.path.join(data, "prometheus.yml")
             with open(cfg, "w") as f:
@@ -89,11 +90,25 @@ class ReportPrometheusTest(unittest.TestCase):
             # gpuscope_tokens_generated_total joins by UUID: J/token on the served GPU only
             units = {s["host"]: s["work_unit"] for s in doc["gpus"]}
             self.assertEqual(units, {"node-idle": None, "node-bw": "token", "node-cap": None})
+            # the agent's per-model figures: one line for node-bw's server, 620 W over
+            # 1000 tokens/s
+            bw = next(a for a in agents if a.args_host == "node-bw")
+            models = doc["models"]
+            self.assertEqual(len(models), 1, models)
+            m = models[0]
+            self.assertEqual(m["server"], "127.0.0.1:%d/%s" % (bw.port, fixture.url[7:-8]))
+            self.assertEqual((m["kind"], m["model"], m["gpu_model"]),
+                             ("vllm", MODEL, "NVIDIA H200"))
+            self.assertAlmostEqual(m["tokens_per_second"], 1000, delta=60)
+            self.assertAlmostEqual(m["joules_per_token"], 0.62, delta=0.05)
+            self.assertIn(m["trend"]["joules_per_token"]["direction"],
+                          ("steady", "rising", "falling"))
 
             rc, text, err = run("report", "--prometheus", url, "--since", "2m", "--step",
                                 "1s", timeout=60)
             self.assertEqual(rc, 0, err)
             self.assertIn("host node-cap", text)
+            self.assertIn("MODELS SERVED", text)
 
             # A window before anything was scraped, and a server that is not there.
             rc, _, err = run("report", "--prometheus", url, "--from", "1000000000", "--to",

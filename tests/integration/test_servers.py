@@ -13,8 +13,12 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from fixture_servers import MODEL, FixtureServer, Schedule  # noqa: E402
+import html  # noqa: E402
 import json  # noqa: E402
 import shutil  # noqa: E402
+import signal  # noqa: E402
+import subprocess  # noqa: E402
+import sqlite3  # noqa: E402
 import tempfile  # noqa: E402
 
 from harness import Agent, one, run, series, write_scenario  # noqa: E402
@@ -150,6 +154,91 @@ class Discovery(unittest.TestCase):
             os.unlink(scn)
 
 
+# TGI's process tree: text-generation-launcher starts the GPU shards and the router as
+# siblings; the router listens (its API port and its Prometheus port both answer /metrics).
+TGI_ROUTER = """
+import sys, time
+sys.path.insert(0, sys.argv[1])
+from fixture_servers import FixtureServer
+with FixtureServer("tgi") as api, FixtureServer("tgi") as prom:
+    print(api.port, prom.port, flush=True)
+    time.sleep(300)
+"""
+TGI_LAUNCHER = """
+import subprocess, sys, time
+shard = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)",
+                          "text-generation-server", "serve"])
+router = subprocess.Popen([sys.executable, "-c", sys.argv[2], sys.argv[1],
+                           "text-generation-router"], stdout=subprocess.PIPE, text=True)
+print(shard.pid, router.stdout.readline().strip(), flush=True)
+time.sleep(300)
+"""
+
+
+class TGIDiscovery(unittest.TestCase):
+    def test_router_found_beside_its_shards(self):
+        """The GPU process is a shard; its parent, the launcher, is a known server whose
+        child, the router, listens: the launcher is the server, read on the router's
+        lower port, once (not again on its metrics port)."""
+        here = os.path.dirname(os.path.abspath(__file__))
+        launcher = subprocess.Popen([sys.executable, "-c", TGI_LAUNCHER, here, TGI_ROUTER,
+                                     "text-generation-launcher"], stdout=subprocess.PIPE,
+                                    text=True, start_new_session=True)
+        scn = None
+        try:
+            shard, api, prom = (int(x) for x in launcher.stdout.readline().split())
+            scn = scenario({0: [{"pid": shard, "name": "text-generation-server",
+                                 "used_mib": 60000, "sm_util_pct": 70}]})
+            with Agent("--no-history", "--slow-interval", "500ms", "--host-root", "/",
+                       "--kubelet-socket", "", "--inference-poll", "500ms",
+                       "--inference-window", "3s", scenario=scn) as agent:
+                def joined():
+                    _, d = agent.json("/api/v1/servers")
+                    found = [s for s in d["servers"] if s["found"] == "discovered"]
+                    return found if found and found[0]["gpus"] else None
+                found = agent.wait_for(joined, timeout=20, what="a discovered TGI")
+                time.sleep(2)  # a later poll adds no second target for the other port
+                _, d = agent.json("/api/v1/servers")
+                found = [s for s in d["servers"] if s["found"] == "discovered"]
+                self.assertEqual(len(found), 1, found)
+                s = found[0]
+                self.assertEqual(s["kind"], "tgi")
+                self.assertEqual(s["pid"], launcher.pid)
+                self.assertEqual(s["url"], "http://127.0.0.1:%d/metrics" % min(api, prom))
+                self.assertEqual([(g["gpu"], g["share"]) for g in s["gpus"]], [(0, 1.0)])
+                self.assertTrue(s["up"])
+        finally:
+            os.killpg(launcher.pid, signal.SIGKILL)
+            launcher.wait()
+            launcher.stdout.close()
+            if scn:
+                os.unlink(scn)
+
+class ConfigFile(unittest.TestCase):
+    def test_servers_from_the_config_file(self):
+        """serve --config FILE: the servers listed there are read and joined like flags."""
+        scn = scenario()
+        cfg = tempfile.NamedTemporaryFile("w", suffix=".yml", delete=False)
+        try:
+            with FixtureServer("vllm") as v, FixtureServer("sglang") as g:
+                cfg.write("inference-server:\n  - %s#gpus=0\n  - %s#gpus=1\n"
+                          "inference-poll: 500ms\ninference-window: 2s\n"
+                          "no-inference-discovery: true\nno-history: true\n"
+                          % (v.url, g.url))
+                cfg.close()
+                with Agent("--config", cfg.name, scenario=scn) as agent:
+                    def both():
+                        _, d = agent.json("/api/v1/servers")
+                        up = {s["url"]: s for s in d["servers"] if s["up"] and s["gpus"]}
+                        return up if len(up) == 2 else None
+                    up = agent.wait_for(both, timeout=15, what="two servers from the file")
+                    self.assertEqual((up[v.url]["kind"], up[v.url]["found"]),
+                                     ("vllm", "configured"))
+                    self.assertEqual([x["gpu"] for x in up[g.url]["gpus"]], [1])
+        finally:
+            os.unlink(cfg.name)
+            os.unlink(scn)
+
 class Demo(unittest.TestCase):
     def test_demo_serves_tokens_and_advice(self):
         """serve --demo: the simulated host's servers are found by their sockets, joined to
@@ -234,6 +323,143 @@ class Reports(unittest.TestCase):
         finally:
             shutil.rmtree(d, ignore_errors=True)
             os.unlink(scn)
+
+
+class History(unittest.TestCase):
+    """serve writes one server_window row per server, model and window; report turns the
+    rows into a per-model line with the trend; query --servers prints them."""
+
+    SWITCH_S = 12.0  # the fixture doubles its rate here: J/token halves (constant 400 W)
+
+    def test_windows_report_trend_and_query(self):
+        d = tempfile.mkdtemp()
+        scn = scenario()
+        try:
+            db = os.path.join(d, "h.db")
+            sched = Schedule(tokens_per_s=1000, waiting=3, kv=0.3, switch_at=self.SWITCH_S,
+                             tokens_per_s_after=2000)
+            with FixtureServer("vllm", sched) as vllm:
+                wall0 = time.time()
+                with Agent("--history", db, "--slow-interval", "1s", "--costly-interval",
+                           "1s", "--inference-poll", "500ms", "--inference-window", "3s",
+                           "--no-inference-discovery",
+                           "--inference-server", vllm.url + "#gpus=0", scenario=scn):
+                    time.sleep(max(0.0, wall0 + 2 * self.SWITCH_S + 2 - time.time()))
+            name = vllm.url[7:-8]
+            self.check_rows(db, name, wall0)
+            self.check_report(db, name)
+            self.check_query(db, name)
+        finally:
+            shutil.rmtree(d, ignore_errors=True)
+            os.unlink(scn)
+
+    def rows(self, db):
+        con = sqlite3.connect(db)
+        con.row_factory = sqlite3.Row
+        rows = [dict(r) for r in con.execute("SELECT * FROM server_window ORDER BY t")]
+        con.close()
+        return rows
+
+    def check_rows(self, db, name, wall0):
+        rc, out, err = run("query", "--history", db, "--since", "1h", "--format", "json")
+        self.assertEqual(rc, 0, err)
+        uuid0 = next(g["uuid"] for g in json.loads(out)["gpus"] if g["gpu"] == 0)
+        rows = self.rows(db)
+        self.assertGreaterEqual(len(rows), 5, rows)
+        switch = wall0 + self.SWITCH_S
+        before = after = 0
+        for r in rows:
+            self.assertEqual((r["server"], r["kind"], r["model"]), (name, "vllm", MODEL))
+            self.assertEqual((r["gpus"], r["gpu_model"]), (uuid0, "NVIDIA H200"))
+            self.assertAlmostEqual(r["window_s"], 3.0, delta=0.6)
+            tps = r["gen_tokens"] / r["window_s"]
+            # the GPU's 400 W over this window's tokens
+            self.assertAlmostEqual(r["joules"] / r["gen_tokens"], 400.0 / tps,
+                                   delta=0.06 * 400.0 / tps)
+            self.assertAlmostEqual(r["gpu_seconds"], r["window_s"], delta=0.6)
+            self.assertAlmostEqual(r["waiting"], 3.0)
+            self.assertAlmostEqual(r["kv_cache_usage"], 0.3)
+            self.assertEqual(r["advice"], "raise")
+            self.assertEqual(r["batch_target"], 16)
+            self.assertAlmostEqual(r["ttft_p50"], 0.0375, places=6)
+            if r["t"] < switch - 0.5:
+                self.assertAlmostEqual(tps, 1000, delta=100)
+                before += 1
+            elif r["t"] - r["window_s"] > switch + 1.5:
+                self.assertAlmostEqual(tps, 2000, delta=200)
+                after += 1
+        self.assertGreaterEqual(before, 2)
+        self.assertGreaterEqual(after, 2)
+        # rows tile time: each window starts about where the previous one ended
+        for a, b in zip(rows, rows[1:]):
+            self.assertAlmostEqual(b["t"] - a["t"], b["window_s"], delta=1.5)
+
+    def check_report(self, db, name):
+        rows = self.rows(db)
+        rc, out, err = run("report", "--history", db, "--since", "1h", "--format", "json",
+                           "--price-per-gpu-hour", "3.6")
+        self.assertEqual(rc, 0, err)
+        models = json.loads(out)["models"]
+        self.assertEqual(len(models), 1)
+        m = models[0]
+        self.assertEqual((m["server"], m["kind"], m["model"]), (name, "vllm", MODEL))
+        self.assertEqual(m["windows"], len(rows))
+        tokens = sum(r["gen_tokens"] for r in rows)
+        self.assertAlmostEqual(m["tokens_per_second"],
+                               tokens / sum(r["window_s"] for r in rows), places=6)
+        self.assertAlmostEqual(m["joules_per_token"],
+                               sum(r["joules"] for r in rows) / tokens, places=9)
+        self.assertAlmostEqual(m["cost_per_million_tokens"],
+                               sum(r["gpu_seconds"] for r in rows) / 3600 * 3.6 / tokens * 1e6,
+                               places=6)
+        self.assertAlmostEqual(m["gpu_utilization_ratio"], 0.9, delta=0.02)
+        # the serving rules on the span's means: 3 waiting, KV 0.30 -> raise towards 0.80
+        b = m["batch"]
+        self.assertEqual((b["action"], b["knob"], b["batch_now"], b["batch_target"]),
+                         ("raise", "max_num_seqs", 8, 16))
+        self.assertEqual((b["windows_raise"], b["last_window_action"]), (len(rows), "raise"))
+        self.assertEqual([v["id"] for v in m["verdicts"]], ["batch_too_small"])
+        # the halves split at the middle of the rows' window centres, computed here
+        centre = [r["t"] - r["window_s"] / 2 for r in rows]
+        mid = (centre[0] + centre[-1]) / 2
+        halves = ([r for r, c in zip(rows, centre) if c <= mid],
+                  [r for r, c in zip(rows, centre) if c > mid])
+        jpt = [sum(r["joules"] for r in h) / sum(r["gen_tokens"] for r in h) for h in halves]
+        tr = m["trend"]["joules_per_token"]
+        self.assertAlmostEqual(tr["first_half"], jpt[0], places=9)
+        self.assertAlmostEqual(tr["second_half"], jpt[1], places=9)
+        self.assertEqual(tr["direction"], "falling")
+        self.assertLess(tr["change_ratio"], -0.2)
+        self.assertEqual(m["trend"]["tokens_per_second"]["direction"], "rising")
+        self.assertIn("J/token falling", m["line"])
+        # the same line in the other formats
+        for fmt, head in (("text", "MODELS SERVED"), ("markdown", "## Models served"),
+                          ("html", "<h2>Models served</h2>")):
+            rc, out, err = run("report", "--history", db, "--since", "1h", "--format", fmt)
+            self.assertEqual(rc, 0, err)
+            self.assertIn(head, out)
+            flat = html.unescape(" ".join(out.split()))  # text wraps at 80 columns
+            line = flat[flat.find("vllm " + name):][:400]
+            self.assertIn("J/token falling", line, fmt)
+            self.assertIn("batch: raise max_num_seqs 8 -> 16", line, fmt)
+            self.assertIn("batch_too_small", line, fmt)
+
+    def check_query(self, db, name):
+        rows = self.rows(db)
+        rc, out, err = run("query", "--history", db, "--since", "1h", "--servers")
+        self.assertEqual(rc, 0, err)
+        lines = out.strip().split("\n")
+        head = lines[0].split(",")
+        self.assertEqual(head[:3], ["t", "time", "server"])
+        self.assertEqual(len(lines) - 1, len(rows))
+        rc, out, err = run("query", "--history", db, "--since", "1h", "--servers",
+                           "--format", "json")
+        self.assertEqual(rc, 0, err)
+        got = json.loads(out)["rows"]
+        self.assertEqual([g["t"] for g in got], [r["t"] for r in rows])
+        self.assertAlmostEqual(got[0]["joules_per_token"],
+                               rows[0]["joules"] / rows[0]["gen_tokens"], places=9)
+        self.assertEqual(got[0]["server"], name)
 
 
 if __name__ == "__main__":
