@@ -221,50 +221,64 @@ static size_t count_series(CURL *c, const char *url, int baselen, const char *na
 	return n >= 1 && n < 1e9 ? (size_t)n : 0;
 }
 
-/* One name's range queries over [from, to], in pieces of at most `span` steps, each
- * answer handed to fill (native: fill_native) as it arrives and freed. Returns 0, or -1
- * with the failing query in err (optional: the name may be absent, and that is no error). */
-static int query_name(CURL *c, const char *url, int baselen, const char *name, size_t k,
-                      size_t span, bool native, struct report_data *d, char *err, size_t errlen)
+/* Where a name's range queries go: the report's window, the server, and how many steps
+ * one answer may hold. */
+struct range_ctx {
+	CURL *c;
+	const char *url;
+	int base;
+	size_t span;
+	struct report_data *d;
+};
+
+/* One name's range queries over the window, in pieces of at most r->span steps, each
+ * answer's "result" handed to each() as it arrives and freed. Returns 0, or -1 with the
+ * failing query in err. */
+static int range_pieces(const struct range_ctx *r, const char *name, report_prom_result_fn each,
+                        void *arg, char *err, size_t errlen)
 {
-	for (size_t i0 = 0; i0 < d->n; i0 += span) {
-		size_t i1 = i0 + span < d->n ? i0 + span : d->n; /* points [i0, i1) */
+	const struct report_data *d = r->d;
+	for (size_t i0 = 0; i0 < d->n; i0 += r->span) {
+		size_t i1 = i0 + r->span < d->n ? i0 + r->span : d->n; /* points [i0, i1) */
 		char q[2048], why[512];
 		snprintf(q, sizeof(q),
-		         "%.*s/api/v1/query_range?query=%s&start=%.0f&end=%.0f&step=%g", baselen,
-		         url, name, (double)d->from + (double)i0 * d->step,
+		         "%.*s/api/v1/query_range?query=%s&start=%.0f&end=%.0f&step=%g", r->base,
+		         r->url, name, (double)d->from + (double)i0 * d->step,
 		         (double)d->from + (double)(i1 - 1) * d->step, d->step);
-		json_t *data = get_json(c, q, why, sizeof(why));
+		json_t *data = get_json(r->c, q, why, sizeof(why));
 		if (!data) {
-			snprintf(err, errlen, "prometheus %.*s: query %s: %s", baselen, url, name,
-			         why);
+			snprintf(err, errlen, "prometheus %.*s: query %s: %s", r->base, r->url,
+			         name, why);
 			return -1;
 		}
-		if (native)
-			fill_native(d, json_object_get(data, "result"), k);
-		else
-			fill(d, json_object_get(data, "result"), k);
+		each(json_object_get(data, "result"), arg);
 		json_decref(data);
 	}
 	return 0;
 }
 
-/* One range query of a native series name, for the per-model lines (serving.h). */
-struct range_ctx {
-	CURL *c;
-	const char *url;
-	int base;
-	int64_t from, to;
-	double step;
+/* Source k of the GPUs from each answer: DCGM series (fill) or native ones (fill_native). */
+struct source_arg {
+	struct report_data *d;
+	size_t k;
+	bool native;
 };
 
-static json_t *range_of(void *vctx, const char *name)
+static void fill_source(json_t *result, void *arg)
 {
-	struct range_ctx *r = vctx;
-	char q[2048], why[512];
-	snprintf(q, sizeof(q), "%.*s/api/v1/query_range?query=%s&start=%lld&end=%lld&step=%g",
-	         r->base, r->url, name, (long long)r->from, (long long)r->to, r->step);
-	return get_json(r->c, q, why, sizeof(why)); /* optional: NULL when absent */
+	const struct source_arg *a = arg;
+	if (a->native)
+		fill_native(a->d, result, a->k);
+	else
+		fill(a->d, result, a->k);
+}
+
+/* The per-model lines' families (serving.h): optional, so a failing query only leaves
+ * the family absent. */
+static void range_of(void *vctx, const char *name, report_prom_result_fn each, void *arg)
+{
+	char why[512];
+	range_pieces(vctx, name, each, arg, why, sizeof(why));
 }
 
 static int by_host_then_uuid(const void *a, const void *b)
@@ -319,11 +333,13 @@ int report_load_prometheus(const char *url, int64_t from, int64_t to, double ste
 	 * PROM_ANSWER_POINTS (sized for PROM_MAX_GPUS when the count was not answered). */
 	size_t span =
 	    (size_t)fmax(1, floor(PROM_ANSWER_POINTS / (double)(series ? series : PROM_MAX_GPUS)));
+	struct range_ctx rc = {c, url, base, span, out};
 	for (size_t k = 0; k < report_nsources; k++) {
 		const char *name = metric_table[report_sources[k].metric].dcgm;
 		if (!name || report_sources[k].history_only)
 			continue;
-		if (query_name(c, url, base, name, k, span, false, out, err, errlen) != 0)
+		struct source_arg sa = {out, k, false};
+		if (range_pieces(&rc, name, fill_source, &sa, err, errlen) != 0)
 			goto err;
 	}
 	/* Then the native series that have no DCGM name but matter to the report: the
@@ -332,11 +348,11 @@ int report_load_prometheus(const char *url, int64_t from, int64_t to, double ste
 		if (report_sources[k].metric != METRIC_TOKENS_GENERATED)
 			continue;
 		char why[512]; /* optional: a fleet of dcgm-exporters has none */
-		query_name(c, url, base, metric_table[report_sources[k].metric].name, k, span, true,
-		           out, why, sizeof(why));
+		struct source_arg sa = {out, k, true};
+		range_pieces(&rc, metric_table[report_sources[k].metric].name, fill_source, &sa,
+		             why, sizeof(why));
 	}
 	/* and the agents' per-model figures, for the "Models served" lines */
-	struct range_ctx rc = {c, url, base, from, to, step};
 	if (out->ngpus &&
 	    report_serving_from_prometheus(&out->serving, range_of, &rc, from, step, out->n) != 0) {
 		snprintf(err, errlen, "out of memory");

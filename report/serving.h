@@ -96,10 +96,13 @@ void report_serving_end(struct report_serving *sv);
 /* From a Prometheus that scrapes gpuscope agents: the agents' per-model window figures
  * (gpuscope_tokens_* and gpuscope_inference_server_*, labels instance, server, kind,
  * model, gpu_model) read every `step` seconds over [from, to] and taken as rows of one
- * step each (tokens = tokens/s x step, joules = power x step, ...).  get(ctx, name, ...)
- * runs a range query of one series name and returns the API's "data" (json_decref'd
- * here), or NULL (the family is then absent).  0, or -1 when out of memory. */
-typedef struct json_t *(*report_prom_range_fn)(void *ctx, const char *name);
+ * step each (tokens = tokens/s x step, joules = power x step, ...).  get(ctx, name, each,
+ * arg) runs the range queries of one series name, in as many pieces of time as it likes,
+ * and hands each answer's "result" array to each(result, arg), to be read before it
+ * returns (a family with no answer is absent).  0, or -1 when out of memory. */
+typedef void (*report_prom_result_fn)(struct json_t *result, void *arg);
+typedef void (*report_prom_range_fn)(void *ctx, const char *name, report_prom_result_fn each,
+                                     void *arg);
 int report_serving_from_prometheus(struct report_serving *sv, report_prom_range_fn get, void *ctx,
                                    int64_t from, double step, size_t n);
 

@@ -178,6 +178,21 @@ static int by_server_model(const void *a, const void *b)
 	return c ? c : strcmp(x->model, y->model);
 }
 
+struct fill_arg {
+	struct key *keys;
+	size_t *nkeys;
+	enum fam f;
+	int64_t from;
+	double step;
+	size_t n;
+};
+
+static void fill_piece(json_t *result, void *arg)
+{
+	struct fill_arg *a = arg;
+	fill(a->keys, a->nkeys, result, a->f, a->from, a->step, a->n);
+}
+
 int report_serving_from_prometheus(struct report_serving *sv, report_prom_range_fn get, void *ctx,
                                    int64_t from, double step, size_t n)
 {
@@ -189,11 +204,8 @@ int report_serving_from_prometheus(struct report_serving *sv, report_prom_range_
 		return -1;
 	}
 	for (int f = 0; f < F_COUNT; f++) {
-		json_t *data = get(ctx, fam_name[f]);
-		if (data)
-			fill(keys, &nkeys, json_object_get(data, "result"), (enum fam)f, from, step,
-			     n);
-		json_decref(data);
+		struct fill_arg a = {keys, &nkeys, (enum fam)f, from, step, n};
+		get(ctx, fam_name[f], fill_piece, &a);
 	}
 	qsort(keys, nkeys, sizeof(*keys), by_server_model); /* the feed wants them in order */
 	for (int pass = 0; pass < 2; pass++) {
