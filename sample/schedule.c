@@ -82,7 +82,11 @@ void sched_done(struct sched_entry *e, double now, double cpu_s)
 		e->stretch = cpu_s > SCHED_DEAR_S ? SCHED_STRETCH : 1;
 		e->period = e->base * e->stretch;
 	}
-	e->due += e->period;
+	/* The first read anchors the grid to the thread's own steps, so a due time
+	 * never sits half a step between two of them, where a little jitter would
+	 * make a read skip a step. */
+	e->due = e->anchored ? e->due + e->period : now + e->period;
+	e->anchored = true;
 	if (e->due < now)
 		e->due = now + e->period; /* fell behind: start afresh rather than burst */
 }

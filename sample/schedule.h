@@ -8,8 +8,9 @@
  * source's last values until it is read again (series/board.h).
  *
  * Timing is fixed-rate: the next read is due one period after the last was
- * due, so a source does not drift later by a step's length each time; one
- * that fell behind by more than a period starts afresh rather than bursting.
+ * due (after the first read, which anchors the grid to the thread's steps),
+ * so a source does not drift later by a step's length each time; one that
+ * fell behind by more than a period starts afresh rather than bursting.
  * A read may come up to `slack` early (half its thread's step), so a source
  * whose period is a multiple of its thread's is read every Nth step and not
  * every N+1st when a step wakes a little early.
@@ -44,6 +45,7 @@ struct sched_entry {
 	unsigned char src;     /* enum source_id */
 	unsigned char thread;  /* enum sched_thread */
 	unsigned char stretch; /* 1, or SCHED_STRETCH after a dear read */
+	bool anchored;         /* read once: due times follow from the first read's */
 	double base;           /* seconds: what the table and the flags say */
 	double period;         /* base * stretch */
 	double slack;          /* a read this early still counts */

@@ -262,11 +262,14 @@ static void fixed_rate_with_slack(void **state)
 	assert_true(e->period == 1 && e->slack == 0.05);
 	assert_false(sched_is_due(e, 9.94));
 	assert_true(sched_is_due(e, 9.96));
-	sched_done(e, 9.96, 0);
-	assert_true(e->due == 11);
-	sched_done(e, 11.02, 0);
-	assert_true(e->due == 12);
-	sched_done(e, 25.0, 0); /* 13 s late */
+	sched_done(e, 10.06, 0); /* the first read anchors the grid at its own time */
+	assert_true(e->due == 11.06);
+	sched_done(e, 11.09, 0); /* later ones do not move it */
+	assert_true(e->due == 12.06);
+	assert_true(sched_is_due(e, 12.02)); /* a step a little early still reads */
+	sched_done(e, 12.02, 0);
+	assert_true(e->due == 13.06);
+	sched_done(e, 25.0, 0); /* 12 s late */
 	assert_true(e->due == 26.0);
 	assert_false(sched_is_due(e, 25.5));
 }
