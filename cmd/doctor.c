@@ -26,6 +26,24 @@ static void doctor_usage(FILE *to)
 	            "Exits 0 when every GPU is healthy, 1 otherwise.\n");
 }
 
+/* "costly, every 60 s"; with the rule for dear reads (sample/schedule.h) in force, "costly,
+ * every 600 s (10x: a read costs 16.0 ms of CPU)"; "static" and the like when the source is
+ * not read on a period. */
+static const char *source_schedule(const struct gpu_record *g, enum source_id src, char *buf,
+                                   size_t len)
+{
+	const char *tier = sample_tier_name(source_table[src].tier);
+	double p = g->source_period[src];
+	if (p <= 0)
+		snprintf(buf, len, "%s", tier);
+	else if (g->source_stretch[src] > 1)
+		snprintf(buf, len, "%s, every %g s (%ux: a read costs %.1f ms of CPU)", tier, p,
+		         g->source_stretch[src], g->source_cost[src] * 1e3);
+	else
+		snprintf(buf, len, "%s, every %g s", tier, p);
+	return buf;
+}
+
 int cmd_doctor(int argc, char **argv)
 {
 	struct gpu_opts gopts = {0};
@@ -121,11 +139,12 @@ int cmd_doctor(int argc, char **argv)
 			char failure[256];
 			if (gpu_record_failing(g, m, snap.taken, failure, sizeof(failure)))
 				printf("    %-4s %-62s %s\n", "ERR", series, failure);
-			else
+			else if (ok)
 				printf(
-				    "    %-4s %-62s %s\n", ok ? "yes" : "no", series,
-				    ok ? sample_tier_name(source_table[metric_table[m].source].tier)
-				       : why);
+				    "    %-4s %-62s %s\n", "yes", series,
+				    source_schedule(g, metric_table[m].source, why, sizeof(why)));
+			else
+				printf("    %-4s %-62s %s\n", "no", series, why);
 		}
 	}
 	if (collectors_path) {

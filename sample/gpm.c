@@ -3,10 +3,11 @@
  *
  * A GPM metric is a rate between two samples, and the driver refreshes its
  * counters about every 100 ms: a pair that does not straddle a refresh reads
- * 0 while returning SUCCESS (measured on an H200, ../shared/facts).  So a
- * new sample is taken only when the last one is at least gpm_state.every_s
- * old (--gpm-interval, never under GPM_MIN_WINDOW_S), and the pair's figures
- * are published until the next pair: a steady load never shows a false zero.
+ * 0 while returning SUCCESS (measured on an H200, ../shared/facts).  The
+ * sampler reads GPM every --gpm-interval (never under GPM_MIN_WINDOW_S); the
+ * one rule kept here is that a pair must straddle a refresh: a sample taken
+ * sooner than GPM_MIN_WINDOW_S after the last is not taken (SOURCE_SKIPPED),
+ * and the board keeps the last pair's figures meanwhile.
  * A sample costs 136-172 us of CPU taken cold on an H200 (bench/call_cost.c),
  * the dearest fast call by far: one every 200 ms would cost 0.86 ms/s per
  * GPU, most of the agent's budget, so the default is one a second (each
@@ -18,7 +19,8 @@
  * 580, bench/call_cost.c) every metric costs ~0.3 us except the graphics
  * engine's (id 1), which costs ~1.4 ms of CPU on its own.  So the fast list
  * leaves it out, and the worker's costly tier computes it once a costly
- * interval over a pair that long (GPM_LIST_SLOW, its own two samples).
+ * interval over a pair that long (GPM_LIST_SLOW, its own two samples, on
+ * the worker's context, which the probe primes).
  *
  * GPM calls must not run on two threads at once, even for different GPUs:
  * driver 580 crashed inside nvmlGpmSampleGet and nvmlGpmMetricsGet when they
@@ -85,27 +87,16 @@ nvmlReturn_t gpm_read(const struct nvml_lib *lib, struct gpm_state *g, nvmlDevic
                       enum gpm_list list, double *raw, metric_set *got)
 {
 	if (!gpm_lock_take())
-		return NVML_ERROR_IN_USE; /* another GPU's GPM call is stuck: skip a sweep */
+		return SOURCE_SKIPPED; /* another GPU's GPM call is stuck: skip a sweep */
 	nvmlReturn_t rc = gpm_read_locked(lib, g, dev, gi, list, raw, got);
 	pthread_mutex_unlock(&gpm_lock);
 	return rc;
 }
 
-/* Copies the last pair's figures into this sweep. */
-static void republish(const struct gpm_state *g, double *raw, metric_set *got)
+static void keep(double *raw, metric_set *got, enum metric_id m, double v)
 {
-	for (int m = 0; m < METRIC_COUNT; m++) {
-		if (metric_set_has(&g->have, m)) {
-			raw[m] = g->value[m];
-			metric_set_add(got, m);
-		}
-	}
-}
-
-static void keep(struct gpm_state *g, enum metric_id m, double v)
-{
-	g->value[m] = v;
-	metric_set_add(&g->have, m);
+	raw[m] = v;
+	metric_set_add(got, m);
 }
 
 static nvmlReturn_t gpm_read_locked(const struct nvml_lib *lib, struct gpm_state *g,
@@ -127,11 +118,8 @@ static nvmlReturn_t gpm_read_locked(const struct nvml_lib *lib, struct gpm_state
 		g->last = -1;
 	}
 	double now = mono_now();
-	double every = g->every_s > GPM_MIN_WINDOW_S ? g->every_s : GPM_MIN_WINDOW_S;
-	if (g->last >= 0 && now - g->last_at < every) {
-		republish(g, raw, got); /* too soon for a pair across a refresh */
-		return NVML_SUCCESS;
-	}
+	if (g->last >= 0 && now - g->last_at < GPM_MIN_WINDOW_S)
+		return SOURCE_SKIPPED; /* too soon for a pair across a refresh */
 	int slot = g->last == 0 ? 1 : 0;
 	if (!g->sample[slot]) {
 		nvmlReturn_t rc = lib->gpm_sample_alloc(&g->sample[slot]);
@@ -146,7 +134,7 @@ static nvmlReturn_t gpm_read_locked(const struct nvml_lib *lib, struct gpm_state
 	g->last = slot;
 	g->last_at = now;
 	if (base < 0)
-		return NVML_SUCCESS; /* the first sample: a pair next time */
+		return SOURCE_SKIPPED; /* the first sample: a pair next time */
 
 	/* 4 KB: off the stack, one per sampling thread. */
 	_Thread_local static nvmlGpmMetricsGet_t mg;
@@ -154,7 +142,6 @@ static nvmlReturn_t gpm_read_locked(const struct nvml_lib *lib, struct gpm_state
 	mg.version = NVML_GPM_METRICS_GET_VERSION;
 	mg.sample1 = g->sample[base];
 	mg.sample2 = g->sample[slot];
-	memset(&g->have, 0, sizeof(g->have));
 	unsigned n = 0;
 	if (list == GPM_LIST_SLOW) {
 		mg.metrics[0].metricId = NVML_GPM_METRIC_GRAPHICS_UTIL;
@@ -165,8 +152,7 @@ static nvmlReturn_t gpm_read_locked(const struct nvml_lib *lib, struct gpm_state
 		if (mg.metrics[0].nvmlReturn != NVML_SUCCESS)
 			return mg.metrics[0].nvmlReturn;
 		if (mg.metrics[0].value >= 0)
-			keep(g, METRIC_GPM_GRAPHICS, mg.metrics[0].value);
-		republish(g, raw, got);
+			keep(raw, got, METRIC_GPM_GRAPHICS, mg.metrics[0].value);
 		return NVML_SUCCESS;
 	}
 	for (size_t i = 0; i < GPM_ROWS; i++)
@@ -182,7 +168,7 @@ static nvmlReturn_t gpm_read_locked(const struct nvml_lib *lib, struct gpm_state
 	for (size_t i = 0; i < GPM_ROWS; i++) {
 		const nvmlGpmMetric_t *x = &mg.metrics[i];
 		if (x->nvmlReturn == NVML_SUCCESS && x->value >= 0)
-			keep(g, gpm_rows[i].metric, x->value);
+			keep(raw, got, gpm_rows[i].metric, x->value);
 	}
 	double dec = 0, jpg = 0;
 	unsigned ndec = 0, njpg = 0;
@@ -199,10 +185,9 @@ static nvmlReturn_t gpm_read_locked(const struct nvml_lib *lib, struct gpm_state
 		}
 	}
 	if (ndec)
-		keep(g, METRIC_GPM_NVDEC, dec / ndec);
+		keep(raw, got, METRIC_GPM_NVDEC, dec / ndec);
 	if (njpg)
-		keep(g, METRIC_GPM_NVJPG, jpg / njpg);
-	republish(g, raw, got);
+		keep(raw, got, METRIC_GPM_NVJPG, jpg / njpg);
 	return NVML_SUCCESS;
 }
 

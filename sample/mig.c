@@ -1,11 +1,12 @@
 /* mig.c - MIG GPU instances as devices of their own.
  *
  * With MIG on, a GPU is split into GPU instances with their own memory and
- * SMs.  After the probe the fast thread lists them (nvmlDeviceGetMigMode,
- * then the MIG device handles) and, every fast sweep, reads each one's
- * memory (on its MIG handle) and GPM activity (nvmlGpmMigSampleGet on the
- * parent, with the instance id; one sample ring per instance, paired like
- * the whole GPU's).  They are labelled like dcgm-exporter's: GPU_I_ID is
+ * SMs.  After the probe the worker lists them (nvmlDeviceGetMigMode, then
+ * the MIG device handles) and the fast sweeper reads each one's memory (on
+ * its MIG handle) and GPM activity (nvmlGpmMigSampleGet on the parent, with
+ * the instance id; one sample ring per instance, paired like the whole
+ * GPU's), each on the period the whole GPU's source has (a schedule of its
+ * own per instance, sample/schedule.h).  They are labelled like dcgm-exporter's: GPU_I_ID is
  * the GPU instance id, GPU_I_PROFILE the profile ("1g.18gb"), taken from
  * the MIG device's name ("NVIDIA H200 MIG 1g.18gb").
  *
@@ -62,23 +63,51 @@ unsigned mig_discover(const struct nvml_lib *lib, nvmlDevice_t dev, struct mig_i
 	return n;
 }
 
-nvmlReturn_t mig_read(const struct nvml_lib *lib, nvmlDevice_t parent, struct mig_instance *m,
-                      double *raw, metric_set *got)
+void mig_schedule(struct mig_instance *m, const struct sampler_config *cfg, double now)
 {
-	struct source_ctx mem = {.lib = lib, .dev = m->handle, .memory_v1 = m->memory_v1};
-	nvmlReturn_t rc = source_reader(SRC_MEMORY)(&mem, raw, got);
-	m->memory_v1 = mem.memory_v1;
-	if (rc == NVML_ERROR_GPU_IS_LOST)
-		return rc;
-	if (!m->gpm_off) {
-		nvmlReturn_t g =
-		    gpm_read(lib, &m->gpm, parent, (int)m->gi, GPM_LIST_FAST, raw, got);
-		if (nvml_rc_is_unsupported(g))
-			m->gpm_off = true; /* not offered for this instance: stop asking */
-		else if (g == NVML_ERROR_GPU_IS_LOST)
-			return g;
+	m->sched.n = 0;
+	sched_add(&m->sched, SRC_MEMORY, cfg, now);
+	sched_add(&m->sched, SRC_GPM, cfg, now);
+}
+
+static nvmlReturn_t mig_read_one(const struct nvml_lib *lib, nvmlDevice_t parent,
+                                 struct mig_instance *m, enum source_id src, double *raw,
+                                 metric_set *got)
+{
+	if (src == SRC_MEMORY) {
+		m->mem.lib = lib;
+		m->mem.dev = m->handle;
+		return source_reader(SRC_MEMORY)(&m->mem, raw, got);
 	}
+	if (m->gpm_off)
+		return NVML_ERROR_NOT_SUPPORTED;
+	nvmlReturn_t rc = gpm_read(lib, &m->gpm, parent, (int)m->gi, GPM_LIST_FAST, raw, got);
+	if (nvml_rc_is_unsupported(rc))
+		m->gpm_off = true; /* not offered for this instance: stop asking */
 	return rc;
+}
+
+nvmlReturn_t mig_read(const struct nvml_lib *lib, nvmlDevice_t parent, struct mig_instance *m,
+                      double now, struct board_reads *r)
+{
+	double *raw = (double *)r->raw;
+	for (unsigned i = 0; i < m->sched.n; i++) {
+		struct sched_entry *e = &m->sched.e[i];
+		if (!sched_is_due(e, now))
+			continue;
+		nvmlReturn_t rc = mig_read_one(lib, parent, m, e->src, raw, &r->got);
+		if (rc == NVML_ERROR_GPU_IS_LOST)
+			return rc;
+		if (rc == SOURCE_SKIPPED)
+			continue;
+		sched_done(e, now, 0);
+		r->src[r->n] = e->src;
+		r->rc[r->n] = rc;
+		r->period[r->n] = e->period;
+		r->stretch[r->n] = e->stretch;
+		r->cost[r->n++] = 0;
+	}
+	return NVML_SUCCESS;
 }
 
 void mig_release(const struct nvml_lib *lib, struct mig_instance *m, unsigned n)

@@ -2,14 +2,16 @@
 #ifndef GPUSCOPE_MIG_H
 #define GPUSCOPE_MIG_H
 
+#include "sample/schedule.h"
 #include "sample/sources.h"
 
 struct mig_instance {
-	nvmlDevice_t handle; /* the MIG device */
-	unsigned gi;         /* GPU instance id */
-	bool memory_v1;
-	bool gpm_off; /* GPM not offered for this instance */
+	nvmlDevice_t handle;   /* the MIG device */
+	unsigned gi;           /* GPU instance id */
+	struct source_ctx mem; /* the memory reader's context, on the MIG handle */
+	bool gpm_off;          /* GPM not offered for this instance */
 	struct gpm_state gpm;
+	struct schedule sched; /* its memory and GPM, on the GPU's own periods */
 };
 
 /* Lists dev's GPU instances when MIG is on (0 when off or unknown), filling
@@ -17,9 +19,13 @@ struct mig_instance {
 unsigned mig_discover(const struct nvml_lib *lib, nvmlDevice_t dev, struct mig_instance *out,
                       struct mig_record *rec);
 
-/* One fast sweep of an instance: memory and GPM into raw/got. */
+/* Schedules the instance's memory and GPM reads, first due at `now`. */
+void mig_schedule(struct mig_instance *m, const struct sampler_config *cfg, double now);
+
+/* One fast step of an instance: what of its memory and GPM is due, into r (r->raw must
+ * point at room for METRIC_COUNT values).  Returns GPU_IS_LOST when a call said so. */
 nvmlReturn_t mig_read(const struct nvml_lib *lib, nvmlDevice_t parent, struct mig_instance *m,
-                      double *raw, metric_set *got);
+                      double now, struct board_reads *r);
 
 void mig_release(const struct nvml_lib *lib, struct mig_instance *m, unsigned n);
 

@@ -1,5 +1,15 @@
-/* probe.c - capability probe and identity of one GPU. */
+/* probe.c - capability probe and identity of one GPU.
+ *
+ * Every source is read once, on the context of the thread that will read
+ * it afterwards (the fast sweeper's or the worker's): a reader with state
+ * (a GPM sample ring, the memory version, the clock-event tally) starts
+ * primed, so its first scheduled read already has something to pair with,
+ * and every metric is on the board from the probe until its first period
+ * has passed.
+ */
 #include "sample/probe.h"
+
+#include "sample/schedule.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -81,29 +91,25 @@ static void probe_events(struct source_ctx *ctx, struct probe_result *out)
 	}
 }
 
-void probe_device(struct source_ctx *ctx, struct probe_result *out)
+void probe_device(struct source_ctx *fast, struct source_ctx *worker, struct probe_result *out)
 {
 	memset(out, 0, sizeof(*out));
-	/* The probe pairs GPM samples GPM_MIN_WINDOW_S apart, whatever --gpm-interval says. */
-	double gpm_every = ctx->gpm.every_s;
-	ctx->gpm.every_s = 0;
 	for (int src = 0; src < SRC_COUNT && !out->lost; src++) {
 		source_read_fn read = source_reader(src);
 		if (!read)
 			continue;
+		struct source_ctx *ctx = sched_thread_of(src) == SCHED_SWEEPER ? fast : worker;
 		struct source_status *st = &out->sources[src];
 		metric_set got = {0};
 		nvmlReturn_t rc = read(ctx, out->raw, &got);
-		bool filled = false;
-		for (int m = 0; m < METRIC_COUNT && !filled; m++)
-			filled = metric_table[m].source == (enum source_id)src &&
-			         metric_set_has(&got, m);
-		if ((src == SRC_GPM || src == SRC_GPM_GRAPHICS) && rc == NVML_SUCCESS && !filled) {
+		if (rc == SOURCE_SKIPPED) {
 			/* GPM needs a pair of samples across a driver refresh before it
 			 * says which metrics this GPU offers. */
 			struct timespec ts = {0, (long)(GPM_MIN_WINDOW_S * 1e9) + 10 * 1000 * 1000};
 			nanosleep(&ts, NULL);
 			rc = read(ctx, out->raw, &got);
+			if (rc == SOURCE_SKIPPED)
+				rc = NVML_SUCCESS; /* still no pair: answers without figures */
 		}
 		st->probed = true;
 		st->rc = rc;
@@ -124,9 +130,8 @@ void probe_device(struct source_ctx *ctx, struct probe_result *out)
 				metric_set_add(&out->got, m);
 		}
 	}
-	ctx->gpm.every_s = gpm_every;
 	if (!out->lost)
-		probe_events(ctx, out);
+		probe_events(worker, out);
 	for (int m = 0; m < METRIC_COUNT; m++)
 		if (metric_table[m].source == SRC_AGENT)
 			metric_set_add(&out->supported, m);

@@ -24,7 +24,8 @@ struct probe_result {
  * Fields that cannot be read are left empty. */
 nvmlReturn_t probe_identity(const struct nvml_lib *lib, nvmlDevice_t dev, struct gpu_identity *id);
 
-void probe_device(struct source_ctx *ctx, struct probe_result *out);
+/* Reads every source once, each on the context of the thread that reads it later. */
+void probe_device(struct source_ctx *fast, struct source_ctx *worker, struct probe_result *out);
 
 /* The label strings of the identity (serial, VBIOS, brand, inforom versions: identity.c),
  * each left "" when the GPU does not answer; GPU_IS_LOST or SUCCESS. */

@@ -6,7 +6,12 @@
  *
  *   profile TIER SOURCE CALLS CPU_US_PER_CALL CPU_MS_PER_S
  *
- * CPU_MS_PER_S is over all GPUs and the whole run.  It is a benchmarking aid
+ * CPU_MS_PER_S is over all GPUs and the whole run.  Then one line per source
+ * whose period the rule for dear reads has stretched (sample/schedule.h):
+ *
+ *   profile stretched gpuN SOURCE BASE_S PERIOD_S LAST_READ_CPU_MS
+ *
+ * It is a benchmarking aid
  * (bench/README.md): the two clock reads per call cost about a microsecond,
  * so it is off unless asked for.
  */

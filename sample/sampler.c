@@ -10,8 +10,11 @@
  * A GPU whose fast step hangs or keeps running slow is moved to a thread of
  * its own, so it cannot hold the others back for more than about a second.
  *
- * A tier's sweep reads its supported sources into a private frame and then
- * publishes the frame in one short critical section (board_publish).
+ * Which source is read when is decided in one place: each GPU has one list of
+ * {source, period, next due} (sample/schedule.h), and each thread's step
+ * reads the sources of its own that are due into a private frame, then
+ * publishes the frame in one short critical section (board_publish_reads).
+ * What a step did not read keeps its value on the board.
  *
  * GPM calls from any thread take one process-wide lock (sample/gpm.c): on
  * driver 580 they crashed inside the driver when two threads made them at
@@ -70,35 +73,42 @@ void sampler_note_error(struct gpu_worker *w, const char *call, nvmlReturn_t rc)
 	                 rc == NVML_ERROR_GPU_IS_LOST ? GPU_LOST : GPU_FAILING, why);
 }
 
-/* How old the last GPM sample must be before the next: the period less half a
- * fast step, so a sweep that wakes a little early still takes it (gpm.c never
- * goes under the driver's refresh).  --gpm-interval 1s at 100 ms: every 10th. */
-static double gpm_every(const struct sampler_config *cfg)
+/* The one rule for the utilization buffers: at a fast tier of 200 ms or less
+ * every utilization sample is seen by a fast poll, and the buffers (~2.7 ms a
+ * read) would add nothing; slower, they feed the windows instead. */
+static bool util_buffers_wanted(const struct sampler_config *cfg, const struct source_status *st)
 {
-	double period = cfg->gpm_s > 0 ? cfg->gpm_s : GPM_DEFAULT_INTERVAL_S;
-	return period - cfg->fast_s / 2;
+	return st[SRC_UTIL_SAMPLES].supported && cfg->fast_s > UTIL_SAMPLE_PERIOD_S;
 }
 
-/* Which sources each tier reads: those with a reader and a supported
- * metric, and the utilization buffers (which feed windows, not metrics of
- * their own) when the probe found them. */
-static void plan_sweeps(struct gpu_worker *w, const struct source_status *sources)
+/* The GPU's schedule: every scheduled source with a reader and a supported
+ * metric, and the utilization buffers when wanted.  A source the probe has
+ * just read is first due a period after `now`, any other at once.  Fills
+ * which windows driver samples feed and which tiers are read. */
+static void plan_schedule(struct gpu_worker *w, const struct source_status *sources, double now,
+                          metric_set *sampled, unsigned *tiers)
 {
-	memset(w->plan_len, 0, sizeof(w->plan_len));
+	const struct sampler_config *cfg = &w->s->cfg;
+	memset(sampled, 0, sizeof(*sampled));
+	metric_set_add(sampled, METRIC_POWER_INSTANT);
+	bool util = util_buffers_wanted(cfg, sources);
+	if (util) {
+		metric_set_add(sampled, METRIC_GPU_UTIL);
+		metric_set_add(sampled, METRIC_MEM_UTIL);
+	}
+	*tiers = 1u << TIER_FAST | 1u << TIER_SLOW;
+	w->sched.n = 0;
 	for (int src = 0; src < SRC_COUNT; src++) {
-		/* At a fast tier of 200 ms or less every utilization sample is seen
-		 * by a fast poll; the buffers (~2.7 ms a read) would add nothing. */
-		bool wanted = src == SRC_UTIL_SAMPLES && sources[src].supported &&
-		              w->s->cfg.fast_s > UTIL_SAMPLE_PERIOD_S;
-		if (src == SRC_UTIL_SAMPLES && !wanted)
-			continue;
-		for (int m = 0; m < METRIC_COUNT && !wanted; m++)
+		bool wanted = src == SRC_UTIL_SAMPLES && util;
+		for (int m = 0; m < METRIC_COUNT && !wanted && src != SRC_UTIL_SAMPLES; m++)
 			wanted = metric_table[m].source == (enum source_id)src &&
 			         metric_set_has(&w->supported, m);
-		if (wanted && source_reader(src)) {
-			enum sample_tier t = source_table[src].tier;
-			w->plan[t][w->plan_len[t]++] = (unsigned char)src;
-		}
+		if (!wanted || !source_reader(src) || sched_base_period(src, cfg) <= 0)
+			continue;
+		double first =
+		    sources[src].rc == NVML_SUCCESS ? now + sched_base_period(src, cfg) : now;
+		sched_add(&w->sched, src, cfg, first);
+		*tiers |= 1u << source_table[src].tier;
 	}
 }
 
@@ -115,28 +125,42 @@ static void publish_extras(struct gpu_worker *w, struct source_ctx *ctx)
 	ctx->nvlink_read = false;
 }
 
+/* Adds the read of entry e to r. */
+static void note_read(struct board_reads *r, const struct sched_entry *e, nvmlReturn_t rc)
+{
+	r->src[r->n] = e->src;
+	r->rc[r->n] = (int)rc;
+	r->period[r->n] = e->period;
+	r->stretch[r->n] = e->stretch;
+	r->cost[r->n++] = e->cost;
+}
+
 enum gpu_health sampler_sweep(struct gpu_worker *w, struct source_ctx *ctx, enum sample_tier tier,
-                              int duration_metric, char *why, size_t whylen)
+                              double now, int duration_metric, char *why, size_t whylen)
 {
 	double raw[METRIC_COUNT];
-	metric_set got = {0};
+	struct board_reads r = {.tier = tier, .raw = raw};
+	enum sched_thread mine = tier == TIER_FAST ? SCHED_SWEEPER : SCHED_WORKER;
 	int failed = 0;
 	int calls = 0; /* sources that call NVML (not the derived clock loss) */
 	double t0 = mono_now();
-	unsigned char noted[SRC_COUNT]; /* what each source returned, for the board */
-	int rcs[SRC_COUNT];
-	unsigned n_noted = 0;
 
-	for (int i = 0; i < w->plan_len[tier]; i++) {
-		enum source_id src = w->plan[tier][i];
-		calls += src != SRC_CLOCK_LOSS;
+	for (unsigned i = 0; i < w->sched.n; i++) {
+		struct sched_entry *e = &w->sched.e[i];
+		if (e->thread != mine || !sched_is_due(e, now))
+			continue;
+		enum source_id src = e->src;
+		/* The worker's calls are timed, for the rule for dear reads; the sweeper's,
+		 * microseconds each, only when profiling. */
+		double cpu0 = mine == SCHED_WORKER ? thread_cpu_now() : 0;
 		long long begun = profile_begin();
-		nvmlReturn_t rc = source_reader(src)(ctx, raw, &got);
-		profile_end(tier, src, begun);
-		if (rc != NVML_ERROR_IN_USE) { /* IN_USE: skipped behind another GPU's GPM call */
-			noted[n_noted] = (unsigned char)src;
-			rcs[n_noted++] = (int)rc;
-		}
+		nvmlReturn_t rc = source_reader(src)(ctx, raw, &r.got);
+		profile_end(source_table[src].tier, src, begun);
+		if (rc == SOURCE_SKIPPED)
+			continue; /* tried again at the next step; its values stay */
+		sched_done(e, now, mine == SCHED_WORKER ? thread_cpu_now() - cpu0 : 0);
+		note_read(&r, e, rc);
+		calls += src != SRC_CLOCK_LOSS;
 		if (rc == NVML_SUCCESS)
 			continue;
 		snprintf(why, whylen, "%s: %s", source_table[src].call,
@@ -147,12 +171,10 @@ enum gpu_health sampler_sweep(struct gpu_worker *w, struct source_ctx *ctx, enum
 	}
 	if (duration_metric >= 0) {
 		raw[duration_metric] = mono_now() - t0;
-		metric_set_add(&got, duration_metric);
+		metric_set_add(&r.got, duration_metric);
 	}
 	publish_extras(w, ctx);
-	board_publish(w->s->board, w->index, tier, raw, &got);
-	/* Per source, so one failing call is named (a "degraded" GPU) before all fail. */
-	board_note_sources(w->s->board, w->index, noted, rcs, n_noted);
+	board_publish_reads(w->s->board, w->index, &r);
 	return calls > 0 && failed >= calls ? GPU_FAILING : GPU_OK;
 }
 
@@ -160,31 +182,21 @@ void sampler_fast_step(struct gpu_worker *w)
 {
 	struct sampler *s = w->s;
 	char why[160] = "";
+	double now = mono_now();
 	enum gpu_health h =
-	    sampler_sweep(w, w->fast, TIER_FAST, METRIC_FAST_SWEEP, why, sizeof(why));
+	    sampler_sweep(w, w->fast, TIER_FAST, now, METRIC_FAST_SWEEP, why, sizeof(why));
 	for (unsigned k = 0; h != GPU_LOST && k < w->n_mig; k++) {
 		double raw[METRIC_COUNT];
-		metric_set got = {0};
+		struct board_reads r = {.tier = TIER_FAST, .raw = raw};
 		long long begun = profile_begin();
-		nvmlReturn_t rc = mig_read(s->lib, w->dev, &w->mig[k], raw, &got);
+		nvmlReturn_t rc = mig_read(s->lib, w->dev, &w->mig[k], now, &r);
 		profile_end(TIER_FAST, PROFILE_MIG, begun);
 		if (rc == NVML_ERROR_GPU_IS_LOST) {
 			h = GPU_LOST;
 			snprintf(why, sizeof(why), "MIG instance %u: GPU is lost", w->mig[k].gi);
 		}
-		board_publish_mig(s->board, w->index, k, raw, &got);
-	}
-	double now = mono_now();
-	/* The sample buffers, once a second. */
-	if (h != GPU_LOST && w->plan_len[TIER_BUFFER] && now >= w->buffers_due) {
-		w->buffers_due += BUFFER_INTERVAL_S;
-		if (w->buffers_due < now)
-			w->buffers_due = now + BUFFER_INTERVAL_S;
-		char bwhy[160];
-		if (sampler_sweep(w, w->fast, TIER_BUFFER, -1, bwhy, sizeof(bwhy)) == GPU_LOST) {
-			h = GPU_LOST;
-			snprintf(why, sizeof(why), "%s", bwhy);
-		}
+		if (r.n)
+			board_publish_mig(s->board, w->index, k, &r);
 	}
 	/* The GPU leaves "probing" with its first published sweep. */
 	if (h != w->reported || h != GPU_OK)
@@ -192,6 +204,28 @@ void sampler_fast_step(struct gpu_worker *w)
 	w->reported = h;
 	if (h == GPU_LOST)
 		atomic_store(&w->owner, OWNER_NONE);
+}
+
+/* Publishes the probe's readings as the reads of every source it probed, each with the
+ * period it is scheduled at (0: not scheduled), so staleness is judged from the probe on. */
+static void publish_probe(struct gpu_worker *w, struct source_ctx *worker,
+                          const struct probe_result *p)
+{
+	struct board_reads r = {.tier = TIER_STATIC, .raw = p->raw, .got = p->got};
+	for (int src = 0; src < SRC_COUNT; src++) {
+		const struct source_status *st = &p->sources[src];
+		if (!st->probed || !source_reader(src) || !st->supported)
+			continue;
+		const struct sched_entry *e = sched_find(&w->sched, src);
+		r.src[r.n] = (unsigned char)src;
+		r.rc[r.n] = st->rc;
+		r.period[r.n] = e ? e->period : 0;
+		r.stretch[r.n] = 1;
+		r.cost[r.n++] = 0;
+	}
+	publish_extras(w, w->fast);
+	publish_extras(w, worker);
+	board_publish_reads(w->s->board, w->index, &r);
 }
 
 /* The worker: handle, identity, probe, MIG, events; then the GPU goes to
@@ -230,13 +264,16 @@ static void *worker_main(void *arg)
 	}
 	w->fast->lib = s->lib;
 	w->fast->dev = w->dev;
-	w->fast->gpm.every_s = gpm_every(&s->cfg);
-	probe_device(w->fast, probe);
+	slow.dev = w->dev;
+	/* Each source is probed on the context that will read it: primed. */
+	probe_device(w->fast, &slow, probe);
 	w->supported = probe->supported;
-	plan_sweeps(w, probe->sources);
-	board_set_probe(s->board, w->index, probe->sources, &probe->supported);
-	publish_extras(w, w->fast);
-	board_publish(s->board, w->index, TIER_STATIC, probe->raw, &probe->got);
+	metric_set sampled;
+	unsigned tiers;
+	double now = mono_now();
+	plan_schedule(w, probe->sources, now, &sampled, &tiers);
+	board_set_probe(s->board, w->index, probe->sources, &probe->supported, &sampled, tiers);
+	publish_probe(w, &slow, probe);
 	bool lost = probe->lost;
 	free(probe);
 	if (lost) {
@@ -246,7 +283,7 @@ static void *worker_main(void *arg)
 	struct mig_record rec[GPU_MAX_MIG];
 	w->n_mig = mig_discover(s->lib, w->dev, w->mig, rec);
 	for (unsigned k = 0; k < w->n_mig; k++)
-		w->mig[k].gpm.every_s = gpm_every(&s->cfg);
+		mig_schedule(&w->mig[k], &s->cfg, now);
 	if (w->n_mig)
 		board_set_mig(s->board, w->index, w->n_mig, rec);
 
@@ -257,17 +294,14 @@ static void *worker_main(void *arg)
 
 	/* Hand the fast tier over; it publishes the GPU's first sweep. */
 	w->reported = GPU_PROBING;
-	w->buffers_due = mono_now();
 	atomic_store(&w->owner, OWNER_SHARED);
 
-	slow.dev = w->dev;
-	double due = mono_now(), costly_due = due;
+	double due = mono_now();
 	while (!atomic_load(&s->stop)) {
-		/* Only the fast tier judges health; the slow one reports a lost GPU.
-		 * The costly tier rides here, every costly interval; it publishes
-		 * even with nothing to read, so the board sees it alive. */
-		enum gpu_health h =
-		    sampler_sweep(w, &slow, TIER_SLOW, METRIC_SLOW_SWEEP, why, sizeof(why));
+		/* Only the fast tier judges health; the worker reports a lost GPU.  Its
+		 * step reads the slow and costly sources that are due. */
+		enum gpu_health h = sampler_sweep(w, &slow, TIER_SLOW, mono_now(),
+		                                  METRIC_SLOW_SWEEP, why, sizeof(why));
 		/* Who uses the GPU: its processes, attributed (sample/attribution.c). */
 		long long begun = profile_begin();
 		nvmlReturn_t prc = h != GPU_LOST && w->procs
@@ -280,12 +314,6 @@ static void *worker_main(void *arg)
 			h = GPU_LOST;
 			snprintf(why, sizeof(why),
 			         "nvmlDeviceGetComputeRunningProcesses: GPU is lost");
-		}
-		if (h != GPU_LOST && mono_now() >= costly_due) {
-			costly_due += s->cfg.costly_s;
-			if (costly_due < mono_now())
-				costly_due = mono_now() + s->cfg.costly_s;
-			h = sampler_sweep(w, &slow, TIER_COSTLY, -1, why, sizeof(why));
 		}
 		if (h == GPU_LOST) {
 			board_set_health(s->board, w->index, GPU_LOST, why);
@@ -395,6 +423,22 @@ int sampler_join_or_abandon(pthread_t t, atomic_bool *done, double deadline)
 	return 0;
 }
 
+/* With GPUSCOPE_PROFILE, the sources whose period the rule for dear reads stretched:
+ * "profile stretched gpuN SOURCE BASE_S PERIOD_S LAST_READ_CPU_MS".  Threads are joined. */
+static void profile_print_periods(const struct sampler *s)
+{
+	if (!profile_enabled())
+		return;
+	for (unsigned i = 0; i < s->count; i++)
+		for (unsigned k = 0; k < s->workers[i].sched.n; k++) {
+			const struct sched_entry *e = &s->workers[i].sched.e[k];
+			if (e->stretch > 1)
+				fprintf(stderr, "profile stretched gpu%u %s %g %g %.1f\n", i,
+				        source_table[e->src].name, e->base, e->period,
+				        e->cost * 1e3);
+		}
+}
+
 int sampler_stop(struct sampler *s)
 {
 	if (!s)
@@ -415,6 +459,7 @@ int sampler_stop(struct sampler *s)
 			hung += sampler_join_or_abandon(w->events, &w->events_done, deadline);
 	}
 	if (hung == 0) {
+		profile_print_periods(s);
 		for (unsigned i = 0; i < s->count; i++) {
 			struct gpu_worker *w = &s->workers[i];
 			mig_release(s->lib, w->mig, w->n_mig);

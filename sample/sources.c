@@ -1,8 +1,9 @@
 /* sources.c - the NVML calls behind every metric, one small reader each.
  *
  * Readers are plain functions over (library, device): no state beyond the
- * source_ctx flags the probe sets, no allocation, no locking.  They are
- * what the fast tier runs every 100 ms, so each is one NVML call.
+ * source_ctx flags the probe sets, no allocation, no locking.  Each is one
+ * NVML call; when it runs is the sampler's business (sample/schedule.h), so
+ * no reader keeps a clock of its own.
  */
 #include "sample/sources.h"
 
@@ -34,47 +35,13 @@ static nvmlReturn_t read_utilization(struct source_ctx *ctx, double *raw, metric
 	return rc;
 }
 
-/* Memory info is the dearest of the plain fast calls (19 us of CPU a call in
- * the agent on a 4-GPU H200 host, GPUSCOPE_PROFILE; 47-51 us cold), and what
- * it reports moves with allocations, not kernels: it is read at most every
- * MEMORY_MIN_INTERVAL_S (every other sweep at the default 100 ms), the last
- * figures republished in between. */
-#define MEMORY_MIN_INTERVAL_S 0.19
-
-static nvmlReturn_t read_memory_now(struct source_ctx *ctx, double *raw, metric_set *got);
-
-static nvmlReturn_t read_memory(struct source_ctx *ctx, double *raw, metric_set *got)
-{
-	static const enum metric_id rows[] = {METRIC_FB_USED, METRIC_FB_FREE, METRIC_FB_RESERVED,
-	                                      METRIC_FB_TOTAL};
-	double now = mono_now();
-	if (ctx->memory_at > 0 && now - ctx->memory_at < MEMORY_MIN_INTERVAL_S) {
-		for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
-			if (metric_set_has(&ctx->memory_have, rows[i])) {
-				raw[rows[i]] = ctx->memory_last[i];
-				metric_set_add(got, rows[i]);
-			}
-		return NVML_SUCCESS;
-	}
-	metric_set mine = {0};
-	nvmlReturn_t rc = read_memory_now(ctx, raw, &mine);
-	if (rc != NVML_SUCCESS) {
-		ctx->memory_at = 0;
-		return rc;
-	}
-	ctx->memory_at = now;
-	ctx->memory_have = mine;
-	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
-		if (metric_set_has(&mine, rows[i])) {
-			ctx->memory_last[i] = raw[rows[i]];
-			metric_set_add(got, rows[i]);
-		}
-	return rc;
-}
-
 /* _v2 adds the reserved figure and is right on unified-memory parts; old
- * drivers lack it or reject the version word, and then v1 answers. */
-static nvmlReturn_t read_memory_now(struct source_ctx *ctx, double *raw, metric_set *got)
+ * drivers lack it or reject the version word, and then v1 answers.  It is
+ * the dearest of the plain fast calls (19 us of CPU a call in the agent on a
+ * 4-GPU H200 host, 47-51 us cold) and what it reports moves with
+ * allocations, not kernels: its period is the fast interval, at most 5 reads
+ * a second (PERIOD_FAST_5HZ). */
+static nvmlReturn_t read_memory(struct source_ctx *ctx, double *raw, metric_set *got)
 {
 	if (!ctx->memory_v1 && ctx->lib->device_get_memory_info_v2) {
 		nvmlMemory_v2_t m = {.version = nvmlMemory_v2};
@@ -439,6 +406,7 @@ static const source_read_fn readers[SRC_COUNT] = {
     [SRC_POWER_SAMPLES] = read_power_samples,
     [SRC_UTIL_SAMPLES] = read_util_samples,
     [SRC_NVLINK] = read_nvlink,
+    [SRC_NVLINK_DATA] = read_nvlink_data,
     [SRC_ENERGY] = read_energy,
     [SRC_POWER_LIMIT] = read_power_limit,
     [SRC_PCIE_GEN] = read_pcie_gen,

@@ -12,10 +12,15 @@
 #include "series/metric_table.h"
 #include "series/snapshot.h"
 
+/* What a reader returns when it did not read this time: GPM, when its last
+ * sample is too young for a pair (below) or another GPU's GPM call holds the
+ * lock.  The source keeps its values on the board and is tried again at its
+ * thread's next step; it is neither a success nor a failure. */
+#define SOURCE_SKIPPED NVML_ERROR_IN_USE
+
 /* GPM pairs must straddle a driver refresh (about every 100 ms): a pair
  * closer than that reads zeros with SUCCESS.  So a new GPM sample is taken
- * only once the last is at least this old, and paired with it; sweeps in
- * between republish the last figures. */
+ * only once the last is at least this old, and paired with it. */
 #define GPM_MIN_WINDOW_S 0.110
 
 /* How often a GPM sample is taken unless --gpm-interval says otherwise. */
@@ -23,13 +28,9 @@
 
 struct gpm_state {
 	nvmlGpmSample_t sample[2];
-	int last;                   /* index of the newest sample; -1 before the first */
-	double last_at;             /* monotonic seconds it was taken */
-	double every_s;             /* take a new sample once the last is this old
-	                               (never under GPM_MIN_WINDOW_S; 0: that minimum) */
-	bool asked;                 /* nvmlGpmQueryDeviceSupport said yes */
-	double value[METRIC_COUNT]; /* the last pair's figures (GPM rows only) */
-	metric_set have;
+	int last;       /* index of the newest sample; -1 before the first */
+	double last_at; /* monotonic seconds it was taken */
+	bool asked;     /* nvmlGpmQueryDeviceSupport said yes */
 };
 
 /* Driver samples (timestamped) a buffer read hands to the window ring. */
@@ -51,10 +52,7 @@ struct buffer_state {
 struct source_ctx {
 	const struct nvml_lib *lib;
 	nvmlDevice_t dev;
-	bool memory_v1;        /* the driver rejected nvmlDeviceGetMemoryInfo_v2 at probe */
-	double memory_at;      /* monotonic seconds of the last memory read (0: none) */
-	double memory_last[4]; /* its used, free, reserved, total */
-	metric_set memory_have;
+	bool memory_v1; /* the driver rejected nvmlDeviceGetMemoryInfo_v2 at probe */
 
 	/* fast tier: clock-event accounting and clock loss */
 	bool reasons_seen, reasons_now_valid, sm_clock_valid;
@@ -62,8 +60,8 @@ struct source_ctx {
 	double reasons_t;
 	double throttle_s[8]; /* per reason bit 0x1..0x80 */
 	double sm_clock_now, sm_clock_max;
-	struct gpm_state gpm;          /* the fast list, a pair every --gpm-interval */
-	struct gpm_state gpm_graphics; /* the graphics engine, a pair a costly interval */
+	struct gpm_state gpm;          /* the fast list (the sweeper's context) */
+	struct gpm_state gpm_graphics; /* the graphics engine (the worker's context) */
 
 	/* buffer tier */
 	struct buffer_state buf;
@@ -71,8 +69,7 @@ struct source_ctx {
 	unsigned n_batches; /* filled by readers, drained by the sweep */
 
 	/* slow tier */
-	struct nvlink_record nvlink; /* the counters persist between their reads */
-	unsigned nvlink_skip;        /* costly sweeps left that keep the last counters */
+	struct nvlink_record nvlink; /* states and counters persist between their reads */
 	bool nvlink_read;            /* this sweep read NVLink: publish ctx->nvlink */
 };
 
@@ -90,9 +87,11 @@ nvmlReturn_t read_gpm(struct source_ctx *ctx, double *raw, metric_set *got);
 nvmlReturn_t read_power_samples(struct source_ctx *ctx, double *raw, metric_set *got);
 nvmlReturn_t read_util_samples(struct source_ctx *ctx, double *raw, metric_set *got);
 nvmlReturn_t read_nvlink(struct source_ctx *ctx, double *raw, metric_set *got);
+nvmlReturn_t read_nvlink_data(struct source_ctx *ctx, double *raw, metric_set *got);
 
 /* GPM activity of a device (gi < 0) or of GPU instance gi of dev (MIG),
- * from the ring g; fills the GPM rows of raw/got when a pair is ready.  The
+ * from the ring g; fills the GPM rows of raw/got when a pair is ready, and
+ * returns SOURCE_SKIPPED when not (the first sample, or one too soon).  The
  * fast list is every GPM row but the graphics engine's, which costs the
  * driver ~1.2 ms to compute and is the slow list's only metric. */
 enum gpm_list { GPM_LIST_FAST, GPM_LIST_SLOW };

@@ -8,6 +8,7 @@
 #include "sample/attribution.h"
 #include "sample/mig.h"
 #include "sample/sampler.h"
+#include "sample/schedule.h"
 #include "sample/sources.h"
 
 /* Who runs a GPU's fast tier (gpu_worker.owner). */
@@ -20,10 +21,10 @@ struct gpu_worker {
 	unsigned index;
 	nvmlDevice_t dev;
 	metric_set supported; /* written by the worker thread before the GPU is handed over */
-	/* The sources each tier reads, fixed after the probe (so a sweep does not
-	 * re-derive them): plan[tier][0..plan_len[tier]). */
-	unsigned char plan[TIER_COUNT][SRC_COUNT];
-	int plan_len[TIER_COUNT];
+	/* Every source the sampler reads for this GPU, {source, period, next due}, fixed after
+	 * the probe.  An entry is touched only by the thread that reads its source (the
+	 * sweeper's by the sweeper holding `stepping`, the worker's by the worker). */
+	struct schedule sched;
 	/* MIG GPU instances, found after the probe (fast tier). */
 	unsigned n_mig;
 	struct mig_instance mig[GPU_MAX_MIG];
@@ -33,7 +34,6 @@ struct gpu_worker {
 	atomic_int owner;
 	atomic_bool stepping; /* a sweeper is in this GPU's fast step */
 	enum gpu_health reported;
-	double buffers_due;
 	int slow_steps; /* consecutive fast steps over the isolation threshold */
 
 	/* Processes on the slow tier (NULL when attribution is off); the worker's own. */
@@ -83,12 +83,13 @@ bool sampler_sleep_to_next(struct sampler *s, double *due, double period);
 /* Records an NVML failure of one GPU: lost is final, others mark it failing. */
 void sampler_note_error(struct gpu_worker *w, const char *call, nvmlReturn_t rc);
 
-/* One sweep of one tier of one GPU, published (sampler.c). */
+/* One step of one thread for one GPU: reads the sources of that thread that are due at
+ * `now` and publishes them (sampler.c).  `tier` is the thread's own: TIER_FAST for the
+ * sweeper, TIER_SLOW for the worker. */
 enum gpu_health sampler_sweep(struct gpu_worker *w, struct source_ctx *ctx, enum sample_tier tier,
-                              int duration_metric, char *why, size_t whylen);
+                              double now, int duration_metric, char *why, size_t whylen);
 
-/* The fast step of one GPU: fast tier, MIG instances, and the buffer and
- * reads when due (sampler.c). */
+/* The fast step of one GPU: its due sweeper sources and MIG instances (sampler.c). */
 void sampler_fast_step(struct gpu_worker *w);
 
 /* Starts the shared sweeper and the watchdog (sweeper.c). */

@@ -27,7 +27,8 @@ const struct metric_def metric_table[METRIC_COUNT] = {
 };
 
 const struct source_def source_table[SRC_COUNT] = {
-#define SOURCE_ROW(id, tier_, call_) [SRC_##id] = {.tier = tier_, .call = call_, .name = #id},
+#define SOURCE_ROW(id, tier_, period_, call_) \
+	[SRC_##id] = {.tier = tier_, .period = period_, .call = call_, .name = #id},
     GPUSCOPE_SOURCES(SOURCE_ROW)
 #undef SOURCE_ROW
 };

@@ -83,65 +83,86 @@ enum sample_tier {
  * buffers (~2.7 ms a read) are read only when the fast tier is slower. */
 #define UTIL_SAMPLE_PERIOD_S 0.2
 
-/* Where a value comes from: X(id, tier, NVML call).  Every source is one
- * NVML call (or one agent measurement); sample/sources.c reads them.  The
- * tier follows what a call costs taken cold on an H200 (bench/call_cost.c and
- * GPUSCOPE_PROFILE, bench/README.md): the FAST calls 1-20 us; PCIe link width
- * 0.16 ms and replays 0.5 ms, the energy counter 3.4 ms, NVLink 2-18 ms
- * (COSTLY); ECC mode 0.57 ms, and it only changes across a GPU reset, so it
- * is read once (STATIC). */
-#define GPUSCOPE_SOURCES(X)                                                         \
-	X(UTILIZATION, TIER_FAST, "nvmlDeviceGetUtilizationRates")                  \
-	X(MEMORY, TIER_FAST, "nvmlDeviceGetMemoryInfo_v2")                          \
-	X(TEMPERATURE, TIER_FAST, "nvmlDeviceGetTemperature")                       \
-	X(MEMORY_TEMPERATURE, TIER_FAST, "nvmlDeviceGetFieldValues")                \
-	X(POWER, TIER_FAST, "nvmlDeviceGetPowerUsage")                              \
-	X(SM_CLOCK, TIER_FAST, "nvmlDeviceGetClockInfo")                            \
-	X(MEM_CLOCK, TIER_FAST, "nvmlDeviceGetClockInfo")                           \
-	X(CLOCK_EVENT_REASONS, TIER_FAST, "nvmlDeviceGetCurrentClocksEventReasons") \
-	X(PSTATE, TIER_FAST, "nvmlDeviceGetPerformanceState")                       \
-	X(ENCODER, TIER_FAST, "nvmlDeviceGetEncoderUtilization")                    \
-	X(DECODER, TIER_FAST, "nvmlDeviceGetDecoderUtilization")                    \
-	X(GPM, TIER_FAST, "nvmlGpmMetricsGet")                                      \
-	X(GPM_GRAPHICS, TIER_COSTLY, "nvmlGpmMetricsGet")                           \
-	X(CLOCK_LOSS, TIER_FAST, "(SM clock against its maximum)")                  \
-	X(POWER_SAMPLES, TIER_BUFFER, "nvmlDeviceGetSamples")                       \
-	X(UTIL_SAMPLES, TIER_BUFFER, "nvmlDeviceGetSamples")                        \
-	X(ENERGY, TIER_COSTLY, "nvmlDeviceGetTotalEnergyConsumption")               \
-	X(POWER_LIMIT, TIER_SLOW, "nvmlDeviceGetEnforcedPowerLimit")                \
-	X(PCIE_GEN, TIER_SLOW, "nvmlDeviceGetCurrPcieLinkGeneration")               \
-	X(PCIE_WIDTH, TIER_COSTLY, "nvmlDeviceGetCurrPcieLinkWidth")                \
-	X(PCIE_REPLAY, TIER_COSTLY, "nvmlDeviceGetPcieReplayCounter")               \
-	X(ECC_MODE, TIER_STATIC, "nvmlDeviceGetEccMode")                            \
-	X(ECC_SBE_VOLATILE, TIER_SLOW, "nvmlDeviceGetTotalEccErrors")               \
-	X(ECC_DBE_VOLATILE, TIER_SLOW, "nvmlDeviceGetTotalEccErrors")               \
-	X(ECC_SBE_AGGREGATE, TIER_SLOW, "nvmlDeviceGetTotalEccErrors")              \
-	X(ECC_DBE_AGGREGATE, TIER_SLOW, "nvmlDeviceGetTotalEccErrors")              \
-	X(REMAPPED_ROWS, TIER_SLOW, "nvmlDeviceGetRemappedRows")                    \
-	X(HEALTH_FIELDS, TIER_SLOW, "nvmlDeviceGetFieldValues")                     \
-	X(NVLINK, TIER_COSTLY, "nvmlDeviceGetNvLinkState")                          \
-	X(SLOWDOWN_TEMP, TIER_STATIC, "nvmlDeviceGetTemperatureThreshold")          \
-	X(SHUTDOWN_TEMP, TIER_STATIC, "nvmlDeviceGetTemperatureThreshold")          \
-	X(GPU_MAX_TEMP, TIER_STATIC, "nvmlDeviceGetTemperatureThreshold")           \
-	X(MEM_MAX_TEMP, TIER_STATIC, "nvmlDeviceGetTemperatureThreshold")           \
-	X(SM_CLOCK_MAX, TIER_STATIC, "nvmlDeviceGetMaxClockInfo")                   \
-	X(MEM_CLOCK_MAX, TIER_STATIC, "nvmlDeviceGetMaxClockInfo")                  \
-	X(PCIE_MAX_GEN, TIER_STATIC, "nvmlDeviceGetMaxPcieLinkGeneration")          \
-	X(PCIE_MAX_WIDTH, TIER_STATIC, "nvmlDeviceGetMaxPcieLinkWidth")             \
-	X(XID_EVENTS, TIER_EVENT, "nvmlDeviceRegisterEvents")                       \
-	X(DBE_EVENTS, TIER_EVENT, "nvmlDeviceRegisterEvents")                       \
-	X(FAN_SPEED, TIER_SLOW, "nvmlDeviceGetFanSpeed")                            \
-	X(POWER_MGMT_LIMIT, TIER_SLOW, "nvmlDeviceGetPowerManagementLimit")         \
-	X(VIOLATION_THERMAL, TIER_SLOW, "nvmlDeviceGetViolationStatus")             \
-	X(VIOLATION_BOARD_LIMIT, TIER_SLOW, "nvmlDeviceGetViolationStatus")         \
-	X(VIOLATION_LOW_UTIL, TIER_SLOW, "nvmlDeviceGetViolationStatus")            \
-	X(VIOLATION_RELIABILITY, TIER_SLOW, "nvmlDeviceGetViolationStatus")         \
-	X(VIRTUALIZATION_MODE, TIER_STATIC, "nvmlDeviceGetVirtualizationMode")      \
-	X(P2P, TIER_STATIC, "nvmlDeviceGetP2PStatus")                               \
-	X(AGENT, TIER_AGENT, "(gpuscope)")
+/* Where a value comes from: X(id, tier, period, NVML call).  Every source is
+ * one NVML call (or one agent measurement); sample/sources.c reads them.
+ *
+ * The tier says which thread reads it (fast and buffer: the fast sweeper;
+ * slow and costly: the GPU's worker; static: the probe, once; event: the
+ * event thread; agent: computed by gpuscope) and which staleness clock it
+ * counts against.  The period says how often (enum source_period); the
+ * sampler keeps, per GPU, one list of {source, period, next due} and reads
+ * what is due (sample/schedule.h).  Both follow what a call costs taken cold
+ * on an H200 (bench/call_cost.c and GPUSCOPE_PROFILE, bench/README.md): the
+ * FAST calls 1-20 us, memory info 19-51 us (at most 5 reads a second); PCIe
+ * link width 0.16 ms and replays 0.5 ms, the energy counter 3.4 ms, the GPM
+ * graphics engine 1.4 ms, NVLink states 1.7 ms and data counters 16 ms for
+ * 18 links (COSTLY); ECC mode 0.57 ms, and it only changes across a GPU
+ * reset, so it is read once (STATIC).  A worker source whose read costs
+ * more than SCHED_DEAR_S of CPU is read SCHED_STRETCH times less often, by
+ * one rule in the sampler (the NVLink counters on an H200). */
+enum source_period {
+	PERIOD_ONCE,     /* not scheduled: read by the probe, on events, or computed */
+	PERIOD_FAST,     /* --fast-interval */
+	PERIOD_FAST_5HZ, /* --fast-interval, but at most 5 reads a second */
+	PERIOD_GPM,      /* --gpm-interval */
+	PERIOD_BUFFER,   /* BUFFER_INTERVAL_S: what the driver's buffers hold allows */
+	PERIOD_SLOW,     /* --slow-interval */
+	PERIOD_COSTLY,   /* --costly-interval */
+};
+
+#define GPUSCOPE_SOURCES(X)                                                                      \
+	X(UTILIZATION, TIER_FAST, PERIOD_FAST, "nvmlDeviceGetUtilizationRates")                  \
+	X(MEMORY, TIER_FAST, PERIOD_FAST_5HZ, "nvmlDeviceGetMemoryInfo_v2")                      \
+	X(TEMPERATURE, TIER_FAST, PERIOD_FAST, "nvmlDeviceGetTemperature")                       \
+	X(MEMORY_TEMPERATURE, TIER_FAST, PERIOD_FAST, "nvmlDeviceGetFieldValues")                \
+	X(POWER, TIER_FAST, PERIOD_FAST, "nvmlDeviceGetPowerUsage")                              \
+	X(SM_CLOCK, TIER_FAST, PERIOD_FAST, "nvmlDeviceGetClockInfo")                            \
+	X(MEM_CLOCK, TIER_FAST, PERIOD_FAST, "nvmlDeviceGetClockInfo")                           \
+	X(CLOCK_EVENT_REASONS, TIER_FAST, PERIOD_FAST, "nvmlDeviceGetCurrentClocksEventReasons") \
+	X(PSTATE, TIER_FAST, PERIOD_FAST, "nvmlDeviceGetPerformanceState")                       \
+	X(ENCODER, TIER_FAST, PERIOD_FAST, "nvmlDeviceGetEncoderUtilization")                    \
+	X(DECODER, TIER_FAST, PERIOD_FAST, "nvmlDeviceGetDecoderUtilization")                    \
+	X(GPM, TIER_FAST, PERIOD_GPM, "nvmlGpmMetricsGet")                                       \
+	X(GPM_GRAPHICS, TIER_COSTLY, PERIOD_COSTLY, "nvmlGpmMetricsGet")                         \
+	X(CLOCK_LOSS, TIER_FAST, PERIOD_FAST, "(SM clock against its maximum)")                  \
+	X(POWER_SAMPLES, TIER_BUFFER, PERIOD_BUFFER, "nvmlDeviceGetSamples")                     \
+	X(UTIL_SAMPLES, TIER_BUFFER, PERIOD_BUFFER, "nvmlDeviceGetSamples")                      \
+	X(ENERGY, TIER_COSTLY, PERIOD_COSTLY, "nvmlDeviceGetTotalEnergyConsumption")             \
+	X(POWER_LIMIT, TIER_SLOW, PERIOD_SLOW, "nvmlDeviceGetEnforcedPowerLimit")                \
+	X(PCIE_GEN, TIER_SLOW, PERIOD_SLOW, "nvmlDeviceGetCurrPcieLinkGeneration")               \
+	X(PCIE_WIDTH, TIER_COSTLY, PERIOD_COSTLY, "nvmlDeviceGetCurrPcieLinkWidth")              \
+	X(PCIE_REPLAY, TIER_COSTLY, PERIOD_COSTLY, "nvmlDeviceGetPcieReplayCounter")             \
+	X(ECC_MODE, TIER_STATIC, PERIOD_ONCE, "nvmlDeviceGetEccMode")                            \
+	X(ECC_SBE_VOLATILE, TIER_SLOW, PERIOD_SLOW, "nvmlDeviceGetTotalEccErrors")               \
+	X(ECC_DBE_VOLATILE, TIER_SLOW, PERIOD_SLOW, "nvmlDeviceGetTotalEccErrors")               \
+	X(ECC_SBE_AGGREGATE, TIER_SLOW, PERIOD_SLOW, "nvmlDeviceGetTotalEccErrors")              \
+	X(ECC_DBE_AGGREGATE, TIER_SLOW, PERIOD_SLOW, "nvmlDeviceGetTotalEccErrors")              \
+	X(REMAPPED_ROWS, TIER_SLOW, PERIOD_SLOW, "nvmlDeviceGetRemappedRows")                    \
+	X(HEALTH_FIELDS, TIER_SLOW, PERIOD_SLOW, "nvmlDeviceGetFieldValues")                     \
+	X(NVLINK, TIER_COSTLY, PERIOD_COSTLY, "nvmlDeviceGetNvLinkState")                        \
+	X(NVLINK_DATA, TIER_COSTLY, PERIOD_COSTLY, "nvmlDeviceGetFieldValues")                   \
+	X(SLOWDOWN_TEMP, TIER_STATIC, PERIOD_ONCE, "nvmlDeviceGetTemperatureThreshold")          \
+	X(SHUTDOWN_TEMP, TIER_STATIC, PERIOD_ONCE, "nvmlDeviceGetTemperatureThreshold")          \
+	X(GPU_MAX_TEMP, TIER_STATIC, PERIOD_ONCE, "nvmlDeviceGetTemperatureThreshold")           \
+	X(MEM_MAX_TEMP, TIER_STATIC, PERIOD_ONCE, "nvmlDeviceGetTemperatureThreshold")           \
+	X(SM_CLOCK_MAX, TIER_STATIC, PERIOD_ONCE, "nvmlDeviceGetMaxClockInfo")                   \
+	X(MEM_CLOCK_MAX, TIER_STATIC, PERIOD_ONCE, "nvmlDeviceGetMaxClockInfo")                  \
+	X(PCIE_MAX_GEN, TIER_STATIC, PERIOD_ONCE, "nvmlDeviceGetMaxPcieLinkGeneration")          \
+	X(PCIE_MAX_WIDTH, TIER_STATIC, PERIOD_ONCE, "nvmlDeviceGetMaxPcieLinkWidth")             \
+	X(XID_EVENTS, TIER_EVENT, PERIOD_ONCE, "nvmlDeviceRegisterEvents")                       \
+	X(DBE_EVENTS, TIER_EVENT, PERIOD_ONCE, "nvmlDeviceRegisterEvents")                       \
+	X(FAN_SPEED, TIER_SLOW, PERIOD_SLOW, "nvmlDeviceGetFanSpeed")                            \
+	X(POWER_MGMT_LIMIT, TIER_SLOW, PERIOD_SLOW, "nvmlDeviceGetPowerManagementLimit")         \
+	X(VIOLATION_THERMAL, TIER_SLOW, PERIOD_SLOW, "nvmlDeviceGetViolationStatus")             \
+	X(VIOLATION_BOARD_LIMIT, TIER_SLOW, PERIOD_SLOW, "nvmlDeviceGetViolationStatus")         \
+	X(VIOLATION_LOW_UTIL, TIER_SLOW, PERIOD_SLOW, "nvmlDeviceGetViolationStatus")            \
+	X(VIOLATION_RELIABILITY, TIER_SLOW, PERIOD_SLOW, "nvmlDeviceGetViolationStatus")         \
+	X(VIRTUALIZATION_MODE, TIER_STATIC, PERIOD_ONCE, "nvmlDeviceGetVirtualizationMode")      \
+	X(P2P, TIER_STATIC, PERIOD_ONCE, "nvmlDeviceGetP2PStatus")                               \
+	X(AGENT, TIER_AGENT, PERIOD_ONCE, "(gpuscope)")
 
 enum source_id {
-#define SOURCE_ENUM(id, tier, call) SRC_##id,
+#define SOURCE_ENUM(id, tier, period, call) SRC_##id,
 	GPUSCOPE_SOURCES(SOURCE_ENUM)
 #undef SOURCE_ENUM
 	    SRC_COUNT
@@ -149,6 +170,7 @@ enum source_id {
 
 struct source_def {
 	enum sample_tier tier;
+	enum source_period period;
 	const char *call;
 	const char *name; /* the X-macro id: "MEMORY", "GPM" */
 };
@@ -409,10 +431,10 @@ X(NVLINK_RECOVERY, "gpuscope_nvlink_errors_total", "error=\"recovery\"", COUNTER
 X(NVLINK_UP, "gpuscope_nvlink_up", "@link", GAUGE, UNIT_COUNT, SRC_NVLINK, \
   "1 when the NVLink link is up, 0 when it is down; one series per link the GPU has.", \
   NULL, NULL) \
-X(NVLINK_TX_BYTES, "gpuscope_nvlink_transmit_bytes_total", "@link", COUNTER, UNIT_BYTES, SRC_NVLINK, \
+X(NVLINK_TX_BYTES, "gpuscope_nvlink_transmit_bytes_total", "@link", COUNTER, UNIT_BYTES, SRC_NVLINK_DATA, \
   "Data bytes sent over each NVLink link since the driver loaded (NVML field 138, KiB resolution).", \
   NULL, NULL) \
-X(NVLINK_RX_BYTES, "gpuscope_nvlink_receive_bytes_total", "@link", COUNTER, UNIT_BYTES, SRC_NVLINK, \
+X(NVLINK_RX_BYTES, "gpuscope_nvlink_receive_bytes_total", "@link", COUNTER, UNIT_BYTES, SRC_NVLINK_DATA, \
   "Data bytes received over each NVLink link since the driver loaded (NVML field 139, KiB resolution).", \
   NULL, NULL) \
 X(VIRTUALIZATION_MODE, "gpuscope_virtualization_mode", "", GAUGE, UNIT_COUNT, SRC_VIRTUALIZATION_MODE, \

@@ -1,5 +1,5 @@
-/* snapshot.c - per-GPU slots with a short mutex, copied out for readers. */
-#include "series/snapshot.h"
+/* board.c - per-GPU slots with a short mutex, copied out for readers (see board.h). */
+#include "series/board.h"
 
 #include "nvml/nvml_loader.h"
 
@@ -13,27 +13,6 @@ struct gpu_slot {
 	struct gpu_record rec;
 	struct gpu_window *window; /* not copied into snapshots: see board_window */
 };
-
-double wall_now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-double mono_now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-double thread_cpu_now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 int board_init(struct board *b, unsigned count, double fast_s, double slow_s, double costly_s)
 {
@@ -102,18 +81,14 @@ void board_set_identity(struct board *b, unsigned gpu, const struct gpu_identity
 }
 
 void board_set_probe(struct board *b, unsigned gpu, const struct source_status *sources,
-                     const metric_set *supported)
+                     const metric_set *supported, const metric_set *sampled, unsigned tiers)
 {
 	struct gpu_slot *s = &b->slots[gpu];
 	pthread_mutex_lock(&s->lock);
 	memcpy(s->rec.sources, sources, sizeof(s->rec.sources));
 	s->rec.supported = *supported;
-	memset(&s->rec.sampled, 0, sizeof(s->rec.sampled));
-	if (sources[SRC_UTIL_SAMPLES].supported && b->interval[TIER_FAST] > UTIL_SAMPLE_PERIOD_S) {
-		metric_set_add(&s->rec.sampled, METRIC_GPU_UTIL);
-		metric_set_add(&s->rec.sampled, METRIC_MEM_UTIL);
-	}
-	metric_set_add(&s->rec.sampled, METRIC_POWER_INSTANT);
+	s->rec.sampled = *sampled;
+	s->rec.tiers = tiers;
 	/* The tiers' clocks start now: a call that hangs in the very first
 	 * sweep must show as a stall like any later one. */
 	double now = mono_now();
@@ -137,27 +112,66 @@ void board_set_health(struct board *b, unsigned gpu, enum gpu_health h, const ch
 	bump(b);
 }
 
-void board_publish(struct board *b, unsigned gpu, enum sample_tier tier, const double *raw,
-                   const metric_set *got)
+/* Takes the values of got, and invalidates the metrics of sources read without them (read[]
+ * NULL: none).  Caller holds the slot's lock. */
+static void take(double *raw_out, metric_set *valid, const double *raw, const metric_set *got,
+                 const bool *read, bool (*keep)(int m))
+{
+	for (int m = 0; m < METRIC_COUNT; m++) {
+		if (keep && !keep(m))
+			continue;
+		if (metric_set_has(got, m)) {
+			raw_out[m] = raw[m];
+			metric_set_add(valid, m);
+		} else if (read && read[metric_table[m].source]) {
+			metric_set_del(valid, m);
+		}
+	}
+}
+
+/* A fast step feeds every current fast value to the window ring (those that kept their
+ * value since their last read too, as a steady reading holds), except the ones the
+ * driver's sample buffers feed.  Caller holds the slot's lock. */
+static void feed_window(struct gpu_slot *s, double wall)
+{
+	for (int m = 0; m < METRIC_COUNT; m++)
+		if (source_table[metric_table[m].source].tier == TIER_FAST &&
+		    metric_set_has(&s->rec.valid, m) && !metric_set_has(&s->rec.sampled, m))
+			window_add(s->window, m, wall, s->rec.raw[m]);
+}
+
+void board_publish_reads(struct board *b, unsigned gpu, const struct board_reads *r)
 {
 	struct gpu_slot *s = &b->slots[gpu];
 	double now = mono_now(), wall = wall_now();
+	bool read[SRC_COUNT] = {false};
 	pthread_mutex_lock(&s->lock);
-	for (int m = 0; m < METRIC_COUNT; m++) {
-		if (source_table[metric_table[m].source].tier != tier && !metric_set_has(got, m))
-			continue;
-		if (metric_set_has(got, m)) {
-			s->rec.raw[m] = raw[m];
-			metric_set_add(&s->rec.valid, m);
-			if (tier == TIER_FAST && !metric_set_has(&s->rec.sampled, m))
-				window_add(s->window, m, wall, raw[m]);
-		} else {
-			metric_set_del(&s->rec.valid, m);
-		}
+	struct gpu_record *rec = &s->rec;
+	for (unsigned i = 0; i < r->n; i++) {
+		unsigned src = r->src[i];
+		read[src] = true;
+		if (r->rc[i] != 0 && rec->source_error[src] == 0)
+			rec->source_error_since[src] = now;
+		rec->source_error[src] = r->rc[i];
+		rec->source_read_at[src] = now;
+		rec->source_period[src] = r->period[i];
+		rec->source_stretch[src] = r->stretch[i];
+		rec->source_cost[src] = r->cost[i];
+		rec->published[source_table[src].tier] = now;
 	}
-	s->rec.published[tier] = now;
+	take(rec->raw, &rec->valid, r->raw, &r->got, read, NULL);
+	rec->published[r->tier] = now;
+	if (r->tier == TIER_FAST)
+		feed_window(s, wall);
 	pthread_mutex_unlock(&s->lock);
 	bump(b);
+}
+
+void board_publish(struct board *b, unsigned gpu, enum sample_tier tier, const double *raw,
+                   const metric_set *got)
+{
+	struct board_reads r = {.tier = tier, .raw = raw, .got = *got};
+	board_publish_reads(b, gpu, &r);
 }
 
 void board_publish_one(struct board *b, unsigned gpu, enum metric_id m, double raw)
@@ -212,24 +226,16 @@ void board_set_mig(struct board *b, unsigned gpu, unsigned n, const struct mig_r
 	bump(b);
 }
 
-void board_publish_mig(struct board *b, unsigned gpu, unsigned k, const double *raw,
-                       const metric_set *got)
+void board_publish_mig(struct board *b, unsigned gpu, unsigned k, const struct board_reads *r)
 {
 	struct gpu_slot *s = &b->slots[gpu];
+	bool read[SRC_COUNT] = {false};
+	for (unsigned i = 0; i < r->n; i++)
+		read[r->src[i]] = true;
 	pthread_mutex_lock(&s->lock);
-	if (k < s->rec.n_mig) {
-		struct mig_record *r = &s->rec.mig[k];
-		for (int m = 0; m < METRIC_COUNT; m++) {
-			if (!metric_per_mig(m))
-				continue;
-			if (metric_set_has(got, m)) {
-				r->raw[m] = raw[m];
-				metric_set_add(&r->valid, m);
-			} else {
-				metric_set_del(&r->valid, m);
-			}
-		}
-	}
+	if (k < s->rec.n_mig)
+		take(s->rec.mig[k].raw, &s->rec.mig[k].valid, r->raw, &r->got, read,
+		     metric_per_mig);
 	pthread_mutex_unlock(&s->lock);
 	bump(b);
 }
@@ -315,7 +321,7 @@ static double stall_limit(double interval)
 
 /* Judges one record as of `now`: a tier that stopped publishing hides its
  * values (a stale number is worse than none) and marks the GPU stalled. */
-static void judge(const struct board *b, struct gpu_record *r, double now)
+void board_judge(const struct board *b, struct gpu_record *r, double now)
 {
 	if (r->health == GPU_PROBING &&
 	    now - r->probe_started > stall_limit(b->interval[TIER_FAST])) {
@@ -326,10 +332,15 @@ static void judge(const struct board *b, struct gpu_record *r, double now)
 	}
 	if (r->health != GPU_OK)
 		goto agent;
+	for (int m = 0; m < METRIC_COUNT; m++) {
+		enum source_id src = metric_table[m].source;
+		if (r->source_period[src] > 0 &&
+		    now - r->source_read_at[src] > stall_limit(r->source_period[src]))
+			metric_set_del(&r->valid, m); /* its source has not been read in time */
+	}
 	for (int t = TIER_FAST; t <= TIER_COSTLY; t++) {
-		if (t == TIER_BUFFER && !metric_set_has(&r->supported, METRIC_POWER_INSTANT) &&
-		    !metric_set_has(&r->sampled, METRIC_GPU_UTIL))
-			continue; /* no buffer is read for this GPU */
+		if (!(r->tiers & (1u << t)))
+			continue; /* the sampler reads nothing of this tier for this GPU */
 		double since = now - r->published[t];
 		if (since > stall_limit(b->interval[t])) {
 			r->health = GPU_STALLED;
@@ -380,7 +391,7 @@ int board_snapshot(struct board *b, struct board_snapshot *out)
 	}
 	out->taken = mono_now();
 	for (unsigned i = 0; i < out->count; i++)
-		judge(b, &out->gpus[i], out->taken);
+		board_judge(b, &out->gpus[i], out->taken);
 	return 0;
 }
 
@@ -429,22 +440,6 @@ void gpu_record_reason(const struct gpu_record *r, int m, char *buf, size_t len)
 	else
 		snprintf(buf, len, "%s: %s (NVML %d)", source_table[src].call,
 		         nvml_lib_strerror(NULL, st->rc), st->rc);
-}
-
-void board_note_sources(struct board *b, unsigned gpu, const unsigned char *srcs, const int *rcs,
-                        unsigned n)
-{
-	struct gpu_slot *s = &b->slots[gpu];
-	double now = mono_now();
-	pthread_mutex_lock(&s->lock);
-	for (unsigned i = 0; i < n; i++) {
-		int *err = &s->rec.source_error[srcs[i]];
-		if (rcs[i] != 0 && *err == 0)
-			s->rec.source_error_since[srcs[i]] = now;
-		*err = rcs[i];
-	}
-	pthread_mutex_unlock(&s->lock);
-	bump(b);
 }
 
 bool gpu_record_failing(const struct gpu_record *r, int m, double now, char *buf, size_t len)
