@@ -76,7 +76,8 @@ static int grid(struct store *s, int64_t gid, int64_t from, int64_t to, enum sto
 	return STORE_OK;
 }
 
-/* Per point and request: what minute merging needs. */
+/* Per point and request: what minute merging needs.  Kept point-major
+ * (acc[i * nreq + k]) so a row's requests land in one run of memory. */
 struct acc {
 	double sum, weight, val, val_t;
 	bool have;
@@ -164,7 +165,7 @@ static int scan_stmt(struct store *s, sqlite3_stmt *st, int64_t gid, int64_t fro
 			if (direct)
 				direct[k * n + i] = store_unscale(c, v);
 			else
-				acc_add(&acc[k * n + i], c->stat, v, w, when);
+				acc_add(&acc[i * nreq + k], c->stat, v, w, when);
 		}
 	}
 	return rc == SQLITE_DONE ? STORE_OK : store_db_fail(s, rc, "reading it");
@@ -285,7 +286,7 @@ int store_query(struct store *s, const char *uuid, int64_t from, int64_t to,
 		for (size_t i = 0; ci[k] >= 0 && i < n; i++) {
 			const struct store_col *c = &s->cols[ci[k]];
 			out->values[k * n + i] =
-			    store_unscale(c, acc_result(&acc[k * n + i], c->stat));
+			    store_unscale(c, acc_result(&acc[i * nreq + k], c->stat));
 		}
 done:
 	free(ci);
