@@ -52,6 +52,12 @@ layout1() { # the layout 1 twin of $1 at $2
 	SQL
 }
 
+used_mb() { # pages in use (the layout 1 twin keeps the old tables' pages free)
+	sqlite3 "$1" 'SELECT ((SELECT page_count FROM pragma_page_count) - (SELECT
+		freelist_count FROM pragma_freelist_count)) * (SELECT page_size FROM
+		pragma_page_size) / 1000000'
+}
+
 best() { # N BIN DB FROM TO: "wall_s cpu_s peak_MiB" of the fastest of N reports
 	local n=$1 bin=$2 db=$3 from=$4 to=$5 line b=""
 	for _ in $(seq "$n"); do
@@ -77,8 +83,8 @@ row() { # LABEL "wall cpu rss" [baseline "wall cpu rss"]
 measure() { # NAME NEW_DB FROM TO RUNS_OLD
 	local name=$1 db=$2 from=$3 to=$4 runs_old=$5 new old old_bin
 	layout1 "$db" "$dir/$name-l1.db"
-	echo "$name: $(du -m "$db" | cut -f1) MB (layout 2), $(du -m "$dir/$name-l1.db" |
-		cut -f1) MB (layout 1); report --from $from --to $to"
+	echo "$name: $(used_mb "$db") MB of pages in use (layout 2), $(used_mb \
+		"$dir/$name-l1.db") MB (layout 1); report --from $from --to $to"
 	new=$(best 3 "$build/gpuscope" "$db" "$from" "$to")
 	old=$(best "$runs_old" "$build/gpuscope" "$dir/$name-l1.db" "$from" "$to")
 	row "layout 2, this gpuscope" "$new"
@@ -111,5 +117,5 @@ if [ ! -e "$dir/day8.db" ]; then
 	"$build/store/bench_store" --gpus 8 --days 1 --path "$dir/day8.db" --keep >/dev/null
 fi
 layout1 "$dir/day8.db" "$layout1_day"
-echo "migration of the day8 layout 1 file ($(du -m "$layout1_day" | cut -f1) MB):"
+echo "migration of the day8 layout 1 file ($(used_mb "$layout1_day") MB in use):"
 echo "  $("$build/store/bench_store" --migrate "$layout1_day")"
