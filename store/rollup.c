@@ -43,9 +43,9 @@ int store_rollup_pending(struct store *s)
 	int64_t cutoff = store_minute_of(s->batch_max_t - s->opt.second_retention_s);
 	for (size_t i = 0; i < s->ngpus; i++) {
 		struct gpu_cache_entry *e = &s->gpus[i];
-		int64_t open_minute = store_minute_of(e->newest_t);
 		if (e->roll_from == INT64_MAX)
-			continue;
+			continue; /* nothing written since the last commit */
+		int64_t open_minute = store_minute_of(e->newest_t);
 		/* A minute written into before the fold cutoff may have lost seconds
 		 * to the fold already: the fold merges those in itself. */
 		int64_t from = e->roll_from > cutoff ? e->roll_from : cutoff;

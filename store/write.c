@@ -330,10 +330,16 @@ int store_put_gpu(struct store *s, const struct store_gpu_row *row)
 	if (rc != SQLITE_DONE)
 		return row_fail(s, &s->batch_gpu_rows, store_db_fail(s, rc, "writing a GPU row"));
 	s->batch_gpu_rows++;
-	if (e) { /* uncached (out of memory): its minutes are read from their seconds */
-		int64_t m = store_minute_of(row->t);
+	int64_t m = store_minute_of(row->t);
+	if (e) {
 		e->roll_from = m < e->roll_from ? m : e->roll_from;
 		e->newest_t = row->t > e->newest_t ? row->t : e->newest_t;
+	} else if (s->has_rollup) {
+		/* Uncached (out of memory): nothing remembers this minute, so its
+		 * rollup is made again now rather than left behind its seconds. */
+		int rows;
+		if ((rc = store_fold_minute(s, gid, m, true, &rows)) != STORE_OK)
+			return batch_fail(s, rc); /* the row is counted in the batch dropped */
 	}
 	return STORE_OK;
 }
