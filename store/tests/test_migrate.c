@@ -8,7 +8,8 @@
  * SQLite's progress callback SIGKILLs it mid-copy, mid-rename or mid-rollup; after
  * each kill the file is intact, still layout 1, and reads exactly as before.  The
  * migration that finally completes gives layout 2 with the same series, and a reader
- * of the layout 1 file (which folds seconds on the fly) agrees with the rollups. */
+ * of the layout 1 file (which folds seconds on the fly) agrees with the rollups.
+ * Readers do not map the file. */
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -281,6 +282,20 @@ static void test_writes_after_migration_keep_rollups_exact(void **state)
 	free(copy);
 }
 
+/* Readers stream through SQLite's page cache: no mapping, whose touched pages
+ * would count in the reader's RSS up to the file's size. */
+static void test_readers_do_not_map_the_file(void **state)
+{
+	struct fixture *f = *state;
+	struct store *s = open_reader(f->path);
+	sqlite3_stmt *st;
+	assert_int_equal(sqlite3_prepare_v2(s->db, "PRAGMA mmap_size", -1, &st, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	assert_int_equal(sqlite3_column_int64(st, 0), 0);
+	sqlite3_finalize(st);
+	store_close(s);
+}
+
 int test_migrate_run(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -288,6 +303,7 @@ int test_migrate_run(void)
 	    cmocka_unit_test_setup_teardown(test_migration_clusters_and_rolls_up, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_writes_after_migration_keep_rollups_exact, setup,
 	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_readers_do_not_map_the_file, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("migrate", tests, NULL, NULL);
 }
