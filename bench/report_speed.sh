@@ -14,7 +14,8 @@
 # by the end anyway, so a week of 64 GPUs takes a minute to write, not hours).  The
 # layout 1 twin is a copy rebuilt by the SQL below: the GPU tables as rowid tables in
 # arrival order (t, then GPU, as the agent appended them) with layout 1's unique
-# (gpu_id, t) index, gpu_rollup dropped, schema version 1.  The current binary reads a
+# (gpu_id, t) index, proc_second keyed by time first again, gpu_rollup dropped, schema
+# version 1.  The current binary reads a
 # layout 1 file read-only as it is (no migration: only a writer migrates), folding
 # its seconds into minutes on the fly.  With OLD_BUILD=<a build of the commit before
 # layout 2> the old binary (which also mapped the file: mmap_size 1 GiB) reads the
@@ -47,6 +48,13 @@ layout1() { # the layout 1 twin of $1 at $2
 		INSERT INTO gpu_minute_l1 SELECT * FROM gpu_minute ORDER BY t, gpu_id;
 		DROP TABLE gpu_minute; ALTER TABLE gpu_minute_l1 RENAME TO gpu_minute;
 		CREATE UNIQUE INDEX gpu_minute_key ON gpu_minute(gpu_id, t);
+		DROP VIEW IF EXISTS proc_second_v;
+		CREATE TABLE proc_second_l1(t INTEGER NOT NULL, gpu_id INTEGER NOT NULL,
+			proc_id INTEGER NOT NULL, gpu_mem_bytes REAL, sm_util REAL, cpu_cores REAL,
+			PRIMARY KEY(t, gpu_id, proc_id)) WITHOUT ROWID;
+		INSERT INTO proc_second_l1 SELECT t, gpu_id, proc_id, gpu_mem_bytes, sm_util,
+			cpu_cores FROM proc_second;
+		DROP TABLE proc_second; ALTER TABLE proc_second_l1 RENAME TO proc_second;
 		DROP TABLE gpu_rollup; UPDATE schema_version SET version = 1;
 		COMMIT;
 	SQL

@@ -104,6 +104,12 @@ int store_refuse_corrupt(struct store *s);
 /* Runs SQL without results; on error fills s->err and returns the code. */
 int store_exec(struct store *s, const char *sql, const char *doing);
 
+/* proc_second's table (layout 2: clustered by GPU, then time). */
+#define STORE_PROC_SECOND_SQL(name)                                                         \
+	"CREATE TABLE IF NOT EXISTS " name "(t INTEGER NOT NULL, gpu_id INTEGER NOT NULL, " \
+	"proc_id INTEGER NOT NULL, gpu_mem_bytes REAL, sm_util REAL, cpu_cores REAL, "      \
+	"PRIMARY KEY(gpu_id, t, proc_id)) WITHOUT ROWID"
+
 /* schema.c */
 int store_schema_open(struct store *s); /* validate, create or upgrade */
 int store_schema_load_columns(struct store *s);

@@ -2,7 +2,8 @@
  *
  * Layout 1 kept gpu_second and gpu_minute as rowid tables in arrival order
  * (every GPU's row of a second side by side) with a (gpu_id, t) index.
- * Layout 2 clusters both on (gpu_id, t) and adds gpu_rollup (rollup.c).  The
+ * Layout 2 clusters both on (gpu_id, t), proc_second on (gpu_id, t, proc_id)
+ * (it was keyed by time first), and adds gpu_rollup (rollup.c).  The
  * step copies each table into its clustered twin in key order (read through
  * the old index, so the new pages fill one after another), drops the old
  * table, renames the twin, and rolls up every whole minute of 1 s rows.
@@ -26,6 +27,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* proc_second was keyed (t, gpu_id, proc_id); its view names it. */
+// clang-format off
+static const char rebuild_proc_second[] =
+    "DROP VIEW IF EXISTS proc_second_v; DROP TABLE IF EXISTS proc_second_layout2; "
+    STORE_PROC_SECOND_SQL("proc_second_layout2") "; "
+    "INSERT INTO proc_second_layout2 SELECT t, gpu_id, proc_id, gpu_mem_bytes, sm_util, "
+    "cpu_cores FROM proc_second ORDER BY gpu_id, t, proc_id; "
+    "DROP TABLE proc_second; ALTER TABLE proc_second_layout2 RENAME TO proc_second";
+// clang-format on
 
 static int kill_hook(void *arg)
 {
@@ -128,6 +139,8 @@ int store_migrate_layout(struct store *s, int64_t version)
 		rc = rebuild(s, "gpu_second", false);
 	if (rc == STORE_OK)
 		rc = rebuild(s, "gpu_minute", true);
+	if (rc == STORE_OK)
+		rc = store_exec(s, rebuild_proc_second, "migrating it to the clustered layout");
 	if (rc == STORE_OK) {
 		/* The fold and rollup statements are prepared against this layout. */
 		s->has_rollup = true;

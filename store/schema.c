@@ -149,19 +149,21 @@ static const char fixed_tables[] =
     "CREATE TABLE IF NOT EXISTS processes(id INTEGER PRIMARY KEY, pid INTEGER NOT NULL, "
     "name TEXT NOT NULL, container TEXT NOT NULL, pod TEXT NOT NULL, namespace TEXT NOT NULL, "
     "job TEXT NOT NULL, first_t INTEGER NOT NULL, last_t INTEGER NOT NULL, "
-    "UNIQUE(pid, name, container, pod, namespace, job));"
-    "CREATE TABLE IF NOT EXISTS proc_second(t INTEGER NOT NULL, gpu_id INTEGER NOT NULL, "
-    "proc_id INTEGER NOT NULL, gpu_mem_bytes REAL, sm_util REAL, cpu_cores REAL, "
-    "PRIMARY KEY(t, gpu_id, proc_id)) WITHOUT ROWID;"
-    "CREATE TABLE IF NOT EXISTS proc_minute(t INTEGER NOT NULL, gpu_id INTEGER NOT NULL, "
-    "proc_id INTEGER NOT NULL, n INTEGER NOT NULL, gpu_mem_bytes_mean REAL, "
-    "gpu_mem_bytes_max REAL, sm_util_mean REAL, sm_util_max REAL, cpu_cores_mean REAL, "
-    "cpu_cores_max REAL, PRIMARY KEY(t, gpu_id, proc_id)) WITHOUT ROWID;"
-    "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
-    "CREATE TABLE IF NOT EXISTS metric_columns(name TEXT PRIMARY KEY, metric TEXT NOT NULL, "
-    "labels TEXT NOT NULL, stat TEXT NOT NULL, type TEXT NOT NULL, raw_unit TEXT NOT NULL, "
-    "stored_unit TEXT NOT NULL, scale REAL NOT NULL, native_unit TEXT NOT NULL, "
-    "to_native TEXT NOT NULL, help TEXT NOT NULL);";
+    "UNIQUE(pid, name, container, pod, namespace, job));" STORE_PROC_SECOND_SQL(
+        "proc_second") ";"
+                       "CREATE TABLE IF NOT EXISTS proc_minute(t INTEGER NOT NULL, gpu_id INTEGER "
+                       "NOT NULL, "
+                       "proc_id INTEGER NOT NULL, n INTEGER NOT NULL, gpu_mem_bytes_mean REAL, "
+                       "gpu_mem_bytes_max REAL, sm_util_mean REAL, sm_util_max REAL, "
+                       "cpu_cores_mean REAL, "
+                       "cpu_cores_max REAL, PRIMARY KEY(t, gpu_id, proc_id)) WITHOUT ROWID;"
+                       "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+                       "CREATE TABLE IF NOT EXISTS metric_columns(name TEXT PRIMARY KEY, metric "
+                       "TEXT NOT NULL, "
+                       "labels TEXT NOT NULL, stat TEXT NOT NULL, type TEXT NOT NULL, raw_unit "
+                       "TEXT NOT NULL, "
+                       "stored_unit TEXT NOT NULL, scale REAL NOT NULL, native_unit TEXT NOT NULL, "
+                       "to_native TEXT NOT NULL, help TEXT NOT NULL);";
 
 /* gpu_second, gpu_minute, gpu_rollup: clustered on (gpu_id, t), so one GPU's
  * range is one run of adjacent pages, read in key order with no index step.
@@ -464,6 +466,11 @@ static int ensure_schema(struct store *s, int64_t version)
 	/* The layout steps, from the file's version to ours, all in this one
 	 * transaction: a kill at any point leaves the file as it was. */
 	if (version >= 1 && version < 2 && (rc = store_migrate_layout(s, version)) != STORE_OK)
+		goto out;
+	/* Process seconds are clustered by GPU for reads; folding and expiry go
+	 * by time alone, through this index. */
+	if ((rc = store_exec(s, "CREATE INDEX IF NOT EXISTS proc_second_t ON proc_second(t)",
+	                     "creating its tables")) != STORE_OK)
 		goto out;
 	if ((rc = refresh_catalog(s)) != STORE_OK)
 		goto out;

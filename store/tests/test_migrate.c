@@ -42,6 +42,13 @@ static const char layout1_sql[] =
     "INSERT INTO gpu_minute_l1 SELECT * FROM gpu_minute ORDER BY t, gpu_id;"
     "DROP TABLE gpu_minute; ALTER TABLE gpu_minute_l1 RENAME TO gpu_minute;"
     "CREATE UNIQUE INDEX gpu_minute_key ON gpu_minute(gpu_id, t);"
+    "DROP VIEW IF EXISTS proc_second_v;"
+    "CREATE TABLE proc_second_l1(t INTEGER NOT NULL, gpu_id INTEGER NOT NULL, proc_id "
+    "INTEGER NOT NULL, gpu_mem_bytes REAL, sm_util REAL, cpu_cores REAL, PRIMARY KEY(t, "
+    "gpu_id, proc_id)) WITHOUT ROWID;"
+    "INSERT INTO proc_second_l1 SELECT t, gpu_id, proc_id, gpu_mem_bytes, sm_util, cpu_cores "
+    "FROM proc_second;"
+    "DROP TABLE proc_second; ALTER TABLE proc_second_l1 RENAME TO proc_second;"
     "DROP TABLE gpu_rollup; UPDATE schema_version SET version = 1;"
     "COMMIT;";
 
@@ -236,6 +243,10 @@ static void test_migration_clusters_and_rolls_up(void **state)
 	                                  "('gpu_second', 'gpu_minute', 'gpu_rollup') AND sql "
 	                                  "LIKE '%WITHOUT ROWID'"),
 	                 3);
+	assert_int_equal(sql_int(f->path, "SELECT count(*) FROM sqlite_master WHERE name = "
+	                                  "'proc_second' AND sql LIKE '%PRIMARY KEY(gpu_id, t, "
+	                                  "proc_id)) WITHOUT ROWID'"),
+	                 1);
 	/* Every whole minute of 1 s rows has its rollup, and only those. */
 	assert_int_equal(sql_int(f->path, "SELECT count(*) FROM gpu_rollup"),
 	                 sql_int(f->path,
