@@ -226,6 +226,10 @@ int store_query(struct store *s, const char *uuid, int64_t from, int64_t to,
 	if (!uuid || (nreq && !req))
 		return store_fail(s, STORE_EINVAL, "history %s: query without a GPU or requests",
 		                  s->path);
+	/* A reader opened on a layout 1 file (the agent's series API, say) picks up
+	 * the rollups once the writer has migrated the file under it. */
+	if (!s->has_rollup && s->opt.read_only && (rc = store_schema_load_columns(s)) != STORE_OK)
+		return rc;
 	if ((rc = lookup_gpu(s, uuid, &gid)) != STORE_OK ||
 	    (rc = grid(s, gid, from, to, res, &t0, &step, &n)) != STORE_OK)
 		return rc;

@@ -293,6 +293,28 @@ static void test_writes_after_migration_keep_rollups_exact(void **state)
 	free(copy);
 }
 
+/* A reader opened before the migration keeps working across it and then reads
+ * the rollups. */
+static void test_reader_open_across_migration(void **state)
+{
+	struct fixture *f = *state;
+	struct store *r = open_reader(f->path);
+	char uuid[64];
+	struct store_series a, b;
+	uuid_of(1, uuid, sizeof(uuid));
+	assert_int_equal(store_query(r, uuid, T0, T0 + SPAN - 1, req, NREQ, STORE_RES_MINUTE, &a),
+	                 STORE_OK);
+	assert_false(r->has_rollup);
+	store_close(open_writer(f->path, 5, RET));
+	assert_int_equal(store_query(r, uuid, T0, T0 + SPAN - 1, req, NREQ, STORE_RES_MINUTE, &b),
+	                 STORE_OK);
+	assert_true(r->has_rollup);
+	same_series(&b, &a);
+	store_series_free(&a);
+	store_series_free(&b);
+	store_close(r);
+}
+
 /* Readers stream through SQLite's page cache: no mapping, whose touched pages
  * would count in the reader's RSS up to the file's size. */
 static void test_readers_do_not_map_the_file(void **state)
@@ -315,6 +337,7 @@ int test_migrate_run(void)
 	    cmocka_unit_test_setup_teardown(test_writes_after_migration_keep_rollups_exact, setup,
 	                                    teardown),
 	    cmocka_unit_test_setup_teardown(test_readers_do_not_map_the_file, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_reader_open_across_migration, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("migrate", tests, NULL, NULL);
 }
