@@ -10,8 +10,15 @@
  * 2% of a core, and what reads cost: a verified open (quick_check), 1 h and 24 h queries.
  *
  * Usage: bench_store [--gpus N] [--days D] [--procs P] [--path FILE] [--keep]
- *   --days may be fractional; past 2 days the 1 s rows are folded as they age, so the
- *   figures then include the steady-state maintenance. */
+ *                    [--retention-1s HOURS] [--sparse]
+ *   --days may be fractional; past 2 days (--retention-1s) the 1 s rows are folded as
+ *   they age, so the figures then include the steady-state maintenance.
+ *   --sparse writes only one row per GPU per minute where the row would be folded by
+ *   the end anyway (its minute row then has n = 1 instead of 60): a week of 64 GPUs in
+ *   minutes, as report_speed.sh needs, at 1/60 of the writes.  Ingest figures then mean
+ *   nothing.
+ * bench_store --migrate FILE opens FILE as the agent's writer does (a layout 1 file is
+ * migrated then) and prints how long the open took. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -192,7 +199,7 @@ static void sim_init(struct sim_gpu *g, int i)
 static void usage(void)
 {
 	fprintf(stderr, "usage: bench_store [--gpus N] [--days D] [--procs P] [--path FILE] "
-	                "[--keep]\n");
+	                "[--keep] [--retention-1s HOURS] [--sparse]\n");
 	exit(2);
 }
 
@@ -251,7 +258,21 @@ int main(int argc, char **argv)
 	int ngpus = 8, procs = 0;
 	double days = 1;
 	const char *path = NULL;
-	bool keep = false;
+	bool keep = false, sparse = false;
+	double retention_h = 48;
+	if (argc == 3 && strcmp(argv[1], "--migrate") == 0) {
+		struct store *s;
+		char err[1024];
+		double t = now_s(CLOCK_MONOTONIC), c = now_s(CLOCK_PROCESS_CPUTIME_ID);
+		if (store_open(argv[2], NULL, &s, err, sizeof(err)) != STORE_OK) {
+			fprintf(stderr, "bench_store: %s\n", err);
+			return 1;
+		}
+		store_close(s);
+		printf("writer open (migration included): %.2f s wall, %.2f s CPU\n",
+		       now_s(CLOCK_MONOTONIC) - t, now_s(CLOCK_PROCESS_CPUTIME_ID) - c);
+		return 0;
+	}
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--gpus") == 0 && i + 1 < argc)
 			ngpus = atoi(argv[++i]);
@@ -263,10 +284,14 @@ int main(int argc, char **argv)
 			path = argv[++i];
 		else if (strcmp(argv[i], "--keep") == 0)
 			keep = true;
+		else if (strcmp(argv[i], "--sparse") == 0)
+			sparse = true;
+		else if (strcmp(argv[i], "--retention-1s") == 0 && i + 1 < argc)
+			retention_h = atof(argv[++i]);
 		else
 			usage();
 	}
-	if (ngpus < 1 || ngpus > 64 || days <= 0 || procs < 0)
+	if (ngpus < 1 || ngpus > 64 || days <= 0 || procs < 0 || retention_h < 1.0 / 60)
 		usage();
 	char tmp[256];
 	if (!path) {
@@ -281,6 +306,7 @@ int main(int argc, char **argv)
 	struct store *s;
 	char err[1024];
 	store_options_default(&o);
+	o.second_retention_s = (int64_t)(retention_h * 3600);
 	if (store_open(path, &o, &s, err, sizeof(err)) != STORE_OK) {
 		fprintf(stderr, "bench_store: %s\n", err);
 		return 1;
@@ -293,8 +319,12 @@ int main(int argc, char **argv)
 	uint64_t rows = 0, prow = 0;
 	double cpu_sim = 0;
 	double wall0 = now_s(CLOCK_MONOTONIC), cpu0 = now_s(CLOCK_PROCESS_CPUTIME_ID);
+	/* Seconds before this are folded into minutes by the end. */
+	int64_t dense_from = START + seconds - o.second_retention_s - 120;
 	for (int64_t k = 0; k < seconds; k++) {
 		int64_t t = START + k;
+		if (sparse && t < dense_from && t % 60 != 0)
+			continue;
 		double c = now_s(CLOCK_PROCESS_CPUTIME_ID);
 		for (int i = 0; i < ngpus; i++)
 			sim_second(&gpus[i]);

@@ -48,6 +48,9 @@ struct gpu_cache_entry {
 	char *uuid;
 	char *model;
 	int64_t id;
+	/* Minutes of gpu_rollup this handle still owes (rollup.c): every minute from
+	 * roll_from (INT64_MAX: none) up to the one holding newest_t, which is open. */
+	int64_t roll_from, newest_t;
 };
 
 struct store {
@@ -60,7 +63,10 @@ struct store {
 	size_t ncols;
 	struct store_col cols[STORE_MAX_COLS];
 	bool has_sec[STORE_MAX_COLS], has_min[STORE_MAX_COLS]; /* column exists in the file */
-	int col_of[METRIC_COUNT][COL_VALUE + 1];               /* index in cols, or -1 */
+	bool has_roll[STORE_MAX_COLS];
+	bool has_rollup; /* the file has gpu_rollup (layout 2); a reader of a layout 1 file
+	                  * folds seconds on the fly instead */
+	int col_of[METRIC_COUNT][COL_VALUE + 1]; /* index in cols, or -1 */
 
 	/* Writer statements (NULL on a read-only handle). */
 	sqlite3_stmt *ins_second, *ins_proc, *upsert_gpu, *upsert_procid, *touch_procid;
@@ -98,9 +104,19 @@ int store_refuse_corrupt(struct store *s);
 /* Runs SQL without results; on error fills s->err and returns the code. */
 int store_exec(struct store *s, const char *sql, const char *doing);
 
+/* proc_second's table (layout 2: clustered by GPU, then time). */
+#define STORE_PROC_SECOND_SQL(name)                                                         \
+	"CREATE TABLE IF NOT EXISTS " name "(t INTEGER NOT NULL, gpu_id INTEGER NOT NULL, " \
+	"proc_id INTEGER NOT NULL, gpu_mem_bytes REAL, sm_util REAL, cpu_cores REAL, "      \
+	"PRIMARY KEY(gpu_id, t, proc_id)) WITHOUT ROWID"
+
 /* schema.c */
 int store_schema_open(struct store *s); /* validate, create or upgrade */
 int store_schema_load_columns(struct store *s);
+
+/* migrate.c: layout 1 (rowid tables by time) to 2 (clustered by GPU, rollups),
+ * inside the caller's write transaction. */
+int store_migrate_layout(struct store *s, int64_t version);
 
 /* write.c */
 void store_caches_clear(struct store *s);
@@ -108,6 +124,22 @@ int store_batch_rollback(struct store *s);
 
 /* maintain.c */
 int store_maintain_step(struct store *s, int64_t now, int budget, bool *more);
+/* Summarizes minute m of GPU gid from its 1 s rows.  rollup: into gpu_rollup,
+ * replacing the minute's row (none when it has no seconds), seconds kept;
+ * else: folded into gpu_minute (merged with a row already there), seconds and
+ * rollup deleted, *rows set to the seconds deleted. */
+int store_fold_minute(struct store *s, int64_t gid, int64_t m, bool rollup, int *rows);
+/* The first t of GPU gid's 1 s rows in [lo, hi); *found false when none. */
+int store_next_second(struct store *s, int64_t gid, int64_t lo, int64_t hi, int64_t *t,
+                      bool *found);
+
+/* rollup.c */
+/* Rolls up every minute of GPU gid in [from, to) that has 1 s rows. */
+int store_rollup_range(struct store *s, int64_t gid, int64_t from, int64_t to);
+/* Rolls up the whole minutes the open batch wrote, as of its newest second;
+ * minutes the fold may already have thinned (before now - second_retention_s)
+ * are left to it. */
+int store_rollup_pending(struct store *s);
 
 /* Floors to a multiple of 60 (toward minus infinity). */
 static inline int64_t store_minute_of(int64_t t)

@@ -10,6 +10,8 @@
  *   2. folds process seconds the same way (mean and max of each value);
  *   3. deletes minute rows older than minute_retention_s;
  *   4. once 1-3 are done, deletes processes no row can refer to any more.
+ * A folded minute's gpu_rollup row (rollup.c) goes with its seconds; the
+ * rollup is made by the same code, into gpu_rollup, seconds kept.
  * Each fold or delete is one minute (or up to the remaining budget of rows),
  * and a step stops once maintain_rows rows were touched, so that the writer
  * (which runs a step with each batch) is held up for milliseconds only.
@@ -41,6 +43,9 @@ enum {
 	M_EXP_GPU,
 	M_EXP_PROC,
 	M_PRUNE,
+	M_NEXT_SEC,
+	M_INS_ROLL,
+	M_DEL_ROLL,
 	M_COUNT
 };
 
@@ -103,9 +108,13 @@ static sqlite3_stmt *stmt(struct store *s, int which, int *rc)
 		sql = owned = columns_sql(s, "SELECT n",
 		                          " FROM gpu_minute WHERE gpu_id = ?1 AND t = ?2", false);
 		break;
-	case M_INS_MIN: {
+	case M_INS_MIN:
+	case M_INS_ROLL: {
 		char *names =
-		    columns_sql(s, "INSERT OR REPLACE INTO gpu_minute(gpu_id,t,n", ")", false);
+		    columns_sql(s,
+		                which == M_INS_MIN ? "INSERT OR REPLACE INTO gpu_minute(gpu_id,t,n"
+		                                   : "INSERT OR REPLACE INTO gpu_rollup(gpu_id,t,n",
+		                ")", false);
 		char *vals = columns_sql(s, " VALUES(?,?,?", ")", true);
 		if (names && vals) {
 			size_t len = strlen(names) + strlen(vals) + 1;
@@ -130,12 +139,20 @@ static sqlite3_stmt *stmt(struct store *s, int which, int *rc)
 		sql = "DELETE FROM proc_second WHERE t >= ?1 AND t < ?1 + 60";
 		break;
 	case M_EXP_GPU:
-		sql = "DELETE FROM gpu_minute WHERE rowid IN (SELECT rowid FROM gpu_minute "
+		sql = "DELETE FROM gpu_minute WHERE gpu_id = ?1 AND t IN (SELECT t FROM gpu_minute "
 		      "WHERE gpu_id = ?1 AND t < ?2 ORDER BY t LIMIT ?3)";
 		break;
 	case M_EXP_PROC:
 		sql = "DELETE FROM proc_minute WHERE (t, gpu_id, proc_id) IN (SELECT t, gpu_id, "
 		      "proc_id FROM proc_minute WHERE t < ?1 ORDER BY t LIMIT ?2)";
+		break;
+	case M_NEXT_SEC:
+		sql =
+		    "SELECT t FROM gpu_second WHERE gpu_id = ?1 AND t >= ?2 AND t < ?3 ORDER BY t "
+		    "LIMIT 1";
+		break;
+	case M_DEL_ROLL:
+		sql = "DELETE FROM gpu_rollup WHERE gpu_id = ?1 AND t = ?2";
 		break;
 	case M_PRUNE:
 		sql =
@@ -213,29 +230,34 @@ static void bind_stored(sqlite3_stmt *st, int idx, double x)
 		sqlite3_bind_double(st, idx, x);
 }
 
-/* Folds minute m of GPU gid into gpu_minute and deletes its seconds. */
-static int fold_gpu_minute(struct store *s, int64_t gid, int64_t m, int *rows)
+int store_fold_minute(struct store *s, int64_t gid, int64_t m, bool rollup, int *rows)
 {
 	int rc = STORE_OK, src;
 	sqlite3_stmt *sel = stmt(s, M_SEL_SEC, &rc), *old = stmt(s, M_SEL_MIN, &rc),
-	             *ins = stmt(s, M_INS_MIN, &rc), *del = stmt(s, M_DEL_SEC, &rc);
-	if (!sel || !old || !ins || !del)
+	             *ins = stmt(s, rollup ? M_INS_ROLL : M_INS_MIN, &rc),
+	             *del = stmt(s, M_DEL_SEC, &rc),
+	             *del_roll = s->has_rollup ? stmt(s, M_DEL_ROLL, &rc) : NULL;
+	if (!sel || !old || !ins || !del || (s->has_rollup && !del_roll))
 		return rc;
 	struct fold_acc *a = calloc(1, sizeof(*a));
 	if (!a)
 		return store_fail(s, STORE_ENOMEM, "history %s: out of memory", s->path);
 	int64_t n = 0;
+	*rows = 0;
 
 	/* An existing minute row (a second written late, after its minute was
-	 * folded) goes first, so that the seconds' latest values win. */
+	 * folded) goes first, so that the seconds' latest values win.  A rollup
+	 * stands for the seconds alone: it is replaced, never merged. */
 	sqlite3_bind_int64(old, 1, gid);
 	sqlite3_bind_int64(old, 2, m);
-	if ((src = sqlite3_step(old)) == SQLITE_ROW) {
+	if (!rollup && (src = sqlite3_step(old)) == SQLITE_ROW) {
 		n = sqlite3_column_int64(old, 0);
 		for (size_t i = 0; i < s->ncols; i++)
 			if (sqlite3_column_type(old, 1 + (int)i) != SQLITE_NULL)
 				acc_add(s, a, i, sqlite3_column_double(old, 1 + (int)i), (double)n);
 		src = SQLITE_DONE;
+	} else {
+		src = rollup ? SQLITE_DONE : src;
 	}
 	sqlite3_reset(old);
 	if (src != SQLITE_DONE)
@@ -243,8 +265,9 @@ static int fold_gpu_minute(struct store *s, int64_t gid, int64_t m, int *rows)
 
 	sqlite3_bind_int64(sel, 1, gid);
 	sqlite3_bind_int64(sel, 2, m);
+	int64_t seconds = 0;
 	while ((src = sqlite3_step(sel)) == SQLITE_ROW) {
-		n++;
+		seconds++;
 		for (size_t i = 0; i < s->ncols; i++)
 			if (sqlite3_column_type(sel, 1 + (int)i) != SQLITE_NULL)
 				acc_add(s, a, i, sqlite3_column_double(sel, 1 + (int)i), 1.0);
@@ -252,7 +275,17 @@ static int fold_gpu_minute(struct store *s, int64_t gid, int64_t m, int *rows)
 	sqlite3_reset(sel);
 	if (src != SQLITE_DONE)
 		goto db_err;
+	n += seconds;
 
+	if (rollup && seconds == 0) {
+		/* Nothing left to summarize (rewritten away): no rollup either. */
+		sqlite3_bind_int64(del_roll, 1, gid);
+		sqlite3_bind_int64(del_roll, 2, m);
+		src = run(del_roll);
+		free(a);
+		return src == SQLITE_DONE ? STORE_OK
+		                          : store_db_fail(s, src, "summarizing seconds by minute");
+	}
 	sqlite3_bind_int64(ins, 1, gid);
 	sqlite3_bind_int64(ins, 2, m);
 	sqlite3_bind_int64(ins, 3, n);
@@ -266,19 +299,41 @@ static int fold_gpu_minute(struct store *s, int64_t gid, int64_t m, int *rows)
 	}
 	src = run(ins);
 	sqlite3_clear_bindings(ins);
-	if (src != SQLITE_DONE)
-		goto db_err;
+	if (src != SQLITE_DONE || rollup)
+		goto out;
 	sqlite3_bind_int64(del, 1, gid);
 	sqlite3_bind_int64(del, 2, m);
 	if ((src = run(del)) != SQLITE_DONE)
 		goto db_err;
 	*rows = sqlite3_changes(s->db);
 	s->stats.rows_folded += (uint64_t)*rows;
+	if (del_roll) {
+		sqlite3_bind_int64(del_roll, 1, gid);
+		sqlite3_bind_int64(del_roll, 2, m);
+		src = run(del_roll);
+	}
+out:
+	if (src != SQLITE_DONE)
+		goto db_err;
 	free(a);
 	return STORE_OK;
 db_err:
 	free(a);
-	return store_db_fail(s, src, "folding seconds into minutes");
+	return store_db_fail(
+	    s, src, rollup ? "summarizing seconds by minute" : "folding seconds into minutes");
+}
+
+int store_next_second(struct store *s, int64_t gid, int64_t lo, int64_t hi, int64_t *t, bool *found)
+{
+	int rc = STORE_OK, src;
+	sqlite3_stmt *st = stmt(s, M_NEXT_SEC, &rc);
+	if (!st)
+		return rc;
+	sqlite3_bind_int64(st, 1, gid);
+	sqlite3_bind_int64(st, 2, lo);
+	sqlite3_bind_int64(st, 3, hi);
+	src = first_t(st, t, found);
+	return src == SQLITE_DONE ? STORE_OK : store_db_fail(s, src, "reading seconds");
 }
 
 static int gpu_ids(struct store *s, int64_t **ids, size_t *n)
@@ -325,7 +380,7 @@ static int fold_gpus(struct store *s, const int64_t *ids, size_t nids, int64_t f
 				return store_db_fail(s, src, "folding seconds into minutes");
 			if (!found)
 				break;
-			if ((rc = fold_gpu_minute(s, ids[g], store_minute_of(t), &rows)) !=
+			if ((rc = store_fold_minute(s, ids[g], store_minute_of(t), false, &rows)) !=
 			    STORE_OK)
 				return rc;
 			*budget -= rows > 0 ? rows : 1;

@@ -3,10 +3,13 @@
  * Results are plain arrays on a regular grid (NaN where absent), the shape
  * analyze/ and `gpuscope query` take.  At second resolution each point is one
  * gpu_second row.  At minute resolution each point is one whole minute: its
- * gpu_minute row, merged with any 1 s rows of that minute not folded yet
- * (mean weighted by seconds, max of max, min of min, latest value), so a range
- * that spans the fold boundary reads as one series.  Values come back in the
- * metric table's raw units.
+ * gpu_minute row, merged with its gpu_rollup row (the summary of its 1 s rows
+ * not folded yet, rollup.c) or, for a minute without one, with its 1 s rows
+ * themselves (mean weighted by seconds, max of max, min of min, latest
+ * value), so a range that spans the fold boundary reads as one series and a
+ * week costs one row per GPU-minute.  Values come back in the metric table's
+ * raw units.  Memory is the result grid and one row at a time: rows stream
+ * from SQLite's page cache, nothing maps the file.
  *
  * Reads run in their own implicit transaction, so in WAL mode they see the
  * last committed batch and never wait for, or block, the writer.
@@ -73,7 +76,8 @@ static int grid(struct store *s, int64_t gid, int64_t from, int64_t to, enum sto
 	return STORE_OK;
 }
 
-/* Per point and request: what minute merging needs. */
+/* Per point and request: what minute merging needs.  Kept point-major
+ * (acc[i * nreq + k]) so a row's requests land in one run of memory. */
 struct acc {
 	double sum, weight, val, val_t;
 	bool have;
@@ -109,11 +113,16 @@ static double acc_result(const struct acc *a, enum store_col_stat stat)
 	return stat == COL_MEAN ? a->sum / a->weight : a->val;
 }
 
+enum series_table { TAB_SECOND, TAB_MINUTE, TAB_ROLLUP };
+
 /* "SELECT t[, n], <column or NULL per request> FROM table WHERE ..." */
-static char *series_sql(const struct store *s, const int *ci, size_t nreq, bool minute_table,
+static char *series_sql(const struct store *s, const int *ci, size_t nreq, enum series_table tab,
                         bool with_n)
 {
-	const bool *has = minute_table ? s->has_min : s->has_sec;
+	static const char *const names[] = {"gpu_second", "gpu_minute", "gpu_rollup"};
+	const bool *has = tab == TAB_MINUTE   ? s->has_min
+	                  : tab == TAB_ROLLUP ? s->has_roll
+	                                      : s->has_sec;
 	size_t cap = 160 + nreq * (STORE_COL_NAME_MAX + 2);
 	char *sql = malloc(cap);
 	if (!sql)
@@ -123,19 +132,18 @@ static char *series_sql(const struct store *s, const int *ci, size_t nreq, bool 
 		off += (size_t)snprintf(sql + off, cap - off, ", %s",
 		                        ci[k] >= 0 && has[ci[k]] ? s->cols[ci[k]].name : "NULL");
 	snprintf(sql + off, cap - off, " FROM %s WHERE gpu_id = ?1 AND t >= ?2 AND t <= ?3",
-	         minute_table ? "gpu_minute" : "gpu_second");
+	         names[tab]);
 	return sql;
 }
 
-/* Runs one series query; each row goes to point (t - t0) / step. */
-static int scan(struct store *s, const char *sql, int64_t gid, int64_t from, int64_t to,
-                const int *ci, size_t nreq, bool with_n, int64_t t0, int64_t step, size_t n,
-                struct acc *acc, double *direct)
+/* Runs one series query (st, prepared from series_sql); each row goes to point
+ * (t - t0) / step, which is marked in covered when covered is not NULL. */
+static int scan_stmt(struct store *s, sqlite3_stmt *st, int64_t gid, int64_t from, int64_t to,
+                     const int *ci, size_t nreq, bool with_n, int64_t t0, int64_t step, size_t n,
+                     struct acc *acc, double *direct, bool *covered)
 {
-	sqlite3_stmt *st;
-	int rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
-	if (rc != SQLITE_OK)
-		return store_db_fail(s, rc, "reading it");
+	int rc;
+	sqlite3_reset(st);
 	sqlite3_bind_int64(st, 1, gid);
 	sqlite3_bind_int64(st, 2, from);
 	sqlite3_bind_int64(st, 3, to);
@@ -147,6 +155,8 @@ static int scan(struct store *s, const char *sql, int64_t gid, int64_t from, int
 		double when = with_n ? (double)(t + 59) : (double)t;
 		if (i >= n)
 			continue;
+		if (covered)
+			covered[i] = true;
 		for (size_t k = 0; k < nreq; k++) {
 			if (ci[k] < 0 || sqlite3_column_type(st, first + (int)k) == SQLITE_NULL)
 				continue;
@@ -155,11 +165,49 @@ static int scan(struct store *s, const char *sql, int64_t gid, int64_t from, int
 			if (direct)
 				direct[k * n + i] = store_unscale(c, v);
 			else
-				acc_add(&acc[k * n + i], c->stat, v, w, when);
+				acc_add(&acc[i * nreq + k], c->stat, v, w, when);
 		}
 	}
-	sqlite3_finalize(st);
 	return rc == SQLITE_DONE ? STORE_OK : store_db_fail(s, rc, "reading it");
+}
+
+static int scan(struct store *s, const char *sql, int64_t gid, int64_t from, int64_t to,
+                const int *ci, size_t nreq, bool with_n, int64_t t0, int64_t step, size_t n,
+                struct acc *acc, double *direct, bool *covered)
+{
+	sqlite3_stmt *st;
+	int rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return store_db_fail(s, rc, "reading it");
+	rc = scan_stmt(s, st, gid, from, to, ci, nreq, with_n, t0, step, n, acc, direct, covered);
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* The 1 s rows of the minutes no rollup covered, one range read per run of
+ * such minutes (in the clustered layout each is one seek and adjacent pages). */
+static int scan_uncovered(struct store *s, const char *sql, int64_t gid, const int *ci, size_t nreq,
+                          int64_t t0, size_t n, struct acc *acc, const bool *covered)
+{
+	sqlite3_stmt *st;
+	int rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return store_db_fail(s, rc, "reading it");
+	rc = STORE_OK;
+	for (size_t i = 0; rc == STORE_OK && i < n;) {
+		if (covered[i]) {
+			i++;
+			continue;
+		}
+		size_t j = i;
+		while (j + 1 < n && !covered[j + 1])
+			j++;
+		rc = scan_stmt(s, st, gid, t0 + (int64_t)i * 60, t0 + (int64_t)j * 60 + 59, ci,
+		               nreq, false, t0, 60, n, acc, NULL, NULL);
+		i = j + 1;
+	}
+	sqlite3_finalize(st);
+	return rc;
 }
 
 int store_query(struct store *s, const char *uuid, int64_t from, int64_t to,
@@ -172,11 +220,16 @@ int store_query(struct store *s, const char *uuid, int64_t from, int64_t to,
 	int *ci = NULL;
 	char *sql = NULL;
 	struct acc *acc = NULL;
+	bool *covered = NULL;
 
 	memset(out, 0, sizeof(*out));
 	if (!uuid || (nreq && !req))
 		return store_fail(s, STORE_EINVAL, "history %s: query without a GPU or requests",
 		                  s->path);
+	/* A reader opened on a layout 1 file (the agent's series API, say) picks up
+	 * the rollups once the writer has migrated the file under it. */
+	if (!s->has_rollup && s->opt.read_only && (rc = store_schema_load_columns(s)) != STORE_OK)
+		return rc;
 	if ((rc = lookup_gpu(s, uuid, &gid)) != STORE_OK ||
 	    (rc = grid(s, gid, from, to, res, &t0, &step, &n)) != STORE_OK)
 		return rc;
@@ -204,33 +257,46 @@ int store_query(struct store *s, const char *uuid, int64_t from, int64_t to,
 		goto done;
 
 	if (step == 1) {
-		if (!(sql = series_sql(s, ci, nreq, false, false)))
+		if (!(sql = series_sql(s, ci, nreq, TAB_SECOND, false)))
 			goto oom;
-		rc = scan(s, sql, gid, from, to, ci, nreq, false, t0, 1, n, NULL, out->values);
+		rc =
+		    scan(s, sql, gid, from, to, ci, nreq, false, t0, 1, n, NULL, out->values, NULL);
 		goto done;
 	}
+	/* Minutes: folded minute rows, then rollups of minutes whose seconds are
+	 * still stored, then the seconds of minutes neither covers (the open
+	 * minute; every minute of a layout 1 file). */
 	acc = calloc(nreq * n, sizeof(*acc));
-	if (!acc || !(sql = series_sql(s, ci, nreq, true, true)))
+	covered = calloc(n, sizeof(*covered));
+	if (!acc || !covered || !(sql = series_sql(s, ci, nreq, TAB_MINUTE, true)))
 		goto oom;
 	int64_t last = t0 + (int64_t)(n - 1) * 60;
-	rc = scan(s, sql, gid, t0, last, ci, nreq, true, t0, 60, n, acc, NULL);
+	rc = scan(s, sql, gid, t0, last, ci, nreq, true, t0, 60, n, acc, NULL, NULL);
 	free(sql);
 	sql = NULL;
-	if (rc == STORE_OK) {
-		if (!(sql = series_sql(s, ci, nreq, false, false)))
+	if (rc == STORE_OK && s->has_rollup) {
+		if (!(sql = series_sql(s, ci, nreq, TAB_ROLLUP, true)))
 			goto oom;
-		rc = scan(s, sql, gid, t0, last + 59, ci, nreq, false, t0, 60, n, acc, NULL);
+		rc = scan(s, sql, gid, t0, last, ci, nreq, true, t0, 60, n, acc, NULL, covered);
+		free(sql);
+		sql = NULL;
+	}
+	if (rc == STORE_OK) {
+		if (!(sql = series_sql(s, ci, nreq, TAB_SECOND, false)))
+			goto oom;
+		rc = scan_uncovered(s, sql, gid, ci, nreq, t0, n, acc, covered);
 	}
 	for (size_t k = 0; rc == STORE_OK && k < nreq; k++)
 		for (size_t i = 0; ci[k] >= 0 && i < n; i++) {
 			const struct store_col *c = &s->cols[ci[k]];
 			out->values[k * n + i] =
-			    store_unscale(c, acc_result(&acc[k * n + i], c->stat));
+			    store_unscale(c, acc_result(&acc[i * nreq + k], c->stat));
 		}
 done:
 	free(ci);
 	free(sql);
 	free(acc);
+	free(covered);
 	if (rc != STORE_OK)
 		store_series_free(out);
 	return rc;

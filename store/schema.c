@@ -151,29 +151,35 @@ static const char fixed_tables[] =
     "CREATE TABLE IF NOT EXISTS processes(id INTEGER PRIMARY KEY, pid INTEGER NOT NULL, "
     "name TEXT NOT NULL, container TEXT NOT NULL, pod TEXT NOT NULL, namespace TEXT NOT NULL, "
     "job TEXT NOT NULL, first_t INTEGER NOT NULL, last_t INTEGER NOT NULL, "
-    "UNIQUE(pid, name, container, pod, namespace, job));"
-    "CREATE TABLE IF NOT EXISTS proc_second(t INTEGER NOT NULL, gpu_id INTEGER NOT NULL, "
-    "proc_id INTEGER NOT NULL, gpu_mem_bytes REAL, sm_util REAL, cpu_cores REAL, "
-    "PRIMARY KEY(t, gpu_id, proc_id)) WITHOUT ROWID;"
-    "CREATE TABLE IF NOT EXISTS proc_minute(t INTEGER NOT NULL, gpu_id INTEGER NOT NULL, "
-    "proc_id INTEGER NOT NULL, n INTEGER NOT NULL, gpu_mem_bytes_mean REAL, "
-    "gpu_mem_bytes_max REAL, sm_util_mean REAL, sm_util_max REAL, cpu_cores_mean REAL, "
-    "cpu_cores_max REAL, PRIMARY KEY(t, gpu_id, proc_id)) WITHOUT ROWID;"
-    "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
-    "CREATE TABLE IF NOT EXISTS metric_columns(name TEXT PRIMARY KEY, metric TEXT NOT NULL, "
-    "labels TEXT NOT NULL, stat TEXT NOT NULL, type TEXT NOT NULL, raw_unit TEXT NOT NULL, "
-    "stored_unit TEXT NOT NULL, scale REAL NOT NULL, native_unit TEXT NOT NULL, "
-    "to_native TEXT NOT NULL, help TEXT NOT NULL);";
+    "UNIQUE(pid, name, container, pod, namespace, job));" STORE_PROC_SECOND_SQL(
+        "proc_second") ";"
+                       "CREATE TABLE IF NOT EXISTS proc_minute(t INTEGER NOT NULL, gpu_id INTEGER "
+                       "NOT NULL, "
+                       "proc_id INTEGER NOT NULL, n INTEGER NOT NULL, gpu_mem_bytes_mean REAL, "
+                       "gpu_mem_bytes_max REAL, sm_util_mean REAL, sm_util_max REAL, "
+                       "cpu_cores_mean REAL, "
+                       "cpu_cores_max REAL, PRIMARY KEY(t, gpu_id, proc_id)) WITHOUT ROWID;"
+                       "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+                       "CREATE TABLE IF NOT EXISTS metric_columns(name TEXT PRIMARY KEY, metric "
+                       "TEXT NOT NULL, "
+                       "labels TEXT NOT NULL, stat TEXT NOT NULL, type TEXT NOT NULL, raw_unit "
+                       "TEXT NOT NULL, "
+                       "stored_unit TEXT NOT NULL, scale REAL NOT NULL, native_unit TEXT NOT NULL, "
+                       "to_native TEXT NOT NULL, help TEXT NOT NULL);";
 
-/* gpu_second / gpu_minute: a rowid table (rows append at the end, pages stay
- * full) plus a unique (gpu_id, t) index for per-GPU range reads. */
+/* gpu_second, gpu_minute, gpu_rollup: clustered on (gpu_id, t), so one GPU's
+ * range is one run of adjacent pages, read in key order with no index step.
+ * (Layout 1 was a rowid table in arrival order, all GPUs' rows of a second
+ * side by side, plus a (gpu_id, t) index: a GPU's day cost an index step and a
+ * table seek per row through pages shared with the other GPUs.)  Rows of one
+ * GPU append at the end of its run, so pages split there and stay about full. */
 static void gpu_table_sql(struct sqlbuf *b, const struct store *s, const char *table, bool minute)
 {
 	sb_add(b, "CREATE TABLE IF NOT EXISTS %s(gpu_id INTEGER NOT NULL, t INTEGER NOT NULL%s",
 	       table, minute ? ", n INTEGER NOT NULL" : "");
 	for (size_t i = 0; i < s->ncols; i++)
 		sb_add(b, ", %s INTEGER", s->cols[i].name);
-	sb_add(b, ");CREATE UNIQUE INDEX IF NOT EXISTS %s_key ON %s(gpu_id, t);", table, table);
+	sb_add(b, ", PRIMARY KEY(gpu_id, t)) WITHOUT ROWID;");
 }
 
 /* "c" in native units: c*mul/div, exact for integers below 2^53. */
@@ -265,6 +271,9 @@ int store_schema_load_columns(struct store *s)
 	int rc = table_columns(s, "gpu_second", s->has_sec, &n);
 	if (rc == STORE_OK)
 		rc = table_columns(s, "gpu_minute", s->has_min, &n);
+	if (rc == STORE_OK)
+		rc = table_columns(s, "gpu_rollup", s->has_roll, &n);
+	s->has_rollup = rc == STORE_OK && n > 0;
 	for (int m = 0; m < METRIC_COUNT; m++)
 		for (int st = 0; st <= COL_VALUE; st++)
 			s->col_of[m][st] = -1;
@@ -449,10 +458,21 @@ static int ensure_schema(struct store *s, int64_t version)
 	sb_add(&b, "%s", fixed_tables);
 	gpu_table_sql(&b, s, "gpu_second", false);
 	gpu_table_sql(&b, s, "gpu_minute", true);
+	gpu_table_sql(&b, s, "gpu_rollup", true);
 	if ((rc = exec_buf(s, &b, "creating its tables")) != STORE_OK)
 		goto out;
 	if ((rc = add_missing_columns(s, "gpu_second")) != STORE_OK ||
-	    (rc = add_missing_columns(s, "gpu_minute")) != STORE_OK)
+	    (rc = add_missing_columns(s, "gpu_minute")) != STORE_OK ||
+	    (rc = add_missing_columns(s, "gpu_rollup")) != STORE_OK)
+		goto out;
+	/* The layout steps, from the file's version to ours, all in this one
+	 * transaction: a kill at any point leaves the file as it was. */
+	if (version >= 1 && version < 2 && (rc = store_migrate_layout(s, version)) != STORE_OK)
+		goto out;
+	/* Process seconds are clustered by GPU for reads; folding and expiry go
+	 * by time alone, through this index. */
+	if ((rc = store_exec(s, "CREATE INDEX IF NOT EXISTS proc_second_t ON proc_second(t)",
+	                     "creating its tables")) != STORE_OK)
 		goto out;
 	if ((rc = refresh_catalog(s)) != STORE_OK || (rc = store_inference_schema(s)) != STORE_OK)
 		goto out;

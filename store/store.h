@@ -38,8 +38,10 @@
 #include "series/window.h"
 
 /* Version of the table layout; stored in the file's schema_version table.
- * New metrics do not bump it (their columns are added on open). */
-#define STORE_SCHEMA_VERSION 1
+ * New metrics do not bump it (their columns are added on open).  2: GPU rows
+ * clustered by (gpu, t) and per-minute rollups (docs/history.md); a writer
+ * migrates a version 1 file on open, in one transaction. */
+#define STORE_SCHEMA_VERSION 2
 
 enum store_error {
 	STORE_OK = 0,

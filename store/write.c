@@ -42,6 +42,15 @@ static void bind_real(sqlite3_stmt *st, int idx, double v)
 		sqlite3_bind_null(st, idx);
 }
 
+static void procs_clear(struct store *s)
+{
+	for (size_t i = 0; i < PROC_CACHE_SLOTS; i++) {
+		free(s->procs[i].key);
+		s->procs[i].key = NULL;
+	}
+	s->nprocs = 0;
+}
+
 void store_caches_clear(struct store *s)
 {
 	for (size_t i = 0; i < s->ngpus; i++) {
@@ -49,11 +58,7 @@ void store_caches_clear(struct store *s)
 		free(s->gpus[i].model);
 	}
 	s->ngpus = 0;
-	for (size_t i = 0; i < PROC_CACHE_SLOTS; i++) {
-		free(s->procs[i].key);
-		s->procs[i].key = NULL;
-	}
-	s->nprocs = 0;
+	procs_clear(s);
 }
 
 int store_batch_rollback(struct store *s)
@@ -96,6 +101,9 @@ int store_flush(struct store *s)
 				return rc;
 		}
 	}
+	/* Minutes this batch closed get their rollup in the same transaction. */
+	if ((rc = store_rollup_pending(s)) != STORE_OK)
+		return batch_fail(s, rc);
 	rc = sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
 	if (rc != SQLITE_OK)
 		return batch_fail(s, store_db_fail(s, rc, "committing a batch"));
@@ -142,15 +150,21 @@ static char *dup_or_null(const char *p)
 	return p ? strdup(p) : NULL;
 }
 
-/* gpus.id of uuid, inserting it (with its model) on first sight. */
-static int gpu_id(struct store *s, const char *uuid, const char *model, int64_t t, int64_t *id)
+/* gpus.id of uuid, inserting it (with its model) on first sight.  *entry (may
+ * be NULL) is its cache entry, NULL when it could not be cached. */
+static int gpu_id(struct store *s, const char *uuid, const char *model, int64_t t, int64_t *id,
+                  struct gpu_cache_entry **entry)
 {
 	struct gpu_cache_entry *e = NULL;
+	if (entry)
+		*entry = NULL;
 	for (size_t i = 0; i < s->ngpus; i++)
 		if (strcmp(s->gpus[i].uuid, uuid) == 0)
 			e = &s->gpus[i];
 	if (e && (!model || (e->model && strcmp(e->model, model) == 0))) {
 		*id = e->id;
+		if (entry)
+			*entry = e;
 		return STORE_OK;
 	}
 	sqlite3_stmt *st = s->upsert_gpu;
@@ -181,11 +195,15 @@ static int gpu_id(struct store *s, const char *uuid, const char *model, int64_t 
 		if (!(e->uuid = strdup(uuid)))
 			return STORE_OK;
 		e->model = NULL;
+		e->roll_from = INT64_MAX;
+		e->newest_t = INT64_MIN;
 		s->ngpus++;
 	}
 	free(e->model);
 	e->model = dup_or_null(model);
 	e->id = *id;
+	if (entry)
+		*entry = e;
 	return STORE_OK;
 }
 
@@ -267,7 +285,7 @@ static int process_id(struct store *s, const struct store_process_row *r, int64_
 	}
 
 	if (s->nprocs >= PROC_CACHE_SLOTS / 2) /* keep probes short: start over */
-		store_caches_clear(s);
+		procs_clear(s);
 	slot = h % PROC_CACHE_SLOTS;
 	while (s->procs[slot].key)
 		slot = (slot + 1) % PROC_CACHE_SLOTS;
@@ -285,7 +303,8 @@ int store_put_gpu(struct store *s, const struct store_gpu_row *row)
 		return store_fail(s, STORE_EINVAL, "history %s: a GPU row without a uuid", s->path);
 	if ((rc = batch_admit(s, row->t)) != STORE_OK)
 		return rc;
-	if ((rc = gpu_id(s, row->uuid, row->model, row->t, &gid)) != STORE_OK)
+	struct gpu_cache_entry *e;
+	if ((rc = gpu_id(s, row->uuid, row->model, row->t, &gid, &e)) != STORE_OK)
 		return row_fail(s, &s->batch_gpu_rows, rc);
 
 	sqlite3_stmt *st = s->ins_second;
@@ -311,6 +330,17 @@ int store_put_gpu(struct store *s, const struct store_gpu_row *row)
 	if (rc != SQLITE_DONE)
 		return row_fail(s, &s->batch_gpu_rows, store_db_fail(s, rc, "writing a GPU row"));
 	s->batch_gpu_rows++;
+	int64_t m = store_minute_of(row->t);
+	if (e) {
+		e->roll_from = m < e->roll_from ? m : e->roll_from;
+		e->newest_t = row->t > e->newest_t ? row->t : e->newest_t;
+	} else if (s->has_rollup) {
+		/* Uncached (out of memory): nothing remembers this minute, so its
+		 * rollup is made again now rather than left behind its seconds. */
+		int rows;
+		if ((rc = store_fold_minute(s, gid, m, true, &rows)) != STORE_OK)
+			return batch_fail(s, rc); /* the row is counted in the batch dropped */
+	}
 	return STORE_OK;
 }
 
@@ -323,7 +353,7 @@ int store_put_process(struct store *s, const struct store_process_row *row)
 		                  s->path);
 	if ((rc = batch_admit(s, row->t)) != STORE_OK)
 		return rc;
-	if ((rc = gpu_id(s, row->uuid, NULL, row->t, &gid)) != STORE_OK ||
+	if ((rc = gpu_id(s, row->uuid, NULL, row->t, &gid, NULL)) != STORE_OK ||
 	    (rc = process_id(s, row, &pid)) != STORE_OK)
 		return row_fail(s, &s->batch_proc_rows, rc);
 

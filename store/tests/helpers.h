@@ -19,6 +19,7 @@ int test_schema_run(void);
 int test_errors_run(void);
 int test_crash_run(void);
 int test_recorder_run(void);
+int test_migrate_run(void);
 
 #define T0 1700000040LL /* a minute boundary */
 

@@ -14,9 +14,10 @@ static const struct {
 	const char *name;
 	int (*run)(void);
 } groups[] = {
-    {"roundtrip", test_roundtrip_run}, {"batch", test_batch_run},   {"maintain", test_maintain_run},
-    {"schema", test_schema_run},       {"errors", test_errors_run}, {"crash", test_crash_run},
-    {"recorder", test_recorder_run},
+    {"roundtrip", test_roundtrip_run}, {"batch", test_batch_run},
+    {"maintain", test_maintain_run},   {"schema", test_schema_run},
+    {"errors", test_errors_run},       {"crash", test_crash_run},
+    {"recorder", test_recorder_run},   {"migrate", test_migrate_run},
 };
 
 int main(int argc, char **argv)
