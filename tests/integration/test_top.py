@@ -105,7 +105,11 @@ class TopTest(unittest.TestCase):
 
     def test_remote_agent_and_it_going_away(self):
         with Agent() as agent:
-            _, procs = agent.json("/api/v1/processes")
+            # Each GPU's process table comes with its first slow sweep ("read": true).
+            procs = agent.wait_for(
+                lambda: (lambda d: d if all(g.get("read") for g in d["gpus"]) else None)(
+                    agent.json("/api/v1/processes")[1]),
+                timeout=30, what="every GPU's process table")
             pids = [p["pid"] for g in procs["gpus"] for p in g["processes"]]
             self.assertEqual(len(pids), 8)
             t = Tmux("%s top --url http://127.0.0.1:%d --interval 300ms" % (BIN, agent.port),
