@@ -316,8 +316,11 @@ int store_put_gpu(struct store *s, const struct store_gpu_row *row)
 		double v = NAN;
 		if (c->stat != COL_VALUE && row->win) {
 			const struct window_agg *a = &row->win[m];
+			/* A sum of n equal values over n can land an ulp below them, and the
+			 * stored quantum can make that a whole step: the mean is kept between
+			 * the extremes it is the mean of. */
 			if (a->n > 0)
-				v = c->stat == COL_MEAN  ? a->sum / a->n
+				v = c->stat == COL_MEAN  ? fmin(fmax(a->sum / a->n, a->min), a->max)
 				    : c->stat == COL_MAX ? a->max
 				                         : a->min;
 		} else if (row->raw && (!row->valid || metric_set_has(row->valid, m))) {
