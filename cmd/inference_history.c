@@ -19,6 +19,10 @@ struct inference_history {
 	double price;
 	pthread_mutex_t lock; /* one API query at a time; guards store */
 	struct store *store;  /* read-only, opened on first use */
+	/* Held by the writer from taking closed cells out of acc until they are committed,
+	 * and by a query across its store read and its copy of acc: a cell is then in exactly
+	 * one of the two for the query, never in neither (taken, not yet committed). */
+	pthread_mutex_t handoff;
 };
 
 struct inference_history *inference_history_new(struct board *b, const char *history_path,
@@ -35,6 +39,7 @@ struct inference_history *inference_history_new(struct board *b, const char *his
 	h->board = b;
 	h->price = price;
 	pthread_mutex_init(&h->lock, NULL);
+	pthread_mutex_init(&h->handoff, NULL);
 	return h;
 }
 
@@ -44,6 +49,7 @@ void inference_history_free(struct inference_history *h)
 		return;
 	store_close(h->store);
 	pthread_mutex_destroy(&h->lock);
+	pthread_mutex_destroy(&h->handoff);
 	inference_acc_free(&h->acc);
 	free(h->path);
 	free(h);
@@ -69,9 +75,21 @@ static int board_uuids(struct board *b, struct board_snapshot *snap, const char 
 	return 0;
 }
 
+static int write_closed(struct inference_history *h, struct store *s, bool final);
+
 int inference_history_write(void *ctx, struct store *s, bool final)
 {
 	struct inference_history *h = ctx;
+	pthread_mutex_lock(&h->handoff);
+	int rc = write_closed(h, s, final);
+	pthread_mutex_unlock(&h->handoff);
+	return rc;
+}
+
+/* The cells whose interval closed, each written in its own committed transaction (the
+ * recorder's batch is closed when the hook runs). */
+static int write_closed(struct inference_history *h, struct store *s, bool final)
+{
 	struct inference_cell *c;
 	int n = inference_acc_take(&h->acc, (int64_t)wall_now(), final, &c);
 	if (n <= 0)
@@ -280,21 +298,22 @@ static json_t *document(struct inference_history *h, const struct series_request
 	step = (step + INFERENCE_ACC_WIDTH_S - 1) / INFERENCE_ACC_WIDTH_S * INFERENCE_ACC_WIDTH_S;
 	points = (size_t)((span + step - 1) / step);
 	struct report_inference tot = {.from = q->from, .to = q->to}, st = tot;
-	if (store_query_inference(h->store, q->from, q->to, 0, &tot.rows, &tot.n) != STORE_OK ||
-	    store_query_inference(h->store, q->from, q->to, step, &st.rows, &st.n) != STORE_OK) {
-		snprintf(err, errlen, "%s", store_errmsg(h->store));
-		report_inference_free(&tot);
-		return NULL;
-	}
 	struct board_snapshot snap;
 	const char **uuids = NULL;
 	json_t *doc = NULL;
 	if (board_uuids(h->board, &snap, &uuids) != 0) {
 		snprintf(err, errlen, "out of memory");
-		goto out_rows;
+		return NULL;
 	}
-	if (add_open_cells(h, &snap, uuids, &tot, &st, step) != 0) {
-		snprintf(err, errlen, "out of memory");
+	pthread_mutex_lock(&h->handoff);
+	int qrc = store_query_inference(h->store, q->from, q->to, 0, &tot.rows, &tot.n);
+	if (qrc == STORE_OK)
+		qrc = store_query_inference(h->store, q->from, q->to, step, &st.rows, &st.n);
+	int orc = qrc == STORE_OK ? add_open_cells(h, &snap, uuids, &tot, &st, step) : 0;
+	pthread_mutex_unlock(&h->handoff);
+	if (qrc != STORE_OK || orc != 0) {
+		snprintf(err, errlen, "%s",
+		         qrc != STORE_OK ? store_errmsg(h->store) : "out of memory");
 		goto out;
 	}
 	if (q->gpu >= 0) {
@@ -326,7 +345,6 @@ static json_t *document(struct inference_history *h, const struct series_request
 out:
 	free(uuids);
 	board_snapshot_free(&snap);
-out_rows:
 	report_inference_free(&tot);
 	report_inference_free(&st);
 	return doc;
