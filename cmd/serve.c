@@ -366,12 +366,43 @@ static void serve_reload(const struct serve_argv *orig, struct http_server *http
 			        "users (restart the agent)\n");
 		}
 	}
-	if (!same_text(w->cert_pem, cur_web->cert_pem) ||
-	    !same_text(w->key_pem, cur_web->key_pem) || !same_text(w->ca_pem, cur_web->ca_pem) ||
-	    w->tls != cur_web->tls)
-		fprintf(stderr,
-		        "gpuscope: SIGHUP: the TLS certificate or key changed; kept the old "
-		        "ones (a new certificate needs a restart)\n");
+	if (w->tls != cur_web->tls) {
+		if (dry.dcgm.web_loaded)
+			fprintf(stderr,
+			        "gpuscope: SIGHUP: TLS turned %s in the web config; kept it "
+			        "%s (that needs a restart)\n",
+			        w->tls ? "on" : "off", cur_web->tls ? "on" : "off");
+	} else if (w->tls && (!same_text(w->cert_pem, cur_web->cert_pem) ||
+	                      !same_text(w->key_pem, cur_web->key_pem))) {
+		if (http_set_certificate(http, w, err, sizeof(err)) == 0) {
+			fprintf(stderr,
+			        "gpuscope: SIGHUP: TLS certificate reloaded from %s; new "
+			        "connections get it\n",
+			        w->cert_file);
+			/* cur_web owns its certificate and key texts (serve_run). */
+			free(cur_web->cert_pem);
+			free(cur_web->key_pem);
+			cur_web->cert_pem = dry.dcgm.web.cert_pem;
+			cur_web->key_pem = dry.dcgm.web.key_pem;
+			dry.dcgm.web.cert_pem = dry.dcgm.web.key_pem = NULL;
+			changed = true;
+		} else {
+			fprintf(stderr,
+			        "gpuscope: SIGHUP: TLS certificate %s: %s; kept the old one\n",
+			        w->cert_file, err);
+		}
+	}
+	/* The trust list is libmicrohttpd's, set once at start (cur_web->ca_pem: NULL when
+	 * none was): a new client CA, or asking for client certificates at all, waits. */
+	if (w->tls && cur_web->tls && w->client_auth != CLIENT_AUTH_NONE) {
+		if (!cur_web->ca_pem)
+			fprintf(stderr, "gpuscope: SIGHUP: the agent started without a client CA; "
+			                "asking for client certificates needs a restart (none "
+			                "is asked for until then)\n");
+		else if (!same_text(w->ca_pem, cur_web->ca_pem))
+			fprintf(stderr, "gpuscope: SIGHUP: client_ca_file changed; kept the old "
+			                "client CA (a new one needs a restart)\n");
+	}
 	if (!changed)
 		fprintf(stderr, "gpuscope: SIGHUP: nothing else that can change live has changed "
 		                "(listen address, intervals and paths need a restart)\n");
@@ -480,11 +511,16 @@ static int serve_run(struct http_config *hcfg, struct sampler_config *scfg,
 	                              : "native",
 	        sess.info.driver_version[0] ? sess.info.driver_version : "unknown");
 
-	/* What SIGHUP compares against; the web configuration's PEM texts stay cmd's. */
+	/* What SIGHUP compares against: the CA text stays dcgm's; the certificate and key
+	 * are copies, replaced when a reload swaps them. */
 	unsigned cur_names = hcfg->names;
 	char cur_look[1024];
 	describe_exposition(cur_names, dcgm, cur_look, sizeof(cur_look));
 	struct webconfig cur_web = dcgm->web;
+	cur_web.cert_pem = dcgm->web.cert_pem ? strdup(dcgm->web.cert_pem) : NULL;
+	cur_web.key_pem = dcgm->web.key_pem ? strdup(dcgm->web.key_pem) : NULL;
+	if (cur_web.client_auth == CLIENT_AUTH_NONE)
+		cur_web.ca_pem = NULL; /* not given to libmicrohttpd (http/server.c) */
 	int sig = 0;
 	for (;;) {
 		sigwait(&stop, &sig);
@@ -493,6 +529,8 @@ static int serve_run(struct http_config *hcfg, struct sampler_config *scfg,
 		serve_reload(orig, http, hist, alerts, &cur_names, cur_look, sizeof(cur_look),
 		             &cur_web);
 	}
+	free(cur_web.cert_pem);
+	free(cur_web.key_pem);
 	fprintf(stderr, "gpuscope: %s, stopping\n", sig == SIGINT ? "interrupted" : "terminated");
 
 	http_stop(http);

@@ -35,6 +35,7 @@
 #include "http/index_page.h"
 #include "http/metrics_cache.h"
 #include "http/scrape_clients.h"
+#include "http/tlscert.h"
 #include "web/assets.h"
 
 struct http_server {
@@ -530,8 +531,9 @@ static struct MHD_Daemon *start_daemon(struct http_server *h, unsigned flags,
 	size_t n = 0;
 	if (w && w->tls) {
 		flags |= MHD_USE_TLS;
-		tls[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, w->key_pem};
-		tls[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, w->cert_pem};
+		/* Asked per handshake, so SIGHUP can swap it (tlscert.h). */
+		tls[n++] =
+		    (struct MHD_OptionItem){MHD_OPTION_HTTPS_CERT_CALLBACK, 0, tlscert_callback()};
 		/* A trust list makes GnuTLS ask for client certificates (auth.c checks them). */
 		if (w->ca_pem && w->client_auth != CLIENT_AUTH_NONE)
 			tls[n++] =
@@ -601,6 +603,17 @@ struct http_server *http_start(struct board *b, const struct http_config *cfg, c
 	scrape_clients_init(&h->clients);
 	if (cfg->web)
 		atomic_init(&h->auth, http_auth_new(cfg->web));
+	if (cfg->web && cfg->web->tls &&
+	    tlscert_set(cfg->web->cert_pem, cfg->web->key_pem, err, errlen) != 0) {
+		http_auth_free(atomic_load(&h->auth));
+		scrape_clients_destroy(&h->clients);
+		pthread_mutex_destroy(&h->lock);
+		http_guard_stop(h->guard);
+		metrics_cache_free(h->cache);
+		board_free(&h->empty);
+		free(h);
+		return NULL;
+	}
 	if (cfg->dcgm) {
 		h->dcgm = *cfg->dcgm;
 		h->has_dcgm = true;
@@ -631,6 +644,7 @@ struct http_server *http_start(struct board *b, const struct http_config *cfg, c
 			         cfg->addr.port,
 			         why ? strerror(why) : "libmicrohttpd refused to start");
 		http_auth_free(atomic_load(&h->auth));
+		tlscert_clear();
 		scrape_clients_destroy(&h->clients);
 		pthread_mutex_destroy(&h->lock);
 		http_guard_stop(h->guard);
@@ -655,6 +669,7 @@ void http_stop(struct http_server *h)
 	if (!h)
 		return;
 	MHD_stop_daemon(h->daemon);
+	tlscert_clear();
 	http_guard_stop(h->guard);
 	metrics_cache_free(h->cache);
 	board_free(&h->empty);
@@ -716,4 +731,9 @@ bool http_set_auth(struct http_server *h, const struct webconfig *w)
 	}
 	pthread_mutex_unlock(&h->lock);
 	return ok;
+}
+
+int http_set_certificate(struct http_server *h, const struct webconfig *w, char *err, size_t errlen)
+{
+	return tlscert_set(w->cert_pem, w->key_pem, err, errlen);
 }

@@ -100,8 +100,13 @@ void http_stop(struct http_server *h);
 struct collectors;
 void http_set_exposition(struct http_server *h, unsigned names, const struct prom_dcgm *dcgm,
                          struct collectors *owned);
-/* SIGHUP: new basic-auth users and client-certificate rule (not the certificate itself:
- * that needs a restart).  False when reloaded too often to keep the old ones safely. */
+/* SIGHUP: new basic-auth users and client-certificate rule (the certificate is
+ * http_set_certificate's).  False when reloaded too often to keep the old ones safely. */
 bool http_set_auth(struct http_server *h, const struct webconfig *w);
+/* SIGHUP: w's certificate and key for every new TLS handshake; connections already open
+ * keep theirs.  The trust list for client certificates is fixed at start.  Returns 0, or
+ * -1 with a sentence in err and the old pair still in force. */
+int http_set_certificate(struct http_server *h, const struct webconfig *w, char *err,
+                         size_t errlen);
 
 #endif

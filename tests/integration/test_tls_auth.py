@@ -7,6 +7,7 @@ import crypt
 import os
 import shutil
 import signal
+import socket
 import ssl
 import subprocess
 import sys
@@ -165,6 +166,82 @@ class TlsAuthTest(unittest.TestCase):
             a.proc.send_signal(signal.SIGHUP)
             a.wait_for(lambda: "kept the old configuration" in a.stderr(), timeout=10, what="refusal")
             self.assertEqual(self.get(a.port, "/healthz", "bob", "pw-bob", cert=None)[0], 200)
+
+    def test_sighup_swaps_the_certificate(self):
+        d = tempfile.mkdtemp()
+        self.addCleanup(shutil.rmtree, d, True)
+
+        def selfsigned(name):
+            openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj",
+                    "/CN=" + name, "-addext", "subjectAltName=IP:127.0.0.1", "-keyout",
+                    name + ".key", "-out", name + ".crt", cwd=d)
+
+        def install(name):
+            # Renamed into place, as cert-manager and certbot do.
+            for ext in (".crt", ".key"):
+                shutil.copy(os.path.join(d, name + ext), os.path.join(d, "live" + ext + ".new"))
+                os.replace(os.path.join(d, "live" + ext + ".new"), os.path.join(d, "live" + ext))
+
+        def fingerprint(der):
+            return __import__("hashlib").sha256(der).hexdigest()
+
+        def presented(port):
+            c = ssl.create_default_context()
+            c.check_hostname = False
+            c.verify_mode = ssl.CERT_NONE
+            with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
+                with c.wrap_socket(raw) as tls:
+                    return fingerprint(tls.getpeercert(binary_form=True))
+
+        def expected(name):
+            with open(os.path.join(d, name + ".crt")) as f:
+                return fingerprint(ssl.PEM_cert_to_DER_cert(f.read()))
+
+        selfsigned("cert-a")
+        selfsigned("cert-b")
+        install("cert-a")
+        web = os.path.join(d, "web.yml")
+        with open(web, "w") as f:
+            f.write("tls_server_config:\n  cert_file: live.crt\n  key_file: live.key\n")
+        with Agent("--no-history", "--web-config-file", web) as a:
+            self.assertEqual(presented(a.port), expected("cert-a"))
+            # A connection opened before the swap keeps working after it.
+            c = ssl.create_default_context()
+            c.check_hostname = False
+            c.verify_mode = ssl.CERT_NONE
+            held = c.wrap_socket(socket.create_connection(("127.0.0.1", a.port), timeout=10))
+            self.addCleanup(held.close)
+            install("cert-b")
+            a.proc.send_signal(signal.SIGHUP)
+            a.wait_for(lambda: "TLS certificate reloaded from" in a.stderr(), timeout=10,
+                       what="reload")
+            self.assertIn(os.path.join(d, "live.crt"), a.stderr())
+            self.assertEqual(presented(a.port), expected("cert-b"))
+            self.assertEqual(fingerprint(held.getpeercert(binary_form=True)), expected("cert-a"))
+            held.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            self.assertIn(b"200 OK", held.recv(4096))
+            # The same port, the same process: nothing was restarted.
+            self.assertIsNone(a.proc.poll())
+
+            # A broken certificate: the reason on stderr, B still presented.
+            with open(os.path.join(d, "live.crt"), "w") as f:
+                f.write("-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----\n")
+            before = len(a.stderr())
+            a.proc.send_signal(signal.SIGHUP)
+            a.wait_for(lambda: "kept the old" in a.stderr()[before:], timeout=10, what="refusal")
+            said = a.stderr()[before:]
+            self.assertIn("live.crt", said)
+            self.assertNotIn("TLS certificate reloaded", said)
+            self.assertEqual(presented(a.port), expected("cert-b"))
+            self.assertIsNone(a.proc.poll())
+
+            # A key that is not the certificate's: refused the same way.
+            shutil.copy(os.path.join(d, "cert-a.crt"), os.path.join(d, "live.crt"))
+            before = len(a.stderr())
+            a.proc.send_signal(signal.SIGHUP)
+            a.wait_for(lambda: "kept the old" in a.stderr()[before:], timeout=10, what="refusal")
+            self.assertIn("live.crt", a.stderr()[before:])
+            self.assertEqual(presented(a.port), expected("cert-b"))
 
     def test_bad_files_are_exit_2_with_the_reason(self):
         cases = {
