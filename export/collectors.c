@@ -105,11 +105,14 @@ static int metric_of(const char *name)
 		const char *d = metric_table[m].dcgm;
 		if (!d)
 			continue;
-		if (strcmp(d, name) == 0)
-			return m;
-		size_t n = strlen(d);
 		const char *l = metric_dynamic_label(m);
-		if (!l || strcmp(l, "link") != 0 || strncmp(d, name, n) != 0)
+		if (!l) {
+			if (strcmp(d, name) == 0)
+				return m;
+			continue;
+		}
+		size_t n = strlen(d);
+		if (strcmp(l, "link") != 0 || strncmp(d, name, n) != 0)
 			continue;
 		const char *p = name + n;
 		size_t digits = strspn(p, "0123456789");
