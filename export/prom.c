@@ -382,7 +382,10 @@ static void render_dcgm_links(const struct board_snapshot *s, bool om, const str
 			if (!shown(g) || !has_value(g, m) || l >= g->nvlink.links ||
 			    g->nvlink.bw[l] < 0)
 				continue;
-			dcgm_line(out, name, g, s, o, NULL, m, g->nvlink.bw[l]);
+			/* a MIG GPU's series are its instances' (see render_dcgm_gpu) */
+			for (unsigned k = 0; k < (g->n_mig ? g->n_mig : 1); k++)
+				dcgm_line(out, name, g, s, o, g->n_mig ? &g->mig[k] : NULL, m,
+				          g->nvlink.bw[l]);
 			any = true;
 		}
 		if (!any)
