@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "export/prom_procs.h"
+#include "series/board.h"
 #include "series/inference.h"
 #include "series/nccl.h"
 #include "series/metric_table.h"
@@ -54,7 +55,10 @@ int main(void)
 		       labels, labels[0] ? "}" : "", d->type == COUNTER ? "counter" : "gauge",
 		       metric_native_unit(d->unit), sample_tier_name(source_table[d->source].tier),
 		       source_table[d->source].call);
-		if (d->dcgm)
+		if (d->dcgm && metric_dynamic_label(i)) /* one DCGM field per link */
+			printf("`%s0` .. `%s%d` (%s) | ", d->dcgm, d->dcgm, GPU_MAX_NVLINKS - 1,
+			       metric_dcgm_unit(d->unit));
+		else if (d->dcgm)
 			printf("`%s` (%s) | ", d->dcgm, metric_dcgm_unit(d->unit));
 		else
 			printf("- | ");

@@ -15,10 +15,6 @@ static const struct {
 	const char *name;
 	const char *why;
 } not_served[] = {
-    {"DCGM_FI_DEV_NVLINK_BANDWIDTH_TOTAL",
-     "DCGM serves it as a rate in MB/s, whatever the counter type in the file says; "
-     "gpuscope serves the link counters (gpuscope_nvlink_{transmit,receive}_bytes_total) "
-     "and the GPM rates DCGM_FI_PROF_NVLINK_{TX,RX}_BYTES"},
     {"DCGM_EXP_GPU_HEALTH_STATUS",
      "DCGM's health watches are its host engine's own checks; gpuscope's verdicts "
      "(gpuscope_verdict, /api/v1/diagnosis) judge hardware errors, thermals and power"},
@@ -101,11 +97,30 @@ static void trim(const char **s, const char **e)
 		(*e)--;
 }
 
+/* The row of a DCGM name: its own, or for a per-link row (dcgm name "..._L") the name
+ * followed by a link number below GPU_MAX_NVLINKS, without a leading zero. */
 static int metric_of(const char *name)
 {
-	for (int m = 0; m < METRIC_COUNT; m++)
-		if (metric_table[m].dcgm && strcmp(metric_table[m].dcgm, name) == 0)
+	for (int m = 0; m < METRIC_COUNT; m++) {
+		const char *d = metric_table[m].dcgm;
+		if (!d)
+			continue;
+		const char *l = metric_dynamic_label(m);
+		if (!l) {
+			if (strcmp(d, name) == 0)
+				return m;
+			continue;
+		}
+		size_t n = strlen(d);
+		if (strcmp(l, "link") != 0 || strncmp(d, name, n) != 0)
+			continue;
+		const char *p = name + n;
+		size_t digits = strspn(p, "0123456789");
+		if (digits == 0 || digits > 2 || p[digits] || (digits == 2 && p[0] == '0'))
+			continue;
+		if ((unsigned)atoi(p) < GPU_MAX_NVLINKS)
 			return m;
+	}
 	return -1;
 }
 
@@ -257,6 +272,14 @@ const struct collector *collectors_find_metric(const struct collectors *c, int m
 {
 	for (size_t i = 0; i < c->n; i++)
 		if (c->v[i].metric == m)
+			return &c->v[i];
+	return NULL;
+}
+
+const struct collector *collectors_find_name(const struct collectors *c, const char *name)
+{
+	for (size_t i = 0; i < c->n; i++)
+		if (strcmp(c->v[i].name, name) == 0)
 			return &c->v[i];
 	return NULL;
 }

@@ -70,7 +70,7 @@ struct collector {
 	char name[COLLECTOR_NAME_MAX];
 	enum collector_type type;
 	char help[COLLECTOR_HELP_MAX];
-	int metric;      /* the metric table row with this DCGM name, or -1 */
+	int metric;      /* the metric table row with this DCGM name (or link field), or -1 */
 	int exp;         /* enum collector_exp for a DCGM_EXP_* row, else EXP_NONE */
 	int label;       /* enum collector_label for a label row, else LABEL_NONE */
 	const char *why; /* static: why gpuscope cannot produce it; NULL when it can */
@@ -93,6 +93,9 @@ void collectors_free(struct collectors *c);
 
 /* The row for metric m, or NULL when the file does not select it. */
 const struct collector *collectors_find_metric(const struct collectors *c, int m);
+
+/* The row named name (a per-link field such as DCGM_FI_DEV_NVLINK_BANDWIDTH_L3), or NULL. */
+const struct collector *collectors_find_name(const struct collectors *c, const char *name);
 
 /* The row for DCGM_EXP_* metric e, or NULL when the file does not select it. */
 const struct collector *collectors_find_exp(const struct collectors *c, enum collector_exp e);

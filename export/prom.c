@@ -173,7 +173,9 @@ static bool dynamic_series(const struct gpu_record *g, int m, unsigned i, unsign
 		*raw = g->nvlink.up[i];
 		*present = g->nvlink.up[i] >= 0;
 	} else {
-		*raw = m == METRIC_NVLINK_TX_BYTES ? g->nvlink.tx_bytes[i] : g->nvlink.rx_bytes[i];
+		*raw = m == METRIC_NVLINK_TX_BYTES   ? g->nvlink.tx_bytes[i]
+		       : m == METRIC_NVLINK_RX_BYTES ? g->nvlink.rx_bytes[i]
+		                                     : g->nvlink.bw[i];
 		*present = *raw >= 0;
 	}
 	return true;
@@ -351,6 +353,46 @@ static bool render_dcgm_gpu(struct strbuf *out, const char *name, const struct g
 	return any;
 }
 
+/* DCGM's counter names lack _total, which OpenMetrics requires of counters; there they are
+ * typed unknown (rate() works the same).  The file's type wins over the table's. */
+static const char *dcgm_type(const struct metric_def *d, const struct collector *c, bool om)
+{
+	bool counter = c ? c->type == COLLECTOR_COUNTER : d->type == COUNTER;
+	return !counter ? "gauge" : om ? "unknown" : "counter";
+}
+
+/* A per-link row: DCGM names each link's series by its own field (DCGM_FI_..._L0 to _L17),
+ * each selected by its own line of the counters file. */
+static void render_dcgm_links(const struct board_snapshot *s, bool om, const struct prom_dcgm *o,
+                              int m, struct strbuf *out)
+{
+	const struct metric_def *d = &metric_table[m];
+	for (unsigned l = 0; l < GPU_MAX_NVLINKS; l++) {
+		char name[COLLECTOR_NAME_MAX];
+		snprintf(name, sizeof(name), "%s%u", d->dcgm, l);
+		const struct collector *c =
+		    o->select ? collectors_find_name(o->select, name) : NULL;
+		if (o->select && !c)
+			continue;
+		size_t mark = out->len;
+		header(out, name, c ? c->help : d->dcgm_help, dcgm_type(d, c, om), false, false);
+		bool any = false;
+		for (unsigned i = 0; i < s->count; i++) {
+			const struct gpu_record *g = &s->gpus[i];
+			if (!shown(g) || !has_value(g, m) || l >= g->nvlink.links ||
+			    g->nvlink.bw[l] < 0)
+				continue;
+			/* a MIG GPU's series are its instances' (see render_dcgm_gpu) */
+			for (unsigned k = 0; k < (g->n_mig ? g->n_mig : 1); k++)
+				dcgm_line(out, name, g, s, o, g->n_mig ? &g->mig[k] : NULL, m,
+				          g->nvlink.bw[l]);
+			any = true;
+		}
+		if (!any)
+			out->len = mark;
+	}
+}
+
 static void render_dcgm(const struct board_snapshot *s, bool om, const struct prom_dcgm *o,
                         struct strbuf *out)
 {
@@ -358,15 +400,15 @@ static void render_dcgm(const struct board_snapshot *s, bool om, const struct pr
 		const struct metric_def *d = &metric_table[m];
 		if (!d->dcgm)
 			continue;
+		if (metric_dynamic_label(m)) {
+			render_dcgm_links(s, om, o, m, out);
+			continue;
+		}
 		const struct collector *c = o->select ? collectors_find_metric(o->select, m) : NULL;
 		if (o->select && !c)
 			continue;
-		bool counter = c ? c->type == COLLECTOR_COUNTER : d->type == COUNTER;
-		/* DCGM's counter names lack _total, which OpenMetrics requires of
-		 * counters; there they are typed unknown (rate() works the same). */
-		const char *type = !counter ? "gauge" : om ? "unknown" : "counter";
 		size_t mark = out->len;
-		header(out, d->dcgm, c ? c->help : d->dcgm_help, type, false, false);
+		header(out, d->dcgm, c ? c->help : d->dcgm_help, dcgm_type(d, c, om), false, false);
 		bool any = false;
 		for (unsigned i = 0; i < s->count; i++)
 			if (shown(&s->gpus[i]))

@@ -63,6 +63,8 @@ static double dcgm_to_raw(enum metric_unit unit, double v)
 		return v * 100.0;
 	case UNIT_MIB_PER_S:
 		return v / 1048576.0;
+	case UNIT_BYTES_PER_S:
+		return v * 1e6;
 	default:
 		return v;
 	}

@@ -15,10 +15,18 @@
  * times less often.  Counters lose nothing by being read less often, and GPM
  * gives the total NVLink rates every GPM interval.  Both readers keep their
  * values in ctx->nvlink, which the sampler publishes whole.
+ *
+ * Bandwidth (DCGM_FI_DEV_NVLINK_BANDWIDTH_*): each data read turns the
+ * counters into a tx+rx rate per link over the time since the previous read,
+ * kept beside them.  A first read, a link unknown at either read, or a
+ * counter that went back (driver reload) gives no rate rather than 0 or a
+ * spike; the total is the sum over the links that have one.
  */
 #include "sample/sources.h"
 
 #include <string.h>
+
+#include "series/now.h"
 
 nvmlReturn_t read_nvlink(struct source_ctx *ctx, double *raw, metric_set *got)
 {
@@ -40,13 +48,22 @@ nvmlReturn_t read_nvlink(struct source_ctx *ctx, double *raw, metric_set *got)
 		return NVML_ERROR_NOT_SUPPORTED;
 	if (links != nv->links) /* first read, or the link count changed: no counters yet */
 		for (unsigned l = 0; l < GPU_MAX_NVLINKS; l++)
-			nv->tx_bytes[l] = nv->rx_bytes[l] = -1;
+			nv->tx_bytes[l] = nv->rx_bytes[l] = nv->bw[l] = -1;
 	nv->links = links;
 	ctx->nvlink_read = true;
 	/* The values live in ctx->nvlink; this marks the row as answered. */
 	raw[METRIC_NVLINK_UP] = links;
 	metric_set_add(got, METRIC_NVLINK_UP);
 	return NVML_SUCCESS;
+}
+
+/* tx+rx bytes per second of one link between two reads dt seconds apart; -1 when a
+ * counter is unknown at either read, went back, or no time passed. */
+static double link_rate(double tx0, double rx0, double tx1, double rx1, double dt)
+{
+	if (dt <= 0 || tx0 < 0 || rx0 < 0 || tx1 < tx0 || rx1 < rx0)
+		return -1;
+	return (tx1 - tx0 + rx1 - rx0) / dt;
 }
 
 nvmlReturn_t read_nvlink_data(struct source_ctx *ctx, double *raw, metric_set *got)
@@ -69,7 +86,13 @@ nvmlReturn_t read_nvlink_data(struct source_ctx *ctx, double *raw, metric_set *g
 	nvmlReturn_t rc = lib->device_get_field_values(ctx->dev, (int)(2 * links), f);
 	if (rc != NVML_SUCCESS)
 		return rc;
-	bool tx = false, rx = false;
+	double now = mono_now(), dt = nv->data_at > 0 ? now - nv->data_at : 0;
+	double prev_tx[GPU_MAX_NVLINKS], prev_rx[GPU_MAX_NVLINKS];
+	memcpy(prev_tx, nv->tx_bytes, sizeof(prev_tx));
+	memcpy(prev_rx, nv->rx_bytes, sizeof(prev_rx));
+	nv->data_at = now;
+	bool tx = false, rx = false, any_bw = false;
+	double total = 0;
 	for (unsigned l = 0; l < links; l++) {
 		nv->tx_bytes[l] = f[2 * l].nvmlReturn == NVML_SUCCESS
 		                      ? (double)f[2 * l].value.ullVal * 1024.0
@@ -79,6 +102,11 @@ nvmlReturn_t read_nvlink_data(struct source_ctx *ctx, double *raw, metric_set *g
 		                      : -1;
 		tx |= nv->tx_bytes[l] >= 0;
 		rx |= nv->rx_bytes[l] >= 0;
+		nv->bw[l] = link_rate(prev_tx[l], prev_rx[l], nv->tx_bytes[l], nv->rx_bytes[l], dt);
+		if (nv->bw[l] >= 0) {
+			total += nv->bw[l];
+			any_bw = true;
+		}
 	}
 	ctx->nvlink_read = true;
 	if (!tx && !rx)
@@ -90,6 +118,12 @@ nvmlReturn_t read_nvlink_data(struct source_ctx *ctx, double *raw, metric_set *g
 	if (rx) {
 		raw[METRIC_NVLINK_RX_BYTES] = 0;
 		metric_set_add(got, METRIC_NVLINK_RX_BYTES);
+	}
+	if (any_bw) {
+		raw[METRIC_NVLINK_BANDWIDTH] = 0; /* the values are in ctx->nvlink.bw */
+		metric_set_add(got, METRIC_NVLINK_BANDWIDTH);
+		raw[METRIC_NVLINK_BANDWIDTH_TOTAL] = total;
+		metric_set_add(got, METRIC_NVLINK_BANDWIDTH_TOTAL);
 	}
 	return NVML_SUCCESS;
 }

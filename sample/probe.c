@@ -132,6 +132,13 @@ void probe_device(struct source_ctx *fast, struct source_ctx *worker, struct pro
 	}
 	if (!out->lost)
 		probe_events(worker, out);
+	/* The NVLink bandwidth is a rate between two reads of the data counters: the probe's
+	 * read is the first, without it, so the rate is offered where both counters are. */
+	if (metric_set_has(&out->supported, METRIC_NVLINK_TX_BYTES) &&
+	    metric_set_has(&out->supported, METRIC_NVLINK_RX_BYTES)) {
+		metric_set_add(&out->supported, METRIC_NVLINK_BANDWIDTH);
+		metric_set_add(&out->supported, METRIC_NVLINK_BANDWIDTH_TOTAL);
+	}
 	for (int m = 0; m < METRIC_COUNT; m++)
 		if (metric_table[m].source == SRC_AGENT)
 			metric_set_add(&out->supported, m);

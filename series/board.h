@@ -62,6 +62,8 @@ struct nvlink_record {
 	unsigned links;                  /* links the GPU reported (0: no NVLink) */
 	signed char up[GPU_MAX_NVLINKS]; /* 1 up, 0 down, -1 unknown this sweep */
 	double tx_bytes[GPU_MAX_NVLINKS], rx_bytes[GPU_MAX_NVLINKS]; /* < 0: unknown */
+	double bw[GPU_MAX_NVLINKS]; /* tx+rx bytes/s between the last two reads; < 0: unknown */
+	double data_at;             /* monotonic seconds of the last counter read; 0: none */
 };
 
 #define GPU_MAX_XID_CODES 32

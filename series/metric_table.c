@@ -48,6 +48,7 @@ static const struct {
     [UNIT_ACTIVITY] = {"ratio (0-1)", "ratio (0-1)"},
     [UNIT_RATIO] = {"ratio (0-1)", "ratio (0-1)"},
     [UNIT_MIB_PER_S] = {"bytes/s", "bytes/s"},
+    [UNIT_BYTES_PER_S] = {"bytes/s", "MB/s"},
     [UNIT_BYTES] = {"bytes", "MiB"},
     [UNIT_MILLIWATTS] = {"watts", "W"},
     [UNIT_MILLIJOULES] = {"joules", "mJ"},
@@ -81,6 +82,7 @@ double metric_native_value(enum metric_unit unit, double raw)
 	case UNIT_MEGAHERTZ:
 		return raw * 1e6;
 	case UNIT_BYTES:
+	case UNIT_BYTES_PER_S:
 	case UNIT_RATIO:
 	case UNIT_CELSIUS:
 	case UNIT_SECONDS:
@@ -103,6 +105,8 @@ double metric_dcgm_value(enum metric_unit unit, double raw)
 		return raw / 100.0;
 	case UNIT_MIB_PER_S:
 		return raw * 1048576.0;
+	case UNIT_BYTES_PER_S: /* DCGM's NVLink bandwidth fields are MB/s */
+		return raw / 1e6;
 	case UNIT_SECONDS: /* DCGM_FI_DEV_*_VIOLATION: throttled time in whole ns (nearest, so
 	                    * a driver's ns count read back as seconds comes out as it was) */
 		return nearbyint(raw * 1e9);

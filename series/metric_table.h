@@ -50,6 +50,7 @@ enum metric_unit {
 	UNIT_CELSIUS,     /* both degrees Celsius */
 	UNIT_SECONDS,     /* both seconds */
 	UNIT_COUNT,       /* dimensionless count, state or code */
+	UNIT_BYTES_PER_S, /* native bytes per second, dcgm MB/s (10^6 bytes) */
 	UNIT_KIND_COUNT
 };
 
@@ -437,6 +438,12 @@ X(NVLINK_TX_BYTES, "gpuscope_nvlink_transmit_bytes_total", "@link", COUNTER, UNI
 X(NVLINK_RX_BYTES, "gpuscope_nvlink_receive_bytes_total", "@link", COUNTER, UNIT_BYTES, SRC_NVLINK_DATA, \
   "Data bytes received over each NVLink link since the driver loaded (NVML field 139, KiB resolution).", \
   NULL, NULL) \
+X(NVLINK_BANDWIDTH, "gpuscope_nvlink_link_data_bytes_per_second", "@link", GAUGE, UNIT_BYTES_PER_S, SRC_NVLINK_DATA, \
+  "Data bytes sent plus received per second over each NVLink link, between the last two reads of its counters (none after the first read or when a counter went back).", \
+  "DCGM_FI_DEV_NVLINK_BANDWIDTH_L", "NVLink bandwidth of one link (tx+rx) in MB/s.") \
+X(NVLINK_BANDWIDTH_TOTAL, "gpuscope_nvlink_data_bytes_per_second", "", GAUGE, UNIT_BYTES_PER_S, SRC_NVLINK_DATA, \
+  "Data bytes sent plus received per second over all NVLink links, between the last two reads of their counters.", \
+  "DCGM_FI_DEV_NVLINK_BANDWIDTH_TOTAL", "Total number of NVLink bandwidth counters for all lanes.") \
 X(VIRTUALIZATION_MODE, "gpuscope_virtualization_mode", "", GAUGE, UNIT_COUNT, SRC_VIRTUALIZATION_MODE, \
   "How the GPU is virtualized: 0 not at all (bare metal), 1 passed through to a VM, 2 a vGPU in a guest, 3 a vGPU host, 4 a vSGA host.", \
   "DCGM_FI_DEV_VIRTUAL_MODE", "Virtualization mode of the GPU.") \

@@ -45,6 +45,7 @@ static const struct store_unit units[UNIT_KIND_COUNT] = {
     [UNIT_RATIO] = {"ratio", "0.0001", 10000, 1, 10000},
     [UNIT_MIB_PER_S] = {"MiB/s", "0.1 MiB/s", 10, 1048576, 10},
     [UNIT_BYTES] = {"bytes", "1 byte", 1, 1, 1},
+    [UNIT_BYTES_PER_S] = {"bytes/s", "0.1 byte/s", 10, 1, 10},
     [UNIT_MILLIWATTS] = {"mW", "1 mW", 1, 1, 1000},
     [UNIT_MILLIJOULES] = {"mJ", "1 mJ", 1, 1, 1000},
     [UNIT_MEGAHERTZ] = {"MHz", "0.1 MHz", 10, 100000, 1},

@@ -275,14 +275,13 @@ DEFAULT_FIELDS = [
     ("DCGM_FI_PROF_PCIE_TX_BYTES", "gauge"), ("DCGM_FI_PROF_PCIE_RX_BYTES", "gauge"),
 ]
 # What gpuscope cannot produce, each said once at start with its reason.
-NOT_PRODUCED = {"DCGM_FI_DEV_NVLINK_BANDWIDTH_TOTAL", "DCGM_FI_DEV_NVLINK_BANDWIDTH_L0",
-                "DCGM_FI_DEV_VGPU_LICENSE_STATUS", "DCGM_EXP_GPU_HEALTH_STATUS"}
+NOT_PRODUCED = {"DCGM_FI_DEV_VGPU_LICENSE_STATUS", "DCGM_EXP_GPU_HEALTH_STATUS"}
 # A GPU that answers everything the files name (an H200 would not: no fan, no page retirement).
 FULL_GPU = {"power_mgmt_limit_w": 650, "virtualization_mode": 1, "inforom_power_version": "1.0",
             "serial": "1650923018291", "vbios_version": "96.00.99.00.01", "brand": 2,
             "inforom_image_version": "G520.0205.00.02", "inforom_oem_version": "2.1",
-            "inforom_ecc_version": "7.16",
-            "metrics": {"util_gpu_pct": 60, "fan_speed_pct": 37, "clock_event_reasons": "0x4",
+            "inforom_ecc_version": "7.16", "nvlink_links": 2,
+            "metrics": {"nvlink_tx_mibps": 100, "util_gpu_pct": 60, "fan_speed_pct": 37, "clock_event_reasons": "0x4",
                         "violation_thermal_s": 12.345678901, "violation_board_limit_s": 2.5,
                         "violation_low_util_s": 0, "violation_reliability_s": 0.000000001,
                         "retired_sbe": 1, "retired_dbe": 0, "retired_pending": 0,
@@ -314,7 +313,8 @@ class DefaultCountersTest(unittest.TestCase):
         with Agent("--no-history", "--slow-interval", "500ms", "--costly-interval", "1s",
                    "-f", self.csv, scenario=self.path) as a:
             text = a.wait_for(lambda: (lambda t: t if "DCGM_FI_DEV_RETIRED_SBE{" in t
-                                       and "DCGM_FI_PROF_GR_ENGINE_ACTIVE{" in t else None)(
+                                       and "DCGM_FI_PROF_GR_ENGINE_ACTIVE{" in t
+                                       and "DCGM_FI_DEV_NVLINK_BANDWIDTH_L0{" in t else None)(
                 a.metrics_text()), timeout=10, what="the slow and costly tiers")
             err = a.stderr()
             fams = families(text)
@@ -475,6 +475,70 @@ class P2PStatusTest(unittest.TestCase):
                     self.assertNotIn("gpuscope_nvlink_p2p_peers", names)
             finally:
                 os.unlink(path2)
+        finally:
+            os.unlink(path)
+
+
+class NvlinkBandwidthTest(unittest.TestCase):
+    """DCGM_FI_DEV_NVLINK_BANDWIDTH_TOTAL and _L*: tx+rx MB/s between two reads of the
+    links' data counters; nothing (not 0) before the second read; the file's type and help."""
+
+    def test_rates_per_link_and_total(self):
+        # 4 links, link 3 down: the simulator splits 300 + 150 MiB/s over the 3 up links.
+        path = write_scenario({"name": "nvbw", "gpus": [
+            {"nvlink_links": 4, "nvlink_down": [3],
+             "metrics": {"nvlink_tx_mibps": 300, "nvlink_rx_mibps": 150}}, {}]})
+        per_link = 150 * 1048576 / 1e6  # MB/s on each up link
+        try:
+            with Agent("--no-history", "--costly-interval", "3s", scenario=path) as a:
+                # The first scrape with counters: one read so far, so no rate at all.
+                first = a.wait_for(lambda: (lambda t: t if "gpuscope_nvlink_transmit_bytes_total{"
+                                            in t else None)(a.metrics_text()),
+                                   timeout=10, what="the first counter read")
+                self.assertNotIn("NVLINK_BANDWIDTH", first)
+                self.assertNotIn("gpuscope_nvlink_data_bytes_per_second", first)
+                self.assertNotIn("gpuscope_nvlink_link_data_bytes_per_second", first)
+                m = a.wait_for(lambda: (lambda m: m if series(
+                    m, "DCGM_FI_DEV_NVLINK_BANDWIDTH_TOTAL") else None)(a.metrics()),
+                    timeout=20, what="the second counter read")
+                for link in range(3):
+                    self.assertAlmostEqual(one(m, "DCGM_FI_DEV_NVLINK_BANDWIDTH_L%d" % link,
+                                               gpu=0), per_link, delta=per_link * 0.05)
+                    self.assertAlmostEqual(one(m, "gpuscope_nvlink_link_data_bytes_per_second",
+                                               gpu=0, link=link), per_link * 1e6,
+                                           delta=per_link * 1e6 * 0.05)
+                self.assertEqual(one(m, "DCGM_FI_DEV_NVLINK_BANDWIDTH_L3", gpu=0), 0)
+                self.assertEqual(series(m, "DCGM_FI_DEV_NVLINK_BANDWIDTH_L4"), [])
+                self.assertAlmostEqual(one(m, "DCGM_FI_DEV_NVLINK_BANDWIDTH_TOTAL", gpu=0),
+                                       3 * per_link, delta=3 * per_link * 0.05)
+                self.assertEqual(series(m, "DCGM_FI_DEV_NVLINK_BANDWIDTH_TOTAL", gpu=1), [])
+                fams = families(a.metrics_text())
+                self.assertEqual(fams["DCGM_FI_DEV_NVLINK_BANDWIDTH_TOTAL"][0], "gauge")
+                self.assertEqual(fams["DCGM_FI_DEV_NVLINK_BANDWIDTH_L0"][0], "gauge")
+            # A counters file: its type and help, and only the links it names.
+            d = tempfile.mkdtemp()
+            csv = os.path.join(d, "c.csv")
+            with open(csv, "w") as f:
+                f.write("DCGM_FI_DEV_NVLINK_BANDWIDTH_TOTAL, counter, my total\n"
+                        "DCGM_FI_DEV_NVLINK_BANDWIDTH_L1, counter, my link 1\n"
+                        "DCGM_FI_DEV_NVLINK_BANDWIDTH_L18, counter, no such link\n")
+            try:
+                with Agent("--no-history", "--costly-interval", "1s", "-f", csv,
+                           scenario=path) as a:
+                    text = a.wait_for(lambda: (lambda t: t if "DCGM_FI_DEV_NVLINK_BANDWIDTH_L1{"
+                                               in t else None)(a.metrics_text()),
+                                      timeout=10, what="two counter reads")
+                    fams = families(text)
+                    self.assertEqual(fams["DCGM_FI_DEV_NVLINK_BANDWIDTH_TOTAL"],
+                                     ("counter", "my total"))
+                    self.assertEqual(fams["DCGM_FI_DEV_NVLINK_BANDWIDTH_L1"],
+                                     ("counter", "my link 1"))
+                    self.assertEqual([n for n in fams if "BANDWIDTH_L" in n],
+                                     ["DCGM_FI_DEV_NVLINK_BANDWIDTH_L1"])
+                    self.assertIn("DCGM_FI_DEV_NVLINK_BANDWIDTH_L18", a.stderr())
+            finally:
+                os.unlink(csv)
+                os.rmdir(d)
         finally:
             os.unlink(path)
 

@@ -67,6 +67,35 @@ static void test_the_default_file_format(void **state)
 	collectors_free(&c);
 }
 
+static void test_per_link_fields(void **state)
+{
+	/* Each NVLink link is a DCGM field of its own: _L0 to _L17 name the per-link row; a link
+	 * number past the last, with a leading zero, or no number at all is not a field. */
+	const char *csv = "DCGM_FI_DEV_NVLINK_BANDWIDTH_TOTAL, counter, total\n"
+	                  "DCGM_FI_DEV_NVLINK_BANDWIDTH_L0, counter, link 0\n"
+	                  "DCGM_FI_DEV_NVLINK_BANDWIDTH_L17, gauge, link 17\n"
+	                  "DCGM_FI_DEV_NVLINK_BANDWIDTH_L18, gauge, no link 18\n"
+	                  "DCGM_FI_DEV_NVLINK_BANDWIDTH_L05, gauge, leading zero\n"
+	                  "DCGM_FI_DEV_NVLINK_BANDWIDTH_L, gauge, no number\n";
+	struct collectors c;
+	char err[256] = "";
+	assert_int_equal(parse(csv, &c, err), 0);
+	assert_int_equal(c.n, 6);
+	assert_int_equal(c.v[0].metric, METRIC_NVLINK_BANDWIDTH_TOTAL);
+	assert_null(c.v[0].why);
+	assert_int_equal(c.v[1].metric, METRIC_NVLINK_BANDWIDTH);
+	assert_int_equal(c.v[2].metric, METRIC_NVLINK_BANDWIDTH);
+	assert_null(c.v[2].why);
+	for (int i = 3; i < 6; i++) {
+		assert_int_equal(c.v[i].metric, -1);
+		assert_non_null(c.v[i].why);
+	}
+	assert_ptr_equal(collectors_find_name(&c, "DCGM_FI_DEV_NVLINK_BANDWIDTH_L17"), &c.v[2]);
+	assert_null(collectors_find_name(&c, "DCGM_FI_DEV_NVLINK_BANDWIDTH_L1"));
+	collectors_free(&c);
+	(void)state;
+}
+
 static void test_bad_lines_name_their_line(void **state)
 {
 	static const struct {
@@ -114,6 +143,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_the_default_file_format),
+	    cmocka_unit_test(test_per_link_fields),
 	    cmocka_unit_test(test_bad_lines_name_their_line),
 	    cmocka_unit_test(test_binary_and_oversized_input),
 	};
