@@ -206,13 +206,15 @@ static int parse_models(struct ctx *c, const yaml_node_t *seq, struct alert_rule
 			} else if (strcmp(k, "for") == 0) {
 				rc = get_duration(c, v, "for", 7 * 86400.0, &o->for_s);
 			} else if (strcmp(k, "severity") == 0) {
-				enum alert_severity s;
+				enum alert_severity s = 0;
 				rc = get_severity(c, v, "severity", &s);
-				o->severity = (int)s;
+				if (rc == 0) /* a failed read leaves s unset */
+					o->severity = (int)s;
 			} else if (strcmp(k, "disabled") == 0) {
-				bool b;
+				bool b = false;
 				rc = get_bool(c, v, "disabled", &b);
-				o->disabled = b;
+				if (rc == 0)
+					o->disabled = b;
 			} else {
 				return fail(c, kn,
 				            "models: unknown key '%s' (match, threshold, for, "
