@@ -9,26 +9,33 @@
 #define CHART_POINTS 360
 #define W            540
 #define H            210
-#define PAD_L        48
-#define PAD_R        70 /* the limit's value sits right of the plot */
-#define PAD_T        10
-#define PAD_B        40 /* time ticks, then the legend */
-
-static void esc(FILE *out, const char *s)
+/* s as HTML text or attribute value: <, >, & and " escaped (NULL writes nothing). */
+void chart_html_escape(FILE *out, const char *s)
 {
 	for (; s && *s; s++) {
-		if (*s == '<')
+		switch (*s) {
+		case '<':
 			fputs("&lt;", out);
-		else if (*s == '>')
+			break;
+		case '>':
 			fputs("&gt;", out);
-		else if (*s == '&')
+			break;
+		case '&':
 			fputs("&amp;", out);
-		else if (*s == '"')
+			break;
+		case '"':
 			fputs("&quot;", out);
-		else
+			break;
+		default:
 			fputc(*s, out);
+		}
 	}
 }
+
+#define PAD_L 48
+#define PAD_R 70 /* the limit's value sits right of the plot */
+#define PAD_T 10
+#define PAD_B 40 /* time ticks, then the legend */
 
 /* Buckets of one line: mean, min and max of what fell in each (NaN: nothing). */
 struct buckets {
@@ -82,7 +89,7 @@ static void y_axis(FILE *out, double ymax, double step, double pw, double ph, co
 	        "<text x=\"10\" y=\"%.0f\" font-size=\"10\" transform=\"rotate(-90 10 %.0f)\" "
 	        "text-anchor=\"middle\">",
 	        PAD_T + ph / 2, PAD_T + ph / 2);
-	esc(out, unit);
+	chart_html_escape(out, unit);
 	fputs("</text>", out);
 }
 
@@ -197,7 +204,7 @@ void chart_svg(FILE *out, const struct chart_axis *ax, const char *title, const 
 		}
 	}
 	fputs("<figure><figcaption>", out);
-	esc(out, title);
+	chart_html_escape(out, title);
 	fputs(" <span class=\"na\">(line: mean; band: min to max)</span></figcaption>", out);
 	if (!any || nb == 0) {
 		fputs("<p class=\"na\">not collected</p></figure>\n", out);
@@ -216,7 +223,7 @@ void chart_svg(FILE *out, const struct chart_axis *ax, const char *title, const 
 	        "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 %d %d\" width=\"%d\" "
 	        "height=\"%d\" role=\"img\" class=\"chart\" data-chart=\"",
 	        W, H, W, H);
-	esc(out, title);
+	chart_html_escape(out, title);
 	fprintf(out, "\" data-mean-max=\"%.4g\" data-band-max=\"%.4g\" data-marks=\"%zu\">",
 	        mean_max, band_max, nmarks);
 	fprintf(out,
@@ -252,7 +259,7 @@ void chart_svg(FILE *out, const struct chart_axis *ax, const char *title, const 
 		        "stroke-width=\"1.5\" class=\"mark\"/><text x=\"%.1f\" y=\"%d\" "
 		        "font-size=\"9\" fill=\"#c00\">",
 		        px, PAD_T, px, PAD_T + ph, px + 2, PAD_T + 9);
-		esc(out, marks[i].label);
+		chart_html_escape(out, marks[i].label);
 		fputs("</text>", out);
 	}
 	double lx = PAD_L;
@@ -263,7 +270,7 @@ void chart_svg(FILE *out, const struct chart_axis *ax, const char *title, const 
 		        "<rect x=\"%.0f\" y=\"%d\" width=\"10\" height=\"3\" fill=\"%s\"/>"
 		        "<text x=\"%.0f\" y=\"%d\" font-size=\"10\" fill=\"#333\">",
 		        lx, H - 9, lines[l].color, lx + 13, H - 5);
-		esc(out, lines[l].label);
+		chart_html_escape(out, lines[l].label);
 		fputs("</text>", out);
 		lx += 22 + 6 * (double)strlen(lines[l].label);
 	}

@@ -39,6 +39,10 @@ struct chart_axis {
 };
 
 /* Writes <figure> with the chart, or "not collected" when no line has a value. */
+/* s as HTML text or attribute value: <, >, & and " escaped (NULL writes nothing); the one
+ * escape every HTML part of the report uses. */
+void chart_html_escape(FILE *out, const char *s);
+
 void chart_svg(FILE *out, const struct chart_axis *ax, const char *title, const char *unit,
                const struct chart_line *lines, size_t nlines, double ymax_hint,
                const struct chart_marker *marks, size_t nmarks);

@@ -15,28 +15,6 @@
 #include "report/chart.h"
 #include "report/render.h"
 
-static void esc(FILE *out, const char *s)
-{
-	for (; s && *s; s++) {
-		switch (*s) {
-		case '<':
-			fputs("&lt;", out);
-			break;
-		case '>':
-			fputs("&gt;", out);
-			break;
-		case '&':
-			fputs("&amp;", out);
-			break;
-		case '"':
-			fputs("&quot;", out);
-			break;
-		default:
-			fputc(*s, out);
-		}
-	}
-}
-
 /* The raw series of (metric, stat) of GPU g, or NULL when the loader has none. */
 static const double *raw_of(const struct report_data *d, size_t g, int metric, enum store_stat stat)
 {
@@ -158,11 +136,11 @@ static void verdict_html(FILE *out, const struct analyze_verdict *v)
 	const char *sev = analyze_severity_name(v->severity);
 	fprintf(out, "<div class=\"v %s\"><span class=\"sev\">%s</span> <code>%s</code> ", sev, sev,
 	        v->id);
-	esc(out, v->title);
+	chart_html_escape(out, v->title);
 	fputs("<br>", out);
-	esc(out, v->evidence_text);
+	chart_html_escape(out, v->evidence_text);
 	fputs("<br><b>Fix:</b> ", out);
-	esc(out, v->fix);
+	chart_html_escape(out, v->fix);
 	fputs("</div>\n", out);
 }
 
@@ -204,7 +182,7 @@ static void summary_table(FILE *out, const struct report_data *d, const struct a
 				worst = v;
 		}
 		fprintf(out, "<tr><td><a href=\"#gpu-%zu\">GPU %zu</a></td><td>", g, g);
-		esc(out, d->gpus[g].model);
+		chart_html_escape(out, d->gpus[g].model);
 		const struct analyze_gpu_summary *sm = g < r->nsummaries ? &r->summaries[g] : NULL;
 		if (sm && isfinite(sm->util_mean))
 			fprintf(out, "</td><td>%.0f%%", sm->util_mean * 100);
@@ -212,7 +190,7 @@ static void summary_table(FILE *out, const struct report_data *d, const struct a
 			fputs("</td><td>-", out);
 		if (sm && isfinite(sm->waste_per_day)) {
 			fprintf(out, "</td><td>%.2f ", sm->waste_per_day);
-			esc(out, cur); /* the user's --currency text */
+			chart_html_escape(out, cur); /* the user's --currency text */
 		} else
 			fputs("</td><td>-", out);
 		fprintf(out,
@@ -234,7 +212,7 @@ static void summary_table(FILE *out, const struct report_data *d, const struct a
 		if (nj->about.gpu_index != 0 || !fleet_wide(d, r, nj))
 			continue;
 		fprintf(out, "<div class=\"nj\">not judged on any GPU: <code>%s</code>: ", nj->id);
-		esc(out, nj->reason);
+		chart_html_escape(out, nj->reason);
 		fputs("</div>\n", out);
 	}
 }
@@ -270,7 +248,7 @@ static void gpu_verdicts(FILE *out, const struct report_data *d, const struct an
 		if (nj->about.gpu_index != (long)g || fleet_wide(d, r, nj))
 			continue;
 		fprintf(out, "<div class=\"nj\">not judged: <code>%s</code>: ", nj->id);
-		esc(out, nj->reason);
+		chart_html_escape(out, nj->reason);
 		fputs("</div>\n", out);
 	}
 }
@@ -289,7 +267,7 @@ int report_render_html(FILE *out, const struct report_data *d, const struct anal
 	        "%s</title><style>%s</style></head><body>\n",
 	        a, css);
 	fprintf(out, "<h1>gpuscope report</h1>\n<p>%s to %s (%s)<br>", a, b, span);
-	esc(out, d->source);
+	chart_html_escape(out, d->source);
 	if (d->simulated)
 		fputs(" <span class=\"sim\">SIMULATED: every number is made up</span>", out);
 	fputs("</p>\n<h2>Fleet</h2>\n<table>\n", out);
@@ -302,9 +280,9 @@ int report_render_html(FILE *out, const struct report_data *d, const struct anal
 	if (!isnan(f.waste_per_day)) {
 		/* --currency is the user's text: escaped like everything else that is not ours. */
 		fprintf(out, "<tr><th>Waste (idle time)</th><td>%.2f ", f.waste_per_day);
-		esc(out, cur);
+		chart_html_escape(out, cur);
 		fprintf(out, "/day, %.0f ", f.waste_per_day * 365);
-		esc(out, cur);
+		chart_html_escape(out, cur);
 		fputs("/year</td></tr>\n", out);
 	} else
 		fputs("<tr><th>Waste</th><td>unknown (no price: --price-per-gpu-hour)</td></tr>\n",
@@ -325,16 +303,16 @@ int report_render_html(FILE *out, const struct report_data *d, const struct anal
 	for (size_t g = 0; g < d->ngpus; g++) {
 		const struct report_gpu *rg = &d->gpus[g];
 		fprintf(out, "<h2 id=\"gpu-%zu\">GPU %zu: ", g, g);
-		esc(out, rg->model);
+		chart_html_escape(out, rg->model);
 		if (rg->host && *rg->host) {
 			fputs(" on ", out);
-			esc(out, rg->host);
+			chart_html_escape(out, rg->host);
 		}
 		fputs("</h2>\n<p><code>", out);
-		esc(out, rg->uuid);
+		chart_html_escape(out, rg->uuid);
 		fputs("</code><br>", out);
 		if (g < r->nsummaries)
-			esc(out, r->summaries[g].line);
+			chart_html_escape(out, r->summaries[g].line);
 		fputs("</p>\n", out);
 		gpu_verdicts(out, d, r, g);
 		gpu_charts(out, d, g);
@@ -342,7 +320,7 @@ int report_render_html(FILE *out, const struct report_data *d, const struct anal
 	for (size_t i = 0; i < r->nverdicts; i++)
 		if (r->verdicts[i].about.gpu_index < 0) {
 			fputs("<h2>Group ", out);
-			esc(out, r->verdicts[i].about.group);
+			chart_html_escape(out, r->verdicts[i].about.group);
 			fputs("</h2>\n", out);
 			verdict_html(out, &r->verdicts[i]);
 		}
@@ -354,7 +332,7 @@ int report_render_html(FILE *out, const struct report_data *d, const struct anal
 		      out);
 		for (size_t i = 0; i < nw; i++) {
 			fputs("<tr><td>", out);
-			esc(out, wl[i].name);
+			chart_html_escape(out, wl[i].name);
 			char mem[24], cpu[24];
 			report_num(mem, sizeof(mem), wl[i].gpu_mem_peak / 1073741824.0, 1, " GiB");
 			report_num(cpu, sizeof(cpu), wl[i].cpu_cores_mean, 2, "");

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "analyze/analyze.h"
+#include "report/chart.h"
 #include "report/report.h"
 #include "store/store.h"
 
@@ -252,22 +253,6 @@ void report_inference_text(FILE *out, const struct report_inference *ri,
 	fputc('\n', out);
 }
 
-static void esc(FILE *out, const char *s)
-{
-	for (; s && *s; s++) {
-		if (*s == '<')
-			fputs("&lt;", out);
-		else if (*s == '>')
-			fputs("&gt;", out);
-		else if (*s == '&')
-			fputs("&amp;", out);
-		else if (*s == '"')
-			fputs("&quot;", out);
-		else
-			fputc(*s, out);
-	}
-}
-
 void report_inference_html(FILE *out, const struct report_inference *ri,
                            const struct report_inference_ctx *ctx)
 {
@@ -278,7 +263,7 @@ void report_inference_html(FILE *out, const struct report_inference *ri,
 	      "<th>p95</th><th>p99</th><th>GPU time/inference</th><th>energy/inference</th>"
 	      "<th>",
 	      out);
-	esc(out, ctx->currency ? ctx->currency : "USD");
+	chart_html_escape(out, ctx->currency ? ctx->currency : "USD");
 	fputs("/inference</th><th>busy-time floor</th></tr>\n", out);
 	for (size_t i = 0; i < ri->n; i++) {
 		const struct store_inference_row *r = &ri->rows[i];
@@ -287,9 +272,9 @@ void report_inference_html(FILE *out, const struct report_inference *ri,
 		report_inference_figures(ri, i, ctx, &f);
 		fill(&c, r, &f);
 		fprintf(out, "<tr><td>%s</td><td>", c.gpu);
-		esc(out, r->process);
+		chart_html_escape(out, r->process);
 		fprintf(out, " [%u]</td><td>", r->pid);
-		esc(out, r->range[0] ? r->range : r->boundary);
+		chart_html_escape(out, r->range[0] ? r->range : r->boundary);
 		fprintf(out,
 		        "</td><td>%llu</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td>"
 		        "<td>%s</td><td>%s</td><td>%s</td></tr>\n",

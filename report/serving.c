@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "report/chart.h"
 #include "store/serving.h"
 
 static bool same_key(const struct report_model *m, const struct store_serving_row *r)
@@ -382,22 +383,6 @@ void report_serving_text(FILE *out, const struct report_serving *sv, bool md)
 	fputc('\n', out);
 }
 
-static void html_text(FILE *out, const char *s)
-{
-	for (; *s; s++) {
-		if (*s == '<')
-			fputs("&lt;", out);
-		else if (*s == '>')
-			fputs("&gt;", out);
-		else if (*s == '&')
-			fputs("&amp;", out);
-		else if (*s == '"')
-			fputs("&quot;", out);
-		else
-			fputc(*s, out);
-	}
-}
-
 void report_serving_html(FILE *out, const struct report_serving *sv)
 {
 	if (!sv->n)
@@ -408,19 +393,19 @@ void report_serving_html(FILE *out, const struct report_serving *sv)
 		report_model_line(sv, &sv->models[i], line, sizeof(line));
 		const struct report_model *m = &sv->models[i];
 		fputs("<li>", out);
-		html_text(out, line);
+		chart_html_escape(out, line);
 		for (size_t k = 0; k < m->nverdicts; k++) {
 			const struct analyze_verdict *v = &m->verdict[k];
 			const char *sev = analyze_severity_name(v->severity);
 			fprintf(out, "<div class=\"v %s\"><span class=\"sev\">%s</span> <code>",
 			        sev, sev);
-			html_text(out, v->id);
+			chart_html_escape(out, v->id);
 			fputs("</code> ", out);
-			html_text(out, v->title);
+			chart_html_escape(out, v->title);
 			fputs("<br>", out);
-			html_text(out, v->evidence_text);
+			chart_html_escape(out, v->evidence_text);
 			fputs("<br><b>Fix:</b> ", out);
-			html_text(out, v->fix);
+			chart_html_escape(out, v->fix);
 			fputs("</div>", out);
 		}
 		fputs("</li>\n", out);
