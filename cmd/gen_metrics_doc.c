@@ -101,8 +101,18 @@ int main(void)
 	     "ms (300000) divided by `-c` (30000 ms, dcgm-exporter's sample period), rounded: the "
 	     "DCGM samples that would have seen it; `DCGM_EXP_P2P_STATUS{peer_gpu, link_status}`, "
 	     "each GPU's NVLink P2P status towards each other GPU (nvmlDeviceGetP2PStatus, read "
-	     "once; 0 OK, 5 NotSupported, ...). Not served: `DCGM_EXP_GPU_HEALTH_STATUS` "
-	     "(DCGM's own health checks; `gpuscope_verdict` judges the same hardware).\n");
+	     "once; 0 OK, 5 NotSupported, ...); `DCGM_EXP_GPU_HEALTH_STATUS{health_watch, "
+	     "health_error_code}`, DCGM's results (0 pass, 10 warn, 20 fail) for the watches "
+	     "gpuscope judges from what it reads: `PCIE` (more than 8 replays in the last minute: "
+	     "`DCGM_FR_PCI_REPLAY_RATE`), `NVLINK` (CRC, replay or recovery errors in the last "
+	     "minute), `MEM` (an uncorrected volatile ECC error or Xid 48: fail; failed row "
+	     "remapping: fail; a pending row remap or page retirement: warn), `THERMAL` (thermal "
+	     "slowdown in the last minute), `POWER` (a hardware power brake in the last minute, or "
+	     "power that cannot be read) and `ALL` (Xid 79 or a GPU lost: "
+	     "`DCGM_FR_FALLEN_OFF_BUS`; Xid 95: `DCGM_FR_UNCONTAINED_ERROR`; NVML calls failing: "
+	     "warn). DCGM's `PMU`, `MCU`, `SM`, `INFOROM` and `DRIVER` watches need its host "
+	     "engine's checks and are not written; power-cap throttling, normal under load, is "
+	     "not a `POWER` warning here.\n");
 	puts("## Per-process series\n");
 	puts("Read on the slow tier from NVML's process lists and per-process utilization, "
 	     "attributed through /proc (docs/attribution.md); all gauges. Labels: `gpu`, `uuid`, "

@@ -15,9 +15,6 @@ static const struct {
 	const char *name;
 	const char *why;
 } not_served[] = {
-    {"DCGM_EXP_GPU_HEALTH_STATUS",
-     "DCGM's health watches are its host engine's own checks; gpuscope's verdicts "
-     "(gpuscope_verdict, /api/v1/diagnosis) judge hardware errors, thermals and power"},
     {"DCGM_FI_DEV_VGPU_LICENSE_STATUS",
      "a vGPU instance's field (DCGM reads it per vGPU on a vGPU host), not a GPU's; "
      "DCGM_FI_DEV_VIRTUAL_MODE says how the GPU is virtualized"},
@@ -27,6 +24,7 @@ static const char *const exp_names[EXP_COUNT] = {
     [EXP_XID_ERRORS_COUNT] = "DCGM_EXP_XID_ERRORS_COUNT",
     [EXP_CLOCK_EVENTS_COUNT] = "DCGM_EXP_CLOCK_EVENTS_COUNT",
     [EXP_P2P_STATUS] = "DCGM_EXP_P2P_STATUS",
+    [EXP_GPU_HEALTH_STATUS] = "DCGM_EXP_GPU_HEALTH_STATUS",
 };
 
 const char *collector_exp_name(enum collector_exp e)

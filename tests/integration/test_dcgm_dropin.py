@@ -275,7 +275,7 @@ DEFAULT_FIELDS = [
     ("DCGM_FI_PROF_PCIE_TX_BYTES", "gauge"), ("DCGM_FI_PROF_PCIE_RX_BYTES", "gauge"),
 ]
 # What gpuscope cannot produce, each said once at start with its reason.
-NOT_PRODUCED = {"DCGM_FI_DEV_VGPU_LICENSE_STATUS", "DCGM_EXP_GPU_HEALTH_STATUS"}
+NOT_PRODUCED = {"DCGM_FI_DEV_VGPU_LICENSE_STATUS"}
 # A GPU that answers everything the files name (an H200 would not: no fan, no page retirement).
 FULL_GPU = {"power_mgmt_limit_w": 650, "virtualization_mode": 1, "inforom_power_version": "1.0",
             "serial": "1650923018291", "vbios_version": "96.00.99.00.01", "brand": 2,
@@ -607,3 +607,61 @@ class DcgmExpTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)
+
+
+class HealthStatusTest(unittest.TestCase):
+    """DCGM_EXP_GPU_HEALTH_STATUS{health_watch, health_error_code}: each watch gpuscope judges
+    (PCIE, NVLINK, MEM, THERMAL, POWER, ALL) is 0 on a healthy GPU; an uncorrected ECC error,
+    a pending row remap, a PCIe replay rate over 8 a minute, NVLink errors, thermal slowdown,
+    a power brake and Xid 79 each set their watch to DCGM's warn (10) or fail (20) with DCGM's
+    error code."""
+
+    def test_watches(self):
+        replays = {"ramp": {"from": 0, "to": 600, "start": 0, "duration": 60}}  # 10 a second
+        path = write_scenario({"name": "health", "gpus": [
+            {"metrics": {"util_gpu_pct": 50}},
+            {"metrics": {"ecc_dbe_volatile": 1, "remap_pending": 1, "pcie_replay": replays}},
+            {"nvlink_links": 2,
+             "metrics": {"clock_event_reasons": "0xc0",
+                         "nvlink_crc_flit_errors": {"steps": [[0, 0], [0.5, 3]]},
+                         "nvlink_crc_data_errors": 0, "nvlink_replay_errors": 0,
+                         "nvlink_recovery_errors": 0},
+             "faults": {"xid": [{"at": 0.3, "code": 79}]}},
+            {"metrics": {"remap_failure": 1, "pcie_replay": 5}},
+            {"metrics": {"remap_pending": 1}}]})
+        try:
+            with Agent("--no-history", "--slow-interval", "500ms", "--costly-interval", "1s",
+                       scenario=path) as a:
+                def watches(m):
+                    out = {}
+                    for (n, ls), v in m.items():
+                        if n == "DCGM_EXP_GPU_HEALTH_STATUS":
+                            d = dict(ls)
+                            out[(d["gpu"], d["health_watch"])] = (v, d["health_error_code"])
+                    return out
+                want = {
+                    ("1", "MEM"): (20, "DCGM_FR_VOLATILE_DBE_DETECTED"),
+                    ("1", "PCIE"): (10, "DCGM_FR_PCI_REPLAY_RATE"),
+                    ("2", "NVLINK"): (10, "DCGM_FR_NVLINK_ERROR_THRESHOLD"),
+                    ("2", "THERMAL"): (10, "DCGM_FR_CLOCK_THROTTLE_THERMAL"),
+                    ("2", "POWER"): (10, "DCGM_FR_CLOCK_THROTTLE_POWER"),
+                    ("2", "ALL"): (20, "DCGM_FR_FALLEN_OFF_BUS"),
+                    ("3", "MEM"): (20, "DCGM_FR_ROW_REMAP_FAILURE"),
+                    ("4", "MEM"): (10, "DCGM_FR_PENDING_ROW_REMAP"),
+                }
+                w = a.wait_for(lambda: (lambda w: w if all(w.get(k) == v for k, v in want.items())
+                                        else None)(watches(a.metrics())),
+                               timeout=10, what="every incident")
+                for gpu in "01234":
+                    for watch in ("PCIE", "NVLINK", "MEM", "THERMAL", "POWER", "ALL"):
+                        self.assertEqual(w[(gpu, watch)], want.get(
+                            (gpu, watch), (0, "DCGM_FR_OK")), (gpu, watch))
+                self.assertEqual({k[1] for k in w},
+                                 {"PCIE", "NVLINK", "MEM", "THERMAL", "POWER", "ALL"})
+                # The labels are dcgm-exporter's: the DCGM set plus the watch and its code.
+                labels = next(dict(ls) for (n, ls), _ in a.metrics().items()
+                              if n == "DCGM_EXP_GPU_HEALTH_STATUS")
+                self.assertEqual(set(labels), set(BASE + ["hostname", "DCGM_FI_DRIVER_VERSION",
+                                                         "health_watch", "health_error_code"]))
+        finally:
+            os.unlink(path)
