@@ -90,7 +90,7 @@ def compare(outdir, injdir, threshold):
               x["collective"] == "AllReduce"]
         pr = [x for x in lines if x["type"] == "nccl_process" and x["pid"] == lp["pid"]]
         if not ar or not pr:
-            rows.append((lp, None, None))
+            rows.append((lp, None, pr[-1] if pr else None))
             continue
         rows.append((lp, ar[-1], pr[-1]))
     ok = True
@@ -98,6 +98,15 @@ def compare(outdir, injdir, threshold):
         "rank", "loop AR s", "plug AR s", "diff", "loop sh", "plug sh", "diff", "busbw GB/s",
         "calls", "timing", "verdict"))
     for lp, ar, pr in rows:
+        if ar is None and pr is not None:
+            # The plugin ran (its process line is there) but saw no AllReduce: NCCL runs a
+            # one-rank communicator's collectives as local copies, without profiler events.
+            print("%-4d the plugin ran (%d communicator(s)) but saw no AllReduce%s" % (
+                lp["rank"], pr["communicators"],
+                ": a one-rank communicator's collectives bypass NCCL's profiler"
+                if len(rows) == 1 else ""))
+            ok = False
+            continue
         if ar is None:
             print("%-4d no plugin figures for pid %d (was NCCL_PROFILER_PLUGIN set? NCCL "
                   "2.23+?)" % (lp["rank"], lp["pid"]))

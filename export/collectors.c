@@ -10,16 +10,6 @@
 #include "series/metric_table.h"
 #include "series/snapshot.h"
 
-/* DCGM names gpuscope knows but does not serve, and why (the rest are unknown to it). */
-static const struct {
-	const char *name;
-	const char *why;
-} not_served[] = {
-    {"DCGM_FI_DEV_VGPU_LICENSE_STATUS",
-     "a vGPU instance's field (DCGM reads it per vGPU on a vGPU host), not a GPU's; "
-     "DCGM_FI_DEV_VIRTUAL_MODE says how the GPU is virtualized"},
-};
-
 static const char *const exp_names[EXP_COUNT] = {
     [EXP_XID_ERRORS_COUNT] = "DCGM_EXP_XID_ERRORS_COUNT",
     [EXP_CLOCK_EVENTS_COUNT] = "DCGM_EXP_CLOCK_EVENTS_COUNT",
@@ -148,9 +138,6 @@ static void resolve(struct collector *c)
 			return;
 		}
 	c->why = unknown_why;
-	for (size_t i = 0; i < sizeof(not_served) / sizeof(not_served[0]); i++)
-		if (not_served[i].why && strcmp(not_served[i].name, c->name) == 0)
-			c->why = not_served[i].why;
 }
 
 static int fail(char *err, size_t errlen, unsigned line, const char *what)

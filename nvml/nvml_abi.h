@@ -286,6 +286,28 @@ enum { NVML_GPU_VIRTUALIZATION_MODE_HOST_VSGA = 4 };
  * 6 unknown). */
 enum { NVML_P2P_CAPS_INDEX_NVLINK = 2 };
 enum { NVML_P2P_STATUS_OK = 0, NVML_P2P_STATUS_NOT_SUPPORTED = 5, NVML_P2P_STATUS_UNKNOWN = 6 };
+/* nvmlDeviceGetGridLicensableFeatures_v4: a vGPU guest's (or a licensed passthrough GPU's)
+ * software licences.  featureState is non-zero while the feature is licensed. */
+#define NVML_GRID_LICENSE_BUFFER_SIZE       128
+#define NVML_GRID_LICENSE_FEATURE_MAX_COUNT 3
+typedef struct {
+	unsigned int year;
+	unsigned short month, day, hour, min, sec;
+	unsigned char status;
+} nvmlGridLicenseExpiry_t;
+typedef struct {
+	int featureCode; /* 1 vGPU, 2 virtual workstation, ... */
+	unsigned int featureState;
+	char licenseInfo[NVML_GRID_LICENSE_BUFFER_SIZE];
+	char productName[NVML_GRID_LICENSE_BUFFER_SIZE];
+	unsigned int featureEnabled;
+	nvmlGridLicenseExpiry_t licenseExpiry;
+} nvmlGridLicensableFeature_t;
+typedef struct {
+	int isGridLicenseSupported;
+	unsigned int licensableFeaturesCount;
+	nvmlGridLicensableFeature_t gridLicensableFeatures[NVML_GRID_LICENSE_FEATURE_MAX_COUNT];
+} nvmlGridLicensableFeatures_t;
 /* nvmlBrandType_t values 0-16 (nvmlDeviceGetBrand); newer drivers may add more. */
 #define NVML_BRAND_COUNT 17
 
@@ -423,6 +445,9 @@ enum { NVML_P2P_STATUS_OK = 0, NVML_P2P_STATUS_NOT_SUPPORTED = 5, NVML_P2P_STATU
 	  (nvmlDevice_t, int, nvmlViolationTime_t *), "nvmlDeviceGetViolationStatus", NULL)        \
 	X(device_get_virtualization_mode, 0, nvmlReturn_t, (nvmlDevice_t, int *),                  \
 	  "nvmlDeviceGetVirtualizationMode", NULL)                                                 \
+	X(device_get_grid_licensable_features, 0, nvmlReturn_t,                                    \
+	  (nvmlDevice_t, nvmlGridLicensableFeatures_t *), "nvmlDeviceGetGridLicensableFeatures_v4", \
+	  NULL)                                                                                    \
 	X(device_get_brand, 0, nvmlReturn_t, (nvmlDevice_t, int *), "nvmlDeviceGetBrand", NULL)    \
 	X(device_get_serial, 0, nvmlReturn_t, (nvmlDevice_t, char *, unsigned),                    \
 	  "nvmlDeviceGetSerial", NULL)                                                             \
@@ -445,6 +470,7 @@ _Static_assert(offsetof(nvmlFieldValue_t, value) == 32, "nvmlFieldValue_t.value 
 _Static_assert(sizeof(nvmlEventData_t) == 32, "nvmlEventData_t layout");
 _Static_assert(sizeof(nvmlSample_t) == 16, "nvmlSample_t layout");
 _Static_assert(sizeof(nvmlViolationTime_t) == 16, "nvmlViolationTime_t layout");
+_Static_assert(sizeof(nvmlGridLicensableFeature_t) == 284, "nvmlGridLicensableFeature_t layout");
 _Static_assert(sizeof(nvmlGpmMetric_t) == 40, "nvmlGpmMetric_t layout");
 _Static_assert(offsetof(nvmlGpmMetricsGet_t, sample1) == 8, "nvmlGpmMetricsGet_t.sample1");
 _Static_assert(offsetof(nvmlGpmMetricsGet_t, metrics) == 24, "nvmlGpmMetricsGet_t.metrics");

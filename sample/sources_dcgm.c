@@ -1,12 +1,16 @@
 /* sources_dcgm.c - readers of the fields dcgm-exporter serves that the rest of gpuscope
  * had no use for: fan speed, the power-management limit, the driver's violation counters by
- * policy, the virtualization mode and NVLink P2P status towards the other GPUs.
+ * policy, the virtualization mode, the vGPU licence and NVLink P2P status towards the other
+ * GPUs.
  *
  * Kept apart from sources.c so the hot readers stay together; each reader is still one NVML
  * call.  What a GPU does not have (an H200 has no fan) answers NOT_SUPPORTED at the probe and
  * is never polled again, so it is absent, not 0.
  */
 #include "sample/sources.h"
+
+#include <string.h>
+
 #include "series/p2p.h"
 
 #define NEED(sym)                                             \
@@ -81,6 +85,30 @@ static nvmlReturn_t read_virtualization_mode(struct source_ctx *ctx, double *raw
 	return rc;
 }
 
+/* Licensed when any licensable feature is; not supported where the driver says licensing
+ * does not apply.  The driver writes its own struct size: the buffer leaves room. */
+static nvmlReturn_t read_vgpu_license(struct source_ctx *ctx, double *raw, metric_set *got)
+{
+	NEED(device_get_grid_licensable_features);
+	union {
+		nvmlGridLicensableFeatures_t f;
+		char room[4096];
+	} buf;
+	memset(&buf, 0, sizeof(buf));
+	nvmlReturn_t rc = ctx->lib->device_get_grid_licensable_features(ctx->dev, &buf.f);
+	if (rc != NVML_SUCCESS)
+		return rc;
+	if (!buf.f.isGridLicenseSupported)
+		return NVML_ERROR_NOT_SUPPORTED;
+	unsigned n = buf.f.licensableFeaturesCount;
+	bool licensed = false;
+	for (unsigned i = 0; i < n && i < NVML_GRID_LICENSE_FEATURE_MAX_COUNT; i++)
+		licensed |= buf.f.gridLicensableFeatures[i].featureState != 0;
+	raw[METRIC_VGPU_LICENSED] = licensed;
+	metric_set_add(got, METRIC_VGPU_LICENSED);
+	return NVML_SUCCESS;
+}
+
 /* NVLink P2P towards every other GPU: the pair's status goes to series/p2p.h for
  * DCGM_EXP_P2P_STATUS, the count of reachable peers to the row.  NVML numbers GPUs by handle
  * index, so this GPU's index is the one whose handle is ctx->dev. */
@@ -141,6 +169,8 @@ source_read_fn sources_dcgm_reader(enum source_id src)
 		return read_violation_reliability;
 	case SRC_VIRTUALIZATION_MODE:
 		return read_virtualization_mode;
+	case SRC_VGPU_LICENSE:
+		return read_vgpu_license;
 	case SRC_P2P:
 		return read_p2p;
 	default:

@@ -159,6 +159,7 @@ enum source_period {
 	X(VIOLATION_LOW_UTIL, TIER_SLOW, PERIOD_SLOW, "nvmlDeviceGetViolationStatus")            \
 	X(VIOLATION_RELIABILITY, TIER_SLOW, PERIOD_SLOW, "nvmlDeviceGetViolationStatus")         \
 	X(VIRTUALIZATION_MODE, TIER_STATIC, PERIOD_ONCE, "nvmlDeviceGetVirtualizationMode")      \
+	X(VGPU_LICENSE, TIER_COSTLY, PERIOD_COSTLY, "nvmlDeviceGetGridLicensableFeatures")       \
 	X(P2P, TIER_STATIC, PERIOD_ONCE, "nvmlDeviceGetP2PStatus")                               \
 	X(AGENT, TIER_AGENT, PERIOD_ONCE, "(gpuscope)")
 
@@ -447,6 +448,9 @@ X(NVLINK_BANDWIDTH_TOTAL, "gpuscope_nvlink_data_bytes_per_second", "", GAUGE, UN
 X(VIRTUALIZATION_MODE, "gpuscope_virtualization_mode", "", GAUGE, UNIT_COUNT, SRC_VIRTUALIZATION_MODE, \
   "How the GPU is virtualized: 0 not at all (bare metal), 1 passed through to a VM, 2 a vGPU in a guest, 3 a vGPU host, 4 a vSGA host.", \
   "DCGM_FI_DEV_VIRTUAL_MODE", "Virtualization mode of the GPU.") \
+X(VGPU_LICENSED, "gpuscope_vgpu_licensed", "", GAUGE, UNIT_COUNT, SRC_VGPU_LICENSE, \
+  "1 while the GPU's vGPU software licence is held, 0 when it is not (a vGPU guest, or a GPU that takes a licence; absent where licensing does not apply, as on bare metal).", \
+  "DCGM_FI_DEV_VGPU_LICENSE_STATUS", "vGPU License status") \
 X(NVLINK_P2P_PEERS, "gpuscope_nvlink_p2p_peers", "", GAUGE, UNIT_COUNT, SRC_P2P, \
   "Other GPUs this GPU reaches peer-to-peer over NVLink (nvmlDeviceGetP2PStatus, read once; 0 on a GPU linked by PCIe alone); each pair's status is served under dcgm-exporter's P2P status name.", \
   NULL, NULL) \

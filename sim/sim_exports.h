@@ -49,6 +49,7 @@
 #define SIM_ROW_FILE_device_get_power_management_limit     ~, 4
 #define SIM_ROW_FILE_device_get_violation_status           ~, 4
 #define SIM_ROW_FILE_device_get_virtualization_mode        ~, 4
+#define SIM_ROW_FILE_device_get_grid_licensable_features   ~, 4
 #define SIM_ROW_FILE_device_get_brand                      ~, 4
 #define SIM_ROW_FILE_device_get_serial                     ~, 4
 #define SIM_ROW_FILE_device_get_vbios_version              ~, 4

@@ -176,4 +176,27 @@ static nvmlReturn_t sim_device_get_p2p_status(nvmlDevice_t device1, nvmlDevice_t
 	return NVML_SUCCESS;
 }
 
+/* Licensing applies only where the scenario gives vgpu_licensed (as in a vGPU guest):
+ * then one vGPU feature, licensed while the value is at least 0.5. */
+static nvmlReturn_t sim_device_get_grid_licensable_features(nvmlDevice_t device,
+                                                            nvmlGridLicensableFeatures_t *f)
+{
+	double v;
+	nvmlReturn_t rc = answer_signal(device, "nvmlDeviceGetGridLicensableFeatures", f != NULL,
+	                                SIM_SIG_VGPU_LICENSED, &v);
+	if (rc == NVML_ERROR_NOT_SUPPORTED) {
+		memset(f, 0, sizeof(*f));
+		return NVML_SUCCESS; /* the driver answers, saying licensing is not supported */
+	}
+	if (rc)
+		return rc;
+	memset(f, 0, sizeof(*f));
+	f->isGridLicenseSupported = 1;
+	f->licensableFeaturesCount = 1;
+	f->gridLicensableFeatures[0].featureCode = 1;
+	f->gridLicensableFeatures[0].featureState = v >= 0.5;
+	f->gridLicensableFeatures[0].featureEnabled = 1;
+	return NVML_SUCCESS;
+}
+
 NVML_SYMBOLS(SIM_FILE_EXPORT_4)

@@ -73,7 +73,9 @@
 	X(VIOLATION_THERMAL, "violation_thermal_s", NAN)                               \
 	X(VIOLATION_BOARD_LIMIT, "violation_board_limit_s", NAN)                       \
 	X(VIOLATION_LOW_UTIL, "violation_low_util_s", NAN)                             \
-	X(VIOLATION_RELIABILITY, "violation_reliability_s", NAN)
+	X(VIOLATION_RELIABILITY, "violation_reliability_s", NAN)                       \
+	/* NAN: licensing does not apply (bare metal), as an H200 outside a vGPU guest */ \
+	X(VGPU_LICENSED, "vgpu_licensed", NAN)
 
 enum sim_signal {
 #define SIM_SIGNAL_ENUM(id, name, def) SIM_SIG_##id,

@@ -27,7 +27,7 @@ DCGM_FI_DEV_DEC_UTIL ,     gauge, Decoder utilization (in %).
 DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION, counter, Total energy consumption since boot (in mJ).
 DCGM_FI_DEV_XID_ERRORS,              gauge,   Value of the last XID error encountered.
 DCGM_FI_DEV_POWER_VIOLATION,       counter, Throttling duration due to power constraints (in ns).
-DCGM_FI_DEV_VGPU_LICENSE_STATUS, gauge, vGPU License status
+DCGM_FI_DEV_CPU_UTIL_TOTAL, gauge, Total CPU utilization
 DCGM_FI_DRIVER_VERSION,        label, Driver Version
 """
 SELECTED = {"DCGM_FI_DEV_SM_CLOCK", "DCGM_FI_DEV_DEC_UTIL", "DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION",
@@ -200,8 +200,8 @@ class CollectorsTest(unittest.TestCase):
                     self.assertIn('DCGM_FI_DRIVER_VERSION="580.159.04"', text)
                     self.assertIn("gpuscope_gpu_utilization_ratio", text)
                     err = a.stderr()
-                    self.assertIn("DCGM_FI_DEV_VGPU_LICENSE_STATUS", err)
-                    self.assertEqual(err.count("DCGM_FI_DEV_VGPU_LICENSE_STATUS"), 1)
+                    self.assertIn("DCGM_FI_DEV_CPU_UTIL_TOTAL", err)
+                    self.assertEqual(err.count("DCGM_FI_DEV_CPU_UTIL_TOTAL"), 1)
                     self.assertIn("serving 6 of its 7 fields", err)
             # Without the label row there is no driver-version label.
             with open(csv, "w") as f:
@@ -216,7 +216,7 @@ class CollectorsTest(unittest.TestCase):
                 f.write(COUNTERS)
             rc, out, err = run("doctor", "--demo", path, "-f", csv)
             self.assertIn("6 of 7 served", out)
-            self.assertRegex(out, r"no +DCGM_FI_DEV_VGPU_LICENSE_STATUS +\S")
+            self.assertRegex(out, r"no +DCGM_FI_DEV_CPU_UTIL_TOTAL +\S")
             # A broken file: exit 2 naming the file and the line.
             with open(csv, "w") as f:
                 f.write("DCGM_FI_DEV_GPU_UTIL gauge util\n")
@@ -275,13 +275,14 @@ DEFAULT_FIELDS = [
     ("DCGM_FI_PROF_PCIE_TX_BYTES", "gauge"), ("DCGM_FI_PROF_PCIE_RX_BYTES", "gauge"),
 ]
 # What gpuscope cannot produce, each said once at start with its reason.
-NOT_PRODUCED = {"DCGM_FI_DEV_VGPU_LICENSE_STATUS"}
+NOT_PRODUCED = set()
 # A GPU that answers everything the files name (an H200 would not: no fan, no page retirement).
 FULL_GPU = {"power_mgmt_limit_w": 650, "virtualization_mode": 1, "inforom_power_version": "1.0",
             "serial": "1650923018291", "vbios_version": "96.00.99.00.01", "brand": 2,
             "inforom_image_version": "G520.0205.00.02", "inforom_oem_version": "2.1",
             "inforom_ecc_version": "7.16", "nvlink_links": 2,
             "metrics": {"nvlink_tx_mibps": 100, "util_gpu_pct": 60, "fan_speed_pct": 37, "clock_event_reasons": "0x4",
+                        "vgpu_licensed": 1,
                         "violation_thermal_s": 12.345678901, "violation_board_limit_s": 2.5,
                         "violation_low_util_s": 0, "violation_reliability_s": 0.000000001,
                         "retired_sbe": 1, "retired_dbe": 0, "retired_pending": 0,
@@ -370,6 +371,11 @@ class DefaultCountersTest(unittest.TestCase):
             self.assertEqual(one(m, "gpuscope_power_management_limit_watts", gpu=1), 700)
             self.assertEqual(one(m, "DCGM_FI_DEV_VIRTUAL_MODE", gpu=0), 1)
             self.assertEqual(one(m, "DCGM_FI_DEV_VIRTUAL_MODE", gpu=1), 0)
+            # A GPU that holds a vGPU licence reads 1; where licensing does not apply (GPU 1,
+            # like bare metal), nothing.
+            self.assertEqual(one(m, "DCGM_FI_DEV_VGPU_LICENSE_STATUS", gpu=0), 1)
+            self.assertEqual(one(m, "gpuscope_vgpu_licensed", gpu=0), 1)
+            self.assertEqual(series(m, "DCGM_FI_DEV_VGPU_LICENSE_STATUS", gpu=1), [])
             # GPU 1 answers NOT_SUPPORTED for fan and violations, as an H200 does: absent.
             for name in ("DCGM_FI_DEV_FAN_SPEED", "DCGM_FI_DEV_THERMAL_VIOLATION",
                          "gpuscope_fan_speed_ratio", "gpuscope_clock_violation_seconds_total"):

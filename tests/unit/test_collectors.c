@@ -26,7 +26,7 @@ static void test_the_default_file_format(void **state)
 	    "DCGM_FI_DEV_SM_CLOCK,  gauge, SM clock frequency (in MHz).\n"
 	    "DCGM_FI_DEV_DEC_UTIL ,     gauge, Decoder utilization (in %).\n"
 	    "  DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION, counter, Energy, since boot (mJ).\r\n"
-	    "DCGM_FI_DEV_VGPU_LICENSE_STATUS, gauge, vGPU License status\n"
+	    "DCGM_FI_DEV_CPU_UTIL_TOTAL, gauge, Total CPU utilization\n"
 	    "DCGM_FI_DRIVER_VERSION,        label, Driver Version\n"
 	    "DCGM_FI_DEV_SERIAL,            label, Device Serial Number\n"
 	    "DCGM_FI_DEV_BOARD_PART_NUMBER, label, not a field gpuscope reads\n"
