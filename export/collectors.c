@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "series/metric_table.h"
+#include "series/nvlink.h"
 #include "series/snapshot.h"
 
 /* DCGM names gpuscope knows but does not serve, and why (the rest are unknown to it). */
