@@ -7,7 +7,7 @@
  * store is closed between runs so a file replaced by an operator is picked
  * up, and an open costs well under a millisecond (readers skip the verify).
  */
-#include "cmd/live_diagnosis.h"
+#include "report/live_diagnosis.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -19,6 +19,8 @@
 #include <time.h>
 
 #include "report/report.h"
+#include "series/now.h"
+#include "series/window.h"
 
 #define LIVE_PERIOD_S 30
 #define LIVE_FIRST_S  5  /* first look, and again while there is too little to judge */
