@@ -5,8 +5,9 @@
  * defaults to now); it is then narrowed to the seconds that have rows, so a 24 h report of
  * a history one hour old is that hour at 1 s, not a day of mostly empty minutes.  A window
  * longer than REPORT_SECOND_RES_MAX_S is read at 1-minute resolution; a shorter one at 1 s,
- * unless only minute rows are left in it (STORE_RES_AUTO).  Pure functions: the commands
- * parse the options and print the errors, the loaders call the store.
+ * unless it holds minute rows, history older than the 1 s retention (STORE_RES_AUTO).
+ * Pure functions: the commands parse the options and print the errors, the loaders call
+ * the store.
  */
 #ifndef GPUSCOPE_REPORT_WINDOW_H
 #define GPUSCOPE_REPORT_WINDOW_H
