@@ -20,8 +20,9 @@
 #include "alert/deliver.h"
 #include "alert/eval.h"
 #include "alert/rules_yaml.h"
-#include "cmd/live_diagnosis.h"
 #include "export/strbuf.h"
+#include "report/live_diagnosis.h"
+#include "series/process_table.h"
 #include "store/recorder.h"
 
 #define ALERTS_PERIOD_S 1

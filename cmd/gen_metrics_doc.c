@@ -4,10 +4,10 @@
 #include <string.h>
 
 #include "export/prom_procs.h"
-#include "series/board.h"
 #include "series/inference.h"
 #include "series/nccl.h"
 #include "series/metric_table.h"
+#include "series/nvlink.h"
 
 int main(void)
 {

@@ -22,6 +22,7 @@
 #include "cmd/query_inference.h"
 #include "cmd/query_servers.h"
 #include "cmd/window_opts.h"
+#include "report/window.h"
 
 #define QUERY_MAX_METRICS 64
 #define QUERY_MAX_GPUS    64
@@ -138,6 +139,7 @@ static int query_run(struct window_opts *w, int64_t from, int64_t to, const char
 		return 1;
 	struct store_gpu_info *list = NULL;
 	size_t nlist = 0;
+	bool *use = NULL; /* use[k]: list[k] is a GPU asked for */
 	int rc = 1;
 	json_t *doc = NULL, *jgpus = NULL;
 	struct store_request req[QUERY_MAX_METRICS];
@@ -147,25 +149,22 @@ static int query_run(struct window_opts *w, int64_t from, int64_t to, const char
 		fprintf(stderr, "gpuscope query: %s\n", store_errmsg(s));
 		goto out;
 	}
-	/* Only the span that has rows (as report does). */
-	size_t matched = 0;
-	int64_t first = INT64_MAX, last = INT64_MIN;
-	for (size_t k = 0; k < nlist; k++) {
-		if (!gpu_selected(want, nwant, k, list[k].uuid))
-			continue;
-		matched++;
-		first = list[k].first_t < first ? list[k].first_t : first;
-		last = list[k].last_t > last ? list[k].last_t : last;
+	/* Only the span the GPUs asked for have rows in, as report reads (report/window.h). */
+	use = calloc(nlist ? nlist : 1, sizeof(*use));
+	if (!use) {
+		fprintf(stderr, "gpuscope query: out of memory\n");
+		goto out;
 	}
-	if (matched) {
-		from = first > from ? first : from;
-		to = last < to ? last : to;
-	}
-	if (matched == 0) {
+	for (size_t k = 0; k < nlist; k++)
+		use[k] = gpu_selected(want, nwant, k, list[k].uuid);
+	struct report_window win;
+	if (!report_window_fit(list, nlist, use, from, to, &win)) {
 		fprintf(stderr, "gpuscope query: %s has no %s in that window\n", w->path,
 		        nwant ? "rows of the GPUs asked for" : "GPU rows");
 		goto out;
 	}
+	from = win.from;
+	to = win.to;
 	static const char *stat_names[] = {"mean", "max", "min"};
 	char name[256], mark[8], scenario[128] = "";
 	/* Data recorded from the simulator is said to be so, as report and --demo say it. */
@@ -205,13 +204,12 @@ static int query_run(struct window_opts *w, int64_t from, int64_t to, const char
 		}
 		putchar('\n');
 	}
-	enum store_resolution res =
-	    to - from > REPORT_SECOND_RES_MAX_S ? STORE_RES_MINUTE : STORE_RES_AUTO;
 	for (size_t g = 0; g < nlist; g++) {
-		if (!gpu_selected(want, nwant, g, list[g].uuid))
+		if (!use[g])
 			continue;
 		struct store_series ss;
-		if (store_query(s, list[g].uuid, from, to, req, nmetrics, res, &ss) != STORE_OK) {
+		if (store_query(s, list[g].uuid, from, to, req, nmetrics, win.res, &ss) !=
+		    STORE_OK) {
 			fprintf(stderr, "gpuscope query: %s\n", store_errmsg(s));
 			goto out;
 		}
@@ -274,6 +272,7 @@ static int query_run(struct window_opts *w, int64_t from, int64_t to, const char
 	rc = 0;
 out:
 	json_decref(doc);
+	free(use);
 	store_gpu_list_free(list, nlist);
 	store_close(s);
 	return rc;
@@ -353,7 +352,7 @@ int cmd_query(int argc, char **argv)
 		for (size_t k = 0; k < sizeof(default_metrics) / sizeof(default_metrics[0]); k++)
 			select_metric(default_metrics[k], ids, &nmetrics);
 	int64_t from, to;
-	if (window_opts_resolve(&w, (int64_t)time(NULL), &from, &to, err, sizeof(err)) != 0)
+	if (report_window_resolve(&w.ask, (int64_t)time(NULL), &from, &to, err, sizeof(err)) != 0)
 		return bad_usage("%s", err);
 	if (inference)
 		return query_inference_run(&w, from, to, gpus, ngpus, json, price, currency);

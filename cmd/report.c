@@ -2,8 +2,9 @@
  *
  * Reads the agent's SQLite history (read-only, so it runs beside a serving
  * agent) or, with --demo, an hour of a simulator scenario evaluated at once,
- * runs the diagnosis engine and renders the result (report/).  Window and
- * source handling shared with `gpuscope query` live in cmd/window_opts.c.
+ * runs the diagnosis engine and renders the result (report/).  The options it shares
+ * with `gpuscope query` are parsed in cmd/window_opts.c; which window they mean is
+ * report/window.c's.
  */
 #include <math.h>
 #include <stdarg.h>
@@ -16,6 +17,7 @@
 #include "cmd/options.h"
 #include "cmd/window_opts.h"
 #include "report/report.h"
+#include "report/window.h"
 
 static void report_usage(FILE *to)
 {
@@ -129,7 +131,7 @@ int cmd_report(int argc, char **argv)
 		}
 	}
 	int64_t from, to;
-	if (window_opts_resolve(&w, (int64_t)time(NULL), &from, &to, err, sizeof(err)) != 0)
+	if (report_window_resolve(&w.ask, (int64_t)time(NULL), &from, &to, err, sizeof(err)) != 0)
 		return bad_usage("%s", err);
 
 	struct report_data data;
@@ -139,7 +141,7 @@ int cmd_report(int argc, char **argv)
 	if (step > 0 && !prom)
 		return bad_usage(
 		    "--step is the step of Prometheus queries: give it with --prometheus");
-	if (demo && (w.from || w.to))
+	if (demo && (w.ask.has_from || w.ask.has_to))
 		return bad_usage("--demo evaluates the last --since of a scenario (1m to 24h); "
 		                 "--from and --to are for history and --prometheus");
 	if (prom) {
@@ -154,7 +156,7 @@ int cmd_report(int argc, char **argv)
 	} else if (demo) {
 		if (w.history)
 			return bad_usage("--demo reports over a simulator scenario, not --history");
-		double secs = w.since_given ? w.since : 3600;
+		double secs = w.ask.since_given ? w.ask.since : 3600;
 		if (secs < 60 || secs > 86400)
 			return bad_usage("--demo evaluates 1m to 24h of the scenario (--since)");
 		if (report_load_scenario(scenario, (int)secs, (int64_t)time(NULL), &data, err,

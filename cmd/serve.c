@@ -14,7 +14,6 @@
 #include "cmd/options.h"
 #include "cmd/history.h"
 #include "cmd/inference_history.h"
-#include "cmd/live_diagnosis.h"
 #include "cmd/serve_dcgm.h"
 #include "cmd/serve_inference.h"
 #include "cmd/serve_procs.h"
@@ -24,6 +23,7 @@
 #include "export/prom.h"
 #include "http/endpoints.h"
 #include "http/server.h"
+#include "report/live_diagnosis.h"
 #include "sample/sources.h"
 
 static void serve_usage(FILE *to)

@@ -19,6 +19,8 @@
 #include "cmd/options.h"
 #include "export/prom_inference.h"
 #include "export/prom_nccl.h"
+#include "series/nvlink.h"
+#include "series/process_table.h"
 #include "workload/cgroup.h"
 
 const char serve_inference_usage[] =

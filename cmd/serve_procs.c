@@ -14,6 +14,7 @@
 
 #include "export/prom_procs.h"
 #include "sample/attribution.h"
+#include "series/process_table.h"
 
 const char serve_procs_usage[] =
     "  --process-cap N        per-process series per GPU: the N largest by GPU memory,\n"

@@ -21,7 +21,7 @@ const char window_opts_usage[] =
 void window_opts_init(struct window_opts *w, double default_since)
 {
 	memset(w, 0, sizeof(*w));
-	w->since = default_since;
+	w->ask.since = default_since;
 }
 
 int window_opts_take(struct window_opts *w, int argc, char **argv, int *i, char *err, size_t errlen)
@@ -40,47 +40,26 @@ int window_opts_take(struct window_opts *w, int argc, char **argv, int *i, char 
 	if (history) {
 		w->history = val;
 	} else if (since) {
-		if (parse_span(val, &w->since) != 0 || w->since < 1) {
+		if (parse_span(val, &w->ask.since) != 0 || w->ask.since < 1) {
 			snprintf(err, errlen,
 			         "--since '%s': give a number and a unit (s, m, h, d, w) from 1s "
 			         "to 100 years, e.g. 24h",
 			         val);
 			return -1;
 		}
-		w->since_given = true;
+		w->ask.since_given = true;
 	} else if (parse_timestamp(val, &t) != 0) {
 		snprintf(err, errlen,
 		         "%s '%s': give RFC 3339 (2026-11-21T09:00:00Z) or Unix seconds", a, val);
 		return -1;
 	} else if (from) {
-		w->from = val;
+		w->ask.has_from = true;
+		w->ask.from = t;
 	} else {
-		w->to = val;
+		w->ask.has_to = true;
+		w->ask.to = t;
 	}
 	return 1;
-}
-
-int window_opts_resolve(const struct window_opts *w, int64_t now, int64_t *from, int64_t *to,
-                        char *err, size_t errlen)
-{
-	long long f = 0, t = now;
-	if (w->since_given && w->from) {
-		snprintf(err, errlen, "give --since or --from, not both");
-		return -1;
-	}
-	if (w->to)
-		parse_timestamp(w->to, &t);
-	if (w->from)
-		parse_timestamp(w->from, &f);
-	else
-		f = t - (long long)w->since + 1;
-	if (f > t) {
-		snprintf(err, errlen, "the window starts after it ends (--from is after --to)");
-		return -1;
-	}
-	*from = f;
-	*to = t;
-	return 0;
 }
 
 struct store *window_opts_open(struct window_opts *w, const char *cmd)

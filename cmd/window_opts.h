@@ -1,6 +1,8 @@
 /* window_opts.h - what `gpuscope report` and `gpuscope query` share: the
- * history file (--history, else the default path) and the window (--since,
- * or --from/--to), opened read-only with one clear message per failure. */
+ * history file (--history, else the default path) and the window options (--since,
+ * or --from/--to), parsed here; which window they mean is report/window.h's
+ * (report_window_resolve).  The file is opened read-only with one clear message per
+ * failure. */
 #ifndef GPUSCOPE_WINDOW_OPTS_H
 #define GPUSCOPE_WINDOW_OPTS_H
 
@@ -12,11 +14,9 @@
 #include "store/store.h"
 
 struct window_opts {
-	const char *history; /* --history; NULL: the default path */
-	double since;        /* seconds */
-	bool since_given;
-	const char *from, *to; /* as given */
-	char path[4096];       /* the history file used */
+	const char *history;          /* --history; NULL: the default path */
+	struct report_window_ask ask; /* --since, --from, --to */
+	char path[4096];              /* the history file used */
 };
 
 /* The --help lines of these options. */
@@ -27,10 +27,6 @@ void window_opts_init(struct window_opts *w, double default_since);
 /* Tries argv[*i]; returns 1 taken, 0 not ours, -1 bad value (err filled). */
 int window_opts_take(struct window_opts *w, int argc, char **argv, int *i, char *err,
                      size_t errlen);
-
-/* [from, to] in Unix seconds as of now; -1 with err on a bad combination. */
-int window_opts_resolve(const struct window_opts *w, int64_t now, int64_t *from, int64_t *to,
-                        char *err, size_t errlen);
 
 /* Opens the history read-only; prints why not ("gpuscope CMD: ...") and
  * returns NULL on failure. */

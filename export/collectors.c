@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "series/metric_table.h"
+#include "series/nvlink.h"
 #include "series/snapshot.h"
 
 static const char *const exp_names[EXP_COUNT] = {

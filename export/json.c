@@ -11,6 +11,10 @@
 #include <math.h>
 #include <stdio.h>
 
+#include "series/mig.h"
+#include "series/nvlink.h"
+#include "series/xid_log.h"
+
 /* Whole numbers as JSON integers (memory in bytes, clocks in Hz). */
 static json_t *number(double v)
 {

@@ -7,6 +7,7 @@
 #define GPUSCOPE_PROC_JSON_H
 
 #include "series/snapshot.h"
+#include "series/process_table.h"
 
 /* Malloc'd JSON documents, or NULL when out of memory. */
 char *proc_json_processes(const struct board_snapshot *s);

@@ -9,7 +9,10 @@
 #include "export/hpc_jobs.h"
 #include "export/prom_dcgm_exp.h"
 #include "export/prom_procs.h"
+#include "series/mig.h"
+#include "series/nvlink.h"
 #include "series/xid.h"
+#include "series/xid_log.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -10,6 +10,7 @@
 #define GPUSCOPE_PROM_H
 
 #include "export/strbuf.h"
+#include "series/mig.h"
 #include "series/snapshot.h"
 
 enum prom_names { NAMES_NATIVE = 1, NAMES_DCGM = 2, NAMES_BOTH = 3 };

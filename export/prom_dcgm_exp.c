@@ -15,6 +15,7 @@
 
 #include "export/collectors.h"
 #include "export/hpc_jobs.h"
+#include "series/mig.h"
 #include "series/p2p.h"
 #include "series/xid_log.h"
 

@@ -9,6 +9,7 @@
 #define GPUSCOPE_PROM_PROCS_H
 
 #include "export/strbuf.h"
+#include "series/process_table.h"
 #include "series/snapshot.h"
 
 /* Default and largest --process-cap (the board keeps GPU_MAX_PROCESSES per GPU). */

@@ -199,25 +199,18 @@ int report_load_store(struct store *s, const char *path, int64_t from, int64_t t
 			*empty = true;
 		goto err;
 	}
-	/* Read only the span that has rows: a 24 h report on a history one
-	 * hour old is an hour at 1 s, not a day of minutes that are mostly empty. */
-	int64_t first = list[0].first_t, last = list[0].last_t;
-	for (size_t g = 1; g < nlist; g++) {
-		first = list[g].first_t < first ? list[g].first_t : first;
-		last = list[g].last_t > last ? list[g].last_t : last;
-	}
-	from = first > from ? first : from;
-	to = last < to ? last : to;
-	out->from = from;
-	out->to = to;
+	/* Read only the span that has rows, at its resolution (report/window.h). */
+	struct report_window win;
+	report_window_fit(list, nlist, NULL, from, to, &win);
+	from = out->from = win.from;
+	to = out->to = win.to;
 	out->gpus = calloc(nlist, sizeof(*out->gpus));
 	req = calloc(report_nsources, sizeof(*req));
 	if (!out->gpus || !req)
 		goto oom;
 	for (size_t k = 0; k < report_nsources; k++)
 		req[k] = (struct store_request){report_sources[k].metric, report_sources[k].stat};
-	enum store_resolution res =
-	    to - from > REPORT_SECOND_RES_MAX_S ? STORE_RES_MINUTE : STORE_RES_AUTO;
+	enum store_resolution res = win.res;
 	for (size_t g = 0; g < nlist; g++) {
 		struct report_gpu *rg = &out->gpus[g];
 		out->ngpus = g + 1;

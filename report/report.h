@@ -23,6 +23,7 @@
 #include "analyze/analyze.h"
 #include "report/inference.h"
 #include "report/serving.h"
+#include "report/window.h"
 #include "store/store.h"
 
 /* The series a report loads for each GPU, and the engine signal each feeds
@@ -67,14 +68,11 @@ struct report_data {
 	struct analyze_gpu_series *series; /* ngpus, copies for analyze_input */
 	struct analyze_input input;
 	struct report_inference inference; /* per-inference aggregates (report/inference.h) */
-	struct report_serving serving; /* per-model lines (history only; report/serving.h) */
+	struct report_serving serving;     /* per-model lines (history only; report/serving.h) */
 };
 
-/* Windows longer than this are read at 1-minute resolution. */
-#define REPORT_SECOND_RES_MAX_S (6 * 3600)
-
 /* Loads every GPU with rows in [from, to] from an open store, narrowed to
- * the seconds that have rows (out->from, out->to).  Returns 0,
+ * the seconds that have rows (out->from, out->to; report/window.h).  Returns 0,
  * or -1 with a message in err: a store error, or "no history in that
  * window" (then *empty is set, when not NULL). */
 int report_load_store(struct store *s, const char *path, int64_t from, int64_t to,

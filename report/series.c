@@ -195,19 +195,13 @@ char *series_json(struct store *s, const struct series_request *request, const c
 		return NULL;
 	}
 	/* Narrowed to the seconds that have rows (as the report is): a week asked of an
-	 * hour-old history is that hour, at the hour's resolution. */
+	 * hour-old history is that hour, at the hour's resolution (report/window.h). */
 	struct series_request narrowed = *request, *q = &narrowed;
-	int64_t first = INT64_MAX, last = INT64_MIN;
-	for (size_t i = 0; i < nlist; i++) {
-		first = list[i].first_t < first ? list[i].first_t : first;
-		last = list[i].last_t > last ? list[i].last_t : last;
-	}
-	if (nlist) {
-		q->from = first > q->from ? first : q->from;
-		q->to = last < q->to ? last : q->to;
-	}
-	enum store_resolution res =
-	    q->to - q->from > REPORT_SECOND_RES_MAX_S ? STORE_RES_MINUTE : STORE_RES_AUTO;
+	struct report_window win;
+	report_window_fit(list, nlist, NULL, q->from, q->to, &win);
+	q->from = win.from;
+	q->to = win.to;
+	enum store_resolution res = win.res;
 	struct strbuf body;
 	sb_init(&body, 64 * 1024);
 	size_t per = 1, shown = 0;

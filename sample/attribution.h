@@ -19,6 +19,7 @@
 #include <stddef.h>
 
 #include "sample/processes.h"
+#include "series/process_table.h"
 #include "series/snapshot.h"
 
 struct attribution;

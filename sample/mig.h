@@ -4,6 +4,7 @@
 
 #include "sample/schedule.h"
 #include "sample/sources.h"
+#include "series/mig.h"
 
 struct mig_instance {
 	nvmlDevice_t handle;   /* the MIG device */

@@ -10,6 +10,7 @@
 
 #include "nvml/nvml_loader.h"
 #include "series/metric_table.h"
+#include "series/nvlink.h"
 #include "series/snapshot.h"
 
 /* What a reader returns when it did not read this time: GPM, when its last

@@ -206,13 +206,6 @@ void board_publish_nvlink(struct board *b, unsigned gpu, const struct nvlink_rec
 	bump(b);
 }
 
-bool metric_per_mig(int m)
-{
-	return m == METRIC_FB_USED || m == METRIC_FB_FREE || m == METRIC_FB_RESERVED ||
-	       m == METRIC_FB_TOTAL || metric_table[m].source == SRC_GPM;
-	/* (The graphics engine's GPM figure is the whole GPU's, on the slow tier.) */
-}
-
 void board_set_mig(struct board *b, unsigned gpu, unsigned n, const struct mig_record *mig)
 {
 	struct gpu_slot *s = &b->slots[gpu];
@@ -238,27 +231,6 @@ void board_publish_mig(struct board *b, unsigned gpu, unsigned k, const struct b
 		     metric_per_mig);
 	pthread_mutex_unlock(&s->lock);
 	bump(b);
-}
-
-struct process_table *process_table_new(void)
-{
-	struct process_table *t = calloc(1, sizeof(*t));
-	if (t)
-		atomic_init(&t->refs, 1);
-	return t;
-}
-
-void process_table_unref(struct process_table *t)
-{
-	if (t && atomic_fetch_sub(&t->refs, 1) == 1)
-		free(t);
-}
-
-static const struct process_table *table_ref(const struct process_table *t)
-{
-	if (t)
-		atomic_fetch_add(&((struct process_table *)t)->refs, 1);
-	return t;
 }
 
 void board_publish_processes(struct board *b, unsigned gpu, struct process_table *t)
@@ -289,17 +261,7 @@ void board_count_xid(struct board *b, unsigned gpu, unsigned code)
 {
 	struct gpu_slot *s = &b->slots[gpu];
 	pthread_mutex_lock(&s->lock);
-	struct xid_tally *x = &s->rec.xids;
-	unsigned i = 0;
-	while (i < x->n && x->code[i] != code)
-		i++;
-	if (i == x->n && x->n < GPU_MAX_XID_CODES) {
-		x->code[i] = code;
-		x->count[i] = 0;
-		x->n++;
-	}
-	if (i < x->n)
-		x->count[i]++;
+	xid_tally_count(&s->rec.xids, code);
 	pthread_mutex_unlock(&s->lock);
 	bump(b);
 }
@@ -386,7 +348,7 @@ int board_snapshot(struct board *b, struct board_snapshot *out)
 	for (unsigned i = 0; i < b->count; i++) {
 		pthread_mutex_lock(&b->slots[i].lock);
 		out->gpus[i] = b->slots[i].rec;
-		table_ref(out->gpus[i].procs);
+		process_table_ref(out->gpus[i].procs);
 		pthread_mutex_unlock(&b->slots[i].lock);
 	}
 	out->taken = mono_now();

@@ -12,6 +12,12 @@
  * again, and are withdrawn only when a read fails (or answers without
  * them) or when the source has not been read for 3 of its periods.  No
  * reader has to republish what it did not read.
+ *
+ * A GPU's record holds its metric values (raw[], by the metric table) and the records of
+ * its own kind that live in modules beside the board, with what reads them: NVLink per
+ * link (series/nvlink.h), MIG instances (series/mig.h), the Xid tally (series/xid_log.h)
+ * and the process table (series/process_table.h).  This file is the slots, the locks and
+ * the judgement of staleness.
  */
 #ifndef GPUSCOPE_BOARD_H
 #define GPUSCOPE_BOARD_H
@@ -23,8 +29,12 @@
 #include <stdint.h>
 
 #include "series/metric_table.h"
+#include "series/mig.h"
+#include "series/nvlink.h"
 #include "series/now.h"
+#include "series/process_table.h"
 #include "series/window.h"
+#include "series/xid_log.h"
 
 enum gpu_health {
 	GPU_PROBING, /* identity and capability probe not finished yet */
@@ -56,115 +66,6 @@ struct source_status {
 	bool supported;
 };
 
-/* Rows with a run-time label ("@link", "@xid") keep their values here. */
-#define GPU_MAX_NVLINKS 18
-struct nvlink_record {
-	unsigned links;                  /* links the GPU reported (0: no NVLink) */
-	signed char up[GPU_MAX_NVLINKS]; /* 1 up, 0 down, -1 unknown this sweep */
-	double tx_bytes[GPU_MAX_NVLINKS], rx_bytes[GPU_MAX_NVLINKS]; /* < 0: unknown */
-	double bw[GPU_MAX_NVLINKS]; /* tx+rx bytes/s between the last two reads; < 0: unknown */
-	double data_at;             /* monotonic seconds of the last counter read; 0: none */
-};
-
-#define GPU_MAX_XID_CODES 32
-struct xid_tally {
-	unsigned n; /* distinct codes seen; later codes beyond the cap are not kept */
-	unsigned code[GPU_MAX_XID_CODES];
-	double count[GPU_MAX_XID_CODES];
-};
-
-/* A MIG GPU instance: a device of its own for memory and GPM metrics. */
-#define GPU_MAX_MIG 7
-struct mig_record {
-	unsigned gi;      /* GPU instance id (dcgm-exporter's GPU_I_ID) */
-	char profile[32]; /* "1g.18gb" (GPU_I_PROFILE), from the MIG device's name */
-	char uuid[96];    /* the MIG device's own "MIG-..." UUID */
-	double raw[METRIC_COUNT];
-	metric_set valid;
-};
-
-/* True for the rows a MIG instance has values of (memory and GPM). */
-bool metric_per_mig(int m);
-
-/* The processes on a GPU, as the slow tier's attribution saw them (sample/attribution.c).
- * A table is built off the lock, published whole and never changed afterwards; snapshots hold
- * a reference instead of a copy (64 processes are ~60 KB a GPU, too much to copy per scrape).
- * Strings are "" when unknown; sizes follow the kernel's and Kubernetes' limits. */
-#define GPU_MAX_PROCESSES  64
-#define PROCESS_NAME_MAX   64
-#define PROCESS_USER_MAX   33
-#define PROCESS_CTR_ID_MAX 65 /* 64 hex digits */
-#define PROCESS_UID_MAX    40 /* pod UID, dashed */
-#define PROCESS_NS_MAX     64
-#define PROCESS_POD_MAX    254
-#define PROCESS_UNIT_MAX   128
-
-struct process_record {
-	int pid, ppid;
-	unsigned long long start_ticks; /* with pid, what makes the process unique */
-	char status[8];                 /* "ok", "gone", "denied", "garbage", "unknown" */
-	char name[PROCESS_NAME_MAX];    /* basename of argv[0] (comm when empty) */
-	char user[PROCESS_USER_MAX];
-	bool memory_valid;
-	double memory_bytes;      /* GPU memory on this GPU, as NVML reported */
-	bool util_valid;          /* per-process utilization was read (not with MIG) */
-	double sm_util, mem_util; /* percent of the GPU over the last slow interval */
-	bool cpu_valid;
-	double cpu_cores; /* CPU time per wall second: 1.0 = one core busy */
-	double rss_bytes;
-	bool gpu_instance_valid; /* MIG: the GPU instance it runs in */
-	unsigned gpu_instance;
-	char runtime[12]; /* "docker", "containerd", "cri-o", "podman" */
-	char container_id[PROCESS_CTR_ID_MAX];
-	char pod_uid[PROCESS_UID_MAX];
-	char pod_namespace[PROCESS_NS_MAX];
-	char pod[PROCESS_POD_MAX];
-	char container[PROCESS_NS_MAX]; /* Kubernetes container name */
-	bool slurm_job_valid;
-	unsigned long long slurm_job;
-	char systemd_unit[PROCESS_UNIT_MAX];
-	unsigned gpu_count; /* GPUs the process is on */
-	/* On this GPU since the agent first saw the process there (energy: docs/attribution.md). */
-	double first_seen;        /* wall-clock seconds */
-	double gpu_seconds;       /* its share of the GPU's time */
-	double energy_joules;     /* its share of the GPU's energy */
-	double energy_fraction;   /* its share of the GPU's last interval, 0..1 */
-	double memory_peak_bytes; /* highest memory_bytes seen */
-	bool growth_valid;        /* memory growth fit over the last hour (all its GPUs) */
-	double growth_bytes_per_hour, growth_r_squared, growth_span_s;
-	unsigned growth_samples;
-};
-
-/* What the processes past the table's cap add up to (a sum is valid when any had a value). */
-struct process_overflow {
-	unsigned count;
-	double memory_bytes;
-	bool sm_valid, cpu_valid;
-	double sm_util, cpu_cores;
-};
-
-struct process_table {
-	atomic_int refs;
-	double published; /* monotonic seconds */
-	bool attributed;  /* /proc was read (false: NVML's view only) */
-	unsigned n;       /* records in proc[], largest memory first */
-	unsigned total;   /* processes NVML listed */
-	struct process_overflow overflow;
-	/* The pod that holds the GPU, when exactly one does (kubelet, else the processes). */
-	bool owner_valid;
-	char owner_namespace[PROCESS_NS_MAX], owner_pod[PROCESS_POD_MAX];
-	char owner_container[PROCESS_NS_MAX];
-	char owner_source[8]; /* "kubelet" or "procs" */
-	/* The GPU's energy split of the last interval, and idle totals since the agent started. */
-	char energy_method[8]; /* "sm_util", "memory", "idle", "" before the first interval */
-	double interval_s, idle_gpu_seconds, idle_energy_joules;
-	struct process_record proc[GPU_MAX_PROCESSES];
-};
-
-/* A zeroed table with one reference; NULL when out of memory. */
-struct process_table *process_table_new(void);
-void process_table_unref(struct process_table *t);
-
 /* One reading with the driver's timestamp (seconds since the epoch). */
 struct timed_value {
 	double t;
@@ -178,12 +79,12 @@ struct gpu_record {
 	enum gpu_health health;
 	char health_reason[192];
 	double raw[METRIC_COUNT];
-	metric_set valid;     /* raw[i] holds a current reading */
-	metric_set supported; /* probe said yes; never polled when no */
-	metric_set sampled;   /* windows fed by driver samples, not by fast sweeps */
-	struct nvlink_record nvlink;
-	struct xid_tally xids;
-	unsigned n_mig; /* GPU instances (MIG mode on); 0 when MIG is off */
+	metric_set valid;            /* raw[i] holds a current reading */
+	metric_set supported;        /* probe said yes; never polled when no */
+	metric_set sampled;          /* windows fed by driver samples, not by fast sweeps */
+	struct nvlink_record nvlink; /* the "@link" rows' values (series/nvlink.h) */
+	struct xid_tally xids;       /* the "@xid" rows' values (series/xid_log.h) */
+	unsigned n_mig; /* GPU instances (MIG mode on); 0 when MIG is off (series/mig.h) */
 	struct mig_record mig[GPU_MAX_MIG];
 	struct source_status sources[SRC_COUNT];
 	/* Run-time failures: a source whose last read returned an error has its NVML code
@@ -203,7 +104,7 @@ struct gpu_record {
 	double published[TIER_COUNT]; /* monotonic seconds of the last publish */
 	double probe_started;
 	/* Processes (NULL: none read yet, attribution off, or stale); in a snapshot, a
-	 * reference that board_snapshot_free drops. */
+	 * reference that board_snapshot_free drops (series/process_table.h). */
 	const struct process_table *procs;
 };
 
@@ -279,7 +180,7 @@ void board_publish_mig(struct board *b, unsigned gpu, unsigned k, const struct b
 void board_publish_processes(struct board *b, unsigned gpu, struct process_table *t);
 /* The current value of metric m of the GPU, when valid (the attribution reads power). */
 bool board_read_value(struct board *b, unsigned gpu, enum metric_id m, double *out);
-/* Counts one Xid event of this code. */
+/* Counts one Xid event of this code in the GPU's tally. */
 void board_count_xid(struct board *b, unsigned gpu, unsigned code);
 /* Window aggregates of GPU gpu over whole wall-clock seconds [from, to]. */
 void board_window(struct board *b, unsigned gpu, int64_t from, int64_t to,

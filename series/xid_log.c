@@ -1,4 +1,4 @@
-/* xid_log.c - the recent Xid events with their times; see xid_log.h. */
+/* xid_log.c - the Xid records: per-code tallies and recent events; see xid_log.h. */
 #include "series/xid_log.h"
 
 #include <pthread.h>
@@ -7,6 +7,20 @@ struct xid_event {
 	double t;
 	unsigned gpu, code;
 };
+
+void xid_tally_count(struct xid_tally *x, unsigned code)
+{
+	unsigned i = 0;
+	while (i < x->n && x->code[i] != code)
+		i++;
+	if (i == x->n && x->n < GPU_MAX_XID_CODES) {
+		x->code[i] = code;
+		x->count[i] = 0;
+		x->n++;
+	}
+	if (i < x->n)
+		x->count[i]++;
+}
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static struct xid_event ring[XID_LOG_MAX];

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "series/snapshot.h"
+#include "series/process_table.h"
 #include "servers/discover.h"
 #include "servers/internal.h"
 

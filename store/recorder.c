@@ -26,6 +26,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "series/process_table.h"
+
 enum rec_state { REC_OPENING, REC_OK, REC_ERROR };
 
 struct recorder {

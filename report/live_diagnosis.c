@@ -7,7 +7,7 @@
  * store is closed between runs so a file replaced by an operator is picked
  * up, and an open costs well under a millisecond (readers skip the verify).
  */
-#include "cmd/live_diagnosis.h"
+#include "report/live_diagnosis.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -19,6 +19,8 @@
 #include <time.h>
 
 #include "report/report.h"
+#include "series/now.h"
+#include "series/window.h"
 
 #define LIVE_PERIOD_S 30
 #define LIVE_FIRST_S  5  /* first look, and again while there is too little to judge */
@@ -120,8 +122,11 @@ static char *judge(struct live_diagnosis *d, struct live_verdict **verdicts, siz
 		snprintf(why, sizeof(why), "not judged: no history yet (%s)", err);
 		return not_judged_doc(why, d->window_s, d->simulated);
 	}
-	int64_t to = (int64_t)floor(wall_now()) - WINDOW_SETTLE_S;
-	int64_t from = to - (int64_t)d->window_s + 1;
+	/* The last window_s settled seconds (report/window.h): a length alone cannot fail. */
+	struct report_window_ask ask = {.since = d->window_s};
+	int64_t from, to;
+	report_window_resolve(&ask, (int64_t)floor(wall_now()) - WINDOW_SETTLE_S, &from, &to, err,
+	                      sizeof(err));
 	struct report_data data;
 	bool empty = false;
 	char *text = NULL;

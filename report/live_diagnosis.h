@@ -5,15 +5,20 @@
  * and keeps two rendered results: the JSON document of /api/v1/diagnosis
  * and the gpuscope_verdict lines appended to /metrics.  Requests only copy
  * those, so a scrape never waits on SQLite or on the engine.
+ *
+ * It lives in report/ because it is a report kept fresh: the same loader, engine and JSON
+ * as `gpuscope report --format json`.  analyze/ keeps no state and reaches nothing outside
+ * itself, and http/ reaches the cache only through the callbacks cmd/ hands it
+ * (struct http_extras), so neither needs SQLite.
  */
-#ifndef GPUSCOPE_LIVE_DIAGNOSIS_H
-#define GPUSCOPE_LIVE_DIAGNOSIS_H
+#ifndef GPUSCOPE_REPORT_LIVE_DIAGNOSIS_H
+#define GPUSCOPE_REPORT_LIVE_DIAGNOSIS_H
 
 #include <stddef.h>
 
-#include "export/prom.h"
 #include "analyze/analyze.h"
-#include "series/snapshot.h"
+#include "export/prom.h"
+#include "series/board.h"
 
 struct live_diagnosis;
 
