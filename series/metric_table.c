@@ -5,7 +5,7 @@
  * gpuscope_* names and (b) the units dcgm-exporter uses for DCGM_FI_* names.
  * Each is a single IEEE operation on an integer-valued raw reading, so it is
  * exact whenever the true result is representable and correctly rounded
- * otherwise; tests/unit/test_metric_table.c checks the edge cases.
+ * otherwise; series/tests/test_metric_table.c checks the edge cases.
  */
 #include "series/metric_table.h"
 

@@ -1,5 +1,5 @@
 /* test_main.c - runs the alert test groups: all of them, or the one named by argv[1]
- * (ctest runs each group as its own test, alert.<group>). Exit status: failures. */
+ * (ctest runs each group as its own test, unit.alert.<group>). Exit status: failures. */
 #include <stdio.h>
 #include <string.h>
 

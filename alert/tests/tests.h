@@ -1,4 +1,4 @@
-/* tests.h - the alert test groups (one ctest entry each, alert.<group>). */
+/* tests.h - the alert test groups (one ctest entry each, unit.alert.<group>). */
 #ifndef GPUSCOPE_ALERT_TESTS_H
 #define GPUSCOPE_ALERT_TESTS_H
 
