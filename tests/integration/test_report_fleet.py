@@ -132,6 +132,9 @@ class ReportFleetTest(unittest.TestCase):
             got = gpus["GPU-%08d-0000-0000-0000-000000000000" % g]
             self.assertAlmostEqual(got["power_mean_w"], 100 + g, places=3)
             self.assertAlmostEqual(got["gpu_util_mean"], sum(bucket_means) / points, places=6)
+            # docs/history.md's bound: the mean of the points is within 1/n of the range
+            # (utilization 0-1) of the mean of the samples.
+            self.assertLessEqual(abs(got["gpu_util_mean"] - HIGH_POINTS / n), 1 / points)
 
 
 if __name__ == "__main__":
