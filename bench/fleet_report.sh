@@ -12,6 +12,9 @@
 #             (from Prometheus' query log): what fetching the data costs at the least
 #   report    `gpuscope report --prometheus URL --format json` over the whole window
 # and prints both wall times, their ratio, the report's peak RSS and the GPUs it judged.
+# BEFORE_BUILD=<a build of an earlier commit> runs that binary's report on the same
+# Prometheus too (after the baseline's queries were taken) and prints its time and peak
+# RSS beside this one's.
 # Everything lands in bench/out/fleet/. Exits non-zero only when something failed to run.
 set -euo pipefail
 
@@ -103,9 +106,10 @@ prom_start
 read -r report_s report_kib <"$out/report.time"
 judged=$(python3 -c 'import json, sys; d = json.load(open(sys.argv[1])); print(len(d.get("gpus", [])))' \
 	"$out/report.json")
+cp "$out/queries.log" "$out/queries.report.log" # the baseline replays these only
 
 # --- the baseline: the same queries, fetched and thrown away ---------------------------
-python3 - "$out/queries.log" >"$out/queries.txt" <<'EOF'
+python3 - "$out/queries.report.log" >"$out/queries.txt" <<'EOF'
 import json, sys, urllib.parse
 for line in open(sys.argv[1]):
     p = json.loads(line).get("params", {})
@@ -122,6 +126,19 @@ done <"$out/queries.txt"
 t4=$(bench_now_s)
 base_s=$(awk -v a="$t3" -v b="$t4" 'BEGIN { printf "%.2f", b - a }')
 
+if [ -n "${BEFORE_BUILD:-}" ]; then
+	/usr/bin/time -f '%e %M' -o "$out/report.before.time" "$BEFORE_BUILD/gpuscope" report \
+		--prometheus "$url" --from "$start" --to "$end" --format json \
+		--output "$out/report.before.json" 2>"$out/report.before.err" ||
+		bench_die "BEFORE_BUILD report failed: $(tail -n 3 "$out/report.before.err")"
+	read -r before_s before_kib <"$out/report.before.time"
+fi
+
 echo "fleet: $((nodes * 8)) GPUs x $days d at ${interval} s; $nq range queries"
 echo "fleet: report $report_s s, peak RSS $((report_kib / 1024)) MiB, $judged GPUs judged"
 echo "fleet: baseline (curl, the same queries) $base_s s; report / baseline $(bench_ratio "$report_s" "$base_s")"
+if [ -n "${BEFORE_BUILD:-}" ]; then
+	echo "fleet: BEFORE_BUILD report $before_s s, peak RSS $((before_kib / 1024)) MiB;" \
+		"this / before: time $(bench_ratio "$report_s" "$before_s"), memory" \
+		"$(bench_ratio "$report_kib" "$before_kib")"
+fi

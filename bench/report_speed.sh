@@ -22,6 +22,11 @@
 # layout 1 file too.  The migration of the day8 twin is timed last
 # (bench_store --migrate, the agent's writer open).
 #
+# BEFORE_BUILD=<a build of an earlier commit> reads the same layout 2 files with that
+# binary too and prints this one's time and memory as ratios of it (the before/after of
+# a change to the reader); LAYOUT1=0 then skips the layout 1 twins.  With BEFORE_BUILD
+# the week64 file is also reported over its last 6 h (six64: 64 GPUs of 1 s rows).
+#
 # Each report runs 3 times (week64 layout 1 once: it is slow); the best wall time and
 # the peak RSS (GNU time %M) of that run are kept.  Needs the sqlite3 shell and GNU
 # time.  Disk: about 0.35 GB per day8 file and 1.1 GB per week64 file at the default
@@ -30,6 +35,8 @@ set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build=${1:-${BUILD:-$root/build}}
 old_build=${OLD_BUILD:-}
+before_build=${BEFORE_BUILD:-}
+layout1_on=${LAYOUT1:-1}
 fleet=${FLEET:-1}
 fleet_h=${FLEET_RETENTION_H:-6}
 dir=$(mktemp -d)
@@ -89,11 +96,19 @@ row() { # LABEL "wall cpu rss" [baseline "wall cpu rss"]
 }
 
 measure() { # NAME NEW_DB FROM TO RUNS_OLD
-	local name=$1 db=$2 from=$3 to=$4 runs_old=$5 new old old_bin
+	local name=$1 db=$2 from=$3 to=$4 runs_old=$5 new old old_bin before
+	new=$(best 3 "$build/gpuscope" "$db" "$from" "$to")
+	if [ -n "$before_build" ]; then
+		echo "$name: $(used_mb "$db") MB of pages in use (layout 2); report --from $from --to $to"
+		before=$(best 3 "$before_build/gpuscope" "$db" "$from" "$to")
+		row "layout 2, this gpuscope" "$new"
+		row "layout 2, BEFORE_BUILD gpuscope (baseline)" "$before"
+		row "this against BEFORE_BUILD, same file" "$new" "$before"
+	fi
+	[ "$layout1_on" != 0 ] || return 0
 	layout1 "$db" "$dir/$name-l1.db"
 	echo "$name: $(used_mb "$db") MB of pages in use (layout 2), $(used_mb \
 		"$dir/$name-l1.db") MB (layout 1); report --from $from --to $to"
-	new=$(best 3 "$build/gpuscope" "$db" "$from" "$to")
 	old=$(best "$runs_old" "$build/gpuscope" "$dir/$name-l1.db" "$from" "$to")
 	row "layout 2, this gpuscope" "$new"
 	row "layout 1, this gpuscope (baseline)" "$old"
@@ -104,6 +119,7 @@ measure() { # NAME NEW_DB FROM TO RUNS_OLD
 	else
 		row "layout 2 against layout 1" "$new" "$old"
 	fi
+	rm -f "$dir/$name-l1.db"*
 }
 
 "$build/store/bench_store" --gpus 8 --days 1 --path "$dir/day8.db" --keep >"$dir/day8.txt"
@@ -117,8 +133,12 @@ if [ "$fleet" != 0 ]; then
 		'SELECT (SELECT min(t) FROM gpu_minute), max(t) FROM gpu_second')
 	rm -f "$dir/day8.db" "$dir/day8-l1.db"* # room for the week
 	measure week64 "$dir/week64.db" "$t0" "$t1" 1
+	if [ -n "$before_build" ]; then
+		layout1_on=0 measure six64 "$dir/week64.db" "$((t1 - 6 * 3600 + 1))" "$t1" 1
+	fi
 	rm -f "$dir/week64-l1.db"*
 fi
+[ "$layout1_on" != 0 ] || exit 0
 
 layout1_day=${dir}/day8-migrate.db
 if [ ! -e "$dir/day8.db" ]; then

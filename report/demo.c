@@ -226,9 +226,11 @@ static int load_gpu(const struct sim_gpu *g, int seconds, struct report_gpu *rg)
 	size_t n = (size_t)seconds;
 	rg->uuid = strdup(g->uuid);
 	rg->model = strdup(g->model[0] ? g->model : "unknown GPU");
-	rg->raw = malloc(sizeof(double) * report_nsources * n);
-	if (!rg->uuid || !rg->model || !rg->raw)
+	if (!rg->uuid || !rg->model)
 		return -1;
+	for (size_t k = 0; k < report_nsources; k++)
+		if (!report_gpu_source(rg, k, n))
+			return -1;
 	double energy = g->energy_start_mj, xid_last = 0, tokens = 0;
 	bool served = false;
 	for (size_t k = 0; k < g->n_processes; k++)
@@ -246,13 +248,13 @@ static int load_gpu(const struct sim_gpu *g, int seconds, struct report_gpu *rg)
 		if (i > 0 && !isnan(p))
 			energy += p * 1000; /* mJ over one second */
 		for (size_t k = 0; k < report_nsources; k++)
-			rg->raw[k * n + i] =
+			rg->raw[k][i] =
 			    second_of(g, &report_sources[k], t, &energy, &xids, &xid_last);
 		if (i > 0)
 			tokens += tokens_per_s(g, t);
 		for (size_t k = 0; k < report_nsources; k++)
 			if (report_sources[k].metric == METRIC_TOKENS_GENERATED)
-				rg->raw[k * n + i] = served ? tokens : NAN;
+				rg->raw[k][i] = served ? tokens : NAN;
 	}
 	return load_processes(g, n, rg);
 }

@@ -20,7 +20,7 @@ static const double *raw_of(const struct report_data *d, size_t g, int metric, e
 {
 	for (size_t k = 0; k < report_nsources; k++)
 		if (report_sources[k].metric == metric && report_sources[k].stat == stat)
-			return d->gpus[g].raw ? d->gpus[g].raw + k * d->n : NULL;
+			return d->gpus[g].raw[k];
 	return NULL;
 }
 

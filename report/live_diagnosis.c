@@ -95,7 +95,7 @@ static size_t covered_seconds(const struct report_data *d)
 	size_t covered = 0;
 	for (size_t i = 0; d->ngpus && i < d->n; i++)
 		for (size_t k = 0; k < report_nsources; k++)
-			if (!isnan(d->gpus[0].raw[k * d->n + i])) {
+			if (d->gpus[0].raw[k] && !isnan(d->gpus[0].raw[k][i])) {
 				covered++;
 				break;
 			}

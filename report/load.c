@@ -57,6 +57,30 @@ const struct report_source report_sources[] = {
     {METRIC_GPU_UTIL, STORE_MIN, -1, true},
 };
 const size_t report_nsources = sizeof(report_sources) / sizeof(report_sources[0]);
+_Static_assert(sizeof(report_sources) / sizeof(report_sources[0]) <= REPORT_SOURCES_MAX,
+               "struct report_gpu holds REPORT_SOURCES_MAX sources");
+
+size_t report_points_per_gpu(size_t ngpus)
+{
+	size_t per = REPORT_FLEET_POINTS / (ngpus ? ngpus : 1);
+	per = per < REPORT_GPU_POINTS ? per : REPORT_GPU_POINTS;
+	return per > REPORT_GPU_POINTS_MIN ? per : REPORT_GPU_POINTS_MIN;
+}
+
+static double *nan_array(size_t n)
+{
+	double *v = malloc(sizeof(double) * (n ? n : 1));
+	for (size_t i = 0; v && i < n; i++)
+		v[i] = NAN;
+	return v;
+}
+
+double *report_gpu_source(struct report_gpu *rg, size_t k, size_t n)
+{
+	if (!rg->raw[k])
+		rg->raw[k] = nan_array(n);
+	return rg->raw[k];
+}
 
 static bool all_nan(const double *v, size_t n)
 {
@@ -89,10 +113,6 @@ int report_convert(struct report_data *d)
 	for (size_t g = 0; g < d->ngpus; g++) {
 		struct report_gpu *rg = &d->gpus[g];
 		size_t n = d->n;
-		free(rg->conv);
-		rg->conv = malloc(sizeof(double) * ANALYZE_SIG_COUNT * (n ? n : 1));
-		if (!rg->conv)
-			return -1;
 		struct analyze_gpu_series *a = &rg->series;
 		memset(a, 0, sizeof(*a));
 		a->uuid = rg->uuid;
@@ -101,19 +121,26 @@ int report_convert(struct report_data *d)
 		a->step = d->step;
 		a->n = n;
 		a->work_done = NAN;
+		for (int sig = 0; sig < ANALYZE_SIG_COUNT; sig++) {
+			free(rg->conv[sig]);
+			rg->conv[sig] = NULL;
+		}
 		for (size_t k = 0; k < report_nsources; k++) {
 			int sig = report_sources[k].signal;
-			const double *raw = rg->raw + k * n;
-			if (report_sources[k].metric == METRIC_TOKENS_GENERATED &&
-			    !all_nan(raw, n)) {
+			const double *raw = rg->raw[k];
+			if (!raw || all_nan(raw, n))
+				continue; /* never collected: the engine says "absent" */
+			if (report_sources[k].metric == METRIC_TOKENS_GENERATED) {
 				a->work_done = counter_increase(raw, n);
 				a->work_unit = "token";
 			}
-			if (sig < 0 || all_nan(raw, n))
-				continue; /* never collected: the engine says "absent" */
+			if (sig < 0)
+				continue;
 			enum metric_unit unit = metric_table[report_sources[k].metric].unit;
-			double *out = rg->conv + (size_t)sig * n;
-			bool fill_gaps = a->sig[sig] != NULL;
+			bool fill_gaps = rg->conv[sig] != NULL;
+			double *out = fill_gaps ? rg->conv[sig] : (rg->conv[sig] = nan_array(n));
+			if (!out)
+				return -1;
 			for (size_t i = 0; i < n; i++)
 				if (!fill_gaps || isnan(out[i]))
 					out[i] =
@@ -210,7 +237,11 @@ int report_load_store(struct store *s, const char *path, int64_t from, int64_t t
 		goto oom;
 	for (size_t k = 0; k < report_nsources; k++)
 		req[k] = (struct store_request){report_sources[k].metric, report_sources[k].stat};
-	enum store_resolution res = win.res;
+	/* Points wide enough that the fleet's arrays stay within the budget (report.h);
+	 * a point of a minute or more reads the minute rows and their rollups. */
+	int64_t per = (int64_t)report_points_per_gpu(nlist);
+	int64_t bucket = (to - from + per) / per; /* ceil((to - from + 1) / per) */
+	enum store_resolution res = bucket >= 60 ? STORE_RES_MINUTE : win.res;
 	for (size_t g = 0; g < nlist; g++) {
 		struct report_gpu *rg = &out->gpus[g];
 		out->ngpus = g + 1;
@@ -219,7 +250,8 @@ int report_load_store(struct store *s, const char *path, int64_t from, int64_t t
 		if (!rg->uuid || !rg->model)
 			goto oom;
 		struct store_series ss;
-		rc = store_query(s, list[g].uuid, from, to, req, report_nsources, res, &ss);
+		rc = store_query_bucketed(s, list[g].uuid, from, to, req, report_nsources, res,
+		                          bucket, &ss);
 		if (rc != STORE_OK) {
 			snprintf(err, errlen, "%s", store_errmsg(s));
 			goto err;
@@ -229,19 +261,23 @@ int report_load_store(struct store *s, const char *path, int64_t from, int64_t t
 			out->n = ss.n;
 			out->step = (double)ss.step;
 			out->from = ss.t0;
-			res = ss.step == 60 ? STORE_RES_MINUTE : STORE_RES_SECOND;
+			res = ss.step % 60 == 0 ? STORE_RES_MINUTE : STORE_RES_SECOND;
+			bucket = ss.step;
 		}
 		size_t n = out->n;
-		rg->raw = malloc(sizeof(double) * report_nsources * (n ? n : 1));
-		if (!rg->raw) {
-			store_series_free(&ss);
-			goto oom;
+		for (size_t k = 0; k < report_nsources && ss.n == n; k++) {
+			const double *v = ss.values + k * n;
+			if (all_nan(v, n))
+				continue;
+			if (!report_gpu_source(rg, k, n)) {
+				store_series_free(&ss);
+				goto oom;
+			}
+			memcpy(rg->raw[k], v, sizeof(double) * n);
 		}
-		for (size_t k = 0; k < report_nsources; k++)
-			for (size_t i = 0; i < n; i++)
-				rg->raw[k * n + i] = i < ss.n ? ss.values[k * ss.n + i] : NAN;
 		store_series_free(&ss);
-		rc = store_query_processes(s, list[g].uuid, from, to, res, &rg->procs);
+		rc = store_query_processes_bucketed(s, list[g].uuid, from, to, res, bucket,
+		                                    &rg->procs);
 		if (rc != STORE_OK) {
 			snprintf(err, errlen, "%s", store_errmsg(s));
 			goto err;
@@ -276,8 +312,10 @@ void report_data_free(struct report_data *d)
 		free(rg->uuid);
 		free(rg->model);
 		free(rg->host);
-		free(rg->raw);
-		free(rg->conv);
+		for (size_t k = 0; k < report_nsources; k++)
+			free(rg->raw[k]);
+		for (int sig = 0; sig < ANALYZE_SIG_COUNT; sig++)
+			free(rg->conv[sig]);
 		store_process_set_free(&rg->procs);
 		free(rg->rprocs);
 		free(rg->aprocs);

@@ -10,7 +10,8 @@
  * one conversion in report_convert() applies to every source.
  *
  * What dcgm-exporter does not export (an Xid count: it has only the last
- * code) stays absent, and the engine says what it could not judge.
+ * code) stays absent, and the engine says what it could not judge; a source
+ * no answer filled (the history-only ones are never asked) is never allocated.
  */
 #include <curl/curl.h>
 #include <jansson.h>
@@ -23,11 +24,12 @@
 
 #define PROM_MAX_GPUS   1024
 #define PROM_MAX_POINTS 11000 /* Prometheus refuses more points per series */
-/* Memory bounds for fleets. The default step keeps every series of one name under
- * PROM_NAME_POINTS points in all (16 MiB of doubles: 8 GPUs keep 15-60 s steps, 1,000
- * GPUs over 7 days get 8 min), and no answer carries more than PROM_ANSWER_POINTS
+/* Bounds for fleets.  The default step keeps every series of one name under
+ * PROM_NAME_POINTS samples in all (8 GPUs keep 15-60 s steps, 1,000 GPUs over 7 days get
+ * 8 min), which bounds what is fetched; no answer carries more than PROM_ANSWER_POINTS
  * points: a longer window is fetched in pieces of time, so the parsed JSON of one answer
- * stays in the tens of MiB whatever the fleet. */
+ * stays in the tens of MiB whatever the fleet.  What is kept is the report's points
+ * (struct fold below): memory does not grow with the window or the samples fetched. */
 #define PROM_NAME_POINTS   2000000.0
 #define PROM_ANSWER_POINTS 250000.0
 
@@ -133,75 +135,125 @@ static struct report_gpu *gpu_for(struct report_data *d, json_t *labels)
 	rg->uuid = strdup(uuid);
 	rg->host = strdup(host);
 	rg->model = strdup(model && *model ? model : "unknown GPU");
-	rg->raw = malloc(sizeof(double) * report_nsources * d->n);
-	if (!rg->uuid || !rg->host || !rg->model || !rg->raw) {
+	if (!rg->uuid || !rg->host || !rg->model) {
 		free(rg->uuid);
 		free(rg->host);
 		free(rg->model);
-		free(rg->raw);
 		memset(rg, 0, sizeof(*rg));
 		return NULL;
 	}
-	for (size_t i = 0; i < report_nsources * d->n; i++)
-		rg->raw[i] = NAN;
 	d->ngpus++;
 	return rg;
 }
 
-/* Fills source k of every GPU from one range query's matrix. */
-static void fill(struct report_data *d, json_t *result, size_t k)
+/* Folding what arrives into the report's points.  Samples come every `fetch` seconds
+ * (the range queries' step); a report point holds `per` of them, folded as the history
+ * folds seconds into minutes: the mean of a windowed gauge's samples (its max or min for
+ * those stats), the latest value of anything else (counters, states).  Means keep a count
+ * per point until the load ends (count[], one array per GPU and source folded), so memory
+ * is the report's points, never the samples fetched. */
+struct fold {
+	struct report_data *d;
+	double fetch;
+	size_t per;
+	double **count; /* PROM_MAX_GPUS x REPORT_SOURCES_MAX, NULL until a mean folds */
+	bool oom;
+};
+
+enum fold_how { FOLD_LATEST, FOLD_MEAN, FOLD_MAX, FOLD_MIN };
+
+static enum fold_how fold_how(const struct fold *f, size_t k)
 {
+	const struct report_source *src = &report_sources[k];
+	if (f->per == 1 || !metric_windowed(src->metric))
+		return FOLD_LATEST;
+	return src->stat == STORE_MAX ? FOLD_MAX : src->stat == STORE_MIN ? FOLD_MIN : FOLD_MEAN;
+}
+
+/* Sample x (raw units) of source k of GPU rg at time t. */
+static void fold_sample(struct fold *f, struct report_gpu *rg, size_t k, double t, double x)
+{
+	struct report_data *d = f->d;
+	double j = round((t - (double)d->from) / f->fetch);
+	if (!isfinite(x) || j < 0 || j / (double)f->per >= (double)d->n)
+		return;
+	size_t i = (size_t)j / f->per;
+	double *v = report_gpu_source(rg, k, d->n);
+	if (!v) {
+		f->oom = true;
+		return;
+	}
+	double **cp = &f->count[(size_t)(rg - d->gpus) * REPORT_SOURCES_MAX + k];
+	switch (fold_how(f, k)) {
+	case FOLD_LATEST:
+		v[i] = x; /* pieces and their samples arrive in time order */
+		return;
+	case FOLD_MAX:
+		v[i] = isnan(v[i]) ? x : fmax(v[i], x);
+		return;
+	case FOLD_MIN:
+		v[i] = isnan(v[i]) ? x : fmin(v[i], x);
+		return;
+	case FOLD_MEAN:
+		if (!*cp && !(*cp = calloc(d->n, sizeof(double)))) {
+			f->oom = true;
+			return;
+		}
+		v[i] = (*cp)[i] > 0 ? v[i] + x : x;
+		(*cp)[i]++;
+		return;
+	}
+}
+
+/* The means' sums divided by their counts; the counts freed. */
+static void fold_finish(struct fold *f)
+{
+	for (size_t g = 0; g < f->d->ngpus; g++)
+		for (size_t k = 0; k < REPORT_SOURCES_MAX; k++) {
+			double *c = f->count[g * REPORT_SOURCES_MAX + k];
+			double *v = f->d->gpus[g].raw[k];
+			for (size_t i = 0; c && i < f->d->n; i++)
+				if (c[i] > 0)
+					v[i] /= c[i];
+			free(c);
+			f->count[g * REPORT_SOURCES_MAX + k] = NULL;
+		}
+}
+
+/* Source k of every GPU from one range query's matrix: DCGM series, or native gpuscope_*
+ * ones (the inference servers' tokens per GPU, docs/servers.md), which carry a lower-case
+ * uuid and no Hostname, so they join the GPUs the DCGM_FI_* series made by UUID alone
+ * (UUIDs are unique across a fleet). */
+static void fold_result(struct fold *f, json_t *result, size_t k, bool native)
+{
+	struct report_data *d = f->d;
 	enum metric_unit unit = metric_table[report_sources[k].metric].unit;
 	size_t i;
 	json_t *series;
 	json_array_foreach(result, i, series)
 	{
-		struct report_gpu *rg = gpu_for(d, json_object_get(series, "metric"));
-		if (!rg)
-			continue;
-		size_t j;
-		json_t *pt;
-		json_array_foreach(json_object_get(series, "values"), j, pt)
-		{
-			double t = json_number_value(json_array_get(pt, 0));
-			const char *v = json_string_value(json_array_get(pt, 1));
-			double idx = round((t - (double)d->from) / d->step);
-			if (!v || idx < 0 || idx >= (double)d->n)
-				continue;
-			double x = strtod(v, NULL);
-			rg->raw[k * d->n + (size_t)idx] = isfinite(x) ? dcgm_to_raw(unit, x) : NAN;
-		}
-	}
-}
-
-/* Fills source k from a native gpuscope_* series (the inference servers' tokens per GPU,
- * docs/servers.md): those carry a lower-case uuid and no Hostname, so they join the GPUs
- * the DCGM_FI_* series made by UUID alone (UUIDs are unique across a fleet). */
-static void fill_native(struct report_data *d, json_t *result, size_t k)
-{
-	size_t i;
-	json_t *series;
-	json_array_foreach(result, i, series)
-	{
-		const char *uuid =
-		    json_string_value(json_object_get(json_object_get(series, "metric"), "uuid"));
+		json_t *labels = json_object_get(series, "metric");
 		struct report_gpu *rg = NULL;
-		for (size_t g = 0; uuid && g < d->ngpus && !rg; g++)
-			if (strcmp(d->gpus[g].uuid, uuid) == 0)
-				rg = &d->gpus[g];
+		if (native) {
+			const char *uuid = json_string_value(json_object_get(labels, "uuid"));
+			for (size_t g = 0; uuid && g < d->ngpus && !rg; g++)
+				if (strcmp(d->gpus[g].uuid, uuid) == 0)
+					rg = &d->gpus[g];
+		} else {
+			rg = gpu_for(d, labels);
+		}
 		if (!rg)
 			continue;
 		size_t j;
 		json_t *pt;
 		json_array_foreach(json_object_get(series, "values"), j, pt)
 		{
-			double t = json_number_value(json_array_get(pt, 0));
 			const char *v = json_string_value(json_array_get(pt, 1));
-			double idx = round((t - (double)d->from) / d->step);
-			if (!v || idx < 0 || idx >= (double)d->n)
+			if (!v)
 				continue;
 			double x = strtod(v, NULL);
-			rg->raw[k * d->n + (size_t)idx] = isfinite(x) ? x : NAN;
+			fold_sample(f, rg, k, json_number_value(json_array_get(pt, 0)),
+			            native ? x : dcgm_to_raw(unit, x));
 		}
 	}
 }
@@ -223,14 +275,16 @@ static size_t count_series(CURL *c, const char *url, int baselen, const char *na
 	return n >= 1 && n < 1e9 ? (size_t)n : 0;
 }
 
-/* Where a name's range queries go: the report's window, the server, and how many steps
- * one answer may hold. */
+/* Where a name's range queries go: the server, the samples fetched (nf of them, every
+ * fetch seconds from `from`), and how many steps one answer may hold. */
 struct range_ctx {
 	CURL *c;
 	const char *url;
 	int base;
 	size_t span;
-	struct report_data *d;
+	int64_t from;
+	double fetch;
+	size_t nf;
 };
 
 /* One name's range queries over the window, in pieces of at most r->span steps, each
@@ -239,14 +293,13 @@ struct range_ctx {
 static int range_pieces(const struct range_ctx *r, const char *name, report_prom_result_fn each,
                         void *arg, char *err, size_t errlen)
 {
-	const struct report_data *d = r->d;
-	for (size_t i0 = 0; i0 < d->n; i0 += r->span) {
-		size_t i1 = i0 + r->span < d->n ? i0 + r->span : d->n; /* points [i0, i1) */
+	for (size_t i0 = 0; i0 < r->nf; i0 += r->span) {
+		size_t i1 = i0 + r->span < r->nf ? i0 + r->span : r->nf; /* samples [i0, i1) */
 		char q[2048], why[512];
 		snprintf(q, sizeof(q),
 		         "%.*s/api/v1/query_range?query=%s&start=%.0f&end=%.0f&step=%g", r->base,
-		         r->url, name, (double)d->from + (double)i0 * d->step,
-		         (double)d->from + (double)(i1 - 1) * d->step, d->step);
+		         r->url, name, (double)r->from + (double)i0 * r->fetch,
+		         (double)r->from + (double)(i1 - 1) * r->fetch, r->fetch);
 		json_t *data = get_json(r->c, q, why, sizeof(why));
 		if (!data) {
 			snprintf(err, errlen, "prometheus %.*s: query %s: %s", r->base, r->url,
@@ -259,9 +312,9 @@ static int range_pieces(const struct range_ctx *r, const char *name, report_prom
 	return 0;
 }
 
-/* Source k of the GPUs from each answer: DCGM series (fill) or native ones (fill_native). */
+/* Source k of the GPUs from each answer: DCGM series or native ones. */
 struct source_arg {
-	struct report_data *d;
+	struct fold *f;
 	size_t k;
 	bool native;
 };
@@ -269,10 +322,7 @@ struct source_arg {
 static void fill_source(json_t *result, void *arg)
 {
 	const struct source_arg *a = arg;
-	if (a->native)
-		fill_native(a->d, result, a->k);
-	else
-		fill(a->d, result, a->k);
+	fold_result(a->f, result, a->k, a->native);
 }
 
 /* The per-model lines' families (serving.h): optional, so a failing query only leaves
@@ -326,37 +376,60 @@ int report_load_prometheus(const char *url, int64_t from, int64_t to, double ste
 		         points, step, PROM_MAX_POINTS);
 		goto err;
 	}
+	/* The report's points: `per` samples each, so that the fleet fits the report's
+	 * budget (report.h; sized for PROM_MAX_GPUS when the count was not answered). */
+	size_t nf = (size_t)points, fleet = series ? series : PROM_MAX_GPUS;
+	size_t per_gpu = report_points_per_gpu(fleet);
+	struct fold f = {out, step, (nf + per_gpu - 1) / per_gpu, NULL, false};
+	f.count = calloc((size_t)PROM_MAX_GPUS * REPORT_SOURCES_MAX, sizeof(*f.count));
+	if (!f.count) {
+		snprintf(err, errlen, "out of memory");
+		goto err;
+	}
 	out->from = from;
 	out->to = to;
-	out->step = step;
-	out->n = (size_t)points;
-	snprintf(out->source, sizeof(out->source), "prometheus %s (step %.0f s)", url, step);
+	out->step = step * (double)f.per;
+	out->n = (nf + f.per - 1) / f.per;
+	if (f.per == 1)
+		snprintf(out->source, sizeof(out->source), "prometheus %s (step %.0f s)", url,
+		         step);
+	else
+		snprintf(out->source, sizeof(out->source),
+		         "prometheus %s (step %.0f s, folded into %.0f s points)", url, step,
+		         out->step);
 	/* Pieces of time small enough that one answer for the fleet stays under
-	 * PROM_ANSWER_POINTS (sized for PROM_MAX_GPUS when the count was not answered). */
-	size_t span =
-	    (size_t)fmax(1, floor(PROM_ANSWER_POINTS / (double)(series ? series : PROM_MAX_GPUS)));
-	struct range_ctx rc = {c, url, base, span, out};
-	for (size_t k = 0; k < report_nsources; k++) {
+	 * PROM_ANSWER_POINTS. */
+	size_t span = (size_t)fmax(1, floor(PROM_ANSWER_POINTS / (double)fleet));
+	struct range_ctx rc = {c, url, base, span, from, step, nf};
+	for (size_t k = 0; k < report_nsources && !f.oom; k++) {
 		const char *name = metric_table[report_sources[k].metric].dcgm;
 		if (!name || report_sources[k].history_only)
 			continue;
-		struct source_arg sa = {out, k, false};
+		struct source_arg sa = {&f, k, false};
 		if (range_pieces(&rc, name, fill_source, &sa, err, errlen) != 0)
-			goto err;
+			goto err_fold;
 	}
 	/* Then the native series that have no DCGM name but matter to the report: the
 	 * inference servers' tokens, when Prometheus scrapes gpuscope itself. */
-	for (size_t k = 0; k < report_nsources && out->ngpus; k++) {
+	for (size_t k = 0; k < report_nsources && out->ngpus && !f.oom; k++) {
 		if (report_sources[k].metric != METRIC_TOKENS_GENERATED)
 			continue;
 		char why[512]; /* optional: a fleet of dcgm-exporters has none */
-		struct source_arg sa = {out, k, true};
+		struct source_arg sa = {&f, k, true};
 		range_pieces(&rc, metric_table[report_sources[k].metric].name, fill_source, &sa,
 		             why, sizeof(why));
 	}
-	/* and the agents' per-model figures, for the "Models served" lines */
+	fold_finish(&f);
+	free(f.count);
+	f.count = NULL;
+	if (f.oom) {
+		snprintf(err, errlen, "out of memory");
+		goto err;
+	}
+	/* and the agents' per-model figures, for the "Models served" lines (on the samples'
+	 * own grid: each stands for `step` seconds of work) */
 	if (out->ngpus &&
-	    report_serving_from_prometheus(&out->serving, range_of, &rc, from, step, out->n) != 0) {
+	    report_serving_from_prometheus(&out->serving, range_of, &rc, from, step, nf) != 0) {
 		snprintf(err, errlen, "out of memory");
 		goto err;
 	}
@@ -378,6 +451,9 @@ int report_load_prometheus(const char *url, int64_t from, int64_t to, double ste
 		goto err;
 	}
 	return 0;
+err_fold:
+	fold_finish(&f);
+	free(f.count);
 err:
 	if (c) {
 		curl_easy_cleanup(c);

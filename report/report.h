@@ -38,6 +38,7 @@ struct report_source {
 };
 extern const struct report_source report_sources[];
 extern const size_t report_nsources;
+#define REPORT_SOURCES_MAX 40 /* report_nsources is at most this */
 
 struct report_process {
 	struct analyze_process_series a; /* points into the store's set */
@@ -49,8 +50,10 @@ struct report_gpu {
 	char *model;
 	char *host; /* Prometheus: Hostname (or instance); NULL for local history */
 	struct analyze_gpu_series series; /* sig[] point into conv */
-	double *raw;                      /* report_nsources x n, raw units (query, charts) */
-	double *conv;                     /* ANALYZE_SIG_COUNT x n, the engine's units */
+	/* Source k's n points in raw units (charts), NULL when it never had a value: a
+	 * source a loader cannot fill (Prometheus has no history-only one) costs nothing. */
+	double *raw[REPORT_SOURCES_MAX];
+	double *conv[ANALYZE_SIG_COUNT]; /* n points in the engine's units, NULL: absent */
 	struct store_process_set procs;
 	struct report_process *rprocs;
 	struct analyze_process_series *aprocs;
@@ -71,6 +74,23 @@ struct report_data {
 	struct report_serving serving;     /* per-model lines (history only; report/serving.h) */
 };
 
+/* Memory bounds.  A series holds at most REPORT_GPU_POINTS points (6 h of seconds), and
+ * the fleet's series of one source REPORT_FLEET_POINTS in all (one GPU-day of seconds),
+ * so a report's arrays stay under about 46 MB whatever the window: a longer window, or a
+ * larger fleet, reads wider points (k seconds or k minutes, each folded from its rows:
+ * mean, max of maxima, min of minima, latest value), never more of them.  Fleets beyond
+ * REPORT_FLEET_POINTS / REPORT_GPU_POINTS_MIN GPUs keep that floor and grow linearly. */
+#define REPORT_GPU_POINTS     21600
+#define REPORT_FLEET_POINTS   86400
+#define REPORT_GPU_POINTS_MIN 360
+
+/* Points one GPU's series may hold in a fleet of ngpus. */
+size_t report_points_per_gpu(size_t ngpus);
+
+/* Source k of rg: its array of n points, allocated NaN on first use; NULL when out of
+ * memory.  Loaders fill raw through this, so a source never filled is never allocated. */
+double *report_gpu_source(struct report_gpu *rg, size_t k, size_t n);
+
 /* Loads every GPU with rows in [from, to] from an open store, narrowed to
  * the seconds that have rows (out->from, out->to; report/window.h).  Returns 0,
  * or -1 with a message in err: a store error, or "no history in that
@@ -86,7 +106,9 @@ int report_load_scenario(const char *scenario, int seconds, int64_t end, struct 
 
 /* Loads [from, to] from a Prometheus server's HTTP API (range queries of
  * the DCGM_FI_* names, every `step` seconds; 0: a default from the window and the
- * fleet's size), one GPU per (Hostname, UUID).
+ * fleet's size), one GPU per (Hostname, UUID).  The samples are folded into the
+ * report's points as they arrive (mean, max or min of a fast gauge's samples, the
+ * latest of anything else), as many samples a point as the budget above needs.
  * Returns 0, or -1 with a message in err (*empty set when it answered but
  * holds no GPU series in the window). */
 int report_load_prometheus(const char *url, int64_t from, int64_t to, double step,

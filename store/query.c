@@ -8,8 +8,10 @@
  * themselves (mean weighted by seconds, max of max, min of min, latest
  * value), so a range that spans the fold boundary reads as one series and a
  * week costs one row per GPU-minute.  Values come back in the metric table's
- * raw units.  Memory is the result grid and one row at a time: rows stream
- * from SQLite's page cache, nothing maps the file.
+ * raw units.  A bucketed query folds whole rows (seconds, or minutes) into
+ * wider points the same way.  Memory is the result grid, one more double per
+ * point and request while folding, and one row at a time: rows stream from
+ * SQLite's page cache, nothing maps the file.
  *
  * Reads run in their own implicit transaction, so in WAL mode they see the
  * last committed batch and never wait for, or block, the writer.
@@ -37,14 +39,33 @@ static int lookup_gpu(struct store *s, const char *uuid, int64_t *gid)
 	return rc == SQLITE_ROW ? STORE_OK : store_db_fail(s, rc, "reading it");
 }
 
-/* The grid for [from, to]: step 1 or 60, t0 and n. */
+/* Points of a query: t0, t0 + step, ... (n of them).  base is the resolution read (1 s or
+ * 60 s rows); step a multiple of it, so a point folds whole rows (or whole minutes). */
+struct grid {
+	int64_t t0, step, base;
+	size_t n;
+};
+
+/* Point of a row at t, or n when it falls outside. */
+static size_t grid_point(const struct grid *g, int64_t t)
+{
+	int64_t at = g->base == 60 ? store_minute_of(t) : t;
+	if (at < g->t0)
+		return g->n;
+	uint64_t i = (uint64_t)(at - g->t0) / (uint64_t)g->step;
+	return i < g->n ? (size_t)i : g->n;
+}
+
+/* The grid for [from, to]: rows of 1 s or 60 s, `bucket` seconds a point (0: one row). */
 static int grid(struct store *s, int64_t gid, int64_t from, int64_t to, enum store_resolution res,
-                int64_t *t0, int64_t *step, size_t *n)
+                int64_t bucket, struct grid *g)
 {
 	if (from > to)
 		return store_fail(s, STORE_EINVAL, "history %s: query range ends before it starts",
 		                  s->path);
-	*step = res == STORE_RES_MINUTE ? 60 : 1;
+	if (bucket < 0 || bucket > 366 * 86400)
+		return store_fail(s, STORE_EINVAL, "history %s: a bad point width", s->path);
+	g->base = res == STORE_RES_MINUTE ? 60 : 1;
 	if (res == STORE_RES_AUTO) {
 		sqlite3_stmt *st;
 		int rc =
@@ -62,55 +83,56 @@ static int grid(struct store *s, int64_t gid, int64_t from, int64_t to, enum sto
 		if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 			return store_db_fail(s, rc, "reading it");
 		if (rc == SQLITE_ROW)
-			*step = 60;
+			g->base = 60;
 	}
-	*t0 = *step == 60 ? store_minute_of(from) : from;
-	int64_t last = *step == 60 ? store_minute_of(to) : to;
-	uint64_t points = (uint64_t)(last - *t0) / (uint64_t)*step + 1;
+	/* A point is whole rows: the width rounds up to a multiple of the rows'. */
+	g->step = bucket > g->base ? (bucket + g->base - 1) / g->base * g->base : g->base;
+	g->t0 = g->base == 60 ? store_minute_of(from) : from;
+	int64_t last = g->base == 60 ? store_minute_of(to) : to;
+	uint64_t points = (uint64_t)(last - g->t0) / (uint64_t)g->step + 1;
 	if (points > STORE_QUERY_MAX_POINTS)
 		return store_fail(s, STORE_EINVAL,
 		                  "history %s: %llu points asked (at most %zu); ask for minute "
 		                  "resolution or a shorter range",
 		                  s->path, (unsigned long long)points, STORE_QUERY_MAX_POINTS);
-	*n = (size_t)points;
+	g->n = (size_t)points;
 	return STORE_OK;
 }
 
-/* Per point and request: what minute merging needs.  Kept point-major
- * (acc[i * nreq + k]) so a row's requests land in one run of memory. */
-struct acc {
-	double sum, weight, val, val_t;
-	bool have;
-};
-
-static void acc_add(struct acc *a, enum store_col_stat stat, double v, double w, double t)
+/* What folding rows into a point keeps, per point and request, in two doubles: the
+ * value so far (a: a weighted sum for means) and b, NaN until a row arrived, then the
+ * weight (means), 1 (extremes) or the value's time (latest value).  a lives in the
+ * result's own array, so a query holds 16 bytes per point and request, whatever the
+ * rows it folds. */
+static void fold_add(double *a, double *b, enum store_col_stat stat, double v, double w, double t)
 {
+	bool have = !isnan(*b);
 	switch (stat) {
 	case COL_MEAN:
-		a->sum += v * w;
-		a->weight += w;
-		break;
+		*a = have ? *a + v * w : v * w;
+		*b = have ? *b + w : w;
+		return;
 	case COL_MAX:
-		a->val = a->have ? fmax(a->val, v) : v;
+		*a = have ? fmax(*a, v) : v;
 		break;
 	case COL_MIN:
-		a->val = a->have ? fmin(a->val, v) : v;
+		*a = have ? fmin(*a, v) : v;
 		break;
 	case COL_VALUE:
-		if (!a->have || t >= a->val_t) {
-			a->val = v;
-			a->val_t = t;
+		if (!have || t >= *b) {
+			*a = v;
+			*b = t;
 		}
-		break;
+		return;
 	}
-	a->have = true;
+	*b = 1;
 }
 
-static double acc_result(const struct acc *a, enum store_col_stat stat)
+static double fold_result(double a, double b, enum store_col_stat stat)
 {
-	if (!a->have)
+	if (isnan(b))
 		return NAN;
-	return stat == COL_MEAN ? a->sum / a->weight : a->val;
+	return stat == COL_MEAN ? a / b : a;
 }
 
 enum series_table { TAB_SECOND, TAB_MINUTE, TAB_ROLLUP };
@@ -136,13 +158,24 @@ static char *series_sql(const struct store *s, const int *ci, size_t nreq, enum 
 	return sql;
 }
 
-/* Runs one series query (st, prepared from series_sql); each row goes to point
- * (t - t0) / step, which is marked in covered when covered is not NULL. */
+/* Where one query's rows go: the grid, the requests' columns, the result (values: a of
+ * fold_add, or the values themselves when direct) and b; covered marks, per minute from
+ * t0, the minutes a rollup row summarized (NULL: not kept). */
+struct scan_to {
+	const struct grid *g;
+	const int *ci;
+	size_t nreq;
+	double *values, *b;
+	bool direct;
+	bool *covered;
+};
+
+/* Runs one series query (st, prepared from series_sql) over [from, to]. */
 static int scan_stmt(struct store *s, sqlite3_stmt *st, int64_t gid, int64_t from, int64_t to,
-                     const int *ci, size_t nreq, bool with_n, int64_t t0, int64_t step, size_t n,
-                     struct acc *acc, double *direct, bool *covered)
+                     bool with_n, const struct scan_to *o)
 {
 	int rc;
+	size_t n = o->g->n;
 	sqlite3_reset(st);
 	sqlite3_bind_int64(st, 1, gid);
 	sqlite3_bind_int64(st, 2, from);
@@ -150,60 +183,64 @@ static int scan_stmt(struct store *s, sqlite3_stmt *st, int64_t gid, int64_t fro
 	int first = with_n ? 2 : 1;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		int64_t t = sqlite3_column_int64(st, 0);
-		size_t i = (size_t)((step == 60 ? store_minute_of(t) - t0 : t - t0) / step);
+		size_t i = grid_point(o->g, t);
 		double w = with_n ? (double)sqlite3_column_int64(st, 1) : 1.0;
 		double when = with_n ? (double)(t + 59) : (double)t;
 		if (i >= n)
 			continue;
-		if (covered)
-			covered[i] = true;
-		for (size_t k = 0; k < nreq; k++) {
-			if (ci[k] < 0 || sqlite3_column_type(st, first + (int)k) == SQLITE_NULL)
+		if (o->covered)
+			o->covered[(store_minute_of(t) - o->g->t0) / 60] = true;
+		for (size_t k = 0; k < o->nreq; k++) {
+			if (o->ci[k] < 0 || sqlite3_column_type(st, first + (int)k) == SQLITE_NULL)
 				continue;
-			const struct store_col *c = &s->cols[ci[k]];
+			const struct store_col *c = &s->cols[o->ci[k]];
 			double v = sqlite3_column_double(st, first + (int)k);
-			if (direct)
-				direct[k * n + i] = store_unscale(c, v);
+			if (o->direct)
+				o->values[k * n + i] = store_unscale(c, v);
 			else
-				acc_add(&acc[i * nreq + k], c->stat, v, w, when);
+				fold_add(&o->values[k * n + i], &o->b[k * n + i], c->stat, v, w,
+				         when);
 		}
 	}
 	return rc == SQLITE_DONE ? STORE_OK : store_db_fail(s, rc, "reading it");
 }
 
 static int scan(struct store *s, const char *sql, int64_t gid, int64_t from, int64_t to,
-                const int *ci, size_t nreq, bool with_n, int64_t t0, int64_t step, size_t n,
-                struct acc *acc, double *direct, bool *covered)
+                bool with_n, const struct scan_to *o)
 {
 	sqlite3_stmt *st;
 	int rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
 	if (rc != SQLITE_OK)
 		return store_db_fail(s, rc, "reading it");
-	rc = scan_stmt(s, st, gid, from, to, ci, nreq, with_n, t0, step, n, acc, direct, covered);
+	rc = scan_stmt(s, st, gid, from, to, with_n, o);
 	sqlite3_finalize(st);
 	return rc;
 }
 
-/* The 1 s rows of the minutes no rollup covered, one range read per run of
- * such minutes (in the clustered layout each is one seek and adjacent pages). */
-static int scan_uncovered(struct store *s, const char *sql, int64_t gid, const int *ci, size_t nreq,
-                          int64_t t0, size_t n, struct acc *acc, const bool *covered)
+/* The 1 s rows of the minutes no rollup covered (nmin minutes from the grid's t0), one
+ * range read per run of such minutes (in the clustered layout each is one seek and
+ * adjacent pages). */
+static int scan_uncovered(struct store *s, const char *sql, int64_t gid, size_t nmin,
+                          const struct scan_to *o)
 {
 	sqlite3_stmt *st;
 	int rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
 	if (rc != SQLITE_OK)
 		return store_db_fail(s, rc, "reading it");
+	struct scan_to secs = *o;
+	secs.covered = NULL;
+	int64_t t0 = o->g->t0;
 	rc = STORE_OK;
-	for (size_t i = 0; rc == STORE_OK && i < n;) {
-		if (covered[i]) {
+	for (size_t i = 0; rc == STORE_OK && i < nmin;) {
+		if (o->covered[i]) {
 			i++;
 			continue;
 		}
 		size_t j = i;
-		while (j + 1 < n && !covered[j + 1])
+		while (j + 1 < nmin && !o->covered[j + 1])
 			j++;
-		rc = scan_stmt(s, st, gid, t0 + (int64_t)i * 60, t0 + (int64_t)j * 60 + 59, ci,
-		               nreq, false, t0, 60, n, acc, NULL, NULL);
+		rc = scan_stmt(s, st, gid, t0 + (int64_t)i * 60, t0 + (int64_t)j * 60 + 59, false,
+		               &secs);
 		i = j + 1;
 	}
 	sqlite3_finalize(st);
@@ -214,12 +251,19 @@ int store_query(struct store *s, const char *uuid, int64_t from, int64_t to,
                 const struct store_request *req, size_t nreq, enum store_resolution res,
                 struct store_series *out)
 {
-	int64_t gid, t0, step;
-	size_t n;
+	return store_query_bucketed(s, uuid, from, to, req, nreq, res, 0, out);
+}
+
+int store_query_bucketed(struct store *s, const char *uuid, int64_t from, int64_t to,
+                         const struct store_request *req, size_t nreq, enum store_resolution res,
+                         int64_t bucket, struct store_series *out)
+{
+	int64_t gid;
+	struct grid g;
 	int rc;
 	int *ci = NULL;
 	char *sql = NULL;
-	struct acc *acc = NULL;
+	double *b = NULL;
 	bool *covered = NULL;
 
 	memset(out, 0, sizeof(*out));
@@ -231,8 +275,9 @@ int store_query(struct store *s, const char *uuid, int64_t from, int64_t to,
 	if (!s->has_rollup && s->opt.read_only && (rc = store_schema_load_columns(s)) != STORE_OK)
 		return rc;
 	if ((rc = lookup_gpu(s, uuid, &gid)) != STORE_OK ||
-	    (rc = grid(s, gid, from, to, res, &t0, &step, &n)) != STORE_OK)
+	    (rc = grid(s, gid, from, to, res, bucket, &g)) != STORE_OK)
 		return rc;
+	size_t n = g.n;
 	if (nreq > SIZE_MAX / sizeof(double) / n)
 		return store_fail(s, STORE_EINVAL, "history %s: query too large", s->path);
 	ci = calloc(nreq ? nreq : 1, sizeof(*ci));
@@ -249,53 +294,64 @@ int store_query(struct store *s, const char *uuid, int64_t from, int64_t to,
 	}
 	for (size_t i = 0; i < nreq * n; i++)
 		out->values[i] = NAN;
-	out->t0 = t0;
-	out->step = step;
+	out->t0 = g.t0;
+	out->step = g.step;
 	out->n = n;
 	out->nreq = nreq;
 	if (nreq == 0)
 		goto done;
 
-	if (step == 1) {
+	struct scan_to to_ = {&g, ci, nreq, out->values, NULL, g.step == 1, NULL};
+	if (!to_.direct) {
+		b = malloc(nreq * n * sizeof(*b));
+		if (!b)
+			goto oom;
+		for (size_t i = 0; i < nreq * n; i++)
+			b[i] = NAN;
+		to_.b = b;
+	}
+	if (g.base == 1) {
 		if (!(sql = series_sql(s, ci, nreq, TAB_SECOND, false)))
 			goto oom;
-		rc =
-		    scan(s, sql, gid, from, to, ci, nreq, false, t0, 1, n, NULL, out->values, NULL);
-		goto done;
+		rc = scan(s, sql, gid, from, to, false, &to_);
+		goto fold;
 	}
 	/* Minutes: folded minute rows, then rollups of minutes whose seconds are
 	 * still stored, then the seconds of minutes neither covers (the open
 	 * minute; every minute of a layout 1 file). */
-	acc = calloc(nreq * n, sizeof(*acc));
-	covered = calloc(n, sizeof(*covered));
-	if (!acc || !covered || !(sql = series_sql(s, ci, nreq, TAB_MINUTE, true)))
+	int64_t last = store_minute_of(to);
+	size_t nmin = (size_t)((last - g.t0) / 60 + 1);
+	covered = calloc(nmin, sizeof(*covered));
+	if (!covered || !(sql = series_sql(s, ci, nreq, TAB_MINUTE, true)))
 		goto oom;
-	int64_t last = t0 + (int64_t)(n - 1) * 60;
-	rc = scan(s, sql, gid, t0, last, ci, nreq, true, t0, 60, n, acc, NULL, NULL);
+	rc = scan(s, sql, gid, g.t0, last, true, &to_);
 	free(sql);
 	sql = NULL;
 	if (rc == STORE_OK && s->has_rollup) {
 		if (!(sql = series_sql(s, ci, nreq, TAB_ROLLUP, true)))
 			goto oom;
-		rc = scan(s, sql, gid, t0, last, ci, nreq, true, t0, 60, n, acc, NULL, covered);
+		to_.covered = covered;
+		rc = scan(s, sql, gid, g.t0, last, true, &to_);
 		free(sql);
 		sql = NULL;
 	}
 	if (rc == STORE_OK) {
 		if (!(sql = series_sql(s, ci, nreq, TAB_SECOND, false)))
 			goto oom;
-		rc = scan_uncovered(s, sql, gid, ci, nreq, t0, n, acc, covered);
+		to_.covered = covered;
+		rc = scan_uncovered(s, sql, gid, nmin, &to_);
 	}
-	for (size_t k = 0; rc == STORE_OK && k < nreq; k++)
+fold:
+	for (size_t k = 0; rc == STORE_OK && b && k < nreq; k++)
 		for (size_t i = 0; ci[k] >= 0 && i < n; i++) {
 			const struct store_col *c = &s->cols[ci[k]];
-			out->values[k * n + i] =
-			    store_unscale(c, acc_result(&acc[i * nreq + k], c->stat));
+			double *v = &out->values[k * n + i];
+			*v = store_unscale(c, fold_result(*v, b[k * n + i], c->stat));
 		}
 done:
 	free(ci);
 	free(sql);
-	free(acc);
+	free(b);
 	free(covered);
 	if (rc != STORE_OK)
 		store_series_free(out);
@@ -348,9 +404,10 @@ static struct proc_build *proc_slot(struct proc_build **all, size_t *count, size
 }
 
 static int proc_scan(struct store *s, const char *sql, int64_t gid, int64_t from, int64_t to,
-                     bool with_n, int64_t t0, int64_t step, size_t n, struct proc_build **all,
-                     size_t *count, size_t *cap)
+                     bool with_n, const struct grid *g, struct proc_build **all, size_t *count,
+                     size_t *cap)
 {
+	size_t n = g->n;
 	sqlite3_stmt *st;
 	int rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
 	if (rc != SQLITE_OK)
@@ -360,7 +417,7 @@ static int proc_scan(struct store *s, const char *sql, int64_t gid, int64_t from
 	sqlite3_bind_int64(st, 3, to);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		int64_t t = sqlite3_column_int64(st, 0);
-		size_t i = (size_t)((step == 60 ? store_minute_of(t) - t0 : t - t0) / step);
+		size_t i = grid_point(g, t);
 		double w = with_n ? (double)sqlite3_column_int64(st, 2) : 1.0;
 		if (i >= n)
 			continue;
@@ -427,8 +484,16 @@ static int proc_labels(struct store *s, struct store_process_series *p, int64_t 
 int store_query_processes(struct store *s, const char *uuid, int64_t from, int64_t to,
                           enum store_resolution res, struct store_process_set *out)
 {
-	int64_t gid, t0, step;
-	size_t n, count = 0, cap = 0;
+	return store_query_processes_bucketed(s, uuid, from, to, res, 0, out);
+}
+
+int store_query_processes_bucketed(struct store *s, const char *uuid, int64_t from, int64_t to,
+                                   enum store_resolution res, int64_t bucket,
+                                   struct store_process_set *out)
+{
+	int64_t gid;
+	struct grid g;
+	size_t count = 0, cap = 0;
 	struct proc_build *all = NULL;
 	int rc;
 
@@ -436,29 +501,30 @@ int store_query_processes(struct store *s, const char *uuid, int64_t from, int64
 	if (!uuid)
 		return store_fail(s, STORE_EINVAL, "history %s: query without a GPU", s->path);
 	if ((rc = lookup_gpu(s, uuid, &gid)) != STORE_OK ||
-	    (rc = grid(s, gid, from, to, res, &t0, &step, &n)) != STORE_OK)
+	    (rc = grid(s, gid, from, to, res, bucket, &g)) != STORE_OK)
 		return rc;
-	if (step == 1) {
+	size_t n = g.n;
+	if (g.base == 1) {
 		rc = proc_scan(
 		    s,
 		    "SELECT t, proc_id, gpu_mem_bytes, sm_util, cpu_cores FROM proc_second "
 		    "WHERE gpu_id = ?1 AND t >= ?2 AND t <= ?3",
-		    gid, from, to, false, t0, 1, n, &all, &count, &cap);
+		    gid, from, to, false, &g, &all, &count, &cap);
 	} else {
-		int64_t last = t0 + (int64_t)(n - 1) * 60;
+		int64_t last = store_minute_of(to);
 		rc = proc_scan(
 		    s,
 		    "SELECT t, proc_id, n, gpu_mem_bytes_mean, sm_util_mean, cpu_cores_mean "
 		    "FROM proc_minute WHERE gpu_id = ?1 AND t >= ?2 AND t <= ?3",
-		    gid, t0, last, true, t0, 60, n, &all, &count, &cap);
+		    gid, g.t0, last, true, &g, &all, &count, &cap);
 		if (rc == STORE_OK)
 			rc = proc_scan(s,
 			               "SELECT t, proc_id, gpu_mem_bytes, sm_util, cpu_cores FROM "
 			               "proc_second WHERE gpu_id = ?1 AND t >= ?2 AND t <= ?3",
-			               gid, t0, last + 59, false, t0, 60, n, &all, &count, &cap);
+			               gid, g.t0, last + 59, false, &g, &all, &count, &cap);
 	}
-	out->t0 = t0;
-	out->step = step;
+	out->t0 = g.t0;
+	out->step = g.step;
 	out->n = n;
 	if (count && !(out->procs = calloc(count, sizeof(*out->procs))))
 		rc = rc == STORE_OK

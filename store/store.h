@@ -200,10 +200,11 @@ enum store_resolution {
 };
 
 /* Points t0, t0+step, ... (n of them).  At minute resolution t0 is from
- * rounded down to a minute and a point covers its whole minute. */
+ * rounded down to a minute and a point covers its whole minute (or its `step`
+ * seconds of whole minutes). */
 struct store_series {
 	int64_t t0;
-	int64_t step; /* 1 or 60 */
+	int64_t step; /* 1 or 60, or the point width of a bucketed query */
 	size_t n;
 	size_t nreq;
 	double *values; /* nreq x n: request k's points at values + k * n; NaN = absent */
@@ -217,6 +218,15 @@ struct store_series {
 int store_query(struct store *s, const char *uuid, int64_t from, int64_t to,
                 const struct store_request *req, size_t nreq, enum store_resolution res,
                 struct store_series *out);
+/* The same, `bucket` seconds a point (rounded up to whole rows of the resolution read:
+ * a multiple of 60 at minute resolution; 0 or less than a row: one row a point).  A
+ * point folds its rows as a minute folds its seconds: mean weighted by seconds, max of
+ * the maxima, min of the minima, the latest value.  Memory is two doubles per point and
+ * request, whatever the number of rows folded: a caller bounds a long window's memory by
+ * widening the bucket. */
+int store_query_bucketed(struct store *s, const char *uuid, int64_t from, int64_t to,
+                         const struct store_request *req, size_t nreq, enum store_resolution res,
+                         int64_t bucket, struct store_series *out);
 void store_series_free(struct store_series *out);
 
 struct store_process_series {
@@ -236,6 +246,10 @@ struct store_process_set {
  * store_query with the same resolution would give. */
 int store_query_processes(struct store *s, const char *uuid, int64_t from, int64_t to,
                           enum store_resolution res, struct store_process_set *out);
+/* ... on the grid store_query_bucketed gives with the same bucket (means per point). */
+int store_query_processes_bucketed(struct store *s, const char *uuid, int64_t from, int64_t to,
+                                   enum store_resolution res, int64_t bucket,
+                                   struct store_process_set *out);
 void store_process_set_free(struct store_process_set *out);
 
 struct store_gpu_info {

@@ -37,16 +37,15 @@ static void one_gpu(struct report_data *d, size_t n)
 	d->gpus = calloc(1, sizeof(*d->gpus));
 	d->gpus[0].uuid = strdup("GPU-test");
 	d->gpus[0].model = strdup("NVIDIA H200");
-	d->gpus[0].raw = malloc(sizeof(double) * report_nsources * n);
-	for (size_t i = 0; i < report_nsources * n; i++)
-		d->gpus[0].raw[i] = NAN;
+	for (size_t k = 0; k < report_nsources; k++)
+		assert_non_null(report_gpu_source(&d->gpus[0], k, n));
 }
 
 static void set_raw(struct report_data *d, int metric, enum store_stat stat, double v)
 {
 	size_t k = source_index(metric, stat);
 	for (size_t i = 0; i < d->n; i++)
-		d->gpus[0].raw[k * d->n + i] = v;
+		d->gpus[0].raw[k][i] = v;
 }
 
 static void converts_units(void **state)
@@ -306,6 +305,77 @@ static void reads_a_store_and_reports_an_empty_window(void **state)
 	rmdir(dir);
 }
 
+/* A window and a fleet larger than the budget read wider points, not more of them: 100
+ * GPUs over a day get at most report_points_per_gpu(100) points a series, each folded
+ * from the rows inside it (here one row every 10 minutes, so a 2-minute point is its
+ * row or absent), and the memory of the arrays no longer grows with the window. */
+static void a_long_window_reads_bounded_points(void **state)
+{
+	char dir[] = "/tmp/test_report.XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	char path[256];
+	snprintf(path, sizeof(path), "%s/h.db", dir);
+	struct store_options o;
+	store_options_default(&o);
+	struct store *s;
+	char err[1024];
+	assert_int_equal(store_open(path, &o, &s, err, sizeof(err)), STORE_OK);
+	double raw[METRIC_COUNT];
+	for (int m = 0; m < METRIC_COUNT; m++)
+		raw[m] = NAN;
+	const int64_t t0 = 1700000080, ngpus = 100; /* t0: 40 s into a minute */
+	for (int64_t t = t0; t < t0 + 86400; t += 600)
+		for (int g = 0; g < ngpus; g++) {
+			char uuid[32];
+			snprintf(uuid, sizeof(uuid), "GPU-%03d", g);
+			raw[METRIC_GPU_UTIL] = (t - t0) / 600 % 2 ? 80 : 20;
+			raw[METRIC_POWER] = 1000.0 * (double)(100 + g);
+			struct store_gpu_row row = {
+			    .uuid = uuid, .model = "NVIDIA H200", .t = t, .raw = raw};
+			assert_int_equal(store_put_gpu(s, &row), STORE_OK);
+		}
+	assert_int_equal(store_close(s), STORE_OK);
+	o.read_only = true;
+	assert_int_equal(store_open(path, &o, &s, err, sizeof(err)), STORE_OK);
+
+	struct report_data d;
+	assert_int_equal(report_load_store(s, path, t0, t0 + 86399, &d, NULL, err, sizeof(err)), 0);
+	assert_int_equal(d.ngpus, ngpus);
+	/* 86,400 points for the fleet: 864 a GPU, so points of 100 s rounded up to whole
+	 * minutes: 120 s from the minute of t0. */
+	assert_true(d.n <= report_points_per_gpu((size_t)ngpus));
+	assert_true(d.step == 120);
+	assert_int_equal(d.from, t0 - 40);
+	for (size_t g = 0; g < d.ngpus; g++) {
+		const double *util = d.input.gpus[g].sig[ANALYZE_SIG_GPU_UTIL];
+		const double *power = d.input.gpus[g].sig[ANALYZE_SIG_POWER_W];
+		for (size_t i = 0; i < d.n; i++) {
+			int64_t a = d.from + (int64_t)i * 120;
+			bool has_row = (a + 40 - t0) % 600 == 0; /* the row at a + 40 */
+			if (!has_row) {
+				assert_true(isnan(util[i]));
+				continue;
+			}
+			assert_true(util[i] == ((a + 40 - t0) / 600 % 2 ? 0.8 : 0.2));
+			assert_true(power[i] == (double)(100 + atoi(d.gpus[g].uuid + 4)));
+		}
+	}
+	/* Sources no row had are not held at all. */
+	for (size_t k = 0; k < report_nsources; k++)
+		if (report_sources[k].metric != METRIC_GPU_UTIL &&
+		    report_sources[k].metric != METRIC_POWER)
+			assert_null(d.gpus[0].raw[k]);
+	report_data_free(&d);
+	store_close(s);
+	char f[300];
+	const char *const suffix[] = {"", "-wal", "-shm"};
+	for (int i = 0; i < 3; i++) {
+		snprintf(f, sizeof(f), "%s%s", path, suffix[i]);
+		unlink(f);
+	}
+	rmdir(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -315,6 +385,7 @@ int main(void)
 	    cmocka_unit_test(renderers_have_their_shape),
 	    cmocka_unit_test(demo_reads_a_scenario_as_the_agent_does),
 	    cmocka_unit_test(reads_a_store_and_reports_an_empty_window),
+	    cmocka_unit_test(a_long_window_reads_bounded_points),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -290,6 +290,101 @@ static void automatic_with_batches(void **state)
 	                 2 * 900);
 }
 
+/* Checks every point of a bucketed query against the seconds it folds ([t0 + i step,
+ * + step) within [from, to]); means within the stored quantum (minute rows round). */
+static void check_buckets(const struct store_series *out, const struct store_request *req,
+                          size_t nreq, int gpu, int64_t from, int64_t to)
+{
+	for (size_t k = 0; k < nreq; k++)
+		for (size_t i = 0; i < out->n; i++) {
+			int64_t a = out->t0 + (int64_t)i * out->step, b = a + out->step - 1;
+			a = a < from ? from : a;
+			b = b > to ? to : b;
+			double want =
+			    expect_minute(gpu, a, (int)(b - a + 1), req[k].metric, req[k].stat);
+			double q = 1.0 / store_unit_of(req[k].metric)->scale;
+			double got = out->values[k * out->n + i];
+			if (!(fabs(got - want) <= q / 2 + 1e-9 * fabs(want)))
+				fail_msg("%s stat %d point %zu: got %.17g want %.17g",
+				         metric_table[req[k].metric].name, req[k].stat, i, got,
+				         want);
+		}
+}
+
+/* Wider points fold whole rows: k seconds from 1 s rows, k minutes from folded minutes,
+ * rollups and seconds alike, so a long window costs points, not rows. */
+static void bucketed_points_fold_rows(void **state)
+{
+	struct fixture *f = *state;
+	struct store *s = open_manual(f->path, 600);
+	write_seconds(s, 2, T0, T0 + 599); /* 10 minutes */
+	for (int64_t t = T0; t < T0 + 600; t++) {
+		struct store_process_row p = {.t = t,
+		                              .uuid = "GPU-00000001-test",
+		                              .pid = 7,
+		                              .name = "p",
+		                              .gpu_mem_bytes = (double)(t - T0),
+		                              .sm_util = NAN,
+		                              .cpu_cores = NAN};
+		assert_int_equal(store_put_process(s, &p), STORE_OK);
+	}
+	assert_int_equal(store_flush(s), STORE_OK);
+	int metrics[] = {METRIC_GPU_UTIL, METRIC_POWER_INSTANT, METRIC_ENERGY, METRIC_FB_USED};
+	struct store_request req[3 * 4];
+	size_t nreq = 0;
+	for (int i = 0; i < 4; i++)
+		for (int stt = STORE_MEAN; stt <= STORE_MIN; stt++)
+			req[nreq++] = (struct store_request){metrics[i], (enum store_stat)stt};
+
+	/* Seconds, 7 a point: 97 seconds in 14 points, the last of 6. */
+	struct store_series out;
+	assert_int_equal(store_query_bucketed(s, "GPU-00000001-test", T0 + 3, T0 + 99, req, nreq,
+	                                      STORE_RES_SECOND, 7, &out),
+	                 STORE_OK);
+	assert_int_equal(out.step, 7);
+	assert_int_equal(out.t0, T0 + 3);
+	assert_int_equal(out.n, 14);
+	check_buckets(&out, req, nreq, 1, T0 + 3, T0 + 99);
+	store_series_free(&out);
+
+	/* Fold the first 4 minutes; minutes 4-9 stay seconds (with rollups). A point of
+	 * 150 s rounds up to 3 minutes: [T0, T0+180) folded rows, [T0+180, T0+360) one
+	 * folded minute and two of seconds, ... */
+	int calls;
+	run_to_completion(s, T0 + RET + 240, &calls);
+	assert_int_equal(sql_int(f->path, "SELECT count(*) FROM gpu_minute"), 2 * 4);
+	assert_int_equal(store_query_bucketed(s, "GPU-00000001-test", T0, T0 + 599, req, nreq,
+	                                      STORE_RES_MINUTE, 150, &out),
+	                 STORE_OK);
+	assert_int_equal(out.step, 180);
+	assert_int_equal(out.t0, T0);
+	assert_int_equal(out.n, 4);
+	check_buckets(&out, req, nreq, 1, T0, T0 + 599);
+	store_series_free(&out);
+	/* A window ending inside a point reads no row after its end. */
+	assert_int_equal(store_query_bucketed(s, "GPU-00000001-test", T0, T0 + 299, req, nreq,
+	                                      STORE_RES_MINUTE, 180, &out),
+	                 STORE_OK);
+	assert_int_equal(out.n, 2);
+	check_buckets(&out, req, nreq, 1, T0, T0 + 299);
+	store_series_free(&out);
+
+	/* Processes on the same grid: the mean of gpu_mem = t - T0 over each point. */
+	struct store_process_set ps;
+	assert_int_equal(store_query_processes_bucketed(s, "GPU-00000001-test", T0, T0 + 599,
+	                                                STORE_RES_MINUTE, 150, &ps),
+	                 STORE_OK);
+	assert_int_equal(ps.step, 180);
+	assert_int_equal(ps.n, 4);
+	assert_int_equal(ps.nprocs, 1);
+	for (size_t i = 0; i < 4; i++) {
+		double lo = 180.0 * (double)i, hi = i < 3 ? lo + 179 : 599;
+		assert_true(near(ps.procs[0].gpu_mem_bytes[i], (lo + hi) / 2));
+	}
+	store_process_set_free(&ps);
+	store_close(s);
+}
+
 int test_maintain_run(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -297,6 +392,7 @@ int test_maintain_run(void)
 	    cmocka_unit_test_setup_teardown(budget_bounds_each_step, setup, teardown),
 	    cmocka_unit_test_setup_teardown(minutes_and_processes_expire, setup, teardown),
 	    cmocka_unit_test_setup_teardown(late_second_merges, setup, teardown),
+	    cmocka_unit_test_setup_teardown(bucketed_points_fold_rows, setup, teardown),
 	    cmocka_unit_test_setup_teardown(automatic_with_batches, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("store.maintain", tests, NULL, NULL);

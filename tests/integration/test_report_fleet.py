@@ -114,14 +114,27 @@ class ReportFleetTest(unittest.TestCase):
             for s, e in pieces:
                 self.assertLessEqual(((e - s) / 480 + 1) * FLEET, 250000, name)
 
-        # The figures: each GPU's own power, and the share of high points, which a
-        # lost or doubled piece would change.
+        # The report keeps its points, not the samples: 1,000 GPUs get the floor of 360
+        # points a series (REPORT_GPU_POINTS_MIN; 86,400 for the fleet would be 86), so
+        # 4 samples fold into each of 316 points of 1,920 s, the last of one sample.
+        per = 4
+        points = -(-n // per)
+        self.assertEqual(report["window"]["points"], points)
+        self.assertEqual(report["window"]["step_s"], 480.0 * per)
+        bucket_means = [sum(1 for j in range(b * per, min((b + 1) * per, n)) if j < HIGH_POINTS)
+                        / (min((b + 1) * per, n) - b * per) for b in range(points)]
+
+        # The figures: each GPU's own power, and the share of high points (mean of the
+        # points' means), which a lost or doubled piece would change.
         gpus = {g["uuid"]: g for g in report["gpus"]}
         self.assertEqual(len(gpus), SERVED)
         for g in range(SERVED):
             got = gpus["GPU-%08d-0000-0000-0000-000000000000" % g]
             self.assertAlmostEqual(got["power_mean_w"], 100 + g, places=3)
-            self.assertAlmostEqual(got["gpu_util_mean"], HIGH_POINTS / n, places=3)
+            self.assertAlmostEqual(got["gpu_util_mean"], sum(bucket_means) / points, places=6)
+            # docs/history.md's bound: the mean of the points is within 1/n of the range
+            # (utilization 0-1) of the mean of the samples.
+            self.assertLessEqual(abs(got["gpu_util_mean"] - HIGH_POINTS / n), 1 / points)
 
 
 if __name__ == "__main__":
