@@ -33,6 +33,7 @@ struct pool {
 	pool_job_fn job;
 	void *arg;
 	char name[16];
+	double hung_s;
 	unsigned n, size;
 	unsigned live;        /* workers started that have not left */
 	unsigned stuck;       /* of those, written off in a hung job */
@@ -60,9 +61,14 @@ int pool_pick(const struct pool_slot *slot, unsigned n, double now, double *next
 	return best >= 0 && *next_due <= now ? best : -1;
 }
 
-bool pool_slot_hung(const struct pool_slot *slot, double now)
+double pool_hung_after(double period)
 {
-	return slot->running && !slot->written_off && now - slot->since >= POOL_HUNG_S;
+	return period > POOL_HUNG_MIN_S ? period : POOL_HUNG_MIN_S;
+}
+
+bool pool_slot_hung(const struct pool_slot *slot, double now, double hung_s)
+{
+	return slot->running && !slot->written_off && now - slot->since >= hung_s;
 }
 
 double pool_grid_next(double origin, double period, double now)
@@ -96,10 +102,6 @@ static void *pool_worker(void *arg)
 {
 	struct pool_thread *t = arg;
 	struct pool *p = t->p;
-	char name[32];
-	snprintf(name, sizeof(name), "%s%d", p->name, t->id);
-	name[15] = '\0'; /* the kernel's limit */
-	pthread_setname_np(pthread_self(), name);
 	pthread_mutex_lock(&p->lock);
 	while (!p->stop) {
 		double next;
@@ -148,6 +150,11 @@ static int pool_spawn(struct pool *p)
 		atomic_store(&t->done, false);
 		if (pthread_create(&t->thread, NULL, pool_worker, t) != 0)
 			return -1;
+		/* Named here, so the name is there once this returns. */
+		char name[32];
+		snprintf(name, sizeof(name), "%s%d", p->name, t->id);
+		name[15] = '\0'; /* the kernel's limit */
+		pthread_setname_np(t->thread, name);
 		t->used = true;
 		p->live++;
 		return 0;
@@ -162,7 +169,7 @@ static void pool_fill(struct pool *p)
 		;
 }
 
-struct pool *pool_start(unsigned n, pool_job_fn job, void *arg, const char *name)
+struct pool *pool_start(unsigned n, pool_job_fn job, void *arg, const char *name, double hung_s)
 {
 	struct pool *p = calloc(1, sizeof(*p) + n * sizeof(p->slot[0]));
 	if (!p)
@@ -170,6 +177,7 @@ struct pool *pool_start(unsigned n, pool_job_fn job, void *arg, const char *name
 	p->job = job;
 	p->arg = arg;
 	p->n = n;
+	p->hung_s = hung_s;
 	p->size = pool_size(n);
 	p->max_threads = p->size + n;
 	p->timer_at = INFINITY;
@@ -203,14 +211,14 @@ unsigned pool_watch(struct pool *p)
 	pthread_mutex_lock(&p->lock);
 	for (unsigned g = 0; g < p->n; g++) {
 		struct pool_slot *sl = &p->slot[g];
-		if (!pool_slot_hung(sl, now))
+		if (!pool_slot_hung(sl, now, p->hung_s))
 			continue;
 		sl->written_off = true;
 		p->stuck++;
 		found++;
 		fprintf(stderr,
-		        "gpuscope: GPU %u: a slow-tier driver call has not returned for %.1f s; "
-		        "the other GPUs' slow tiers go on without its thread\n",
+		        "gpuscope: GPU %u: its slow-tier step has run for %.1f s (a driver call "
+		        "hung?); the other GPUs' slow tiers go on without its thread\n",
 		        g, now - sl->since);
 	}
 	pool_fill(p);

@@ -382,7 +382,8 @@ struct sampler *sampler_start(const struct nvml_lib *lib, struct board *board,
 	atomic_init(&s->probes_left, s->count);
 	if (!s->count)
 		return s;
-	if (!(s->pool = pool_start(s->count, gpu_job, s, "gpuscope-slow"))) {
+	if (!(s->pool = pool_start(s->count, gpu_job, s, "gpuscope-slow",
+	                           pool_hung_after(cfg->slow_s)))) {
 		snprintf(err, errlen, "cannot start the slow sampling threads");
 		goto err;
 	}

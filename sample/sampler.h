@@ -1,6 +1,6 @@
 /* sampler.h - the threads that read GPUs and publish to the board.
  *
- * Whatever the GPU count, a few threads: a pool of at most four workers runs
+ * Whatever the GPU count, a few threads: a pool of at most three workers runs
  * each GPU's identity and capability probe, then its slow tier (calls that
  * cost milliseconds) every slow interval; one event thread waits on one NVML
  * event set holding every GPU (Xid and ECC events); one shared sweeper runs
