@@ -69,6 +69,10 @@ class ThreadsTest(unittest.TestCase):
             # GPU 41's later Xid still arrives, and no earlier event is counted twice.
             20: {"xid": [{"at": 2.5, "code": 94}], "lost_at": 3.0},
             41: {"xid": [{"at": 5.0, "code": 31}]},
+            # No events on GPU 10; GPU 11 says it has them but cannot register: both
+            # leave their event metrics absent, and the set goes on without them.
+            10: {"unsupported": ["nvmlDeviceGetSupportedEventTypes"]},
+            11: {"errors": [{"call": "nvmlDeviceRegisterEvents", "return": 3}]},
         }
         path = write_scenario({"name": "threads-64", "gpus": [gpu(i, faults.get(i)) for i in range(N)]})
         try:
@@ -87,16 +91,21 @@ class ThreadsTest(unittest.TestCase):
                 a.wait_for(lambda: series(a.metrics(), "gpuscope_xid_errors_total", gpu=41) == [1],
                            timeout=20, what="GPU 41's Xid after GPU 20 was lost")
                 m = a.metrics()
-                xids = {i: one(m, "gpuscope_xid_errors_total", gpu=i) for i in range(N) if i != 20}
+                for i in (10, 11):
+                    self.assertEqual(series(m, "gpuscope_xid_errors_total", gpu=i), [])
+                    self.assertEqual(series(m, "gpuscope_ecc_dbe_events_total", gpu=i), [])
+                with_events = [i for i in range(N) if i not in (10, 11, 20)]
+                xids = {i: one(m, "gpuscope_xid_errors_total", gpu=i) for i in with_events}
                 self.assertEqual({i: v for i, v in xids.items() if v}, {5: 1, 37: 2, 41: 1})
                 self.assertEqual(one(m, "gpuscope_xid_last", gpu=5), 48)
                 self.assertEqual(one(m, "gpuscope_xid_last", gpu=37), 13)
                 self.assertEqual(one(m, "gpuscope_xid_last", gpu=41), 31)
-                dbes = {i: one(m, "gpuscope_ecc_dbe_events_total", gpu=i) for i in range(N) if i != 20}
+                dbes = {i: one(m, "gpuscope_ecc_dbe_events_total", gpu=i) for i in with_events}
                 self.assertEqual({i: v for i, v in dbes.items() if v}, {63: 1})
                 _, doc = a.json("/healthz")
                 self.assertEqual(doc["gpus"][20]["health"], "lost")
-                self.assertEqual([g["gpu"] for g in doc["gpus"] if g["health"] != "ok"], [20])
+                self.assertEqual([(g["gpu"], g["reason"]) for g in doc["gpus"] if g["health"] != "ok"],
+                                 [(20, doc["gpus"][20]["reason"])])
                 self.assertLessEqual(threads(a), MAX_THREADS)
                 self.assertEqual(a.stop(), 0)
         finally:
@@ -117,7 +126,8 @@ class ThreadsTest(unittest.TestCase):
                                        for i in hung), timeout=30, what="the hung GPUs stalled")
                 _, doc = a.json("/healthz")
                 others = [i for i in range(N) if i not in hung]
-                self.assertEqual([i for i in others if doc["gpus"][i]["health"] != "ok"], [])
+                self.assertEqual([(i, doc["gpus"][i]["health"], doc["gpus"][i]["reason"])
+                                  for i in others if doc["gpus"][i]["health"] != "ok"], [])
                 # The others' slow tier keeps its period: their counter moves within one.
                 before = a.metrics()
                 time.sleep(2.5)
