@@ -1,14 +1,18 @@
-/* sampler.c - per-GPU workers (probe, then the slow tier) and the fast step.
+/* sampler.c - each GPU's probe and slow tier (jobs on the pool) and the fast step.
  *
- * Each GPU has a worker thread: it opens the handle, reads the identity,
- * probes what the GPU supports, lists its MIG instances, starts the GPU's
- * event thread, hands the GPU to the fast sweepers (sweeper.c) and then runs
- * the GPU's slow tier itself.  The fast tier of all GPUs runs on one shared
- * sweeper thread, one GPU after the other: a sweep right after another
- * finds the driver's code and data warm, and costs a quarter of one that
- * wakes up cold (262 vs 67 us of CPU per GPU on an H200, bench/README.md).
- * A GPU whose fast step hangs or keeps running slow is moved to a thread of
- * its own, so it cannot hold the others back for more than about a second.
+ * A GPU's first job on the pool (sample/pool.h) opens the handle, reads the
+ * identity, probes what the GPU supports, lists its MIG instances, asks the
+ * event thread for its events (events.c) and hands the GPU to the fast
+ * sweepers (sweeper.c); its later jobs run its slow tier, once per slow
+ * interval.  A few pool workers serve every GPU, and one event thread waits
+ * on one event set for all of them, so the threads do not grow with the GPU
+ * count.  The fast tier of all GPUs runs on one shared sweeper thread, one
+ * GPU after the other: a sweep right after another finds the driver's code
+ * and data warm, and costs a quarter of one that wakes up cold (262 vs 67 us
+ * of CPU per GPU on an H200, bench/README.md).  A GPU whose fast step hangs
+ * or keeps running slow is moved to a thread of its own, and a pool worker
+ * stuck in one GPU's slow job is replaced, so one GPU cannot hold the others
+ * back for more than about a second.
  *
  * Which source is read when is decided in one place: each GPU has one list of
  * {source, period, next due} (sample/schedule.h), and each thread's step
@@ -18,12 +22,13 @@
  *
  * GPM calls from any thread take one process-wide lock (sample/gpm.c): on
  * driver 580 they crashed inside the driver when two threads made them at
- * once.  The shared sweeper makes nearly all of them; the worker makes the
+ * once.  The shared sweeper makes nearly all of them; the slow job makes the
  * graphics-engine one, on the costly tier.
  */
 #include "sample/worker.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -228,18 +233,13 @@ static void publish_probe(struct gpu_worker *w, struct source_ctx *worker,
 	board_publish_reads(w->s->board, w->index, &r);
 }
 
-/* The worker: handle, identity, probe, MIG, events; then the GPU goes to
- * the fast sweepers and this thread runs its slow tier. */
-static void *worker_main(void *arg)
+/* Opens GPU w, reads its identity, probes what it supports, plans its schedule, lists
+ * its MIG instances and asks the event thread for its events; then hands its fast tier
+ * to the sweepers.  False when the GPU cannot be sampled (not opened, lost). */
+static bool gpu_probe(struct gpu_worker *w)
 {
-	struct gpu_worker *w = arg;
 	struct sampler *s = w->s;
-	struct gpu_identity id;
-	struct source_ctx slow = {.lib = s->lib};
 	char why[160];
-	snprintf(why, sizeof(why), "gpuscope-gpu%u", w->index);
-	pthread_setname_np(pthread_self(), why);
-
 	nvmlReturn_t rc = s->lib->device_get_handle_by_index(w->index, &w->dev);
 	if (rc != NVML_SUCCESS) {
 		snprintf(why, sizeof(why), "nvmlDeviceGetHandleByIndex: %s",
@@ -248,37 +248,38 @@ static void *worker_main(void *arg)
 		                    : rc == NVML_ERROR_NO_PERMISSION ? GPU_INACCESSIBLE
 		                                                     : GPU_FAILING;
 		board_set_health(s->board, w->index, h, why);
-		goto out;
+		return false;
 	}
+	struct gpu_identity id;
 	rc = probe_identity(s->lib, w->dev, &id);
 	if (rc == NVML_ERROR_GPU_IS_LOST) {
 		sampler_note_error(w, "identity", rc);
-		goto out;
+		return false;
 	}
 	board_set_identity(s->board, w->index, &id);
+	snprintf(w->uuid, sizeof(w->uuid), "%s", id.uuid);
 
 	struct probe_result *probe = malloc(sizeof(*probe));
 	if (!probe) {
 		board_set_health(s->board, w->index, GPU_FAILING, "out of memory");
-		goto out;
+		return false;
 	}
-	w->fast->lib = s->lib;
-	w->fast->dev = w->dev;
-	slow.dev = w->dev;
+	w->fast->lib = w->slow->lib = s->lib;
+	w->fast->dev = w->slow->dev = w->dev;
 	/* Each source is probed on the context that will read it: primed. */
-	probe_device(w->fast, &slow, probe);
+	probe_device(w->fast, w->slow, probe);
 	w->supported = probe->supported;
 	metric_set sampled;
 	unsigned tiers;
 	double now = mono_now();
 	plan_schedule(w, probe->sources, now, &sampled, &tiers);
 	board_set_probe(s->board, w->index, probe->sources, &probe->supported, &sampled, tiers);
-	publish_probe(w, &slow, probe);
+	publish_probe(w, w->slow, probe);
 	bool lost = probe->lost;
 	free(probe);
 	if (lost) {
 		board_set_health(s->board, w->index, GPU_LOST, "GPU is lost (during probe)");
-		goto out;
+		return false;
 	}
 	struct mig_record rec[GPU_MAX_MIG];
 	w->n_mig = mig_discover(s->lib, w->dev, w->mig, rec);
@@ -287,45 +288,60 @@ static void *worker_main(void *arg)
 	if (w->n_mig)
 		board_set_mig(s->board, w->index, w->n_mig, rec);
 
-	if (metric_set_has(&w->supported, METRIC_XID_COUNT) ||
-	    metric_set_has(&w->supported, METRIC_DBE_EVENTS))
-		atomic_store(&w->events_started,
-		             pthread_create(&w->events, NULL, events_main, w) == 0);
+	if (metric_set_has(&w->supported, METRIC_XID_COUNT))
+		w->ev_mask |= nvmlEventTypeXidCriticalError;
+	if (metric_set_has(&w->supported, METRIC_DBE_EVENTS))
+		w->ev_mask |= nvmlEventTypeDoubleBitEccError;
+	atomic_store(&w->ev_wanted, w->ev_mask != 0);
 
 	/* Hand the fast tier over; it publishes the GPU's first sweep. */
 	w->reported = GPU_PROBING;
 	atomic_store(&w->owner, OWNER_SHARED);
+	return true;
+}
 
-	double due = mono_now();
-	while (!atomic_load(&s->stop)) {
-		/* Only the fast tier judges health; the worker reports a lost GPU.  Its
-		 * step reads the slow and costly sources that are due. */
-		enum gpu_health h = sampler_sweep(w, &slow, TIER_SLOW, mono_now(),
-		                                  METRIC_SLOW_SWEEP, why, sizeof(why));
-		/* Who uses the GPU: its processes, attributed (sample/attribution.c). */
-		long long begun = profile_begin();
-		nvmlReturn_t prc = h != GPU_LOST && w->procs
-		                       ? attribution_gpu_sweep(s->cfg.attribution, w->procs, s->lib,
-		                                               w->dev, s->board, w->index, id.uuid)
-		                       : NVML_SUCCESS;
-		if (w->procs)
-			profile_end(TIER_SLOW, PROFILE_PROCESSES, begun);
-		if (prc == NVML_ERROR_GPU_IS_LOST) {
-			h = GPU_LOST;
-			snprintf(why, sizeof(why),
-			         "nvmlDeviceGetComputeRunningProcesses: GPU is lost");
-		}
-		if (h == GPU_LOST) {
-			board_set_health(s->board, w->index, GPU_LOST, why);
-			break;
-		}
-		if (sampler_sleep_to_next(s, &due, s->cfg.slow_s))
-			break;
+/* One slow step of GPU w: its due slow and costly sources, then who uses the GPU (its
+ * processes, attributed: sample/attribution.c).  Only the fast tier judges health; the
+ * slow step reports a lost GPU, and returns false then. */
+static bool gpu_slow_step(struct gpu_worker *w)
+{
+	struct sampler *s = w->s;
+	char why[160];
+	enum gpu_health h =
+	    sampler_sweep(w, w->slow, TIER_SLOW, mono_now(), METRIC_SLOW_SWEEP, why, sizeof(why));
+	long long begun = profile_begin();
+	nvmlReturn_t prc = h != GPU_LOST && w->procs
+	                       ? attribution_gpu_sweep(s->cfg.attribution, w->procs, s->lib, w->dev,
+	                                               s->board, w->index, w->uuid)
+	                       : NVML_SUCCESS;
+	if (w->procs)
+		profile_end(TIER_SLOW, PROFILE_PROCESSES, begun);
+	if (prc == NVML_ERROR_GPU_IS_LOST) {
+		h = GPU_LOST;
+		snprintf(why, sizeof(why), "nvmlDeviceGetComputeRunningProcesses: GPU is lost");
 	}
-out:
-	source_ctx_release(&slow);
-	atomic_store(&w->worker_done, true);
-	return NULL;
+	if (h == GPU_LOST)
+		board_set_health(s->board, w->index, GPU_LOST, why);
+	return h != GPU_LOST;
+}
+
+/* A GPU's job on the pool (sample/pool.h): its probe the first time, then a slow step
+ * every slow interval.  The steps of all GPUs follow one grid from the sampler's start,
+ * so they fall due together and run back to back; the first comes right after the
+ * probe, as sources the probe could not read are due at once. */
+static double gpu_job(void *arg, unsigned gpu)
+{
+	struct sampler *s = arg;
+	struct gpu_worker *w = &s->workers[gpu];
+	if (!w->probed) {
+		w->probed = true;
+		bool ok = gpu_probe(w);
+		atomic_fetch_sub(&s->probes_left, 1);
+		return ok ? mono_now() : INFINITY;
+	}
+	if (!gpu_slow_step(w))
+		return INFINITY;
+	return pool_grid_next(s->started_at, s->cfg.slow_s, mono_now());
 }
 
 struct sampler *sampler_start(const struct nvml_lib *lib, struct board *board,
@@ -357,24 +373,27 @@ struct sampler *sampler_start(const struct nvml_lib *lib, struct board *board,
 		w->s = s;
 		w->index = i;
 		atomic_init(&w->owner, OWNER_NONE);
-		if (!(w->fast = calloc(1, sizeof(*w->fast))))
+		if (!(w->fast = calloc(1, sizeof(*w->fast))) ||
+		    !(w->slow = calloc(1, sizeof(*w->slow))))
 			goto err;
 		if (cfg->attribution && !(w->procs = calloc(1, sizeof(*w->procs))))
 			goto err;
 	}
-	if (s->count && sweepers_start(s) != 0) {
-		snprintf(err, errlen, "cannot start the fast sampling thread");
+	atomic_init(&s->probes_left, s->count);
+	if (!s->count)
+		return s;
+	if (!(s->pool = pool_start(s->count, gpu_job, s, "gpuscope-slow",
+	                           pool_hung_after(cfg->slow_s)))) {
+		snprintf(err, errlen, "cannot start the slow sampling threads");
 		goto err;
 	}
-	for (unsigned i = 0; i < s->count; i++) {
-		struct gpu_worker *w = &s->workers[i];
-		if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {
-			snprintf(err, errlen, "cannot start the sampler thread of GPU %u", i);
-			s->count = i; /* stop what was started */
-			sampler_stop(s);
-			return NULL;
-		}
+	if (sweepers_start(s) != 0) {
+		snprintf(err, errlen, "cannot start the fast sampling thread");
+		sampler_stop(s);
+		return NULL;
 	}
+	/* Without it, the event metrics stay absent. */
+	atomic_store(&s->events_started, pthread_create(&s->events, NULL, events_main, s) == 0);
 	return s;
 err:
 	if (s && !*err)
@@ -382,6 +401,7 @@ err:
 	if (s) {
 		for (unsigned i = 0; s->workers && i < s->count; i++) {
 			free(s->workers[i].fast);
+			free(s->workers[i].slow);
 			free(s->workers[i].procs);
 		}
 		free(s->workers);
@@ -451,13 +471,9 @@ int sampler_stop(struct sampler *s)
 	double deadline = mono_now() + 2.0;
 	profile_print(stderr, mono_now() - s->started_at);
 	int hung = sweepers_stop(s, deadline);
-	for (unsigned i = 0; i < s->count; i++) {
-		struct gpu_worker *w = &s->workers[i];
-		/* The worker starts the events thread: settle it first. */
-		hung += sampler_join_or_abandon(w->thread, &w->worker_done, deadline);
-		if (atomic_load(&w->events_started))
-			hung += sampler_join_or_abandon(w->events, &w->events_done, deadline);
-	}
+	hung += pool_stop(s->pool, deadline);
+	if (atomic_load(&s->events_started))
+		hung += sampler_join_or_abandon(s->events, &s->events_done, deadline);
 	if (hung == 0) {
 		profile_print_periods(s);
 		for (unsigned i = 0; i < s->count; i++) {
@@ -465,7 +481,10 @@ int sampler_stop(struct sampler *s)
 			mig_release(s->lib, w->mig, w->n_mig);
 			if (w->fast)
 				source_ctx_release(w->fast);
+			if (w->slow)
+				source_ctx_release(w->slow);
 			free(w->fast);
+			free(w->slow);
 			attribution_gpu_release(w->procs);
 			free(w->procs);
 		}

@@ -120,7 +120,8 @@ static void *sweeper_main(void *arg)
 	return NULL;
 }
 
-/* Every WATCHDOG_TICK_S: is the shared sweeper stuck in one GPU? */
+/* Every WATCHDOG_TICK_S: is the shared sweeper stuck in one GPU?  Is a pool worker stuck in
+ * one GPU's slow job (pool_watch)? */
 static void *watchdog_main(void *arg)
 {
 	struct sampler *s = arg;
@@ -143,6 +144,8 @@ static void *watchdog_main(void *arg)
 			        g, (double)(now_ns() - since) / 1e9);
 		}
 		pthread_mutex_unlock(&s->lock);
+		if (s->pool)
+			pool_watch(s->pool);
 	}
 	atomic_store(&s->watchdog_done, true);
 	return NULL;

@@ -1,4 +1,4 @@
-/* worker.h - sampler internals shared by sampler.c, sweeper.c and events.c. */
+/* worker.h - sampler internals shared by sampler.c, sweeper.c, events.c and pool.c. */
 #ifndef GPUSCOPE_WORKER_H
 #define GPUSCOPE_WORKER_H
 
@@ -7,6 +7,7 @@
 
 #include "sample/attribution.h"
 #include "sample/mig.h"
+#include "sample/pool.h"
 #include "sample/sampler.h"
 #include "sample/schedule.h"
 #include "sample/sources.h"
@@ -20,10 +21,11 @@ struct gpu_worker {
 	struct sampler *s;
 	unsigned index;
 	nvmlDevice_t dev;
-	metric_set supported; /* written by the worker thread before the GPU is handed over */
+	metric_set supported; /* written by the probe before the GPU is handed over */
+	char uuid[96];        /* for the attribution's kubelet lookup */
 	/* Every source the sampler reads for this GPU, {source, period, next due}, fixed after
 	 * the probe.  An entry is touched only by the thread that reads its source (the
-	 * sweeper's by the sweeper holding `stepping`, the worker's by the worker). */
+	 * sweeper's by the sweeper holding `stepping`, the worker's by the GPU's pool job). */
 	struct schedule sched;
 	/* MIG GPU instances, found after the probe (fast tier). */
 	unsigned n_mig;
@@ -36,12 +38,19 @@ struct gpu_worker {
 	enum gpu_health reported;
 	int slow_steps; /* consecutive fast steps over the isolation threshold */
 
-	/* Processes on the slow tier (NULL when attribution is off); the worker's own. */
-	struct attribution_gpu *procs;
+	/* The probe and slow tier, run as jobs on the pool: one job of a GPU at a time, so
+	 * these are touched by one thread at a time. */
+	bool probed;
+	struct source_ctx *slow;
+	struct attribution_gpu *procs; /* its processes (NULL when attribution is off) */
 
-	pthread_t thread, events; /* the worker (probe, then slow tier) and events */
-	atomic_bool events_started;
-	atomic_bool worker_done, events_done;
+	/* Events (events.c): the probe sets the mask, then raises ev_wanted; the rest is the
+	 * event thread's. */
+	unsigned long long ev_mask;
+	atomic_bool ev_wanted;
+	bool ev_registered; /* in the event thread's set now */
+	bool ev_counting;   /* registered once: its counts are published */
+	double xids, dbes;
 };
 
 /* A thread running fast steps: the shared one (dedicated < 0) serves every GPU
@@ -71,6 +80,10 @@ struct sampler {
 	int shared; /* index of the current shared sweeper, -1 when none */
 	pthread_t watchdog;
 	atomic_bool watchdog_started, watchdog_done;
+	struct pool *pool;       /* the probes and slow tiers of every GPU (pool.h) */
+	atomic_uint probes_left; /* GPUs whose probe has not finished */
+	pthread_t events;        /* the one event thread (events.c) */
+	atomic_bool events_started, events_done;
 };
 
 /* Sleeps until the monotonic deadline or until stop; returns true on stop. */
@@ -92,7 +105,7 @@ enum gpu_health sampler_sweep(struct gpu_worker *w, struct source_ctx *ctx, enum
 /* The fast step of one GPU: its due sweeper sources and MIG instances (sampler.c). */
 void sampler_fast_step(struct gpu_worker *w);
 
-/* Starts the shared sweeper and the watchdog (sweeper.c). */
+/* Starts the shared sweeper and the watchdog, which also watches the pool (sweeper.c). */
 int sweepers_start(struct sampler *s);
 /* Joins (or abandons) every sweeper and the watchdog; returns threads left hung. */
 int sweepers_stop(struct sampler *s, double deadline);
@@ -101,6 +114,7 @@ int sweepers_stop(struct sampler *s, double deadline);
  * is left behind (detached), and 1 is returned. */
 int sampler_join_or_abandon(pthread_t t, atomic_bool *done, double deadline);
 
+/* The event thread of every GPU; arg is the sampler (events.c). */
 void *events_main(void *arg);
 
 #endif

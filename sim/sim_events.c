@@ -7,13 +7,21 @@
  *
  * A scenario's events are fixed times on its clock, so a set needs no queue: it remembers what
  * it has delivered, and a wait sleeps until the next registered event is due (or the timeout
- * ends) instead of polling.
+ * ends) instead of polling.  A set may hold several devices, as NVML's do; each event carries
+ * its device.  The first set a device is registered in also gets the events the scenario put
+ * before the registration (so a scenario need not know how long its agent takes to start);
+ * a later set gets only what happens after, as a driver's would.
+ *
+ * Once a registered device is lost (its "lost_at"), a wait that finds no event due returns
+ * NVML_ERROR_GPU_IS_LOST for the whole set, without saying which device: so does a driver
+ * after a GPU falls off the bus (Xid 79).
  */
 #include "sim/sim_exports.h"
 #include "sim/sim_state.h"
 
 #include <math.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <time.h>
@@ -30,6 +38,7 @@ struct nvmlEventSet_st {
 	struct nvmlDevice_st *devs;
 	size_t n_devs;
 	unsigned long long *masks;
+	double *from;     /* [device]: events before this scenario time are not delivered */
 	bool **delivered; /* [device][event] */
 };
 
@@ -49,8 +58,9 @@ static nvmlReturn_t sim_event_set_create(nvmlEventSet_t *set)
 	s->devs = devs;
 	s->n_devs = n;
 	s->masks = calloc(n ? n : 1, sizeof(*s->masks));
+	s->from = calloc(n ? n : 1, sizeof(*s->from));
 	s->delivered = calloc(n ? n : 1, sizeof(*s->delivered));
-	if (!s->masks || !s->delivered)
+	if (!s->masks || !s->from || !s->delivered)
 		goto err;
 	for (size_t i = 0; i < n; i++)
 		if (!(s->delivered[i] = calloc(devs[i].gpu->n_events + 1, sizeof(bool))))
@@ -62,6 +72,7 @@ err:
 	for (size_t i = 0; s->delivered && i < n; i++)
 		free(s->delivered[i]);
 	free(s->delivered);
+	free(s->from);
 	free(s->masks);
 	free(s);
 	return NVML_ERROR_MEMORY;
@@ -74,6 +85,7 @@ static nvmlReturn_t sim_event_set_free(nvmlEventSet_t set)
 	for (size_t i = 0; i < set->n_devs; i++)
 		free(set->delivered[i]);
 	free(set->delivered);
+	free(set->from);
 	free(set->masks);
 	pthread_mutex_destroy(&set->lock);
 	free(set);
@@ -95,25 +107,31 @@ static nvmlReturn_t sim_device_register_events(nvmlDevice_t device, unsigned lon
 	if (i == set->n_devs)
 		return NVML_ERROR_INVALID_ARGUMENT; /* a set from an earlier nvmlInit */
 	pthread_mutex_lock(&set->lock);
+	if (!set->masks[i])
+		set->from[i] = atomic_exchange(&c.dev->events_seen, true) ? c.t : -INFINITY;
 	set->masks[i] |= types;
 	pthread_mutex_unlock(&set->lock);
 	return NVML_SUCCESS;
 }
 
-/* Delivers the earliest due event into data; false when none is due. */
-/* Takes the earliest due, undelivered event of the set; *next_at is set to
- * the scenario time of the earliest one not yet due (INFINITY: none). */
-static bool event_take(nvmlEventSet_t set, double t, nvmlEventData_t *data, double *next_at)
+/* Takes the earliest due, undelivered event of the set into data; *next_at is set to the
+ * scenario time of the earliest one not yet due (INFINITY: none).  Returns NVML_SUCCESS,
+ * NVML_ERROR_GPU_IS_LOST when none is due and a registered device is lost, else
+ * NVML_ERROR_TIMEOUT. */
+static nvmlReturn_t event_take(nvmlEventSet_t set, double t, nvmlEventData_t *data, double *next_at)
 {
+	bool lost = false;
 	size_t best_dev = 0, best_ev = 0;
 	double best_at = INFINITY;
 	*next_at = INFINITY;
 	pthread_mutex_lock(&set->lock);
 	for (size_t d = 0; d < set->n_devs; d++) {
 		const struct sim_gpu *g = set->devs[d].gpu;
+		lost |= set->masks[d] && t >= g->lost_at;
 		for (size_t e = 0; e < g->n_events; e++) {
 			const struct sim_event *ev = &g->events[e];
-			if (set->delivered[d][e] || !(ev->type & set->masks[d]))
+			if (set->delivered[d][e] || !(ev->type & set->masks[d]) ||
+			    ev->at < set->from[d] || ev->at >= g->lost_at)
 				continue;
 			if (ev->at > t) {
 				if (ev->at < *next_at)
@@ -136,7 +154,7 @@ static bool event_take(nvmlEventSet_t set, double t, nvmlEventData_t *data, doub
 		data->computeInstanceId = 0xffffffffu;
 	}
 	pthread_mutex_unlock(&set->lock);
-	return found;
+	return found ? NVML_SUCCESS : lost ? NVML_ERROR_GPU_IS_LOST : NVML_ERROR_TIMEOUT;
 }
 
 /* Sleeps until the next event is due or the timeout ends, never polling:
@@ -158,8 +176,9 @@ static nvmlReturn_t sim_event_set_wait(nvmlEventSet_t set, nvmlEventData_t *data
 			return rc;
 		if (!set || !data)
 			return NVML_ERROR_INVALID_ARGUMENT;
-		if (event_take(set, t, data, &next_at))
-			return NVML_SUCCESS;
+		rc = event_take(set, t, data, &next_at);
+		if (rc != NVML_ERROR_TIMEOUT)
+			return rc;
 		clock_gettime(CLOCK_MONOTONIC, &now);
 		double waited = (double)(now.tv_sec - start.tv_sec) * 1e3 +
 		                (double)(now.tv_nsec - start.tv_nsec) / 1e6;

@@ -12,6 +12,7 @@
 #include "sim/sim_scenario.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 
 /* A device handle points at one of these, in the array of the current session. */
@@ -32,6 +33,7 @@ struct nvmlDevice_st {
 	pthread_mutex_t energy_lock;      /* guards the integrals */
 	double integral_t[SIM_INT_COUNT]; /* scenario time each integral has reached */
 	double integral[SIM_INT_COUNT];
+	atomic_bool events_seen; /* registered in an event set already (sim_events.c) */
 };
 
 /* One call in progress: the device and the scenario time it sees. */

@@ -435,6 +435,49 @@ static void test_events(void **state)
 	assert_int_equal(nv.shutdown(), NVML_SUCCESS);
 }
 
+/* One set for several devices, as the agent uses it: each event names its device; a lost
+ * device makes the wait fail for the whole set; a new set without it goes on, and gets only
+ * what happens after its registration. */
+static void test_events_shared_set(void **state)
+{
+	use_scenario("{\"gpus\": [{\"faults\": {\"xid\": [{\"at\": 0, \"code\": 13},"
+	             " {\"at\": 0.15, \"code\": 31}]}},"
+	             " {\"faults\": {\"xid\": [{\"at\": 0, \"code\": 48}], \"lost_at\": 0.05}},"
+	             " {}]}");
+	assert_int_equal(nv.init(), NVML_SUCCESS);
+	nvmlDevice_t d0 = handle(0), d1 = handle(1), d2 = handle(2);
+	nvmlEventSet_t set;
+	nvmlEventData_t ev;
+	assert_int_equal(nv.event_set_create(&set), NVML_SUCCESS);
+	for (unsigned i = 0; i < 3; i++)
+		assert_int_equal(
+		    nv.device_register_events(handle(i), nvmlEventTypeXidCriticalError, set),
+		    NVML_SUCCESS);
+	assert_int_equal(nv.event_set_wait(set, &ev, 100), NVML_SUCCESS);
+	assert_ptr_equal(ev.device, d0);
+	assert_int_equal(ev.eventData, 13);
+	assert_int_equal(nv.event_set_wait(set, &ev, 100), NVML_SUCCESS);
+	assert_ptr_equal(ev.device, d1);
+	assert_int_equal(ev.eventData, 48);
+	usleep(60000); /* GPU 1 is lost at 0.05 s */
+	assert_int_equal(nv.event_set_wait(set, &ev, 10), NVML_ERROR_GPU_IS_LOST);
+	assert_int_equal(nv.event_set_free(set), NVML_SUCCESS);
+	/* A new set: the lost GPU does not register, the others do; nothing is replayed. */
+	assert_int_equal(nv.event_set_create(&set), NVML_SUCCESS);
+	assert_int_equal(nv.device_register_events(d1, nvmlEventTypeXidCriticalError, set),
+	                 NVML_ERROR_GPU_IS_LOST);
+	assert_int_equal(nv.device_register_events(d0, nvmlEventTypeXidCriticalError, set),
+	                 NVML_SUCCESS);
+	assert_int_equal(nv.device_register_events(d2, nvmlEventTypeXidCriticalError, set),
+	                 NVML_SUCCESS);
+	assert_int_equal(nv.event_set_wait(set, &ev, 500), NVML_SUCCESS);
+	assert_ptr_equal(ev.device, d0);
+	assert_int_equal(ev.eventData, 31);
+	assert_int_equal(nv.event_set_wait(set, &ev, 10), NVML_ERROR_TIMEOUT);
+	assert_int_equal(nv.event_set_free(set), NVML_SUCCESS);
+	assert_int_equal(nv.shutdown(), NVML_SUCCESS);
+}
+
 static void test_init_errors(void **state)
 {
 	use_scenario("{\"init_error\": 9, \"gpus\": [{}]}");
@@ -511,10 +554,15 @@ static void test_hang_isolated(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_every_symbol),  cmocka_unit_test(test_constants),
-	    cmocka_unit_test(test_refcount),      cmocka_unit_test(test_gpm_samples_nvlink_mig),
-	    cmocka_unit_test(test_faults),        cmocka_unit_test(test_events),
-	    cmocka_unit_test(test_init_errors),   cmocka_unit_test(test_default_scenario),
+	    cmocka_unit_test(test_every_symbol),
+	    cmocka_unit_test(test_constants),
+	    cmocka_unit_test(test_refcount),
+	    cmocka_unit_test(test_gpm_samples_nvlink_mig),
+	    cmocka_unit_test(test_faults),
+	    cmocka_unit_test(test_events),
+	    cmocka_unit_test(test_events_shared_set),
+	    cmocka_unit_test(test_init_errors),
+	    cmocka_unit_test(test_default_scenario),
 	    cmocka_unit_test(test_hang_isolated), /* last: leaves a thread asleep in the library */
 	};
 	int failed = cmocka_run_group_tests(tests, setup, NULL);
