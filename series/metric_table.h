@@ -197,7 +197,7 @@ const char *sample_tier_name(enum sample_tier tier);
 enum metric_flag { WINDOWED = 1, PER_MIG = 2 };
 
 /* A test build adds rows at the end of the table through this hook
- * (tests/unit/metric_table_extra.h), to show that one row is all a metric
+ * (series/tests/metric_table_extra.h), to show that one row is all a metric
  * needs; it is empty otherwise. */
 #ifndef GPUSCOPE_METRICS_EXTRA
 #define GPUSCOPE_METRICS_EXTRA(X)
