@@ -9,9 +9,9 @@
 
 /* clang-format off */
 #define GPUSCOPE_METRICS_EXTRA(X) \
-X(TEST_EXTRA, "gpuscope_test_extra_ratio", "", GAUGE, UNIT_PERCENT, SRC_UTILIZATION, WINDOWED | PER_MIG, \
+X(TEST_EXTRA, "gpuscope_test_extra_ratio", "", GAUGE, UNIT_ACTIVITY, SRC_GPM, WINDOWED | PER_MIG, \
   "A row only the test build has: one row must be all a metric needs.", \
-  "DCGM_FI_DEV_TEST_EXTRA", "A test field (in %).")
+  "DCGM_FI_PROF_TEST_EXTRA", "A test field (ratio).")
 /* clang-format on */
 
 #endif

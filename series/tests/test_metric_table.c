@@ -111,6 +111,24 @@ static void test_every_source_has_a_tier(void **state)
 	}
 }
 
+/* The flags ask for what the readers can give: a window of a gauge the fast sweeper reads
+ * (its sweeps and the driver's buffers feed the ring), a MIG instance's value from the
+ * sources sample/mig.c reads per instance (memory and GPM). */
+static void test_flags_fit_their_sources(void **state)
+{
+	for (int i = 0; i < METRIC_COUNT; i++) {
+		const struct metric_def *d = &metric_table[i];
+		assert_int_equal(d->flags & ~(unsigned)(WINDOWED | PER_MIG), 0);
+		if (d->flags & WINDOWED) {
+			enum sample_tier t = source_table[d->source].tier;
+			assert_int_equal(d->type, GAUGE);
+			assert_true(t == TIER_FAST || t == TIER_BUFFER);
+		}
+		if (d->flags & PER_MIG)
+			assert_true(d->source == SRC_MEMORY || d->source == SRC_GPM);
+	}
+}
+
 /* The drop-in list: each must be a row of the table. */
 static void test_dcgm_drop_in_names_present(void **state)
 {
@@ -534,13 +552,13 @@ static void test_process_families_are_served(void **state)
 static void test_extra_row(void **state)
 {
 	assert_string_equal(metric_table[METRIC_TEST_EXTRA].id, "TEST_EXTRA");
-	assert_int_equal(metric_of_dcgm("DCGM_FI_DEV_TEST_EXTRA", 18), METRIC_TEST_EXTRA);
+	assert_int_equal(metric_of_dcgm("DCGM_FI_PROF_TEST_EXTRA", 18), METRIC_TEST_EXTRA);
 	add_mig_instance();
 	char *text = render(NAMES_BOTH);
-	assert_true(has_line(text, "gpuscope_test_extra_ratio{gpu=\"0\",uuid=\"GPU-0\"} 0.5"));
+	assert_true(has_line(text, "gpuscope_test_extra_ratio{gpu=\"0\",uuid=\"GPU-0\"} 0.5\n"));
 	assert_true(has_line(text, "gpuscope_test_extra_ratio{gpu=\"0\",uuid=\"GPU-0\","
 	                           "GPU_I_PROFILE=\"1g.18gb\",GPU_I_ID=\"1\"} 1\n"));
-	assert_true(has_line(text, "DCGM_FI_DEV_TEST_EXTRA{"));
+	assert_true(has_line(text, "DCGM_FI_PROF_TEST_EXTRA{"));
 	free(text);
 	char name[STORE_COL_NAME_MAX];
 	assert_true(store_column_name(METRIC_TEST_EXTRA, STORE_MIN, name, sizeof(name)));
@@ -558,6 +576,7 @@ int main(void)
 	    cmocka_unit_test(test_names_follow_conventions),
 	    cmocka_unit_test(test_series_unique_and_families_adjacent),
 	    cmocka_unit_test(test_every_source_has_a_tier),
+	    cmocka_unit_test(test_flags_fit_their_sources),
 	    cmocka_unit_test(test_dcgm_drop_in_names_present),
 	    cmocka_unit_test(test_conversions_are_exact),
 	    cmocka_unit_test(test_numbers_print_shortest_round_trip),
