@@ -1,9 +1,7 @@
 /* gen_metrics_doc.c - writes docs/metrics.md from the metric table, so the
  * reference can never drift from the code (a test compares the two). */
 #include <stdio.h>
-#include <string.h>
 
-#include "export/prom_procs.h"
 #include "series/inference.h"
 #include "series/nccl.h"
 #include "series/metric_table.h"
@@ -84,6 +82,11 @@ int main(void)
 		if (metric_windowed(i) && metric_family_first(i))
 			printf(" `%s`", metric_table[i].name);
 	puts(".\n");
+	fputs("Also per MIG GPU instance (`GPU_I_ID`, `GPU_I_PROFILE`):", stdout);
+	for (int i = 0; i < METRIC_COUNT; i++)
+		if (metric_per_mig(i) && metric_family_first(i))
+			printf(" `%s`", metric_table[i].name);
+	puts(".\n");
 	puts("**Energy.** `gpuscope_energy_joules_total` is the driver's counter (slow tier); "
 	     "`gpuscope_power_integrated_joules_total` integrates the 20 ms power samples "
 	     "(trapezoid) from the agent's start, for windows shorter than the slow tier. Their "
@@ -125,13 +128,11 @@ int main(void)
 	     "GPU costs at most cap + 1 series per family.\n");
 	puts("| native series | labels | description |");
 	puts("|---|---|---|");
-#define DOC_PROC_ROW(name, help)                                                         \
-	printf("| `%s` | %s | %s |\n", name,                                             \
-	       strcmp(name, "gpuscope_processes") == 0 ? "gpu, uuid"                     \
-	                                               : "gpu, uuid, pid, process, ...", \
-	       help);
-	PROM_PROCESS_FAMILIES(DOC_PROC_ROW)
-#undef DOC_PROC_ROW
+	for (int f = 0; f < PROC_FAMILY_COUNT; f++) {
+		const struct process_family_def *fam = &process_family_table[f];
+		printf("| `%s` | %s | %s |\n", fam->name,
+		       fam->per_process ? "gpu, uuid, pid, process, ..." : "gpu, uuid", fam->help);
+	}
 	puts("\nWhen exactly one Kubernetes pod holds a GPU (the kubelet's pod-resources "
 	     "allocation, else every process on the GPU being in one pod), the GPU's `DCGM_FI_*` "
 	     "series carry dcgm-exporter's `pod`, `namespace` and `container` labels.");

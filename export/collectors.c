@@ -86,33 +86,6 @@ static void trim(const char **s, const char **e)
 		(*e)--;
 }
 
-/* The row of a DCGM name: its own, or for a per-link row (dcgm name "..._L") the name
- * followed by a link number below GPU_MAX_NVLINKS, without a leading zero. */
-static int metric_of(const char *name)
-{
-	for (int m = 0; m < METRIC_COUNT; m++) {
-		const char *d = metric_table[m].dcgm;
-		if (!d)
-			continue;
-		const char *l = metric_dynamic_label(m);
-		if (!l) {
-			if (strcmp(d, name) == 0)
-				return m;
-			continue;
-		}
-		size_t n = strlen(d);
-		if (strcmp(l, "link") != 0 || strncmp(d, name, n) != 0)
-			continue;
-		const char *p = name + n;
-		size_t digits = strspn(p, "0123456789");
-		if (digits == 0 || digits > 2 || p[digits] || (digits == 2 && p[0] == '0'))
-			continue;
-		if ((unsigned)atoi(p) < GPU_MAX_NVLINKS)
-			return m;
-	}
-	return -1;
-}
-
 /* Fills the row's metric, label and why from its name and type. */
 static void resolve(struct collector *c)
 {
@@ -130,7 +103,7 @@ static void resolve(struct collector *c)
 			    "versions, brand, serial, VBIOS and inforom versions)";
 		return;
 	}
-	c->metric = metric_of(c->name);
+	c->metric = metric_of_dcgm(c->name, GPU_MAX_NVLINKS);
 	if (c->metric >= 0)
 		return;
 	for (int e = 0; e < EXP_COUNT; e++)

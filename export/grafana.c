@@ -15,7 +15,6 @@
 #include <string.h>
 
 #include "export/prom.h"
-#include "export/prom_procs.h"
 #include "series/metric_table.h"
 
 #define SEL "instance=~\"$instance\",gpu=~\"$gpu\""
@@ -220,17 +219,11 @@ static void fleet(struct layout *l)
 static void processes(struct layout *l)
 {
 	row(l, "Processes and workloads");
-	static const struct {
-		const char *name, *help;
-	} fams[] = {
-#define PROC_FAMILY(name, help) {name, help},
-	    PROM_PROCESS_FAMILIES(PROC_FAMILY)
-#undef PROC_FAMILY
-	};
-	for (size_t i = 0; i < sizeof(fams) / sizeof(fams[0]); i++) {
+	for (int f = 0; f < PROC_FAMILY_COUNT; f++) {
+		const struct process_family_def *fam = &process_family_table[f];
 		char expr[256];
-		bool per_process = strcmp(fams[i].name, "gpuscope_processes") != 0;
-		snprintf(expr, sizeof(expr), "%s{" SEL "}", fams[i].name);
+		bool per_process = fam->per_process;
+		snprintf(expr, sizeof(expr), "%s{" SEL "}", fam->name);
 		json_t *t = json_array();
 		json_array_append_new(t,
 		                      target(expr,
@@ -242,12 +235,11 @@ static void processes(struct layout *l)
 			/* Per workload: the pod's processes summed over its GPUs. */
 			snprintf(expr, sizeof(expr),
 			         "sum by (namespace, pod) (%s{" SEL ",process!=\"_other\"})",
-			         fams[i].name);
+			         fam->name);
 			json_array_append_new(
 			    t, target(expr, "workload {{namespace}}/{{pod}}", "B", false));
 		}
-		panel(l, "timeseries", fams[i].name, fams[i].help, unit_of(fams[i].name, false), t,
-		      12);
+		panel(l, "timeseries", fam->name, fam->help, unit_of(fam->name, false), t, 12);
 	}
 }
 

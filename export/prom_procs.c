@@ -15,19 +15,6 @@
 #include <stdio.h>
 #include <string.h>
 
-enum family { FAM_COUNT, FAM_MEMORY, FAM_SM, FAM_CPU, FAM_N };
-
-static const char *const family_name[FAM_N] = {
-#define PROM_PROC_NAME(name, help) name,
-    PROM_PROCESS_FAMILIES(PROM_PROC_NAME)
-#undef PROM_PROC_NAME
-};
-static const char *const family_help[FAM_N] = {
-#define PROM_PROC_HELP(name, help) help,
-    PROM_PROCESS_FAMILIES(PROM_PROC_HELP)
-#undef PROM_PROC_HELP
-};
-
 static void label(struct strbuf *out, const char *name, const char *value)
 {
 	if (!value[0])
@@ -74,17 +61,17 @@ static void other_line(struct strbuf *out, const char *name, const struct gpu_re
 	sb_puts(out, "\n");
 }
 
-/* The value of family f for record r; false when it has none. */
-static bool value_of(enum family f, const struct process_record *r, double *v)
+/* The value of per-process family f for record r; false when it has none. */
+static bool value_of(enum process_family f, const struct process_record *r, double *v)
 {
 	switch (f) {
-	case FAM_MEMORY:
+	case PROC_FAMILY_MEMORY:
 		*v = r->memory_bytes;
 		return r->memory_valid;
-	case FAM_SM:
+	case PROC_FAMILY_SM:
 		*v = r->sm_util / 100.0;
 		return r->util_valid;
-	case FAM_CPU:
+	case PROC_FAMILY_CPU:
 		*v = r->cpu_cores;
 		return r->cpu_valid;
 	default:
@@ -92,12 +79,34 @@ static bool value_of(enum family f, const struct process_record *r, double *v)
 	}
 }
 
+/* What the processes past the table's own cap add to family f; false when nothing. */
+static bool overflow_of(enum process_family f, const struct process_overflow *o, double *v)
+{
+	if (!o->count)
+		return false;
+	switch (f) {
+	case PROC_FAMILY_MEMORY:
+		*v = o->memory_bytes;
+		return true;
+	case PROC_FAMILY_SM:
+		*v = o->sm_util / 100.0;
+		return o->sm_valid;
+	case PROC_FAMILY_CPU:
+		*v = o->cpu_cores;
+		return o->cpu_valid;
+	default:
+		return false;
+	}
+}
+
 /* One GPU's series of family f; returns whether it wrote any. */
-static bool render_gpu(const struct gpu_record *g, enum family f, unsigned cap, struct strbuf *out)
+static bool render_gpu(const struct gpu_record *g, enum process_family f, unsigned cap,
+                       struct strbuf *out)
 {
 	const struct process_table *t = g->procs;
-	if (f == FAM_COUNT) {
-		gpu_labels(out, family_name[f], g);
+	const char *name = process_family_table[f].name;
+	if (f == PROC_FAMILY_PROCESSES) { /* the one per-GPU family */
+		gpu_labels(out, name, g);
 		sb_printf(out, "} %u\n", t->total);
 		return true;
 	}
@@ -107,7 +116,7 @@ static bool render_gpu(const struct gpu_record *g, enum family f, unsigned cap, 
 	for (unsigned i = 0; i < kept; i++) {
 		if (!value_of(f, &t->proc[i], &v))
 			continue;
-		process_line(out, family_name[f], g, &t->proc[i], v);
+		process_line(out, name, g, &t->proc[i], v);
 		any = true;
 	}
 	/* The rest: the table's records past the cap and what the table itself folded. */
@@ -122,19 +131,12 @@ static bool render_gpu(const struct gpu_record *g, enum family f, unsigned cap, 
 			valid = true;
 		}
 	}
-	const struct process_overflow *o = &t->overflow;
-	if (o->count && f == FAM_MEMORY) {
-		sum += o->memory_bytes;
-		valid = true;
-	} else if (o->count && f == FAM_SM && o->sm_valid) {
-		sum += o->sm_util / 100.0;
-		valid = true;
-	} else if (o->count && f == FAM_CPU && o->cpu_valid) {
-		sum += o->cpu_cores;
+	if (overflow_of(f, &t->overflow, &v)) {
+		sum += v;
 		valid = true;
 	}
 	if (valid)
-		other_line(out, family_name[f], g, sum);
+		other_line(out, name, g, sum);
 	return any || valid;
 }
 
@@ -144,14 +146,14 @@ void prom_render_processes(const struct board_snapshot *s, unsigned cap, bool op
 	(void)openmetrics; /* gauges only: the same in both formats */
 	if (cap == 0)
 		cap = PROM_PROCESS_CAP_DEFAULT;
-	for (int f = 0; f < FAM_N; f++) {
+	for (int f = 0; f < PROC_FAMILY_COUNT; f++) {
+		const struct process_family_def *d = &process_family_table[f];
 		size_t mark = out->len;
-		sb_printf(out, "# HELP %s %s\n# TYPE %s gauge\n", family_name[f], family_help[f],
-		          family_name[f]);
+		sb_printf(out, "# HELP %s %s\n# TYPE %s gauge\n", d->name, d->help, d->name);
 		bool any = false;
 		for (unsigned i = 0; i < s->count; i++)
 			if (s->gpus[i].procs)
-				any |= render_gpu(&s->gpus[i], (enum family)f, cap, out);
+				any |= render_gpu(&s->gpus[i], (enum process_family)f, cap, out);
 		if (!any)
 			out->len = mark;
 	}

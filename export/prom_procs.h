@@ -16,21 +16,8 @@
 #define PROM_PROCESS_CAP_DEFAULT 10
 #define PROM_PROCESS_CAP_MAX     GPU_MAX_PROCESSES
 
-/* X(name, help) - the per-process families, in output order (gen_metrics_doc lists them). */
-#define PROM_PROCESS_FAMILIES(X)                                                                 \
-	X("gpuscope_processes",                                                                  \
-	  "Processes NVML lists on the GPU (compute and graphics), all of them, capped or not.") \
-	X("gpuscope_process_memory_used_bytes",                                                  \
-	  "GPU memory a process holds on the GPU (NVML usedGpuMemory).")                         \
-	X("gpuscope_process_sm_utilization_ratio",                                               \
-	  "Share of the GPU's time a kernel of the process ran over the last slow interval "     \
-	  "(nvmlDeviceGetProcessUtilization; not available with MIG).")                          \
-	X("gpuscope_process_cpu_utilization_ratio",                                              \
-	  "CPU seconds the process used per wall second over the last slow interval (1 = one "   \
-	  "core "                                                                                \
-	  "busy; can exceed 1).")
-
-/* Appends the per-process families (native names) of every GPU.  cap 0 means the default. */
+/* Appends the per-process families (GPUSCOPE_PROCESS_FAMILIES, series/metric_table.h) of
+ * every GPU.  cap 0 means the default. */
 void prom_render_processes(const struct board_snapshot *s, unsigned cap, bool openmetrics,
                            struct strbuf *out);
 

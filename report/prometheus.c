@@ -6,8 +6,9 @@
  * NVIDIA's dcgm-exporter.  Series are grouped into GPUs by (hostname, UUID)
  * (Hostname from older exporters, instance when there is neither); MIG instances (GPU_I_ID) are
  * left out, as in the local history.  DCGM's units are turned back into the
- * metric table's raw units (W to mW, MiB to bytes, ratio to percent), so the
- * one conversion in report_convert() applies to every source.
+ * metric table's raw units by the table's inverse, metric_raw_of_dcgm() (W to mW,
+ * MiB to bytes, ratio to percent), so the one conversion in report_convert()
+ * applies to every source.
  *
  * What dcgm-exporter does not export (an Xid count: it has only the last
  * code) stays absent, and the engine says what it could not judge; a source
@@ -50,26 +51,6 @@ static size_t on_data(char *p, size_t size, size_t n, void *arg)
 	d[b->len] = 0;
 	b->data = d;
 	return add;
-}
-
-/* A DCGM value back to the metric table's raw unit (metric_dcgm_value's
- * inverse; MiB were floored on export, so bytes come back to a MiB). */
-static double dcgm_to_raw(enum metric_unit unit, double v)
-{
-	switch (unit) {
-	case UNIT_BYTES:
-		return v * 1048576.0;
-	case UNIT_MILLIWATTS:
-		return v * 1000.0;
-	case UNIT_ACTIVITY:
-		return v * 100.0;
-	case UNIT_MIB_PER_S:
-		return v / 1048576.0;
-	case UNIT_BYTES_PER_S:
-		return v * 1e6;
-	default:
-		return v;
-	}
 }
 
 /* GET url; the parsed JSON "data" member, or NULL with err filled. */
@@ -253,7 +234,7 @@ static void fold_result(struct fold *f, json_t *result, size_t k, bool native)
 				continue;
 			double x = strtod(v, NULL);
 			fold_sample(f, rg, k, json_number_value(json_array_get(pt, 0)),
-			            native ? x : dcgm_to_raw(unit, x));
+			            native ? x : metric_raw_of_dcgm(unit, x));
 		}
 	}
 }

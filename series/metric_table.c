@@ -10,20 +10,30 @@
 #include "series/metric_table.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 const struct metric_def metric_table[METRIC_COUNT] = {
-#define METRIC_ROW(id, name_, labels_, type_, unit_, source_, help_, dcgm_, dcgm_help_) \
-	[METRIC_##id] = {.name = name_,                                                 \
-	                 .labels = labels_,                                             \
-	                 .type = type_,                                                 \
-	                 .unit = unit_,                                                 \
-	                 .source = source_,                                             \
-	                 .help = help_,                                                 \
-	                 .dcgm = dcgm_,                                                 \
-	                 .dcgm_help = dcgm_help_},
+#define METRIC_ROW(id_, name_, labels_, type_, unit_, source_, flags_, help_, dcgm_, dcgm_help_) \
+	[METRIC_##id_] = {.id = #id_,                                                            \
+	                  .name = name_,                                                         \
+	                  .labels = labels_,                                                     \
+	                  .type = type_,                                                         \
+	                  .unit = unit_,                                                         \
+	                  .source = source_,                                                     \
+	                  .flags = flags_,                                                       \
+	                  .help = help_,                                                         \
+	                  .dcgm = dcgm_,                                                         \
+	                  .dcgm_help = dcgm_help_},
     GPUSCOPE_METRICS(METRIC_ROW)
 #undef METRIC_ROW
+};
+
+const struct process_family_def process_family_table[PROC_FAMILY_COUNT] = {
+#define PROCESS_FAMILY_ROW(id, name_, per_process_, help_) \
+	[PROC_FAMILY_##id] = {.name = name_, .per_process = per_process_, .help = help_},
+    GPUSCOPE_PROCESS_FAMILIES(PROCESS_FAMILY_ROW)
+#undef PROCESS_FAMILY_ROW
 };
 
 const struct source_def source_table[SRC_COUNT] = {
@@ -40,86 +50,101 @@ const char *sample_tier_name(enum sample_tier tier)
 	return names[tier];
 }
 
+/* How a raw value becomes an exported one: one operation with one constant,
+ * so each conversion is exact or correctly rounded, and its inverse is the
+ * opposite operation (a floor or a rounding is undone as far as it can be). */
+enum conv_op {
+	CONV_SAME,
+	CONV_MUL,
+	CONV_DIV,
+	CONV_FLOOR_DIV, /* DCGM's framebuffer sizes: whole MiB, rounded down */
+	CONV_ROUND_MUL, /* DCGM's violation counters: whole ns, nearest, so a driver's
+	                 * ns count read back as seconds comes out as it was */
+};
+
+struct conv {
+	enum conv_op op;
+	double k;
+};
+
+static double conv_apply(struct conv c, double x)
+{
+	switch (c.op) {
+	case CONV_MUL:
+		return x * c.k;
+	case CONV_DIV:
+		return x / c.k;
+	case CONV_FLOOR_DIV:
+		return floor(x / c.k);
+	case CONV_ROUND_MUL:
+		return nearbyint(x * c.k);
+	case CONV_SAME:
+		break;
+	}
+	return x;
+}
+
+static double conv_invert(struct conv c, double y)
+{
+	switch (c.op) {
+	case CONV_MUL:
+	case CONV_ROUND_MUL:
+		return y / c.k;
+	case CONV_DIV:
+	case CONV_FLOOR_DIV:
+		return y * c.k;
+	case CONV_SAME:
+		break;
+	}
+	return y;
+}
+
+/* Per raw unit: its documented names and the conversions to the native and
+ * dcgm-exporter values. */
 static const struct {
-	const char *native;
-	const char *dcgm;
-} unit_names[UNIT_KIND_COUNT] = {
-    [UNIT_PERCENT] = {"ratio (0-1)", "%"},
-    [UNIT_ACTIVITY] = {"ratio (0-1)", "ratio (0-1)"},
-    [UNIT_RATIO] = {"ratio (0-1)", "ratio (0-1)"},
-    [UNIT_MIB_PER_S] = {"bytes/s", "bytes/s"},
-    [UNIT_BYTES_PER_S] = {"bytes/s", "MB/s"},
-    [UNIT_BYTES] = {"bytes", "MiB"},
-    [UNIT_MILLIWATTS] = {"watts", "W"},
-    [UNIT_MILLIJOULES] = {"joules", "mJ"},
-    [UNIT_MEGAHERTZ] = {"hertz", "MHz"},
-    [UNIT_CELSIUS] = {"degrees Celsius", "C"},
-    [UNIT_SECONDS] = {"seconds", "ns"}, /* DCGM's violation counters count nanoseconds */
-    [UNIT_COUNT] = {"count", "count"},
+	const char *native_name, *dcgm_name;
+	struct conv native, dcgm;
+} units[UNIT_KIND_COUNT] = {
+    [UNIT_PERCENT] = {"ratio (0-1)", "%", {CONV_DIV, 100.0}, {CONV_SAME, 1}},
+    /* DCGM's profiling fields are ratios, unlike its utilization */
+    [UNIT_ACTIVITY] = {"ratio (0-1)", "ratio (0-1)", {CONV_DIV, 100.0}, {CONV_DIV, 100.0}},
+    [UNIT_RATIO] = {"ratio (0-1)", "ratio (0-1)", {CONV_SAME, 1}, {CONV_SAME, 1}},
+    [UNIT_MIB_PER_S] = {"bytes/s", "bytes/s", {CONV_MUL, 1048576.0}, {CONV_MUL, 1048576.0}},
+    /* DCGM's NVLink bandwidth fields are MB/s */
+    [UNIT_BYTES_PER_S] = {"bytes/s", "MB/s", {CONV_SAME, 1}, {CONV_DIV, 1e6}},
+    [UNIT_BYTES] = {"bytes", "MiB", {CONV_SAME, 1}, {CONV_FLOOR_DIV, 1048576.0}},
+    [UNIT_MILLIWATTS] = {"watts", "W", {CONV_DIV, 1000.0}, {CONV_DIV, 1000.0}},
+    [UNIT_MILLIJOULES] = {"joules", "mJ", {CONV_DIV, 1000.0}, {CONV_SAME, 1}},
+    [UNIT_MEGAHERTZ] = {"hertz", "MHz", {CONV_MUL, 1e6}, {CONV_SAME, 1}},
+    [UNIT_CELSIUS] = {"degrees Celsius", "C", {CONV_SAME, 1}, {CONV_SAME, 1}},
+    /* DCGM_FI_DEV_*_VIOLATION: throttled time in whole ns */
+    [UNIT_SECONDS] = {"seconds", "ns", {CONV_SAME, 1}, {CONV_ROUND_MUL, 1e9}},
+    [UNIT_COUNT] = {"count", "count", {CONV_SAME, 1}, {CONV_SAME, 1}},
 };
 
 const char *metric_native_unit(enum metric_unit unit)
 {
-	return unit_names[unit].native;
+	return units[unit].native_name;
 }
 
 const char *metric_dcgm_unit(enum metric_unit unit)
 {
-	return unit_names[unit].dcgm;
+	return units[unit].dcgm_name;
 }
 
 double metric_native_value(enum metric_unit unit, double raw)
 {
-	switch (unit) {
-	case UNIT_PERCENT:
-	case UNIT_ACTIVITY:
-		return raw / 100.0;
-	case UNIT_MIB_PER_S:
-		return raw * 1048576.0;
-	case UNIT_MILLIWATTS:
-	case UNIT_MILLIJOULES:
-		return raw / 1000.0;
-	case UNIT_MEGAHERTZ:
-		return raw * 1e6;
-	case UNIT_BYTES:
-	case UNIT_BYTES_PER_S:
-	case UNIT_RATIO:
-	case UNIT_CELSIUS:
-	case UNIT_SECONDS:
-	case UNIT_COUNT:
-	case UNIT_KIND_COUNT:
-		break;
-	}
-	return raw;
+	return unit < UNIT_KIND_COUNT ? conv_apply(units[unit].native, raw) : raw;
 }
 
 double metric_dcgm_value(enum metric_unit unit, double raw)
 {
-	switch (unit) {
-	case UNIT_BYTES:
-		/* DCGM reports framebuffer sizes as whole MiB, rounded down. */
-		return floor(raw / 1048576.0);
-	case UNIT_MILLIWATTS:
-		return raw / 1000.0;
-	case UNIT_ACTIVITY: /* DCGM's profiling fields are ratios, unlike its utilization */
-		return raw / 100.0;
-	case UNIT_MIB_PER_S:
-		return raw * 1048576.0;
-	case UNIT_BYTES_PER_S: /* DCGM's NVLink bandwidth fields are MB/s */
-		return raw / 1e6;
-	case UNIT_SECONDS: /* DCGM_FI_DEV_*_VIOLATION: throttled time in whole ns (nearest, so
-	                    * a driver's ns count read back as seconds comes out as it was) */
-		return nearbyint(raw * 1e9);
-	case UNIT_PERCENT:
-	case UNIT_RATIO:
-	case UNIT_MILLIJOULES:
-	case UNIT_MEGAHERTZ:
-	case UNIT_CELSIUS:
-	case UNIT_COUNT:
-	case UNIT_KIND_COUNT:
-		break;
-	}
-	return raw;
+	return unit < UNIT_KIND_COUNT ? conv_apply(units[unit].dcgm, raw) : raw;
+}
+
+double metric_raw_of_dcgm(enum metric_unit unit, double dcgm)
+{
+	return unit < UNIT_KIND_COUNT ? conv_invert(units[unit].dcgm, dcgm) : dcgm;
 }
 
 bool metric_family_first(int i)
@@ -135,24 +160,43 @@ const char *metric_dynamic_label(int m)
 
 bool metric_windowed(int m)
 {
-	switch (m) {
-	case METRIC_GPU_UTIL:
-	case METRIC_MEM_UTIL:
-	case METRIC_FB_USED:
-	case METRIC_GPU_TEMP:
-	case METRIC_MEM_TEMP:
-	case METRIC_POWER:
-	case METRIC_POWER_INSTANT:
-	case METRIC_SM_CLOCK:
-	case METRIC_MEM_CLOCK:
-	case METRIC_ENC_UTIL:
-	case METRIC_DEC_UTIL:
-	case METRIC_CLOCK_LOSS:
-	case METRIC_CLOCK_ACTIVE_POWER_CAP:
-	case METRIC_CLOCK_ACTIVE_POWER_BRAKE:
-	case METRIC_CLOCK_ACTIVE_SW_THERMAL:
-	case METRIC_CLOCK_ACTIVE_HW_THERMAL:
-		return true;
+	return metric_table[m].flags & WINDOWED;
+}
+
+bool metric_per_mig(int m)
+{
+	return metric_table[m].flags & PER_MIG;
+}
+
+bool metric_in_history(int m)
+{
+	return metric_dynamic_label(m) == NULL;
+}
+
+/* A per-link name: the row's prefix, then a link number below link_count
+ * written without a leading zero. */
+static bool link_name(const char *prefix, const char *name, unsigned link_count)
+{
+	size_t n = strlen(prefix);
+	if (strncmp(prefix, name, n) != 0)
+		return false;
+	const char *p = name + n;
+	size_t digits = strspn(p, "0123456789");
+	if (digits == 0 || digits > 2 || p[digits] || (digits == 2 && p[0] == '0'))
+		return false;
+	return (unsigned)atoi(p) < link_count;
+}
+
+int metric_of_dcgm(const char *name, unsigned link_count)
+{
+	for (int m = 0; m < METRIC_COUNT; m++) {
+		const char *d = metric_table[m].dcgm;
+		const char *l = metric_dynamic_label(m);
+		if (!d)
+			continue;
+		if (l ? strcmp(l, "link") == 0 && link_name(d, name, link_count)
+		      : strcmp(d, name) == 0)
+			return m;
 	}
-	return metric_table[m].source == SRC_GPM;
+	return -1;
 }

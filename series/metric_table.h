@@ -1,31 +1,37 @@
 /* metric_table.h - the one table every gpuscope metric is a row of.
  *
- * Exposition (native and dcgm-exporter names), the JSON API, `gpuscope
- * doctor`, docs/metrics.md and the tests are generated from or checked
- * against GPUSCOPE_METRICS below.  Adding a metric is one row here plus one
- * line in the source (sample/sources.c) that reads it.
+ * Exposition (native and dcgm-exporter names, window aggregates, MIG
+ * instances), the JSON API, the history's columns, `gpuscope doctor`,
+ * dcgm-exporter's counters CSV, `report --prometheus`, docs/metrics.md and
+ * the tests are generated from or checked against GPUSCOPE_METRICS below; no
+ * other file keeps a list of metrics.  Adding a metric is one row here plus
+ * one reader in sample/ (docs/architecture.md, "The metric table", has the
+ * steps).
  *
  * Values are kept in the unit NVML returns them in (the row's raw unit:
  * percent, bytes, milliwatts, millijoules, megahertz, ...).  Both exported
  * forms are computed from that raw value with a single exact operation, so a
  * 45 % utilization is exported as 0.45 natively and 45 to dcgm users, never as
  * 45.00000000000001.  metric_native_value() and metric_dcgm_value() are the
- * only two conversions.
+ * only two conversions, and metric_raw_of_dcgm() their one inverse.
  *
- * Columns of X(id, name, labels, type, unit, source, help, dcgm, dcgm_help):
- *   id      enum suffix (METRIC_<id>)
+ * Columns of X(id, name, labels, type, unit, source, flags, help, dcgm, dcgm_help):
+ *   id      enum suffix (METRIC_<id>); in lower case, the history's column name
  *   name    native Prometheus name; rows of one family share the name and
  *           differ by their fixed labels, and must be adjacent
  *   labels  fixed extra labels for this row ("" for none), already in
  *           Prometheus syntax, e.g. "error=\"corrected\""; or "@name" for a
  *           row with one series per value of a label found at run time
- *           (NVLink link, Xid code), kept outside raw[] (see snapshot.h)""
+ *           (NVLink link, Xid code), kept outside raw[] (see snapshot.h) and
+ *           not in the history
  *   type    GAUGE or COUNTER
  *   unit    the raw unit (enum metric_unit), which decides both conversions
  *   source  the NVML call that reads it (enum source_id, sample/sources.h);
  *           the source decides the sampling tier
+ *   flags   0, or WINDOWED and/or PER_MIG (enum metric_flag)
  *   help    native HELP text
- *   dcgm    dcgm-exporter name, or NULL when dcgm-exporter has none
+ *   dcgm    dcgm-exporter name, or NULL when dcgm-exporter has none; a "@link"
+ *           row's name is a prefix, followed by the link number (_L0.._L17)
  *   dcgm_help dcgm-exporter's HELP text (from its default-counters.csv)
  */
 #ifndef GPUSCOPE_METRIC_TABLE_H
@@ -179,308 +185,327 @@ struct source_def {
 extern const struct source_def source_table[SRC_COUNT];
 const char *sample_tier_name(enum sample_tier tier);
 
+/* What a row has beyond its current value:
+ *   WINDOWED  a fast gauge whose every reading is folded into the window ring
+ *             (series/window.h): the exporter serves <name>_window_max_<unit>
+ *             and _window_mean_ families, and the history keeps the second's
+ *             mean, max and min (columns mean_<id>, max_<id>, min_<id>; other
+ *             rows keep one value, column <id>)
+ *   PER_MIG   a MIG GPU instance has a value of its own (memory, GPM): served
+ *             per instance under both name sets (not the GPM graphics engine:
+ *             the costly tier reads it for the whole GPU) */
+enum metric_flag { WINDOWED = 1, PER_MIG = 2 };
+
+/* A test build adds rows at the end of the table through this hook
+ * (series/tests/metric_table_extra.h), to show that one row is all a metric
+ * needs; it is empty otherwise. */
+#ifndef GPUSCOPE_METRICS_EXTRA
+#define GPUSCOPE_METRICS_EXTRA(X)
+#endif
+
 /* clang-format off */
 #define GPUSCOPE_METRICS(X) \
-X(GPU_UTIL, "gpuscope_gpu_utilization_ratio", "", GAUGE, UNIT_PERCENT, SRC_UTILIZATION, \
+X(GPU_UTIL, "gpuscope_gpu_utilization_ratio", "", GAUGE, UNIT_PERCENT, SRC_UTILIZATION, WINDOWED, \
   "Fraction of the driver's last sample period during which one or more kernels ran (NVML utilization.gpu; says nothing of how busy the SMs were).", \
   "DCGM_FI_DEV_GPU_UTIL", "GPU utilization (in %).") \
-X(MEM_UTIL, "gpuscope_memory_controller_utilization_ratio", "", GAUGE, UNIT_PERCENT, SRC_UTILIZATION, \
+X(MEM_UTIL, "gpuscope_memory_controller_utilization_ratio", "", GAUGE, UNIT_PERCENT, SRC_UTILIZATION, WINDOWED, \
   "Fraction of the driver's last sample period during which device memory was read or written.", \
   "DCGM_FI_DEV_MEM_COPY_UTIL", "Memory utilization (in %).") \
-X(FB_USED, "gpuscope_memory_used_bytes", "", GAUGE, UNIT_BYTES, SRC_MEMORY, \
+X(FB_USED, "gpuscope_memory_used_bytes", "", GAUGE, UNIT_BYTES, SRC_MEMORY, WINDOWED | PER_MIG, \
   "Device memory allocated by processes and the driver.", \
   "DCGM_FI_DEV_FB_USED", "Framebuffer memory used (in MiB).") \
-X(FB_FREE, "gpuscope_memory_free_bytes", "", GAUGE, UNIT_BYTES, SRC_MEMORY, \
+X(FB_FREE, "gpuscope_memory_free_bytes", "", GAUGE, UNIT_BYTES, SRC_MEMORY, PER_MIG, \
   "Device memory free for allocation.", \
   "DCGM_FI_DEV_FB_FREE", "Framebuffer memory free (in MiB).") \
-X(FB_RESERVED, "gpuscope_memory_reserved_bytes", "", GAUGE, UNIT_BYTES, SRC_MEMORY, \
+X(FB_RESERVED, "gpuscope_memory_reserved_bytes", "", GAUGE, UNIT_BYTES, SRC_MEMORY, PER_MIG, \
   "Device memory reserved by the system (firmware, ECC); absent on drivers without nvmlDeviceGetMemoryInfo_v2.", \
   "DCGM_FI_DEV_FB_RESERVED", "Framebuffer memory reserved (in MiB).") \
-X(FB_TOTAL, "gpuscope_memory_total_bytes", "", GAUGE, UNIT_BYTES, SRC_MEMORY, \
+X(FB_TOTAL, "gpuscope_memory_total_bytes", "", GAUGE, UNIT_BYTES, SRC_MEMORY, PER_MIG, \
   "Total installed device memory.", \
   "DCGM_FI_DEV_FB_TOTAL", "Framebuffer memory total (in MiB).") \
-X(GPU_TEMP, "gpuscope_temperature_celsius", "", GAUGE, UNIT_CELSIUS, SRC_TEMPERATURE, \
+X(GPU_TEMP, "gpuscope_temperature_celsius", "", GAUGE, UNIT_CELSIUS, SRC_TEMPERATURE, WINDOWED, \
   "GPU die temperature.", \
   "DCGM_FI_DEV_GPU_TEMP", "GPU temperature (in C).") \
-X(MEM_TEMP, "gpuscope_memory_temperature_celsius", "", GAUGE, UNIT_CELSIUS, SRC_MEMORY_TEMPERATURE, \
+X(MEM_TEMP, "gpuscope_memory_temperature_celsius", "", GAUGE, UNIT_CELSIUS, SRC_MEMORY_TEMPERATURE, WINDOWED, \
   "HBM memory temperature.", \
   "DCGM_FI_DEV_MEMORY_TEMP", "Memory temperature (in C).") \
-X(SLOWDOWN_TEMP, "gpuscope_temperature_slowdown_threshold_celsius", "", GAUGE, UNIT_CELSIUS, SRC_SLOWDOWN_TEMP, \
+X(SLOWDOWN_TEMP, "gpuscope_temperature_slowdown_threshold_celsius", "", GAUGE, UNIT_CELSIUS, SRC_SLOWDOWN_TEMP, 0, \
   "GPU temperature at which the GPU starts slowing its clocks.", \
   "DCGM_FI_DEV_SLOWDOWN_TEMP", "Slowdown temperature for the device (in C).") \
-X(SHUTDOWN_TEMP, "gpuscope_temperature_shutdown_threshold_celsius", "", GAUGE, UNIT_CELSIUS, SRC_SHUTDOWN_TEMP, \
+X(SHUTDOWN_TEMP, "gpuscope_temperature_shutdown_threshold_celsius", "", GAUGE, UNIT_CELSIUS, SRC_SHUTDOWN_TEMP, 0, \
   "GPU temperature at which the GPU shuts down.", \
   "DCGM_FI_DEV_SHUTDOWN_TEMP", "Shutdown temperature for the device (in C).") \
-X(GPU_MAX_TEMP, "gpuscope_temperature_max_operating_celsius", "", GAUGE, UNIT_CELSIUS, SRC_GPU_MAX_TEMP, \
+X(GPU_MAX_TEMP, "gpuscope_temperature_max_operating_celsius", "", GAUGE, UNIT_CELSIUS, SRC_GPU_MAX_TEMP, 0, \
   "Maximum GPU temperature for normal operation.", \
   "DCGM_FI_DEV_GPU_MAX_OP_TEMP", "Maximum operating temperature for the GPU (in C).") \
-X(MEM_MAX_TEMP, "gpuscope_memory_temperature_max_operating_celsius", "", GAUGE, UNIT_CELSIUS, SRC_MEM_MAX_TEMP, \
+X(MEM_MAX_TEMP, "gpuscope_memory_temperature_max_operating_celsius", "", GAUGE, UNIT_CELSIUS, SRC_MEM_MAX_TEMP, 0, \
   "Maximum memory temperature for normal operation.", \
   "DCGM_FI_DEV_MEM_MAX_OP_TEMP", "Maximum operating temperature for the memory (in C).") \
-X(FAN_SPEED, "gpuscope_fan_speed_ratio", "", GAUGE, UNIT_PERCENT, SRC_FAN_SPEED, \
+X(FAN_SPEED, "gpuscope_fan_speed_ratio", "", GAUGE, UNIT_PERCENT, SRC_FAN_SPEED, 0, \
   "Fan speed the driver asks for, as a fraction of the maximum; absent on GPUs cooled by the chassis (an H200 answers NOT_SUPPORTED).", \
   "DCGM_FI_DEV_FAN_SPEED", "Fan speed for the device in percent 0-100.") \
-X(POWER, "gpuscope_power_watts", "", GAUGE, UNIT_MILLIWATTS, SRC_POWER, \
+X(POWER, "gpuscope_power_watts", "", GAUGE, UNIT_MILLIWATTS, SRC_POWER, WINDOWED, \
   "Power draw as the driver reports it (a 1 s average on Ampere and newer, except GA100).", \
   "DCGM_FI_DEV_POWER_USAGE", "Power draw (in W).") \
-X(POWER_LIMIT, "gpuscope_power_limit_watts", "", GAUGE, UNIT_MILLIWATTS, SRC_POWER_LIMIT, \
+X(POWER_LIMIT, "gpuscope_power_limit_watts", "", GAUGE, UNIT_MILLIWATTS, SRC_POWER_LIMIT, 0, \
   "Power limit the driver enforces.", \
   "DCGM_FI_DEV_ENFORCED_POWER_LIMIT", "Effective power limit that the driver enforces (in W).") \
-X(POWER_MGMT_LIMIT, "gpuscope_power_management_limit_watts", "", GAUGE, UNIT_MILLIWATTS, SRC_POWER_MGMT_LIMIT, \
+X(POWER_MGMT_LIMIT, "gpuscope_power_management_limit_watts", "", GAUGE, UNIT_MILLIWATTS, SRC_POWER_MGMT_LIMIT, 0, \
   "Power limit set for the GPU (its default, or what nvidia-smi -pl set); the limit the driver enforces can be lower (gpuscope_power_limit_watts).", \
   "DCGM_FI_DEV_POWER_MGMT_LIMIT", "Current power limit for the device (in W).") \
-X(ENERGY, "gpuscope_energy_joules_total", "", COUNTER, UNIT_MILLIJOULES, SRC_ENERGY, \
+X(ENERGY, "gpuscope_energy_joules_total", "", COUNTER, UNIT_MILLIJOULES, SRC_ENERGY, 0, \
   "Energy consumed since the driver was last loaded (read every --costly-interval: the call costs milliseconds).", \
   "DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION", "Total energy consumption since boot (in mJ).") \
-X(SM_CLOCK, "gpuscope_sm_clock_hertz", "", GAUGE, UNIT_MEGAHERTZ, SRC_SM_CLOCK, \
+X(SM_CLOCK, "gpuscope_sm_clock_hertz", "", GAUGE, UNIT_MEGAHERTZ, SRC_SM_CLOCK, WINDOWED, \
   "Current SM clock.", \
   "DCGM_FI_DEV_SM_CLOCK", "SM clock frequency (in MHz).") \
-X(MEM_CLOCK, "gpuscope_memory_clock_hertz", "", GAUGE, UNIT_MEGAHERTZ, SRC_MEM_CLOCK, \
+X(MEM_CLOCK, "gpuscope_memory_clock_hertz", "", GAUGE, UNIT_MEGAHERTZ, SRC_MEM_CLOCK, WINDOWED, \
   "Current memory clock.", \
   "DCGM_FI_DEV_MEM_CLOCK", "Memory clock frequency (in MHz).") \
-X(SM_CLOCK_MAX, "gpuscope_sm_clock_max_hertz", "", GAUGE, UNIT_MEGAHERTZ, SRC_SM_CLOCK_MAX, \
+X(SM_CLOCK_MAX, "gpuscope_sm_clock_max_hertz", "", GAUGE, UNIT_MEGAHERTZ, SRC_SM_CLOCK_MAX, 0, \
   "Maximum SM clock of the GPU.", \
   "DCGM_FI_DEV_MAX_SM_CLOCK", "Maximum SM clock for the device (in MHz).") \
-X(MEM_CLOCK_MAX, "gpuscope_memory_clock_max_hertz", "", GAUGE, UNIT_MEGAHERTZ, SRC_MEM_CLOCK_MAX, \
+X(MEM_CLOCK_MAX, "gpuscope_memory_clock_max_hertz", "", GAUGE, UNIT_MEGAHERTZ, SRC_MEM_CLOCK_MAX, 0, \
   "Maximum memory clock of the GPU.", \
   "DCGM_FI_DEV_MAX_MEM_CLOCK", "Maximum memory clock for the device (in MHz).") \
-X(CLOCK_EVENT_REASONS, "gpuscope_clock_event_reasons", "", GAUGE, UNIT_COUNT, SRC_CLOCK_EVENT_REASONS, \
+X(CLOCK_EVENT_REASONS, "gpuscope_clock_event_reasons", "", GAUGE, UNIT_COUNT, SRC_CLOCK_EVENT_REASONS, 0, \
   "Bitmask of the reasons the clocks are held down now (0x1 idle, 0x2 applications clocks setting, 0x4 software power cap, 0x8 hardware slowdown, 0x10 sync boost, 0x20 software thermal slowdown, 0x40 hardware thermal slowdown, 0x80 power brake, 0x100 display clock setting).", \
   "DCGM_FI_DEV_CLOCK_THROTTLE_REASONS", "Current clock throttle reasons (bitmask).") \
-X(PSTATE, "gpuscope_performance_state", "", GAUGE, UNIT_COUNT, SRC_PSTATE, \
+X(PSTATE, "gpuscope_performance_state", "", GAUGE, UNIT_COUNT, SRC_PSTATE, 0, \
   "Performance state, 0 (P0, maximum performance) to 15 (P15, minimum).", \
   "DCGM_FI_DEV_PSTATE", "Performance state (P-State) 0-15. 0=highest") \
-X(ENC_UTIL, "gpuscope_encoder_utilization_ratio", "", GAUGE, UNIT_PERCENT, SRC_ENCODER, \
+X(ENC_UTIL, "gpuscope_encoder_utilization_ratio", "", GAUGE, UNIT_PERCENT, SRC_ENCODER, WINDOWED, \
   "Fraction of time the video encoder was busy.", \
   "DCGM_FI_DEV_ENC_UTIL", "Encoder utilization (in %).") \
-X(DEC_UTIL, "gpuscope_decoder_utilization_ratio", "", GAUGE, UNIT_PERCENT, SRC_DECODER, \
+X(DEC_UTIL, "gpuscope_decoder_utilization_ratio", "", GAUGE, UNIT_PERCENT, SRC_DECODER, WINDOWED, \
   "Fraction of time the video decoder was busy.", \
   "DCGM_FI_DEV_DEC_UTIL", "Decoder utilization (in %).") \
-X(GPM_GRAPHICS, "gpuscope_graphics_engine_active_ratio", "", GAUGE, UNIT_ACTIVITY, SRC_GPM_GRAPHICS, \
+X(GPM_GRAPHICS, "gpuscope_graphics_engine_active_ratio", "", GAUGE, UNIT_ACTIVITY, SRC_GPM_GRAPHICS, 0, \
   "Fraction of time the graphics or compute engine was active over the last --costly-interval (GPM; the driver takes ~1.4 ms of CPU to compute it).", \
   "DCGM_FI_PROF_GR_ENGINE_ACTIVE", "Ratio of time the graphics engine is active.") \
-X(GPM_SM_ACTIVE, "gpuscope_sm_active_ratio", "", GAUGE, UNIT_ACTIVITY, SRC_GPM, \
+X(GPM_SM_ACTIVE, "gpuscope_sm_active_ratio", "", GAUGE, UNIT_ACTIVITY, SRC_GPM, WINDOWED | PER_MIG, \
   "Fraction of SM cycles with at least one warp resident, averaged over all SMs (GPM); unlike utilization it falls when a kernel uses few SMs.", \
   "DCGM_FI_PROF_SM_ACTIVE", "The ratio of cycles an SM has at least 1 warp assigned.") \
-X(GPM_SM_OCCUPANCY, "gpuscope_sm_occupancy_ratio", "", GAUGE, UNIT_ACTIVITY, SRC_GPM, \
+X(GPM_SM_OCCUPANCY, "gpuscope_sm_occupancy_ratio", "", GAUGE, UNIT_ACTIVITY, SRC_GPM, WINDOWED | PER_MIG, \
   "Resident warps as a fraction of the maximum an SM can hold, averaged over time and SMs (GPM).", \
   "DCGM_FI_PROF_SM_OCCUPANCY", "The ratio of number of warps resident on an SM.") \
-X(GPM_TENSOR, "gpuscope_tensor_active_ratio", "", GAUGE, UNIT_ACTIVITY, SRC_GPM, \
+X(GPM_TENSOR, "gpuscope_tensor_active_ratio", "", GAUGE, UNIT_ACTIVITY, SRC_GPM, WINDOWED | PER_MIG, \
   "Fraction of cycles any tensor-core pipe was active (GPM); high with high SM activity means tensor-bound.", \
   "DCGM_FI_PROF_PIPE_TENSOR_ACTIVE", "Ratio of cycles the tensor (HMMA) pipe is active.") \
-X(GPM_HMMA, "gpuscope_tensor_pipe_active_ratio", "pipe=\"hmma\"", GAUGE, UNIT_ACTIVITY, SRC_GPM, \
+X(GPM_HMMA, "gpuscope_tensor_pipe_active_ratio", "pipe=\"hmma\"", GAUGE, UNIT_ACTIVITY, SRC_GPM, WINDOWED | PER_MIG, \
   "Fraction of cycles each tensor-core pipe was active (GPM): hmma (fp16/bf16/tf32/fp8), imma (integer), dfma (fp64).", \
   "DCGM_FI_PROF_PIPE_TENSOR_HMMA_ACTIVE", "Ratio of cycles the tensor (HMMA) pipe is active.") \
-X(GPM_IMMA, "gpuscope_tensor_pipe_active_ratio", "pipe=\"imma\"", GAUGE, UNIT_ACTIVITY, SRC_GPM, \
+X(GPM_IMMA, "gpuscope_tensor_pipe_active_ratio", "pipe=\"imma\"", GAUGE, UNIT_ACTIVITY, SRC_GPM, WINDOWED | PER_MIG, \
   "Fraction of cycles each tensor-core pipe was active (GPM): hmma (fp16/bf16/tf32/fp8), imma (integer), dfma (fp64).", \
   "DCGM_FI_PROF_PIPE_TENSOR_IMMA_ACTIVE", "Ratio of cycles the tensor (IMMA) pipe is active.") \
-X(GPM_DFMA, "gpuscope_tensor_pipe_active_ratio", "pipe=\"dfma\"", GAUGE, UNIT_ACTIVITY, SRC_GPM, \
+X(GPM_DFMA, "gpuscope_tensor_pipe_active_ratio", "pipe=\"dfma\"", GAUGE, UNIT_ACTIVITY, SRC_GPM, WINDOWED | PER_MIG, \
   "Fraction of cycles each tensor-core pipe was active (GPM): hmma (fp16/bf16/tf32/fp8), imma (integer), dfma (fp64).", \
   "DCGM_FI_PROF_PIPE_TENSOR_DFMA_ACTIVE", "Ratio of cycles the tensor (DFMA) pipe is active.") \
-X(GPM_DRAM, "gpuscope_dram_active_ratio", "", GAUGE, UNIT_ACTIVITY, SRC_GPM, \
+X(GPM_DRAM, "gpuscope_dram_active_ratio", "", GAUGE, UNIT_ACTIVITY, SRC_GPM, WINDOWED | PER_MIG, \
   "Fraction of cycles the device memory interface was sending or receiving data (GPM); near 1 with low tensor activity means bandwidth-bound.", \
   "DCGM_FI_PROF_DRAM_ACTIVE", "Ratio of cycles the device memory interface is active sending or receiving data.") \
-X(GPM_FP64, "gpuscope_pipe_active_ratio", "pipe=\"fp64\"", GAUGE, UNIT_ACTIVITY, SRC_GPM, \
+X(GPM_FP64, "gpuscope_pipe_active_ratio", "pipe=\"fp64\"", GAUGE, UNIT_ACTIVITY, SRC_GPM, WINDOWED | PER_MIG, \
   "Fraction of cycles each arithmetic pipe was active (GPM): fp64, fp32, fp16, integer.", \
   "DCGM_FI_PROF_PIPE_FP64_ACTIVE", "Ratio of cycles the fp64 pipes are active.") \
-X(GPM_FP32, "gpuscope_pipe_active_ratio", "pipe=\"fp32\"", GAUGE, UNIT_ACTIVITY, SRC_GPM, \
+X(GPM_FP32, "gpuscope_pipe_active_ratio", "pipe=\"fp32\"", GAUGE, UNIT_ACTIVITY, SRC_GPM, WINDOWED | PER_MIG, \
   "Fraction of cycles each arithmetic pipe was active (GPM): fp64, fp32, fp16, integer.", \
   "DCGM_FI_PROF_PIPE_FP32_ACTIVE", "Ratio of cycles the fp32 pipes are active.") \
-X(GPM_FP16, "gpuscope_pipe_active_ratio", "pipe=\"fp16\"", GAUGE, UNIT_ACTIVITY, SRC_GPM, \
+X(GPM_FP16, "gpuscope_pipe_active_ratio", "pipe=\"fp16\"", GAUGE, UNIT_ACTIVITY, SRC_GPM, WINDOWED | PER_MIG, \
   "Fraction of cycles each arithmetic pipe was active (GPM): fp64, fp32, fp16, integer.", \
   "DCGM_FI_PROF_PIPE_FP16_ACTIVE", "Ratio of cycles the fp16 pipes are active.") \
-X(GPM_INTEGER, "gpuscope_pipe_active_ratio", "pipe=\"integer\"", GAUGE, UNIT_ACTIVITY, SRC_GPM, \
+X(GPM_INTEGER, "gpuscope_pipe_active_ratio", "pipe=\"integer\"", GAUGE, UNIT_ACTIVITY, SRC_GPM, WINDOWED | PER_MIG, \
   "Fraction of cycles each arithmetic pipe was active (GPM): fp64, fp32, fp16, integer.", \
   "DCGM_FI_PROF_PIPE_INT_ACTIVE", "Ratio of cycles the integer pipe is active.") \
-X(GPM_PCIE_TX, "gpuscope_pcie_transmit_bytes_per_second", "", GAUGE, UNIT_MIB_PER_S, SRC_GPM, \
+X(GPM_PCIE_TX, "gpuscope_pcie_transmit_bytes_per_second", "", GAUGE, UNIT_MIB_PER_S, SRC_GPM, WINDOWED | PER_MIG, \
   "PCIe traffic from the GPU to the host, headers included (GPM).", \
   "DCGM_FI_PROF_PCIE_TX_BYTES", "The rate of data transmitted over the PCIe bus - including both protocol headers and data payloads - in bytes per second.") \
-X(GPM_PCIE_RX, "gpuscope_pcie_receive_bytes_per_second", "", GAUGE, UNIT_MIB_PER_S, SRC_GPM, \
+X(GPM_PCIE_RX, "gpuscope_pcie_receive_bytes_per_second", "", GAUGE, UNIT_MIB_PER_S, SRC_GPM, WINDOWED | PER_MIG, \
   "PCIe traffic from the host to the GPU, headers included (GPM).", \
   "DCGM_FI_PROF_PCIE_RX_BYTES", "The rate of data received over the PCIe bus - including both protocol headers and data payloads - in bytes per second.") \
-X(GPM_NVLINK_TX, "gpuscope_nvlink_transmit_bytes_per_second", "", GAUGE, UNIT_MIB_PER_S, SRC_GPM, \
+X(GPM_NVLINK_TX, "gpuscope_nvlink_transmit_bytes_per_second", "", GAUGE, UNIT_MIB_PER_S, SRC_GPM, WINDOWED | PER_MIG, \
   "NVLink traffic sent by the GPU over all links (GPM).", \
   "DCGM_FI_PROF_NVLINK_TX_BYTES", "The rate of data transmitted over NVLink, not including protocol headers, in bytes per second.") \
-X(GPM_NVLINK_RX, "gpuscope_nvlink_receive_bytes_per_second", "", GAUGE, UNIT_MIB_PER_S, SRC_GPM, \
+X(GPM_NVLINK_RX, "gpuscope_nvlink_receive_bytes_per_second", "", GAUGE, UNIT_MIB_PER_S, SRC_GPM, WINDOWED | PER_MIG, \
   "NVLink traffic received by the GPU over all links (GPM).", \
   "DCGM_FI_PROF_NVLINK_RX_BYTES", "The rate of data received over NVLink, not including protocol headers, in bytes per second.") \
-X(GPM_NVDEC, "gpuscope_nvdec_active_ratio", "", GAUGE, UNIT_ACTIVITY, SRC_GPM, \
+X(GPM_NVDEC, "gpuscope_nvdec_active_ratio", "", GAUGE, UNIT_ACTIVITY, SRC_GPM, WINDOWED | PER_MIG, \
   "Fraction of time the video decoders (NVDEC) were busy, averaged over the decoders the GPU has (GPM).", \
   NULL, NULL) \
-X(GPM_NVJPG, "gpuscope_nvjpg_active_ratio", "", GAUGE, UNIT_ACTIVITY, SRC_GPM, \
+X(GPM_NVJPG, "gpuscope_nvjpg_active_ratio", "", GAUGE, UNIT_ACTIVITY, SRC_GPM, WINDOWED | PER_MIG, \
   "Fraction of time the JPEG decoders (NVJPG) were busy, averaged over the decoders the GPU has (GPM).", \
   NULL, NULL) \
-X(CLOCK_LOSS, "gpuscope_sm_clock_loss_ratio", "", GAUGE, UNIT_RATIO, SRC_CLOCK_LOSS, \
+X(CLOCK_LOSS, "gpuscope_sm_clock_loss_ratio", "", GAUGE, UNIT_RATIO, SRC_CLOCK_LOSS, WINDOWED, \
   "Fraction of the maximum SM clock lost to throttling now: 1 - clock/max while a reason other than idle holds the clocks down, else 0.", \
   NULL, NULL) \
-X(POWER_INSTANT, "gpuscope_power_instant_watts", "", GAUGE, UNIT_MILLIWATTS, SRC_POWER_SAMPLES, \
+X(POWER_INSTANT, "gpuscope_power_instant_watts", "", GAUGE, UNIT_MILLIWATTS, SRC_POWER_SAMPLES, WINDOWED, \
   "Newest of the driver's 20 ms power samples (instantaneous, unlike gpuscope_power_watts); its window aggregates see every sample.", \
   "DCGM_FI_DEV_POWER_USAGE_INSTANT", "Current instantaneous power usage of the device (in W).") \
-X(POWER_INTEGRATED, "gpuscope_power_integrated_joules_total", "", COUNTER, UNIT_MILLIJOULES, SRC_POWER_SAMPLES, \
+X(POWER_INTEGRATED, "gpuscope_power_integrated_joules_total", "", COUNTER, UNIT_MILLIJOULES, SRC_POWER_SAMPLES, 0, \
   "Energy integrated from the driver's 20 ms power samples since the agent started: finer than the energy counter for windows shorter than the slow tier.", \
   NULL, NULL) \
-X(THROTTLE_IDLE, "gpuscope_clock_event_seconds_total", "reason=\"idle\"", COUNTER, UNIT_SECONDS, SRC_CLOCK_EVENT_REASONS, \
+X(THROTTLE_IDLE, "gpuscope_clock_event_seconds_total", "reason=\"idle\"", COUNTER, UNIT_SECONDS, SRC_CLOCK_EVENT_REASONS, 0, \
   "Time the clocks were held down, by reason (from the reasons bitmask at each fast sweep, so resolution is one --fast-interval).", \
   NULL, NULL) \
-X(THROTTLE_APP_CLOCKS, "gpuscope_clock_event_seconds_total", "reason=\"clocks_setting\"", COUNTER, UNIT_SECONDS, SRC_CLOCK_EVENT_REASONS, \
+X(THROTTLE_APP_CLOCKS, "gpuscope_clock_event_seconds_total", "reason=\"clocks_setting\"", COUNTER, UNIT_SECONDS, SRC_CLOCK_EVENT_REASONS, 0, \
   "Time the clocks were held down, by reason (from the reasons bitmask at each fast sweep, so resolution is one --fast-interval).", \
   NULL, NULL) \
-X(THROTTLE_POWER_CAP, "gpuscope_clock_event_seconds_total", "reason=\"power_cap\"", COUNTER, UNIT_SECONDS, SRC_CLOCK_EVENT_REASONS, \
+X(THROTTLE_POWER_CAP, "gpuscope_clock_event_seconds_total", "reason=\"power_cap\"", COUNTER, UNIT_SECONDS, SRC_CLOCK_EVENT_REASONS, 0, \
   "Time the clocks were held down, by reason (from the reasons bitmask at each fast sweep, so resolution is one --fast-interval).", \
   "DCGM_FI_DEV_POWER_VIOLATION", "Throttling duration due to power constraints (in ns).") \
-X(THROTTLE_HW_SLOWDOWN, "gpuscope_clock_event_seconds_total", "reason=\"hw_slowdown\"", COUNTER, UNIT_SECONDS, SRC_CLOCK_EVENT_REASONS, \
+X(THROTTLE_HW_SLOWDOWN, "gpuscope_clock_event_seconds_total", "reason=\"hw_slowdown\"", COUNTER, UNIT_SECONDS, SRC_CLOCK_EVENT_REASONS, 0, \
   "Time the clocks were held down, by reason (from the reasons bitmask at each fast sweep, so resolution is one --fast-interval).", \
   NULL, NULL) \
-X(THROTTLE_SYNC_BOOST, "gpuscope_clock_event_seconds_total", "reason=\"sync_boost\"", COUNTER, UNIT_SECONDS, SRC_CLOCK_EVENT_REASONS, \
+X(THROTTLE_SYNC_BOOST, "gpuscope_clock_event_seconds_total", "reason=\"sync_boost\"", COUNTER, UNIT_SECONDS, SRC_CLOCK_EVENT_REASONS, 0, \
   "Time the clocks were held down, by reason (from the reasons bitmask at each fast sweep, so resolution is one --fast-interval).", \
   "DCGM_FI_DEV_SYNC_BOOST_VIOLATION", "Throttling duration due to sync-boost constraints (in ns).") \
-X(THROTTLE_SW_THERMAL, "gpuscope_clock_event_seconds_total", "reason=\"sw_thermal\"", COUNTER, UNIT_SECONDS, SRC_CLOCK_EVENT_REASONS, \
+X(THROTTLE_SW_THERMAL, "gpuscope_clock_event_seconds_total", "reason=\"sw_thermal\"", COUNTER, UNIT_SECONDS, SRC_CLOCK_EVENT_REASONS, 0, \
   "Time the clocks were held down, by reason (from the reasons bitmask at each fast sweep, so resolution is one --fast-interval).", \
   NULL, NULL) \
-X(THROTTLE_HW_THERMAL, "gpuscope_clock_event_seconds_total", "reason=\"hw_thermal\"", COUNTER, UNIT_SECONDS, SRC_CLOCK_EVENT_REASONS, \
+X(THROTTLE_HW_THERMAL, "gpuscope_clock_event_seconds_total", "reason=\"hw_thermal\"", COUNTER, UNIT_SECONDS, SRC_CLOCK_EVENT_REASONS, 0, \
   "Time the clocks were held down, by reason (from the reasons bitmask at each fast sweep, so resolution is one --fast-interval).", \
   NULL, NULL) \
-X(THROTTLE_POWER_BRAKE, "gpuscope_clock_event_seconds_total", "reason=\"power_brake\"", COUNTER, UNIT_SECONDS, SRC_CLOCK_EVENT_REASONS, \
+X(THROTTLE_POWER_BRAKE, "gpuscope_clock_event_seconds_total", "reason=\"power_brake\"", COUNTER, UNIT_SECONDS, SRC_CLOCK_EVENT_REASONS, 0, \
   "Time the clocks were held down, by reason (from the reasons bitmask at each fast sweep, so resolution is one --fast-interval).", \
   NULL, NULL) \
-X(CLOCK_ACTIVE_POWER_CAP, "gpuscope_clock_event_active_ratio", "reason=\"power_cap\"", GAUGE, UNIT_RATIO, SRC_CLOCK_EVENT_REASONS, \
+X(CLOCK_ACTIVE_POWER_CAP, "gpuscope_clock_event_active_ratio", "reason=\"power_cap\"", GAUGE, UNIT_RATIO, SRC_CLOCK_EVENT_REASONS, WINDOWED, \
   "1 while the reason holds the clocks down at this fast sweep, else 0; its window mean is the share of the fast sweeps in which it held (history keeps it per second, so a periodic load cannot alias it).", \
   NULL, NULL) \
-X(CLOCK_ACTIVE_POWER_BRAKE, "gpuscope_clock_event_active_ratio", "reason=\"power_brake\"", GAUGE, UNIT_RATIO, SRC_CLOCK_EVENT_REASONS, \
+X(CLOCK_ACTIVE_POWER_BRAKE, "gpuscope_clock_event_active_ratio", "reason=\"power_brake\"", GAUGE, UNIT_RATIO, SRC_CLOCK_EVENT_REASONS, WINDOWED, \
   "1 while the reason holds the clocks down at this fast sweep, else 0; its window mean is the share of the fast sweeps in which it held (history keeps it per second, so a periodic load cannot alias it).", \
   NULL, NULL) \
-X(CLOCK_ACTIVE_SW_THERMAL, "gpuscope_clock_event_active_ratio", "reason=\"sw_thermal\"", GAUGE, UNIT_RATIO, SRC_CLOCK_EVENT_REASONS, \
+X(CLOCK_ACTIVE_SW_THERMAL, "gpuscope_clock_event_active_ratio", "reason=\"sw_thermal\"", GAUGE, UNIT_RATIO, SRC_CLOCK_EVENT_REASONS, WINDOWED, \
   "1 while the reason holds the clocks down at this fast sweep, else 0; its window mean is the share of the fast sweeps in which it held (history keeps it per second, so a periodic load cannot alias it).", \
   NULL, NULL) \
-X(CLOCK_ACTIVE_HW_THERMAL, "gpuscope_clock_event_active_ratio", "reason=\"hw_thermal\"", GAUGE, UNIT_RATIO, SRC_CLOCK_EVENT_REASONS, \
+X(CLOCK_ACTIVE_HW_THERMAL, "gpuscope_clock_event_active_ratio", "reason=\"hw_thermal\"", GAUGE, UNIT_RATIO, SRC_CLOCK_EVENT_REASONS, WINDOWED, \
   "1 while the reason holds the clocks down at this fast sweep, else 0; its window mean is the share of the fast sweeps in which it held (history keeps it per second, so a periodic load cannot alias it).", \
   NULL, NULL) \
-X(VIOLATION_THERMAL, "gpuscope_clock_violation_seconds_total", "policy=\"thermal\"", COUNTER, UNIT_SECONDS, SRC_VIOLATION_THERMAL, \
+X(VIOLATION_THERMAL, "gpuscope_clock_violation_seconds_total", "policy=\"thermal\"", COUNTER, UNIT_SECONDS, SRC_VIOLATION_THERMAL, 0, \
   "Time the driver held the clocks below those requested, by policy, since it loaded (its own count, nvmlDeviceGetViolationStatus; unlike gpuscope_clock_event_seconds_total it is not sampled).", \
   "DCGM_FI_DEV_THERMAL_VIOLATION", "Throttling duration due to thermal constraints (in ns).") \
-X(VIOLATION_BOARD_LIMIT, "gpuscope_clock_violation_seconds_total", "policy=\"board_limit\"", COUNTER, UNIT_SECONDS, SRC_VIOLATION_BOARD_LIMIT, \
+X(VIOLATION_BOARD_LIMIT, "gpuscope_clock_violation_seconds_total", "policy=\"board_limit\"", COUNTER, UNIT_SECONDS, SRC_VIOLATION_BOARD_LIMIT, 0, \
   "Time the driver held the clocks below those requested, by policy, since it loaded (its own count, nvmlDeviceGetViolationStatus; unlike gpuscope_clock_event_seconds_total it is not sampled).", \
   "DCGM_FI_DEV_BOARD_LIMIT_VIOLATION", "Throttling duration due to board limit constraints (in ns).") \
-X(VIOLATION_LOW_UTIL, "gpuscope_clock_violation_seconds_total", "policy=\"low_utilization\"", COUNTER, UNIT_SECONDS, SRC_VIOLATION_LOW_UTIL, \
+X(VIOLATION_LOW_UTIL, "gpuscope_clock_violation_seconds_total", "policy=\"low_utilization\"", COUNTER, UNIT_SECONDS, SRC_VIOLATION_LOW_UTIL, 0, \
   "Time the driver held the clocks below those requested, by policy, since it loaded (its own count, nvmlDeviceGetViolationStatus; unlike gpuscope_clock_event_seconds_total it is not sampled).", \
   "DCGM_FI_DEV_LOW_UTIL_VIOLATION", "Throttling duration due to low utilization (in ns).") \
-X(VIOLATION_RELIABILITY, "gpuscope_clock_violation_seconds_total", "policy=\"reliability\"", COUNTER, UNIT_SECONDS, SRC_VIOLATION_RELIABILITY, \
+X(VIOLATION_RELIABILITY, "gpuscope_clock_violation_seconds_total", "policy=\"reliability\"", COUNTER, UNIT_SECONDS, SRC_VIOLATION_RELIABILITY, 0, \
   "Time the driver held the clocks below those requested, by policy, since it loaded (its own count, nvmlDeviceGetViolationStatus; unlike gpuscope_clock_event_seconds_total it is not sampled).", \
   "DCGM_FI_DEV_RELIABILITY_VIOLATION", "Throttling duration due to reliability constraints (in ns).") \
-X(PCIE_LINK_GEN, "gpuscope_pcie_link_generation", "", GAUGE, UNIT_COUNT, SRC_PCIE_GEN, \
+X(PCIE_LINK_GEN, "gpuscope_pcie_link_generation", "", GAUGE, UNIT_COUNT, SRC_PCIE_GEN, 0, \
   "Current PCIe link generation (drops when the link idles or degrades).", \
   "DCGM_FI_DEV_PCIE_LINK_GEN", "PCIe link generation.") \
-X(PCIE_LINK_WIDTH, "gpuscope_pcie_link_width", "", GAUGE, UNIT_COUNT, SRC_PCIE_WIDTH, \
+X(PCIE_LINK_WIDTH, "gpuscope_pcie_link_width", "", GAUGE, UNIT_COUNT, SRC_PCIE_WIDTH, 0, \
   "Current PCIe link width in lanes.", \
   "DCGM_FI_DEV_PCIE_LINK_WIDTH", "PCIe link width.") \
-X(PCIE_MAX_GEN, "gpuscope_pcie_link_max_generation", "", GAUGE, UNIT_COUNT, SRC_PCIE_MAX_GEN, \
+X(PCIE_MAX_GEN, "gpuscope_pcie_link_max_generation", "", GAUGE, UNIT_COUNT, SRC_PCIE_MAX_GEN, 0, \
   "Maximum PCIe link generation of the GPU and system.", \
   "DCGM_FI_DEV_PCIE_MAX_LINK_GEN", "Maximum PCIe link generation.") \
-X(PCIE_MAX_WIDTH, "gpuscope_pcie_link_max_width", "", GAUGE, UNIT_COUNT, SRC_PCIE_MAX_WIDTH, \
+X(PCIE_MAX_WIDTH, "gpuscope_pcie_link_max_width", "", GAUGE, UNIT_COUNT, SRC_PCIE_MAX_WIDTH, 0, \
   "Maximum PCIe link width in lanes.", \
   "DCGM_FI_DEV_PCIE_MAX_LINK_WIDTH", "Maximum PCIe link width.") \
-X(PCIE_REPLAY, "gpuscope_pcie_replays_total", "", COUNTER, UNIT_COUNT, SRC_PCIE_REPLAY, \
+X(PCIE_REPLAY, "gpuscope_pcie_replays_total", "", COUNTER, UNIT_COUNT, SRC_PCIE_REPLAY, 0, \
   "PCIe replays (link-level retransmissions); a growing count means a marginal link.", \
   "DCGM_FI_DEV_PCIE_REPLAY_COUNTER", "Total number of PCIe retries.") \
-X(ECC_ENABLED, "gpuscope_ecc_enabled", "", GAUGE, UNIT_COUNT, SRC_ECC_MODE, \
+X(ECC_ENABLED, "gpuscope_ecc_enabled", "", GAUGE, UNIT_COUNT, SRC_ECC_MODE, 0, \
   "1 when ECC is enabled on the GPU now, 0 when it is off.", \
   "DCGM_FI_DEV_ECC_CURRENT", "Current ECC mode for the device.") \
-X(ECC_SBE_VOL, "gpuscope_ecc_errors_total", "error=\"corrected\",scope=\"volatile\"", COUNTER, UNIT_COUNT, SRC_ECC_SBE_VOLATILE, \
+X(ECC_SBE_VOL, "gpuscope_ecc_errors_total", "error=\"corrected\",scope=\"volatile\"", COUNTER, UNIT_COUNT, SRC_ECC_SBE_VOLATILE, 0, \
   "ECC errors: corrected (single-bit) or uncorrected (double-bit), since the driver loaded (volatile) or over the GPU's life (aggregate).", \
   "DCGM_FI_DEV_ECC_SBE_VOL_TOTAL", "Total number of single-bit volatile ECC errors.") \
-X(ECC_DBE_VOL, "gpuscope_ecc_errors_total", "error=\"uncorrected\",scope=\"volatile\"", COUNTER, UNIT_COUNT, SRC_ECC_DBE_VOLATILE, \
+X(ECC_DBE_VOL, "gpuscope_ecc_errors_total", "error=\"uncorrected\",scope=\"volatile\"", COUNTER, UNIT_COUNT, SRC_ECC_DBE_VOLATILE, 0, \
   "ECC errors: corrected (single-bit) or uncorrected (double-bit), since the driver loaded (volatile) or over the GPU's life (aggregate).", \
   "DCGM_FI_DEV_ECC_DBE_VOL_TOTAL", "Total number of double-bit volatile ECC errors.") \
-X(ECC_SBE_AGG, "gpuscope_ecc_errors_total", "error=\"corrected\",scope=\"aggregate\"", COUNTER, UNIT_COUNT, SRC_ECC_SBE_AGGREGATE, \
+X(ECC_SBE_AGG, "gpuscope_ecc_errors_total", "error=\"corrected\",scope=\"aggregate\"", COUNTER, UNIT_COUNT, SRC_ECC_SBE_AGGREGATE, 0, \
   "ECC errors: corrected (single-bit) or uncorrected (double-bit), since the driver loaded (volatile) or over the GPU's life (aggregate).", \
   "DCGM_FI_DEV_ECC_SBE_AGG_TOTAL", "Total number of single-bit persistent ECC errors.") \
-X(ECC_DBE_AGG, "gpuscope_ecc_errors_total", "error=\"uncorrected\",scope=\"aggregate\"", COUNTER, UNIT_COUNT, SRC_ECC_DBE_AGGREGATE, \
+X(ECC_DBE_AGG, "gpuscope_ecc_errors_total", "error=\"uncorrected\",scope=\"aggregate\"", COUNTER, UNIT_COUNT, SRC_ECC_DBE_AGGREGATE, 0, \
   "ECC errors: corrected (single-bit) or uncorrected (double-bit), since the driver loaded (volatile) or over the GPU's life (aggregate).", \
   "DCGM_FI_DEV_ECC_DBE_AGG_TOTAL", "Total number of double-bit persistent ECC errors.") \
-X(REMAP_CORRECTABLE, "gpuscope_remapped_rows_total", "cause=\"correctable\"", COUNTER, UNIT_COUNT, SRC_REMAPPED_ROWS, \
+X(REMAP_CORRECTABLE, "gpuscope_remapped_rows_total", "cause=\"correctable\"", COUNTER, UNIT_COUNT, SRC_REMAPPED_ROWS, 0, \
   "Memory rows remapped to spares, by the kind of error that caused it.", \
   "DCGM_FI_DEV_CORRECTABLE_REMAPPED_ROWS", "Number of remapped rows for correctable errors") \
-X(REMAP_UNCORRECTABLE, "gpuscope_remapped_rows_total", "cause=\"uncorrectable\"", COUNTER, UNIT_COUNT, SRC_REMAPPED_ROWS, \
+X(REMAP_UNCORRECTABLE, "gpuscope_remapped_rows_total", "cause=\"uncorrectable\"", COUNTER, UNIT_COUNT, SRC_REMAPPED_ROWS, 0, \
   "Memory rows remapped to spares, by the kind of error that caused it.", \
   "DCGM_FI_DEV_UNCORRECTABLE_REMAPPED_ROWS", "Number of remapped rows for uncorrectable errors") \
-X(REMAP_PENDING, "gpuscope_row_remap_pending", "", GAUGE, UNIT_COUNT, SRC_REMAPPED_ROWS, \
+X(REMAP_PENDING, "gpuscope_row_remap_pending", "", GAUGE, UNIT_COUNT, SRC_REMAPPED_ROWS, 0, \
   "1 when a row remap waits for a GPU reset to take effect.", \
   "DCGM_FI_DEV_ROW_REMAP_PENDING", "Whether remapping of rows is pending.") \
-X(REMAP_FAILURE, "gpuscope_row_remap_failure", "", GAUGE, UNIT_COUNT, SRC_REMAPPED_ROWS, \
+X(REMAP_FAILURE, "gpuscope_row_remap_failure", "", GAUGE, UNIT_COUNT, SRC_REMAPPED_ROWS, 0, \
   "1 when a row remap has failed (the GPU needs service).", \
   "DCGM_FI_DEV_ROW_REMAP_FAILURE", "Whether remapping of rows has failed") \
-X(RETIRED_SBE, "gpuscope_retired_pages_total", "cause=\"single_bit\"", COUNTER, UNIT_COUNT, SRC_HEALTH_FIELDS, \
+X(RETIRED_SBE, "gpuscope_retired_pages_total", "cause=\"single_bit\"", COUNTER, UNIT_COUNT, SRC_HEALTH_FIELDS, 0, \
   "Memory pages retired, by the kind of ECC error that caused it (GPUs before Hopper; Hopper and newer remap rows instead).", \
   "DCGM_FI_DEV_RETIRED_SBE", "Total number of retired pages due to single-bit errors.") \
-X(RETIRED_DBE, "gpuscope_retired_pages_total", "cause=\"double_bit\"", COUNTER, UNIT_COUNT, SRC_HEALTH_FIELDS, \
+X(RETIRED_DBE, "gpuscope_retired_pages_total", "cause=\"double_bit\"", COUNTER, UNIT_COUNT, SRC_HEALTH_FIELDS, 0, \
   "Memory pages retired, by the kind of ECC error that caused it (GPUs before Hopper; Hopper and newer remap rows instead).", \
   "DCGM_FI_DEV_RETIRED_DBE", "Total number of retired pages due to double-bit errors.") \
-X(RETIRED_PENDING, "gpuscope_retired_pages_pending", "", GAUGE, UNIT_COUNT, SRC_HEALTH_FIELDS, \
+X(RETIRED_PENDING, "gpuscope_retired_pages_pending", "", GAUGE, UNIT_COUNT, SRC_HEALTH_FIELDS, 0, \
   "Memory pages waiting to be retired at the next GPU reset.", \
   "DCGM_FI_DEV_RETIRED_PENDING", "Total number of pages pending retirement.") \
-X(NVLINK_CRC_FLIT, "gpuscope_nvlink_errors_total", "error=\"crc_flit\"", COUNTER, UNIT_COUNT, SRC_HEALTH_FIELDS, \
+X(NVLINK_CRC_FLIT, "gpuscope_nvlink_errors_total", "error=\"crc_flit\"", COUNTER, UNIT_COUNT, SRC_HEALTH_FIELDS, 0, \
   "NVLink errors over all links, by kind: flow-control CRC, data CRC, replays, recoveries (growing counts mean a failing link).", \
   "DCGM_FI_DEV_NVLINK_CRC_FLIT_ERROR_COUNT_TOTAL", "Total number of NVLink flow-control CRC errors.") \
-X(NVLINK_CRC_DATA, "gpuscope_nvlink_errors_total", "error=\"crc_data\"", COUNTER, UNIT_COUNT, SRC_HEALTH_FIELDS, \
+X(NVLINK_CRC_DATA, "gpuscope_nvlink_errors_total", "error=\"crc_data\"", COUNTER, UNIT_COUNT, SRC_HEALTH_FIELDS, 0, \
   "NVLink errors over all links, by kind: flow-control CRC, data CRC, replays, recoveries (growing counts mean a failing link).", \
   "DCGM_FI_DEV_NVLINK_CRC_DATA_ERROR_COUNT_TOTAL", "Total number of NVLink data CRC errors.") \
-X(NVLINK_REPLAY, "gpuscope_nvlink_errors_total", "error=\"replay\"", COUNTER, UNIT_COUNT, SRC_HEALTH_FIELDS, \
+X(NVLINK_REPLAY, "gpuscope_nvlink_errors_total", "error=\"replay\"", COUNTER, UNIT_COUNT, SRC_HEALTH_FIELDS, 0, \
   "NVLink errors over all links, by kind: flow-control CRC, data CRC, replays, recoveries (growing counts mean a failing link).", \
   "DCGM_FI_DEV_NVLINK_REPLAY_ERROR_COUNT_TOTAL", "Total number of NVLink retries.") \
-X(NVLINK_RECOVERY, "gpuscope_nvlink_errors_total", "error=\"recovery\"", COUNTER, UNIT_COUNT, SRC_HEALTH_FIELDS, \
+X(NVLINK_RECOVERY, "gpuscope_nvlink_errors_total", "error=\"recovery\"", COUNTER, UNIT_COUNT, SRC_HEALTH_FIELDS, 0, \
   "NVLink errors over all links, by kind: flow-control CRC, data CRC, replays, recoveries (growing counts mean a failing link).", \
   "DCGM_FI_DEV_NVLINK_RECOVERY_ERROR_COUNT_TOTAL", "Total number of NVLink recovery errors.") \
-X(NVLINK_UP, "gpuscope_nvlink_up", "@link", GAUGE, UNIT_COUNT, SRC_NVLINK, \
+X(NVLINK_UP, "gpuscope_nvlink_up", "@link", GAUGE, UNIT_COUNT, SRC_NVLINK, 0, \
   "1 when the NVLink link is up, 0 when it is down; one series per link the GPU has.", \
   NULL, NULL) \
-X(NVLINK_TX_BYTES, "gpuscope_nvlink_transmit_bytes_total", "@link", COUNTER, UNIT_BYTES, SRC_NVLINK_DATA, \
+X(NVLINK_TX_BYTES, "gpuscope_nvlink_transmit_bytes_total", "@link", COUNTER, UNIT_BYTES, SRC_NVLINK_DATA, 0, \
   "Data bytes sent over each NVLink link since the driver loaded (NVML field 138, KiB resolution).", \
   NULL, NULL) \
-X(NVLINK_RX_BYTES, "gpuscope_nvlink_receive_bytes_total", "@link", COUNTER, UNIT_BYTES, SRC_NVLINK_DATA, \
+X(NVLINK_RX_BYTES, "gpuscope_nvlink_receive_bytes_total", "@link", COUNTER, UNIT_BYTES, SRC_NVLINK_DATA, 0, \
   "Data bytes received over each NVLink link since the driver loaded (NVML field 139, KiB resolution).", \
   NULL, NULL) \
-X(NVLINK_BANDWIDTH, "gpuscope_nvlink_link_data_bytes_per_second", "@link", GAUGE, UNIT_BYTES_PER_S, SRC_NVLINK_DATA, \
+X(NVLINK_BANDWIDTH, "gpuscope_nvlink_link_data_bytes_per_second", "@link", GAUGE, UNIT_BYTES_PER_S, SRC_NVLINK_DATA, 0, \
   "Data bytes sent plus received per second over each NVLink link, between the last two reads of its counters (none after the first read or when a counter went back).", \
   "DCGM_FI_DEV_NVLINK_BANDWIDTH_L", "NVLink bandwidth of one link (tx+rx) in MB/s.") \
-X(NVLINK_BANDWIDTH_TOTAL, "gpuscope_nvlink_data_bytes_per_second", "", GAUGE, UNIT_BYTES_PER_S, SRC_NVLINK_DATA, \
+X(NVLINK_BANDWIDTH_TOTAL, "gpuscope_nvlink_data_bytes_per_second", "", GAUGE, UNIT_BYTES_PER_S, SRC_NVLINK_DATA, 0, \
   "Data bytes sent plus received per second over all NVLink links, between the last two reads of their counters.", \
   "DCGM_FI_DEV_NVLINK_BANDWIDTH_TOTAL", "Total number of NVLink bandwidth counters for all lanes.") \
-X(VIRTUALIZATION_MODE, "gpuscope_virtualization_mode", "", GAUGE, UNIT_COUNT, SRC_VIRTUALIZATION_MODE, \
+X(VIRTUALIZATION_MODE, "gpuscope_virtualization_mode", "", GAUGE, UNIT_COUNT, SRC_VIRTUALIZATION_MODE, 0, \
   "How the GPU is virtualized: 0 not at all (bare metal), 1 passed through to a VM, 2 a vGPU in a guest, 3 a vGPU host, 4 a vSGA host.", \
   "DCGM_FI_DEV_VIRTUAL_MODE", "Virtualization mode of the GPU.") \
-X(VGPU_LICENSED, "gpuscope_vgpu_licensed", "", GAUGE, UNIT_COUNT, SRC_VGPU_LICENSE, \
+X(VGPU_LICENSED, "gpuscope_vgpu_licensed", "", GAUGE, UNIT_COUNT, SRC_VGPU_LICENSE, 0, \
   "1 while the GPU's vGPU software licence is held, 0 when it is not (a vGPU guest, or a GPU that takes a licence; absent where licensing does not apply, as on bare metal).", \
   "DCGM_FI_DEV_VGPU_LICENSE_STATUS", "vGPU License status") \
-X(NVLINK_P2P_PEERS, "gpuscope_nvlink_p2p_peers", "", GAUGE, UNIT_COUNT, SRC_P2P, \
+X(NVLINK_P2P_PEERS, "gpuscope_nvlink_p2p_peers", "", GAUGE, UNIT_COUNT, SRC_P2P, 0, \
   "Other GPUs this GPU reaches peer-to-peer over NVLink (nvmlDeviceGetP2PStatus, read once; 0 on a GPU linked by PCIe alone); each pair's status is served under dcgm-exporter's P2P status name.", \
   NULL, NULL) \
-X(XID_COUNT, "gpuscope_xid_errors_total", "", COUNTER, UNIT_COUNT, SRC_XID_EVENTS, \
+X(XID_COUNT, "gpuscope_xid_errors_total", "", COUNTER, UNIT_COUNT, SRC_XID_EVENTS, 0, \
   "Xid error events the driver reported since the agent started.", \
   NULL, NULL) \
-X(XID_BY_CODE, "gpuscope_xid_code_errors_total", "@xid", COUNTER, UNIT_COUNT, SRC_XID_EVENTS, \
+X(XID_BY_CODE, "gpuscope_xid_code_errors_total", "@xid", COUNTER, UNIT_COUNT, SRC_XID_EVENTS, 0, \
   "Xid error events since the agent started, by Xid code (a series appears with the first event of its code).", \
   NULL, NULL) \
-X(XID_LAST, "gpuscope_xid_last", "", GAUGE, UNIT_COUNT, SRC_XID_EVENTS, \
+X(XID_LAST, "gpuscope_xid_last", "", GAUGE, UNIT_COUNT, SRC_XID_EVENTS, 0, \
   "Code of the last Xid error since the agent started (0: none).", \
   "DCGM_FI_DEV_XID_ERRORS", "Value of the last XID error encountered.") \
-X(DBE_EVENTS, "gpuscope_ecc_dbe_events_total", "", COUNTER, UNIT_COUNT, SRC_DBE_EVENTS, \
+X(DBE_EVENTS, "gpuscope_ecc_dbe_events_total", "", COUNTER, UNIT_COUNT, SRC_DBE_EVENTS, 0, \
   "Double-bit (uncorrectable) ECC error events since the agent started.", \
   NULL, NULL) \
-X(GPU_UP, "gpuscope_gpu_up", "", GAUGE, UNIT_COUNT, SRC_AGENT, \
+X(GPU_UP, "gpuscope_gpu_up", "", GAUGE, UNIT_COUNT, SRC_AGENT, 0, \
   "1 while the GPU answers; 0 when it is lost, hung or failing (see /healthz for why).", \
   NULL, NULL) \
-X(FAST_SWEEP, "gpuscope_sample_duration_seconds", "tier=\"fast\"", GAUGE, UNIT_SECONDS, SRC_AGENT, \
+X(FAST_SWEEP, "gpuscope_sample_duration_seconds", "tier=\"fast\"", GAUGE, UNIT_SECONDS, SRC_AGENT, 0, \
   "Wall time of the last sampling sweep of this GPU, by tier.", \
   NULL, NULL) \
-X(SLOW_SWEEP, "gpuscope_sample_duration_seconds", "tier=\"slow\"", GAUGE, UNIT_SECONDS, SRC_AGENT, \
+X(SLOW_SWEEP, "gpuscope_sample_duration_seconds", "tier=\"slow\"", GAUGE, UNIT_SECONDS, SRC_AGENT, 0, \
   "Wall time of the last sampling sweep of this GPU, by tier.", \
   NULL, NULL) \
-X(TOKENS_GENERATED, "gpuscope_tokens_generated_total", "", COUNTER, UNIT_COUNT, SRC_AGENT, \
+X(TOKENS_GENERATED, "gpuscope_tokens_generated_total", "", COUNTER, UNIT_COUNT, SRC_AGENT, 0, \
   "Tokens generated by the inference servers on this GPU since the agent started, a server on several GPUs split by its share of each (docs/servers.md); absent while no server is joined to the GPU.", \
   NULL, NULL) \
-X(REQUESTS_COMPLETED, "gpuscope_inference_requests_total", "", COUNTER, UNIT_COUNT, SRC_AGENT, \
+X(REQUESTS_COMPLETED, "gpuscope_inference_requests_total", "", COUNTER, UNIT_COUNT, SRC_AGENT, 0, \
   "Requests completed by the inference servers on this GPU since the agent started, split like gpuscope_tokens_generated_total.", \
-  NULL, NULL)
+  NULL, NULL) \
+GPUSCOPE_METRICS_EXTRA(X)
 /* clang-format on */
 
 enum metric_id {
@@ -491,11 +516,13 @@ enum metric_id {
 };
 
 struct metric_def {
+	const char *id; /* "GPU_UTIL" */
 	const char *name;
 	const char *labels;
 	enum metric_type type;
 	enum metric_unit unit;
 	enum source_id source;
+	unsigned flags; /* enum metric_flag bits */
 	const char *help;
 	const char *dcgm;
 	const char *dcgm_help;
@@ -512,15 +539,61 @@ const char *metric_dcgm_unit(enum metric_unit unit);
 double metric_native_value(enum metric_unit unit, double raw);
 double metric_dcgm_value(enum metric_unit unit, double raw);
 
+/* A dcgm-exporter value back in the raw unit: metric_dcgm_value's inverse
+ * (MiB were floored, so bytes come back as whole MiB). */
+double metric_raw_of_dcgm(enum metric_unit unit, double dcgm);
+
+/* The row of a dcgm-exporter name: the row whose dcgm is that name, or for a
+ * "@link" row the name followed by a link number below link_count, without a
+ * leading zero (DCGM_FI_DEV_NVLINK_BANDWIDTH_L3).  -1 for a name no row has. */
+int metric_of_dcgm(const char *name, unsigned link_count);
+
 /* The run-time label of a "@name" row, or NULL for a row of fixed labels. */
 const char *metric_dynamic_label(int m);
 
-/* True for the fast gauges the exporter also offers as window aggregates
- * (max and mean since the previous scrape; see series/window.h). */
+/* The row's flags (enum metric_flag). */
 bool metric_windowed(int m);
+bool metric_per_mig(int m);
+
+/* True for the rows the history stores (every row of fixed labels). */
+bool metric_in_history(int m);
 
 /* True when row i begins a family (its name differs from row i-1). */
 bool metric_family_first(int i);
+
+/* The per-process families: X(id, name, per_process, help), in output order.
+ * Their values come from each GPU's process table (series/process_table.h), not
+ * from raw[]; export/prom_procs.c reads them (one case per family) and renders them,
+ * gen_metrics_doc and the Grafana dashboard list them.  per_process: one series
+ * per process (labels gpu, uuid, pid, process, ...); else one per GPU. */
+/* clang-format off */
+#define GPUSCOPE_PROCESS_FAMILIES(X) \
+X(PROCESSES, "gpuscope_processes", false, \
+  "Processes NVML lists on the GPU (compute and graphics), all of them, capped or not.") \
+X(MEMORY, "gpuscope_process_memory_used_bytes", true, \
+  "GPU memory a process holds on the GPU (NVML usedGpuMemory).") \
+X(SM, "gpuscope_process_sm_utilization_ratio", true, \
+  "Share of the GPU's time a kernel of the process ran over the last slow interval " \
+  "(nvmlDeviceGetProcessUtilization; not available with MIG).") \
+X(CPU, "gpuscope_process_cpu_utilization_ratio", true, \
+  "CPU seconds the process used per wall second over the last slow interval (1 = one core " \
+  "busy; can exceed 1).")
+/* clang-format on */
+
+enum process_family {
+#define PROCESS_FAMILY_ENUM(id, ...) PROC_FAMILY_##id,
+	GPUSCOPE_PROCESS_FAMILIES(PROCESS_FAMILY_ENUM)
+#undef PROCESS_FAMILY_ENUM
+	    PROC_FAMILY_COUNT
+};
+
+struct process_family_def {
+	const char *name;
+	bool per_process;
+	const char *help;
+};
+
+extern const struct process_family_def process_family_table[PROC_FAMILY_COUNT];
 
 /* A fixed-size set of metric ids. */
 #define METRIC_SET_WORDS ((METRIC_COUNT + 63) / 64)

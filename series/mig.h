@@ -2,13 +2,11 @@
  *
  * The sampler lists the instances once (sample/mig.c) and publishes each one's readings
  * with board_publish_mig; the exporter shows them as devices labelled GPU_I_ID and
- * GPU_I_PROFILE, the JSON API as a GPU's "mig" list.  Only the rows metric_per_mig names
- * have values per instance; everything else is the whole GPU's.
+ * GPU_I_PROFILE, the JSON API as a GPU's "mig" list.  Only the PER_MIG rows of the metric
+ * table (metric_per_mig()) have values per instance; everything else is the whole GPU's.
  */
 #ifndef GPUSCOPE_SERIES_MIG_H
 #define GPUSCOPE_SERIES_MIG_H
-
-#include <stdbool.h>
 
 #include "series/metric_table.h"
 
@@ -21,8 +19,5 @@ struct mig_record {
 	double raw[METRIC_COUNT];
 	metric_set valid;
 };
-
-/* True for the rows a MIG instance has values of (memory and GPM). */
-bool metric_per_mig(int m);
 
 #endif

@@ -31,12 +31,6 @@
 /* 'GPUS': `file` and the sqlite3 CLI's .dbinfo show it. */
 #define STORE_APPLICATION_ID 0x47505553
 
-static const char *const metric_ids[METRIC_COUNT] = {
-#define METRIC_ID_NAME(id, ...) [METRIC_##id] = #id,
-    GPUSCOPE_METRICS(METRIC_ID_NAME)
-#undef METRIC_ID_NAME
-};
-
 /* Quanta are well under what the sensors resolve: utilization is read in
  * whole percent, clocks in MHz, power in mW. */
 static const struct store_unit units[UNIT_KIND_COUNT] = {
@@ -62,14 +56,9 @@ const struct store_unit *store_unit_of(int metric)
 static const char *const stat_prefix[] = {"mean_", "max_", "min_", ""};
 static const char *const stat_names[] = {"mean", "max", "min", "value"};
 
-static bool metric_stored(int m)
-{
-	return metric_dynamic_label(m) == NULL;
-}
-
 static bool column_name(int m, enum store_col_stat stat, char *buf, size_t len)
 {
-	const char *id = metric_ids[m];
+	const char *id = metric_table[m].id;
 	size_t n = strlen(id), pre = strlen(stat_prefix[stat]);
 	if (pre + n + 1 > len)
 		return false;
@@ -83,7 +72,7 @@ size_t store_columns(struct store_col *cols)
 {
 	size_t n = 0;
 	for (int m = 0; m < METRIC_COUNT; m++) {
-		if (!metric_stored(m))
+		if (!metric_in_history(m))
 			continue;
 		enum store_col_stat first = metric_windowed(m) ? COL_MEAN : COL_VALUE;
 		enum store_col_stat last = metric_windowed(m) ? COL_MIN : COL_VALUE;
@@ -100,7 +89,7 @@ size_t store_columns(struct store_col *cols)
 
 bool store_column_name(int metric, enum store_stat stat, char *buf, size_t len)
 {
-	if (metric < 0 || metric >= METRIC_COUNT || !metric_stored(metric) || !buf)
+	if (metric < 0 || metric >= METRIC_COUNT || !metric_in_history(metric) || !buf)
 		return false;
 	return column_name(metric, metric_windowed(metric) ? (enum store_col_stat)stat : COL_VALUE,
 	                   buf, len);

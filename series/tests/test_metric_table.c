@@ -1,13 +1,30 @@
-/* test_metric_table.c - the metric table's invariants and exact unit conversions. */
+/* test_metric_table.c - the metric table's invariants and exact unit conversions, and that
+ * every behaviour keyed by metric comes from the table's rows: window families, MIG series,
+ * DCGM names and their inverse, history columns, process families.
+ *
+ * Built twice: as unit.series.metric_table, and as unit.series.metric_table_extra with one row
+ * more (metric_table_extra.h), where the same checks, and test_extra_row, show that the row
+ * alone gives a metric all of these. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <ctype.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
+#include "export/prom.h"
+#include "export/prom_procs.h"
 #include "export/strbuf.h"
 #include "series/metric_table.h"
+#include "series/window.h"
+#include "store/internal.h"
+#include "store/store.h"
 
 static bool valid_prom_name(const char *s)
 {
@@ -77,6 +94,8 @@ static void test_series_unique_and_families_adjacent(void **state)
 					assert_string_equal(metric_table[k].name, a->name);
 				assert_int_equal(a->type, b->type);
 				assert_string_equal(a->help, b->help);
+				/* windows and MIG series are per family */
+				assert_int_equal(a->flags, b->flags);
 			}
 		}
 	}
@@ -89,6 +108,24 @@ static void test_every_source_has_a_tier(void **state)
 		assert_true(s < SRC_COUNT);
 		assert_true(source_table[s].tier < TIER_COUNT);
 		assert_non_null(source_table[s].call);
+	}
+}
+
+/* The flags ask for what the readers can give: a window of a gauge the fast sweeper reads
+ * (its sweeps and the driver's buffers feed the ring), a MIG instance's value from the
+ * sources sample/mig.c reads per instance (memory and GPM). */
+static void test_flags_fit_their_sources(void **state)
+{
+	for (int i = 0; i < METRIC_COUNT; i++) {
+		const struct metric_def *d = &metric_table[i];
+		assert_int_equal(d->flags & ~(unsigned)(WINDOWED | PER_MIG), 0);
+		if (d->flags & WINDOWED) {
+			enum sample_tier t = source_table[d->source].tier;
+			assert_int_equal(d->type, GAUGE);
+			assert_true(t == TIER_FAST || t == TIER_BUFFER);
+		}
+		if (d->flags & PER_MIG)
+			assert_true(d->source == SRC_MEMORY || d->source == SRC_GPM);
 	}
 }
 
@@ -180,16 +217,378 @@ static void test_label_escaping(void **state)
 	sb_free(&sb);
 }
 
+/* A raw value of the row's unit that both exported forms carry exactly (a whole MiB, a
+ * whole ns, ...), so the inverse must give it back bit for bit; and so does the history
+ * (its quantum, store/schema.c), for the value and for 1.5 and 2 times it. */
+static double sample_raw(int m)
+{
+	switch (metric_table[m].unit) {
+	case UNIT_BYTES:
+		return 4096.0 * 1048576.0;
+	case UNIT_SECONDS:
+		return 1.5;
+	case UNIT_RATIO:
+		return 0.25;
+	case UNIT_MIB_PER_S:
+		return 300;
+	case UNIT_BYTES_PER_S:
+		return 2e9;
+	case UNIT_MILLIWATTS:
+		return 697124;
+	case UNIT_MILLIJOULES:
+		return 5000000124.0;
+	case UNIT_MEGAHERTZ:
+		return 1980;
+	case UNIT_CELSIUS:
+		return 51;
+	case UNIT_PERCENT:
+	case UNIT_ACTIVITY:
+		return 50;
+	default:
+		return 4;
+	}
+}
+
+/* One GPU with every row valid at sample_raw (two NVLink links, one Xid code), and one MIG
+ * instance with every row valid at twice that. */
+static struct gpu_record gpu;
+static struct board_snapshot snap;
+
+static int setup_snapshot(void **state)
+{
+	memset(&gpu, 0, sizeof(gpu));
+	memset(&snap, 0, sizeof(snap));
+	gpu.health = GPU_OK;
+	snprintf(gpu.id.uuid, sizeof(gpu.id.uuid), "GPU-0");
+	snprintf(gpu.id.name, sizeof(gpu.id.name), "NVIDIA H200");
+	for (int m = 0; m < METRIC_COUNT; m++) {
+		gpu.raw[m] = sample_raw(m);
+		metric_set_add(&gpu.valid, m);
+		metric_set_add(&gpu.supported, m);
+	}
+	gpu.nvlink.links = 2;
+	for (unsigned l = 0; l < 2; l++) {
+		gpu.nvlink.up[l] = 1;
+		gpu.nvlink.tx_bytes[l] = gpu.nvlink.rx_bytes[l] = 4096;
+		gpu.nvlink.bw[l] = sample_raw(METRIC_NVLINK_BANDWIDTH);
+	}
+	gpu.xids.n = 1;
+	gpu.xids.code[0] = 79;
+	gpu.xids.count[0] = 1;
+	snap.count = 1;
+	snap.gpus = &gpu;
+	return 0;
+}
+
+static void add_mig_instance(void)
+{
+	struct mig_record *r = &gpu.mig[0];
+	gpu.n_mig = 1;
+	r->gi = 1;
+	snprintf(r->profile, sizeof(r->profile), "1g.18gb");
+	for (int m = 0; m < METRIC_COUNT; m++) {
+		r->raw[m] = 2 * sample_raw(m);
+		metric_set_add(&r->valid, m);
+	}
+}
+
+static char *render(unsigned names)
+{
+	struct strbuf sb;
+	sb_init(&sb, 4096);
+	struct prom_options o = {.names = names};
+	prom_render(&snap, &o, &sb);
+	assert_false(sb.oom);
+	return sb.data;
+}
+
+/* Whether text has a line that starts with prefix. */
+static bool has_line(const char *text, const char *prefix)
+{
+	size_t n = strlen(prefix);
+	for (const char *p = text; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
+		if (strncmp(p, prefix, n) == 0)
+			return true;
+	return false;
+}
+
+/* Every row with a DCGM twin is found again by its name, and its exported value, read back
+ * through the inverse, is the raw value; every DCGM_FI_ line the exporter writes is a row's. */
+static void test_dcgm_names_and_values_round_trip(void **state)
+{
+	for (int m = 0; m < METRIC_COUNT; m++) {
+		const char *d = metric_table[m].dcgm;
+		if (!d)
+			continue;
+		char name[128];
+		snprintf(name, sizeof(name), "%s%s", d, metric_dynamic_label(m) ? "17" : "");
+		assert_int_equal(metric_of_dcgm(name, 18), m);
+		double raw = sample_raw(m);
+		assert_true(metric_raw_of_dcgm(metric_table[m].unit,
+		                               metric_dcgm_value(metric_table[m].unit, raw)) ==
+		            raw);
+	}
+	assert_int_equal(metric_of_dcgm("DCGM_FI_DEV_NOT_A_FIELD", 18), -1);
+	assert_int_equal(metric_of_dcgm("DCGM_FI_DEV_NVLINK_BANDWIDTH_L18", 18), -1);
+	assert_int_equal(metric_of_dcgm("DCGM_FI_DEV_NVLINK_BANDWIDTH_L07", 18), -1);
+	assert_int_equal(metric_of_dcgm("DCGM_FI_DEV_NVLINK_BANDWIDTH_L", 18), -1);
+
+	char *text = render(NAMES_DCGM);
+	metric_set seen = {0};
+	for (char *p = text; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
+		if (strncmp(p, "DCGM_FI_", 8) != 0)
+			continue;
+		char name[128];
+		size_t n = strcspn(p, "{ ");
+		assert_true(n < sizeof(name));
+		memcpy(name, p, n);
+		name[n] = 0;
+		int m = metric_of_dcgm(name, 18);
+		if (m < 0)
+			fail_msg("%s is served but is no row's DCGM name", name);
+		double v = strtod(strstr(p, "} ") + 2, NULL);
+		assert_true(metric_raw_of_dcgm(metric_table[m].unit, v) == sample_raw(m));
+		metric_set_add(&seen, m);
+	}
+	for (int m = 0; m < METRIC_COUNT; m++)
+		if (metric_table[m].dcgm && !metric_set_has(&seen, m))
+			fail_msg("%s is not served", metric_table[m].dcgm);
+	free(text);
+}
+
+/* A windowed row is folded into the window ring and served as its window families; no
+ * other row is. */
+static void test_windowed_rows_have_window_families(void **state)
+{
+	struct gpu_window *w = window_new();
+	assert_non_null(w);
+	double t = (double)(time(NULL) - 10);
+	for (int m = 0; m < METRIC_COUNT; m++) {
+		window_add(w, m, t, sample_raw(m));
+		window_add(w, m, t + 0.5, 3 * sample_raw(m));
+	}
+	static struct window_agg agg[1][METRIC_COUNT];
+	window_aggregate(w, (int64_t)t, (int64_t)t, agg[0]);
+	window_free(w);
+	struct strbuf sb;
+	sb_init(&sb, 4096);
+	struct prom_options o = {.names = NAMES_BOTH};
+	prom_render_windows(&snap, &o, (const struct window_agg(*)[METRIC_COUNT])agg, 15, &sb);
+	assert_false(sb.oom);
+	for (int m = 0; m < METRIC_COUNT; m++) {
+		assert_int_equal(agg[0][m].n, metric_windowed(m) ? 2 : 0);
+		if (!metric_family_first(m))
+			continue;
+		for (int k = 0; k < 2; k++) {
+			char name[160], type[200];
+			prom_window_name(metric_table[m].name, k ? "mean" : "max", name,
+			                 sizeof(name));
+			snprintf(type, sizeof(type), "# TYPE %s gauge", name);
+			assert_int_equal(has_line(sb.data, type), metric_windowed(m));
+			strcat(name, "{");
+			assert_int_equal(has_line(sb.data, name), metric_windowed(m));
+		}
+	}
+	sb_free(&sb);
+}
+
+/* A per-MIG row is served for each GPU instance, with the instance's value, under both
+ * name sets; the other rows are the GPU's alone natively. */
+static void test_per_mig_rows_are_served_per_instance(void **state)
+{
+	add_mig_instance();
+	char *text = render(NAMES_BOTH);
+	for (int m = 0; m < METRIC_COUNT; m++) {
+		const struct metric_def *d = &metric_table[m];
+		if (metric_dynamic_label(m))
+			continue;
+		char line[512];
+		snprintf(line, sizeof(line),
+		         "%s{gpu=\"0\",uuid=\"GPU-0\"%s%s,GPU_I_PROFILE=", d->name,
+		         d->labels[0] ? "," : "", d->labels);
+		assert_int_equal(has_line(text, line), metric_per_mig(m));
+		if (d->dcgm) {
+			/* dcgm-exporter watches instances: every series is per instance, the
+			 * instance's own value where it has one. */
+			char value[64];
+			snprintf(line, sizeof(line), "%s{", d->dcgm);
+			const char *p = strstr(text, line);
+			assert_non_null(p);
+			assert_non_null(strstr(p, "GPU_I_ID=\"1\""));
+			double want = metric_dcgm_value(d->unit, gpu.mig[0].raw[m]);
+			if (!metric_per_mig(m))
+				want = metric_dcgm_value(d->unit, gpu.raw[m]);
+			struct strbuf v;
+			sb_init(&v, 32);
+			sb_double(&v, want);
+			snprintf(value, sizeof(value), "} %s\n", v.data);
+			sb_free(&v);
+			const char *end = strchr(p, '\n');
+			assert_non_null(end);
+			assert_true(end + 1 - p > (long)strlen(value));
+			assert_memory_equal(end + 1 - strlen(value), value, strlen(value));
+		}
+	}
+	free(text);
+}
+
+/* Every history column is a row's, named after its id, three for a windowed row and one for
+ * the others; and a second written with every row comes back from the file as written. */
+static void test_history_columns_are_rows(void **state)
+{
+	static struct store_col cols[STORE_MAX_COLS];
+	size_t n = store_columns(cols);
+	int per_row[METRIC_COUNT] = {0};
+	for (size_t i = 0; i < n; i++) {
+		int m = cols[i].metric;
+		assert_true(m >= 0 && m < METRIC_COUNT && metric_in_history(m));
+		per_row[m]++;
+		/* <id> in lower case, after mean_, max_ or min_ for a windowed row */
+		char id[STORE_COL_NAME_MAX], want[STORE_COL_NAME_MAX + 8];
+		size_t k = 0;
+		for (; metric_table[m].id[k] && k + 1 < sizeof(id); k++)
+			id[k] = (char)tolower((unsigned char)metric_table[m].id[k]);
+		id[k] = 0;
+		static const char *const prefix[] = {"mean_", "max_", "min_", ""};
+		assert_int_equal(cols[i].stat == COL_VALUE, !metric_windowed(m));
+		snprintf(want, sizeof(want), "%s%s", prefix[cols[i].stat], id);
+		assert_string_equal(cols[i].name, want);
+	}
+	for (int m = 0; m < METRIC_COUNT; m++) {
+		assert_int_equal(metric_in_history(m), metric_dynamic_label(m) == NULL);
+		assert_int_equal(per_row[m], !metric_in_history(m) ? 0
+		                             : metric_windowed(m)  ? 3
+		                                                   : 1);
+	}
+
+	char dir[] = "/tmp/gpuscope-table-XXXXXX", path[64];
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/h.db", dir);
+	struct store_options opt;
+	store_options_default(&opt);
+	opt.verify_on_open = false;
+	struct store *s;
+	char err[256];
+	assert_int_equal(store_open(path, &opt, &s, err, sizeof(err)), STORE_OK);
+	static struct window_agg win[METRIC_COUNT];
+	for (int m = 0; m < METRIC_COUNT; m++) /* readings x and 2x: min, mean, max differ */
+		win[m] = (struct window_agg){.min = sample_raw(m),
+		                             .max = 2 * sample_raw(m),
+		                             .sum = 3 * sample_raw(m),
+		                             .n = 2};
+	const int64_t t = 1700000000;
+	struct store_gpu_row row = {.uuid = "GPU-0", .t = t, .win = win, .raw = gpu.raw};
+	assert_int_equal(store_put_gpu(s, &row), STORE_OK);
+	assert_int_equal(store_flush(s), STORE_OK);
+	static struct store_request req[3 * METRIC_COUNT];
+	static double want[3 * METRIC_COUNT];
+	size_t nreq = 0;
+	for (int m = 0; m < METRIC_COUNT; m++) {
+		if (!metric_in_history(m))
+			continue;
+		for (int st = STORE_MEAN; st <= (metric_windowed(m) ? STORE_MIN : STORE_MEAN);
+		     st++) {
+			req[nreq] = (struct store_request){m, (enum store_stat)st};
+			want[nreq++] = !metric_windowed(m) ? sample_raw(m)
+			               : st == STORE_MEAN  ? 1.5 * sample_raw(m)
+			               : st == STORE_MAX   ? 2 * sample_raw(m)
+			                                   : sample_raw(m);
+		}
+	}
+	struct store_series ss;
+	assert_int_equal(store_query(s, "GPU-0", t, t, req, nreq, STORE_RES_SECOND, &ss), STORE_OK);
+	assert_int_equal(ss.n, 1);
+	for (size_t k = 0; k < nreq; k++)
+		if (ss.values[k] != want[k])
+			fail_msg("%s stat %d: %.17g, wrote %.17g", metric_table[req[k].metric].id,
+			         (int)req[k].stat, ss.values[k], want[k]);
+	store_series_free(&ss);
+	assert_int_equal(store_close(s), STORE_OK);
+	unlink(path);
+	char side[80];
+	snprintf(side, sizeof(side), "%s-wal", path);
+	unlink(side);
+	snprintf(side, sizeof(side), "%s-shm", path);
+	unlink(side);
+	assert_int_equal(rmdir(dir), 0);
+}
+
+/* Every process family is served from a GPU's process table: one series per process for a
+ * per-process family, one per GPU for the others. */
+static void test_process_families_are_served(void **state)
+{
+	struct process_table *t = process_table_new();
+	assert_non_null(t);
+	t->n = t->total = 1;
+	struct process_record *r = &t->proc[0];
+	r->pid = 42;
+	snprintf(r->name, sizeof(r->name), "python");
+	r->memory_valid = r->util_valid = r->cpu_valid = true;
+	r->memory_bytes = 1048576;
+	r->sm_util = 50;
+	r->cpu_cores = 1.5;
+	gpu.procs = t;
+	struct strbuf sb;
+	sb_init(&sb, 4096);
+	prom_render_processes(&snap, 0, false, &sb);
+	assert_false(sb.oom);
+	for (int f = 0; f < PROC_FAMILY_COUNT; f++) {
+		const struct process_family_def *d = &process_family_table[f];
+		char line[200];
+		snprintf(line, sizeof(line), "# HELP %s %s", d->name, d->help);
+		assert_true(has_line(sb.data, line));
+		snprintf(line, sizeof(line), "%s{gpu=\"0\",uuid=\"GPU-0\"%s", d->name,
+		         d->per_process ? ",pid=\"42\"" : "}");
+		assert_true(has_line(sb.data, line));
+	}
+	sb_free(&sb);
+	gpu.procs = NULL;
+	process_table_unref(t);
+}
+
+#ifdef GPUSCOPE_METRIC_TABLE_EXTRA_H
+/* The test build's extra row, served, windowed, per MIG, found by its DCGM name and stored,
+ * though no file but metric_table_extra.h names it. */
+static void test_extra_row(void **state)
+{
+	assert_string_equal(metric_table[METRIC_TEST_EXTRA].id, "TEST_EXTRA");
+	assert_int_equal(metric_of_dcgm("DCGM_FI_PROF_TEST_EXTRA", 18), METRIC_TEST_EXTRA);
+	add_mig_instance();
+	char *text = render(NAMES_BOTH);
+	assert_true(has_line(text, "gpuscope_test_extra_ratio{gpu=\"0\",uuid=\"GPU-0\"} 0.5\n"));
+	assert_true(has_line(text, "gpuscope_test_extra_ratio{gpu=\"0\",uuid=\"GPU-0\","
+	                           "GPU_I_PROFILE=\"1g.18gb\",GPU_I_ID=\"1\"} 1\n"));
+	assert_true(has_line(text, "DCGM_FI_PROF_TEST_EXTRA{"));
+	free(text);
+	char name[STORE_COL_NAME_MAX];
+	assert_true(store_column_name(METRIC_TEST_EXTRA, STORE_MIN, name, sizeof(name)));
+	assert_string_equal(name, "min_test_extra");
+	char wname[160];
+	prom_window_name("gpuscope_test_extra_ratio", "max", wname, sizeof(wname));
+	assert_string_equal(wname, "gpuscope_test_extra_window_max_ratio");
+	assert_true(metric_windowed(METRIC_TEST_EXTRA));
+}
+#endif
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_names_follow_conventions),
 	    cmocka_unit_test(test_series_unique_and_families_adjacent),
 	    cmocka_unit_test(test_every_source_has_a_tier),
+	    cmocka_unit_test(test_flags_fit_their_sources),
 	    cmocka_unit_test(test_dcgm_drop_in_names_present),
 	    cmocka_unit_test(test_conversions_are_exact),
 	    cmocka_unit_test(test_numbers_print_shortest_round_trip),
 	    cmocka_unit_test(test_label_escaping),
+	    cmocka_unit_test_setup(test_dcgm_names_and_values_round_trip, setup_snapshot),
+	    cmocka_unit_test_setup(test_windowed_rows_have_window_families, setup_snapshot),
+	    cmocka_unit_test_setup(test_per_mig_rows_are_served_per_instance, setup_snapshot),
+	    cmocka_unit_test_setup(test_history_columns_are_rows, setup_snapshot),
+	    cmocka_unit_test_setup(test_process_families_are_served, setup_snapshot),
+#ifdef GPUSCOPE_METRIC_TABLE_EXTRA_H
+	    cmocka_unit_test_setup(test_extra_row, setup_snapshot),
+#endif
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
