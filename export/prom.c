@@ -76,13 +76,17 @@ static void header(struct strbuf *out, const char *name, const char *help, const
 static void device_label(struct strbuf *out, const struct gpu_record *g)
 {
 	sb_puts(out, "\",device=\"");
-	if (g->id.minor >= 0)
-		sb_printf(out, "nvidia%d", g->id.minor);
+	if (g->id.minor >= 0) {
+		sb_puts(out, "nvidia");
+		sb_uint(out, (unsigned)g->id.minor);
+	}
 }
 
 static void native_labels(struct strbuf *out, const struct gpu_record *g)
 {
-	sb_printf(out, "{gpu=\"%u\",uuid=\"", g->index);
+	sb_puts(out, "{gpu=\"");
+	sb_uint(out, g->index);
+	sb_puts(out, "\",uuid=\"");
 	sb_label_value(out, g->id.uuid);
 	sb_puts(out, "\"");
 }
@@ -92,7 +96,9 @@ static void mig_labels(struct strbuf *out, const struct mig_record *r)
 {
 	sb_puts(out, ",GPU_I_PROFILE=\"");
 	sb_label_value(out, r->profile);
-	sb_printf(out, "\",GPU_I_ID=\"%u\"", r->gi);
+	sb_puts(out, "\",GPU_I_ID=\"");
+	sb_uint(out, r->gi);
+	sb_puts(out, "\"");
 }
 
 /* dcgm-exporter's labels, in its order: gpu, UUID, pci_bus_id, device, modelName, the MIG
@@ -102,7 +108,9 @@ static void dcgm_labels(struct strbuf *out, const struct gpu_record *g,
                         const struct board_info *info, const struct prom_dcgm *o,
                         const struct mig_record *mig, int m, double raw)
 {
-	sb_printf(out, "{gpu=\"%u\",UUID=\"", g->index);
+	sb_puts(out, "{gpu=\"");
+	sb_uint(out, g->index);
+	sb_puts(out, "\",UUID=\"");
 	sb_label_value(out, g->id.uuid);
 	sb_puts(out, "\",pci_bus_id=\"");
 	sb_label_value(out, g->id.pci_bus_id);
@@ -113,7 +121,9 @@ static void dcgm_labels(struct strbuf *out, const struct gpu_record *g,
 	if (mig)
 		mig_labels(out, mig);
 	if (o->host_label && *o->host_label) {
-		sb_printf(out, ",%s=\"", o->host_label);
+		sb_puts(out, ",");
+		sb_puts(out, o->host_label);
+		sb_puts(out, "=\"");
 		sb_label_value(out, info->hostname);
 		sb_puts(out, "\"");
 	}

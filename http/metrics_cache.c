@@ -14,9 +14,11 @@ struct metrics_part {
 	atomic_int refs;
 	char *text;
 	size_t len;
-	uint32_t crc; /* CRC-32 of text */
+	uint32_t crc; /* CRC-32 of text, set with z */
 	unsigned char *z;
 	size_t zlen;
+	struct metrics_chunk *chunk; /* values: its families' segments within z */
+	unsigned nchunk;
 	/* the key: values (serial, generation, rendered at); windows (from, to, the serial
 	 * of the values part they were rendered with) */
 	uint64_t serial, generation;
@@ -25,9 +27,19 @@ struct metrics_part {
 	uint64_t used; /* windows: the format's use counter when last served */
 };
 
+/* A run of whole families of a values part, and where its segment lies in z. */
+struct metrics_chunk {
+	size_t off, len;
+	size_t zoff, zlen;
+	uint32_t crc;
+};
+
 struct metrics_format {
 	pthread_mutex_t lock;
 	struct metrics_part *values;
+	struct metrics_part *values_z; /* the last values part deflated: what the next reuses */
+	z_stream zs;                   /* the values compressor, kept between ticks */
+	bool zs_ready;
 	struct metrics_part *window[METRICS_CACHE_WINDOWS];
 	struct metrics_part *tail;
 	uint64_t serial, uses;
@@ -37,7 +49,7 @@ struct metrics_cache {
 	struct metrics_cache_render r;
 	double fresh_s;
 	struct metrics_format fmt[2]; /* [om] */
-	atomic_ullong n_values, n_values_z, n_windows, n_windows_z, n_tails_z;
+	atomic_ullong n_values, n_values_z, n_windows, n_windows_z, n_tails_z, n_reused;
 };
 
 /* The gzip header of every response: deflate, no name, no time, Unix. */
@@ -48,6 +60,7 @@ static void part_unref(struct metrics_part *p)
 	if (p && atomic_fetch_sub(&p->refs, 1) == 1) {
 		free(p->text);
 		free(p->z);
+		free(p->chunk);
 		free(p);
 	}
 }
@@ -69,7 +82,6 @@ static struct metrics_part *part_from(struct strbuf *sb)
 	atomic_init(&p->refs, 1);
 	p->text = sb->data;
 	p->len = sb->len;
-	p->crc = (uint32_t)crc32(0L, (const Bytef *)p->text, (uInt)p->len);
 	sb->data = NULL;
 	sb->len = sb->cap = 0;
 	return p;
@@ -112,7 +124,180 @@ static int part_deflate(struct metrics_part *p, bool last)
 	}
 	p->z = out;
 	p->zlen = n;
+	p->crc = (uint32_t)crc32(0L, (const Bytef *)p->text, (uInt)p->len);
 	return 0;
+}
+
+/* Values parts are deflated by chunks, and a chunk whose bytes did not change since the
+ * previous tick keeps its segment: at 64 GPUs two thirds of the values text is the same
+ * from one tick to the next (identities, limits, totals, idle processes), and deflating
+ * it again was the largest cost of a fresh tick.  A chunk is a run of whole families of at
+ * least CHUNK_MIN bytes, cut before a "# HELP" line (a cut elsewhere would be correct,
+ * only matched less often).  The chunks share one stream, each ending with Z_SYNC_FLUSH,
+ * so their segments still reach back into the 32 KB before them: as small as one stream
+ * (smaller than separate chunks by half).  Hence the rule: a segment is reused only when
+ * its chunk and every byte of the 32 KB before it are the same as when it was made; the
+ * compressor then resumes after it with those 32 KB as its dictionary. */
+#define CHUNK_MIN      4096
+#define DEFLATE_WINDOW 32768
+
+/* Cuts p->text into chunks; -1 when out of memory. */
+static int values_chunks(struct metrics_part *p)
+{
+	unsigned cap = (unsigned)(p->len / CHUNK_MIN) + 1, n = 0;
+	struct metrics_chunk *ch = calloc(cap, sizeof(*ch));
+	if (!ch)
+		return -1;
+	const char *t = p->text, *end = t + p->len;
+	size_t start = 0;
+	const char *at = t + CHUNK_MIN;
+	while (at < end) {
+		const char *hash = memchr(at, '#', (size_t)(end - at));
+		if (!hash)
+			break;
+		if (hash[-1] == '\n' && (size_t)(end - hash) > 7 &&
+		    memcmp(hash, "# HELP ", 7) == 0) {
+			size_t cut = (size_t)(hash - t);
+			ch[n++] = (struct metrics_chunk){.off = start, .len = cut - start};
+			start = cut;
+			at = hash + CHUNK_MIN;
+		} else {
+			const char *nl = memchr(hash, '\n', (size_t)(end - hash));
+			at = nl ? nl : end;
+		}
+	}
+	if (start < p->len || n == 0)
+		ch[n++] = (struct metrics_chunk){.off = start, .len = p->len - start};
+	p->chunk = ch;
+	p->nchunk = n;
+	return 0;
+}
+
+/* The chunk of old with the same bytes as chunk c of p, looked for first after the chunk
+ * matched last (the families come in the same order); -1 when none. */
+static int chunk_match(const struct metrics_part *old, const struct metrics_part *p,
+                       const struct metrics_chunk *c, int after)
+{
+	for (unsigned k = 0; old && k < old->nchunk; k++) {
+		unsigned i = ((unsigned)(after + 1) + k) % old->nchunk;
+		const struct metrics_chunk *o = &old->chunk[i];
+		if (o->len == c->len && memcmp(old->text + o->off, p->text + c->off, c->len) == 0)
+			return (int)i;
+	}
+	return -1;
+}
+
+/* Room for n more bytes in the growing buffer *z of *cap bytes. */
+static int z_reserve(unsigned char **z, size_t *cap, size_t len, size_t n)
+{
+	if (len + n <= *cap)
+		return 0;
+	size_t want = *cap ? *cap : 64 * 1024;
+	while (want < len + n)
+		want *= 2;
+	unsigned char *q = realloc(*z, want);
+	if (!q)
+		return -1;
+	*z = q;
+	*cap = want;
+	return 0;
+}
+
+/* Deflates chunk c of p on f's stream into *z; the stream's history is p's text before c
+ * when fresh_history is false, else it is set so first. */
+static int chunk_deflate(struct metrics_format *f, const struct metrics_part *p,
+                         struct metrics_chunk *c, bool fresh_history, unsigned char **z,
+                         size_t *cap, size_t *len)
+{
+	z_stream *zs = &f->zs;
+	if (!f->zs_ready) {
+		memset(zs, 0, sizeof(*zs));
+		if (deflateInit2(zs, 3, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+			return -1;
+		f->zs_ready = true;
+	} else if (fresh_history && deflateReset(zs) != Z_OK) {
+		return -1;
+	}
+	if (fresh_history && c->off > 0) {
+		size_t d = c->off < DEFLATE_WINDOW ? c->off : DEFLATE_WINDOW;
+		if (deflateSetDictionary(zs, (const Bytef *)p->text + c->off - d, (uInt)d) != Z_OK)
+			return -1; /* only on a stream error: a reset follows */
+	}
+	size_t bound = deflateBound(zs, (uLong)c->len) + 16;
+	if (z_reserve(z, cap, *len, bound) != 0)
+		return -1;
+	zs->next_in = (Bytef *)p->text + c->off;
+	zs->avail_in = (uInt)c->len;
+	zs->next_out = *z + *len;
+	zs->avail_out = (uInt)bound;
+	int rc = deflate(zs, Z_SYNC_FLUSH);
+	if (rc != Z_OK || zs->avail_in != 0 || zs->avail_out == 0) {
+		deflateEnd(zs); /* in no known state: the next chunk starts a new one */
+		f->zs_ready = false;
+		return -1;
+	}
+	c->zoff = *len;
+	c->zlen = bound - zs->avail_out;
+	c->crc = (uint32_t)crc32(0L, (const Bytef *)p->text + c->off, (uInt)c->len);
+	*len += c->zlen;
+	return 0;
+}
+
+/* Under f->lock: p's segment (never the last of a stream), reusing what it can of the
+ * values part deflated before it. */
+static int values_deflate(struct metrics_cache *c, struct metrics_format *f, struct metrics_part *p)
+{
+	if (p->z)
+		return 0;
+	const struct metrics_part *old = f->values_z;
+	if (values_chunks(p) != 0)
+		return -1;
+	unsigned char *z = NULL;
+	size_t cap = 0, len = 0, same = 0; /* same: bytes before the chunk known unchanged */
+	bool history = false;              /* the stream's history is the text before it */
+	uLong crc = crc32(0L, Z_NULL, 0);
+	int prev = -1; /* the old chunk the previous one matched, -1 none */
+	int last = -1; /* the last old chunk matched */
+	for (unsigned i = 0; i < p->nchunk; i++) {
+		struct metrics_chunk *ch = &p->chunk[i];
+		int m = chunk_match(old, p, ch, last);
+		if (m < 0)
+			same = 0;
+		else if (i == 0 && m == 0)
+			same = SIZE_MAX; /* both begin the stream */
+		else if (prev < 0 || m != prev + 1)
+			same = 0;
+		if (m >= 0 && same >= DEFLATE_WINDOW) {
+			const struct metrics_chunk *o = &old->chunk[m];
+			if (z_reserve(&z, &cap, len, o->zlen) != 0)
+				goto err;
+			memcpy(z + len, old->z + o->zoff, o->zlen);
+			*ch = (struct metrics_chunk){ch->off, ch->len, len, o->zlen, o->crc};
+			len += o->zlen;
+			history = false;
+			atomic_fetch_add(&c->n_reused, ch->len);
+		} else if (chunk_deflate(f, p, ch, !history, &z, &cap, &len) != 0) {
+			goto err;
+		} else {
+			history = true;
+		}
+		if (m >= 0) {
+			last = m;
+			if (same != SIZE_MAX)
+				same += ch->len;
+		}
+		prev = m;
+		crc = crc32_combine(crc, ch->crc, (z_off_t)ch->len);
+	}
+	p->z = z;
+	p->zlen = len;
+	p->crc = (uint32_t)crc;
+	part_unref(f->values_z);
+	f->values_z = part_ref(p);
+	return 0;
+err:
+	free(z);
+	return -1;
 }
 
 struct metrics_cache *metrics_cache_new(const struct metrics_cache_render *r, double fresh_s)
@@ -130,8 +315,9 @@ struct metrics_cache *metrics_cache_new(const struct metrics_cache_render *r, do
 static void format_clear(struct metrics_format *f)
 {
 	part_unref(f->values);
+	part_unref(f->values_z);
 	part_unref(f->tail);
-	f->values = f->tail = NULL;
+	f->values = f->values_z = f->tail = NULL;
 	for (int i = 0; i < METRICS_CACHE_WINDOWS; i++) {
 		part_unref(f->window[i]);
 		f->window[i] = NULL;
@@ -153,6 +339,8 @@ void metrics_cache_free(struct metrics_cache *c)
 		return;
 	for (int i = 0; i < 2; i++) {
 		format_clear(&c->fmt[i]);
+		if (c->fmt[i].zs_ready)
+			deflateEnd(&c->fmt[i].zs);
 		pthread_mutex_destroy(&c->fmt[i].lock);
 	}
 	free(c);
@@ -243,7 +431,8 @@ static void put_le32(unsigned char *p, uint32_t v)
 }
 
 /* Under f->lock: fills r's ranges from its parts (and compresses what is not yet). */
-static int assemble(struct metrics_cache *c, struct metrics_response *r, bool gz)
+static int assemble(struct metrics_cache *c, struct metrics_format *f, struct metrics_response *r,
+                    bool gz)
 {
 	if (!gz) {
 		for (unsigned i = 0; i < 3; i++)
@@ -260,7 +449,7 @@ static int assemble(struct metrics_cache *c, struct metrics_response *r, bool gz
 		if (!p)
 			continue;
 		bool fresh = !p->z;
-		if (part_deflate(p, i == 2) != 0)
+		if ((i == 0 ? values_deflate(c, f, p) : part_deflate(p, i == 2)) != 0)
 			return -1;
 		if (fresh)
 			atomic_fetch_add(i == 0   ? &c->n_values_z
@@ -293,7 +482,7 @@ struct metrics_response *metrics_cache_get(struct metrics_cache *c, const struct
 		r->part[0] = part_ref(v);
 		r->part[1] = w ? part_ref(w) : NULL;
 		r->part[2] = part_ref(t);
-		ok = assemble(c, r, q->gz) == 0;
+		ok = assemble(c, f, r, q->gz) == 0;
 	}
 	pthread_mutex_unlock(&f->lock);
 	if (!ok) {
@@ -322,4 +511,5 @@ void metrics_cache_get_stats(struct metrics_cache *c, struct metrics_cache_stats
 	st->windows_rendered = atomic_load(&c->n_windows);
 	st->windows_deflated = atomic_load(&c->n_windows_z);
 	st->tails_deflated = atomic_load(&c->n_tails_z);
+	st->values_bytes_reused = atomic_load(&c->n_reused);
 }
