@@ -12,6 +12,7 @@
 #include "series/xid.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 void prom_dcgm_default(struct prom_dcgm *d)
@@ -108,6 +109,11 @@ static void dcgm_labels(struct strbuf *out, const struct gpu_record *g,
                         const struct board_info *info, const struct prom_dcgm *o,
                         const struct mig_record *mig, int m, double raw)
 {
+	if (o->labels && !mig && m != METRIC_XID_LAST) {
+		const struct strbuf *l = &o->labels[g - o->labeled];
+		sb_append(out, l->data, l->len);
+		return;
+	}
 	sb_puts(out, "{gpu=\"");
 	sb_uint(out, g->index);
 	sb_puts(out, "\",UUID=\"");
@@ -496,6 +502,25 @@ void prom_render_windows(const struct board_snapshot *s, const struct prom_optio
 	}
 }
 
+/* Each GPU's DCGM series labels, or NULL (out of memory: each line renders its own). */
+static struct strbuf *series_labels(const struct board_snapshot *s, const struct prom_dcgm *o)
+{
+	struct strbuf *l = calloc(s->count ? s->count : 1, sizeof(*l));
+	bool oom = !l;
+	for (unsigned i = 0; !oom && i < s->count; i++) {
+		sb_init(&l[i], 256);
+		dcgm_labels(&l[i], &s->gpus[i], &s->info, o, NULL, -1, 0);
+		oom = l[i].oom;
+	}
+	if (oom) {
+		for (unsigned i = 0; l && i < s->count; i++)
+			sb_free(&l[i]);
+		free(l);
+		return NULL;
+	}
+	return l;
+}
+
 void prom_render_body(const struct board_snapshot *s, const struct prom_options *o,
                       struct strbuf *out)
 {
@@ -515,9 +540,16 @@ void prom_render_body(const struct board_snapshot *s, const struct prom_options 
 			eff.gpu_labels = collectors_gpu_labels(d->select);
 		}
 		eff.hpc = eff.hpc_jobs ? hpc_jobs_acquire() : NULL;
+		eff.labels = NULL;
+		struct strbuf *labels = series_labels(s, &eff);
+		eff.labels = labels;
+		eff.labeled = s->gpus;
 		render_dcgm(s, o->openmetrics, &eff, out);
 		prom_render_dcgm_exp(s, o->openmetrics, &eff, out);
 		hpc_map_release(eff.hpc);
+		for (unsigned i = 0; labels && i < s->count; i++)
+			sb_free(&labels[i]);
+		free(labels);
 	}
 }
 

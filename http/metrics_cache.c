@@ -6,6 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
+#ifdef GPUSCOPE_HAVE_ISAL
+#include <isa-l/crc.h>
+#include <isa-l/igzip_lib.h>
+#endif
 
 /* One part: its text, and once asked its raw deflate segment.  A part's fields are
  * written before it is published under the format lock and never after, except z,
@@ -17,8 +21,6 @@ struct metrics_part {
 	uint32_t crc; /* CRC-32 of text, set with z */
 	unsigned char *z;
 	size_t zlen;
-	struct metrics_chunk *chunk; /* values: its families' segments within z */
-	unsigned nchunk;
 	/* the key: values (serial, generation, rendered at); windows (from, to, the serial
 	 * of the values part they were rendered with) */
 	uint64_t serial, generation;
@@ -27,29 +29,20 @@ struct metrics_part {
 	uint64_t used; /* windows: the format's use counter when last served */
 };
 
-/* A run of whole families of a values part, and where its segment lies in z. */
-struct metrics_chunk {
-	size_t off, len;
-	size_t zoff, zlen;
-	uint32_t crc;
-};
-
 struct metrics_format {
 	pthread_mutex_t lock;
 	struct metrics_part *values;
-	struct metrics_part *values_z; /* the last values part deflated: what the next reuses */
-	z_stream zs;                   /* the values compressor, kept between ticks */
-	bool zs_ready;
 	struct metrics_part *window[METRICS_CACHE_WINDOWS];
 	struct metrics_part *tail;
 	uint64_t serial, uses;
+	struct metrics_deflater *deflater; /* made on the first gzip scrape */
 };
 
 struct metrics_cache {
 	struct metrics_cache_render r;
 	double fresh_s;
 	struct metrics_format fmt[2]; /* [om] */
-	atomic_ullong n_values, n_values_z, n_windows, n_windows_z, n_tails_z, n_reused;
+	atomic_ullong n_values, n_values_z, n_windows, n_windows_z, n_tails_z;
 };
 
 /* The gzip header of every response: deflate, no name, no time, Unix. */
@@ -60,7 +53,6 @@ static void part_unref(struct metrics_part *p)
 	if (p && atomic_fetch_sub(&p->refs, 1) == 1) {
 		free(p->text);
 		free(p->z);
-		free(p->chunk);
 		free(p);
 	}
 }
@@ -88,16 +80,68 @@ static struct metrics_part *part_from(struct strbuf *sb)
 }
 
 /* Compresses p->text into a raw deflate segment: the stream's final block when last,
- * else ending with an empty stored block (Z_SYNC_FLUSH) so that another segment can
- * follow on a byte boundary.  Small texts get a small compressor: deflateInit2's
- * default state is about 270 KB, and most tails are a few hundred bytes.  Large ones
- * get level 3: on the 1.8 MB body of 64 GPUs it is 11% larger than level 6 (90 vs
- * 81 KB) for half the CPU (6.2 vs 13.0 ms), and a fresh tick pays it on every scrape
- * when one Prometheus is the only scraper (nginx's gzip_comp_level is 1). */
-static int part_deflate(struct metrics_part *p, bool last)
+ * else ending with an empty stored block (a sync flush) so that another segment can
+ * follow on a byte boundary.
+ *
+ * With ISA-L (igzip, level 1) when the build found it: on the 2.4 MB of values at 64
+ * GPUs it takes ~1 ms where zlib takes 6-16 ms at level 1 or 3 (the fresh tick's largest
+ * cost, paid on every scrape when one Prometheus is the only scraper), for a body ~25%
+ * larger than zlib's level 3 (nginx's gzip_comp_level is 1).  Reusing the segments of the
+ * families that did not change since the previous tick was tried first, with zlib: it
+ * halved the deflate work, and took back half of that in matching, history and CRC
+ * bookkeeping.  The compressor is the format's (used under its lock), made once. */
+#ifdef GPUSCOPE_HAVE_ISAL
+struct metrics_deflater {
+	struct isal_zstream zs;
+	unsigned char level_buf[ISAL_DEF_LVL1_SMALL];
+};
+
+static int segment_deflate(struct metrics_format *f, struct metrics_part *p, bool last)
 {
-	if (p->z)
-		return 0;
+	if (!f->deflater && !(f->deflater = malloc(sizeof(*f->deflater))))
+		return -1;
+	struct isal_zstream *zs = &f->deflater->zs;
+	isal_deflate_init(zs);
+	zs->level = 1;
+	zs->level_buf = f->deflater->level_buf;
+	zs->level_buf_size = sizeof(f->deflater->level_buf);
+	zs->end_of_stream = last;
+	zs->flush = last ? NO_FLUSH : SYNC_FLUSH;
+	size_t cap = p->len + p->len / 8 + 1024; /* stored blocks at worst: 5 bytes per 64 KB */
+	unsigned char *out = malloc(cap);
+	if (!out)
+		return -1;
+	zs->next_in = (uint8_t *)p->text;
+	zs->avail_in = (uint32_t)p->len;
+	zs->next_out = out;
+	zs->avail_out = (uint32_t)cap;
+	int rc = isal_deflate(zs);
+	bool done = rc == COMP_OK && zs->avail_in == 0 && zs->avail_out > 0 &&
+	            (!last || zs->internal_state.state == ZSTATE_END);
+	if (!done) {
+		free(out);
+		return -1;
+	}
+	size_t n = zs->total_out;
+	unsigned char *fit = realloc(out, n ? n : 1);
+	p->z = fit ? fit : out;
+	p->zlen = n;
+	p->crc = crc32_gzip_refl(0, (const unsigned char *)p->text, (uint64_t)p->len);
+	return 0;
+}
+
+static void deflater_free(struct metrics_deflater *d)
+{
+	free(d);
+}
+#else
+/* zlib: small texts get a small compressor (deflateInit2's default state is about
+ * 270 KB, and most tails are a few hundred bytes), large ones level 3. */
+struct metrics_deflater;
+
+static int segment_deflate(struct metrics_format *f, struct metrics_part *p, bool last)
+{
+	(void)f;
 	bool big = p->len > 16384;
 	int bits = big ? 15 : 12, mem = big ? 8 : 6, level = big ? 3 : 6;
 	z_stream zs;
@@ -128,176 +172,16 @@ static int part_deflate(struct metrics_part *p, bool last)
 	return 0;
 }
 
-/* Values parts are deflated by chunks, and a chunk whose bytes did not change since the
- * previous tick keeps its segment: at 64 GPUs two thirds of the values text is the same
- * from one tick to the next (identities, limits, totals, idle processes), and deflating
- * it again was the largest cost of a fresh tick.  A chunk is a run of whole families of at
- * least CHUNK_MIN bytes, cut before a "# HELP" line (a cut elsewhere would be correct,
- * only matched less often).  The chunks share one stream, each ending with Z_SYNC_FLUSH,
- * so their segments still reach back into the 32 KB before them: as small as one stream
- * (smaller than separate chunks by half).  Hence the rule: a segment is reused only when
- * its chunk and every byte of the 32 KB before it are the same as when it was made; the
- * compressor then resumes after it with those 32 KB as its dictionary. */
-#define CHUNK_MIN      4096
-#define DEFLATE_WINDOW 32768
-
-/* Cuts p->text into chunks; -1 when out of memory. */
-static int values_chunks(struct metrics_part *p)
+static void deflater_free(struct metrics_deflater *d)
 {
-	unsigned cap = (unsigned)(p->len / CHUNK_MIN) + 1, n = 0;
-	struct metrics_chunk *ch = calloc(cap, sizeof(*ch));
-	if (!ch)
-		return -1;
-	const char *t = p->text, *end = t + p->len;
-	size_t start = 0;
-	const char *at = t + CHUNK_MIN;
-	while (at < end) {
-		const char *hash = memchr(at, '#', (size_t)(end - at));
-		if (!hash)
-			break;
-		if (hash[-1] == '\n' && (size_t)(end - hash) > 7 &&
-		    memcmp(hash, "# HELP ", 7) == 0) {
-			size_t cut = (size_t)(hash - t);
-			ch[n++] = (struct metrics_chunk){.off = start, .len = cut - start};
-			start = cut;
-			at = hash + CHUNK_MIN;
-		} else {
-			const char *nl = memchr(hash, '\n', (size_t)(end - hash));
-			at = nl ? nl : end;
-		}
-	}
-	if (start < p->len || n == 0)
-		ch[n++] = (struct metrics_chunk){.off = start, .len = p->len - start};
-	p->chunk = ch;
-	p->nchunk = n;
-	return 0;
+	(void)d;
 }
+#endif
 
-/* The chunk of old with the same bytes as chunk c of p, looked for first after the chunk
- * matched last (the families come in the same order); -1 when none. */
-static int chunk_match(const struct metrics_part *old, const struct metrics_part *p,
-                       const struct metrics_chunk *c, int after)
+/* Under f->lock: p's segment, made once. */
+static int part_deflate(struct metrics_format *f, struct metrics_part *p, bool last)
 {
-	for (unsigned k = 0; old && k < old->nchunk; k++) {
-		unsigned i = ((unsigned)(after + 1) + k) % old->nchunk;
-		const struct metrics_chunk *o = &old->chunk[i];
-		if (o->len == c->len && memcmp(old->text + o->off, p->text + c->off, c->len) == 0)
-			return (int)i;
-	}
-	return -1;
-}
-
-/* Room for n more bytes in the growing buffer *z of *cap bytes. */
-static int z_reserve(unsigned char **z, size_t *cap, size_t len, size_t n)
-{
-	if (len + n <= *cap)
-		return 0;
-	size_t want = *cap ? *cap : 64 * 1024;
-	while (want < len + n)
-		want *= 2;
-	unsigned char *q = realloc(*z, want);
-	if (!q)
-		return -1;
-	*z = q;
-	*cap = want;
-	return 0;
-}
-
-/* Deflates chunk c of p on f's stream into *z; the stream's history is p's text before c
- * when fresh_history is false, else it is set so first. */
-static int chunk_deflate(struct metrics_format *f, const struct metrics_part *p,
-                         struct metrics_chunk *c, bool fresh_history, unsigned char **z,
-                         size_t *cap, size_t *len)
-{
-	z_stream *zs = &f->zs;
-	if (!f->zs_ready) {
-		memset(zs, 0, sizeof(*zs));
-		if (deflateInit2(zs, 3, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) != Z_OK)
-			return -1;
-		f->zs_ready = true;
-	} else if (fresh_history && deflateReset(zs) != Z_OK) {
-		return -1;
-	}
-	if (fresh_history && c->off > 0) {
-		size_t d = c->off < DEFLATE_WINDOW ? c->off : DEFLATE_WINDOW;
-		if (deflateSetDictionary(zs, (const Bytef *)p->text + c->off - d, (uInt)d) != Z_OK)
-			return -1; /* only on a stream error: a reset follows */
-	}
-	size_t bound = deflateBound(zs, (uLong)c->len) + 16;
-	if (z_reserve(z, cap, *len, bound) != 0)
-		return -1;
-	zs->next_in = (Bytef *)p->text + c->off;
-	zs->avail_in = (uInt)c->len;
-	zs->next_out = *z + *len;
-	zs->avail_out = (uInt)bound;
-	int rc = deflate(zs, Z_SYNC_FLUSH);
-	if (rc != Z_OK || zs->avail_in != 0 || zs->avail_out == 0) {
-		deflateEnd(zs); /* in no known state: the next chunk starts a new one */
-		f->zs_ready = false;
-		return -1;
-	}
-	c->zoff = *len;
-	c->zlen = bound - zs->avail_out;
-	c->crc = (uint32_t)crc32(0L, (const Bytef *)p->text + c->off, (uInt)c->len);
-	*len += c->zlen;
-	return 0;
-}
-
-/* Under f->lock: p's segment (never the last of a stream), reusing what it can of the
- * values part deflated before it. */
-static int values_deflate(struct metrics_cache *c, struct metrics_format *f, struct metrics_part *p)
-{
-	if (p->z)
-		return 0;
-	const struct metrics_part *old = f->values_z;
-	if (values_chunks(p) != 0)
-		return -1;
-	unsigned char *z = NULL;
-	size_t cap = 0, len = 0, same = 0; /* same: bytes before the chunk known unchanged */
-	bool history = false;              /* the stream's history is the text before it */
-	uLong crc = crc32(0L, Z_NULL, 0);
-	int prev = -1; /* the old chunk the previous one matched, -1 none */
-	int last = -1; /* the last old chunk matched */
-	for (unsigned i = 0; i < p->nchunk; i++) {
-		struct metrics_chunk *ch = &p->chunk[i];
-		int m = chunk_match(old, p, ch, last);
-		if (m < 0)
-			same = 0;
-		else if (i == 0 && m == 0)
-			same = SIZE_MAX; /* both begin the stream */
-		else if (prev < 0 || m != prev + 1)
-			same = 0;
-		if (m >= 0 && same >= DEFLATE_WINDOW) {
-			const struct metrics_chunk *o = &old->chunk[m];
-			if (z_reserve(&z, &cap, len, o->zlen) != 0)
-				goto err;
-			memcpy(z + len, old->z + o->zoff, o->zlen);
-			*ch = (struct metrics_chunk){ch->off, ch->len, len, o->zlen, o->crc};
-			len += o->zlen;
-			history = false;
-			atomic_fetch_add(&c->n_reused, ch->len);
-		} else if (chunk_deflate(f, p, ch, !history, &z, &cap, &len) != 0) {
-			goto err;
-		} else {
-			history = true;
-		}
-		if (m >= 0) {
-			last = m;
-			if (same != SIZE_MAX)
-				same += ch->len;
-		}
-		prev = m;
-		crc = crc32_combine(crc, ch->crc, (z_off_t)ch->len);
-	}
-	p->z = z;
-	p->zlen = len;
-	p->crc = (uint32_t)crc;
-	part_unref(f->values_z);
-	f->values_z = part_ref(p);
-	return 0;
-err:
-	free(z);
-	return -1;
+	return p->z ? 0 : segment_deflate(f, p, last);
 }
 
 struct metrics_cache *metrics_cache_new(const struct metrics_cache_render *r, double fresh_s)
@@ -315,9 +199,8 @@ struct metrics_cache *metrics_cache_new(const struct metrics_cache_render *r, do
 static void format_clear(struct metrics_format *f)
 {
 	part_unref(f->values);
-	part_unref(f->values_z);
 	part_unref(f->tail);
-	f->values = f->values_z = f->tail = NULL;
+	f->values = f->tail = NULL;
 	for (int i = 0; i < METRICS_CACHE_WINDOWS; i++) {
 		part_unref(f->window[i]);
 		f->window[i] = NULL;
@@ -339,8 +222,7 @@ void metrics_cache_free(struct metrics_cache *c)
 		return;
 	for (int i = 0; i < 2; i++) {
 		format_clear(&c->fmt[i]);
-		if (c->fmt[i].zs_ready)
-			deflateEnd(&c->fmt[i].zs);
+		deflater_free(c->fmt[i].deflater);
 		pthread_mutex_destroy(&c->fmt[i].lock);
 	}
 	free(c);
@@ -449,7 +331,7 @@ static int assemble(struct metrics_cache *c, struct metrics_format *f, struct me
 		if (!p)
 			continue;
 		bool fresh = !p->z;
-		if ((i == 0 ? values_deflate(c, f, p) : part_deflate(p, i == 2)) != 0)
+		if (part_deflate(f, p, i == 2) != 0)
 			return -1;
 		if (fresh)
 			atomic_fetch_add(i == 0   ? &c->n_values_z
@@ -511,5 +393,4 @@ void metrics_cache_get_stats(struct metrics_cache *c, struct metrics_cache_stats
 	st->windows_rendered = atomic_load(&c->n_windows);
 	st->windows_deflated = atomic_load(&c->n_windows_z);
 	st->tails_deflated = atomic_load(&c->n_tails_z);
-	st->values_bytes_reused = atomic_load(&c->n_reused);
 }

@@ -89,7 +89,6 @@ struct metrics_cache_stats {
 	unsigned long long values_rendered, values_deflated;
 	unsigned long long windows_rendered, windows_deflated;
 	unsigned long long tails_deflated;
-	unsigned long long values_bytes_reused; /* values text whose last tick's segment was kept */
 };
 void metrics_cache_get_stats(struct metrics_cache *c, struct metrics_cache_stats *st);
 
