@@ -35,6 +35,7 @@ struct metrics_format {
 	struct metrics_part *window[METRICS_CACHE_WINDOWS];
 	struct metrics_part *tail;
 	uint64_t serial, uses;
+	size_t window_len;                 /* of the last window part rendered */
 	struct metrics_deflater *deflater; /* made on the first gzip scrape */
 };
 
@@ -272,8 +273,9 @@ static struct metrics_part *window_part(struct metrics_cache *c, struct metrics_
 			oldest = i;
 	}
 	struct strbuf sb;
-	sb_init(&sb, 16 * 1024);
+	sb_init(&sb, f->window_len + 4096); /* the last one's size: no growing copies */
 	c->r.window(c->r.ctx, q->om, q->from, q->to, &sb);
+	f->window_len = sb.len;
 	struct metrics_part *w = part_from(&sb);
 	if (!w)
 		return NULL;
