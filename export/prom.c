@@ -197,11 +197,40 @@ static bool dynamic_series(const struct gpu_record *g, int m, unsigned i, unsign
 	return true;
 }
 
-static void sample_line(struct strbuf *out, const char *name, const struct gpu_record *g,
+static void gpu_label_texts_free(struct strbuf *l, unsigned n)
+{
+	for (unsigned i = 0; l && i < n; i++)
+		sb_free(&l[i]);
+	free(l);
+}
+
+/* Each GPU's label text, rendered once per body instead of on each of its lines (tens of
+ * thousands a tick at 64 GPUs): native (gpu, uuid) or DCGM's (dcgm_labels without a MIG
+ * instance or an Xid).  NULL when out of memory. */
+static struct strbuf *gpu_label_texts(const struct board_snapshot *s, const struct prom_dcgm *dcgm)
+{
+	struct strbuf *l = calloc(s->count ? s->count : 1, sizeof(*l));
+	bool oom = !l;
+	for (unsigned i = 0; !oom && i < s->count; i++) {
+		sb_init(&l[i], 256);
+		if (dcgm)
+			dcgm_labels(&l[i], &s->gpus[i], &s->info, dcgm, NULL, -1, 0);
+		else
+			native_labels(&l[i], &s->gpus[i]);
+		oom = l[i].oom;
+	}
+	if (oom) {
+		gpu_label_texts_free(l, s->count);
+		return NULL;
+	}
+	return l;
+}
+
+static void sample_line(struct strbuf *out, const char *name, const struct strbuf *gpu_labels,
                         const char *labels, double value)
 {
 	sb_puts(out, name);
-	native_labels(out, g);
+	sb_append(out, gpu_labels->data, gpu_labels->len);
 	if (labels && labels[0]) {
 		sb_puts(out, ",");
 		sb_puts(out, labels);
@@ -212,7 +241,8 @@ static void sample_line(struct strbuf *out, const char *name, const struct gpu_r
 }
 
 /* The series of GPU g's MIG instances for row m (native names). */
-static bool render_mig(const struct gpu_record *g, int m, struct strbuf *out)
+static bool render_mig(const struct gpu_record *g, const struct strbuf *gl, int m,
+                       struct strbuf *out)
 {
 	const struct metric_def *d = &metric_table[m];
 	bool any = false;
@@ -221,7 +251,7 @@ static bool render_mig(const struct gpu_record *g, int m, struct strbuf *out)
 		if (!metric_set_has(&r->valid, m))
 			continue;
 		sb_puts(out, d->name);
-		native_labels(out, g);
+		sb_append(out, gl->data, gl->len);
 		if (d->labels[0]) {
 			sb_puts(out, ",");
 			sb_puts(out, d->labels);
@@ -235,7 +265,8 @@ static bool render_mig(const struct gpu_record *g, int m, struct strbuf *out)
 	return any;
 }
 
-static bool render_dynamic(const struct gpu_record *g, int m, struct strbuf *out)
+static bool render_dynamic(const struct gpu_record *g, const struct strbuf *gl, int m,
+                           struct strbuf *out)
 {
 	const struct metric_def *d = &metric_table[m];
 	bool any = false, present;
@@ -246,13 +277,14 @@ static bool render_dynamic(const struct gpu_record *g, int m, struct strbuf *out
 			continue;
 		char l[64];
 		snprintf(l, sizeof(l), "%s=\"%u\"", metric_dynamic_label(m), label);
-		sample_line(out, d->name, g, l, metric_native_value(d->unit, raw));
+		sample_line(out, d->name, gl, l, metric_native_value(d->unit, raw));
 		any = true;
 	}
 	return any;
 }
 
-static void render_native(const struct board_snapshot *s, bool om, struct strbuf *out)
+static void render_native(const struct board_snapshot *s, bool om, const struct strbuf *gl,
+                          struct strbuf *out)
 {
 	for (int first = 0; first < METRIC_COUNT;) {
 		int end = first + 1;
@@ -268,15 +300,15 @@ static void render_native(const struct board_snapshot *s, bool om, struct strbuf
 				const struct gpu_record *g = &s->gpus[i];
 				if (!shown(g))
 					continue;
-				any |= render_mig(g, m, out);
+				any |= render_mig(g, &gl[i], m, out);
 				if (!has_value(g, m))
 					continue;
 				if (metric_dynamic_label(m)) {
-					any |= render_dynamic(g, m, out);
+					any |= render_dynamic(g, &gl[i], m, out);
 					continue;
 				}
 				any = true;
-				sample_line(out, d->name, g, metric_table[m].labels,
+				sample_line(out, d->name, &gl[i], metric_table[m].labels,
 				            metric_native_value(d->unit, g->raw[m]));
 			}
 		}
@@ -460,6 +492,11 @@ void prom_render_windows(const struct board_snapshot *s, const struct prom_optio
 {
 	if (!(o->names & NAMES_NATIVE))
 		return;
+	struct strbuf *gl = gpu_label_texts(s, NULL);
+	if (!gl) {
+		out->oom = true;
+		return;
+	}
 	static const char *const stat[2] = {"max", "mean"};
 	for (int first = 0; first < METRIC_COUNT;) {
 		int end = first + 1;
@@ -490,7 +527,7 @@ void prom_render_windows(const struct board_snapshot *s, const struct prom_optio
 					    !shown(&s->gpus[i]))
 						continue;
 					double raw = k == 0 ? a->max : a->sum / a->n;
-					sample_line(out, name, &s->gpus[i], metric_table[m].labels,
+					sample_line(out, name, &gl[i], metric_table[m].labels,
 					            metric_native_value(d->unit, raw));
 					any = true;
 				}
@@ -500,32 +537,20 @@ void prom_render_windows(const struct board_snapshot *s, const struct prom_optio
 		}
 		first = end;
 	}
-}
-
-/* Each GPU's DCGM series labels, or NULL (out of memory: each line renders its own). */
-static struct strbuf *series_labels(const struct board_snapshot *s, const struct prom_dcgm *o)
-{
-	struct strbuf *l = calloc(s->count ? s->count : 1, sizeof(*l));
-	bool oom = !l;
-	for (unsigned i = 0; !oom && i < s->count; i++) {
-		sb_init(&l[i], 256);
-		dcgm_labels(&l[i], &s->gpus[i], &s->info, o, NULL, -1, 0);
-		oom = l[i].oom;
-	}
-	if (oom) {
-		for (unsigned i = 0; l && i < s->count; i++)
-			sb_free(&l[i]);
-		free(l);
-		return NULL;
-	}
-	return l;
+	gpu_label_texts_free(gl, s->count);
 }
 
 void prom_render_body(const struct board_snapshot *s, const struct prom_options *o,
                       struct strbuf *out)
 {
 	if (o->names & NAMES_NATIVE) {
-		render_native(s, o->openmetrics, out);
+		struct strbuf *gl = gpu_label_texts(s, NULL);
+		if (!gl) {
+			out->oom = true;
+			return;
+		}
+		render_native(s, o->openmetrics, gl, out);
+		gpu_label_texts_free(gl, s->count);
 		render_info(s, o->openmetrics, out);
 		prom_render_processes(s, o->process_cap, o->openmetrics, out);
 	}
@@ -541,15 +566,15 @@ void prom_render_body(const struct board_snapshot *s, const struct prom_options 
 		}
 		eff.hpc = eff.hpc_jobs ? hpc_jobs_acquire() : NULL;
 		eff.labels = NULL;
-		struct strbuf *labels = series_labels(s, &eff);
+		struct strbuf *labels = gpu_label_texts(s, &eff);
+		if (!labels)
+			out->oom = true;
 		eff.labels = labels;
 		eff.labeled = s->gpus;
 		render_dcgm(s, o->openmetrics, &eff, out);
 		prom_render_dcgm_exp(s, o->openmetrics, &eff, out);
 		hpc_map_release(eff.hpc);
-		for (unsigned i = 0; labels && i < s->count; i++)
-			sb_free(&labels[i]);
-		free(labels);
+		gpu_label_texts_free(labels, s->count);
 	}
 }
 
