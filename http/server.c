@@ -207,7 +207,7 @@ static enum MHD_Result send_json(struct MHD_Connection *c, unsigned status, char
 	return ret;
 }
 
-/* b as libmicrohttpd's response, which takes b over.  A plain body may come as a file, which
+/* b as libmicrohttpd's response, which takes b over.  A plain body comes as a file, which
  * MHD sends with sendfile (the kernel passes the file's pages on, no copy); else the parts
  * are sent from where they lie (the iovec is copied, not the bytes). */
 static struct MHD_Response *metrics_response_mhd(struct metrics_response *b)
