@@ -2,8 +2,6 @@
 #include "http/metrics_cache.h"
 
 #include <pthread.h>
-#include <sys/mman.h>
-#include <unistd.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,10 +35,8 @@ struct metrics_format {
 	struct metrics_part *window[METRICS_CACHE_WINDOWS];
 	struct metrics_part *tail;
 	uint64_t serial, uses;
-	size_t window_len;                  /* of the last window part rendered */
-	struct metrics_deflater *deflater;  /* made on the first gzip scrape */
-	int file;                           /* file_parts' plain body in one file, or -1 */
-	struct metrics_part *file_parts[3]; /* held while the file is */
+	size_t window_len;                 /* of the last window part rendered */
+	struct metrics_deflater *deflater; /* made on the first gzip scrape */
 };
 
 struct metrics_cache {
@@ -196,27 +192,13 @@ struct metrics_cache *metrics_cache_new(const struct metrics_cache_render *r, do
 		return NULL;
 	c->r = *r;
 	c->fresh_s = fresh_s;
-	for (int i = 0; i < 2; i++) {
+	for (int i = 0; i < 2; i++)
 		pthread_mutex_init(&c->fmt[i].lock, NULL);
-		c->fmt[i].file = -1;
-	}
 	return c;
-}
-
-static void file_clear(struct metrics_format *f)
-{
-	if (f->file >= 0)
-		close(f->file);
-	f->file = -1;
-	for (int i = 0; i < 3; i++) {
-		part_unref(f->file_parts[i]);
-		f->file_parts[i] = NULL;
-	}
 }
 
 static void format_clear(struct metrics_format *f)
 {
-	file_clear(f);
 	part_unref(f->values);
 	part_unref(f->tail);
 	f->values = f->tail = NULL;
@@ -368,43 +350,11 @@ static int assemble(struct metrics_cache *c, struct metrics_format *f, struct me
 	return 0;
 }
 
-/* Under f->lock: a descriptor of its own on a file that holds r's plain body, written once
- * for these parts, or -1 (no memfd: r goes out from memory as before).  A file lets the
- * kernel send the same pages to every scraper of the tick (sendfile) where sending from
- * memory copied the whole body into the socket for each: at 8 GPUs, a quarter of the
- * agent's CPU under load. */
-static int plain_file(struct metrics_format *f, const struct metrics_response *r)
-{
-	if (f->file < 0 || memcmp(f->file_parts, r->part, sizeof(r->part)) != 0) {
-		file_clear(f);
-		int fd = memfd_create("gpuscope-metrics", MFD_CLOEXEC);
-		if (fd < 0)
-			return -1;
-		for (unsigned i = 0; i < r->niov; i++) {
-			const char *b = r->iov[i].base;
-			for (size_t left = r->iov[i].len; left > 0;) {
-				ssize_t n = write(fd, b, left);
-				if (n <= 0) {
-					close(fd);
-					return -1;
-				}
-				b += n;
-				left -= (size_t)n;
-			}
-		}
-		f->file = fd;
-		for (int i = 0; i < 3; i++)
-			f->file_parts[i] = r->part[i] ? part_ref(r->part[i]) : NULL;
-	}
-	return dup(f->file);
-}
-
 struct metrics_response *metrics_cache_get(struct metrics_cache *c, const struct metrics_request *q)
 {
 	struct metrics_response *r = calloc(1, sizeof(*r));
 	if (!r)
 		return NULL;
-	r->fd = -1;
 	struct metrics_format *f = &c->fmt[q->om];
 	pthread_mutex_lock(&f->lock);
 	struct metrics_part *v = values_part(c, f, q);
@@ -418,7 +368,6 @@ struct metrics_response *metrics_cache_get(struct metrics_cache *c, const struct
 		r->part[2] = part_ref(t);
 		ok = assemble(c, f, r, q->gz) == 0;
 	}
-	r->fd = ok && q->file && !q->gz ? plain_file(f, r) : -1;
 	pthread_mutex_unlock(&f->lock);
 	if (!ok) {
 		metrics_response_free(r);
@@ -434,8 +383,6 @@ void metrics_response_free(void *resp)
 	struct metrics_response *r = resp;
 	if (!r)
 		return;
-	if (r->fd >= 0)
-		close(r->fd);
 	for (int i = 0; i < 3; i++)
 		part_unref(r->part[i]);
 	free(r);

@@ -52,7 +52,6 @@ struct metrics_request {
 	int64_t from, to;    /* whole seconds, as scrape_clients_window gives them */
 	uint64_t generation; /* the board's now */
 	double now;          /* monotonic seconds */
-	bool file;           /* plain: also as a file descriptor (metrics_response.fd) */
 };
 
 struct metrics_cache;
@@ -77,7 +76,6 @@ struct metrics_response {
 	size_t len; /* the sum of the ranges */
 	struct metrics_part *part[3];
 	unsigned char trailer[8];
-	int fd; /* with q->file, plain: the body as a file of len bytes (ours to close), or -1 */
 };
 
 /* The body for one scrape, or NULL when out of memory.  Free with metrics_response_free

@@ -207,28 +207,6 @@ static enum MHD_Result send_json(struct MHD_Connection *c, unsigned status, char
 	return ret;
 }
 
-/* b as libmicrohttpd's response, which takes b over.  A plain body comes as a file, which
- * MHD sends with sendfile (the kernel passes the file's pages on, no copy); else the parts
- * are sent from where they lie (the iovec is copied, not the bytes). */
-static struct MHD_Response *metrics_response_mhd(struct metrics_response *b)
-{
-	struct MHD_Response *r;
-	if (b->fd >= 0) {
-		r = MHD_create_response_from_fd64(b->len, b->fd);
-		if (r)
-			b->fd = -1; /* MHD closes it */
-		metrics_response_free(b);
-		return r;
-	}
-	struct MHD_IoVec iov[METRICS_RESPONSE_IOV];
-	for (unsigned i = 0; i < b->niov; i++)
-		iov[i] = (struct MHD_IoVec){b->iov[i].base, b->iov[i].len};
-	r = MHD_create_response_from_iovec(iov, b->niov, metrics_response_free, b);
-	if (!r)
-		metrics_response_free(b);
-	return r;
-}
-
 static enum MHD_Result serve_metrics(struct http_server *h, struct MHD_Connection *c)
 {
 	const char *accept = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Accept");
@@ -248,14 +226,20 @@ static enum MHD_Result serve_metrics(struct http_server *h, struct MHD_Connectio
 		scrape_clients_window(&h->clients, key, newest, WINDOW_SECONDS, q.now, &q.from,
 		                      &q.to);
 	}
-	q.file = true;
 	struct metrics_response *b = metrics_cache_get(h->cache, &q);
 	if (!b)
 		return send_text(c, 503, "text/plain; charset=utf-8",
 		                 "metrics unavailable (out of memory)\n");
-	struct MHD_Response *r = metrics_response_mhd(b);
-	if (!r)
+	/* The parts are sent from where they lie (the iovec is copied, not the bytes). */
+	struct MHD_IoVec iov[METRICS_RESPONSE_IOV];
+	for (unsigned i = 0; i < b->niov; i++)
+		iov[i] = (struct MHD_IoVec){b->iov[i].base, b->iov[i].len};
+	struct MHD_Response *r =
+	    MHD_create_response_from_iovec(iov, b->niov, metrics_response_free, b);
+	if (!r) {
+		metrics_response_free(b);
 		return MHD_NO;
+	}
 	MHD_add_response_header(r, "Content-Type",
 	                        q.om ? PROM_CONTENT_TYPE_OPENMETRICS : PROM_CONTENT_TYPE_TEXT);
 	MHD_add_response_header(r, "Vary", "Accept, Accept-Encoding");
@@ -356,8 +340,8 @@ static enum MHD_Result serve_series(struct http_server *h, struct MHD_Connection
 	for (int i = 0; i < 5; i++)
 		args[i] = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, names[i]);
 	unsigned status = MHD_HTTP_OK;
-	char *json = (inference ? extras_of(h)->inference : extras_of(h)->series)(extras_of(h)->ctx,
-	                                                                          args, &status);
+	char *json = (inference ? extras_of(h)->inference
+	                        : extras_of(h)->series)(extras_of(h)->ctx, args, &status);
 	return send_json(c, status, json);
 }
 

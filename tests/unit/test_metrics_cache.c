@@ -12,8 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 #include <zlib.h>
 
 #include "http/metrics_cache.h"
@@ -340,65 +338,6 @@ static void test_concurrent_scrapers(void **state)
 	metrics_cache_free(c);
 }
 
-/* The whole of a file descriptor's bytes from offset 0. */
-static char *file_bytes(int fd, size_t *len)
-{
-	size_t cap = 1 << 20, n = 0;
-	char *b = malloc(cap);
-	assert_non_null(b);
-	for (ssize_t got; (got = pread(fd, b + n, cap - n, (off_t)n)) > 0;) {
-		n += (size_t)got;
-		if (n == cap)
-			assert_non_null(b = realloc(b, cap *= 2));
-	}
-	*len = n;
-	return b;
-}
-
-/* Asked for a file, a plain response is the same bytes as a file (one written per parts:
- * the next scrape of the tick reads the same file), and a new tick's parts get a new one;
- * gzip never comes as a file. */
-static void test_plain_body_as_a_file(void **state)
-{
-	(void)state;
-	struct fake f;
-	struct metrics_cache *c = new_cache(&f, 0.1);
-	struct metrics_request q = req(false, false, 1, 1.0);
-	q.file = true;
-	struct metrics_response *a = metrics_cache_get(c, &q), *b = metrics_cache_get(c, &q);
-	assert_true(a->fd >= 0 && b->fd >= 0 && a->fd != b->fd);
-	struct stat sa, sb;
-	assert_int_equal(fstat(a->fd, &sa), 0);
-	assert_int_equal(fstat(b->fd, &sb), 0);
-	assert_true(sa.st_ino == sb.st_ino && sa.st_dev == sb.st_dev);
-	size_t n, fn;
-	char *mem = joined(a, &n), *file = file_bytes(a->fd, &fn);
-	assert_int_equal(fn, n);
-	assert_int_equal(n, a->len);
-	assert_memory_equal(file, mem, n);
-	free(mem);
-	free(file);
-	metrics_response_free(a);
-	metrics_response_free(b);
-
-	q = req(false, false, 2, 1.2);
-	q.file = true;
-	struct metrics_response *d = metrics_cache_get(c, &q);
-	assert_true(d->fd >= 0);
-	file = file_bytes(d->fd, &fn);
-	assert_non_null(memmem(file, fn, "gen=\"2\"", 7));
-	assert_null(memmem(file, fn, "gen=\"1\"", 7));
-	free(file);
-	metrics_response_free(d);
-
-	q = req(false, true, 2, 1.2);
-	q.file = true;
-	struct metrics_response *z = metrics_cache_get(c, &q);
-	assert_int_equal(z->fd, -1);
-	metrics_response_free(z);
-	metrics_cache_free(c);
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -408,7 +347,6 @@ int main(void)
 	    cmocka_unit_test(test_windows_bounded_and_keyed),
 	    cmocka_unit_test(test_response_outlives_clear_and_oom_is_null),
 	    cmocka_unit_test(test_concurrent_scrapers),
-	    cmocka_unit_test(test_plain_body_as_a_file),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
