@@ -5,7 +5,8 @@
 #
 #   a. sweep cost   agent CPU per GPU per fast sweep (from /proc/PID/stat)
 #                   vs bench/nvml_floor.c making the same NVML calls in a loop
-#   b. /metrics     wrk against the agent vs nginx serving the very same bytes
+#   b. /metrics     wrk against the agent vs nginx serving the very same bytes, and
+#                   each server's CPU per request (its HTTP threads / workers)
 #                   (plain, and gzip vs nginx's gzip_static of the agent's gzip)
 #   c. memory       VmRSS / VmHWM of the agent after the wrk load
 #
@@ -207,13 +208,34 @@ curl -fsS -H 'Accept-Encoding: gzip' "$nginx_url" | cmp -s - "$www/metrics.gz" |
 	die "nginx does not serve the gzip copy"
 log "nginx pid $nginx_pid on port $nginx_port, body $metrics_bytes bytes ($metrics_gz_bytes gzip)"
 
-wrk_run() { # name url [header...]; leaves its output in $out/wrk-NAME.txt
-	local name=$1 url=$2
+# The server's CPU in ns: the agent's HTTP threads (MHD-*), or every nginx worker.
+server_cpu_ns() { # agent|nginx
+	local tids=() t
+	if [ "$1" = agent ]; then
+		for t in /proc/"$agent_pid"/task/*; do
+			grep -q '^MHD' "$t/comm" 2>/dev/null && tids+=("${t##*/}")
+		done
+		bench_threads_cpu_ns "$agent_pid" "${tids[@]}"
+	else
+		local sum=0 w
+		for w in $(pgrep -P "$nginx_pid"); do
+			mapfile -t tids < <(ls /proc/"$w"/task)
+			sum=$((sum + $(bench_threads_cpu_ns "$w" "${tids[@]}")))
+		done
+		echo "$sum"
+	fi
+}
+wrk_run() { # name url [header...]; leaves its output in $out/wrk-NAME.txt, CPU in .cpu
+	local name=$1 url=$2 c0 c1
 	shift 2
 	log "wrk -t$wrk_threads -c$wrk_conns -d$wrk_duration $* $url"
+	c0=$(server_cpu_ns "${name%-gzip}")
 	wrk -t"$wrk_threads" -c"$wrk_conns" -d"$wrk_duration" --latency "$@" "$url" \
 		>"$out/wrk-$name.txt" 2>&1 || die "wrk $name (see $out/wrk-$name.txt)"
+	c1=$(server_cpu_ns "${name%-gzip}")
 	grep -q 'Requests/sec:' "$out/wrk-$name.txt" || die "wrk $name printed no rate"
+	awk -v c=$((c1 - c0)) '/requests in/ { printf "%.1f\n", ($1 > 0 ? c / $1 / 1000 : 0) }' \
+		"$out/wrk-$name.txt" >"$out/wrk-$name.cpu"
 }
 gz=(-H 'Accept-Encoding: gzip')
 wrk_run agent "$agent_url"
@@ -224,6 +246,8 @@ read -r a_rps a_p50 a_p99 a_bad a_err < <(wrk_parse "$out/wrk-agent.txt")
 read -r n_rps n_p50 n_p99 n_bad n_err < <(wrk_parse "$out/wrk-nginx.txt")
 read -r ag_rps ag_p50 ag_p99 ag_bad ag_err < <(wrk_parse "$out/wrk-agent-gzip.txt")
 read -r ng_rps ng_p50 ng_p99 ng_bad ng_err < <(wrk_parse "$out/wrk-nginx-gzip.txt")
+a_cpu=$(cat "$out/wrk-agent.cpu") n_cpu=$(cat "$out/wrk-nginx.cpu")
+ag_cpu=$(cat "$out/wrk-agent-gzip.cpu") ng_cpu=$(cat "$out/wrk-nginx-gzip.cpu")
 kill -0 "$agent_pid" 2>/dev/null || die "gpuscope died under wrk (see $agent_log)"
 
 # --- c. memory after the load ------------------------------------------------
@@ -258,12 +282,15 @@ report=$out/report.txt
 	echo "    thread split from /proc/PID/task/*/schedstat, ns)"
 	echo
 	echo "b. /metrics, wrk -t$wrk_threads -c$wrk_conns -d$wrk_duration --latency, body $metrics_bytes B (gzip $metrics_gz_bytes B, agent gzip: $gzip_ok)"
-	printf '   %-12s %10s %9s %9s %7s %7s\n' "server" "req/s" "p50 ms" "p99 ms" "non2xx" "errors"
-	printf '   %-12s %10s %9s %9s %7s %7s\n' \
-		agent "$a_rps" "$a_p50" "$a_p99" "$a_bad" "$a_err" \
-		nginx "$n_rps" "$n_p50" "$n_p99" "$n_bad" "$n_err" \
-		agent-gzip "$ag_rps" "$ag_p50" "$ag_p99" "$ag_bad" "$ag_err" \
-		nginx-gzip "$ng_rps" "$ng_p50" "$ng_p99" "$ng_bad" "$ng_err"
+	printf '   %-12s %10s %9s %9s %7s %7s %12s\n' "server" "req/s" "p50 ms" "p99 ms" "non2xx" "errors" \
+		"CPU us/req"
+	printf '   %-12s %10s %9s %9s %7s %7s %12s\n' \
+		agent "$a_rps" "$a_p50" "$a_p99" "$a_bad" "$a_err" "$a_cpu" \
+		nginx "$n_rps" "$n_p50" "$n_p99" "$n_bad" "$n_err" "$n_cpu" \
+		agent-gzip "$ag_rps" "$ag_p50" "$ag_p99" "$ag_bad" "$ag_err" "$ag_cpu" \
+		nginx-gzip "$ng_rps" "$ng_p50" "$ng_p99" "$ng_bad" "$ng_err" "$ng_cpu"
+	echo "   (CPU us/req: the agent's HTTP threads or nginx's workers over the wrk run, per request;"
+	echo "    it does not count waiting for a CPU, which req/s does when the machine is shared)"
 	echo "   (nginx $(nginx -v 2>&1 | sed 's/.*\///'): $nginx_workers workers = the agent's default HTTP threads; gzip via gzip_static of the agent's own gzip body)"
 	echo
 	echo "c. memory after the wrk load: VmRSS $rss_mib MiB, VmHWM $hwm_mib MiB, $threads threads"
@@ -275,6 +302,8 @@ report=$out/report.txt
 		"  same, vs paced floor" "$sampler_cpu_us" "$paced_cpu_us" "$(bench_ratio "$sampler_cpu_us" "$paced_cpu_us")" "info (sim)" "-" \
 		"/metrics req/s" "$a_rps" "$n_rps" "$tput_ratio" ">= 0.8x" "$(bench_verdict "$tput_ratio" ">=" 0.8)" \
 		"/metrics gzip req/s" "$ag_rps" "$ng_rps" "$tput_gz_ratio" ">= 0.5x" "$(bench_verdict "$tput_gz_ratio" ">=" 0.5)" \
+		"/metrics CPU us/req" "$a_cpu" "$n_cpu" "$(bench_ratio "$a_cpu" "$n_cpu")" "info" "-" \
+		"/metrics gzip CPU us/req" "$ag_cpu" "$ng_cpu" "$(bench_ratio "$ag_cpu" "$ng_cpu")" "info" "-" \
 		"VmRSS MiB, 8 GPUs" "$rss_mib" "-" "-" "< 16 MiB" "$(bench_verdict "$rss_mib" "<=" 16)" \
 		"VmHWM MiB, 8 GPUs" "$hwm_mib" "-" "-" "< 16 MiB" "$(bench_verdict "$hwm_mib" "<=" 16)"
 	echo "(sweep targets need a real GPU, see bench/gpu.sh: the simulator answers a call in ~0.1 us,"

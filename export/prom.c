@@ -15,6 +15,7 @@
 #include "series/xid_log.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 void prom_dcgm_default(struct prom_dcgm *d)
@@ -79,13 +80,17 @@ static void header(struct strbuf *out, const char *name, const char *help, const
 static void device_label(struct strbuf *out, const struct gpu_record *g)
 {
 	sb_puts(out, "\",device=\"");
-	if (g->id.minor >= 0)
-		sb_printf(out, "nvidia%d", g->id.minor);
+	if (g->id.minor >= 0) {
+		sb_puts(out, "nvidia");
+		sb_uint(out, (unsigned)g->id.minor);
+	}
 }
 
 static void native_labels(struct strbuf *out, const struct gpu_record *g)
 {
-	sb_printf(out, "{gpu=\"%u\",uuid=\"", g->index);
+	sb_puts(out, "{gpu=\"");
+	sb_uint(out, g->index);
+	sb_puts(out, "\",uuid=\"");
 	sb_label_value(out, g->id.uuid);
 	sb_puts(out, "\"");
 }
@@ -95,7 +100,9 @@ static void mig_labels(struct strbuf *out, const struct mig_record *r)
 {
 	sb_puts(out, ",GPU_I_PROFILE=\"");
 	sb_label_value(out, r->profile);
-	sb_printf(out, "\",GPU_I_ID=\"%u\"", r->gi);
+	sb_puts(out, "\",GPU_I_ID=\"");
+	sb_uint(out, r->gi);
+	sb_puts(out, "\"");
 }
 
 /* dcgm-exporter's labels, in its order: gpu, UUID, pci_bus_id, device, modelName, the MIG
@@ -105,7 +112,14 @@ static void dcgm_labels(struct strbuf *out, const struct gpu_record *g,
                         const struct board_info *info, const struct prom_dcgm *o,
                         const struct mig_record *mig, int m, double raw)
 {
-	sb_printf(out, "{gpu=\"%u\",UUID=\"", g->index);
+	if (o->labels && !mig && m != METRIC_XID_LAST) {
+		const struct strbuf *l = &o->labels[g - o->labeled];
+		sb_append(out, l->data, l->len);
+		return;
+	}
+	sb_puts(out, "{gpu=\"");
+	sb_uint(out, g->index);
+	sb_puts(out, "\",UUID=\"");
 	sb_label_value(out, g->id.uuid);
 	sb_puts(out, "\",pci_bus_id=\"");
 	sb_label_value(out, g->id.pci_bus_id);
@@ -116,7 +130,9 @@ static void dcgm_labels(struct strbuf *out, const struct gpu_record *g,
 	if (mig)
 		mig_labels(out, mig);
 	if (o->host_label && *o->host_label) {
-		sb_printf(out, ",%s=\"", o->host_label);
+		sb_puts(out, ",");
+		sb_puts(out, o->host_label);
+		sb_puts(out, "=\"");
 		sb_label_value(out, info->hostname);
 		sb_puts(out, "\"");
 	}
@@ -184,11 +200,40 @@ static bool dynamic_series(const struct gpu_record *g, int m, unsigned i, unsign
 	return true;
 }
 
-static void sample_line(struct strbuf *out, const char *name, const struct gpu_record *g,
+static void gpu_label_texts_free(struct strbuf *l, unsigned n)
+{
+	for (unsigned i = 0; l && i < n; i++)
+		sb_free(&l[i]);
+	free(l);
+}
+
+/* Each GPU's label text, rendered once per body instead of on each of its lines (tens of
+ * thousands a tick at 64 GPUs): native (gpu, uuid) or DCGM's (dcgm_labels without a MIG
+ * instance or an Xid).  NULL when out of memory. */
+static struct strbuf *gpu_label_texts(const struct board_snapshot *s, const struct prom_dcgm *dcgm)
+{
+	struct strbuf *l = calloc(s->count ? s->count : 1, sizeof(*l));
+	bool oom = !l;
+	for (unsigned i = 0; !oom && i < s->count; i++) {
+		sb_init(&l[i], 256);
+		if (dcgm)
+			dcgm_labels(&l[i], &s->gpus[i], &s->info, dcgm, NULL, -1, 0);
+		else
+			native_labels(&l[i], &s->gpus[i]);
+		oom = l[i].oom;
+	}
+	if (oom) {
+		gpu_label_texts_free(l, s->count);
+		return NULL;
+	}
+	return l;
+}
+
+static void sample_line(struct strbuf *out, const char *name, const struct strbuf *gpu_labels,
                         const char *labels, double value)
 {
 	sb_puts(out, name);
-	native_labels(out, g);
+	sb_append(out, gpu_labels->data, gpu_labels->len);
 	if (labels && labels[0]) {
 		sb_puts(out, ",");
 		sb_puts(out, labels);
@@ -199,7 +244,8 @@ static void sample_line(struct strbuf *out, const char *name, const struct gpu_r
 }
 
 /* The series of GPU g's MIG instances for row m (native names). */
-static bool render_mig(const struct gpu_record *g, int m, struct strbuf *out)
+static bool render_mig(const struct gpu_record *g, const struct strbuf *gl, int m,
+                       struct strbuf *out)
 {
 	const struct metric_def *d = &metric_table[m];
 	bool any = false;
@@ -208,7 +254,7 @@ static bool render_mig(const struct gpu_record *g, int m, struct strbuf *out)
 		if (!metric_set_has(&r->valid, m))
 			continue;
 		sb_puts(out, d->name);
-		native_labels(out, g);
+		sb_append(out, gl->data, gl->len);
 		if (d->labels[0]) {
 			sb_puts(out, ",");
 			sb_puts(out, d->labels);
@@ -222,7 +268,8 @@ static bool render_mig(const struct gpu_record *g, int m, struct strbuf *out)
 	return any;
 }
 
-static bool render_dynamic(const struct gpu_record *g, int m, struct strbuf *out)
+static bool render_dynamic(const struct gpu_record *g, const struct strbuf *gl, int m,
+                           struct strbuf *out)
 {
 	const struct metric_def *d = &metric_table[m];
 	bool any = false, present;
@@ -233,13 +280,14 @@ static bool render_dynamic(const struct gpu_record *g, int m, struct strbuf *out
 			continue;
 		char l[64];
 		snprintf(l, sizeof(l), "%s=\"%u\"", metric_dynamic_label(m), label);
-		sample_line(out, d->name, g, l, metric_native_value(d->unit, raw));
+		sample_line(out, d->name, gl, l, metric_native_value(d->unit, raw));
 		any = true;
 	}
 	return any;
 }
 
-static void render_native(const struct board_snapshot *s, bool om, struct strbuf *out)
+static void render_native(const struct board_snapshot *s, bool om, const struct strbuf *gl,
+                          struct strbuf *out)
 {
 	for (int first = 0; first < METRIC_COUNT;) {
 		int end = first + 1;
@@ -255,15 +303,15 @@ static void render_native(const struct board_snapshot *s, bool om, struct strbuf
 				const struct gpu_record *g = &s->gpus[i];
 				if (!shown(g))
 					continue;
-				any |= render_mig(g, m, out);
+				any |= render_mig(g, &gl[i], m, out);
 				if (!has_value(g, m))
 					continue;
 				if (metric_dynamic_label(m)) {
-					any |= render_dynamic(g, m, out);
+					any |= render_dynamic(g, &gl[i], m, out);
 					continue;
 				}
 				any = true;
-				sample_line(out, d->name, g, metric_table[m].labels,
+				sample_line(out, d->name, &gl[i], metric_table[m].labels,
 				            metric_native_value(d->unit, g->raw[m]));
 			}
 		}
@@ -447,6 +495,11 @@ void prom_render_windows(const struct board_snapshot *s, const struct prom_optio
 {
 	if (!(o->names & NAMES_NATIVE))
 		return;
+	struct strbuf *gl = gpu_label_texts(s, NULL);
+	if (!gl) {
+		out->oom = true;
+		return;
+	}
 	static const char *const stat[2] = {"max", "mean"};
 	for (int first = 0; first < METRIC_COUNT;) {
 		int end = first + 1;
@@ -477,7 +530,7 @@ void prom_render_windows(const struct board_snapshot *s, const struct prom_optio
 					    !shown(&s->gpus[i]))
 						continue;
 					double raw = k == 0 ? a->max : a->sum / a->n;
-					sample_line(out, name, &s->gpus[i], metric_table[m].labels,
+					sample_line(out, name, &gl[i], metric_table[m].labels,
 					            metric_native_value(d->unit, raw));
 					any = true;
 				}
@@ -487,13 +540,20 @@ void prom_render_windows(const struct board_snapshot *s, const struct prom_optio
 		}
 		first = end;
 	}
+	gpu_label_texts_free(gl, s->count);
 }
 
 void prom_render_body(const struct board_snapshot *s, const struct prom_options *o,
                       struct strbuf *out)
 {
 	if (o->names & NAMES_NATIVE) {
-		render_native(s, o->openmetrics, out);
+		struct strbuf *gl = gpu_label_texts(s, NULL);
+		if (!gl) {
+			out->oom = true;
+			return;
+		}
+		render_native(s, o->openmetrics, gl, out);
+		gpu_label_texts_free(gl, s->count);
 		render_info(s, o->openmetrics, out);
 		prom_render_processes(s, o->process_cap, o->openmetrics, out);
 	}
@@ -508,9 +568,16 @@ void prom_render_body(const struct board_snapshot *s, const struct prom_options 
 			eff.gpu_labels = collectors_gpu_labels(d->select);
 		}
 		eff.hpc = eff.hpc_jobs ? hpc_jobs_acquire() : NULL;
+		eff.labels = NULL;
+		struct strbuf *labels = gpu_label_texts(s, &eff);
+		if (!labels)
+			out->oom = true;
+		eff.labels = labels;
+		eff.labeled = s->gpus;
 		render_dcgm(s, o->openmetrics, &eff, out);
 		prom_render_dcgm_exp(s, o->openmetrics, &eff, out);
 		hpc_map_release(eff.hpc);
+		gpu_label_texts_free(labels, s->count);
 	}
 }
 

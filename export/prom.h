@@ -20,17 +20,21 @@ struct collectors;
 /* How the DCGM_FI_* series look, as dcgm-exporter's flags set them (NULL in prom_options:
  * the defaults of prom_dcgm_default). */
 struct prom_dcgm {
-	const char *host_label;          /* "hostname" (dcgm-exporter since #655), "Hostname" (older
-	                                  * dashboards), or NULL for none (-n/--no-hostname) */
-	bool driver_version;             /* DCGM_FI_DRIVER_VERSION="..." on every series */
-	bool nvml_version;               /* DCGM_FI_NVML_VERSION="..." on every series */
-	unsigned gpu_labels;             /* 1 << enum collector_label: the GPU's own label fields
-	                                  * (DCGM_FI_DEV_SERIAL="...", ...) on its series */
-	unsigned xid_window_ms;          /* DCGM_EXP_XID_ERRORS_COUNT's window (-x, 300000) */
-	unsigned clock_window_ms;        /* DCGM_EXP_CLOCK_EVENTS_COUNT's (300000) */
-	unsigned collect_ms;             /* dcgm-exporter's -c (30000): its sample period */
-	bool hpc_jobs;                   /* --hpc-job-mapping-dir: one series per job, hpc_job */
-	const struct hpc_map *hpc;       /* set by the renderer while it holds the map */
+	const char *host_label;      /* "hostname" (dcgm-exporter since #655), "Hostname" (older
+	                              * dashboards), or NULL for none (-n/--no-hostname) */
+	bool driver_version;         /* DCGM_FI_DRIVER_VERSION="..." on every series */
+	bool nvml_version;           /* DCGM_FI_NVML_VERSION="..." on every series */
+	unsigned gpu_labels;         /* 1 << enum collector_label: the GPU's own label fields
+	                              * (DCGM_FI_DEV_SERIAL="...", ...) on its series */
+	unsigned xid_window_ms;      /* DCGM_EXP_XID_ERRORS_COUNT's window (-x, 300000) */
+	unsigned clock_window_ms;    /* DCGM_EXP_CLOCK_EVENTS_COUNT's (300000) */
+	unsigned collect_ms;         /* dcgm-exporter's -c (30000): its sample period */
+	bool hpc_jobs;               /* --hpc-job-mapping-dir: one series per job, hpc_job */
+	const struct hpc_map *hpc;   /* set by the renderer while it holds the map */
+	const struct strbuf *labels; /* set by the renderer for one body: the series labels
+	                              * of labeled[i] (no MIG instance, no Xid), rendered
+	                              * once, not on each of its ~150 lines; NULL: per line */
+	const struct gpu_record *labeled;
 	const struct collectors *select; /* -f: only these names, typed and described as the
 	                                  * file says (the label rows set the two above);
 	                                  * NULL: every DCGM name gpuscope has */

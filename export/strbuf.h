@@ -18,6 +18,8 @@ void sb_free(struct strbuf *sb);
 void sb_append(struct strbuf *sb, const char *s, size_t n);
 void sb_puts(struct strbuf *sb, const char *s);
 void sb_printf(struct strbuf *sb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Appends the decimal digits of u. */
+void sb_uint(struct strbuf *sb, unsigned long long u);
 /* Appends v as the shortest decimal that reads back as the same double,
  * with Prometheus spellings for the non-finite values. */
 void sb_double(struct strbuf *sb, double v);
