@@ -3,7 +3,6 @@
 #include <string.h>
 
 #include "cmd/commands.h"
-#include "nvml/cuda_version.h"
 
 static void usage(FILE *to)
 {
@@ -52,8 +51,6 @@ int main(int argc, char **argv)
 		return cmd_export(argc - 1, argv + 1);
 	if (strcmp(cmd, "run") == 0)
 		return cmd_run(argc - 1, argv + 1);
-	if (strcmp(cmd, CUDA_VERSION_COMMAND) == 0)
-		return cuda_version_main();
 	if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
 		printf("gpuscope %s\n", GPUSCOPE_VERSION);
 		return 0;

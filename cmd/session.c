@@ -12,8 +12,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "nvml/cuda_version.h"
-
 #ifndef GPUSCOPE_SIM_LIB_NAME
 #define GPUSCOPE_SIM_LIB_NAME "libgpuscope-nvml-sim.so"
 #endif
@@ -118,13 +116,9 @@ int session_open(struct session *s, const struct gpu_opts *o)
 		s->lib.system_get_driver_version(bi->driver_version, sizeof(bi->driver_version));
 	if (s->lib.system_get_nvml_version)
 		s->lib.system_get_nvml_version(bi->nvml_version, sizeof(bi->nvml_version));
-	/* A real driver's answer comes from a child (nvml/cuda_version.h: NVML would map
-	 * libcuda into the agent for good); the simulator answers itself. */
 	int cuda = 0;
-	bool real = !s->lib.sim_scenario_name;
-	if ((real && cuda_version_isolated(&cuda, 3000)) ||
-	    (s->lib.system_get_cuda_driver_version &&
-	     s->lib.system_get_cuda_driver_version(&cuda) == NVML_SUCCESS))
+	if (s->lib.system_get_cuda_driver_version &&
+	    s->lib.system_get_cuda_driver_version(&cuda) == NVML_SUCCESS)
 		snprintf(bi->cuda_driver_version, sizeof(bi->cuda_driver_version), "%d.%d",
 		         cuda / 1000, (cuda % 1000) / 10);
 	bi->driver_version[sizeof(bi->driver_version) - 1] = 0;
