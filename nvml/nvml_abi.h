@@ -131,13 +131,13 @@ typedef struct {
 /* Health counters read together on the slow tier (sample/sources.c read_health_fields):
  * pages retired for single- and double-bit errors and pending retirement (pre-Hopper; row
  * remapping replaced it), and NVLink error totals over all links. */
-#define NVML_FI_DEV_RETIRED_SBE                         29
-#define NVML_FI_DEV_RETIRED_DBE                         30
-#define NVML_FI_DEV_RETIRED_PENDING                     31
-#define NVML_FI_DEV_NVLINK_CRC_FLIT_ERROR_COUNT_TOTAL   38
-#define NVML_FI_DEV_NVLINK_CRC_DATA_ERROR_COUNT_TOTAL   45
-#define NVML_FI_DEV_NVLINK_REPLAY_ERROR_COUNT_TOTAL     52
-#define NVML_FI_DEV_NVLINK_RECOVERY_ERROR_COUNT_TOTAL   59
+#define NVML_FI_DEV_RETIRED_SBE                       29
+#define NVML_FI_DEV_RETIRED_DBE                       30
+#define NVML_FI_DEV_RETIRED_PENDING                   31
+#define NVML_FI_DEV_NVLINK_CRC_FLIT_ERROR_COUNT_TOTAL 38
+#define NVML_FI_DEV_NVLINK_CRC_DATA_ERROR_COUNT_TOTAL 45
+#define NVML_FI_DEV_NVLINK_REPLAY_ERROR_COUNT_TOTAL   52
+#define NVML_FI_DEV_NVLINK_RECOVERY_ERROR_COUNT_TOTAL 59
 
 /* Driver sample buffers (nvmlDeviceGetSamples). */
 enum {
@@ -446,8 +446,8 @@ typedef struct {
 	X(device_get_virtualization_mode, 0, nvmlReturn_t, (nvmlDevice_t, int *),                  \
 	  "nvmlDeviceGetVirtualizationMode", NULL)                                                 \
 	X(device_get_grid_licensable_features, 0, nvmlReturn_t,                                    \
-	  (nvmlDevice_t, nvmlGridLicensableFeatures_t *), "nvmlDeviceGetGridLicensableFeatures_v4", \
-	  NULL)                                                                                    \
+	  (nvmlDevice_t, nvmlGridLicensableFeatures_t *),                                          \
+	  "nvmlDeviceGetGridLicensableFeatures_v4", NULL)                                          \
 	X(device_get_brand, 0, nvmlReturn_t, (nvmlDevice_t, int *), "nvmlDeviceGetBrand", NULL)    \
 	X(device_get_serial, 0, nvmlReturn_t, (nvmlDevice_t, char *, unsigned),                    \
 	  "nvmlDeviceGetSerial", NULL)                                                             \

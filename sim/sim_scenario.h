@@ -19,62 +19,62 @@
 /* X(id, JSON name, default value) - every simulated signal. */
 #include <math.h>
 
-#define SIM_SIGNALS(X)                                                                 \
-	X(UTIL_GPU, "util_gpu_pct", 0)                                                 \
-	X(UTIL_MEM, "util_mem_pct", 0)                                                 \
-	X(FB_USED, "fb_used_mib", 0)                                                   \
-	X(POWER, "power_w", 70)                                                        \
-	X(TEMP, "temp_c", 30)                                                          \
-	X(MEM_TEMP, "mem_temp_c", 35)                                                  \
-	X(SM_CLOCK, "sm_clock_mhz", 1980)   /* default: the GPU's max_sm_clock_mhz */  \
-	X(MEM_CLOCK, "mem_clock_mhz", 3201) /* default: the GPU's max_mem_clock_mhz */ \
-	X(CLOCK_REASONS, "clock_event_reasons", 0)                                     \
-	X(ENC_UTIL, "enc_util_pct", 0)                                                 \
-	X(DEC_UTIL, "dec_util_pct", 0)                                                 \
-	X(PSTATE, "pstate", 0)                                                         \
-	X(PCIE_REPLAY, "pcie_replay", 0)                                               \
-	X(ECC_SBE_VOLATILE, "ecc_sbe_volatile", 0)                                     \
-	X(ECC_DBE_VOLATILE, "ecc_dbe_volatile", 0)                                     \
-	X(ECC_SBE_AGGREGATE, "ecc_sbe_aggregate", 0)                                   \
-	X(ECC_DBE_AGGREGATE, "ecc_dbe_aggregate", 0)                                   \
-	X(REMAPPED_CORRECTABLE, "remapped_correctable", 0)                             \
-	X(REMAPPED_UNCORRECTABLE, "remapped_uncorrectable", 0)                         \
-	X(REMAP_PENDING, "remap_pending", 0)                                           \
-	X(REMAP_FAILURE, "remap_failure", 0)                                           \
-	X(GPM_GRAPHICS, "gpm_graphics_pct", 0)                                         \
-	X(GPM_SM_ACTIVE, "gpm_sm_active_pct", 0)                                       \
-	X(GPM_SM_OCCUPANCY, "gpm_sm_occupancy_pct", 0)                                 \
-	X(GPM_INTEGER, "gpm_integer_pct", 0)                                           \
-	X(GPM_TENSOR, "gpm_tensor_active_pct", 0)                                      \
-	X(GPM_DFMA, "gpm_dfma_tensor_pct", 0)                                          \
-	X(GPM_HMMA, "gpm_hmma_tensor_pct", 0)                                          \
-	X(GPM_IMMA, "gpm_imma_tensor_pct", 0)                                          \
-	X(GPM_DRAM, "gpm_dram_active_pct", 0)                                          \
-	X(GPM_FP64, "gpm_fp64_pct", 0)                                                 \
-	X(GPM_FP32, "gpm_fp32_pct", 0)                                                 \
-	X(GPM_FP16, "gpm_fp16_pct", 0)                                                 \
-	X(GPM_PCIE_TX, "gpm_pcie_tx_mibps", 0)                                         \
-	X(GPM_PCIE_RX, "gpm_pcie_rx_mibps", 0)                                         \
-	X(GPM_NVLINK_TX, "nvlink_tx_mibps", 0) /* all links together */                \
-	X(GPM_NVLINK_RX, "nvlink_rx_mibps", 0)                                         \
-	X(GPM_NVDEC, "gpm_nvdec_pct", 0)                                               \
-	X(GPM_NVJPG, "gpm_nvjpg_pct", 0)                                               \
+#define SIM_SIGNALS(X)                                                                     \
+	X(UTIL_GPU, "util_gpu_pct", 0)                                                     \
+	X(UTIL_MEM, "util_mem_pct", 0)                                                     \
+	X(FB_USED, "fb_used_mib", 0)                                                       \
+	X(POWER, "power_w", 70)                                                            \
+	X(TEMP, "temp_c", 30)                                                              \
+	X(MEM_TEMP, "mem_temp_c", 35)                                                      \
+	X(SM_CLOCK, "sm_clock_mhz", 1980)   /* default: the GPU's max_sm_clock_mhz */      \
+	X(MEM_CLOCK, "mem_clock_mhz", 3201) /* default: the GPU's max_mem_clock_mhz */     \
+	X(CLOCK_REASONS, "clock_event_reasons", 0)                                         \
+	X(ENC_UTIL, "enc_util_pct", 0)                                                     \
+	X(DEC_UTIL, "dec_util_pct", 0)                                                     \
+	X(PSTATE, "pstate", 0)                                                             \
+	X(PCIE_REPLAY, "pcie_replay", 0)                                                   \
+	X(ECC_SBE_VOLATILE, "ecc_sbe_volatile", 0)                                         \
+	X(ECC_DBE_VOLATILE, "ecc_dbe_volatile", 0)                                         \
+	X(ECC_SBE_AGGREGATE, "ecc_sbe_aggregate", 0)                                       \
+	X(ECC_DBE_AGGREGATE, "ecc_dbe_aggregate", 0)                                       \
+	X(REMAPPED_CORRECTABLE, "remapped_correctable", 0)                                 \
+	X(REMAPPED_UNCORRECTABLE, "remapped_uncorrectable", 0)                             \
+	X(REMAP_PENDING, "remap_pending", 0)                                               \
+	X(REMAP_FAILURE, "remap_failure", 0)                                               \
+	X(GPM_GRAPHICS, "gpm_graphics_pct", 0)                                             \
+	X(GPM_SM_ACTIVE, "gpm_sm_active_pct", 0)                                           \
+	X(GPM_SM_OCCUPANCY, "gpm_sm_occupancy_pct", 0)                                     \
+	X(GPM_INTEGER, "gpm_integer_pct", 0)                                               \
+	X(GPM_TENSOR, "gpm_tensor_active_pct", 0)                                          \
+	X(GPM_DFMA, "gpm_dfma_tensor_pct", 0)                                              \
+	X(GPM_HMMA, "gpm_hmma_tensor_pct", 0)                                              \
+	X(GPM_IMMA, "gpm_imma_tensor_pct", 0)                                              \
+	X(GPM_DRAM, "gpm_dram_active_pct", 0)                                              \
+	X(GPM_FP64, "gpm_fp64_pct", 0)                                                     \
+	X(GPM_FP32, "gpm_fp32_pct", 0)                                                     \
+	X(GPM_FP16, "gpm_fp16_pct", 0)                                                     \
+	X(GPM_PCIE_TX, "gpm_pcie_tx_mibps", 0)                                             \
+	X(GPM_PCIE_RX, "gpm_pcie_rx_mibps", 0)                                             \
+	X(GPM_NVLINK_TX, "nvlink_tx_mibps", 0) /* all links together */                    \
+	X(GPM_NVLINK_RX, "nvlink_rx_mibps", 0)                                             \
+	X(GPM_NVDEC, "gpm_nvdec_pct", 0)                                                   \
+	X(GPM_NVJPG, "gpm_nvjpg_pct", 0)                                                   \
 	/* NAN: not answered unless the scenario gives it (an H200 has no page retirement, \
-	 * and no NVLink in a VM) */                                                   \
-	X(RETIRED_SBE, "retired_sbe", NAN)                                             \
-	X(RETIRED_DBE, "retired_dbe", NAN)                                             \
-	X(RETIRED_PENDING, "retired_pending", NAN)                                     \
-	X(NVLINK_CRC_FLIT, "nvlink_crc_flit_errors", NAN)                              \
-	X(NVLINK_CRC_DATA, "nvlink_crc_data_errors", NAN)                              \
-	X(NVLINK_REPLAY, "nvlink_replay_errors", NAN)                                  \
-	X(NVLINK_RECOVERY, "nvlink_recovery_errors", NAN)                              \
-	/* NAN too: no fan on an H200; violation seconds by policy */                  \
-	X(FAN_SPEED, "fan_speed_pct", NAN)                                             \
-	X(VIOLATION_THERMAL, "violation_thermal_s", NAN)                               \
-	X(VIOLATION_BOARD_LIMIT, "violation_board_limit_s", NAN)                       \
-	X(VIOLATION_LOW_UTIL, "violation_low_util_s", NAN)                             \
-	X(VIOLATION_RELIABILITY, "violation_reliability_s", NAN)                       \
-	/* NAN: licensing does not apply (bare metal), as an H200 outside a vGPU guest */ \
+	 * and no NVLink in a VM) */                                                       \
+	X(RETIRED_SBE, "retired_sbe", NAN)                                                 \
+	X(RETIRED_DBE, "retired_dbe", NAN)                                                 \
+	X(RETIRED_PENDING, "retired_pending", NAN)                                         \
+	X(NVLINK_CRC_FLIT, "nvlink_crc_flit_errors", NAN)                                  \
+	X(NVLINK_CRC_DATA, "nvlink_crc_data_errors", NAN)                                  \
+	X(NVLINK_REPLAY, "nvlink_replay_errors", NAN)                                      \
+	X(NVLINK_RECOVERY, "nvlink_recovery_errors", NAN)                                  \
+	/* NAN too: no fan on an H200; violation seconds by policy */                      \
+	X(FAN_SPEED, "fan_speed_pct", NAN)                                                 \
+	X(VIOLATION_THERMAL, "violation_thermal_s", NAN)                                   \
+	X(VIOLATION_BOARD_LIMIT, "violation_board_limit_s", NAN)                           \
+	X(VIOLATION_LOW_UTIL, "violation_low_util_s", NAN)                                 \
+	X(VIOLATION_RELIABILITY, "violation_reliability_s", NAN)                           \
+	/* NAN: licensing does not apply (bare metal), as an H200 outside a vGPU guest */  \
 	X(VGPU_LICENSED, "vgpu_licensed", NAN)
 
 enum sim_signal {
