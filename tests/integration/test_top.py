@@ -161,6 +161,10 @@ class TopTest(unittest.TestCase):
             for k in range(0, 100, 50):
                 s.sendto("\n".join(lines[k:k + 50]).encode(), sock)
             s.close()
+            # Both datagrams in the agent first, so top's first inference line has all 100.
+            agent.wait_for(lambda: (lambda rows: rows and rows[0]["inferences"] == 100)(
+                agent.json("/api/v1/inference?range=15m&gpu=0")[1].get("rows")),
+                what="the agent to hold all 100 inferences")
             t = Tmux("%s top --url http://127.0.0.1:%d --interval 300ms" % (BIN, agent.port),
                      cols=120, rows=40)
             try:
