@@ -58,8 +58,8 @@ static int add_proc(struct run_nccl *n, json_t *o, int pid)
 	str(p.process, sizeof(p.process), o, "process");
 	p.busy_s = num(o, "busy_s");
 	p.wall_s = num(o, "wall_s");
-	double d = num(o, "dropped");
-	p.dropped = isnan(d) ? 0 : (unsigned long long)d;
+	double d = num(o, "dropped"); /* finite and >= 0, or NaN; 1e308 must not be cast */
+	p.dropped = !isnan(d) && d < 1.8e19 ? (unsigned long long)d : 0;
 	if (isnan(p.busy_s))
 		return -1;
 	size_t i = 0;
