@@ -319,14 +319,8 @@ struct alert_delivery *alert_delivery_start(const struct alert_delivery_config *
 		/* A restart re-delivers what was queued; the refresh comes later. */
 		r->next_refresh = now_wall() + d->cfg.resend_s;
 	}
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0) {
-		snprintf(err, errlen, "alerts: libcurl did not initialize");
+	if (!(d->queue = alert_queue_open(cfg->queue_path, err, errlen)))
 		goto err;
-	}
-	if (!(d->queue = alert_queue_open(cfg->queue_path, err, errlen))) {
-		curl_global_cleanup();
-		goto err;
-	}
 	forget_unknown(d);
 	for (size_t i = 0; i < d->n; i++) {
 		long w = alert_queue_pending(d->queue, d->recv[i].cfg.name);
@@ -339,7 +333,6 @@ struct alert_delivery *alert_delivery_start(const struct alert_delivery_config *
 	if (rc != 0) {
 		snprintf(err, errlen, "alerts: cannot start the delivery thread: %s", strerror(rc));
 		alert_queue_close(d->queue);
-		curl_global_cleanup();
 		goto err;
 	}
 	return d;
@@ -444,7 +437,6 @@ void alert_delivery_stop(struct alert_delivery *d)
 	pthread_mutex_unlock(&d->lock);
 	pthread_join(d->thread, NULL);
 	alert_queue_close(d->queue);
-	curl_global_cleanup();
 	pthread_cond_destroy(&d->wake);
 	pthread_mutex_destroy(&d->lock);
 	pthread_mutex_destroy(&d->qlock);

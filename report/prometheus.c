@@ -327,11 +327,10 @@ int report_load_prometheus(const char *url, int64_t from, int64_t to, double ste
 	memset(out, 0, sizeof(*out));
 	if (empty)
 		*empty = false;
-	curl_global_init(CURL_GLOBAL_DEFAULT); /* the report is single-threaded */
 	CURL *c = curl_easy_init();
 	out->gpus = calloc(PROM_MAX_GPUS, sizeof(*out->gpus));
 	if (!out->gpus || !c) {
-		snprintf(err, errlen, "out of memory");
+		snprintf(err, errlen, c ? "out of memory" : "libcurl did not start");
 		goto err;
 	}
 	int base = (int)strlen(url);
@@ -415,7 +414,6 @@ int report_load_prometheus(const char *url, int64_t from, int64_t to, double ste
 		goto err;
 	}
 	curl_easy_cleanup(c);
-	curl_global_cleanup();
 	c = NULL;
 	if (out->ngpus == 0) {
 		snprintf(err, errlen,
@@ -436,10 +434,7 @@ err_fold:
 	fold_finish(&f);
 	free(f.count);
 err:
-	if (c) {
-		curl_easy_cleanup(c);
-		curl_global_cleanup();
-	}
+	curl_easy_cleanup(c);
 	report_data_free(out);
 	return -1;
 }

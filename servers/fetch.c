@@ -119,6 +119,8 @@ static bool take_reading(struct target *t, CURLcode rc, double now)
  * ended.  added[k] says whether target k got a new reading. */
 void servers_read_targets(struct servers *s, bool *added)
 {
+	if (s->ntargets == 0)
+		return; /* nor load libcurl (http/libcurl.c) */
 	CURLM *m = curl_multi_init();
 	CURLcode rc[SERVERS_MAX];
 	double done[SERVERS_MAX];

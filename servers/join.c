@@ -105,15 +105,18 @@ static struct target *add_discovered(struct servers *s, int pid, const char *add
 }
 
 /* Asks each listening port of p for /metrics (on its container's address when it is in
- * another network namespace); a known server's names make it a target. */
-static void probe_ports(struct servers *s, CURL *c, const struct pidports *p, double now)
+ * another network namespace); a known server's names make it a target.  The handle is made
+ * at the first port, so a node without candidates never loads libcurl (http/libcurl.c). */
+static void probe_ports(struct servers *s, CURL **c, const struct pidports *p, double now)
 {
-	for (unsigned k = 0; k < p->nports && p->reachable; k++) {
+	if (p->nports && p->reachable && !*c)
+		*c = curl_easy_init();
+	for (unsigned k = 0; k < p->nports && p->reachable && *c; k++) {
 		char url[96], why[160];
 		snprintf(url, sizeof(url), "http://%s:%u/metrics", p->addr, p->ports[k]);
 		struct server_reading *r = malloc(sizeof(*r));
 		const char *bad;
-		if (r && servers_fetch(s, c, url, 1.0, why, sizeof(why)) == 0 &&
+		if (r && servers_fetch(s, *c, url, 1.0, why, sizeof(why)) == 0 &&
 		    server_reading_parse(s->probe.data, s->probe.len, r, &bad) == 0)
 			add_discovered(s, p->pid, p->addr, p->ports[k], now);
 		free(r);
@@ -122,9 +125,7 @@ static void probe_ports(struct servers *s, CURL *c, const struct pidports *p, do
 
 void servers_discover(struct servers *s, const struct board_snapshot *snap, double now)
 {
-	CURL *c = curl_easy_init();
-	if (!c)
-		return;
+	CURL *c = NULL;
 	for (unsigned g = 0; g < snap->count; g++) {
 		const struct process_table *pt = snap->gpus[g].procs;
 		for (unsigned i = 0; pt && i < pt->n; i++) {
@@ -135,7 +136,7 @@ void servers_discover(struct servers *s, const struct board_snapshot *snap, doub
 				struct pidports *p = pid_info(s, pid, now);
 				if (!p->probed && (gen == 0 || p->known)) {
 					p->probed = true;
-					probe_ports(s, c, p, now);
+					probe_ports(s, &c, p, now);
 				}
 				pid = p->parent;
 			}

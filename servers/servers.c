@@ -329,7 +329,6 @@ struct servers *servers_start(struct board *b, const struct servers_config *cfg,
 	snprintf(s->host_root, sizeof(s->host_root), "%s",
 	         cfg->host_root && *cfg->host_root && strcmp(cfg->host_root, "/") ? cfg->host_root
 	                                                                          : "");
-	curl_global_init(CURL_GLOBAL_DEFAULT);
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_condattr_t ca;
 	pthread_condattr_init(&ca);

@@ -193,6 +193,30 @@ class DeliveryTest(unittest.TestCase):
         finally:
             s.recv.stop()
 
+    def test_libcurl_is_loaded_at_the_first_delivery(self):
+        """The agent maps libcurl (and libssh2, libcrypto, Kerberos...) only when it first
+        sends something: before GPU 0 runs hot it has nothing to send."""
+        def maps(agent):
+            with open("/proc/%d/maps" % agent.proc.pid) as f:
+                return f.read()
+
+        s = Setup()
+        s.recv.start()
+        ok = {"util_gpu_pct": 80, "power_w": 400, "temp_c": 60, "fb_used_mib": 70000}
+        later = dict(ok, temp_c={"steps": [[0, 60], [6, 92], [30, 60]]})
+        try:
+            # Discovery would probe any listening process that the simulated pids name on
+            # this host (with libcurl): not what is measured here.
+            with Agent(*s.args(), "--no-inference-discovery", scenario=write_scenario(
+                    {"name": "hot later", "gpus": [{"metrics": later}, {"metrics": ok}]})) as agent:
+                agent.metrics_text()
+                agent.get("/api/v1/alerts")
+                self.assertFalse("libcurl" in maps(agent), "libcurl mapped before any alert")
+                wait(lambda: s.states()["webhook"] == ["firing"], 25, "the first notification")
+                self.assertTrue("libcurl" in maps(agent), "libcurl not mapped after delivery")
+        finally:
+            s.recv.stop()
+
     def test_receiver_down_then_back(self):
         s = Setup()  # not started: every receiver refuses connections
         with Agent(*s.args(), scenario=scenario(5)) as agent:
