@@ -257,7 +257,8 @@ static size_t count_series(CURL *c, const char *url, int baselen, const char *na
 }
 
 /* Where a name's range queries go: the server, the samples fetched (nf of them, every
- * fetch seconds from `from`), and how many steps one answer may hold. */
+ * fetch seconds from `from`, `per` to a report point), and how many steps one answer may
+ * hold. */
 struct range_ctx {
 	CURL *c;
 	const char *url;
@@ -266,21 +267,35 @@ struct range_ctx {
 	int64_t from;
 	double fetch;
 	size_t nf;
+	size_t per;
 };
 
-/* One name's range queries over the window, in pieces of at most r->span steps, each
- * answer's "result" handed to each() as it arrives and freed. Returns 0, or -1 with the
- * failing query in err. */
-static int range_pieces(const struct range_ctx *r, const char *name, report_prom_result_fn each,
-                        void *arg, char *err, size_t errlen)
+/* What one name's queries ask for: every sample on the fetch grid (agg NULL), or, when a
+ * report point holds several, Prometheus' own fold of each point: agg_over_time over the
+ * point's width, evaluated at its last sample's time (so fold_sample() files the answer
+ * under that point), and a plain instant there for the latest value (agg "").  Prometheus
+ * then sends one value a point instead of `per`, and folds every scraped sample rather
+ * than one per fetch step. */
+static int range_pieces_as(const struct range_ctx *r, const char *name, const char *agg,
+                           report_prom_result_fn each, void *arg, char *err, size_t errlen)
 {
-	for (size_t i0 = 0; i0 < r->nf; i0 += r->span) {
-		size_t i1 = i0 + r->span < r->nf ? i0 + r->span : r->nf; /* samples [i0, i1) */
+	bool points = agg && r->per > 1;
+	double step = points ? r->fetch * (double)r->per : r->fetch;
+	double start = (double)r->from + (points ? (double)(r->per - 1) * r->fetch : 0);
+	size_t n = points ? (r->nf + r->per - 1) / r->per : r->nf;
+	char query[512];
+	if (points && *agg) /* the range is (T - width, T]: no sample counts in two points */
+		snprintf(query, sizeof(query), "%s_over_time(%s%%5B%.0fms%%5D)", agg, name,
+		         step * 1000 - 1);
+	else
+		snprintf(query, sizeof(query), "%s", name);
+	for (size_t i0 = 0; i0 < n; i0 += r->span) {
+		size_t i1 = i0 + r->span < n ? i0 + r->span : n; /* steps [i0, i1) */
 		char q[2048], why[512];
 		snprintf(q, sizeof(q),
 		         "%.*s/api/v1/query_range?query=%s&start=%.0f&end=%.0f&step=%g", r->base,
-		         r->url, name, (double)r->from + (double)i0 * r->fetch,
-		         (double)r->from + (double)(i1 - 1) * r->fetch, r->fetch);
+		         r->url, query, start + (double)i0 * step, start + (double)(i1 - 1) * step,
+		         step);
 		json_t *data = get_json(r->c, q, why, sizeof(why));
 		if (!data) {
 			snprintf(err, errlen, "prometheus %.*s: query %s: %s", r->base, r->url,
@@ -291,6 +306,12 @@ static int range_pieces(const struct range_ctx *r, const char *name, report_prom
 		json_decref(data);
 	}
 	return 0;
+}
+
+static int range_pieces(const struct range_ctx *r, const char *name, report_prom_result_fn each,
+                        void *arg, char *err, size_t errlen)
+{
+	return range_pieces_as(r, name, NULL, each, arg, err, errlen);
 }
 
 /* Source k of the GPUs from each answer: DCGM series or native ones. */
@@ -380,13 +401,16 @@ int report_load_prometheus(const char *url, int64_t from, int64_t to, double ste
 	/* Pieces of time small enough that one answer for the fleet stays under
 	 * PROM_ANSWER_POINTS. */
 	size_t span = (size_t)fmax(1, floor(PROM_ANSWER_POINTS / (double)fleet));
-	struct range_ctx rc = {c, url, base, span, from, step, nf};
+	struct range_ctx rc = {c, url, base, span, from, step, nf, f.per};
+	static const char *const agg_of[] = {
+	    [FOLD_LATEST] = "", [FOLD_MEAN] = "avg", [FOLD_MAX] = "max", [FOLD_MIN] = "min"};
 	for (size_t k = 0; k < report_nsources && !f.oom; k++) {
 		const char *name = metric_table[report_sources[k].metric].dcgm;
 		if (!name || report_sources[k].history_only)
 			continue;
 		struct source_arg sa = {&f, k, false};
-		if (range_pieces(&rc, name, fill_source, &sa, err, errlen) != 0)
+		if (range_pieces_as(&rc, name, agg_of[fold_how(&f, k)], fill_source, &sa, err,
+		                    errlen) != 0)
 			goto err_fold;
 	}
 	/* Then the native series that have no DCGM name but matter to the report: the

@@ -4,10 +4,12 @@ and every range query is fetched in pieces of time that tile the window exactly.
 A real Prometheus cannot be filled with a thousand GPUs' week in a test's time
 (bench/fleet_report.sh does that), so this test speaks Prometheus' HTTP API from a small
 server of its own: the instant count says 1,000 GPUs, the range queries answer for 50 of
-them, and every query is recorded. The figures the report prints per GPU prove that no
-piece was lost or counted twice."""
+them from samples scraped every 480 s (a plain name, or avg/max/min/last_over_time of
+one, evaluated as Prometheus does), and every query is recorded. The figures the report
+prints per GPU prove that no piece was lost or counted twice."""
 import json
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -23,7 +25,32 @@ SERVED = 50    # GPUs whose series the range queries return
 WEEK = 7 * 86400
 TO = 1_790_000_000
 FROM = TO - WEEK
-HIGH_POINTS = 1000  # GPU utilization is 100% for the window's first 1000 points, then 0
+SCRAPE = 480       # the fake's samples: FROM + j * SCRAPE for j in [0, WEEK / SCRAPE]
+HIGH_POINTS = 1000  # GPU utilization is 100% for the window's first 1000 samples, then 0
+OVER_TIME = re.compile(r"^(avg|max|min|last)_over_time\((\w+)\[(\d+)ms\]\)$")
+FOLD = {"avg": lambda v: sum(v) / len(v), "max": max, "min": min, "last": lambda v: v[-1]}
+
+
+def sample(name, g, j):
+    """GPU g's sample j of name."""
+    if name == "DCGM_FI_DEV_POWER_USAGE":
+        return 100 + g
+    return 100 if j < HIGH_POINTS else 0
+
+
+def evaluate(query, g, t):
+    """The query's value for GPU g at time t, or None: a plain name is its latest sample
+    (within 5 minutes), X_over_time folds the samples in (t - range, t]."""
+    m = OVER_TIME.match(query)
+    name = m.group(2) if m else query
+    last = min(int((t - FROM) // SCRAPE), WEEK // SCRAPE)
+    if not m:
+        ok = last >= 0 and t - (FROM + last * SCRAPE) <= 300
+        return sample(name, g, last) if ok else None
+    lo = t - int(m.group(3)) / 1000.0
+    js = [j for j in range(max(0, int((lo - FROM) // SCRAPE)), last + 1)
+          if FROM + j * SCRAPE > lo]
+    return FOLD[m.group(1)]([sample(name, g, j) for j in js]) if js else None
 
 
 class FakePrometheus(BaseHTTPRequestHandler):
@@ -54,7 +81,8 @@ class FakePrometheus(BaseHTTPRequestHandler):
             self.send_error(404)
             return
         start, end, step = float(q["start"]), float(q["end"]), float(q["step"])
-        name = q["query"]
+        m = OVER_TIME.match(q["query"])
+        name = m.group(2) if m else q["query"]
         result = []
         if name in ("DCGM_FI_DEV_POWER_USAGE", "DCGM_FI_DEV_GPU_UTIL"):
             times = []
@@ -63,11 +91,8 @@ class FakePrometheus(BaseHTTPRequestHandler):
                 times.append(t)
                 t += step
             for g in range(SERVED):
-                if name == "DCGM_FI_DEV_POWER_USAGE":
-                    values = [[t, str(100 + g)] for t in times]
-                else:
-                    values = [[t, "100" if round((t - FROM) / step) < HIGH_POINTS else "0"]
-                              for t in times]
+                values = [[t, str(v)] for t in times
+                          for v in [evaluate(q["query"], g, t)] if v is not None]
                 result.append({"metric": {"__name__": name, "gpu": "0",
                                           "UUID": "GPU-%08d-0000-0000-0000-000000000000" % g,
                                           "hostname": "node-%03d" % g,
@@ -93,32 +118,39 @@ class ReportFleetTest(unittest.TestCase):
         report = json.loads(p.stdout)
 
         # 15 s doubled: 60 s fits Prometheus' 11,000 points, but 1,000 GPUs x 10,081
-        # points is over 2 million a name; 480 s gives 1,261 points a series.
-        ranges = [q for path, q in FakePrometheus.queries if path == "/api/v1/query_range"]
-        self.assertTrue(ranges)
-        self.assertEqual({float(q["step"]) for q in ranges}, {480.0})
+        # points is over 2 million a name; 480 s gives 1,261 samples a series.
         n = WEEK // 480 + 1
-
-        # Every name's pieces tile [FROM, FROM + (n-1) step] in order, none over
-        # 250,000 points for the counted fleet.
-        by_name = {}
-        for q in ranges:
-            by_name.setdefault(q["query"], []).append((float(q["start"]), float(q["end"])))
-        self.assertIn("DCGM_FI_DEV_POWER_USAGE", by_name)
-        for name, pieces in by_name.items():
-            self.assertGreater(len(pieces), 1, name)
-            self.assertEqual(pieces[0][0], FROM, name)
-            self.assertEqual(pieces[-1][1], FROM + (n - 1) * 480, name)
-            for (s0, e0), (s1, _) in zip(pieces, pieces[1:]):
-                self.assertEqual(s1, e0 + 480, name)
-            for s, e in pieces:
-                self.assertLessEqual(((e - s) / 480 + 1) * FLEET, 250000, name)
-
         # The report keeps its points, not the samples: 1,000 GPUs get the floor of 360
         # points a series (REPORT_GPU_POINTS_MIN; 86,400 for the fleet would be 86), so
-        # 4 samples fold into each of 316 points of 1,920 s, the last of one sample.
+        # 4 samples of 480 s make each of 316 points of 1,920 s, the last of one sample.
+        # Prometheus folds them: the means and the latest values are asked point by point,
+        # at each point's last sample time, over the point's width.
         per = 4
         points = -(-n // per)
+        # (the native gpuscope_* serving families stay on the sample grid: a fleet of
+        # dcgm-exporters has none, and they are summed per model, not folded)
+        ranges = [q for path, q in FakePrometheus.queries
+                  if path == "/api/v1/query_range" and "DCGM_FI_" in q["query"]]
+        self.assertTrue(ranges)
+        self.assertEqual({float(q["step"]) for q in ranges}, {480.0 * per})
+
+        # Every query's pieces tile the points' times in order, none over 250,000 points
+        # for the counted fleet.
+        by_query = {}
+        for q in ranges:
+            by_query.setdefault(q["query"], []).append((float(q["start"]), float(q["end"])))
+        width_ms = 480 * per * 1000 - 1
+        for name in ("DCGM_FI_DEV_POWER_USAGE", "DCGM_FI_DEV_GPU_UTIL"):
+            self.assertIn("avg_over_time(%s[%dms])" % (name, width_ms), by_query)
+        for query, pieces in by_query.items():
+            self.assertGreater(len(pieces), 1, query)
+            self.assertEqual(pieces[0][0], FROM + (per - 1) * 480, query)
+            self.assertEqual(pieces[-1][1], FROM + (points * per - 1) * 480, query)
+            for (s0, e0), (s1, _) in zip(pieces, pieces[1:]):
+                self.assertEqual(s1, e0 + 480 * per, query)
+            for s, e in pieces:
+                self.assertLessEqual(((e - s) / (480 * per) + 1) * FLEET, 250000, query)
+
         self.assertEqual(report["window"]["points"], points)
         self.assertEqual(report["window"]["step_s"], 480.0 * per)
         bucket_means = [sum(1 for j in range(b * per, min((b + 1) * per, n)) if j < HIGH_POINTS)
