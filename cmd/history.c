@@ -17,9 +17,9 @@
 #include <string.h>
 
 #include "cmd/inference_history.h"
-#include "cmd/options.h"
 #include "cmd/series_api.h"
 #include "report/live_diagnosis.h"
+#include "series/time_text.h"
 #include "store/recorder.h"
 
 const char serve_history_usage[] =

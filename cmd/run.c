@@ -22,6 +22,7 @@
 #include "cmd/options.h"
 #include "cmd/run_energy.h"
 #include "cmd/run_summary.h"
+#include "series/time_text.h"
 
 #ifndef GPUSCOPE_INJECT_LIB_NAME
 #define GPUSCOPE_INJECT_LIB_NAME "libgpuscope-inject.so"

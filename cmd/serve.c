@@ -26,6 +26,7 @@
 #include "http/server.h"
 #include "report/live_diagnosis.h"
 #include "sample/sources.h"
+#include "series/time_text.h"
 
 static void serve_usage(FILE *to)
 {
