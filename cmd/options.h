@@ -5,14 +5,6 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-/* Where `gpuscope run`'s programs send per-inference datagrams and `serve` listens:
- * $XDG_RUNTIME_DIR/gpuscope-inference.sock, else /run/gpuscope/inference.sock for root,
- * else /tmp/gpuscope-UID-inference.sock. */
-void inference_socket_default(char *out, size_t len);
-/* For senders: the first of those three paths where a socket exists (a root agent serves
- * /run/gpuscope while a user's shell has XDG_RUNTIME_DIR), else the default. */
-void inference_socket_find(char *out, size_t len);
-
 /* Options every GPU-reading command takes. */
 struct gpu_opts {
 	const char *nvml_lib; /* --nvml-lib */

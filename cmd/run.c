@@ -19,9 +19,9 @@
 #include <unistd.h>
 
 #include "cmd/commands.h"
-#include "cmd/options.h"
 #include "cmd/run_energy.h"
 #include "cmd/run_summary.h"
+#include "inference/socket.h"
 #include "series/time_text.h"
 
 #ifndef GPUSCOPE_INJECT_LIB_NAME

@@ -14,7 +14,6 @@
 #include "cmd/demo_dir.h"
 #include "cmd/options.h"
 #include "cmd/history.h"
-#include "cmd/inference_history.h"
 #include "cmd/serve_dcgm.h"
 #include "cmd/serve_inference.h"
 #include "cmd/serve_procs.h"
@@ -24,6 +23,7 @@
 #include "export/prom.h"
 #include "http/endpoints.h"
 #include "http/server.h"
+#include "inference/history.h"
 #include "report/live_diagnosis.h"
 #include "sample/sources.h"
 #include "series/time_text.h"
@@ -73,7 +73,7 @@ struct serve_argv;
 static int serve_run(struct http_config *hcfg, struct sampler_config *scfg,
                      const struct gpu_opts *gopts, struct serve_history *hist,
                      struct serve_procs *procs, const struct serve_dcgm *dcgm,
-                     struct serve_alerts *alerts, struct serve_inference *infer,
+                     struct serve_alerts *alerts, struct inference_receiver *infer,
                      struct serve_servers *srv, const struct serve_argv *orig);
 
 /* "gpuscope serve: ...", the pointer to --help, exit status 2. */
@@ -136,8 +136,8 @@ static int serve_options(int argc, char **argv, const struct serve_argv *orig,
 		return bad_usage("%s", err);
 	struct serve_alerts alerts; /* ~70 KB (the rules): fine on main's stack */
 	serve_alerts_init(&alerts);
-	struct serve_inference infer;
-	serve_inference_init(&infer);
+	struct inference_receiver infer;
+	inference_receiver_init(&infer);
 	struct serve_servers srv;
 	serve_servers_init(&srv);
 
@@ -422,7 +422,7 @@ static void serve_reload(const struct serve_argv *orig, struct http_server *http
 static int serve_run(struct http_config *hcfg, struct sampler_config *scfg,
                      const struct gpu_opts *gopts, struct serve_history *hist,
                      struct serve_procs *procs, const struct serve_dcgm *dcgm,
-                     struct serve_alerts *alerts, struct serve_inference *infer,
+                     struct serve_alerts *alerts, struct inference_receiver *infer,
                      struct serve_servers *srv, const struct serve_argv *orig)
 {
 	const char *hostname = dcgm->hostname;
@@ -478,7 +478,7 @@ static int serve_run(struct http_config *hcfg, struct sampler_config *scfg,
 		return 1;
 	}
 	infer->acc = inference_history_acc(hist->infhist); /* NULL: history off */
-	if (serve_inference_start(infer, &run.board) != 0) {
+	if (inference_receiver_start(infer, &run.board) != 0) {
 		http_stop(http);
 		serve_history_stop(hist);
 		sampling_stop(&run, &sess);
@@ -486,12 +486,12 @@ static int serve_run(struct http_config *hcfg, struct sampler_config *scfg,
 		return 1;
 	}
 	hist->inference = infer;
-	live_diagnosis_set_comms(hist->diagnosis, serve_inference_comms, infer);
+	live_diagnosis_set_comms(hist->diagnosis, inference_receiver_comms, infer);
 	const struct http_extras *extras = serve_history_extras(hist);
 	if (serve_alerts_start(alerts, &run.board, hist->diagnosis,
 	                       hist->recorder ? hist->resolved : NULL, gopts->demo) != 0) {
 		http_stop(http);
-		serve_inference_stop(infer);
+		inference_receiver_stop(infer);
 		serve_history_stop(hist);
 		sampling_stop(&run, &sess);
 		serve_procs_stop(procs, run.hung);
@@ -500,7 +500,7 @@ static int serve_run(struct http_config *hcfg, struct sampler_config *scfg,
 	if (serve_servers_start(srv, &run.board, procs->host_root, gopts->demo) != 0) {
 		http_stop(http);
 		serve_alerts_stop(alerts);
-		serve_inference_stop(infer);
+		inference_receiver_stop(infer);
 		serve_history_stop(hist);
 		sampling_stop(&run, &sess);
 		serve_procs_stop(procs, run.hung);
@@ -543,7 +543,7 @@ static int serve_run(struct http_config *hcfg, struct sampler_config *scfg,
 	http_stop(http);
 	serve_servers_stop(srv);
 	serve_alerts_stop(alerts);
-	serve_inference_stop(infer);
+	inference_receiver_stop(infer);
 	serve_history_stop(hist);
 	sampling_stop(&run, &sess);
 	serve_procs_stop(procs, run.hung);
