@@ -15,10 +15,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cmd/series_api.h"
 #include "inference/history.h"
 #include "inference/receiver.h"
 #include "report/live_diagnosis.h"
+#include "report/series_api.h"
 #include "series/time_text.h"
 #include "store/recorder.h"
 
