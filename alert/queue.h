@@ -14,7 +14,7 @@
  * forgets to resolve one.
  *
  * The tables can live in any SQLite file (the agent keeps them in a file
- * beside its history; cmd/alerts.c says why not in it).  Rows hold no
+ * beside its history; agent.c says why not in it).  Rows hold no
  * secrets: URLs and routing keys are added at send time.
  */
 #ifndef GPUSCOPE_ALERT_QUEUE_H

@@ -6,7 +6,6 @@
  * on stderr, and metrics keep being served.
  */
 #include "cmd/history.h"
-#include "cmd/serve_inference.h"
 
 #include <limits.h>
 #include <math.h>
@@ -16,10 +15,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cmd/inference_history.h"
-#include "cmd/options.h"
-#include "cmd/series_api.h"
+#include "inference/history.h"
+#include "inference/receiver.h"
 #include "report/live_diagnosis.h"
+#include "report/series_api.h"
+#include "series/time_text.h"
 #include "store/recorder.h"
 
 const char serve_history_usage[] =
@@ -147,7 +147,7 @@ static void extra_metrics(void *ctx, const struct prom_options *o, struct strbuf
 {
 	struct serve_history *h = ctx;
 	live_diagnosis_metrics(h->diagnosis, o, out);
-	serve_inference_metrics(h->inference, o, out);
+	inference_receiver_metrics(h->inference, o, out);
 }
 
 static char *extra_series(void *ctx, const char *const args[5], unsigned *status)

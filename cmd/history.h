@@ -13,7 +13,7 @@
 #include "http/server.h"
 #include "series/snapshot.h"
 
-struct serve_inference;
+struct inference_receiver;
 struct inference_history;
 
 struct serve_history {
@@ -29,7 +29,7 @@ struct serve_history {
 	struct series_api *series; /* /api/v1/series; NULL when history is off */
 	struct http_extras extras;
 	char resolved[4096];
-	struct serve_inference *inference; /* its families join /metrics; NULL: none */
+	struct inference_receiver *inference; /* its families join /metrics; NULL: none */
 	/* per-inference aggregates: history and /api/v1/inference (NULL when history is off) */
 	struct inference_history *infhist;
 	double inference_price; /* --price-per-gpu-hour for money per inference; NaN: list */

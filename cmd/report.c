@@ -18,6 +18,7 @@
 #include "cmd/window_opts.h"
 #include "report/report.h"
 #include "report/window.h"
+#include "series/time_text.h"
 
 static void report_usage(FILE *to)
 {

@@ -3,8 +3,8 @@
  * Starts CMD with libgpuscope-inject.so named in CUDA_INJECTION64_PATH (the driver loads it at
  * cuInit) and NVTX_INJECTION64_PATH (it forwards NVTX to libcupti), waits for it, then folds
  * the JSON lines every process of the command wrote (one file per pid in a private temporary
- * directory) into the summary (run_summary.c).  The command's stdin, stdout and exit status
- * are its own; gpuscope writes to stderr only.
+ * directory) into the summary (inference/run_summary.c).  The command's stdin, stdout and
+ * exit status are its own; gpuscope writes to stderr only.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -19,9 +19,10 @@
 #include <unistd.h>
 
 #include "cmd/commands.h"
-#include "cmd/options.h"
-#include "cmd/run_energy.h"
-#include "cmd/run_summary.h"
+#include "inference/run_energy.h"
+#include "inference/run_summary.h"
+#include "inference/socket.h"
+#include "series/time_text.h"
 
 #ifndef GPUSCOPE_INJECT_LIB_NAME
 #define GPUSCOPE_INJECT_LIB_NAME "libgpuscope-inject.so"

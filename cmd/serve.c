@@ -8,13 +8,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cmd/alerts.h"
 #include "cmd/commands.h"
 #include "cmd/config_file.h"
 #include "cmd/demo_dir.h"
 #include "cmd/options.h"
 #include "cmd/history.h"
-#include "cmd/inference_history.h"
+#include "cmd/serve_alerts.h"
 #include "cmd/serve_dcgm.h"
 #include "cmd/serve_inference.h"
 #include "cmd/serve_procs.h"
@@ -24,8 +23,10 @@
 #include "export/prom.h"
 #include "http/endpoints.h"
 #include "http/server.h"
+#include "inference/history.h"
 #include "report/live_diagnosis.h"
 #include "sample/sources.h"
+#include "series/time_text.h"
 
 static void serve_usage(FILE *to)
 {
@@ -72,7 +73,7 @@ struct serve_argv;
 static int serve_run(struct http_config *hcfg, struct sampler_config *scfg,
                      const struct gpu_opts *gopts, struct serve_history *hist,
                      struct serve_procs *procs, const struct serve_dcgm *dcgm,
-                     struct serve_alerts *alerts, struct serve_inference *infer,
+                     struct serve_alerts *alerts, struct inference_receiver *infer,
                      struct serve_servers *srv, const struct serve_argv *orig);
 
 /* "gpuscope serve: ...", the pointer to --help, exit status 2. */
@@ -89,7 +90,7 @@ struct serve_dry {
 	unsigned names;
 	struct analyze_config thresholds;
 	struct serve_dcgm dcgm;
-	struct serve_alerts alerts; /* flags only: serve_alerts_apply reads the rules */
+	struct serve_alerts alerts; /* flags only: alert_agent_apply takes the rules */
 };
 
 static int serve_options(int argc, char **argv, const struct serve_argv *orig,
@@ -139,8 +140,8 @@ static int serve_options(int argc, char **argv, const struct serve_argv *orig,
 		return bad_usage("%s", err);
 	struct serve_alerts alerts; /* ~70 KB (the rules): fine on main's stack */
 	serve_alerts_init(&alerts);
-	struct serve_inference infer;
-	serve_inference_init(&infer);
+	struct inference_receiver infer;
+	inference_receiver_init(&infer);
 	struct serve_servers srv;
 	serve_servers_init(&srv);
 
@@ -320,12 +321,13 @@ static void serve_reload(const struct serve_argv *orig, struct http_server *http
 	if (serve_options((int)args.n, args.v, NULL, &dry) != 0) {
 		/* The alert rules file is read apart: a broken one is said (and shown on
 		 * /api/v1/alerts) by its own reload, which keeps the rules in use. */
-		serve_alerts_reload(alerts);
+		alert_agent_reload(alerts->agent);
 		fprintf(stderr, "gpuscope: SIGHUP: the error above; kept the old configuration\n");
 		config_args_free(&args);
 		return;
 	}
-	serve_alerts_apply(alerts, &dry.alerts); /* the rules file, read again; says what it did */
+	/* the rules file, read again; says what it did */
+	alert_agent_apply(alerts->agent, &dry.alerts.cfg.rules, dry.alerts.cfg.rules_path);
 	bool changed = false;
 	if (analyze_config_diff(&hist->thresholds, &dry.thresholds, what, sizeof(what)) > 0) {
 		live_diagnosis_set_config(hist->diagnosis, &dry.thresholds);
@@ -425,7 +427,7 @@ static void serve_reload(const struct serve_argv *orig, struct http_server *http
 static int serve_run(struct http_config *hcfg, struct sampler_config *scfg,
                      const struct gpu_opts *gopts, struct serve_history *hist,
                      struct serve_procs *procs, const struct serve_dcgm *dcgm,
-                     struct serve_alerts *alerts, struct serve_inference *infer,
+                     struct serve_alerts *alerts, struct inference_receiver *infer,
                      struct serve_servers *srv, const struct serve_argv *orig)
 {
 	const char *hostname = dcgm->hostname;
@@ -481,7 +483,7 @@ static int serve_run(struct http_config *hcfg, struct sampler_config *scfg,
 		return 1;
 	}
 	infer->acc = inference_history_acc(hist->infhist); /* NULL: history off */
-	if (serve_inference_start(infer, &run.board) != 0) {
+	if (inference_receiver_start(infer, &run.board) != 0) {
 		http_stop(http);
 		serve_history_stop(hist);
 		sampling_stop(&run, &sess);
@@ -489,12 +491,13 @@ static int serve_run(struct http_config *hcfg, struct sampler_config *scfg,
 		return 1;
 	}
 	hist->inference = infer;
-	live_diagnosis_set_comms(hist->diagnosis, serve_inference_comms, infer);
+	live_diagnosis_set_comms(hist->diagnosis, inference_receiver_comms, infer);
 	const struct http_extras *extras = serve_history_extras(hist);
-	if (serve_alerts_start(alerts, &run.board, hist->diagnosis,
-	                       hist->recorder ? hist->resolved : NULL, gopts->demo) != 0) {
+	if (!alerts->off && !(alerts->agent = alert_agent_start(
+	                          &alerts->cfg, &run.board, hist->diagnosis,
+	                          hist->recorder ? hist->resolved : NULL, gopts->demo))) {
 		http_stop(http);
-		serve_inference_stop(infer);
+		inference_receiver_stop(infer);
 		serve_history_stop(hist);
 		sampling_stop(&run, &sess);
 		serve_procs_stop(procs, run.hung);
@@ -502,15 +505,15 @@ static int serve_run(struct http_config *hcfg, struct sampler_config *scfg,
 	}
 	if (serve_servers_start(srv, &run.board, procs->host_root, gopts->demo) != 0) {
 		http_stop(http);
-		serve_alerts_stop(alerts);
-		serve_inference_stop(infer);
+		alert_agent_stop(alerts->agent);
+		inference_receiver_stop(infer);
 		serve_history_stop(hist);
 		sampling_stop(&run, &sess);
 		serve_procs_stop(procs, run.hung);
 		return 1;
 	}
 	serve_servers_attach_history(srv, hist->recorder);
-	http_set_hooks(http, extras, serve_alerts_extras(alerts), serve_servers_hooks(srv));
+	http_set_hooks(http, extras, alert_agent_extras(alerts->agent), serve_servers_hooks(srv));
 	fprintf(stderr,
 	        "gpuscope %s: serving %u GPU%s on port %u (fast %.0f ms, slow %.1f s, names %s); "
 	        "driver %s\n",
@@ -545,8 +548,8 @@ static int serve_run(struct http_config *hcfg, struct sampler_config *scfg,
 
 	http_stop(http);
 	serve_servers_stop(srv);
-	serve_alerts_stop(alerts);
-	serve_inference_stop(infer);
+	alert_agent_stop(alerts->agent);
+	inference_receiver_stop(infer);
 	serve_history_stop(hist);
 	sampling_stop(&run, &sess);
 	serve_procs_stop(procs, run.hung);

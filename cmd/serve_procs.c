@@ -6,7 +6,6 @@
  * --kubelet-socket override one path each (docs/attribution.md, "Paths").
  */
 #include "cmd/serve_procs.h"
-#include "cmd/options.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +14,7 @@
 #include "export/prom_procs.h"
 #include "sample/attribution.h"
 #include "series/process_table.h"
+#include "series/time_text.h"
 
 const char serve_procs_usage[] =
     "  --process-cap N        per-process series per GPU: the N largest by GPU memory,\n"

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cmd/options.h"
+#include "series/time_text.h"
 #include "store/recorder.h"
 
 const char serve_servers_usage[] =

@@ -25,6 +25,7 @@
 #include "export/json.h"
 #include "export/proc_json.h"
 #include "sample/sources.h"
+#include "series/time_text.h"
 #include "tui/remote.h"
 #include "tui/screen.h"
 

@@ -6,8 +6,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cmd/options.h"
 #include "report/render.h"
+#include "series/time_text.h"
 #include "store/recorder.h"
 
 const char window_opts_usage[] =

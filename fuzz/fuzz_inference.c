@@ -1,10 +1,10 @@
 /* fuzz_inference.c - what injected libraries send and write: the agent's datagram parsers
  * (series/inference.c, and series/nccl.c for the NCCL plugin's lines), `gpuscope run`'s
- * JSON-lines reader (cmd/run_summary.c) and the CUPTI activity record decoder
+ * JSON-lines reader (inference/run_summary.c) and the CUPTI activity record decoder
  * (inject/records.c) over bytes laid out as records, and the history's latency sketch
  * decoder (series/inference_agg.c), whose every accepted input must encode back to a
  * sketch that decodes the same. */
-#include "cmd/run_summary.h"
+#include "inference/run_summary.h"
 #include "fuzz/fuzz.h"
 #include "inject/records.h"
 #include "series/inference.h"

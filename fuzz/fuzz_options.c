@@ -1,10 +1,10 @@
 /* fuzz_options.c - command-line values from users and scripts: durations, spans,
- * timestamps (cmd/options.c) and diagnosis thresholds (analyze/config_set.c).  Every
+ * timestamps (series/time_text.c) and diagnosis thresholds (analyze/config_set.c).  Every
  * parser sees every input.  --listen is left out: its host part goes to getaddrinfo(),
  * which would make the fuzzer a DNS client. */
 #include "analyze/analyze.h"
-#include "cmd/options.h"
 #include "fuzz/fuzz.h"
+#include "series/time_text.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

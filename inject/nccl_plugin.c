@@ -478,7 +478,7 @@ static void agent_socket(char *out, size_t cap)
 		return;
 	}
 	/* Not under `gpuscope run` (a server given NCCL_PROFILER_PLUGIN): the agent's
-	 * default paths, as `gpuscope run` looks for them (cmd/options.c). */
+	 * default paths, as `gpuscope run` looks for them (inference/socket.c). */
 	char cand[3][256];
 	const char *xdg = getenv("XDG_RUNTIME_DIR");
 	snprintf(cand[0], sizeof(cand[0]), "%s/gpuscope-inference.sock", xdg ? xdg : "");

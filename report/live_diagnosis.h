@@ -49,7 +49,7 @@ char *live_diagnosis_json(struct live_diagnosis *d, unsigned *status);
 void live_diagnosis_metrics(struct live_diagnosis *d, const struct prom_options *o,
                             struct strbuf *out);
 
-/* Where live NCCL figures come from (the agent's inference socket, serve_inference.h): fills
+/* Where live NCCL figures come from (the agent's inference socket, inference/receiver.h): fills
  * up to cap entries with what each process did since the previous call, returns how many.
  * Called on the diagnosis thread before each run; communication_bound judges them. */
 typedef size_t (*live_comm_source)(void *arg, struct analyze_comm_series *out, size_t cap);

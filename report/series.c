@@ -13,10 +13,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cmd/options.h"
 #include "export/strbuf.h"
 #include "report/report.h"
 #include "series/metric_table.h"
+#include "series/time_text.h"
 
 /* What the dashboard draws: activity, memory, power and its limit, temperature and its
  * slowdown threshold, SM clock. */

@@ -31,7 +31,7 @@ struct recorder_config {
 	bool quiet;               /* no stderr lines (tests) */
 	/* Called on the recorder's thread after each tick's rows with the open store, and
 	 * once more with final set before it closes: tables other modules keep (the agent's
-	 * per-inference aggregates, cmd/inference_history.c).  Its error counts as the tick's.
+	 * per-inference aggregates, inference/history.c).  Its error counts as the tick's.
 	 * NULL: none. */
 	int (*extra)(void *ctx, struct store *s, bool final);
 	void *extra_ctx;

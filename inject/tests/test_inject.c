@@ -1,6 +1,6 @@
 /* test_inject.c - the pure parts of per-inference telemetry: segmentation and figures
  * (inject/segment.c), record decoding (inject/records.c), the agent's message parser
- * (series/inference.c) and the summary's verdicts (cmd/run_summary.c).  The whole path
+ * (series/inference.c) and the summary's verdicts (inference/run_summary.c).  The whole path
  * through a fake libcupti is tests/integration/test_inject.py. */
 #include <math.h>
 #include <setjmp.h>
@@ -11,7 +11,7 @@
 
 #include <cmocka.h>
 
-#include "cmd/run_summary.h"
+#include "inference/run_summary.h"
 #include "inject/cupti_abi.h"
 #include "inject/records.h"
 #include "inject/segment.h"

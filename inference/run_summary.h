@@ -12,7 +12,7 @@
 #include <stddef.h>
 #include <stdio.h>
 
-#include "cmd/run_nccl.h"
+#include "inference/run_nccl.h"
 
 /* Figures of one inference, in the order the table prints them. */
 #define RUN_FIGURES(X)                                     \

@@ -1,5 +1,5 @@
 /* series_api.c - see series_api.h. */
-#include "cmd/series_api.h"
+#include "report/series_api.h"
 
 #include <pthread.h>
 #include <stdio.h>

@@ -1,7 +1,7 @@
-/* inference_history.h - the agent's per-inference aggregates: into the history, and out on
+/* history.h - the agent's per-inference aggregates: into the history, and out on
  * /api/v1/inference.
  *
- * The inference receiver (serve_inference.c) adds every inference it gets to the open
+ * The inference receiver (receiver.c) adds every inference it gets to the open
  * cells here (series/inference_acc.h); the history recorder's extra step
  * (inference_history_write) writes the cells whose 10 s interval has closed
  * (store/inference.h).  /api/v1/inference answers from the history merged with the cells
@@ -10,8 +10,8 @@
  * Owned by the history (cmd/history.c) and freed after the receiver and the recorder have
  * stopped.
  */
-#ifndef GPUSCOPE_CMD_INFERENCE_HISTORY_H
-#define GPUSCOPE_CMD_INFERENCE_HISTORY_H
+#ifndef GPUSCOPE_INFERENCE_HISTORY_H
+#define GPUSCOPE_INFERENCE_HISTORY_H
 
 #include <stdbool.h>
 

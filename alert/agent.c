@@ -1,5 +1,5 @@
-/* alerts.c - `gpuscope serve`'s alerts: flags, the evaluation thread, the
- * reload, and the HTTP extras.
+/* agent.c - the agent's alerts: the evaluation thread, the reload, and the HTTP extras
+ * (see agent.h).
  *
  * Once a second the thread takes a board snapshot and the live diagnosis'
  * verdicts, turns each GPU into an alert_gpu_input (native units: ratios,
@@ -7,11 +7,12 @@
  * the JSON and metric text that requests copy.  So the agent alerts on its
  * own data with no Prometheus, and a scrape never waits on the engine.
  */
-#include "cmd/alerts.h"
+#include "alert/agent.h"
 
 #include <errno.h>
 #include <jansson.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,88 +28,25 @@
 
 #define ALERTS_PERIOD_S 1
 
-const char serve_alerts_usage[] =
-    "  --alert-rules FILE     change the built-in alert rules (YAML; docs/alerts.md);\n"
-    "                         re-read on SIGHUP, a bad file keeps the rules in use\n"
-    "  --no-alerts            evaluate no alert rules\n"
-    "  --alertmanager URL     send alerts to Alertmanager (its API v2; repeatable)\n"
-    "  --alert-webhook-file FILE  POST Alertmanager webhook JSON to the URL in FILE\n"
-    "                         (or $GPUSCOPE_ALERT_WEBHOOK_URL)\n"
-    "  --slack-webhook-file FILE  Slack incoming webhook URL in FILE\n"
-    "                         (or $GPUSCOPE_SLACK_WEBHOOK_URL)\n"
-    "  --pagerduty-key-file FILE  PagerDuty Events v2 routing key in FILE\n"
-    "                         (or $GPUSCOPE_PAGERDUTY_ROUTING_KEY)\n"
-    "  --pagerduty-url URL    Events API endpoint (default\n"
-    "                         https://events.pagerduty.com/v2/enqueue)\n"
-    "  --alert-queue FILE     SQLite file of undelivered notifications (default:\n"
-    "                         beside the history; under --demo without one, memory)\n"
-    "  --alert-backoff-max DUR  longest wait between delivery retries, 1s-1h (60s)\n";
-
 #define PAGERDUTY_EVENTS_URL "https://events.pagerduty.com/v2/enqueue"
 
-void serve_alerts_init(struct serve_alerts *a)
-{
-	memset(a, 0, sizeof(*a));
-	alert_rules_builtin(&a->rules);
-	a->backoff_max_s = 60;
-}
-
-int serve_alerts_take(struct serve_alerts *a, int argc, char **argv, int *i, char *err,
-                      size_t errlen)
-{
-	const char *arg = argv[*i];
-	const char *val = *i + 1 < argc ? argv[*i + 1] : NULL;
-	if (strcmp(arg, "--no-alerts") == 0) {
-		a->off = true;
-		return 1;
-	}
-	const char **slot = strcmp(arg, "--alert-webhook-file") == 0   ? &a->webhook_file
-	                    : strcmp(arg, "--slack-webhook-file") == 0 ? &a->slack_file
-	                    : strcmp(arg, "--pagerduty-key-file") == 0 ? &a->pagerduty_file
-	                    : strcmp(arg, "--pagerduty-url") == 0      ? &a->pagerduty_url
-	                    : strcmp(arg, "--alert-queue") == 0        ? &a->queue_path
-	                                                               : NULL;
-	bool am = strcmp(arg, "--alertmanager") == 0;
-	bool backoff = strcmp(arg, "--alert-backoff-max") == 0;
-	if (!slot && !am && !backoff && strcmp(arg, "--alert-rules") != 0)
-		return 0;
-	if (!val || !*val) {
-		snprintf(err, errlen, "%s needs a value", arg);
-		return -1;
-	}
-	++*i;
-	if (slot) {
-		*slot = val;
-		return 1;
-	}
-	if (am) {
-		if (a->nalertmanager == sizeof(a->alertmanager) / sizeof(a->alertmanager[0])) {
-			snprintf(err, errlen, "--alertmanager: at most 4");
-			return -1;
-		}
-		if (strncmp(val, "http://", 7) != 0 && strncmp(val, "https://", 8) != 0) {
-			snprintf(err, errlen, "--alertmanager '%s': give http(s)://HOST:PORT", val);
-			return -1;
-		}
-		a->alertmanager[a->nalertmanager++] = val;
-		return 1;
-	}
-	if (backoff) {
-		if (alert_parse_duration(val, &a->backoff_max_s) != 0 || a->backoff_max_s < 1 ||
-		    a->backoff_max_s > 3600) {
-			snprintf(err, errlen, "--alert-backoff-max '%s': give 1s to 1h", val);
-			return -1;
-		}
-		return 1;
-	}
-	char why[800];
-	if (alert_rules_load(val, &a->rules, why, sizeof(why)) != 0) {
-		snprintf(err, errlen, "--alert-rules %s", why);
-		return -1;
-	}
-	a->rules_path = val;
-	return 1;
-}
+struct alert_agent {
+	struct alert_agent_config cfg; /* its rules and rules_path change on reload */
+	struct board *board;
+	struct live_diagnosis *diagnosis;
+	struct alert_engine *engine;
+	struct alert_delivery *delivery;
+	pthread_t thread;
+	pthread_mutex_t lock; /* guards everything below, cfg's rules and the engine */
+	pthread_cond_t wake;
+	bool stop;
+	char *json;              /* cached /api/v1/alerts "data.alerts" array text */
+	char *metrics;           /* cached families */
+	char loaded_at[40];      /* when the rules in use were read */
+	char applied_path[4096]; /* rules_path after alert_agent_apply (a copy it owns) */
+	char reload_error[900];
+	struct http_extras extras;
+};
 
 static double native(const struct gpu_record *r, enum metric_id m)
 {
@@ -179,7 +117,7 @@ static void gpu_input(const struct gpu_record *r, const struct live_verdict *v, 
 }
 
 /* Renders what requests read; called with the lock held. */
-static void render(struct serve_alerts *a)
+static void render(struct alert_agent *a)
 {
 	size_t n;
 	const struct alert *act = alert_engine_active(a->engine, &n);
@@ -202,7 +140,7 @@ static void render(struct serve_alerts *a)
 	}
 }
 
-static void evaluate(struct serve_alerts *a)
+static void evaluate(struct alert_agent *a)
 {
 	struct board_snapshot snap;
 	if (board_snapshot(a->board, &snap) != 0)
@@ -241,7 +179,7 @@ static void evaluate(struct serve_alerts *a)
 
 static void *alerts_main(void *arg)
 {
-	struct serve_alerts *a = arg;
+	struct alert_agent *a = arg;
 	pthread_setname_np(pthread_self(), "gpuscope-alerts");
 	struct timespec until;
 	clock_gettime(CLOCK_REALTIME, &until);
@@ -266,7 +204,7 @@ static void stamp(char *buf, size_t len)
 
 static char *extra_alerts(void *ctx, unsigned *status)
 {
-	struct serve_alerts *a = ctx;
+	struct alert_agent *a = ctx;
 	json_t *doc = json_object();
 	json_object_set_new(doc, "status", json_string("success"));
 	json_t *data = json_object();
@@ -275,11 +213,11 @@ static char *extra_alerts(void *ctx, unsigned *status)
 	json_t *list = a->json ? json_loads(a->json, 0, NULL) : NULL;
 	json_object_set_new(data, "alerts", list ? list : json_array());
 	json_object_set_new(rules, "file",
-	                    a->rules_path ? json_string(a->rules_path) : json_null());
+	                    a->cfg.rules_path ? json_string(a->cfg.rules_path) : json_null());
 	size_t enabled = 0;
-	for (size_t i = 0; i < a->rules.n; i++)
-		enabled += !a->rules.rule[i].disabled;
-	json_object_set_new(rules, "count", json_integer((json_int_t)a->rules.n));
+	for (size_t i = 0; i < a->cfg.rules.n; i++)
+		enabled += !a->cfg.rules.rule[i].disabled;
+	json_object_set_new(rules, "count", json_integer((json_int_t)a->cfg.rules.n));
 	json_object_set_new(rules, "enabled", json_integer((json_int_t)enabled));
 	json_object_set_new(rules, "loaded_at", json_string(a->loaded_at));
 	json_object_set_new(rules, "last_reload_error",
@@ -297,7 +235,7 @@ static char *extra_alerts(void *ctx, unsigned *status)
 
 static void extra_metrics(void *ctx, const struct prom_options *o, struct strbuf *out)
 {
-	struct serve_alerts *a = ctx;
+	struct alert_agent *a = ctx;
 	if (!(o->names & NAMES_NATIVE))
 		return;
 	pthread_mutex_lock(&a->lock);
@@ -366,11 +304,10 @@ static void add_receiver(struct alert_delivery_config *c, enum alert_receiver_ki
  * under --demo without either, memory.  Not the history file itself: the
  * recorder holds its write lock across 5-second batches, and a delivery
  * that waits behind it would hold up evaluation. */
-static void queue_path(struct serve_alerts *a, const char *history, bool demo, char *out,
-                       size_t len)
+static void queue_path(struct alert_agent *a, const char *history, bool demo, char *out, size_t len)
 {
-	if (a->queue_path) {
-		snprintf(out, len, "%s", a->queue_path);
+	if (a->cfg.queue_path) {
+		snprintf(out, len, "%s", a->cfg.queue_path);
 		return;
 	}
 	if (history) {
@@ -390,30 +327,32 @@ static void queue_path(struct serve_alerts *a, const char *history, bool demo, c
 	        "(give --alert-queue FILE or --history PATH to keep them across restarts)\n");
 }
 
-static int start_delivery(struct serve_alerts *a, const char *history, bool demo)
+static int start_delivery(struct alert_agent *a, const char *history, bool demo)
 {
-	struct alert_delivery_config c = {.backoff_max_s = a->backoff_max_s};
+	struct alert_delivery_config c = {.backoff_max_s = a->cfg.backoff_max_s};
 	int rc = 0;
-	for (size_t i = 0; i < a->nalertmanager; i++) {
+	for (size_t i = 0; i < a->cfg.nalertmanager; i++) {
 		char name[32], url[1024];
 		snprintf(name, sizeof(name), i ? "alertmanager-%zu" : "alertmanager", i + 1);
-		size_t n = strlen(a->alertmanager[i]);
-		while (n && a->alertmanager[i][n - 1] == '/')
+		size_t n = strlen(a->cfg.alertmanager[i]);
+		while (n && a->cfg.alertmanager[i][n - 1] == '/')
 			n--;
-		snprintf(url, sizeof(url), "%.*s/api/v2/alerts", (int)n, a->alertmanager[i]);
+		snprintf(url, sizeof(url), "%.*s/api/v2/alerts", (int)n, a->cfg.alertmanager[i]);
 		add_receiver(&c, ALERT_RECEIVER_ALERTMANAGER, name, strdup(url), NULL);
 	}
 	char *secret;
-	if ((rc = read_secret(a->webhook_file, "GPUSCOPE_ALERT_WEBHOOK_URL", true, &secret)) > 0)
+	if ((rc = read_secret(a->cfg.webhook_file, "GPUSCOPE_ALERT_WEBHOOK_URL", true, &secret)) >
+	    0)
 		add_receiver(&c, ALERT_RECEIVER_WEBHOOK, "webhook", secret, NULL);
 	if (rc >= 0 &&
-	    (rc = read_secret(a->slack_file, "GPUSCOPE_SLACK_WEBHOOK_URL", true, &secret)) > 0)
+	    (rc = read_secret(a->cfg.slack_file, "GPUSCOPE_SLACK_WEBHOOK_URL", true, &secret)) > 0)
 		add_receiver(&c, ALERT_RECEIVER_SLACK, "slack", secret, NULL);
-	if (rc >= 0 && (rc = read_secret(a->pagerduty_file, "GPUSCOPE_PAGERDUTY_ROUTING_KEY", false,
-	                                 &secret)) > 0)
-		add_receiver(&c, ALERT_RECEIVER_PAGERDUTY, "pagerduty",
-		             strdup(a->pagerduty_url ? a->pagerduty_url : PAGERDUTY_EVENTS_URL),
-		             secret);
+	if (rc >= 0 && (rc = read_secret(a->cfg.pagerduty_file, "GPUSCOPE_PAGERDUTY_ROUTING_KEY",
+	                                 false, &secret)) > 0)
+		add_receiver(
+		    &c, ALERT_RECEIVER_PAGERDUTY, "pagerduty",
+		    strdup(a->cfg.pagerduty_url ? a->cfg.pagerduty_url : PAGERDUTY_EVENTS_URL),
+		    secret);
 	char path[4200];
 	if (rc >= 0 && c.n) {
 		queue_path(a, history, demo, path, sizeof(path));
@@ -436,24 +375,32 @@ static int start_delivery(struct serve_alerts *a, const char *history, bool demo
 	return rc < 0 ? -1 : 0;
 }
 
-int serve_alerts_start(struct serve_alerts *a, struct board *b, struct live_diagnosis *d,
-                       const char *history, bool demo)
+void alert_agent_config_init(struct alert_agent_config *c)
 {
-	if (a->off)
-		return 0;
+	memset(c, 0, sizeof(*c));
+	alert_rules_builtin(&c->rules);
+	c->backoff_max_s = 60;
+}
+
+struct alert_agent *alert_agent_start(const struct alert_agent_config *cfg, struct board *b,
+                                      struct live_diagnosis *d, const char *history, bool demo)
+{
+	struct alert_agent *a = calloc(1, sizeof(*a));
+	if (!a) {
+		fprintf(stderr, "gpuscope: alerts: out of memory\n");
+		return NULL;
+	}
+	a->cfg = *cfg;
 	a->board = b;
 	a->diagnosis = d;
-	a->engine = alert_engine_new(&a->rules, b->info.hostname);
+	a->engine = alert_engine_new(&a->cfg.rules, b->info.hostname);
 	if (!a->engine) {
 		fprintf(stderr, "gpuscope: alerts: out of memory\n");
-		return -1;
+		goto err;
 	}
 	stamp(a->loaded_at, sizeof(a->loaded_at));
-	if (start_delivery(a, history, demo) != 0) {
-		alert_engine_free(a->engine);
-		a->engine = NULL;
-		return -1;
-	}
+	if (start_delivery(a, history, demo) != 0)
+		goto err;
 	struct alert *firing = NULL;
 	size_t nfiring = 0;
 	if (a->delivery && alert_delivery_firing(a->delivery, &firing, &nfiring) == 0 && nfiring) {
@@ -468,20 +415,22 @@ int serve_alerts_start(struct serve_alerts *a, struct board *b, struct live_diag
 	int rc = pthread_create(&a->thread, NULL, alerts_main, a);
 	if (rc != 0) {
 		fprintf(stderr, "gpuscope: alerts: cannot start its thread: %s\n", strerror(rc));
-		alert_delivery_stop(a->delivery);
-		a->delivery = NULL;
-		alert_engine_free(a->engine);
-		a->engine = NULL;
-		return -1;
+		pthread_cond_destroy(&a->wake);
+		pthread_mutex_destroy(&a->lock);
+		goto err;
 	}
-	a->started = true;
 	a->extras =
 	    (struct http_extras){.ctx = a, .metrics = extra_metrics, .alerts = extra_alerts};
-	return 0;
+	return a;
+err:
+	alert_delivery_stop(a->delivery);
+	alert_engine_free(a->engine);
+	free(a);
+	return NULL;
 }
 
 /* Puts rs (NULL: a failure, why says it) in place of the rules in use. */
-static void apply_rules(struct serve_alerts *a, const struct alert_rules *rs, const char *path,
+static void apply_rules(struct alert_agent *a, const struct alert_rules *rs, const char *path,
                         const char *why)
 {
 	char reason[800];
@@ -492,10 +441,10 @@ static void apply_rules(struct serve_alerts *a, const struct alert_rules *rs, co
 		snprintf(reason, sizeof(reason), "out of memory");
 	}
 	if (rs) {
-		a->rules = *rs;
-		if (path != a->rules_path) { /* a fresh parse's string may not outlive it */
+		a->cfg.rules = *rs;
+		if (path != a->cfg.rules_path) { /* a fresh parse's string may not outlive it */
 			snprintf(a->applied_path, sizeof(a->applied_path), "%s", path ? path : "");
-			a->rules_path = path ? a->applied_path : NULL;
+			a->cfg.rules_path = path ? a->applied_path : NULL;
 		}
 		a->reload_error[0] = '\0';
 		stamp(a->loaded_at, sizeof(a->loaded_at));
@@ -504,54 +453,56 @@ static void apply_rules(struct serve_alerts *a, const struct alert_rules *rs, co
 		stamp(at, sizeof(at));
 		snprintf(a->reload_error, sizeof(a->reload_error), "%s: %s", at, reason);
 	}
-	size_t n = a->rules.n;
+	size_t n = a->cfg.rules.n;
 	pthread_mutex_unlock(&a->lock);
 	if (rs)
 		fprintf(stderr, "gpuscope: alerts: rules reloaded from %s (%zu rules)\n",
-		        a->rules_path ? a->rules_path : "the built-in set", n);
+		        a->cfg.rules_path ? a->cfg.rules_path : "the built-in set", n);
 	else
 		fprintf(stderr, "gpuscope: alerts: reload failed, keeping the rules in use: %s\n",
 		        reason);
 }
 
-void serve_alerts_reload(struct serve_alerts *a)
+void alert_agent_reload(struct alert_agent *a)
 {
-	if (!a->started)
+	if (!a)
 		return;
-	if (!a->rules_path) {
+	if (!a->cfg.rules_path) {
 		fprintf(stderr, "gpuscope: alerts: SIGHUP: no --alert-rules file to read; the "
 		                "built-in rules stay\n");
 		return;
 	}
 	/* The same path a whole-configuration reload takes: parse, then apply. */
-	struct serve_alerts *fresh = malloc(sizeof(*fresh));
-	char path[4096], err[900] = "out of memory";
-	snprintf(path, sizeof(path), "%s", a->rules_path);
-	char *argv[] = {"--alert-rules", path, NULL};
-	int i = 0;
-	if (fresh)
-		serve_alerts_init(fresh);
-	if (fresh && serve_alerts_take(fresh, 2, argv, &i, err, sizeof(err)) == 1)
-		serve_alerts_apply(a, fresh);
-	else
-		apply_rules(a, NULL, NULL, err);
+	struct alert_rules *fresh = malloc(sizeof(*fresh));
+	char path[4096], why[800], err[900] = "out of memory";
+	snprintf(path, sizeof(path), "%s", a->cfg.rules_path);
+	if (fresh) {
+		alert_rules_builtin(fresh);
+		if (alert_rules_load(path, fresh, why, sizeof(why)) == 0) {
+			alert_agent_apply(a, fresh, path);
+			free(fresh);
+			return;
+		}
+		snprintf(err, sizeof(err), "--alert-rules %s", why);
+	}
+	apply_rules(a, NULL, NULL, err);
 	free(fresh);
 }
 
-void serve_alerts_apply(struct serve_alerts *a, const struct serve_alerts *fresh)
+void alert_agent_apply(struct alert_agent *a, const struct alert_rules *rules, const char *path)
 {
-	if (a->started)
-		apply_rules(a, &fresh->rules, fresh->rules_path, NULL);
+	if (a)
+		apply_rules(a, rules, path, NULL);
 }
 
-const struct http_extras *serve_alerts_extras(struct serve_alerts *a)
+const struct http_extras *alert_agent_extras(struct alert_agent *a)
 {
-	return a->started ? &a->extras : NULL;
+	return a ? &a->extras : NULL;
 }
 
-void serve_alerts_stop(struct serve_alerts *a)
+void alert_agent_stop(struct alert_agent *a)
 {
-	if (!a->started)
+	if (!a)
 		return;
 	pthread_mutex_lock(&a->lock);
 	a->stop = true;
@@ -559,11 +510,10 @@ void serve_alerts_stop(struct serve_alerts *a)
 	pthread_mutex_unlock(&a->lock);
 	pthread_join(a->thread, NULL);
 	alert_delivery_stop(a->delivery);
-	a->delivery = NULL;
 	pthread_cond_destroy(&a->wake);
 	pthread_mutex_destroy(&a->lock);
 	alert_engine_free(a->engine);
 	free(a->json);
 	free(a->metrics);
-	a->started = false;
+	free(a);
 }

@@ -1,5 +1,5 @@
-/* inference_history.c - see inference_history.h. */
-#include "cmd/inference_history.h"
+/* history.c - the per-inference aggregates in the history (see history.h). */
+#include "inference/history.h"
 
 #include <jansson.h>
 #include <math.h>

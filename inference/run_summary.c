@@ -3,7 +3,7 @@
  * Verdict thresholds are written next to each verdict, with the reason; they are medians
  * over a group, so one odd inference does not earn a verdict.
  */
-#include "cmd/run_summary.h"
+#include "inference/run_summary.h"
 
 #include <jansson.h>
 #include <math.h>

@@ -6,8 +6,8 @@
  * is ever busy with SQLite and /metrics always has a free one.  The handle is opened on
  * first use, read-only, and never blocks the recorder (WAL readers do not).
  */
-#ifndef GPUSCOPE_CMD_SERIES_API_H
-#define GPUSCOPE_CMD_SERIES_API_H
+#ifndef GPUSCOPE_REPORT_SERIES_API_H
+#define GPUSCOPE_REPORT_SERIES_API_H
 
 #include "series/snapshot.h"
 

@@ -1,5 +1,5 @@
 /* run_nccl.c - the NCCL section of `gpuscope run` (see run_nccl.h). */
-#include "cmd/run_nccl.h"
+#include "inference/run_nccl.h"
 
 #include <math.h>
 #include <stdbool.h>

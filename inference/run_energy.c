@@ -1,5 +1,5 @@
 /* run_energy.c - power samples, energy counter and SM clock over a run (see run_energy.h). */
-#include "cmd/run_energy.h"
+#include "inference/run_energy.h"
 
 #include <math.h>
 #include <pthread.h>
