@@ -212,6 +212,42 @@ static void fit_to_an_empty_history(void **state)
 	remove_history(s, path);
 }
 
+/* Points of a window: as many rows as fit stay rows; more read wider points, whole
+ * minutes from a minute up, and never more than asked, even where AUTO meets minutes. */
+static void points_never_exceed_the_ask(void **state)
+{
+	int64_t bucket;
+	enum store_resolution res;
+	/* An hour at 1 s in 600 points: 6 s each, from the rows AUTO picks. */
+	struct report_window w = {NOW - 3599, NOW, STORE_RES_AUTO};
+	report_window_points(&w, 600, &bucket, &res);
+	assert_int_equal(bucket, 6);
+	assert_int_equal(res, STORE_RES_AUTO);
+	report_window_points(&w, 4000, &bucket, &res); /* fewer rows than points: one a row */
+	assert_int_equal(bucket, 1);
+	/* The same hour in 10 points: 6-minute points would be 10, but the hour touches 61
+	 * minutes (NOW is 20 s into one): 7 minutes a point, 9 points. */
+	report_window_points(&w, 10, &bucket, &res);
+	assert_int_equal(bucket, 7 * 60);
+	assert_int_equal(res, STORE_RES_MINUTE);
+	/* 590 s in 10 points of 59 s, but 11 minutes touched: AUTO meeting minute rows would
+	 * give 11 one-minute points, so minutes are read, two a point. */
+	w = (struct report_window){NOW - 30, NOW + 559, STORE_RES_AUTO};
+	report_window_points(&w, 10, &bucket, &res);
+	assert_int_equal(bucket, 120);
+	assert_int_equal(res, STORE_RES_MINUTE);
+	/* A week of minute rows in 1,350 points (64 GPUs' share): 8 minutes a point. */
+	w = (struct report_window){NOW - 7 * 86400 + 1, NOW, STORE_RES_MINUTE};
+	report_window_points(&w, 1350, &bucket, &res);
+	assert_int_equal(bucket, 8 * 60);
+	assert_int_equal(res, STORE_RES_MINUTE);
+	for (size_t p = 10; p < 5000; p += 7) {
+		int64_t first = w.from - ((w.from % 60) + 60) % 60;
+		report_window_points(&w, p, &bucket, &res);
+		assert_true((w.to - first) / bucket + 1 <= (int64_t)p);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -223,6 +259,7 @@ int main(void)
 	    cmocka_unit_test(fit_ignores_spans_outside),
 	    cmocka_unit_test(fit_to_a_real_history),
 	    cmocka_unit_test(fit_to_an_empty_history),
+	    cmocka_unit_test(points_never_exceed_the_ask),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
