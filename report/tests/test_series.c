@@ -129,6 +129,91 @@ static void bursts_survive_bucketing(void **state)
 	unlink(path);
 }
 
+/* GPU utilization of second s of the week below, in percent: a sawtooth mean, every
+ * hour a burst to 100% in second 1234. */
+static double week_mean(int64_t s)
+{
+	return (double)(s % 50);
+}
+
+static double week_max(int64_t s)
+{
+	return s % 3600 == 1234 ? 100 : week_mean(s) + 1;
+}
+
+/* A week of 1 s rows (no maintenance: every second stays a row) asked as 300 points:
+ * at most 300 come back, whole minutes each (the rows' rollups), and each carries the
+ * mean weighted by seconds, the max of the maxima and the min of the minima of exactly
+ * its seconds.  The store folds them while it reads, so the query holds 300 points,
+ * not 604,800 seconds (nor 10,081 minutes). */
+static void a_week_of_seconds_comes_back_as_the_points_asked(void **state)
+{
+	const int64_t week = 7 * 86400;
+	char dir[] = "/tmp/test_series.XXXXXX", path[256];
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/week.db", dir);
+	struct store_options o;
+	store_options_default(&o);
+	o.auto_maintain = false;
+	o.batch_seconds = 3600;
+	o.second_retention_s = 2 * week;
+	struct store *s;
+	char err[1024];
+	assert_int_equal(store_open(path, &o, &s, err, sizeof(err)), STORE_OK);
+	struct window_agg win[METRIC_COUNT] = {{0}};
+	for (int64_t t = T0; t < T0 + week; t++) {
+		double mean = week_mean(t - T0);
+		win[METRIC_GPU_UTIL] = (struct window_agg){
+		    .min = mean, .max = week_max(t - T0), .sum = 10 * mean, .n = 10};
+		struct store_gpu_row row = {.uuid = "GPU-a", .t = t, .win = win};
+		assert_int_equal(store_put_gpu(s, &row), STORE_OK);
+	}
+	assert_int_equal(store_close(s), STORE_OK);
+	o.read_only = true;
+	assert_int_equal(store_open(path, &o, &s, err, sizeof(err)), STORE_OK);
+
+	struct series_request q = {.from = T0, .to = T0 + week - 1, .gpu = -1, .max_points = 300};
+	json_t *root = doc(s, &q);
+	/* 10,081 minutes (T0 is 20 s into one) in 300 points: 34 minutes a point. */
+	size_t n = (size_t)json_integer_value(json_object_get(root, "points"));
+	const int64_t step = 34 * 60, t0 = T0 - 20;
+	assert_true(n <= 300);
+	assert_int_equal(n, (week + 20 - 1) / step + 1);
+	assert_int_equal(json_integer_value(json_object_get(root, "step_s")), step);
+	assert_int_equal(json_integer_value(json_object_get(root, "resolution_s")), 60);
+	json_t *t = json_object_get(root, "t");
+	json_t *mean = gpu_series(root, "GPU-a", "gpuscope_gpu_utilization_ratio", "mean");
+	json_t *max = gpu_series(root, "GPU-a", "gpuscope_gpu_utilization_ratio", "max");
+	json_t *min = gpu_series(root, "GPU-a", "gpuscope_gpu_utilization_ratio", "min");
+	assert_int_equal(json_array_size(t), n);
+	assert_int_equal(json_array_size(mean), n);
+	for (size_t b = 0; b < n; b++) {
+		int64_t a = t0 + (int64_t)b * step;
+		assert_int_equal(json_integer_value(json_array_get(t, b)), a);
+		double sum = 0, hi = -INFINITY, lo = INFINITY, secs = 0;
+		for (int64_t x = a < T0 ? T0 : a; x < a + step && x < T0 + week; x++) {
+			sum += week_mean(x - T0);
+			hi = fmax(hi, week_max(x - T0));
+			lo = fmin(lo, week_mean(x - T0));
+			secs++;
+		}
+		/* A minute's mean is kept to the stored quantum (1/100 %) in its rollup. */
+		assert_true(fabs(json_number_value(json_array_get(mean, b)) - sum / secs / 100) <
+		            1e-4);
+		assert_true(fabs(json_number_value(json_array_get(max, b)) - hi / 100) < 1e-9);
+		assert_true(fabs(json_number_value(json_array_get(min, b)) - lo / 100) < 1e-9);
+	}
+	json_decref(root);
+	store_close(s);
+	char f[300];
+	const char *const suffix[] = {"", "-wal", "-shm"};
+	for (int i = 0; i < 3; i++) {
+		snprintf(f, sizeof(f), "%s%s", path, suffix[i]);
+		unlink(f);
+	}
+	rmdir(dir);
+}
+
 static void arguments(void **state)
 {
 	struct series_request q;
@@ -169,6 +254,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(bursts_survive_bucketing),
+	    cmocka_unit_test(a_week_of_seconds_comes_back_as_the_points_asked),
 	    cmocka_unit_test(arguments),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
