@@ -376,6 +376,82 @@ static void a_long_window_reads_bounded_points(void **state)
 	rmdir(dir);
 }
 
+/* The value a point of `n` seconds v[0..n-1] holds for source k, folded as the store
+ * folds rows: the stat of a windowed metric over the seconds, else the latest. */
+static double folded(size_t k, const double *v, size_t n)
+{
+	int m = report_sources[k].metric;
+	enum store_stat stat = report_sources[k].stat;
+	double acc = NAN;
+	size_t have = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (isnan(v[i]))
+			continue;
+		if (have == 0 || !metric_windowed(m))
+			acc = v[i];
+		else if (stat == STORE_MEAN)
+			acc += v[i];
+		else
+			acc = stat == STORE_MAX ? fmax(acc, v[i]) : fmin(acc, v[i]);
+		have++;
+	}
+	return have && metric_windowed(m) && stat == STORE_MEAN ? acc / (double)have : acc;
+}
+
+static void near(double got, double want, const char *what, size_t g, size_t i)
+{
+	if (isnan(want) ? !isnan(got) : !(fabs(got - want) <= 1e-9 * fmax(1, fabs(want))))
+		fail_msg("GPU %zu %s point %zu: %.17g, want %.17g", g, what, i, got, want);
+}
+
+/* Seven hours of the demo are folded into the points a recorded seven hours read
+ * (1-minute rows beyond REPORT_SECOND_RES_MAX_S) while they are evaluated: 420 points a
+ * series, not 25,200 seconds, each exactly its seconds folded. */
+static void a_long_demo_holds_the_points_of_its_window(void **state)
+{
+	struct report_data day, hour;
+	char err[512];
+	const int64_t from = 1700000040; /* a minute's first second */
+	const int seconds = 7 * 3600;
+	assert_int_equal(
+	    report_load_scenario(NULL, seconds, from + seconds - 1, &day, err, sizeof(err)), 0);
+	assert_int_equal(day.n, seconds / 60);
+	assert_true(day.step == 60);
+	assert_int_equal(day.from, from);
+	assert_true(day.n <= report_points_per_gpu(day.ngpus));
+	/* Its first hour, evaluated alone, stays at 1 s: the points hold those seconds. */
+	assert_int_equal(report_load_scenario(NULL, 3600, from + 3599, &hour, err, sizeof(err)), 0);
+	assert_int_equal(hour.n, 3600);
+	assert_true(hour.step == 1);
+	for (size_t g = 0; g < day.ngpus; g++) {
+		const struct report_gpu *dg = &day.gpus[g], *hg = &hour.gpus[g];
+		for (size_t k = 0; k < report_nsources; k++)
+			for (size_t i = 0; i < 60; i++)
+				near(dg->raw[k][i], folded(k, hg->raw[k] + 60 * i, 60),
+				     metric_table[report_sources[k].metric].name, g, i);
+		assert_int_equal(dg->procs.nprocs, hg->procs.nprocs);
+		for (size_t p = 0; p < dg->procs.nprocs; p++)
+			for (size_t i = 0; i < 60; i++) {
+				const struct store_process_series *dp = &dg->procs.procs[p],
+				                                  *hp = &hg->procs.procs[p];
+				double mem = 0, sm = 0;
+				size_t nmem = 0, nsm = 0;
+				for (size_t j = 60 * i; j < 60 * i + 60; j++) {
+					if (!isnan(hp->gpu_mem_bytes[j]))
+						mem += hp->gpu_mem_bytes[j], nmem++;
+					if (!isnan(hp->sm_util[j]))
+						sm += hp->sm_util[j], nsm++;
+				}
+				near(dp->gpu_mem_bytes[i], nmem ? mem / (double)nmem : NAN,
+				     "process memory", g, i);
+				near(dp->sm_util[i], nsm ? sm / (double)nsm : NAN, "process SM", g,
+				     i);
+			}
+	}
+	report_data_free(&day);
+	report_data_free(&hour);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -386,6 +462,7 @@ int main(void)
 	    cmocka_unit_test(demo_reads_a_scenario_as_the_agent_does),
 	    cmocka_unit_test(reads_a_store_and_reports_an_empty_window),
 	    cmocka_unit_test(a_long_window_reads_bounded_points),
+	    cmocka_unit_test(a_long_demo_holds_the_points_of_its_window),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
