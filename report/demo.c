@@ -18,10 +18,9 @@
  * unsupported, and GPM metrics of a GPU without GPM, are absent (NaN), as the
  * agent would store them.
  *
- * The seconds are then folded into the points a report of a recorded history of the
- * same window and fleet reads (report_window_points: 1 s points for the default hour,
- * wider ones for a day of a large fleet), as the store folds rows, while they are
- * evaluated: memory is the points, whatever the --since.
+ * The seconds are then folded, as the store folds rows and while they are evaluated,
+ * into points within the report's memory budget (1 s points for the default hour of 8
+ * GPUs, 8 s points for their day): memory is the points, whatever the --since.
  */
 #include <math.h>
 #include <stdio.h>
@@ -168,9 +167,12 @@ static double second_of(const struct sim_gpu *g, const struct report_source *src
 	return src->stat == STORE_MAX ? max : src->stat == STORE_MIN ? min : sum / k;
 }
 
-/* The points the seconds fold into: those a history report of the same window and
- * fleet reads (report_window_points), so the demo's memory is its points, not its
- * seconds, and a day of 64 GPUs judges what a recorded day would. */
+/* The points the seconds fold into: as many as a report of the fleet may hold a GPU
+ * (report_points_per_gpu), each as many whole seconds from the scenario's start as that
+ * takes.  Not the minute rows a recorded history holds beyond 6 h: the demo has every
+ * second, and a point that starts at second 0 keeps a counter's first rise (the default
+ * scenario's Xids at 30 s) inside the window, where a minute from the wall clock's could
+ * swallow it into the first point. */
 struct demo_grid {
 	int64_t from, t0, step; /* second 0 of the scenario is from */
 	size_t n;
@@ -357,13 +359,10 @@ int report_load_scenario(const char *scenario, int seconds, int64_t end, struct 
 	out->simulated = true;
 	out->to = end;
 	out->from = end - seconds + 1;
-	struct report_window win = {out->from, end, report_window_resolution(out->from, end)};
-	enum store_resolution res;
-	struct demo_grid grid = {.from = out->from};
-	report_window_points(&win, report_points_per_gpu(sc->n_gpus), &grid.step, &res);
-	grid.t0 = res == STORE_RES_MINUTE ? out->from - ((out->from % 60) + 60) % 60 : out->from;
+	int64_t per = (int64_t)report_points_per_gpu(sc->n_gpus);
+	struct demo_grid grid = {
+	    .from = out->from, .t0 = out->from, .step = (seconds + per - 1) / per};
 	grid.n = demo_point(&grid, (size_t)seconds - 1) + 1;
-	out->from = grid.t0;
 	out->step = (double)grid.step;
 	out->n = grid.n;
 	snprintf(out->source, sizeof(out->source), "simulator scenario %s (%d s evaluated)",

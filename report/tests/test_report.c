@@ -404,21 +404,22 @@ static void near(double got, double want, const char *what, size_t g, size_t i)
 		fail_msg("GPU %zu %s point %zu: %.17g, want %.17g", g, what, i, got, want);
 }
 
-/* Seven hours of the demo are folded into the points a recorded seven hours read
- * (1-minute rows beyond REPORT_SECOND_RES_MAX_S) while they are evaluated: 420 points a
- * series, not 25,200 seconds, each exactly its seconds folded. */
+/* Half a day of the demo is folded into the points a report of 8 GPUs may hold (10,800
+ * a series) while it is evaluated: 4 s points from the scenario's start, not 43,200
+ * seconds, each exactly its seconds folded (mean, max, min, latest). */
 static void a_long_demo_holds_the_points_of_its_window(void **state)
 {
 	struct report_data day, hour;
 	char err[512];
-	const int64_t from = 1700000040; /* a minute's first second */
-	const int seconds = 7 * 3600;
+	const int64_t from = 1700000000;
+	const size_t step = 4;
+	const int seconds = 12 * 3600;
 	assert_int_equal(
 	    report_load_scenario(NULL, seconds, from + seconds - 1, &day, err, sizeof(err)), 0);
-	assert_int_equal(day.n, seconds / 60);
-	assert_true(day.step == 60);
-	assert_int_equal(day.from, from);
+	assert_int_equal(day.n, (size_t)seconds / step);
 	assert_true(day.n <= report_points_per_gpu(day.ngpus));
+	assert_true(day.step == (double)step);
+	assert_int_equal(day.from, from);
 	/* Its first hour, evaluated alone, stays at 1 s: the points hold those seconds. */
 	assert_int_equal(report_load_scenario(NULL, 3600, from + 3599, &hour, err, sizeof(err)), 0);
 	assert_int_equal(hour.n, 3600);
@@ -426,17 +427,17 @@ static void a_long_demo_holds_the_points_of_its_window(void **state)
 	for (size_t g = 0; g < day.ngpus; g++) {
 		const struct report_gpu *dg = &day.gpus[g], *hg = &hour.gpus[g];
 		for (size_t k = 0; k < report_nsources; k++)
-			for (size_t i = 0; i < 60; i++)
-				near(dg->raw[k][i], folded(k, hg->raw[k] + 60 * i, 60),
+			for (size_t i = 0; i < 3600 / step; i++)
+				near(dg->raw[k][i], folded(k, hg->raw[k] + step * i, step),
 				     metric_table[report_sources[k].metric].name, g, i);
 		assert_int_equal(dg->procs.nprocs, hg->procs.nprocs);
 		for (size_t p = 0; p < dg->procs.nprocs; p++)
-			for (size_t i = 0; i < 60; i++) {
+			for (size_t i = 0; i < 3600 / step; i++) {
 				const struct store_process_series *dp = &dg->procs.procs[p],
 				                                  *hp = &hg->procs.procs[p];
 				double mem = 0, sm = 0;
 				size_t nmem = 0, nsm = 0;
-				for (size_t j = 60 * i; j < 60 * i + 60; j++) {
+				for (size_t j = step * i; j < step * i + step; j++) {
 					if (!isnan(hp->gpu_mem_bytes[j]))
 						mem += hp->gpu_mem_bytes[j], nmem++;
 					if (!isnan(hp->sm_util[j]))
