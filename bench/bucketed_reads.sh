@@ -16,7 +16,6 @@
 # --sparse (one row per GPU-minute beyond the last --retention-1s hours), --procs 2.
 # Best (lowest) peak of RUNS runs (3) each.  Disk: about 25 MB per GPU-month.
 set -euo pipefail
-root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build=${1:?usage: bench/bucketed_reads.sh BUILD BEFORE_BUILD}
 before=${2:?usage: bench/bucketed_reads.sh BUILD BEFORE_BUILD}
 gpus=${GPUS:-4}
