@@ -17,6 +17,10 @@
  * list; the energy counter integrates power.  Values the scenario marks
  * unsupported, and GPM metrics of a GPU without GPM, are absent (NaN), as the
  * agent would store them.
+ *
+ * The seconds are then folded, as the store folds rows and while they are evaluated,
+ * into points within the report's memory budget (1 s points for the default hour of 8
+ * GPUs, 8 s points for their day): memory is the points, whatever the --since.
  */
 #include <math.h>
 #include <stdio.h>
@@ -163,14 +167,75 @@ static double second_of(const struct sim_gpu *g, const struct report_source *src
 	return src->stat == STORE_MAX ? max : src->stat == STORE_MIN ? min : sum / k;
 }
 
+/* The points the seconds fold into: as many as a report of the fleet may hold a GPU
+ * (report_points_per_gpu), each as many whole seconds from the scenario's start as that
+ * takes.  Not the minute rows a recorded history holds beyond 6 h: the demo has every
+ * second, and a point that starts at second 0 keeps a counter's first rise (the default
+ * scenario's Xids at 30 s) inside the window, where a minute from the wall clock's could
+ * swallow it into the first point. */
+struct demo_grid {
+	int64_t from, t0, step; /* second 0 of the scenario is from */
+	size_t n;
+};
+
+static size_t demo_point(const struct demo_grid *g, size_t second)
+{
+	return (size_t)((g->from + (int64_t)second - g->t0) / g->step);
+}
+
+/* How a point folds its seconds, as the store folds rows into a point: the mean of the
+ * seconds' values, the max of their maxima, the min of their minima (how: STORE_MEAN,
+ * STORE_MAX, STORE_MIN), or the latest value (DEMO_LATEST: a metric without a window). */
+#define DEMO_LATEST (-1)
+
+struct demo_fold {
+	double v;
+	size_t n; /* seconds with a value */
+};
+
+static void fold_second(struct demo_fold *f, int how, double v)
+{
+	if (isnan(v))
+		return;
+	if (f->n == 0 || how == DEMO_LATEST)
+		f->v = v;
+	else if (how == STORE_MEAN)
+		f->v += v;
+	else
+		f->v = how == STORE_MAX ? fmax(f->v, v) : fmin(f->v, v);
+	f->n++;
+}
+
+/* The point's value (NaN without a second that had one); starts the next point. */
+static double fold_point(struct demo_fold *f, int how)
+{
+	double v = f->n == 0 ? NAN : how == STORE_MEAN ? f->v / (double)f->n : f->v;
+	*f = (struct demo_fold){0};
+	return v;
+}
+
+/* A process's memory, SM share and CPU at second t (NaN where absent). */
+static void process_at(const struct sim_process *sp, double t, double out[3])
+{
+	bool on = t >= sp->from && t < sp->until;
+	double mem = on ? sim_func_eval(sp->used_mib, t) : NAN;
+	out[0] = mem >= 0 ? mem * MIB : NAN; /* < 0: not available */
+	double sm = on ? sim_func_eval(sp->sm_util_pct, t) : NAN;
+	out[1] = isnan(sm) ? NAN : fmin(fmax(sm, 0), 100) / 100.0;
+	double cpu = on && sp->cpu_cores ? sim_func_eval(sp->cpu_cores, t) : NAN;
+	out[2] = isnan(cpu) ? NAN : fmax(cpu, 0);
+}
+
 /* The scenario's processes as history would hold them: memory, SM share and,
  * when the scenario gives it, CPU (NaN otherwise: the agent reads CPU from
- * /proc, which a scenario does not have). */
-static int load_processes(const struct sim_gpu *g, size_t n, struct report_gpu *rg)
+ * /proc, which a scenario does not have); each point the means of its seconds. */
+static int load_processes(const struct sim_gpu *g, size_t seconds, const struct demo_grid *grid,
+                          struct report_gpu *rg)
 {
 	struct store_process_set *ps = &rg->procs;
-	ps->t0 = 0;
-	ps->step = 1;
+	size_t n = grid->n;
+	ps->t0 = grid->t0;
+	ps->step = grid->step;
 	ps->n = n;
 	if (!g->n_processes)
 		return 0;
@@ -192,15 +257,17 @@ static int load_processes(const struct sim_gpu *g, size_t n, struct report_gpu *
 		if (!p->name || !p->container || !p->pod || !p->namespace_ || !p->job ||
 		    !p->gpu_mem_bytes || !p->sm_util || !p->cpu_cores)
 			return -1;
-		for (size_t i = 0; i < n; i++) {
-			double t = (double)i;
-			bool on = t >= sp->from && t < sp->until;
-			double mem = on ? sim_func_eval(sp->used_mib, t) : NAN;
-			p->gpu_mem_bytes[i] = mem >= 0 ? mem * MIB : NAN; /* < 0: not available */
-			double sm = on ? sim_func_eval(sp->sm_util_pct, t) : NAN;
-			p->sm_util[i] = isnan(sm) ? NAN : fmin(fmax(sm, 0), 100) / 100.0;
-			double cpu = on && sp->cpu_cores ? sim_func_eval(sp->cpu_cores, t) : NAN;
-			p->cpu_cores[i] = isnan(cpu) ? NAN : fmax(cpu, 0);
+		double *dst[3] = {p->gpu_mem_bytes, p->sm_util, p->cpu_cores};
+		struct demo_fold fold[3] = {{0}};
+		for (size_t i = 0; i < seconds; i++) {
+			double v[3];
+			process_at(sp, (double)i, v);
+			for (int f = 0; f < 3; f++)
+				fold_second(&fold[f], STORE_MEAN, v[f]);
+			size_t at = demo_point(grid, i);
+			if (i + 1 == seconds || demo_point(grid, i + 1) != at)
+				for (int f = 0; f < 3; f++)
+					dst[f][at] = fold_point(&fold[f], STORE_MEAN);
 		}
 	}
 	return report_convert_processes(rg);
@@ -221,9 +288,17 @@ static double tokens_per_s(const struct sim_gpu *g, double t)
 	return sum;
 }
 
-static int load_gpu(const struct sim_gpu *g, int seconds, struct report_gpu *rg)
+/* How source k folds: its stat for a windowed metric, else the latest value. */
+static int source_fold(size_t k)
 {
-	size_t n = (size_t)seconds;
+	const struct report_source *src = &report_sources[k];
+	return metric_windowed(src->metric) ? (int)src->stat : DEMO_LATEST;
+}
+
+static int load_gpu(const struct sim_gpu *g, size_t seconds, const struct demo_grid *grid,
+                    struct report_gpu *rg)
+{
+	size_t n = grid->n;
 	rg->uuid = strdup(g->uuid);
 	rg->model = strdup(g->model[0] ? g->model : "unknown GPU");
 	if (!rg->uuid || !rg->model)
@@ -237,7 +312,8 @@ static int load_gpu(const struct sim_gpu *g, int seconds, struct report_gpu *rg)
 		served |= g->processes[k].server != NULL;
 	unsigned xids = 0;
 	size_t ev = 0;
-	for (size_t i = 0; i < n; i++) {
+	struct demo_fold fold[REPORT_SOURCES_MAX] = {{0}};
+	for (size_t i = 0; i < seconds; i++) {
 		double t = (double)i;
 		for (; ev < g->n_events && g->events[ev].at <= t; ev++)
 			if (g->events[ev].type & DEMO_EVENT_XID) {
@@ -247,22 +323,31 @@ static int load_gpu(const struct sim_gpu *g, int seconds, struct report_gpu *rg)
 		double p = sig_at(g, SIM_SIG_POWER, t);
 		if (i > 0 && !isnan(p))
 			energy += p * 1000; /* mJ over one second */
-		for (size_t k = 0; k < report_nsources; k++)
-			rg->raw[k][i] =
-			    second_of(g, &report_sources[k], t, &energy, &xids, &xid_last);
 		if (i > 0)
 			tokens += tokens_per_s(g, t);
-		for (size_t k = 0; k < report_nsources; k++)
-			if (report_sources[k].metric == METRIC_TOKENS_GENERATED)
-				rg->raw[k][i] = served ? tokens : NAN;
+		for (size_t k = 0; k < report_nsources; k++) {
+			double v =
+			    report_sources[k].metric == METRIC_TOKENS_GENERATED
+			        ? (served ? tokens : NAN)
+			        : second_of(g, &report_sources[k], t, &energy, &xids, &xid_last);
+			fold_second(&fold[k], source_fold(k), v);
+		}
+		size_t at = demo_point(grid, i);
+		if (i + 1 == seconds || demo_point(grid, i + 1) != at)
+			for (size_t k = 0; k < report_nsources; k++)
+				rg->raw[k][at] = fold_point(&fold[k], source_fold(k));
 	}
-	return load_processes(g, n, rg);
+	return load_processes(g, seconds, grid, rg);
 }
 
 int report_load_scenario(const char *scenario, int seconds, int64_t end, struct report_data *out,
                          char *err, size_t errlen)
 {
 	memset(out, 0, sizeof(*out));
+	if (seconds < 1) {
+		snprintf(err, errlen, "no seconds of the scenario to evaluate");
+		return -1;
+	}
 	char msg[1024] = "";
 	struct sim_scenario *sc = scenario && *scenario
 	                              ? sim_scenario_load_file(scenario, msg, sizeof(msg))
@@ -272,10 +357,14 @@ int report_load_scenario(const char *scenario, int seconds, int64_t end, struct 
 		return -1;
 	}
 	out->simulated = true;
-	out->step = 1;
-	out->n = (size_t)seconds;
 	out->to = end;
 	out->from = end - seconds + 1;
+	int64_t per = (int64_t)report_points_per_gpu(sc->n_gpus);
+	struct demo_grid grid = {
+	    .from = out->from, .t0 = out->from, .step = (seconds + per - 1) / per};
+	grid.n = demo_point(&grid, (size_t)seconds - 1) + 1;
+	out->step = (double)grid.step;
+	out->n = grid.n;
 	snprintf(out->source, sizeof(out->source), "simulator scenario %s (%d s evaluated)",
 	         sc->name && *sc->name ? sc->name : (scenario && *scenario ? scenario : "default"),
 	         seconds);
@@ -284,7 +373,7 @@ int report_load_scenario(const char *scenario, int seconds, int64_t end, struct 
 		goto oom;
 	for (size_t g = 0; g < sc->n_gpus; g++) {
 		out->ngpus = g + 1;
-		if (load_gpu(&sc->gpus[g], seconds, &out->gpus[g]) != 0)
+		if (load_gpu(&sc->gpus[g], (size_t)seconds, &grid, &out->gpus[g]) != 0)
 			goto oom;
 	}
 	if (report_convert(out) != 0)

@@ -239,9 +239,9 @@ int report_load_store(struct store *s, const char *path, int64_t from, int64_t t
 		req[k] = (struct store_request){report_sources[k].metric, report_sources[k].stat};
 	/* Points wide enough that the fleet's arrays stay within the budget (report.h);
 	 * a point of a minute or more reads the minute rows and their rollups. */
-	int64_t per = (int64_t)report_points_per_gpu(nlist);
-	int64_t bucket = (to - from + per) / per; /* ceil((to - from + 1) / per) */
-	enum store_resolution res = bucket >= 60 ? STORE_RES_MINUTE : win.res;
+	int64_t bucket;
+	enum store_resolution res;
+	report_window_points(&win, report_points_per_gpu(nlist), &bucket, &res);
 	for (size_t g = 0; g < nlist; g++) {
 		struct report_gpu *rg = &out->gpus[g];
 		out->ngpus = g + 1;

@@ -99,7 +99,8 @@ int report_load_store(struct store *s, const char *path, int64_t from, int64_t t
                       struct report_data *out, bool *empty, char *err, size_t errlen);
 
 /* Loads `seconds` seconds of a simulator scenario ("" or NULL: the built-in
- * default) from t = 0, evaluated at 1 s steps, dated to end at `end`.
+ * default) from t = 0, evaluated at 1 s steps, dated to end at `end`, folded into
+ * at most report_points_per_gpu() points a series (whole seconds each, from t = 0).
  * Returns 0, or -1 with a message in err. */
 int report_load_scenario(const char *scenario, int seconds, int64_t end, struct report_data *out,
                          char *err, size_t errlen);

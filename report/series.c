@@ -1,7 +1,9 @@
 /* series.c - /api/v1/series from the store (see series.h).
  *
- * One store_query per GPU at the report's resolution; windowed metrics bring their mean,
- * max and min columns, the others one value per point, and bucketing keeps all three.
+ * One store_query_bucketed per GPU, its points as wide as the window and max_points ask
+ * (report_window_points): the store folds the rows of a point as it reads them, so a
+ * week costs the points sent, never a week of rows.  Windowed metrics bring their mean,
+ * max and min columns, the others one value per point (the latest in it).
  * The document is written with a string buffer rather than jansson: a week of eight GPUs
  * is some 150,000 numbers, and a tree of them would cost more than the query.
  */
@@ -92,39 +94,33 @@ static void number_or_null(struct strbuf *sb, double v)
 		sb_puts(sb, "null");
 }
 
-/* Writes one array of nb buckets of `per` source points from a (and, for max/min, the
- * extremes of b): kind 0 mean, 1 max, 2 min. */
-static void bucket_array(struct strbuf *sb, const double *a, size_t n, size_t per, int kind,
-                         enum metric_unit unit)
+/* Writes one series as a JSON array in the metric's native unit. */
+static void value_array(struct strbuf *sb, const double *v, size_t n, enum metric_unit unit)
 {
 	sb_puts(sb, "[");
-	for (size_t b = 0, i = 0; i < n; b++) {
-		size_t end = i + per < n ? i + per : n;
-		double acc = kind == 0 ? 0 : NAN;
-		size_t k = 0;
-		for (; i < end; i++) {
-			double v = a[i];
-			if (!isfinite(v))
-				continue;
-			if (kind == 0)
-				acc += v;
-			else if (k == 0 || (kind == 1 ? v > acc : v < acc))
-				acc = v;
-			k++;
-		}
-		if (b)
+	for (size_t i = 0; i < n; i++) {
+		if (i)
 			sb_puts(sb, ",");
-		if (kind == 0)
-			acc = k ? acc / (double)k : NAN;
-		number_or_null(sb, k ? metric_native_value(unit, acc) : NAN);
+		number_or_null(sb, isnan(v[i]) ? NAN : metric_native_value(unit, v[i]));
 	}
 	sb_puts(sb, "]");
 }
 
-/* One GPU's "series" object; 0, or a store error. */
+/* The points every GPU is read on: the first GPU's query fixes them (a later one with
+ * minute rows where the first had none is still read on the first's grid). */
+struct series_grid {
+	enum store_resolution res;
+	int64_t bucket;
+	struct store_series first; /* t0, step and n of the first GPU's answer (no values) */
+	bool fixed;
+};
+
+/* One GPU's "series" object, read as points of the grid's width: the store folds each
+ * point's rows (mean weighted by seconds, max of the maxima, min of the minima, the latest
+ * value of the others), so memory is the points written, not the rows in the window.
+ * 0, or a store error. */
 static int gpu_series(struct strbuf *sb, struct store *s, const char *uuid,
-                      const struct series_request *q, enum store_resolution *res, size_t *per,
-                      struct store_series *grid, bool *have_grid)
+                      const struct series_request *q, struct series_grid *grid)
 {
 	struct store_request req[NMETRICS * 3];
 	size_t nreq = 0, at[NMETRICS];
@@ -137,18 +133,18 @@ static int gpu_series(struct strbuf *sb, struct store *s, const char *uuid,
 		}
 	}
 	struct store_series ss;
-	int rc = store_query(s, uuid, q->from, q->to, req, nreq, *res, &ss);
+	int rc =
+	    store_query_bucketed(s, uuid, q->from, q->to, req, nreq, grid->res, grid->bucket, &ss);
 	if (rc != STORE_OK)
 		return rc;
-	if (!*have_grid) {
-		/* Every GPU on the first one's grid, even where another has minute rows. */
-		*res = ss.step == 60 ? STORE_RES_MINUTE : STORE_RES_SECOND;
-		*per = (ss.n + q->max_points - 1) / q->max_points;
-		if (*per == 0)
-			*per = 1;
-		*grid = ss;
-		grid->values = NULL;
-		*have_grid = true;
+	if (!grid->fixed) {
+		/* A point under a minute read with AUTO comes back a minute wide where the
+		 * GPU has minute rows: the others then read minutes too. */
+		grid->res = ss.step % 60 == 0 ? STORE_RES_MINUTE : STORE_RES_SECOND;
+		grid->bucket = ss.step;
+		grid->first = ss;
+		grid->first.values = NULL;
+		grid->fixed = true;
 	}
 	sb_puts(sb, "{");
 	for (size_t k = 0; k < NMETRICS; k++) {
@@ -158,11 +154,11 @@ static int gpu_series(struct strbuf *sb, struct store *s, const char *uuid,
 		bool w = metric_windowed(m);
 		const double *max = w ? mean + ss.n : mean, *min = w ? mean + 2 * ss.n : mean;
 		sb_printf(sb, "%s\"%s\": {\"mean\": ", k ? ", " : "", metric_table[m].name);
-		bucket_array(sb, mean, ss.n, *per, 0, unit);
+		value_array(sb, mean, ss.n, unit);
 		sb_puts(sb, ", \"max\": ");
-		bucket_array(sb, max, ss.n, *per, 1, unit);
+		value_array(sb, max, ss.n, unit);
 		sb_puts(sb, ", \"min\": ");
-		bucket_array(sb, min, ss.n, *per, 2, unit);
+		value_array(sb, min, ss.n, unit);
 		sb_puts(sb, "}");
 	}
 	sb_puts(sb, "}");
@@ -201,12 +197,11 @@ char *series_json(struct store *s, const struct series_request *request, const c
 	report_window_fit(list, nlist, NULL, q->from, q->to, &win);
 	q->from = win.from;
 	q->to = win.to;
-	enum store_resolution res = win.res;
+	struct series_grid grid = {0};
+	report_window_points(&win, q->max_points, &grid.bucket, &grid.res);
 	struct strbuf body;
 	sb_init(&body, 64 * 1024);
-	size_t per = 1, shown = 0;
-	struct store_series grid = {0};
-	bool have_grid = false;
+	size_t shown = 0;
 	for (size_t i = 0; i < nlist; i++) {
 		int index = -1;
 		for (size_t k = 0; k < nuuids; k++)
@@ -223,7 +218,7 @@ char *series_json(struct store *s, const struct series_request *request, const c
 		sb_puts(&body, ", \"model\": ");
 		json_string(&body, list[i].model ? list[i].model : "");
 		sb_puts(&body, ", \"series\": ");
-		int rc = gpu_series(&body, s, list[i].uuid, q, &res, &per, &grid, &have_grid);
+		int rc = gpu_series(&body, s, list[i].uuid, q, &grid);
 		if (rc != STORE_OK) {
 			snprintf(err, errlen, "%s", store_errmsg(s));
 			store_gpu_list_free(list, nlist);
@@ -241,14 +236,13 @@ char *series_json(struct store *s, const struct series_request *request, const c
 	          "\"to\": %lld}, \"from\": %lld, \"to\": %lld, \"simulated\": %s, ",
 	          (long long)request->from, (long long)request->to, (long long)q->from,
 	          (long long)q->to, simulated ? "true" : "false");
-	if (have_grid) {
-		size_t nb = (grid.n + per - 1) / per;
-		sb_printf(&sb,
-		          "\"resolution_s\": %lld, \"step_s\": %lld, \"points\": %zu, \"t\": [",
-		          (long long)grid.step, (long long)(grid.step * (int64_t)per), nb);
-		for (size_t b = 0; b < nb; b++)
+	if (grid.fixed) {
+		const struct store_series *g = &grid.first;
+		sb_printf(&sb, "\"resolution_s\": %d, \"step_s\": %lld, \"points\": %zu, \"t\": [",
+		          grid.res == STORE_RES_MINUTE ? 60 : 1, (long long)g->step, g->n);
+		for (size_t b = 0; b < g->n; b++)
 			sb_printf(&sb, "%s%lld", b ? "," : "",
-			          (long long)(grid.t0 + (int64_t)(b * per) * grid.step));
+			          (long long)(g->t0 + (int64_t)b * g->step));
 		sb_puts(&sb, "], ");
 	} else {
 		sb_puts(&sb,

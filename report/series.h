@@ -4,9 +4,11 @@
  * REPORT_SECOND_RES_MAX_S, 1-minute rows beyond), cut into at most max_points buckets.
  * Each bucket carries the mean, the max and the min of what fell in it (the max of the 1 s
  * maxima, the min of the minima), so a 100 ms burst survives as a max however far the
- * chart is zoomed out: a chart draws the band, never bucket means alone.  Values are in
- * the native units of the metric table (ratios, bytes, watts, Celsius, hertz); absent is
- * null, never 0.  docs/api.md gives the document.
+ * chart is zoomed out: a chart draws the band, never bucket means alone (a metric without
+ * a window, a limit or a total, carries its latest value in all three).  The store folds
+ * each bucket while it reads (store_query_bucketed), so memory is the buckets sent, not
+ * the rows of the window.  Values are in the native units of the metric table (ratios,
+ * bytes, watts, Celsius, hertz); absent is null, never 0.  docs/api.md gives the document.
  */
 #ifndef GPUSCOPE_REPORT_SERIES_H
 #define GPUSCOPE_REPORT_SERIES_H

@@ -42,3 +42,24 @@ bool report_window_fit(const struct store_gpu_info *list, size_t n, const bool *
 	out->res = report_window_resolution(out->from, out->to);
 	return held;
 }
+
+/* Rows of `base` seconds (1 or 60) that [from, to] touches, as the store's grid counts them. */
+static int64_t rows_of(int64_t from, int64_t to, int64_t base)
+{
+	int64_t first = from - ((from % base) + base) % base,
+	        last = to - ((to % base) + base) % base;
+	return (last - first) / base + 1;
+}
+
+void report_window_points(const struct report_window *w, size_t points, int64_t *bucket,
+                          enum store_resolution *res)
+{
+	int64_t p = points ? (int64_t)points : 1;
+	int64_t seconds = (rows_of(w->from, w->to, 1) + p - 1) / p;
+	int64_t minutes = (rows_of(w->from, w->to, 60) + p - 1) / p;
+	/* More minutes than points: a point of seconds could still meet minute rows (AUTO)
+	 * and come back a minute wide, one point too many. */
+	bool wide = w->res == STORE_RES_MINUTE || seconds >= 60 || minutes > 1;
+	*bucket = wide ? minutes * 60 : seconds;
+	*res = wide ? STORE_RES_MINUTE : w->res;
+}

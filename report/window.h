@@ -6,6 +6,8 @@
  * a history one hour old is that hour at 1 s, not a day of mostly empty minutes.  A window
  * longer than REPORT_SECOND_RES_MAX_S is read at 1-minute resolution; a shorter one at 1 s,
  * unless it holds minute rows, history older than the 1 s retention (STORE_RES_AUTO).
+ * A reader that answers with fewer points than the window has rows reads wider ones
+ * (report_window_points): memory follows the points answered, not the rows folded.
  * Pure functions: the commands parse the options and print the errors, the loaders call
  * the store.
  */
@@ -48,6 +50,14 @@ enum store_resolution report_window_resolution(int64_t from, int64_t to);
  * only its GPUs with use[k] true count (use NULL: every one).  out gets [from, to] narrowed
  * to the first and last second with a row of those GPUs, and its resolution; returns
  * false when none of them has a row inside [from, to] (out is then the window as asked). */
+/* How to read `w` as at most `points` points, as store_query_bucketed lays them out:
+ * *bucket is the point width in seconds (whole rows of the resolution read) and *res the
+ * resolution to ask.  Points of a minute or more read the minute rows and their rollups,
+ * on a grid from w->from's minute; narrower ones read w->res from w->from.  Either way no
+ * more than `points` points come back, even where STORE_RES_AUTO finds minute rows. */
+void report_window_points(const struct report_window *w, size_t points, int64_t *bucket,
+                          enum store_resolution *res);
+
 bool report_window_fit(const struct store_gpu_info *list, size_t n, const bool *use, int64_t from,
                        int64_t to, struct report_window *out);
 

@@ -15,6 +15,7 @@
 
 #include "report/render.h"
 #include "report/report.h"
+#include "store/tests/helpers.h"
 
 static size_t source_index(int metric, enum store_stat stat)
 {
@@ -233,15 +234,8 @@ static void renderers_have_their_shape(void **state)
 
 static void reads_a_store_and_reports_an_empty_window(void **state)
 {
-	char dir[] = "/tmp/test_report.XXXXXX";
-	assert_non_null(mkdtemp(dir));
-	char path[256];
-	snprintf(path, sizeof(path), "%s/h.db", dir);
-	struct store_options o;
-	store_options_default(&o);
-	struct store *s;
-	char err[1024];
-	assert_int_equal(store_open(path, &o, &s, err, sizeof(err)), STORE_OK);
+	char *dir = tmpdir_make(), *path = path_join(dir, "h.db"), err[1024];
+	struct store *s = open_writer(path, 0, 0);
 	double raw[METRIC_COUNT];
 	for (int m = 0; m < METRIC_COUNT; m++)
 		raw[m] = NAN;
@@ -265,8 +259,7 @@ static void reads_a_store_and_reports_an_empty_window(void **state)
 		assert_int_equal(store_put_process(s, &p), STORE_OK);
 	}
 	assert_int_equal(store_close(s), STORE_OK);
-	o.read_only = true;
-	assert_int_equal(store_open(path, &o, &s, err, sizeof(err)), STORE_OK);
+	s = open_reader(path);
 
 	struct report_data d;
 	bool empty = false;
@@ -296,13 +289,8 @@ static void reads_a_store_and_reports_an_empty_window(void **state)
 	    report_load_store(s, path, 1600000000, 1600000100, &d, &empty, err, sizeof(err)), -1);
 	assert_true(empty);
 	store_close(s);
-	unlink(path);
-	char wal[300];
-	snprintf(wal, sizeof(wal), "%s-wal", path);
-	unlink(wal);
-	snprintf(wal, sizeof(wal), "%s-shm", path);
-	unlink(wal);
-	rmdir(dir);
+	free(path);
+	tmpdir_remove(dir);
 }
 
 /* A window and a fleet larger than the budget read wider points, not more of them: 100
@@ -311,15 +299,8 @@ static void reads_a_store_and_reports_an_empty_window(void **state)
  * row or absent), and the memory of the arrays no longer grows with the window. */
 static void a_long_window_reads_bounded_points(void **state)
 {
-	char dir[] = "/tmp/test_report.XXXXXX";
-	assert_non_null(mkdtemp(dir));
-	char path[256];
-	snprintf(path, sizeof(path), "%s/h.db", dir);
-	struct store_options o;
-	store_options_default(&o);
-	struct store *s;
-	char err[1024];
-	assert_int_equal(store_open(path, &o, &s, err, sizeof(err)), STORE_OK);
+	char *dir = tmpdir_make(), *path = path_join(dir, "h.db"), err[1024];
+	struct store *s = open_writer(path, 0, 0);
 	double raw[METRIC_COUNT];
 	for (int m = 0; m < METRIC_COUNT; m++)
 		raw[m] = NAN;
@@ -335,8 +316,7 @@ static void a_long_window_reads_bounded_points(void **state)
 			assert_int_equal(store_put_gpu(s, &row), STORE_OK);
 		}
 	assert_int_equal(store_close(s), STORE_OK);
-	o.read_only = true;
-	assert_int_equal(store_open(path, &o, &s, err, sizeof(err)), STORE_OK);
+	s = open_reader(path);
 
 	struct report_data d;
 	assert_int_equal(report_load_store(s, path, t0, t0 + 86399, &d, NULL, err, sizeof(err)), 0);
@@ -367,13 +347,85 @@ static void a_long_window_reads_bounded_points(void **state)
 			assert_null(d.gpus[0].raw[k]);
 	report_data_free(&d);
 	store_close(s);
-	char f[300];
-	const char *const suffix[] = {"", "-wal", "-shm"};
-	for (int i = 0; i < 3; i++) {
-		snprintf(f, sizeof(f), "%s%s", path, suffix[i]);
-		unlink(f);
+	free(path);
+	tmpdir_remove(dir);
+}
+
+/* The value a point of `n` seconds v[0..n-1] holds for source k, folded as the store
+ * folds rows: the stat of a windowed metric over the seconds, else the latest. */
+static double folded(size_t k, const double *v, size_t n)
+{
+	int m = report_sources[k].metric;
+	enum store_stat stat = report_sources[k].stat;
+	double acc = NAN;
+	size_t have = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (isnan(v[i]))
+			continue;
+		if (have == 0 || !metric_windowed(m))
+			acc = v[i];
+		else if (stat == STORE_MEAN)
+			acc += v[i];
+		else
+			acc = stat == STORE_MAX ? fmax(acc, v[i]) : fmin(acc, v[i]);
+		have++;
 	}
-	rmdir(dir);
+	return have && metric_windowed(m) && stat == STORE_MEAN ? acc / (double)have : acc;
+}
+
+static void near_point(double got, double want, const char *what, size_t g, size_t i)
+{
+	if (isnan(want) ? !isnan(got) : !(fabs(got - want) <= 1e-9 * fmax(1, fabs(want))))
+		fail_msg("GPU %zu %s point %zu: %.17g, want %.17g", g, what, i, got, want);
+}
+
+/* Half a day of the demo is folded into the points a report of 8 GPUs may hold (10,800
+ * a series) while it is evaluated: 4 s points from the scenario's start, not 43,200
+ * seconds, each exactly its seconds folded (mean, max, min, latest). */
+static void a_long_demo_holds_the_points_of_its_window(void **state)
+{
+	struct report_data day, hour;
+	char err[512];
+	const int64_t from = 1700000000;
+	const size_t step = 4;
+	const int seconds = 12 * 3600;
+	assert_int_equal(
+	    report_load_scenario(NULL, seconds, from + seconds - 1, &day, err, sizeof(err)), 0);
+	assert_int_equal(day.n, (size_t)seconds / step);
+	assert_true(day.n <= report_points_per_gpu(day.ngpus));
+	assert_true(day.step == (double)step);
+	assert_int_equal(day.from, from);
+	/* Its first hour, evaluated alone, stays at 1 s: the points hold those seconds. */
+	assert_int_equal(report_load_scenario(NULL, 3600, from + 3599, &hour, err, sizeof(err)), 0);
+	assert_int_equal(hour.n, 3600);
+	assert_true(hour.step == 1);
+	for (size_t g = 0; g < day.ngpus; g++) {
+		const struct report_gpu *dg = &day.gpus[g], *hg = &hour.gpus[g];
+		for (size_t k = 0; k < report_nsources; k++)
+			for (size_t i = 0; i < 3600 / step; i++)
+				near_point(dg->raw[k][i], folded(k, hg->raw[k] + step * i, step),
+				           metric_table[report_sources[k].metric].name, g, i);
+		assert_int_equal(dg->procs.nprocs, hg->procs.nprocs);
+		for (size_t p = 0; p < dg->procs.nprocs; p++)
+			for (size_t i = 0; i < 3600 / step; i++) {
+				const struct store_process_series *dp = &dg->procs.procs[p],
+				                                  *hp = &hg->procs.procs[p];
+				double mem = 0, sm = 0;
+				size_t nmem = 0, nsm = 0;
+				for (size_t j = step * i; j < step * i + step; j++) {
+					if (!isnan(hp->gpu_mem_bytes[j]))
+						mem += hp->gpu_mem_bytes[j], nmem++;
+					if (!isnan(hp->sm_util[j]))
+						sm += hp->sm_util[j], nsm++;
+				}
+				near_point(dp->gpu_mem_bytes[i], nmem ? mem / (double)nmem : NAN,
+				           "process memory", g, i);
+				near_point(dp->sm_util[i], nsm ? sm / (double)nsm : NAN,
+				           "process SM", g, i);
+			}
+	}
+	report_data_free(&day);
+	report_data_free(&hour);
 }
 
 int main(void)
@@ -386,6 +438,7 @@ int main(void)
 	    cmocka_unit_test(demo_reads_a_scenario_as_the_agent_does),
 	    cmocka_unit_test(reads_a_store_and_reports_an_empty_window),
 	    cmocka_unit_test(a_long_window_reads_bounded_points),
+	    cmocka_unit_test(a_long_demo_holds_the_points_of_its_window),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

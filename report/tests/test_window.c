@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <setjmp.h>
 #include <stdarg.h>
@@ -17,9 +16,12 @@
 #include "report/window.h"
 #include "series/metric_table.h"
 #include "series/window.h"
+#include "store/tests/helpers.h"
 
 #define NOW 1700000000
-#define T0  (NOW - 7200) /* the history below: GPU-a T0..T0+3599, GPU-b T0+600..T0+659 */
+#define WINDOW_T0                                                                 \
+	(NOW - 7200) /* the history below: GPU-a WINDOW_T0..WINDOW_T0+3599, GPU-b \
+	                WINDOW_T0+600..WINDOW_T0+659 */
 
 static void since_alone_ends_now(void **state)
 {
@@ -93,24 +95,18 @@ static void fit_of_an_empty_list(void **state)
 static void fit_ignores_spans_outside(void **state)
 {
 	/* A caller's list may hold a GPU whose rows lie outside the window: it does not count. */
-	struct store_gpu_info list[] = {{.uuid = "GPU-old", .first_t = T0 - 100, .last_t = T0 - 1}};
+	struct store_gpu_info list[] = {
+	    {.uuid = "GPU-old", .first_t = WINDOW_T0 - 100, .last_t = WINDOW_T0 - 1}};
 	struct report_window w;
-	assert_false(report_window_fit(list, 1, NULL, T0, T0 + 59, &w));
-	assert_int_equal(w.from, T0);
-	assert_int_equal(w.to, T0 + 59);
+	assert_false(report_window_fit(list, 1, NULL, WINDOW_T0, WINDOW_T0 + 59, &w));
+	assert_int_equal(w.from, WINDOW_T0);
+	assert_int_equal(w.to, WINDOW_T0 + 59);
 }
 
-/* GPU-a one row a second from T0 for an hour, GPU-b a minute of it from T0+600. */
-static struct store *history(char *path, size_t len)
+/* GPU-a one row a second from WINDOW_T0 for an hour, GPU-b a minute of it from WINDOW_T0+600. */
+static struct store *history(const char *path)
 {
-	char dir[] = "/tmp/test_window.XXXXXX";
-	assert_non_null(mkdtemp(dir));
-	snprintf(path, len, "%s/h.db", dir);
-	struct store_options o;
-	store_options_default(&o);
-	struct store *s;
-	char err[1024];
-	assert_int_equal(store_open(path, &o, &s, err, sizeof(err)), STORE_OK);
+	struct store *s = open_writer(path, 0, 0);
 	double raw[METRIC_COUNT];
 	struct window_agg win[METRIC_COUNT];
 	for (int m = 0; m < METRIC_COUNT; m++) {
@@ -118,34 +114,18 @@ static struct store *history(char *path, size_t len)
 		win[m] = (struct window_agg){0};
 	}
 	win[METRIC_POWER] = (struct window_agg){.min = 3e5, .max = 3e5, .sum = 3e6, .n = 10};
-	for (int64_t t = T0; t < T0 + 3600; t++) {
+	for (int64_t t = WINDOW_T0; t < WINDOW_T0 + 3600; t++) {
 		struct store_gpu_row a = {
 		    .uuid = "GPU-a", .model = "NVIDIA H200", .t = t, .win = win, .raw = raw};
 		assert_int_equal(store_put_gpu(s, &a), STORE_OK);
-		if (t >= T0 + 600 && t < T0 + 660) {
+		if (t >= WINDOW_T0 + 600 && t < WINDOW_T0 + 660) {
 			struct store_gpu_row b = a;
 			b.uuid = "GPU-b";
 			assert_int_equal(store_put_gpu(s, &b), STORE_OK);
 		}
 	}
 	assert_int_equal(store_close(s), STORE_OK);
-	o.read_only = true;
-	assert_int_equal(store_open(path, &o, &s, err, sizeof(err)), STORE_OK);
-	return s;
-}
-
-static void remove_history(struct store *s, const char *path)
-{
-	store_close(s);
-	char p[4200];
-	snprintf(p, sizeof(p), "%s-wal", path);
-	unlink(p);
-	snprintf(p, sizeof(p), "%s-shm", path);
-	unlink(p);
-	unlink(path);
-	snprintf(p, sizeof(p), "%s", path);
-	*strrchr(p, '/') = 0;
-	rmdir(p);
+	return open_reader(path);
 }
 
 /* What the readers do: list the GPUs over the asked window, then fit it. */
@@ -163,53 +143,87 @@ static bool fit(struct store *s, int64_t from, int64_t to, const bool *use, size
 
 static void fit_to_a_real_history(void **state)
 {
-	char path[256];
-	struct store *s = history(path, sizeof(path));
+	char *dir = tmpdir_make(), *path = path_join(dir, "h.db");
+	struct store *s = history(path);
 	struct report_window w;
 
 	/* A week asked of an hour-old history: that hour, at 1 s (not a week of minutes). */
 	assert_true(fit(s, NOW - 7 * 86400 + 1, NOW, NULL, 2, &w));
-	assert_int_equal(w.from, T0);
-	assert_int_equal(w.to, T0 + 3599);
+	assert_int_equal(w.from, WINDOW_T0);
+	assert_int_equal(w.to, WINDOW_T0 + 3599);
 	assert_int_equal(w.res, STORE_RES_AUTO);
 
 	/* A window inside the history stays as asked. */
-	assert_true(fit(s, T0 + 100, T0 + 199, NULL, 1, &w));
-	assert_int_equal(w.from, T0 + 100);
-	assert_int_equal(w.to, T0 + 199);
+	assert_true(fit(s, WINDOW_T0 + 100, WINDOW_T0 + 199, NULL, 1, &w));
+	assert_int_equal(w.from, WINDOW_T0 + 100);
+	assert_int_equal(w.to, WINDOW_T0 + 199);
 
 	/* Only the GPUs asked for count: GPU-b's minute (list order is first seen). */
 	bool only_b[] = {false, true};
 	assert_true(fit(s, NOW - 86400, NOW, only_b, 2, &w));
-	assert_int_equal(w.from, T0 + 600);
-	assert_int_equal(w.to, T0 + 659);
+	assert_int_equal(w.from, WINDOW_T0 + 600);
+	assert_int_equal(w.to, WINDOW_T0 + 659);
 	bool none[] = {false, false};
 	assert_false(fit(s, NOW - 86400, NOW, none, 2, &w));
 
 	/* Asked beyond the history, after its last row and before its first: nothing held. */
-	assert_false(fit(s, T0 + 3600, NOW, NULL, 0, &w));
-	assert_int_equal(w.from, T0 + 3600);
+	assert_false(fit(s, WINDOW_T0 + 3600, NOW, NULL, 0, &w));
+	assert_int_equal(w.from, WINDOW_T0 + 3600);
 	assert_int_equal(w.to, NOW);
-	assert_false(fit(s, T0 - 86400, T0 - 1, NULL, 0, &w));
-	remove_history(s, path);
+	assert_false(fit(s, WINDOW_T0 - 86400, WINDOW_T0 - 1, NULL, 0, &w));
+	store_close(s);
+	free(path);
+	tmpdir_remove(dir);
 }
 
 static void fit_to_an_empty_history(void **state)
 {
-	char dir[] = "/tmp/test_window.XXXXXX", path[256];
-	assert_non_null(mkdtemp(dir));
-	snprintf(path, sizeof(path), "%s/h.db", dir);
-	struct store_options o;
-	store_options_default(&o);
-	struct store *s;
-	char err[1024];
-	assert_int_equal(store_open(path, &o, &s, err, sizeof(err)), STORE_OK);
+	char *dir = tmpdir_make(), *path = path_join(dir, "h.db");
+	struct store *s = open_writer(path, 0, 0);
 	struct report_window w;
 	assert_false(fit(s, NOW - 3599, NOW, NULL, 0, &w));
 	assert_int_equal(w.from, NOW - 3599);
 	assert_int_equal(w.to, NOW);
 	assert_int_equal(w.res, STORE_RES_AUTO);
-	remove_history(s, path);
+	store_close(s);
+	free(path);
+	tmpdir_remove(dir);
+}
+
+/* Points of a window: as many rows as fit stay rows; more read wider points, whole
+ * minutes from a minute up, and never more than asked, even where AUTO meets minutes. */
+static void points_never_exceed_the_ask(void **state)
+{
+	int64_t bucket;
+	enum store_resolution res;
+	/* An hour at 1 s in 600 points: 6 s each, from the rows AUTO picks. */
+	struct report_window w = {NOW - 3599, NOW, STORE_RES_AUTO};
+	report_window_points(&w, 600, &bucket, &res);
+	assert_int_equal(bucket, 6);
+	assert_int_equal(res, STORE_RES_AUTO);
+	report_window_points(&w, 4000, &bucket, &res); /* fewer rows than points: one a row */
+	assert_int_equal(bucket, 1);
+	/* The same hour in 10 points: 6-minute points would be 10, but the hour touches 61
+	 * minutes (NOW is 20 s into one): 7 minutes a point, 9 points. */
+	report_window_points(&w, 10, &bucket, &res);
+	assert_int_equal(bucket, 7 * 60);
+	assert_int_equal(res, STORE_RES_MINUTE);
+	/* 590 s in 10 points of 59 s, but 11 minutes touched: AUTO meeting minute rows would
+	 * give 11 one-minute points, so minutes are read, two a point. */
+	w = (struct report_window){NOW - 30, NOW + 559, STORE_RES_AUTO};
+	report_window_points(&w, 10, &bucket, &res);
+	assert_int_equal(bucket, 120);
+	assert_int_equal(res, STORE_RES_MINUTE);
+	/* A week of minute rows in 1,350 points (64 GPUs' share): 8 minutes a point. */
+	w = (struct report_window){NOW - 7 * 86400 + 1, NOW, STORE_RES_MINUTE};
+	report_window_points(&w, 1350, &bucket, &res);
+	assert_int_equal(bucket, 8 * 60);
+	assert_int_equal(res, STORE_RES_MINUTE);
+	for (size_t p = 10; p < 5000; p += 7) {
+		int64_t first = w.from - ((w.from % 60) + 60) % 60;
+		report_window_points(&w, p, &bucket, &res);
+		assert_true((w.to - first) / bucket + 1 <= (int64_t)p);
+	}
 }
 
 int main(void)
@@ -223,6 +237,7 @@ int main(void)
 	    cmocka_unit_test(fit_ignores_spans_outside),
 	    cmocka_unit_test(fit_to_a_real_history),
 	    cmocka_unit_test(fit_to_an_empty_history),
+	    cmocka_unit_test(points_never_exceed_the_ask),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

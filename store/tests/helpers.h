@@ -1,6 +1,7 @@
 /* helpers.h - what the store tests share: temporary directories, synthetic
  * rows whose every value is known, and direct SQL on the file (through a
- * separate SQLite connection, as the sqlite3 CLI would see it).
+ * separate SQLite connection, as the sqlite3 CLI would see it).  report/'s
+ * tests make and remove their history files with them too.
  *
  * Include after <setjmp.h>, <stdarg.h>, <stddef.h> and <cmocka.h>. */
 #ifndef GPUSCOPE_STORE_TESTS_HELPERS_H

@@ -1,13 +1,29 @@
 """/api/v1/series on a demo agent: every GPU of /api/v1/gpus under its index, values in
 the units /api/v1/gpus uses, buckets with max >= mean >= min, the points cap, bad arguments
-(400) and an agent without history (503)."""
+(400), an agent without history (503), and a month of history answered in the memory of
+the points sent, not of the month's rows."""
 import json
 import os
+import subprocess
 import sys
+import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import Agent  # noqa: E402
+from harness import BIN, Agent  # noqa: E402
+
+# bench_store's history starts here (store/bench_store.c, START)
+BENCH_START = 1735689600
+MIB = 1024 * 1024
+
+
+def vm_hwm(pid):
+    """The process's peak resident memory in bytes (VmHWM)."""
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    raise AssertionError("no VmHWM")
 
 
 class SeriesTest(unittest.TestCase):
@@ -48,6 +64,44 @@ class SeriesTest(unittest.TestCase):
                 status, _, body = a.get("/api/v1/series?" + bad)
                 self.assertEqual(status, 400, bad)
                 self.assertIn("error", json.loads(body))
+
+    def test_a_month_costs_the_points_not_the_rows(self):
+        """30 days of a GPU's minute rows asked as 300 points. Read a row a point first
+        and bucketed after, the month held 43,200 points x 27 series x 16 bytes, 19 MB,
+        before it was cut to 300; folded by the store as it reads, the request holds the
+        300 points (and SQLite's page cache). The agent's peak RSS must grow by less than
+        the month's rows would take."""
+        bench = os.path.join(os.path.dirname(os.path.abspath(BIN)), "store", "bench_store")
+        self.assertTrue(os.access(bench, os.X_OK), bench + " (built with gpuscope)")
+        days = 30
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "month.db")
+            subprocess.run([bench, "--gpus", "1", "--days", str(days), "--sparse",
+                            "--retention-1s", "1", "--path", path, "--keep"],
+                           check=True, stdout=subprocess.DEVNULL, timeout=150)
+            first, last = BENCH_START, BENCH_START + days * 86400 - 1
+            # (a retention that keeps 2025's rows while the agent writes today's)
+            with Agent("--history", path, "--retention-1m", "1000w") as a:
+                # Warm the reader (open, schema, first pages) on an hour of the month.
+                status, _ = a.json("/api/v1/series?from=%d&to=%d" % (first, first + 3599))
+                self.assertEqual(status, 200)
+                before = vm_hwm(a.proc.pid)
+                status, doc = a.json("/api/v1/series?from=%d&to=%d&points=300" % (first, last))
+                grew = vm_hwm(a.proc.pid) - before
+            self.assertEqual(status, 200, doc)
+            self.assertEqual(doc["resolution_s"], 60)
+            self.assertLessEqual(doc["points"], 300)
+            self.assertEqual(doc["step_s"] % 60, 0)
+            self.assertEqual(len(doc["gpus"]), 1)  # the month's GPU, not on the board
+            for g in doc["gpus"]:
+                self.assertIsNone(g["gpu"])
+                band = g["series"]["gpuscope_power_watts"]
+                self.assertEqual(len(band["mean"]), doc["points"])
+                self.assertTrue(all(v is not None for v in band["mean"]))
+                for lo, mid, hi in zip(band["min"], band["mean"], band["max"]):
+                    self.assertLessEqual(lo, mid + 1e-9)
+                    self.assertLessEqual(mid, hi + 1e-9)
+            self.assertLess(grew, 8 * MIB, "peak RSS grew %.1f MiB" % (grew / MIB))
 
     def test_no_history_is_503(self):
         with Agent("--no-history") as a:
