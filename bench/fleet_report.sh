@@ -76,11 +76,12 @@ prom_start
 	>/dev/null 2>&1 || true # "no DCGM_FI_* GPU series": expected
 prom_stop
 python3 -c '
-import json, sys
+import json, re, sys
+names = set()
 for line in open(sys.argv[1]):
     q = json.loads(line).get("params", {}).get("query", "")
-    if q.startswith("DCGM_FI_"):
-        print(q)' "$out/queries.log" >"$out/names.txt"
+    names.update(re.findall(r"DCGM_FI_[A-Z0-9_]+", q))  # plain, or inside *_over_time()
+print("\n".join(sorted(names)))' "$out/queries.log" >"$out/names.txt"
 rm -rf "$out/tsdb" "$out/queries.log"
 mkdir -p "$out/tsdb"
 [ -s "$out/names.txt" ] || bench_die "the report made no DCGM_FI_* query"
