@@ -155,6 +155,7 @@ void board_publish_reads(struct board *b, unsigned gpu, const struct board_reads
 		rec->source_error[src] = r->rc[i];
 		rec->source_read_at[src] = now;
 		rec->source_period[src] = r->period[i];
+		rec->source_idle_period[src] = r->idle_period[i];
 		rec->source_stretch[src] = r->stretch[i];
 		rec->source_cost[src] = r->cost[i];
 		rec->published[source_table[src].tier] = now;
