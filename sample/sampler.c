@@ -194,7 +194,7 @@ enum gpu_health sampler_sweep(struct gpu_worker *w, struct source_ctx *ctx, enum
 	if (h == GPU_LOST)
 		return GPU_LOST;
 	if (mine == SCHED_SWEEPER) {
-		w->fast_reads += (unsigned)calls;
+		w->fast_reads += calls;
 		raw[METRIC_FAST_READS] = w->fast_reads;
 		metric_set_add(&r.got, METRIC_FAST_READS);
 		raw[METRIC_SAMPLE_IDLE] = w->sched.idle.idle;

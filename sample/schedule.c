@@ -148,34 +148,26 @@ static bool readings_idle(struct sched_idle *d, const double *raw, const metric_
 	return true;
 }
 
-/* Puts the fast sources on their idle periods: each next read comes an idle period after
- * its last was due, rather than a fast one. */
-static void idle_enter(struct schedule *s, double now)
+/* Puts the fast sources on their idle periods (idle) or back on their own: each next read
+ * comes the new period after its last was due, so a source not read since then is due at
+ * once on waking, and one read in this very step is not read twice. */
+static void set_periods(struct schedule *s, bool idle, double now)
 {
 	for (unsigned i = 0; i < s->n; i++) {
 		struct sched_entry *e = &s->e[i];
 		if (e->idle_period <= 0)
 			continue;
-		e->due += e->idle_period - e->period;
-		e->period = e->idle_period;
+		double period = idle ? e->idle_period : e->base * e->stretch;
+		e->due += period - e->period;
+		e->period = period;
 	}
-	s->idle.idle = true;
-	s->idle.idle_since = now;
-	s->idle.entered++;
-}
-
-/* Back to the fast periods, every fast source due at once. */
-static void idle_wake(struct schedule *s, double now)
-{
-	for (unsigned i = 0; i < s->n; i++) {
-		struct sched_entry *e = &s->e[i];
-		if (e->idle_period <= 0)
-			continue;
-		e->period = e->base * e->stretch;
-		e->due = now;
+	if (idle) {
+		s->idle.idle_since = now;
+		s->idle.entered++;
+	} else {
+		s->idle.idle_total += now - s->idle.idle_since;
 	}
-	s->idle.idle = false;
-	s->idle.idle_total += now - s->idle.idle_since;
+	s->idle.idle = idle;
 }
 
 bool sched_idle_judge(struct schedule *s, double now, const double *raw, const metric_set *got,
@@ -190,7 +182,7 @@ bool sched_idle_judge(struct schedule *s, double now, const double *raw, const m
 		d->quiet = false;
 		if (!d->idle)
 			return false;
-		idle_wake(s, now);
+		set_periods(s, false, now);
 		return true;
 	}
 	if (!d->quiet) {
@@ -198,6 +190,6 @@ bool sched_idle_judge(struct schedule *s, double now, const double *raw, const m
 		d->quiet_since = now;
 	}
 	if (!d->idle && now - d->quiet_since >= d->period)
-		idle_enter(s, now);
+		set_periods(s, true, now);
 	return false;
 }

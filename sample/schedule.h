@@ -36,8 +36,8 @@
  * than SCHED_IDLE_POWER_RISE times the stretch's lowest reading plus
  * SCHED_IDLE_POWER_SLACK_MW.  The first reading that is not idle (the wake
  * source's at the next fast step, or a slowed source's when it is next read)
- * puts every fast source back on its own period, due at once: the same step
- * reads them (sched_idle_judge says so).  Sources that are not due keep
+ * puts every fast source back on its own period, those not read in that step
+ * due at once: the same step reads them (sched_idle_judge says so).  Sources that are not due keep
  * their values on the board, whose staleness is judged against the period
  * each was read at, so nothing goes missing from /metrics; the buffer tier
  * (2 s, what the driver keeps) and the worker's sources are not touched.
@@ -132,7 +132,8 @@ void sched_done(struct sched_entry *e, double now, double cpu_s);
 /* The idle rule, after a fast step at `now` read what `got` marks into raw[]; `procs` is the
  * process count of the slow tier's last list (or SCHED_PROCS_*).  Puts the GPU's fast
  * sources on their idle periods once it has looked idle for a whole idle period; returns true
- * when a reading woke it: its fast sources are then due at `now`, for the caller to read. */
+ * when a reading woke it: its fast sources that this step did not read are then due at `now`,
+ * for the caller to read. */
 bool sched_idle_judge(struct schedule *s, double now, const double *raw, const metric_set *got,
                       int procs);
 

@@ -384,7 +384,8 @@ static void idle_gpu_slows_down_and_wakes_at_once(void **state)
 	assert_true(v == fake.util + fake.power + fake.memory);
 }
 
-/* Power rising well above the idle stretch's lowest wakes the GPU at its next read. */
+/* Power rising well above the idle stretch's lowest wakes the GPU at its next read; the
+ * other sources come due in that step, and power is not read again in it. */
 static void power_rise_wakes(void **state)
 {
 	struct rig *r = *state;
@@ -395,8 +396,14 @@ static void power_rise_wakes(void **state)
 	fast_steps(r, 1.5, 10);
 	assert_true(r->w.sched.idle.idle);
 	fake.power_mw = 500000;
-	fast_steps(r, 2.5, 10);
+	int before = fake.power;
+	double t = 2.5;
+	for (; r->w.sched.idle.idle && t < 4; t += 0.1)
+		fast_step(r, t);
 	assert_false(r->w.sched.idle.idle);
+	assert_int_equal(fake.power, before + 1); /* the read that saw it, not read twice */
+	fast_step(r, t);
+	assert_int_equal(fake.power, before + 2); /* every fast period again */
 }
 
 /* Processes on the GPU keep it on the fast periods; so does a list not read yet; with no
