@@ -27,8 +27,9 @@ static void doctor_usage(FILE *to)
 }
 
 /* "costly, every 60 s"; with the rule for dear reads (sample/schedule.h) in force, "costly,
- * every 600 s (10x: a read costs 16.0 ms of CPU)"; "static" and the like when the source is
- * not read on a period. */
+ * every 600 s (10x: a read costs 16.0 ms of CPU)"; a source the idle rule slows, "fast, every
+ * 0.1 s (1 s while the GPU is idle)"; "static" and the like when the source is not read on a
+ * period. */
 static const char *source_schedule(const struct gpu_record *g, enum source_id src, char *buf,
                                    size_t len)
 {
@@ -39,6 +40,9 @@ static const char *source_schedule(const struct gpu_record *g, enum source_id sr
 	else if (g->source_stretch[src] > 1)
 		snprintf(buf, len, "%s, every %g s (%ux: a read costs %.1f ms of CPU)", tier, p,
 		         g->source_stretch[src], g->source_cost[src] * 1e3);
+	else if (g->source_idle_period[src] > 0)
+		snprintf(buf, len, "%s, every %g s (%g s while the GPU is idle)", tier, p,
+		         g->source_idle_period[src]);
 	else
 		snprintf(buf, len, "%s, every %g s", tier, p);
 	return buf;
@@ -85,7 +89,8 @@ int cmd_doctor(int argc, char **argv)
 	}
 	struct session sess;
 	struct sampling run;
-	struct sampler_config scfg = {.fast_s = 0.1, .slow_s = 1.0, .costly_s = 1.0};
+	struct sampler_config scfg = {
+	    .fast_s = 0.1, .slow_s = 1.0, .costly_s = 1.0, .idle_s = SAMPLER_IDLE_DEFAULT_S};
 	if (sampling_start(&run, &sess, &gopts, &scfg) != 0) {
 		collectors_free(&coll);
 		return 1;

@@ -38,7 +38,11 @@ int main(void)
 	     "fast sources, but memory info at most 5 times a second; `--gpm-interval` for GPM; "
 	     "the tier's interval for the others) and keeps its last values until it is read "
 	     "again; a worker source whose read costs more than 10 ms of CPU is read 10 times "
-	     "less often (`doctor` shows each period). With MIG on, memory and GPM rows are also "
+	     "less often (`doctor` shows each period). On an idle GPU (utilization 0, no "
+	     "process, clock-event reasons and power steady) the fast sources but utilization "
+	     "are read every `--idle-interval` (1 s) until utilization or another reading shows "
+	     "work, which restores the fast periods in the same sweep; values stay on the board "
+	     "between reads (`gpuscope_sample_idle`). With MIG on, memory and GPM rows are also "
 	     "exported per GPU instance with dcgm-exporter's labels `GPU_I_ID` and "
 	     "`GPU_I_PROFILE` (under both name sets).\n");
 	puts("A label written `{link}` or `{xid}` takes one value per NVLink link or Xid code "

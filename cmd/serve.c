@@ -50,6 +50,10 @@ static void serve_usage(FILE *to)
 	    "                         1s-1h (default 60s)\n"
 	    "  --gpm-interval DUR     GPM sample period (SM, tensor, DRAM activity), 110ms-60s,\n"
 	    "                         rounded up to whole fast periods (default 1s)\n"
+	    "  --idle-interval DUR    period of the fast calls on an idle GPU (utilization 0,\n"
+	    "                         no process): utilization is still read every fast\n"
+	    "                         period and the first work restores the rest at once;\n"
+	    "                         0 turns it off, up to 60s (default 1s)\n"
 	    "  --names MODE           metric names: dcgm, native or both (default both)\n"
 	    "  --http-threads N       HTTP worker threads, 1-64 (default 2)\n"
 	    "  --nvml-lib PATH        NVML library to load (default libnvidia-ml.so.1;\n"
@@ -128,6 +132,7 @@ static int serve_options(int argc, char **argv, const struct serve_argv *orig,
 	struct gpu_opts gopts = {0};
 	const char *listen = NULL;
 	double fast_s = 0.1, slow_s = 5.0, costly_s = 60.0, gpm_s = GPM_DEFAULT_INTERVAL_S;
+	double idle_s = SAMPLER_IDLE_DEFAULT_S;
 	unsigned names = NAMES_BOTH, threads = 2;
 	char err[512];
 	struct serve_history hist;
@@ -145,10 +150,11 @@ static int serve_options(int argc, char **argv, const struct serve_argv *orig,
 	struct serve_servers srv;
 	serve_servers_init(&srv);
 
-	static const char *const value_options[] = {
-	    "--listen",          "--fast-interval", "--slow-interval",
-	    "--costly-interval", "--gpm-interval",  "--names",
-	    "--hostname",        "--http-threads",  NULL};
+	static const char *const value_options[] = {"--listen",        "--fast-interval",
+	                                            "--slow-interval", "--costly-interval",
+	                                            "--gpm-interval",  "--idle-interval",
+	                                            "--names",         "--hostname",
+	                                            "--http-threads",  NULL};
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 		int taken = gpu_opts_take(&gopts, argc, argv, &i, err, sizeof(err));
@@ -194,6 +200,13 @@ static int serve_options(int argc, char **argv, const struct serve_argv *orig,
 			    gpm_s > 60)
 				return bad_usage("--gpm-interval '%s': give 110ms to 60s, e.g. 1s",
 				                 argv[i]);
+		} else if (strcmp(a, "--idle-interval") == 0 && val) {
+			const char *v = argv[++i];
+			if (strcmp(v, "0") == 0)
+				idle_s = 0;
+			else if (parse_duration(v, &idle_s) != 0 || idle_s < 0 || idle_s > 60)
+				return bad_usage(
+				    "--idle-interval '%s': give 0 (off) to 60s, e.g. 1s", argv[i]);
 		} else if (strcmp(a, "--names") == 0 && val) {
 			if (prom_parse_names(argv[++i], &names) != 0)
 				return bad_usage("--names '%s': use dcgm, native or both", argv[i]);
@@ -245,8 +258,11 @@ static int serve_options(int argc, char **argv, const struct serve_argv *orig,
 		serve_dcgm_free(&dcgm);
 		return bad_usage("%s", err);
 	}
-	struct sampler_config scfg = {
-	    .fast_s = fast_s, .slow_s = slow_s, .costly_s = costly_s, .gpm_s = gpm_s};
+	struct sampler_config scfg = {.fast_s = fast_s,
+	                              .slow_s = slow_s,
+	                              .costly_s = costly_s,
+	                              .gpm_s = gpm_s,
+	                              .idle_s = idle_s};
 
 	/* --demo: a temporary history (so verdicts come live) and the simulated host that
 	 * says who the scenario's processes are, unless the user named their own. */

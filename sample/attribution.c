@@ -375,6 +375,7 @@ nvmlReturn_t attribution_gpu_sweep(struct attribution *a, struct attribution_gpu
 	nvmlReturn_t rc = gpuprocs_read(&g->reader, lib, dev, g->rows, &n);
 	if (rc != NVML_SUCCESS)
 		return rc;
+	g->listed = g->reader.listed ? (int)n : -1;
 	if (!g->reader.listed) { /* the driver would not list them: unknown, not "none" */
 		board_publish_processes(board, gpu, NULL);
 		return NVML_SUCCESS;

@@ -51,6 +51,8 @@ struct attribution_gpu {
 	bool have_energy;      /* last_energy_mj holds the integrated power counter */
 	double last_energy_mj; /* gpuscope_power_integrated_joules_total, mJ */
 	double idle_gpu_seconds, idle_energy_joules;
+	int listed; /* processes in the last list; -1 (SCHED_PROCS_UNLISTED) when the driver
+	             * would not list them */
 };
 
 /* Starts the attribution and its refresh thread.  When proc_root cannot be opened the

@@ -11,6 +11,11 @@
  *
  *   profile stretched gpuN SOURCE BASE_S PERIOD_S LAST_READ_CPU_MS
  *
+ * and one per GPU under the idle rule: how long its fast sources were on the idle period,
+ * of the whole run, and how many times it went idle:
+ *
+ *   profile idle gpuN IDLE_PERIOD_S SECONDS_IDLE SECONDS_RUN TIMES_IDLE
+ *
  * It is a benchmarking aid
  * (bench/README.md): the two clock reads per call cost about a microsecond,
  * so it is off unless asked for.

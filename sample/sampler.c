@@ -136,20 +136,19 @@ static void note_read(struct board_reads *r, const struct sched_entry *e, nvmlRe
 	r->src[r->n] = e->src;
 	r->rc[r->n] = (int)rc;
 	r->period[r->n] = e->period;
+	r->idle_period[r->n] = e->idle_period;
 	r->stretch[r->n] = e->stretch;
 	r->cost[r->n++] = e->cost;
 }
 
-enum gpu_health sampler_sweep(struct gpu_worker *w, struct source_ctx *ctx, enum sample_tier tier,
-                              double now, int duration_metric, char *why, size_t whylen)
+/* One pass over the schedule: reads the sources of thread `mine` that are due at `now` into
+ * r, counting in *calls those that call NVML (not the derived clock loss) and in *failed
+ * those that failed.  GPU_LOST stops it. */
+static enum gpu_health read_due(struct gpu_worker *w, struct source_ctx *ctx,
+                                enum sched_thread mine, double now, struct board_reads *r,
+                                int *calls, int *failed, char *why, size_t whylen)
 {
-	double raw[METRIC_COUNT];
-	struct board_reads r = {.tier = tier, .raw = raw};
-	enum sched_thread mine = tier == TIER_FAST ? SCHED_SWEEPER : SCHED_WORKER;
-	int failed = 0;
-	int calls = 0; /* sources that call NVML (not the derived clock loss) */
-	double t0 = mono_now();
-
+	double *raw = (double *)r->raw;
 	for (unsigned i = 0; i < w->sched.n; i++) {
 		struct sched_entry *e = &w->sched.e[i];
 		if (e->thread != mine || !sched_is_due(e, now))
@@ -159,20 +158,47 @@ enum gpu_health sampler_sweep(struct gpu_worker *w, struct source_ctx *ctx, enum
 		 * microseconds each, only when profiling. */
 		double cpu0 = mine == SCHED_WORKER ? thread_cpu_now() : 0;
 		long long begun = profile_begin();
-		nvmlReturn_t rc = source_reader(src)(ctx, raw, &r.got);
+		ctx->period = e->period;
+		nvmlReturn_t rc = source_reader(src)(ctx, raw, &r->got);
 		profile_end(source_table[src].tier, src, begun);
 		if (rc == SOURCE_SKIPPED)
 			continue; /* tried again at the next step; its values stay */
 		sched_done(e, now, mine == SCHED_WORKER ? thread_cpu_now() - cpu0 : 0);
-		note_read(&r, e, rc);
-		calls += src != SRC_CLOCK_LOSS;
+		note_read(r, e, rc);
+		*calls += src != SRC_CLOCK_LOSS;
 		if (rc == NVML_SUCCESS)
 			continue;
 		snprintf(why, whylen, "%s: %s", source_table[src].call,
 		         nvml_lib_strerror(w->s->lib, rc));
 		if (rc == NVML_ERROR_GPU_IS_LOST)
 			return GPU_LOST;
-		failed++;
+		(*failed)++;
+	}
+	return GPU_OK;
+}
+
+enum gpu_health sampler_sweep(struct gpu_worker *w, struct source_ctx *ctx, enum sample_tier tier,
+                              double now, int duration_metric, char *why, size_t whylen)
+{
+	double raw[METRIC_COUNT];
+	struct board_reads r = {.tier = tier, .raw = raw};
+	enum sched_thread mine = tier == TIER_FAST ? SCHED_SWEEPER : SCHED_WORKER;
+	int failed = 0, calls = 0;
+	double t0 = mono_now();
+
+	enum gpu_health h = read_due(w, ctx, mine, now, &r, &calls, &failed, why, whylen);
+	/* The idle rule: a step whose readings woke the GPU reads what the wake made due. */
+	if (h != GPU_LOST && mine == SCHED_SWEEPER &&
+	    sched_idle_judge(&w->sched, now, raw, &r.got, atomic_load(&w->n_procs)))
+		h = read_due(w, ctx, mine, now, &r, &calls, &failed, why, whylen);
+	if (h == GPU_LOST)
+		return GPU_LOST;
+	if (mine == SCHED_SWEEPER) {
+		w->fast_reads += calls;
+		raw[METRIC_FAST_READS] = w->fast_reads;
+		metric_set_add(&r.got, METRIC_FAST_READS);
+		raw[METRIC_SAMPLE_IDLE] = w->sched.idle.idle;
+		metric_set_add(&r.got, METRIC_SAMPLE_IDLE);
 	}
 	if (duration_metric >= 0) {
 		raw[duration_metric] = mono_now() - t0;
@@ -225,6 +251,7 @@ static void publish_probe(struct gpu_worker *w, struct source_ctx *worker,
 		r.src[r.n] = (unsigned char)src;
 		r.rc[r.n] = st->rc;
 		r.period[r.n] = e ? e->period : 0;
+		r.idle_period[r.n] = e ? e->idle_period : 0;
 		r.stretch[r.n] = 1;
 		r.cost[r.n++] = 0;
 	}
@@ -314,8 +341,11 @@ static bool gpu_slow_step(struct gpu_worker *w)
 	                       ? attribution_gpu_sweep(s->cfg.attribution, w->procs, s->lib, w->dev,
 	                                               s->board, w->index, w->uuid)
 	                       : NVML_SUCCESS;
-	if (w->procs)
+	if (w->procs) {
 		profile_end(TIER_SLOW, PROFILE_PROCESSES, begun);
+		if (prc == NVML_SUCCESS)
+			atomic_store(&w->n_procs, w->procs->listed);
+	}
 	if (prc == NVML_ERROR_GPU_IS_LOST) {
 		h = GPU_LOST;
 		snprintf(why, sizeof(why), "nvmlDeviceGetComputeRunningProcesses: GPU is lost");
@@ -378,6 +408,7 @@ struct sampler *sampler_start(const struct nvml_lib *lib, struct board *board,
 			goto err;
 		if (cfg->attribution && !(w->procs = calloc(1, sizeof(*w->procs))))
 			goto err;
+		atomic_init(&w->n_procs, w->procs ? SCHED_PROCS_PENDING : SCHED_PROCS_UNLISTED);
 	}
 	atomic_init(&s->probes_left, s->count);
 	if (!s->count)
@@ -444,12 +475,20 @@ int sampler_join_or_abandon(pthread_t t, atomic_bool *done, double deadline)
 }
 
 /* With GPUSCOPE_PROFILE, the sources whose period the rule for dear reads stretched:
- * "profile stretched gpuN SOURCE BASE_S PERIOD_S LAST_READ_CPU_MS".  Threads are joined. */
+ * "profile stretched gpuN SOURCE BASE_S PERIOD_S LAST_READ_CPU_MS", and each GPU under the
+ * idle rule: "profile idle gpuN IDLE_PERIOD_S SECONDS_IDLE SECONDS_RUN TIMES_IDLE".  Threads
+ * are joined. */
 static void profile_print_periods(const struct sampler *s)
 {
 	if (!profile_enabled())
 		return;
-	for (unsigned i = 0; i < s->count; i++)
+	double now = mono_now();
+	for (unsigned i = 0; i < s->count; i++) {
+		const struct sched_idle *d = &s->workers[i].sched.idle;
+		if (d->period > 0)
+			fprintf(stderr, "profile idle gpu%u %g %.1f %.1f %u\n", i, d->period,
+			        d->idle_total + (d->idle ? now - d->idle_since : 0),
+			        now - s->started_at, d->entered);
 		for (unsigned k = 0; k < s->workers[i].sched.n; k++) {
 			const struct sched_entry *e = &s->workers[i].sched.e[k];
 			if (e->stretch > 1)
@@ -457,6 +496,7 @@ static void profile_print_periods(const struct sampler *s)
 				        source_table[e->src].name, e->base, e->period,
 				        e->cost * 1e3);
 		}
+	}
 }
 
 int sampler_stop(struct sampler *s)

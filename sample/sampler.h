@@ -20,11 +20,15 @@
 struct sampler;
 struct attribution;
 
+/* --idle-interval's default: the idle rule (sample/schedule.h). */
+#define SAMPLER_IDLE_DEFAULT_S 1.0
+
 struct sampler_config {
 	double fast_s;   /* fast tier period, seconds */
 	double slow_s;   /* slow tier period, seconds */
 	double costly_s; /* period of the calls that cost milliseconds of CPU */
 	double gpm_s;    /* GPM sample period (fast steps round it up; 0: every 200 ms) */
+	double idle_s;   /* fast sources of an idle GPU, the idle rule (schedule.h); 0: off */
 	/* Per-process attribution on the slow tier (sample/attribution.h); NULL: off. */
 	struct attribution *attribution;
 };

@@ -164,9 +164,10 @@ static nvmlReturn_t read_sm_clock(struct source_ctx *ctx, double *raw, metric_se
 }
 
 /* The reasons bitmask, and the seconds each reason has held the clocks
- * down: each sweep credits the time since the previous sweep to the
- * reasons that sweep saw (a gap over 2 s, a stalled thread, is not
- * credited to anything). */
+ * down: each read credits the time since the previous read to the
+ * reasons that read saw (a gap over 2 s, or over two of the source's
+ * periods when they are longer, as on an idle GPU: a stalled thread, is
+ * not credited to anything). */
 static nvmlReturn_t read_clock_event_reasons(struct source_ctx *ctx, double *raw, metric_set *got)
 {
 	static const enum metric_id seconds[8] = {
@@ -180,7 +181,8 @@ static nvmlReturn_t read_clock_event_reasons(struct source_ctx *ctx, double *raw
 	if (rc != NVML_SUCCESS)
 		return rc;
 	double now = mono_now();
-	if (ctx->reasons_seen && now > ctx->reasons_t && now - ctx->reasons_t <= 2.0)
+	double gap_max = 2 * ctx->period > 2.0 ? 2 * ctx->period : 2.0;
+	if (ctx->reasons_seen && now > ctx->reasons_t && now - ctx->reasons_t <= gap_max)
 		for (int b = 0; b < 8; b++)
 			if (ctx->reasons_prev & (1ULL << b))
 				ctx->throttle_s[b] += now - ctx->reasons_t;

@@ -54,6 +54,9 @@ struct source_ctx {
 	const struct nvml_lib *lib;
 	nvmlDevice_t dev;
 	bool memory_v1; /* the driver rejected nvmlDeviceGetMemoryInfo_v2 at probe */
+	double period;  /* seconds: the period of the source being read, set by the sampler
+	                 * before each read (0: the probe's); a reader that credits the time
+	                 * between its reads judges a gap by it */
 
 	/* fast tier: clock-event accounting and clock loss */
 	bool reasons_seen, reasons_now_valid, sm_clock_valid;

@@ -36,7 +36,10 @@ struct gpu_worker {
 	atomic_int owner;
 	atomic_bool stepping; /* a sweeper is in this GPU's fast step */
 	enum gpu_health reported;
-	int slow_steps; /* consecutive fast steps over the isolation threshold */
+	int slow_steps;     /* consecutive fast steps over the isolation threshold */
+	double fast_reads;  /* fast-tier NVML reads so far (gpuscope_sample_reads_total) */
+	atomic_int n_procs; /* the slow tier's last process count, for the idle rule
+	                     * (SCHED_PROCS_* when none); written by the GPU's pool job */
 
 	/* The probe and slow tier, run as jobs on the pool: one job of a GPU at a time, so
 	 * these are touched by one thread at a time. */

@@ -98,6 +98,8 @@ struct gpu_record {
 	 * and what the read cost in CPU seconds (0 when not timed). */
 	double source_read_at[SRC_COUNT];
 	double source_period[SRC_COUNT];
+	double source_idle_period[SRC_COUNT]; /* its period while the GPU is idle; 0: the idle
+	                                       * rule does not slow it (sample/schedule.h) */
 	unsigned char source_stretch[SRC_COUNT];
 	double source_cost[SRC_COUNT];
 	unsigned tiers;               /* bit t: the sampler reads tier t (judged for stalls) */
@@ -150,8 +152,9 @@ struct board_reads {
 	metric_set got; /* values read now (and the step's own figures, its duration) */
 	unsigned n;     /* sources read, and for each: */
 	unsigned char src[SRC_COUNT];
-	int rc[SRC_COUNT];        /* what it returned (0: success) */
-	double period[SRC_COUNT]; /* its period now */
+	int rc[SRC_COUNT];             /* what it returned (0: success) */
+	double period[SRC_COUNT];      /* its period now */
+	double idle_period[SRC_COUNT]; /* its period while the GPU is idle (0: not slowed) */
 	unsigned char stretch[SRC_COUNT];
 	double cost[SRC_COUNT]; /* CPU seconds of the read (0: not timed) */
 };

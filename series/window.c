@@ -30,14 +30,20 @@ struct gpu_window {
 };
 
 static signed char slot_of[METRIC_COUNT];
+static int metric_of_slot[WINDOW_MAX_METRICS];
 static int slot_count;
 static pthread_once_t slots_once = PTHREAD_ONCE_INIT;
 
 static void slots_init(void)
 {
-	for (int m = 0; m < METRIC_COUNT; m++)
-		slot_of[m] = metric_windowed(m) ? (signed char)slot_count++ : -1;
-	assert(slot_count <= WINDOW_MAX_METRICS);
+	for (int m = 0; m < METRIC_COUNT; m++) {
+		slot_of[m] = -1;
+		if (!metric_windowed(m))
+			continue;
+		assert(slot_count < WINDOW_MAX_METRICS);
+		metric_of_slot[slot_count] = m;
+		slot_of[m] = (signed char)slot_count++;
+	}
 }
 
 struct gpu_window *window_new(void)
@@ -56,26 +62,49 @@ void window_free(struct gpu_window *w)
 	free(w);
 }
 
-void window_add(struct gpu_window *w, int m, double t, double value)
+/* The bucket of second floor(t), emptied when it last held an older second; NULL when the
+ * ring has reused it for a later one (a reading that old is dropped). */
+static struct window_bucket *bucket_of(struct gpu_window *w, double t)
 {
-	if (!w || slot_of[m] < 0 || !isfinite(t) || !isfinite(value))
-		return;
 	int64_t sec = (int64_t)floor(t);
 	struct window_bucket *b =
 	    &w->ring[((sec % WINDOW_SECONDS) + WINDOW_SECONDS) % WINDOW_SECONDS];
 	if (b->sec > sec)
-		return; /* reused for a later second: this reading is too old */
+		return NULL;
 	if (b->sec < sec) {
 		b->sec = sec;
 		memset(b->cell, 0, sizeof(b->cell));
 	}
-	struct window_cell *c = &b->cell[slot_of[m]];
+	return b;
+}
+
+static void fold(struct window_cell *c, double value)
+{
 	if (c->n == 0 || value < c->min)
 		c->min = value;
 	if (c->n == 0 || value > c->max)
 		c->max = value;
 	c->sum += value;
 	c->n++;
+}
+
+void window_add(struct gpu_window *w, int m, double t, double value)
+{
+	if (!w || slot_of[m] < 0 || !isfinite(t) || !isfinite(value))
+		return;
+	struct window_bucket *b = bucket_of(w, t);
+	if (b)
+		fold(&b->cell[slot_of[m]], value);
+}
+
+void window_add_set(struct gpu_window *w, double t, const double *raw, const metric_set *which)
+{
+	struct window_bucket *b = w && isfinite(t) ? bucket_of(w, t) : NULL;
+	for (int k = 0; b && k < slot_count; k++) {
+		int m = metric_of_slot[k];
+		if (metric_set_has(which, m) && isfinite(raw[m]))
+			fold(&b->cell[k], raw[m]);
+	}
 }
 
 void window_aggregate(const struct gpu_window *w, int64_t from, int64_t to,

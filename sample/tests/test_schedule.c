@@ -5,7 +5,8 @@
  * few function pointers that count their calls) and a real board: each
  * source is read on its own period, a source that was not due keeps its
  * values on the board, a failing source is invalidated at once, a stale one
- * when judged, and a dear read stretches its source's period.
+ * when judged, a dear read stretches its source's period, and an idle GPU's fast
+ * sources slow down until work shows (the idle rule).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -22,6 +23,7 @@
 
 static struct {
 	int util, power, memory, energy;
+	unsigned util_gpu;
 	nvmlReturn_t power_rc;
 	unsigned power_mw;
 	unsigned long long memory_used;
@@ -32,8 +34,8 @@ static nvmlReturn_t fake_util(nvmlDevice_t d, nvmlUtilization_t *u)
 {
 	(void)d;
 	fake.util++;
-	u->gpu = 50;
-	u->memory = 10;
+	u->gpu = fake.util_gpu;
+	u->memory = fake.util_gpu ? 10 : 0;
 	return NVML_SUCCESS;
 }
 
@@ -81,12 +83,14 @@ static int setup(void **state)
 {
 	memset(&fake, 0, sizeof(fake));
 	fake.power_mw = 300000;
+	fake.util_gpu = 50; /* busy: the idle rule stays out of the way */
 	struct rig *r = test_calloc(1, sizeof(*r));
 	r->lib.device_get_utilization_rates = fake_util;
 	r->lib.device_get_power_usage = fake_power;
 	r->lib.device_get_memory_info_v2 = fake_memory;
 	r->lib.device_get_total_energy_consumption = fake_energy;
-	r->s.cfg = (struct sampler_config){.fast_s = 0.1, .slow_s = 1, .costly_s = 3, .gpm_s = 1};
+	r->s.cfg = (struct sampler_config){
+	    .fast_s = 0.1, .slow_s = 1, .costly_s = 3, .gpm_s = 1, .idle_s = 1};
 	assert_int_equal(board_init(&r->board, 1, 0.1, 1, 3), 0);
 	r->s.lib = &r->lib;
 	r->s.board = &r->board;
@@ -327,6 +331,130 @@ static void mig_instances_on_the_gpus_periods(void **state)
 	assert_true(m.gpm_off);
 }
 
+/* Fast steps every 100 ms from `from` for `n` steps. */
+static void fast_steps(struct rig *r, double from, int n)
+{
+	for (int i = 0; i < n; i++)
+		fast_step(r, from + i * 0.1);
+}
+
+/* The idle rule: a GPU idle for a whole idle period has its fast sources read every idle
+ * period, utilization (the wake source) still every step; their values stay on the board,
+ * not stale; the first busy utilization reading restores every fast period in that same
+ * step. */
+static void idle_gpu_slows_down_and_wakes_at_once(void **state)
+{
+	struct rig *r = *state;
+	fake.util_gpu = 0;
+	assert_int_equal(r->w.sched.e[0].src, SCHED_WAKE_SOURCE); /* read first */
+	fast_steps(r, 0, 11);                                     /* 0 .. 1.0 s */
+	assert_true(r->w.sched.idle.idle);                        /* quiet for 1 s */
+	assert_int_equal(fake.power, 11);
+	struct sched_entry *power = sched_find(&r->w.sched, SRC_POWER);
+	assert_true(power->period == 1);
+	fast_steps(r, 1.1, 30); /* 3 s idle: power due at 2, 3, 4 */
+	assert_int_equal(fake.util, 41);
+	assert_int_equal(fake.power, 14);
+	assert_int_equal(fake.memory, 6 + 3); /* 5 Hz, then every second */
+	double v;
+	assert_true(board_value(r, METRIC_POWER, &v));
+	assert_true(board_value(r, METRIC_SAMPLE_IDLE, &v) && v == 1);
+	struct board_snapshot snap;
+	assert_int_equal(board_snapshot(&r->board, &snap), 0);
+	struct gpu_record later = snap.gpus[0];
+	assert_true(later.source_period[SRC_POWER] == 1);
+	assert_true(later.source_idle_period[SRC_POWER] == 1);
+	assert_true(later.source_idle_period[SRC_UTILIZATION] == 0);
+	/* 2.5 s after its last read: stale on the fast period, kept on the idle one. */
+	later.published[TIER_FAST] = later.source_read_at[SRC_POWER] + 2.4;
+	board_judge(&r->board, &later, later.source_read_at[SRC_POWER] + 2.5);
+	assert_true(metric_set_has(&later.valid, METRIC_POWER));
+	board_snapshot_free(&snap);
+
+	fake.util_gpu = 70; /* work starts */
+	fast_step(r, 4.15);
+	assert_false(r->w.sched.idle.idle);
+	assert_int_equal(fake.power, 15); /* read in the step that saw the work */
+	assert_int_equal(fake.memory, 10);
+	assert_true(power->period == 0.1);
+	fast_steps(r, 4.25, 10);
+	assert_int_equal(fake.power, 25);
+	assert_true(board_value(r, METRIC_SAMPLE_IDLE, &v) && v == 0);
+	assert_true(board_value(r, METRIC_FAST_READS, &v));
+	assert_true(v == fake.util + fake.power + fake.memory);
+}
+
+/* Power rising well above the idle stretch's lowest wakes the GPU at its next read; the
+ * other sources come due in that step, and power is not read again in it. */
+static void power_rise_wakes(void **state)
+{
+	struct rig *r = *state;
+	fake.util_gpu = 0;
+	fast_steps(r, 0, 15);
+	assert_true(r->w.sched.idle.idle);
+	fake.power_mw = 330000; /* +10%: still idle */
+	fast_steps(r, 1.5, 10);
+	assert_true(r->w.sched.idle.idle);
+	fake.power_mw = 500000;
+	int before = fake.power;
+	double t = 2.5;
+	for (; r->w.sched.idle.idle && t < 4; t += 0.1)
+		fast_step(r, t);
+	assert_false(r->w.sched.idle.idle);
+	assert_int_equal(fake.power, before + 1); /* the read that saw it, not read twice */
+	fast_step(r, t);
+	assert_int_equal(fake.power, before + 2); /* every fast period again */
+}
+
+/* Processes on the GPU keep it on the fast periods; so does a list not read yet; with no
+ * list at all (--no-processes) the readings alone decide. */
+static void processes_keep_the_fast_periods(void **state)
+{
+	struct rig *r = *state;
+	fake.util_gpu = 0;
+	atomic_store(&r->w.n_procs, 1);
+	fast_steps(r, 0, 30);
+	assert_false(r->w.sched.idle.idle);
+	atomic_store(&r->w.n_procs, SCHED_PROCS_PENDING);
+	fast_steps(r, 3, 30);
+	assert_false(r->w.sched.idle.idle);
+	atomic_store(&r->w.n_procs, SCHED_PROCS_UNLISTED);
+	fast_steps(r, 6, 12);
+	assert_true(r->w.sched.idle.idle);
+	atomic_store(&r->w.n_procs, 2); /* a process shows up in the next list */
+	fast_step(r, 7.2);
+	assert_false(r->w.sched.idle.idle);
+}
+
+/* --idle-interval 0, or one not longer than the fast period, leaves every period alone. */
+static void idle_rule_off(void **state)
+{
+	(void)state;
+	struct sampler_config cfg = {.fast_s = 0.1, .slow_s = 5, .costly_s = 60, .gpm_s = 1};
+	assert_true(sched_idle_period(SRC_POWER, &cfg) == 0);
+	cfg.idle_s = 0.1;
+	assert_true(sched_idle_period(SRC_POWER, &cfg) == 0);
+	cfg.idle_s = 2;
+	assert_true(sched_idle_period(SRC_POWER, &cfg) == 2);
+	assert_true(sched_idle_period(SRC_GPM, &cfg) == 2);
+	assert_true(sched_idle_period(SRC_UTILIZATION, &cfg) == 0);   /* the wake source */
+	assert_true(sched_idle_period(SRC_POWER_SAMPLES, &cfg) == 0); /* buffer tier */
+	assert_true(sched_idle_period(SRC_ENERGY, &cfg) == 0);        /* the worker's */
+	cfg.idle_s = 0;
+	struct schedule s = {0};
+	sched_add(&s, SRC_POWER, &cfg, 0);
+	sched_add(&s, SRC_UTILIZATION, &cfg, 0);
+	assert_int_equal(s.e[0].src, SRC_UTILIZATION);
+	assert_true(s.idle.period == 0);
+	double raw[METRIC_COUNT] = {0};
+	metric_set got;
+	memset(&got, 0, sizeof(got));
+	metric_set_add(&got, METRIC_GPU_UTIL);
+	for (int i = 0; i < 50; i++)
+		assert_false(sched_idle_judge(&s, i * 0.1, raw, &got, 0));
+	assert_false(s.idle.idle);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -339,6 +467,10 @@ int main(void)
 	    cmocka_unit_test(fixed_rate_with_slack),
 	    cmocka_unit_test(periods_from_table_and_flags),
 	    cmocka_unit_test(mig_instances_on_the_gpus_periods),
+	    cmocka_unit_test_setup_teardown(idle_gpu_slows_down_and_wakes_at_once, setup, teardown),
+	    cmocka_unit_test_setup_teardown(power_rise_wakes, setup, teardown),
+	    cmocka_unit_test_setup_teardown(processes_keep_the_fast_periods, setup, teardown),
+	    cmocka_unit_test(idle_rule_off),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
