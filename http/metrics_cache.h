@@ -75,6 +75,9 @@ struct metrics_response {
 	unsigned niov;
 	size_t len; /* the sum of the ranges */
 	struct metrics_part *part[3];
+	/* The parts' identities (0: none), unique in the process: two responses of one
+	 * format and encoding with the same ids are the same bytes. */
+	uint64_t id[3];
 	unsigned char trailer[8];
 };
 
