@@ -4,10 +4,11 @@
  * rendered at most once per fast tick per format (text or OpenMetrics) and
  * compressed at most once when some scraper wants gzip; each scraper's window
  * families (max and mean since its previous scrape, see scrape_clients.h) are
- * their own cached part, and the families other rooms add the last.  The server
- * listens before the GPUs are known (http_attach hands the board over) so the port
- * answers at once.  Nothing here calls NVML: rendering reads a snapshot, windows
- * read the rings under each GPU's short lock.
+ * their own cached part, and the families other rooms add the last.  A body's
+ * parts are joined once and sent as one shared response (struct shared_metrics).
+ * The server listens before the GPUs are known (http_attach hands the board
+ * over) so the port answers at once.  Nothing here calls NVML: rendering reads a
+ * snapshot, windows read the rings under each GPU's short lock.
  */
 #include "http/server.h"
 
@@ -20,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -225,21 +227,37 @@ static enum MHD_Result metrics_unavailable(struct MHD_Connection *c)
 	                 "metrics unavailable (out of memory)\n");
 }
 
-/* A response holding b's bytes in one malloc'd piece, with the /metrics headers. */
+/* A joined body in a mapping of its own, unmapped when libmicrohttpd drops the last
+ * response holding it: a tick's few hundred KB do not stay behind in malloc's arenas. */
+struct joined_body {
+	size_t maplen;
+	char bytes[];
+};
+
+static void joined_body_free(void *cls)
+{
+	struct joined_body *j = cls;
+	munmap(j, j->maplen);
+}
+
+/* A response holding b's bytes in one piece, with the /metrics headers. */
 static struct MHD_Response *joined_response(const struct metrics_response *b, bool om, bool gz)
 {
-	char *body = malloc(b->len ? b->len : 1);
-	if (!body)
+	size_t maplen = sizeof(struct joined_body) + b->len;
+	struct joined_body *j =
+	    mmap(NULL, maplen, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (j == MAP_FAILED)
 		return NULL;
+	j->maplen = maplen;
 	size_t at = 0;
 	for (unsigned i = 0; i < b->niov; i++) {
-		memcpy(body + at, b->iov[i].base, b->iov[i].len);
+		memcpy(j->bytes + at, b->iov[i].base, b->iov[i].len);
 		at += b->iov[i].len;
 	}
-	struct MHD_Response *r =
-	    MHD_create_response_from_buffer_with_free_callback(b->len, body, free);
+	struct MHD_Response *r = MHD_create_response_from_buffer_with_free_callback_cls(
+	    b->len, j->bytes, joined_body_free, j);
 	if (!r) {
-		free(body);
+		joined_body_free(j);
 		return NULL;
 	}
 	MHD_add_response_header(r, "Content-Type",
