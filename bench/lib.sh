@@ -75,6 +75,13 @@ bench_proc_status() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status"; }
 bench_now_s() { date +%s.%N; }
 
 # a / b with two decimals ("0.00" when b is 0 or empty).
+# The median of the numbers given (0 when none): bench_median 3 1 2 -> 2
+bench_median() {
+	[ $# -gt 0 ] || set -- 0
+	printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 }
+		END { if (NR == 0) print 0; else if (NR % 2) print v[(NR + 1) / 2];
+		      else printf "%.2f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
 bench_ratio() { awk -v a="${1:-0}" -v b="${2:-0}" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
 
 # "met" or "MISSED": bench_verdict VALUE <=|>= TARGET

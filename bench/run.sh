@@ -13,7 +13,8 @@
 # Usage: bench/run.sh            (from any directory; builds into bench/out/build)
 #        BUILD=dir bench/run.sh  (use an existing build folder, built already)
 # Knobs: DURATION (20 s agent run for a.), WARMUP (5 s), WRK_DURATION (10s),
-#        WRK_THREADS (2), WRK_CONNS (16), FLOOR_SWEEPS (200000: the simulator answers in ~0.1 us).
+#        WRK_THREADS (2), WRK_CONNS (16), FLOOR_SWEEPS (200000: the simulator answers in ~0.1 us),
+#        ROUNDS (1: wrk rounds for b., agent and nginx alternating; medians and each round's ratio).
 # Exits non-zero only when something failed to run, never on a missed target.
 set -euo pipefail
 
@@ -26,6 +27,7 @@ wrk_duration=${WRK_DURATION:-10s}
 wrk_threads=${WRK_THREADS:-2}
 wrk_conns=${WRK_CONNS:-16}
 floor_sweeps=${FLOOR_SWEEPS:-200000}
+rounds=${ROUNDS:-1}
 fast_interval_s=0.1
 gpus_expected=8
 
@@ -238,17 +240,49 @@ wrk_run() { # name url [header...]; leaves its output in $out/wrk-NAME.txt, CPU 
 		"$out/wrk-$name.txt" >"$out/wrk-$name.cpu"
 }
 gz=(-H 'Accept-Encoding: gzip')
-wrk_run agent "$agent_url"
-wrk_run nginx "$nginx_url"
-wrk_run agent-gzip "$agent_url" "${gz[@]}"
-wrk_run nginx-gzip "$nginx_url" "${gz[@]}"
-read -r a_rps a_p50 a_p99 a_bad a_err < <(wrk_parse "$out/wrk-agent.txt")
-read -r n_rps n_p50 n_p99 n_bad n_err < <(wrk_parse "$out/wrk-nginx.txt")
-read -r ag_rps ag_p50 ag_p99 ag_bad ag_err < <(wrk_parse "$out/wrk-agent-gzip.txt")
-read -r ng_rps ng_p50 ng_p99 ng_bad ng_err < <(wrk_parse "$out/wrk-nginx-gzip.txt")
-a_cpu=$(cat "$out/wrk-agent.cpu") n_cpu=$(cat "$out/wrk-nginx.cpu")
-ag_cpu=$(cat "$out/wrk-agent-gzip.cpu") ng_cpu=$(cat "$out/wrk-nginx-gzip.cpu")
-kill -0 "$agent_pid" 2>/dev/null || die "gpuscope died under wrk (see $agent_log)"
+# ROUNDS rounds, the agent first in odd ones and nginx first in even ones; each round's
+# wrk output is kept as wrk-NAME-rN.txt, and each figure below is the median of the rounds.
+round_ratios=() round_gz_ratios=()
+rm -f "$out"/wrk-*-r*.txt "$out"/wrk-*-r*.cpu
+for round in $(seq "$rounds"); do
+	if [ $((round % 2)) = 1 ]; then order=(agent nginx); else order=(nginx agent); fi
+	for who in "${order[@]}"; do
+		url=$agent_url
+		[ "$who" = nginx ] && url=$nginx_url
+		wrk_run "$who" "$url"
+		wrk_run "$who-gzip" "$url" "${gz[@]}"
+	done
+	for name in agent nginx agent-gzip nginx-gzip; do
+		mv "$out/wrk-$name.txt" "$out/wrk-$name-r$round.txt"
+		mv "$out/wrk-$name.cpu" "$out/wrk-$name-r$round.cpu"
+	done
+	round_ratios+=("$(bench_ratio "$(wrk_parse "$out/wrk-agent-r$round.txt" | cut -d' ' -f1)" \
+		"$(wrk_parse "$out/wrk-nginx-r$round.txt" | cut -d' ' -f1)")")
+	round_gz_ratios+=("$(bench_ratio "$(wrk_parse "$out/wrk-agent-gzip-r$round.txt" | cut -d' ' -f1)" \
+		"$(wrk_parse "$out/wrk-nginx-gzip-r$round.txt" | cut -d' ' -f1)")")
+	kill -0 "$agent_pid" 2>/dev/null || die "gpuscope died under wrk (see $agent_log)"
+done
+# wrk_median NAME -> the median over the rounds of each wrk_parse column
+wrk_median() {
+	local col vals=() f
+	for col in 1 2 3 4 5; do
+		vals=()
+		for f in "$out/wrk-$1"-r*.txt; do vals+=("$(wrk_parse "$f" | cut -d' ' -f"$col")"); done
+		printf '%s ' "$(bench_median "${vals[@]}")"
+	done
+	echo
+}
+cpu_median() {
+	local vals
+	mapfile -t vals < <(cat "$out/wrk-$1"-r*.cpu)
+	bench_median "${vals[@]}"
+}
+read -r a_rps a_p50 a_p99 a_bad a_err < <(wrk_median agent)
+read -r n_rps n_p50 n_p99 n_bad n_err < <(wrk_median nginx)
+read -r ag_rps ag_p50 ag_p99 ag_bad ag_err < <(wrk_median agent-gzip)
+read -r ng_rps ng_p50 ng_p99 ng_bad ng_err < <(wrk_median nginx-gzip)
+a_cpu=$(cpu_median agent) n_cpu=$(cpu_median nginx)
+ag_cpu=$(cpu_median agent-gzip) ng_cpu=$(cpu_median nginx-gzip)
 
 # --- c. memory after the load ------------------------------------------------
 rss_mib=$(awk -v k="$(bench_proc_status "$agent_pid" VmRSS)" 'BEGIN { printf "%.1f", k / 1024 }')
@@ -256,8 +290,8 @@ hwm_mib=$(awk -v k="$(bench_proc_status "$agent_pid" VmHWM)" 'BEGIN { printf "%.
 threads=$(bench_proc_status "$agent_pid" Threads)
 
 # --- report ------------------------------------------------------------------
-tput_ratio=$(bench_ratio "$a_rps" "$n_rps")
-tput_gz_ratio=$(bench_ratio "$ag_rps" "$ng_rps")
+tput_ratio=$(bench_median "${round_ratios[@]}")
+tput_gz_ratio=$(bench_median "${round_gz_ratios[@]}")
 report=$out/report.txt
 {
 	echo "gpuscope bench/run.sh  $(date -u +%Y-%m-%dT%H:%M:%SZ)"
@@ -282,6 +316,8 @@ report=$out/report.txt
 	echo "    thread split from /proc/PID/task/*/schedstat, ns)"
 	echo
 	echo "b. /metrics, wrk -t$wrk_threads -c$wrk_conns -d$wrk_duration --latency, body $metrics_bytes B (gzip $metrics_gz_bytes B, agent gzip: $gzip_ok)"
+	echo "   $rounds round(s), agent and nginx alternating; medians over the rounds"
+	echo "   agent/nginx req/s per round, plain: ${round_ratios[*]}; gzip: ${round_gz_ratios[*]}"
 	printf '   %-12s %10s %9s %9s %7s %7s %12s\n' "server" "req/s" "p50 ms" "p99 ms" "non2xx" "errors" \
 		"CPU us/req"
 	printf '   %-12s %10s %9s %9s %7s %7s %12s\n' \

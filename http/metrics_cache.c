@@ -16,6 +16,7 @@
  * which is set once under that lock; responses read only what they were given. */
 struct metrics_part {
 	atomic_int refs;
+	uint64_t id; /* unique in the process (part_from) */
 	char *text;
 	size_t len;
 	uint32_t crc; /* CRC-32 of text, set with z */
@@ -72,7 +73,9 @@ static struct metrics_part *part_from(struct strbuf *sb)
 		sb_free(sb);
 		return NULL;
 	}
+	static atomic_ullong next_id = 1;
 	atomic_init(&p->refs, 1);
+	p->id = atomic_fetch_add(&next_id, 1);
 	p->text = sb->data;
 	p->len = sb->len;
 	sb->data = NULL;
@@ -375,6 +378,8 @@ struct metrics_response *metrics_cache_get(struct metrics_cache *c, const struct
 	}
 	for (unsigned i = 0; i < r->niov; i++)
 		r->len += r->iov[i].len;
+	for (unsigned i = 0; i < 3; i++)
+		r->id[i] = r->part[i] ? r->part[i]->id : 0;
 	return r;
 }
 

@@ -9,7 +9,8 @@
  *           marker, rendered on every scrape (they are copies of text kept elsewhere)
  *           and reused when the bytes are the same as last time.
  * The plain response is the three parts back to back, handed out by reference (no
- * copy).  For gzip, each part is compressed at most once, lazily, as a raw deflate
+ * copy here; the server joins them once per distinct body, told apart by the parts'
+ * ids).  For gzip, each part is compressed at most once, lazily, as a raw deflate
  * segment that ends on a byte boundary (Z_SYNC_FLUSH, or the final block for the
  * tail); the response is a gzip header, the segments, and a trailer whose CRC-32 is
  * combined from the parts' (crc32_combine).  That is one ordinary gzip member, which
@@ -75,6 +76,9 @@ struct metrics_response {
 	unsigned niov;
 	size_t len; /* the sum of the ranges */
 	struct metrics_part *part[3];
+	/* The parts' identities (0: none), unique in the process: two responses of one
+	 * format and encoding with the same ids are the same bytes. */
+	uint64_t id[3];
 	unsigned char trailer[8];
 };
 

@@ -4,10 +4,11 @@
  * rendered at most once per fast tick per format (text or OpenMetrics) and
  * compressed at most once when some scraper wants gzip; each scraper's window
  * families (max and mean since its previous scrape, see scrape_clients.h) are
- * their own cached part, and the families other rooms add the last.  The server
- * listens before the GPUs are known (http_attach hands the board over) so the port
- * answers at once.  Nothing here calls NVML: rendering reads a snapshot, windows
- * read the rings under each GPU's short lock.
+ * their own cached part, and the families other rooms add the last.  A body's
+ * parts are joined once and sent as one shared response (struct shared_metrics).
+ * The server listens before the GPUs are known (http_attach hands the board
+ * over) so the port answers at once.  Nothing here calls NVML: rendering reads a
+ * snapshot, windows read the rings under each GPU's short lock.
  */
 #include "http/server.h"
 
@@ -20,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -37,6 +39,17 @@
 #include "http/scrape_clients.h"
 #include "http/tlscert.h"
 #include "web/assets.h"
+
+/* The last /metrics response of one format and encoding, its body in one piece, queued
+ * for every scrape that gets the same parts (by id): libmicrohttpd then sends the
+ * headers and the body in one sendmsg, and builds no response per request.  The
+ * response is reference counted by libmicrohttpd; ours is one reference, and a
+ * connection still sending an older body holds its own. */
+struct shared_metrics {
+	pthread_mutex_t lock;
+	uint64_t id[3];
+	struct MHD_Response *r; /* NULL until the first scrape */
+};
 
 struct http_server {
 	struct MHD_Daemon *daemon;
@@ -58,7 +71,8 @@ struct http_server {
 	bool has_dcgm;
 	struct collectors *owned_coll; /* under lock: a reload's collectors, ours to free */
 	unsigned port;
-	struct http_guard *guard; /* limits and time per request (guard.h) */
+	struct http_guard *guard;           /* limits and time per request (guard.h) */
+	struct shared_metrics shared[2][2]; /* [om][gz] */
 };
 
 static struct board *board_of(struct http_server *h)
@@ -207,6 +221,96 @@ static enum MHD_Result send_json(struct MHD_Connection *c, unsigned status, char
 	return ret;
 }
 
+static enum MHD_Result metrics_unavailable(struct MHD_Connection *c)
+{
+	return send_text(c, 503, "text/plain; charset=utf-8",
+	                 "metrics unavailable (out of memory)\n");
+}
+
+/* A joined body in a mapping of its own, unmapped when libmicrohttpd drops the last
+ * response holding it: a tick's few hundred KB do not stay behind in malloc's arenas. */
+struct joined_body {
+	size_t maplen;
+	char bytes[];
+};
+
+static void joined_body_free(void *cls)
+{
+	struct joined_body *j = cls;
+	munmap(j, j->maplen);
+}
+
+/* A response holding b's bytes in one piece, with the /metrics headers. */
+static struct MHD_Response *joined_response(const struct metrics_response *b, bool om, bool gz)
+{
+	size_t maplen = sizeof(struct joined_body) + b->len;
+	struct joined_body *j =
+	    mmap(NULL, maplen, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (j == MAP_FAILED)
+		return NULL;
+	j->maplen = maplen;
+	size_t at = 0;
+	for (unsigned i = 0; i < b->niov; i++) {
+		memcpy(j->bytes + at, b->iov[i].base, b->iov[i].len);
+		at += b->iov[i].len;
+	}
+	struct MHD_Response *r = MHD_create_response_from_buffer_with_free_callback_cls(
+	    b->len, j->bytes, joined_body_free, j);
+	if (!r) {
+		joined_body_free(j);
+		return NULL;
+	}
+	MHD_add_response_header(r, "Content-Type",
+	                        om ? PROM_CONTENT_TYPE_OPENMETRICS : PROM_CONTENT_TYPE_TEXT);
+	MHD_add_response_header(r, "Vary", "Accept, Accept-Encoding");
+	if (gz)
+		MHD_add_response_header(r, "Content-Encoding", "gzip");
+	return r;
+}
+
+/* Queues b's bytes from s, replacing s's response when b's parts are not its; frees b. */
+static enum MHD_Result queue_shared(struct MHD_Connection *c, struct shared_metrics *s,
+                                    struct metrics_response *b, bool om, bool gz)
+{
+	pthread_mutex_lock(&s->lock);
+	if (!s->r || memcmp(s->id, b->id, sizeof(s->id)) != 0) {
+		struct MHD_Response *r = joined_response(b, om, gz);
+		if (!r) {
+			pthread_mutex_unlock(&s->lock);
+			metrics_response_free(b);
+			return metrics_unavailable(c);
+		}
+		if (s->r)
+			MHD_destroy_response(s->r); /* freed when the last connection is done */
+		s->r = r;
+		memcpy(s->id, b->id, sizeof(s->id));
+	}
+	/* Under the lock: no other thread can destroy s->r before MHD holds its reference. */
+	enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_OK, s->r);
+	pthread_mutex_unlock(&s->lock);
+	metrics_response_free(b);
+	return ret;
+}
+
+static void shared_init(struct http_server *h)
+{
+	for (int om = 0; om < 2; om++)
+		for (int gz = 0; gz < 2; gz++)
+			pthread_mutex_init(&h->shared[om][gz].lock, NULL);
+}
+
+/* After MHD_stop_daemon (or before any start): no connection queues any more. */
+static void shared_free(struct http_server *h)
+{
+	for (int om = 0; om < 2; om++)
+		for (int gz = 0; gz < 2; gz++) {
+			struct shared_metrics *s = &h->shared[om][gz];
+			if (s->r)
+				MHD_destroy_response(s->r);
+			pthread_mutex_destroy(&s->lock);
+		}
+}
+
 static enum MHD_Result serve_metrics(struct http_server *h, struct MHD_Connection *c)
 {
 	const char *accept = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Accept");
@@ -228,26 +332,8 @@ static enum MHD_Result serve_metrics(struct http_server *h, struct MHD_Connectio
 	}
 	struct metrics_response *b = metrics_cache_get(h->cache, &q);
 	if (!b)
-		return send_text(c, 503, "text/plain; charset=utf-8",
-		                 "metrics unavailable (out of memory)\n");
-	/* The parts are sent from where they lie (the iovec is copied, not the bytes). */
-	struct MHD_IoVec iov[METRICS_RESPONSE_IOV];
-	for (unsigned i = 0; i < b->niov; i++)
-		iov[i] = (struct MHD_IoVec){b->iov[i].base, b->iov[i].len};
-	struct MHD_Response *r =
-	    MHD_create_response_from_iovec(iov, b->niov, metrics_response_free, b);
-	if (!r) {
-		metrics_response_free(b);
-		return MHD_NO;
-	}
-	MHD_add_response_header(r, "Content-Type",
-	                        q.om ? PROM_CONTENT_TYPE_OPENMETRICS : PROM_CONTENT_TYPE_TEXT);
-	MHD_add_response_header(r, "Vary", "Accept, Accept-Encoding");
-	if (q.gz)
-		MHD_add_response_header(r, "Content-Encoding", "gzip");
-	enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_OK, r);
-	MHD_destroy_response(r);
-	return ret;
+		return metrics_unavailable(c);
+	return queue_shared(c, &h->shared[q.om][q.gz], b, q.om, q.gz);
 }
 
 static enum MHD_Result serve_snapshot_json(struct http_server *h, struct MHD_Connection *c,
@@ -600,6 +686,7 @@ struct http_server *http_start(struct board *b, const struct http_config *cfg, c
 		return NULL;
 	}
 	pthread_mutex_init(&h->lock, NULL);
+	shared_init(h);
 	scrape_clients_init(&h->clients);
 	if (cfg->web)
 		atomic_init(&h->auth, http_auth_new(cfg->web));
@@ -608,6 +695,7 @@ struct http_server *http_start(struct board *b, const struct http_config *cfg, c
 		http_auth_free(atomic_load(&h->auth));
 		scrape_clients_destroy(&h->clients);
 		pthread_mutex_destroy(&h->lock);
+		shared_free(h);
 		http_guard_stop(h->guard);
 		metrics_cache_free(h->cache);
 		board_free(&h->empty);
@@ -647,6 +735,7 @@ struct http_server *http_start(struct board *b, const struct http_config *cfg, c
 		tlscert_clear();
 		scrape_clients_destroy(&h->clients);
 		pthread_mutex_destroy(&h->lock);
+		shared_free(h);
 		http_guard_stop(h->guard);
 		metrics_cache_free(h->cache);
 		board_free(&h->empty);
@@ -682,6 +771,7 @@ void http_stop(struct http_server *h)
 		free(h->owned_coll);
 	}
 	pthread_mutex_destroy(&h->lock);
+	shared_free(h);
 	free(h);
 }
 

@@ -222,6 +222,44 @@ static void test_tail_changes_are_served(void **state)
 	metrics_cache_free(c);
 }
 
+/* Ids name the bytes: the same parts, the same ids; a part that changed gets a new one. */
+static void test_ids_follow_the_parts(void **state)
+{
+	(void)state;
+	struct fake f;
+	struct metrics_cache *c = new_cache(&f, 0.1);
+	struct metrics_request q = req(false, false, 1, 1.0);
+	struct metrics_response *a = metrics_cache_get(c, &q);
+	struct metrics_response *b = metrics_cache_get(c, &q);
+	assert_non_null(a);
+	assert_non_null(b);
+	for (int i = 0; i < 3; i++) {
+		assert_int_not_equal(a->id[i], 0);
+		assert_int_equal(a->id[i], b->id[i]);
+	}
+	metrics_response_free(b);
+	q.window = false; /* no window part: id 0 */
+	b = metrics_cache_get(c, &q);
+	assert_int_equal(b->id[0], a->id[0]);
+	assert_int_equal(b->id[1], 0);
+	metrics_response_free(b);
+	q.window = true;
+	snprintf(f.tail_text, sizeof(f.tail_text), "t 2\n"); /* a new tail */
+	b = metrics_cache_get(c, &q);
+	assert_int_equal(b->id[0], a->id[0]);
+	assert_int_equal(b->id[1], a->id[1]);
+	assert_int_not_equal(b->id[2], a->id[2]);
+	metrics_response_free(b);
+	q.generation = 2; /* the next tick: new values and windows */
+	q.now = 2.0;
+	b = metrics_cache_get(c, &q);
+	assert_int_not_equal(b->id[0], a->id[0]);
+	assert_int_not_equal(b->id[1], a->id[1]);
+	metrics_response_free(b);
+	metrics_response_free(a);
+	metrics_cache_free(c);
+}
+
 static void test_windows_bounded_and_keyed(void **state)
 {
 	(void)state;
@@ -344,6 +382,7 @@ int main(void)
 	    cmocka_unit_test(test_gzip_is_the_plain_body),
 	    cmocka_unit_test(test_rendered_and_deflated_once_per_tick),
 	    cmocka_unit_test(test_tail_changes_are_served),
+	    cmocka_unit_test(test_ids_follow_the_parts),
 	    cmocka_unit_test(test_windows_bounded_and_keyed),
 	    cmocka_unit_test(test_response_outlives_clear_and_oom_is_null),
 	    cmocka_unit_test(test_concurrent_scrapers),

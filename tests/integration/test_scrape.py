@@ -128,6 +128,53 @@ class ScrapeTest(unittest.TestCase):
         finally:
             os.unlink(path)
 
+    def test_slow_reader_keeps_its_body_while_ticks_replace_it(self):
+        # A scrape's body is shared by every scrape of its tick and replaced by the next
+        # tick's; a client reading slowly (a small receive buffer, 4 KiB every 20 ms) over
+        # many ticks must still get the whole body it was answered with.
+        with Agent("--fast-interval", "20ms", "--no-history") as a:
+            a.wait_for(lambda: "_window_max_ratio" in a.metrics_text(), what="a window")
+            stop = threading.Event()
+            bodies = set()
+
+            def churn():  # a fresh tick's body every few scrapes
+                while not stop.is_set():
+                    bodies.add(fetch(a.port, {"User-Agent": "churn"})[2])
+                    time.sleep(0.01)
+            t = threading.Thread(target=churn)
+            t.start()
+            s = socket.socket()
+            try:
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+                s.connect(("127.0.0.1", a.port))
+                s.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\nUser-Agent: slow\r\n"
+                          b"Connection: close\r\n\r\n")
+                raw = b""
+                started = time.time()
+                while True:
+                    chunk = s.recv(4096)
+                    if not chunk:
+                        break
+                    raw += chunk
+                    time.sleep(0.02)
+                took = time.time() - started
+            finally:
+                s.close()
+                stop.set()
+                t.join(10)
+            head, _, body = raw.partition(b"\r\n\r\n")
+            length = re.search(rb"(?im)^content-length: *(\d+)", head)
+            self.assertIsNotNone(length, head)
+            self.assertEqual(len(body), int(length.group(1)))
+            m = parse_exposition(body.decode())
+            gpus = {dict(l)["gpu"] for (n, l) in m if n == "gpuscope_gpu_info"}
+            self.assertEqual(len(gpus), 8)
+            self.assertTrue(any(n.endswith("_window_max_ratio") for (n, _) in m))
+            # It was being read while other bodies were served (the ticks moved on).
+            self.assertGreater(took, 0.5)
+            self.assertGreater(len(bodies), 3)
+            self.assertIsNone(a.proc.poll())
+
     def test_metrics_answers_before_probing_ends(self):
         # GPU 1's probe takes 3 s (its minor number is read only by the probe).
         path = write_scenario({"name": "slow-probe", "gpus": [
