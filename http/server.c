@@ -426,8 +426,9 @@ static enum MHD_Result serve_series(struct http_server *h, struct MHD_Connection
 	for (int i = 0; i < 5; i++)
 		args[i] = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, names[i]);
 	unsigned status = MHD_HTTP_OK;
-	char *json = (inference ? extras_of(h)->inference
-	                        : extras_of(h)->series)(extras_of(h)->ctx, args, &status);
+	const struct http_extras *x = extras_of(h);
+	char *json =
+	    inference ? x->inference(x->ctx, args, &status) : x->series(x->ctx, args, &status);
 	return send_json(c, status, json);
 }
 
