@@ -7,9 +7,14 @@
  * take the increase, summing positive steps so a driver reload (counter
  * back to 0) is not read as a negative burst.
  *
- * Alerts live in one array, found by fingerprint.  It holds only pending
- * and firing alerts; resolving removes the entry.  A few hundred entries at
- * most (rules x GPUs), scanned linearly once a second: cheaper than a hash.
+ * Alerts live in one array.  It holds only pending and firing alerts;
+ * resolving removes the entry.  Every (rule, GPU) pair looks its alert up
+ * every evaluation (64 GPUs x 15 rules: about a thousand lookups a second),
+ * so the array has an open-addressing index by fingerprint, kept as the
+ * 64-bit number the fingerprint's text spells; each rule's hash of its own
+ * name and the host is computed once per rule change, so a lookup hashes
+ * only the UUID.  (A linear scan comparing the text was a quarter of the
+ * alert thread's CPU with 64 idle GPUs.)
  */
 #include "alert/eval.h"
 
@@ -33,13 +38,68 @@ struct gpu_ring {
 
 struct alert_engine {
 	struct alert_rules rules;
+	uint64_t rule_seed[ALERT_RULES_MAX]; /* fingerprint hash after (rule, host) */
 	char hostname[256];
 	size_t cap; /* ring entries per GPU */
 	struct gpu_ring *rings;
 	size_t nrings;
 	struct alert *alerts;
+	uint64_t *keys; /* alerts[i]'s fingerprint as a number */
 	size_t nalerts, alerts_cap;
+	size_t *slots; /* index: 1 + position in alerts, 0 empty; a power of two */
+	size_t nslots;
 };
+
+#define FNV_OFFSET 1469598103934665603ULL
+#define FNV_PRIME  1099511628211ULL
+
+/* FNV-1a 64 over one part of a fingerprint and its separator. */
+static uint64_t fnv_part(uint64_t h, const char *part)
+{
+	for (const unsigned char *c = (const unsigned char *)part; *c; c++)
+		h = (h ^ *c) * FNV_PRIME;
+	return (h ^ 0xff) * FNV_PRIME;
+}
+
+static void seed_rules(struct alert_engine *e)
+{
+	for (size_t i = 0; i < e->rules.n; i++)
+		e->rule_seed[i] =
+		    fnv_part(fnv_part(FNV_OFFSET, e->rules.rule[i].name), e->hostname);
+}
+
+/* The index's slot of key: where it is, or the empty slot where it would go. */
+static size_t slot_of(const struct alert_engine *e, uint64_t key)
+{
+	size_t mask = e->nslots - 1;
+	size_t i = (size_t)(key ^ key >> 29) & mask;
+	while (e->slots[i] && e->keys[e->slots[i] - 1] != key)
+		i = (i + 1) & mask;
+	return i;
+}
+
+/* Rebuilds the index of the alerts there are now, grown for room alerts at a
+ * load factor of at most a half (to grow, or after removals moved alerts).  It
+ * never shrinks, so a rebuild after a removal cannot fail.  -1 when out of
+ * memory: the old index stays, still right for the alerts it holds. */
+static int reindex(struct alert_engine *e, size_t room)
+{
+	size_t want = e->nslots ? e->nslots : 16;
+	while (want < 2 * room)
+		want *= 2;
+	if (want != e->nslots) {
+		size_t *s = malloc(want * sizeof(*s));
+		if (!s)
+			return -1;
+		free(e->slots);
+		e->slots = s;
+		e->nslots = want;
+	}
+	memset(e->slots, 0, e->nslots * sizeof(*e->slots));
+	for (size_t i = 0; i < e->nalerts; i++)
+		e->slots[slot_of(e, e->keys[i])] = i + 1;
+	return 0;
+}
 
 /* Entries a ring needs: one a second over the longest window, plus slack
  * for evaluations that come a little faster than once a second. */
@@ -60,6 +120,11 @@ struct alert_engine *alert_engine_new(const struct alert_rules *rules, const cha
 	e->rules = *rules;
 	e->cap = ring_cap(rules);
 	snprintf(e->hostname, sizeof(e->hostname), "%s", hostname ? hostname : "");
+	seed_rules(e);
+	if (reindex(e, 0) != 0) {
+		free(e);
+		return NULL;
+	}
 	return e;
 }
 
@@ -71,6 +136,8 @@ void alert_engine_free(struct alert_engine *e)
 		free(e->rings[i].s);
 	free(e->rings);
 	free(e->alerts);
+	free(e->keys);
+	free(e->slots);
 	free(e);
 }
 
@@ -93,51 +160,72 @@ int alert_engine_set_rules(struct alert_engine *e, const struct alert_rules *rul
 		e->cap = cap;
 	}
 	e->rules = *rules;
+	seed_rules(e);
 	return 0;
 }
 
-/* FNV-1a 64 over the parts that make an alert one alert. */
-static void fingerprint(const char *rule, const char *host, const char *uuid, char out[17])
+/* The fingerprint's text: FNV-1a 64 over rule, host and UUID, each ended by a
+ * separator, in 16 hex digits (stable across versions: saved alerts carry it). */
+static void fingerprint_text(uint64_t key, char out[17])
 {
-	uint64_t h = 1469598103934665603ULL;
-	const char *parts[] = {rule, host, uuid};
-	for (size_t p = 0; p < 3; p++) {
-		for (const unsigned char *c = (const unsigned char *)parts[p]; *c; c++)
-			h = (h ^ *c) * 1099511628211ULL;
-		h = (h ^ 0xff) * 1099511628211ULL; /* separator */
-	}
-	snprintf(out, 17, "%016llx", (unsigned long long)h);
+	snprintf(out, 17, "%016llx", (unsigned long long)key);
 }
 
-static struct alert *find_alert(struct alert_engine *e, const char *fp)
+static struct alert *find_alert(struct alert_engine *e, uint64_t key)
 {
-	for (size_t i = 0; i < e->nalerts; i++)
-		if (strcmp(e->alerts[i].fingerprint, fp) == 0)
-			return &e->alerts[i];
-	return NULL;
+	size_t i = e->slots[slot_of(e, key)];
+	return i ? &e->alerts[i - 1] : NULL;
 }
 
-static struct alert *new_alert(struct alert_engine *e)
+/* A zeroed alert of that key at the end of the array, indexed; NULL when out of memory. */
+static struct alert *new_alert(struct alert_engine *e, uint64_t key)
 {
 	if (e->nalerts == e->alerts_cap) {
 		size_t cap = e->alerts_cap ? e->alerts_cap * 2 : 16;
+		uint64_t *k = realloc(e->keys, cap * sizeof(*k));
+		if (!k)
+			return NULL;
+		e->keys = k;
 		struct alert *a = realloc(e->alerts, cap * sizeof(*a));
 		if (!a)
 			return NULL;
 		e->alerts = a;
 		e->alerts_cap = cap;
 	}
-	struct alert *a = &e->alerts[e->nalerts++];
+	if (2 * (e->nalerts + 1) > e->nslots && reindex(e, e->nalerts + 1) != 0)
+		return NULL;
+	size_t i = e->nalerts++;
+	e->keys[i] = key;
+	e->slots[slot_of(e, key)] = i + 1;
+	struct alert *a = &e->alerts[i];
 	memset(a, 0, sizeof(*a));
 	return a;
+}
+
+/* The number a saved fingerprint spells.  Other text (a file edited by hand)
+ * gets its own hash: a key no rule of ours computes, which resolves through
+ * keep_firing_for like a rule that is gone. */
+static uint64_t key_of_text(const char *fp)
+{
+	uint64_t h = 0;
+	size_t n = 0;
+	for (; fp[n] && n < 16; n++) {
+		char c = fp[n];
+		int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+		if (d < 0)
+			break;
+		h = h << 4 | (uint64_t)d;
+	}
+	return n == 16 && !fp[16] ? h : fnv_part(FNV_OFFSET, fp);
 }
 
 int alert_engine_restore(struct alert_engine *e, double now, const struct alert *firing, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
-		if (firing[i].state != ALERT_STATE_FIRING || find_alert(e, firing[i].fingerprint))
+		uint64_t key = key_of_text(firing[i].fingerprint);
+		if (firing[i].state != ALERT_STATE_FIRING || find_alert(e, key))
 			continue;
-		struct alert *a = new_alert(e);
+		struct alert *a = new_alert(e, key);
 		if (!a)
 			return -1;
 		*a = firing[i];
@@ -148,8 +236,10 @@ int alert_engine_restore(struct alert_engine *e, double now, const struct alert 
 
 /* The index of the GPU's ring, created when new; -1 when out of memory.
  * An index, not a pointer: creating a ring may move them all. */
-static long ring_for(struct alert_engine *e, const char *uuid)
+static long ring_for(struct alert_engine *e, size_t hint, const char *uuid)
 {
+	if (hint < e->nrings && strcmp(e->rings[hint].uuid, uuid) == 0)
+		return (long)hint; /* the GPUs come in the same order every evaluation */
 	for (size_t i = 0; i < e->nrings; i++)
 		if (strcmp(e->rings[i].uuid, uuid) == 0)
 			return (long)i;
@@ -333,32 +423,38 @@ static int resolve(struct alert_engine *e, size_t i, double now, struct alert **
 		a->resolved_at = now;
 		rc = emit(events, nevents, a);
 	}
-	e->alerts[i] = e->alerts[--e->nalerts];
+	e->nalerts--;
+	e->alerts[i] = e->alerts[e->nalerts];
+	e->keys[i] = e->keys[e->nalerts];
 	return rc;
 }
 
-/* One rule on one GPU.  seen[] marks alerts that were evaluated. */
-static int eval_one(struct alert_engine *e, double now, const struct alert_rule *rule,
-                    const struct alert_gpu_input *in, const struct gpu_ring *g, bool *seen,
-                    struct alert **events, size_t *nevents)
+/* Rule k on one GPU.  seen[] marks alerts that were evaluated. */
+static int eval_one(struct alert_engine *e, double now, size_t k, const struct alert_gpu_input *in,
+                    const struct gpu_ring *g, bool *seen, struct alert **events, size_t *nevents)
 {
-	struct alert_rule r;
-	alert_rule_for_model(rule, in->model, &r);
-	char fp[17];
-	fingerprint(r.name, e->hostname, in->uuid, fp);
-	struct alert *a = find_alert(e, fp);
-	if (r.disabled)
+	/* The rule as it applies to this GPU's model: a copy only when it has overrides. */
+	const struct alert_rule *rule = &e->rules.rule[k];
+	struct alert_rule folded;
+	if (rule->nmodels) {
+		alert_rule_for_model(rule, in->model, &folded);
+		rule = &folded;
+	}
+	const struct alert_rule *r = rule;
+	uint64_t key = fnv_part(e->rule_seed[k], in->uuid);
+	struct alert *a = find_alert(e, key);
+	if (r->disabled)
 		return 0; /* not marked seen: an active alert of it resolves below */
 	double value, thr;
-	bool holds = cond_holds(e, g, now, in, &r, &r.cond, &value, &thr) &&
-	             (!r.has_and || cond_holds(e, g, now, in, &r, &r.and_cond, NULL, NULL));
+	bool holds = cond_holds(e, g, now, in, r, &r->cond, &value, &thr) &&
+	             (!r->has_and || cond_holds(e, g, now, in, r, &r->and_cond, NULL, NULL));
 	if (!a && !holds)
 		return 0;
 	if (!a) {
-		if (!(a = new_alert(e)))
+		if (!(a = new_alert(e, key)))
 			return -1;
-		memcpy(a->fingerprint, fp, sizeof(fp));
-		snprintf(a->rule, sizeof(a->rule), "%s", r.name);
+		fingerprint_text(key, a->fingerprint);
+		snprintf(a->rule, sizeof(a->rule), "%s", r->name);
 		a->state = ALERT_STATE_PENDING;
 		a->active_at = now;
 	}
@@ -373,15 +469,15 @@ static int eval_one(struct alert_engine *e, double now, const struct alert_rule 
 			seen[a - e->alerts] = false; /* back to inactive: dropped below, silently */
 			return 0;
 		}
-		describe(e, a, &r, in);
-		if (now - a->active_at >= r.for_s - 1e-6) {
+		describe(e, a, r, in);
+		if (now - a->active_at >= r->for_s - 1e-6) {
 			a->state = ALERT_STATE_FIRING;
 			a->fired_at = now;
 			return emit(events, nevents, a);
 		}
 		return 0;
 	}
-	if (!holds && now - a->last_true >= r.keep_firing_for_s - 1e-6)
+	if (!holds && now - a->last_true >= r->keep_firing_for_s - 1e-6)
 		seen[a - e->alerts] = false; /* resolves below */
 	return 0;
 }
@@ -397,7 +493,7 @@ int alert_engine_eval(struct alert_engine *e, double now, const struct alert_gpu
 		return -1;
 	long *idx = calloc(n ? n : 1, sizeof(*idx));
 	for (size_t i = 0; idx && i < n; i++)
-		if ((idx[i] = ring_for(e, gpus[i].uuid)) < 0) {
+		if ((idx[i] = ring_for(e, i, gpus[i].uuid)) < 0) {
 			free(idx);
 			idx = NULL;
 		}
@@ -421,12 +517,12 @@ int alert_engine_eval(struct alert_engine *e, double now, const struct alert_gpu
 	for (size_t i = 0; i < n && rc == 0; i++) {
 		ring[i]->seen = true;
 		for (size_t k = 0; k < e->rules.n && rc == 0; k++)
-			rc = eval_one(e, now, &e->rules.rule[k], &gpus[i], ring[i], seen, events,
-			              nevents);
+			rc = eval_one(e, now, k, &gpus[i], ring[i], seen, events, nevents);
 	}
 	/* Alerts not confirmed this round: pending ones drop silently; firing
 	 * ones resolve, unless damping holds them (their GPU is missing, or
 	 * their rule is gone, only for keep_firing_for of their rule). */
+	size_t had = e->nalerts;
 	for (size_t i = e->nalerts; rc == 0 && i-- > 0;) {
 		struct alert *a = &e->alerts[i];
 		if (seen[i])
@@ -442,6 +538,8 @@ int alert_engine_eval(struct alert_engine *e, double now, const struct alert_gpu
 			continue;
 		rc = resolve(e, i, now, events, nevents);
 	}
+	if (e->nalerts != had)
+		reindex(e, e->nalerts); /* removals moved alerts; never fails (no growth) */
 	free(seen);
 	free(ring);
 	/* Rings of GPUs that left (hot unplug, a different scenario) are freed. */

@@ -326,6 +326,84 @@ static void test_many_gpus(void **state)
 	alert_engine_free(e);
 }
 
+/* The fingerprint as documented: FNV-1a 64 over rule, host and UUID, each followed by a
+ * 0xff separator, in 16 hex digits (saved alerts carry it across versions). */
+static void reference_fingerprint(const char *rule, const char *host, const char *uuid,
+                                  char out[17])
+{
+	uint64_t h = 1469598103934665603ULL;
+	const char *parts[] = {rule, host, uuid};
+	for (size_t p = 0; p < 3; p++) {
+		for (const unsigned char *c = (const unsigned char *)parts[p]; *c; c++)
+			h = (h ^ *c) * 1099511628211ULL;
+		h = (h ^ 0xff) * 1099511628211ULL;
+	}
+	snprintf(out, 17, "%016llx", (unsigned long long)h);
+}
+
+/* Hundreds of alerts: the engine's index grows past its first size and is rebuilt as
+ * alerts resolve out of the middle of the array; every alert stays found (no second
+ * firing, no lost resolve) and keeps its fingerprint. */
+static void test_hundreds_of_alerts(void **state)
+{
+	static const char rules[] =
+	    "rules:\n"
+	    "  - {name: GpuUtilizationLow, disabled: true}\n"
+	    "  - {name: GpuMemoryOverprovisioned, disabled: true}\n"
+	    "  - {name: GpuTemperatureHigh, for: 2s, window: 0,"
+	    " keep_firing_for: 0s}\n"
+	    "  - {name: GpuPowerNearLimit, for: 2s, window: 0, keep_firing_for: 0s}\n";
+	struct alert_engine *e = engine(rules);
+	enum { N = 150 };
+	static struct alert_gpu_input g[N];
+	for (int i = 0; i < N; i++) {
+		gpu_init(&g[i], i, "NVIDIA H200");
+		g[i].value[ALERT_SIG_TEMPERATURE] = 95;
+		g[i].value[ALERT_SIG_POWER] = 1.2;
+	}
+	size_t n, na;
+	struct alert *ev = run(e, 0, 5, g, N, &n);
+	assert_int_equal(n, 2 * N);
+	for (size_t i = 0; i < n; i++) {
+		char fp[17];
+		reference_fingerprint(ev[i].rule, "node-1", ev[i].uuid, fp);
+		assert_string_equal(ev[i].fingerprint, fp);
+	}
+	free(ev);
+	/* Every third GPU cools: its temperature alert resolves, once; nothing fires again. */
+	for (int i = 0; i < N; i += 3)
+		g[i].value[ALERT_SIG_TEMPERATURE] = 50;
+	ev = run(e, 6, 12, g, N, &n);
+	assert_int_equal(n, N / 3);
+	for (size_t i = 0; i < n; i++) {
+		assert_int_equal(ev[i].state, ALERT_STATE_RESOLVED);
+		assert_int_equal(ev[i].gpu % 3, 0);
+		assert_string_equal(ev[i].rule, "GpuTemperatureHigh");
+	}
+	free(ev);
+	alert_engine_active(e, &na);
+	assert_int_equal(na, 2 * N - N / 3);
+	/* They heat again: exactly those fire again. */
+	for (int i = 0; i < N; i += 3)
+		g[i].value[ALERT_SIG_TEMPERATURE] = 95;
+	ev = run(e, 13, 20, g, N, &n);
+	assert_int_equal(n, N / 3);
+	for (size_t i = 0; i < n; i++)
+		assert_int_equal(ev[i].state, ALERT_STATE_FIRING);
+	free(ev);
+	/* All cool and calm: every alert resolves exactly once. */
+	for (int i = 0; i < N; i++) {
+		g[i].value[ALERT_SIG_TEMPERATURE] = 50;
+		g[i].value[ALERT_SIG_POWER] = 0.5;
+	}
+	ev = run(e, 21, 30, g, N, &n);
+	assert_int_equal(n, 2 * N);
+	free(ev);
+	alert_engine_active(e, &na);
+	assert_int_equal(na, 0);
+	alert_engine_free(e);
+}
+
 static void test_render(void **state)
 {
 	struct alert_engine *e = engine(only_temp);
@@ -373,6 +451,7 @@ int test_eval_run(void)
 	    cmocka_unit_test(test_reload_and_restore),
 	    cmocka_unit_test(test_gpu_gone_resolves_after_damping),
 	    cmocka_unit_test(test_many_gpus),
+	    cmocka_unit_test(test_hundreds_of_alerts),
 	    cmocka_unit_test(test_render),
 	};
 	return cmocka_run_group_tests_name("eval", tests, NULL, NULL);
