@@ -73,6 +73,9 @@ static double reason_at(const struct sim_gpu *g, unsigned long long bit, double 
 static double raw_at(const struct sim_gpu *g, int metric, double t, double *energy_mj,
                      unsigned *xids, double *xid_last)
 {
+	int reason = clock_reason_of_active(metric); /* a reason's share: series/clock_reasons.h */
+	if (reason >= 0)
+		return reason_at(g, clock_reason_table[reason].bit, t);
 	switch (metric) {
 	case METRIC_GPU_UTIL:
 		return sig_at(g, SIM_SIG_UTIL_GPU, t);
@@ -112,14 +115,6 @@ static double raw_at(const struct sim_gpu *g, int metric, double t, double *ener
 		return g->max_sm_clock_mhz;
 	case METRIC_CLOCK_EVENT_REASONS:
 		return sig_at(g, SIM_SIG_CLOCK_REASONS, t);
-	case METRIC_CLOCK_ACTIVE_POWER_CAP:
-		return reason_at(g, 0x4, t);
-	case METRIC_CLOCK_ACTIVE_POWER_BRAKE:
-		return reason_at(g, 0x80, t);
-	case METRIC_CLOCK_ACTIVE_SW_THERMAL:
-		return reason_at(g, 0x20, t);
-	case METRIC_CLOCK_ACTIVE_HW_THERMAL:
-		return reason_at(g, 0x40, t);
 	case METRIC_PCIE_LINK_GEN:
 		return g->pcie_gen;
 	case METRIC_PCIE_LINK_WIDTH:

@@ -40,6 +40,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "series/clock_reasons.h"
+
 enum metric_type { GAUGE, COUNTER };
 
 /* Raw units: what NVML hands back.  Each maps to one native base unit and
@@ -557,6 +559,10 @@ int metric_of_dcgm(const char *name, unsigned link_count);
 /* The run-time label of a "@name" row, or NULL for a row of fixed labels. */
 const char *metric_dynamic_label(int m);
 
+/* Row m's place among the "@link" rows (0, 1, ...: where series/nvlink.h keeps its
+ * per-link values), or -1 for any other row. */
+int metric_link_row(int m);
+
 /* The row's flags (enum metric_flag). */
 bool metric_windowed(int m);
 bool metric_per_mig(int m);
@@ -600,6 +606,20 @@ struct process_family_def {
 };
 
 extern const struct process_family_def process_family_table[PROC_FAMILY_COUNT];
+
+/* The clock event reasons (series/clock_reasons.h) with their rows: the seconds each held
+ * the clocks and, where the reason has one, its per-sweep share (else METRIC_NO_ROW). */
+enum { METRIC_NO_ROW = -1 };
+struct clock_reason_def {
+	unsigned long long bit; /* 1 << the row's index */
+	const char *dcgm;       /* dcgm-exporter's clock_event label */
+	int seconds;            /* enum metric_id: gpuscope_clock_event_seconds_total */
+	int active;             /* enum metric_id, or METRIC_NO_ROW */
+};
+extern const struct clock_reason_def clock_reason_table[CLOCK_REASON_COUNT];
+
+/* The reason whose share row is m, or -1. */
+int clock_reason_of_active(int m);
 
 /* A fixed-size set of metric ids. */
 #define METRIC_SET_WORDS ((METRIC_COUNT + 63) / 64)

@@ -21,7 +21,9 @@
 #include "export/prom.h"
 #include "export/prom_procs.h"
 #include "export/strbuf.h"
+#include "nvml/nvml_abi.h"
 #include "series/metric_table.h"
+#include "series/nvlink.h"
 #include "series/window.h"
 #include "store/internal.h"
 #include "store/store.h"
@@ -266,11 +268,17 @@ static int setup_snapshot(void **state)
 		metric_set_add(&gpu.valid, m);
 		metric_set_add(&gpu.supported, m);
 	}
+	/* every "@link" row on two links (NVLINK_UP 1, the byte counters 4096, the rest at
+	 * sample_raw): its values sit where the row says (series/nvlink.h) */
 	gpu.nvlink.links = 2;
-	for (unsigned l = 0; l < 2; l++) {
-		gpu.nvlink.up[l] = 1;
-		gpu.nvlink.tx_bytes[l] = gpu.nvlink.rx_bytes[l] = 4096;
-		gpu.nvlink.bw[l] = sample_raw(METRIC_NVLINK_BANDWIDTH);
+	for (int m = 0; m < METRIC_COUNT; m++) {
+		int k = metric_link_row(m);
+		for (unsigned l = 0; k >= 0 && k < NVLINK_MAX_ROWS && l < 2; l++)
+			gpu.nvlink.value[k][l] =
+			    m == METRIC_NVLINK_UP ? 1
+			    : m == METRIC_NVLINK_TX_BYTES || m == METRIC_NVLINK_RX_BYTES
+			        ? 4096
+			        : sample_raw(m);
 	}
 	gpu.xids.n = 1;
 	gpu.xids.code[0] = 79;
@@ -546,6 +554,84 @@ static void test_process_families_are_served(void **state)
 	process_table_unref(t);
 }
 
+/* The clock event reasons are one table (series/clock_reasons.h): row i is NVML's bit 1 << i,
+ * its seconds row and share row (if any) carry the reason's label, and every row of those two
+ * families is some reason's; the sampler fills them from the bits. */
+static void test_clock_reasons_are_rows(void **state)
+{
+	static const unsigned long long nvml_bits[] = {
+	    NVML_CLOCKS_EVENT_REASON_GPU_IDLE,
+	    NVML_CLOCKS_EVENT_REASON_APPLICATIONS_CLOCKS_SETTING,
+	    NVML_CLOCKS_EVENT_REASON_SW_POWER_CAP,
+	    NVML_CLOCKS_EVENT_REASON_HW_SLOWDOWN,
+	    NVML_CLOCKS_EVENT_REASON_SYNC_BOOST,
+	    NVML_CLOCKS_EVENT_REASON_SW_THERMAL_SLOWDOWN,
+	    NVML_CLOCKS_EVENT_REASON_HW_THERMAL_SLOWDOWN,
+	    NVML_CLOCKS_EVENT_REASON_HW_POWER_BRAKE_SLOWDOWN};
+	assert_int_equal(CLOCK_REASON_COUNT, sizeof(nvml_bits) / sizeof(nvml_bits[0]));
+	int owner[METRIC_COUNT];
+	for (int m = 0; m < METRIC_COUNT; m++)
+		owner[m] = -1;
+	for (int r = 0; r < CLOCK_REASON_COUNT; r++) {
+		const struct clock_reason_def *d = &clock_reason_table[r];
+		assert_true(d->bit == 1ULL << r);
+		assert_true(d->bit == nvml_bits[r]);
+		assert_true(valid_prom_name(d->dcgm));
+		const struct metric_def *sec = &metric_table[d->seconds];
+		assert_string_equal(sec->name, "gpuscope_clock_event_seconds_total");
+		assert_int_equal(sec->source, SRC_CLOCK_EVENT_REASONS);
+		assert_int_equal(strncmp(sec->labels, "reason=\"", 8), 0);
+		owner[d->seconds] = r;
+		if (d->active == METRIC_NO_ROW)
+			continue;
+		const struct metric_def *act = &metric_table[d->active];
+		assert_string_equal(act->name, "gpuscope_clock_event_active_ratio");
+		assert_string_equal(act->labels, sec->labels);
+		assert_int_equal(clock_reason_of_active(d->active), r);
+		owner[d->active] = r;
+	}
+	for (int m = 0; m < METRIC_COUNT; m++) {
+		const char *n = metric_table[m].name;
+		if (strcmp(n, "gpuscope_clock_event_seconds_total") == 0 ||
+		    strcmp(n, "gpuscope_clock_event_active_ratio") == 0)
+			if (owner[m] < 0)
+				fail_msg("%s is no clock reason's row", metric_table[m].id);
+		if (owner[m] < 0)
+			assert_int_equal(clock_reason_of_active(m), -1);
+	}
+}
+
+/* Every "@link" row has its own place in a GPU's NVLink record, and its links are served
+ * from there under its native name (the DCGM twin: test_dcgm_names_and_values_round_trip). */
+static void test_link_rows_have_their_values(void **state)
+{
+	int rows = 0;
+	for (int m = 0; m < METRIC_COUNT; m++) {
+		const char *l = metric_dynamic_label(m);
+		if (!l || strcmp(l, "link") != 0) {
+			assert_int_equal(metric_link_row(m), -1);
+			continue;
+		}
+		assert_int_equal(metric_link_row(m), rows++);
+	}
+	assert_true(rows <= NVLINK_MAX_ROWS);
+	char *text = render(NAMES_NATIVE);
+	for (int m = 0; m < METRIC_COUNT; m++) {
+		if (metric_link_row(m) < 0)
+			continue;
+		for (unsigned l = 0; l < 2; l++) {
+			char line[200];
+			snprintf(line, sizeof(line), "%s{gpu=\"0\",uuid=\"GPU-0\",link=\"%u\"} ",
+			         metric_table[m].name, l);
+			assert_true(has_line(text, line));
+			double v = strtod(strstr(text, line) + strlen(line), NULL);
+			assert_true(v == metric_native_value(metric_table[m].unit,
+			                                     nvlink_value(&gpu.nvlink, m, l)));
+		}
+	}
+	free(text);
+}
+
 #ifdef GPUSCOPE_METRIC_TABLE_EXTRA_H
 /* The test build's extra row, served, windowed, per MIG, found by its DCGM name and stored,
  * though no file but metric_table_extra.h names it. */
@@ -567,6 +653,17 @@ static void test_extra_row(void **state)
 	prom_window_name("gpuscope_test_extra_ratio", "max", wname, sizeof(wname));
 	assert_string_equal(wname, "gpuscope_test_extra_window_max_ratio");
 	assert_true(metric_windowed(METRIC_TEST_EXTRA));
+
+	/* the extra "@link" row: its links served under both names, found by its DCGM name */
+	assert_int_equal(metric_of_dcgm("DCGM_FI_PROF_TEST_EXTRA_LINK_L1", 18),
+	                 METRIC_TEST_EXTRA_LINK);
+	gpu.n_mig = 0;
+	text = render(NAMES_BOTH);
+	assert_true(has_line(text, "gpuscope_test_extra_link_ratio{gpu=\"0\",uuid=\"GPU-0\","
+	                           "link=\"1\"} 0.25\n"));
+	assert_true(has_line(text, "DCGM_FI_PROF_TEST_EXTRA_LINK_L1{"));
+	assert_false(has_line(text, "DCGM_FI_PROF_TEST_EXTRA_LINK_L2{"));
+	free(text);
 }
 #endif
 
@@ -586,6 +683,8 @@ int main(void)
 	    cmocka_unit_test_setup(test_per_mig_rows_are_served_per_instance, setup_snapshot),
 	    cmocka_unit_test_setup(test_history_columns_are_rows, setup_snapshot),
 	    cmocka_unit_test_setup(test_process_families_are_served, setup_snapshot),
+	    cmocka_unit_test(test_clock_reasons_are_rows),
+	    cmocka_unit_test_setup(test_link_rows_have_their_values, setup_snapshot),
 #ifdef GPUSCOPE_METRIC_TABLE_EXTRA_H
 	    cmocka_unit_test_setup(test_extra_row, setup_snapshot),
 #endif
