@@ -246,13 +246,16 @@ static int load_processes(const struct sim_gpu *g, size_t seconds, const struct 
 		p->pod = strdup("");
 		p->namespace_ = strdup("");
 		p->job = strdup("");
-		p->gpu_mem_bytes = malloc(sizeof(double) * n);
-		p->sm_util = malloc(sizeof(double) * n);
-		p->cpu_cores = malloc(sizeof(double) * n);
-		if (!p->name || !p->container || !p->pod || !p->namespace_ || !p->job ||
-		    !p->gpu_mem_bytes || !p->sm_util || !p->cpu_cores)
+		/* the scenario's memory, SM share and CPU (process_at), as the history keeps them
+		 */
+		static const enum process_family fam[3] = {PROC_FAMILY_MEMORY, PROC_FAMILY_SM,
+		                                           PROC_FAMILY_CPU};
+		double *dst[3];
+		for (int f = 0; f < 3; f++)
+			dst[f] = p->value[fam[f]] = malloc(sizeof(double) * n);
+		if (!p->name || !p->container || !p->pod || !p->namespace_ || !p->job || !dst[0] ||
+		    !dst[1] || !dst[2])
 			return -1;
-		double *dst[3] = {p->gpu_mem_bytes, p->sm_util, p->cpu_cores};
 		struct demo_fold fold[3] = {{0}};
 		for (size_t i = 0; i < seconds; i++) {
 			double v[3];

@@ -30,8 +30,9 @@ const struct metric_def metric_table[METRIC_COUNT] = {
 };
 
 const struct process_family_def process_family_table[PROC_FAMILY_COUNT] = {
-#define PROCESS_FAMILY_ROW(id, name_, per_process_, help_) \
-	[PROC_FAMILY_##id] = {.name = name_, .per_process = per_process_, .help = help_},
+#define PROCESS_FAMILY_ROW(id, name_, per_process_, history_, help_) \
+	[PROC_FAMILY_##id] = {                                       \
+	    .name = name_, .per_process = per_process_, .history = history_, .help = help_},
     GPUSCOPE_PROCESS_FAMILIES(PROCESS_FAMILY_ROW)
 #undef PROCESS_FAMILY_ROW
 };

@@ -16,6 +16,18 @@ X(TEST_EXTRA, "gpuscope_test_extra_ratio", "", GAUGE, UNIT_ACTIVITY, SRC_GPM, WI
 X(TEST_EXTRA_LINK, "gpuscope_test_extra_link_ratio", "@link", GAUGE, UNIT_RATIO, SRC_NVLINK_DATA, 0, \
   "A per-link row only the test build has: its links are kept and served from the row alone.", \
   "DCGM_FI_PROF_TEST_EXTRA_LINK_L", "A test field per NVLink link (ratio).")
+
+/* A per-process family with a history column, and its reader (the one case it needs in
+ * process_family_value, series/process_table.c): the history stores it, an older file gains
+ * its columns on the next open. */
+#define GPUSCOPE_PROCESS_FAMILIES_EXTRA(X) \
+X(TEST_EXTRA, "gpuscope_process_test_extra_ratio", true, "test_extra", \
+  "A per-process family only the test build has: one row and its reader are all it needs.")
+#define GPUSCOPE_PROCESS_FAMILY_VALUE_EXTRA(f, r, v) \
+	if ((f) == PROC_FAMILY_TEST_EXTRA) { \
+		*(v) = (r)->mem_util / 100.0; \
+		return (r)->util_valid; \
+	}
 /* clang-format on */
 
 #endif

@@ -543,6 +543,16 @@ static void test_process_families_are_served(void **state)
 	for (int f = 0; f < PROC_FAMILY_COUNT; f++) {
 		const struct process_family_def *d = &process_family_table[f];
 		char line[200];
+		/* a history column is a plain SQL name of its own, beside t, gpu_id, proc_id, n */
+		for (const char *c = d->history; c && *c; c++)
+			assert_true((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') ||
+			            *c == '_');
+		for (int k = 0; d->history && k < f; k++)
+			assert_true(!process_family_table[k].history ||
+			            strcmp(process_family_table[k].history, d->history) != 0);
+		if (d->history)
+			assert_true(strcmp(d->history, "t") && strcmp(d->history, "gpu_id") &&
+			            strcmp(d->history, "proc_id") && strcmp(d->history, "n"));
 		snprintf(line, sizeof(line), "# HELP %s %s", d->name, d->help);
 		assert_true(has_line(sb.data, line));
 		snprintf(line, sizeof(line), "%s{gpu=\"0\",uuid=\"GPU-0\"%s", d->name,
@@ -633,6 +643,106 @@ static void test_link_rows_have_their_values(void **state)
 }
 
 #ifdef GPUSCOPE_METRIC_TABLE_EXTRA_H
+#include <sqlite3.h>
+
+static void sql_exec(const char *path, const char *sql)
+{
+	sqlite3 *db;
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	char *err = NULL;
+	if (sqlite3_exec(db, sql, NULL, NULL, &err) != SQLITE_OK)
+		fail_msg("%s: %s", sql, err);
+	sqlite3_close(db);
+}
+
+static int64_t sql_int(const char *path, const char *sql)
+{
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	int64_t v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return v;
+}
+
+/* The test build's extra process family: served through its reader, stored in proc_second
+ * and proc_minute and their views, read back; a file without its columns (as an older
+ * gpuscope wrote it) gains them on the next open and keeps its rows. */
+static void test_extra_process_family(void **state)
+{
+	assert_string_equal(process_family_table[PROC_FAMILY_TEST_EXTRA].history, "test_extra");
+	char dir[] = "/tmp/gpuscope-procfam-XXXXXX", path[64];
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/h.db", dir);
+	struct store_options opt;
+	store_options_default(&opt);
+	opt.verify_on_open = false;
+	struct store *s;
+	char err[256];
+	const int64_t t = 1700000000;
+	assert_int_equal(store_open(path, &opt, &s, err, sizeof(err)), STORE_OK);
+	assert_int_equal(store_close(s), STORE_OK);
+	/* the layout of a gpuscope without the family */
+	sql_exec(path, "DROP VIEW proc_second_v; DROP VIEW proc_minute_v; "
+	               "ALTER TABLE proc_second DROP COLUMN test_extra; "
+	               "ALTER TABLE proc_minute DROP COLUMN test_extra_mean; "
+	               "ALTER TABLE proc_minute DROP COLUMN test_extra_max");
+	assert_int_equal(sql_int(path, "SELECT count(*) FROM pragma_table_info('proc_second') "
+	                               "WHERE name = 'test_extra'"),
+	                 0);
+	sql_exec(path, "INSERT INTO gpus(id, uuid, first_t) VALUES(1, 'GPU-0', 1700000000); "
+	               "INSERT INTO processes VALUES(1, 41, 'old', '', '', '', '', 1700000000, "
+	               "1700000000); "
+	               "INSERT INTO proc_second(t, gpu_id, proc_id, gpu_mem_bytes) "
+	               "VALUES(1700000000, 1, 1, 5)");
+
+	assert_int_equal(store_open(path, &opt, &s, err, sizeof(err)), STORE_OK);
+	struct process_record r = {.pid = 42, .util_valid = true, .mem_util = 37.5};
+	snprintf(r.name, sizeof(r.name), "python");
+	struct store_process_row row = {.t = t, .uuid = "GPU-0", .pid = 42, .name = "python"};
+	for (int f = 0; f < PROC_FAMILY_COUNT; f++)
+		if (!process_family_value(f, &r, &row.value[f]))
+			row.value[f] = NAN;
+	assert_true(row.value[PROC_FAMILY_TEST_EXTRA] == 0.375);
+	assert_int_equal(store_put_process(s, &row), STORE_OK);
+	assert_int_equal(store_flush(s), STORE_OK);
+	struct store_process_set ps;
+	assert_int_equal(store_query_processes(s, "GPU-0", t, t, STORE_RES_SECOND, &ps), STORE_OK);
+	assert_int_equal(ps.nprocs, 2);
+	for (size_t j = 0; j < ps.nprocs; j++) {
+		const struct store_process_series *p = &ps.procs[j];
+		assert_non_null(p->value[PROC_FAMILY_TEST_EXTRA]);
+		assert_null(p->value[PROC_FAMILY_PROCESSES]);
+		if (p->pid == 42) {
+			assert_true(p->value[PROC_FAMILY_TEST_EXTRA][0] == 0.375);
+		} else {
+			assert_int_equal(p->pid, 41);
+			assert_true(p->value[PROC_FAMILY_MEMORY][0] == 5);
+			assert_true(isnan(p->value[PROC_FAMILY_TEST_EXTRA][0]));
+		}
+	}
+	store_process_set_free(&ps);
+	assert_int_equal(store_close(s), STORE_OK);
+	assert_int_equal(sql_int(path, "SELECT count(*) FROM pragma_table_info('proc_minute') "
+	                               "WHERE name IN ('test_extra_mean', 'test_extra_max')"),
+	                 2);
+	assert_int_equal(
+	    sql_int(path, "SELECT test_extra * 1000 FROM proc_second_v WHERE pid = 42"), 375);
+	assert_int_equal(sql_int(path, "SELECT count(*) FROM pragma_table_info('proc_minute_v') "
+	                               "WHERE name = 'test_extra_max'"),
+	                 1);
+	char side[80];
+	unlink(path);
+	snprintf(side, sizeof(side), "%s-wal", path);
+	unlink(side);
+	snprintf(side, sizeof(side), "%s-shm", path);
+	unlink(side);
+	assert_int_equal(rmdir(dir), 0);
+}
+
 /* The test build's extra row, served, windowed, per MIG, found by its DCGM name and stored,
  * though no file but metric_table_extra.h names it. */
 static void test_extra_row(void **state)
@@ -687,6 +797,7 @@ int main(void)
 	    cmocka_unit_test_setup(test_link_rows_have_their_values, setup_snapshot),
 #ifdef GPUSCOPE_METRIC_TABLE_EXTRA_H
 	    cmocka_unit_test_setup(test_extra_row, setup_snapshot),
+	    cmocka_unit_test(test_extra_process_family),
 #endif
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
