@@ -27,6 +27,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "series/clock_reasons.h"
+
 /* Per-GPU signals.  Ratios are 0-1; counters are cumulative (the engine
  * takes increases within the window, Prometheus-style across resets). */
 enum analyze_signal {
@@ -67,15 +69,16 @@ enum analyze_signal {
 	ANALYZE_SIG_COUNT
 };
 
-/* Clock event (throttle) reason bits, as NVML reports them. */
-#define ANALYZE_CLOCK_IDLE        0x1
-#define ANALYZE_CLOCK_APP_SETTING 0x2
-#define ANALYZE_CLOCK_SW_POWER    0x4
-#define ANALYZE_CLOCK_HW_SLOWDOWN 0x8
-#define ANALYZE_CLOCK_SYNC_BOOST  0x10
-#define ANALYZE_CLOCK_SW_THERMAL  0x20
-#define ANALYZE_CLOCK_HW_THERMAL  0x40
-#define ANALYZE_CLOCK_POWER_BRAKE 0x80
+/* Clock event (throttle) reason bits, as NVML reports them: the bits of the one reasons
+ * table (series/clock_reasons.h, a header of constants only). */
+#define ANALYZE_CLOCK_IDLE        CLOCK_BIT_IDLE
+#define ANALYZE_CLOCK_APP_SETTING CLOCK_BIT_APP_SETTING
+#define ANALYZE_CLOCK_SW_POWER    CLOCK_BIT_SW_POWER
+#define ANALYZE_CLOCK_HW_SLOWDOWN CLOCK_BIT_HW_SLOWDOWN
+#define ANALYZE_CLOCK_SYNC_BOOST  CLOCK_BIT_SYNC_BOOST
+#define ANALYZE_CLOCK_SW_THERMAL  CLOCK_BIT_SW_THERMAL
+#define ANALYZE_CLOCK_HW_THERMAL  CLOCK_BIT_HW_THERMAL
+#define ANALYZE_CLOCK_POWER_BRAKE CLOCK_BIT_POWER_BRAKE
 
 /* Stable verdict ids: reports, alerts and the JSON API key on these. */
 #define ANALYZE_IDLE                 "idle"

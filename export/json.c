@@ -99,13 +99,14 @@ static json_t *gpu_json(const struct gpu_record *g, double now)
 	json_t *links = json_array();
 	for (unsigned l = 0; l < g->nvlink.links; l++) {
 		const struct nvlink_record *nv = &g->nvlink;
+		double up = nvlink_value(nv, METRIC_NVLINK_UP, l);
+		double tx = nvlink_value(nv, METRIC_NVLINK_TX_BYTES, l);
+		double rx = nvlink_value(nv, METRIC_NVLINK_RX_BYTES, l);
 		json_array_append_new(
 		    links, json_pack("{s:i, s:o, s:o, s:o}", "link", (int)l, "up",
-		                     nv->up[l] < 0 ? json_null() : json_boolean(nv->up[l]),
-		                     "transmit_bytes",
-		                     nv->tx_bytes[l] < 0 ? json_null() : number(nv->tx_bytes[l]),
-		                     "receive_bytes",
-		                     nv->rx_bytes[l] < 0 ? json_null() : number(nv->rx_bytes[l])));
+		                     up < 0 ? json_null() : json_boolean(up > 0), "transmit_bytes",
+		                     tx < 0 ? json_null() : number(tx), "receive_bytes",
+		                     rx < 0 ? json_null() : number(rx)));
 	}
 	json_object_set_new(o, "nvlink", links);
 	json_t *xids = json_object();

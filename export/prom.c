@@ -188,15 +188,8 @@ static bool dynamic_series(const struct gpu_record *g, int m, unsigned i, unsign
 	if (i >= g->nvlink.links)
 		return false;
 	*label = i;
-	if (m == METRIC_NVLINK_UP) {
-		*raw = g->nvlink.up[i];
-		*present = g->nvlink.up[i] >= 0;
-	} else {
-		*raw = m == METRIC_NVLINK_TX_BYTES   ? g->nvlink.tx_bytes[i]
-		       : m == METRIC_NVLINK_RX_BYTES ? g->nvlink.rx_bytes[i]
-		                                     : g->nvlink.bw[i];
-		*present = *raw >= 0;
-	}
+	*raw = nvlink_value(&g->nvlink, m, i); /* the row's own links (series/nvlink.h) */
+	*present = *raw >= 0;
 	return true;
 }
 
@@ -430,13 +423,12 @@ static void render_dcgm_links(const struct board_snapshot *s, bool om, const str
 		bool any = false;
 		for (unsigned i = 0; i < s->count; i++) {
 			const struct gpu_record *g = &s->gpus[i];
-			if (!shown(g) || !has_value(g, m) || l >= g->nvlink.links ||
-			    g->nvlink.bw[l] < 0)
+			double v = nvlink_value(&g->nvlink, m, l);
+			if (!shown(g) || !has_value(g, m) || v < 0)
 				continue;
 			/* a MIG GPU's series are its instances' (see render_dcgm_gpu) */
 			for (unsigned k = 0; k < (g->n_mig ? g->n_mig : 1); k++)
-				dcgm_line(out, name, g, s, o, g->n_mig ? &g->mig[k] : NULL, m,
-				          g->nvlink.bw[l]);
+				dcgm_line(out, name, g, s, o, g->n_mig ? &g->mig[k] : NULL, m, v);
 			any = true;
 		}
 		if (!any)

@@ -22,17 +22,9 @@
 #define RING_MARKS  48
 #define RING_GPUS   64
 #define RING_VALUES 8
-#define CLOCK_BITS  8
+#define CLOCK_BITS  CLOCK_REASON_COUNT /* the reasons table: bit, name, seconds row */
 
-/* dcgm-exporter's names for the reasons bits 0x1-0x80 (DCGM's dcgmi names). */
-static const char *const clock_event_names[CLOCK_BITS] = {
-    "gpu_idle",   "clocks_setting", "power_cap",  "hw_slowdown",
-    "sync_boost", "sw_thermal",     "hw_thermal", "hw_power_brake"};
-
-static const enum metric_id clock_seconds[CLOCK_BITS] = {
-    METRIC_THROTTLE_IDLE,        METRIC_THROTTLE_APP_CLOCKS, METRIC_THROTTLE_POWER_CAP,
-    METRIC_THROTTLE_HW_SLOWDOWN, METRIC_THROTTLE_SYNC_BOOST, METRIC_THROTTLE_SW_THERMAL,
-    METRIC_THROTTLE_HW_THERMAL,  METRIC_THROTTLE_POWER_BRAKE};
+_Static_assert(CLOCK_BITS <= RING_VALUES, "a ring mark holds every reason's seconds");
 
 /* A GPU's running totals as they were at a few past moments: at most RING_MARKS over one
  * window, so the total at the window's start can be found whenever the renderer runs. */
@@ -167,8 +159,8 @@ static bool clock_counts(const struct board_snapshot *s, const struct prom_dcgm 
 		double now_s[CLOCK_BITS], held[CLOCK_BITS];
 		bool ok = true;
 		for (int b = 0; b < CLOCK_BITS; b++) {
-			ok &= has(g, clock_seconds[b]);
-			now_s[b] = g->raw[clock_seconds[b]];
+			ok &= has(g, clock_reason_table[b].seconds);
+			now_s[b] = g->raw[clock_reason_table[b].seconds];
 		}
 		if (!ok || g->index >= RING_GPUS)
 			continue;
@@ -182,7 +174,7 @@ static bool clock_counts(const struct board_snapshot *s, const struct prom_dcgm 
 				continue;
 			snprintf(extra, sizeof(extra),
 			         ",window_size_in_ms=\"%u\",clock_event=\"%s\"", o->clock_window_ms,
-			         clock_event_names[b]);
+			         clock_reason_table[b].dcgm);
 			exp_gpu(out, name, s, o, g, extra, n);
 			some = true;
 		}

@@ -61,24 +61,6 @@ static void other_line(struct strbuf *out, const char *name, const struct gpu_re
 	sb_puts(out, "\n");
 }
 
-/* The value of per-process family f for record r; false when it has none. */
-static bool value_of(enum process_family f, const struct process_record *r, double *v)
-{
-	switch (f) {
-	case PROC_FAMILY_MEMORY:
-		*v = r->memory_bytes;
-		return r->memory_valid;
-	case PROC_FAMILY_SM:
-		*v = r->sm_util / 100.0;
-		return r->util_valid;
-	case PROC_FAMILY_CPU:
-		*v = r->cpu_cores;
-		return r->cpu_valid;
-	default:
-		return false;
-	}
-}
-
 /* What the processes past the table's own cap add to family f; false when nothing. */
 static bool overflow_of(enum process_family f, const struct process_overflow *o, double *v)
 {
@@ -114,7 +96,7 @@ static bool render_gpu(const struct gpu_record *g, enum process_family f, unsign
 	double v;
 	unsigned kept = t->n < cap ? t->n : cap;
 	for (unsigned i = 0; i < kept; i++) {
-		if (!value_of(f, &t->proc[i], &v))
+		if (!process_family_value(f, &t->proc[i], &v))
 			continue;
 		process_line(out, name, g, &t->proc[i], v);
 		any = true;
@@ -126,7 +108,7 @@ static bool render_gpu(const struct gpu_record *g, enum process_family f, unsign
 	double sum = 0;
 	bool valid = false;
 	for (unsigned i = kept; i < t->n; i++) {
-		if (value_of(f, &t->proc[i], &v)) {
+		if (process_family_value(f, &t->proc[i], &v)) {
 			sum += v;
 			valid = true;
 		}

@@ -338,7 +338,7 @@ static void comm_gpu(const struct board_snapshot *snap, int pid, struct analyze_
 			const struct nvlink_record *nv = &snap->gpus[i].nvlink;
 			unsigned up = 0;
 			for (unsigned l = 0; l < nv->links && l < GPU_MAX_NVLINKS; l++)
-				up += nv->up[l] == 1;
+				up += nvlink_value(nv, METRIC_NVLINK_UP, l) == 1;
 			snprintf(c->gpu_uuid, sizeof(c->gpu_uuid), "%s", snap->gpus[i].id.uuid);
 			c->link_bytes_per_s = analyze_nvlink_bytes_per_s(snap->gpus[i].id.name,
 			                                                 up ? (double)up : NAN);

@@ -73,6 +73,9 @@ static double reason_at(const struct sim_gpu *g, unsigned long long bit, double 
 static double raw_at(const struct sim_gpu *g, int metric, double t, double *energy_mj,
                      unsigned *xids, double *xid_last)
 {
+	int reason = clock_reason_of_active(metric); /* a reason's share: series/clock_reasons.h */
+	if (reason >= 0)
+		return reason_at(g, clock_reason_table[reason].bit, t);
 	switch (metric) {
 	case METRIC_GPU_UTIL:
 		return sig_at(g, SIM_SIG_UTIL_GPU, t);
@@ -112,14 +115,6 @@ static double raw_at(const struct sim_gpu *g, int metric, double t, double *ener
 		return g->max_sm_clock_mhz;
 	case METRIC_CLOCK_EVENT_REASONS:
 		return sig_at(g, SIM_SIG_CLOCK_REASONS, t);
-	case METRIC_CLOCK_ACTIVE_POWER_CAP:
-		return reason_at(g, 0x4, t);
-	case METRIC_CLOCK_ACTIVE_POWER_BRAKE:
-		return reason_at(g, 0x80, t);
-	case METRIC_CLOCK_ACTIVE_SW_THERMAL:
-		return reason_at(g, 0x20, t);
-	case METRIC_CLOCK_ACTIVE_HW_THERMAL:
-		return reason_at(g, 0x40, t);
 	case METRIC_PCIE_LINK_GEN:
 		return g->pcie_gen;
 	case METRIC_PCIE_LINK_WIDTH:
@@ -251,13 +246,16 @@ static int load_processes(const struct sim_gpu *g, size_t seconds, const struct 
 		p->pod = strdup("");
 		p->namespace_ = strdup("");
 		p->job = strdup("");
-		p->gpu_mem_bytes = malloc(sizeof(double) * n);
-		p->sm_util = malloc(sizeof(double) * n);
-		p->cpu_cores = malloc(sizeof(double) * n);
-		if (!p->name || !p->container || !p->pod || !p->namespace_ || !p->job ||
-		    !p->gpu_mem_bytes || !p->sm_util || !p->cpu_cores)
+		/* the scenario's memory, SM share and CPU (process_at), as the history keeps them
+		 */
+		static const enum process_family fam[3] = {PROC_FAMILY_MEMORY, PROC_FAMILY_SM,
+		                                           PROC_FAMILY_CPU};
+		double *dst[3];
+		for (int f = 0; f < 3; f++)
+			dst[f] = p->value[fam[f]] = malloc(sizeof(double) * n);
+		if (!p->name || !p->container || !p->pod || !p->namespace_ || !p->job || !dst[0] ||
+		    !dst[1] || !dst[2])
 			return -1;
-		double *dst[3] = {p->gpu_mem_bytes, p->sm_util, p->cpu_cores};
 		struct demo_fold fold[3] = {{0}};
 		for (size_t i = 0; i < seconds; i++) {
 			double v[3];

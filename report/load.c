@@ -178,14 +178,14 @@ int report_convert_processes(struct report_gpu *rg)
 			         p->pod);
 		else
 			snprintf(rp->workload, sizeof(rp->workload), "%s", w);
-		rp->a = (struct analyze_process_series){.pid = p->pid,
-		                                        .name = p->name,
-		                                        .workload =
-		                                            rp->workload[0] ? rp->workload : NULL,
-		                                        .cpu_cores_usable = NAN,
-		                                        .gpu_mem_bytes = p->gpu_mem_bytes,
-		                                        .cpu_cores = p->cpu_cores,
-		                                        .sm_util = p->sm_util};
+		rp->a = (struct analyze_process_series){
+		    .pid = p->pid,
+		    .name = p->name,
+		    .workload = rp->workload[0] ? rp->workload : NULL,
+		    .cpu_cores_usable = NAN,
+		    .gpu_mem_bytes = p->value[PROC_FAMILY_MEMORY],
+		    .cpu_cores = p->value[PROC_FAMILY_CPU],
+		    .sm_util = p->value[PROC_FAMILY_SM]};
 		rg->aprocs[i] = rp->a;
 	}
 	rg->nprocs = np;

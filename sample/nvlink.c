@@ -34,6 +34,7 @@ nvmlReturn_t read_nvlink(struct source_ctx *ctx, double *raw, metric_set *got)
 	if (!lib->device_get_nvlink_state)
 		return NVML_ERROR_FUNCTION_NOT_FOUND;
 	struct nvlink_record *nv = &ctx->nvlink;
+	double *up = NVLINK_ROW(nv, METRIC_NVLINK_UP);
 	unsigned links = 0;
 	for (; links < GPU_MAX_NVLINKS; links++) {
 		int state = 0;
@@ -42,13 +43,15 @@ nvmlReturn_t read_nvlink(struct source_ctx *ctx, double *raw, metric_set *got)
 			break;
 		if (rc == NVML_ERROR_GPU_IS_LOST)
 			return rc;
-		nv->up[links] = rc == NVML_SUCCESS ? state == NVML_FEATURE_ENABLED : -1;
+		up[links] = rc == NVML_SUCCESS ? state == NVML_FEATURE_ENABLED : -1;
 	}
 	if (links == 0)
 		return NVML_ERROR_NOT_SUPPORTED;
 	if (links != nv->links) /* first read, or the link count changed: no counters yet */
 		for (unsigned l = 0; l < GPU_MAX_NVLINKS; l++)
-			nv->tx_bytes[l] = nv->rx_bytes[l] = nv->bw[l] = -1;
+			NVLINK_ROW(nv, METRIC_NVLINK_TX_BYTES)
+			[l] = NVLINK_ROW(nv, METRIC_NVLINK_RX_BYTES)[l] =
+			    NVLINK_ROW(nv, METRIC_NVLINK_BANDWIDTH)[l] = -1;
 	nv->links = links;
 	ctx->nvlink_read = true;
 	/* The values live in ctx->nvlink; this marks the row as answered. */
@@ -70,6 +73,9 @@ nvmlReturn_t read_nvlink_data(struct source_ctx *ctx, double *raw, metric_set *g
 {
 	const struct nvml_lib *lib = ctx->lib;
 	struct nvlink_record *nv = &ctx->nvlink;
+	double *tx_bytes = NVLINK_ROW(nv, METRIC_NVLINK_TX_BYTES);
+	double *rx_bytes = NVLINK_ROW(nv, METRIC_NVLINK_RX_BYTES);
+	double *bw = NVLINK_ROW(nv, METRIC_NVLINK_BANDWIDTH);
 	if (!lib->device_get_field_values)
 		return NVML_ERROR_FUNCTION_NOT_FOUND;
 	if (nv->links == 0)
@@ -88,23 +94,23 @@ nvmlReturn_t read_nvlink_data(struct source_ctx *ctx, double *raw, metric_set *g
 		return rc;
 	double now = mono_now(), dt = nv->data_at > 0 ? now - nv->data_at : 0;
 	double prev_tx[GPU_MAX_NVLINKS], prev_rx[GPU_MAX_NVLINKS];
-	memcpy(prev_tx, nv->tx_bytes, sizeof(prev_tx));
-	memcpy(prev_rx, nv->rx_bytes, sizeof(prev_rx));
+	memcpy(prev_tx, tx_bytes, sizeof(prev_tx));
+	memcpy(prev_rx, rx_bytes, sizeof(prev_rx));
 	nv->data_at = now;
 	bool tx = false, rx = false, any_bw = false;
 	double total = 0;
 	for (unsigned l = 0; l < links; l++) {
-		nv->tx_bytes[l] = f[2 * l].nvmlReturn == NVML_SUCCESS
-		                      ? (double)f[2 * l].value.ullVal * 1024.0
-		                      : -1;
-		nv->rx_bytes[l] = f[2 * l + 1].nvmlReturn == NVML_SUCCESS
-		                      ? (double)f[2 * l + 1].value.ullVal * 1024.0
-		                      : -1;
-		tx |= nv->tx_bytes[l] >= 0;
-		rx |= nv->rx_bytes[l] >= 0;
-		nv->bw[l] = link_rate(prev_tx[l], prev_rx[l], nv->tx_bytes[l], nv->rx_bytes[l], dt);
-		if (nv->bw[l] >= 0) {
-			total += nv->bw[l];
+		tx_bytes[l] = f[2 * l].nvmlReturn == NVML_SUCCESS
+		                  ? (double)f[2 * l].value.ullVal * 1024.0
+		                  : -1;
+		rx_bytes[l] = f[2 * l + 1].nvmlReturn == NVML_SUCCESS
+		                  ? (double)f[2 * l + 1].value.ullVal * 1024.0
+		                  : -1;
+		tx |= tx_bytes[l] >= 0;
+		rx |= rx_bytes[l] >= 0;
+		bw[l] = link_rate(prev_tx[l], prev_rx[l], tx_bytes[l], rx_bytes[l], dt);
+		if (bw[l] >= 0) {
+			total += bw[l];
 			any_bw = true;
 		}
 	}
@@ -120,7 +126,7 @@ nvmlReturn_t read_nvlink_data(struct source_ctx *ctx, double *raw, metric_set *g
 		metric_set_add(got, METRIC_NVLINK_RX_BYTES);
 	}
 	if (any_bw) {
-		raw[METRIC_NVLINK_BANDWIDTH] = 0; /* the values are in ctx->nvlink.bw */
+		raw[METRIC_NVLINK_BANDWIDTH] = 0; /* the values are in ctx->nvlink */
 		metric_set_add(got, METRIC_NVLINK_BANDWIDTH);
 		raw[METRIC_NVLINK_BANDWIDTH_TOTAL] = total;
 		metric_set_add(got, METRIC_NVLINK_BANDWIDTH_TOTAL);

@@ -170,10 +170,6 @@ static nvmlReturn_t read_sm_clock(struct source_ctx *ctx, double *raw, metric_se
  * not credited to anything). */
 static nvmlReturn_t read_clock_event_reasons(struct source_ctx *ctx, double *raw, metric_set *got)
 {
-	static const enum metric_id seconds[8] = {
-	    METRIC_THROTTLE_IDLE,        METRIC_THROTTLE_APP_CLOCKS, METRIC_THROTTLE_POWER_CAP,
-	    METRIC_THROTTLE_HW_SLOWDOWN, METRIC_THROTTLE_SYNC_BOOST, METRIC_THROTTLE_SW_THERMAL,
-	    METRIC_THROTTLE_HW_THERMAL,  METRIC_THROTTLE_POWER_BRAKE};
 	NEED(device_get_clocks_event_reasons);
 	ctx->reasons_now_valid = false;
 	unsigned long long bits;
@@ -183,8 +179,8 @@ static nvmlReturn_t read_clock_event_reasons(struct source_ctx *ctx, double *raw
 	double now = mono_now();
 	double gap_max = 2 * ctx->period > 2.0 ? 2 * ctx->period : 2.0;
 	if (ctx->reasons_seen && now > ctx->reasons_t && now - ctx->reasons_t <= gap_max)
-		for (int b = 0; b < 8; b++)
-			if (ctx->reasons_prev & (1ULL << b))
+		for (int b = 0; b < CLOCK_REASON_COUNT; b++)
+			if (ctx->reasons_prev & clock_reason_table[b].bit)
 				ctx->throttle_s[b] += now - ctx->reasons_t;
 	ctx->reasons_seen = true;
 	ctx->reasons_prev = bits;
@@ -192,17 +188,18 @@ static nvmlReturn_t read_clock_event_reasons(struct source_ctx *ctx, double *raw
 	ctx->reasons_now = bits;
 	ctx->reasons_now_valid = true;
 	SET(CLOCK_EVENT_REASONS, bits);
-	for (int b = 0; b < 8; b++) {
-		raw[seconds[b]] = ctx->throttle_s[b];
-		metric_set_add(got, seconds[b]);
+	/* Per reason (series/clock_reasons.h): its seconds, and where it has a share row 0 or 1
+	 * per sweep: the window's per-second mean is the share of the sweeps in which the
+	 * reason held, which history keeps. */
+	for (int b = 0; b < CLOCK_REASON_COUNT; b++) {
+		const struct clock_reason_def *r = &clock_reason_table[b];
+		raw[r->seconds] = ctx->throttle_s[b];
+		metric_set_add(got, r->seconds);
+		if (r->active != METRIC_NO_ROW) {
+			raw[r->active] = (bits & r->bit) != 0;
+			metric_set_add(got, r->active);
+		}
 	}
-	/* 0 or 1 per sweep: the window's per-second mean is the share of the
-	 * sweeps in which the reason held, which history keeps. */
-	SET(CLOCK_ACTIVE_POWER_CAP, (bits & NVML_CLOCKS_EVENT_REASON_SW_POWER_CAP) != 0);
-	SET(CLOCK_ACTIVE_POWER_BRAKE,
-	    (bits & NVML_CLOCKS_EVENT_REASON_HW_POWER_BRAKE_SLOWDOWN) != 0);
-	SET(CLOCK_ACTIVE_SW_THERMAL, (bits & NVML_CLOCKS_EVENT_REASON_SW_THERMAL_SLOWDOWN) != 0);
-	SET(CLOCK_ACTIVE_HW_THERMAL, (bits & NVML_CLOCKS_EVENT_REASON_HW_THERMAL_SLOWDOWN) != 0);
 	return rc;
 }
 

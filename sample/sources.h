@@ -62,7 +62,7 @@ struct source_ctx {
 	bool reasons_seen, reasons_now_valid, sm_clock_valid;
 	unsigned long long reasons_prev, reasons_now;
 	double reasons_t;
-	double throttle_s[8]; /* per reason bit 0x1..0x80 */
+	double throttle_s[CLOCK_REASON_COUNT]; /* per reason (series/clock_reasons.h) */
 	double sm_clock_now, sm_clock_max;
 	struct gpm_state gpm;          /* the fast list (the sweeper's context) */
 	struct gpm_state gpm_graphics; /* the graphics engine (the worker's context) */

@@ -30,11 +30,28 @@ const struct metric_def metric_table[METRIC_COUNT] = {
 };
 
 const struct process_family_def process_family_table[PROC_FAMILY_COUNT] = {
-#define PROCESS_FAMILY_ROW(id, name_, per_process_, help_) \
-	[PROC_FAMILY_##id] = {.name = name_, .per_process = per_process_, .help = help_},
+#define PROCESS_FAMILY_ROW(id, name_, per_process_, history_, help_) \
+	[PROC_FAMILY_##id] = {                                       \
+	    .name = name_, .per_process = per_process_, .history = history_, .help = help_},
     GPUSCOPE_PROCESS_FAMILIES(PROCESS_FAMILY_ROW)
 #undef PROCESS_FAMILY_ROW
 };
+
+const struct clock_reason_def clock_reason_table[CLOCK_REASON_COUNT] = {
+#define CLOCK_REASON_ROW(id, bit_, dcgm_, seconds_, active_) \
+	[CLOCK_REASON_##id] = {                              \
+	    .bit = bit_, .dcgm = dcgm_, .seconds = METRIC_##seconds_, .active = METRIC_##active_},
+    GPUSCOPE_CLOCK_REASONS(CLOCK_REASON_ROW)
+#undef CLOCK_REASON_ROW
+};
+
+int clock_reason_of_active(int m)
+{
+	for (int r = 0; r < CLOCK_REASON_COUNT; r++)
+		if (m != METRIC_NO_ROW && clock_reason_table[r].active == m)
+			return r;
+	return -1;
+}
 
 const struct source_def source_table[SRC_COUNT] = {
 #define SOURCE_ROW(id, tier_, period_, call_) \
@@ -156,6 +173,19 @@ const char *metric_dynamic_label(int m)
 {
 	const char *l = metric_table[m].labels;
 	return l[0] == '@' ? l + 1 : NULL;
+}
+
+int metric_link_row(int m)
+{
+	const char *l = m >= 0 && m < METRIC_COUNT ? metric_dynamic_label(m) : NULL;
+	if (!l || strcmp(l, "link") != 0)
+		return -1;
+	int k = 0;
+	for (int i = 0; i < m; i++) {
+		const char *li = metric_dynamic_label(i);
+		k += li && strcmp(li, "link") == 0;
+	}
+	return k;
 }
 
 bool metric_windowed(int m)

@@ -40,6 +40,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "series/clock_reasons.h"
+
 enum metric_type { GAUGE, COUNTER };
 
 /* Raw units: what NVML hands back.  Each maps to one native base unit and
@@ -196,11 +198,14 @@ const char *sample_tier_name(enum sample_tier tier);
  *             the costly tier reads it for the whole GPU) */
 enum metric_flag { WINDOWED = 1, PER_MIG = 2 };
 
-/* A test build adds rows at the end of the table through this hook
- * (series/tests/metric_table_extra.h), to show that one row is all a metric
- * needs; it is empty otherwise. */
+/* A test build adds rows at the end of the table (and of the process families below)
+ * through these hooks (series/tests/metric_table_extra.h), to show that one row is all a
+ * metric needs; they are empty otherwise. */
 #ifndef GPUSCOPE_METRICS_EXTRA
 #define GPUSCOPE_METRICS_EXTRA(X)
+#endif
+#ifndef GPUSCOPE_PROCESS_FAMILIES_EXTRA
+#define GPUSCOPE_PROCESS_FAMILIES_EXTRA(X)
 #endif
 
 /* clang-format off */
@@ -557,6 +562,10 @@ int metric_of_dcgm(const char *name, unsigned link_count);
 /* The run-time label of a "@name" row, or NULL for a row of fixed labels. */
 const char *metric_dynamic_label(int m);
 
+/* Row m's place among the "@link" rows (0, 1, ...: where series/nvlink.h keeps its
+ * per-link values), or -1 for any other row. */
+int metric_link_row(int m);
+
 /* The row's flags (enum metric_flag). */
 bool metric_windowed(int m);
 bool metric_per_mig(int m);
@@ -567,23 +576,28 @@ bool metric_in_history(int m);
 /* True when row i begins a family (its name differs from row i-1). */
 bool metric_family_first(int i);
 
-/* The per-process families: X(id, name, per_process, help), in output order.
+/* The per-process families: X(id, name, per_process, history, help), in output order.
  * Their values come from each GPU's process table (series/process_table.h), not
- * from raw[]; export/prom_procs.c reads them (one case per family) and renders them,
- * gen_metrics_doc and the Grafana dashboard list them.  per_process: one series
- * per process (labels gpu, uuid, pid, process, ...); else one per GPU. */
+ * from raw[]; process_family_value() (series/process_table.c, one case per family) is
+ * their one reader: export/prom_procs.c renders it, the recorder stores it; gen_metrics_doc
+ * and the Grafana dashboard list them.  per_process: one series per process (labels gpu,
+ * uuid, pid, process, ...); else one per GPU.  history: the column of the history's
+ * process tables (proc_second keeps <history>, proc_minute <history>_mean and
+ * <history>_max, REAL in the family's native unit; store/schema.c adds a new one on the
+ * next open), or NULL for a family not stored. */
 /* clang-format off */
 #define GPUSCOPE_PROCESS_FAMILIES(X) \
-X(PROCESSES, "gpuscope_processes", false, \
+X(PROCESSES, "gpuscope_processes", false, NULL, \
   "Processes NVML lists on the GPU (compute and graphics), all of them, capped or not.") \
-X(MEMORY, "gpuscope_process_memory_used_bytes", true, \
+X(MEMORY, "gpuscope_process_memory_used_bytes", true, "gpu_mem_bytes", \
   "GPU memory a process holds on the GPU (NVML usedGpuMemory).") \
-X(SM, "gpuscope_process_sm_utilization_ratio", true, \
+X(SM, "gpuscope_process_sm_utilization_ratio", true, "sm_util", \
   "Share of the GPU's time a kernel of the process ran over the last slow interval " \
   "(nvmlDeviceGetProcessUtilization; not available with MIG).") \
-X(CPU, "gpuscope_process_cpu_utilization_ratio", true, \
+X(CPU, "gpuscope_process_cpu_utilization_ratio", true, "cpu_cores", \
   "CPU seconds the process used per wall second over the last slow interval (1 = one core " \
-  "busy; can exceed 1).")
+  "busy; can exceed 1).") \
+GPUSCOPE_PROCESS_FAMILIES_EXTRA(X)
 /* clang-format on */
 
 enum process_family {
@@ -596,10 +610,25 @@ enum process_family {
 struct process_family_def {
 	const char *name;
 	bool per_process;
+	const char *history; /* the history's column, or NULL */
 	const char *help;
 };
 
 extern const struct process_family_def process_family_table[PROC_FAMILY_COUNT];
+
+/* The clock event reasons (series/clock_reasons.h) with their rows: the seconds each held
+ * the clocks and, where the reason has one, its per-sweep share (else METRIC_NO_ROW). */
+enum { METRIC_NO_ROW = -1 };
+struct clock_reason_def {
+	unsigned long long bit; /* 1 << the row's index */
+	const char *dcgm;       /* dcgm-exporter's clock_event label */
+	int seconds;            /* enum metric_id: gpuscope_clock_event_seconds_total */
+	int active;             /* enum metric_id, or METRIC_NO_ROW */
+};
+extern const struct clock_reason_def clock_reason_table[CLOCK_REASON_COUNT];
+
+/* The reason whose share row is m, or -1. */
+int clock_reason_of_active(int m);
 
 /* A fixed-size set of metric ids. */
 #define METRIC_SET_WORDS ((METRIC_COUNT + 63) / 64)

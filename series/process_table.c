@@ -23,3 +23,23 @@ void process_table_unref(struct process_table *t)
 	if (t && atomic_fetch_sub(&t->refs, 1) == 1)
 		free(t);
 }
+
+bool process_family_value(enum process_family f, const struct process_record *r, double *v)
+{
+	switch (f) {
+	case PROC_FAMILY_MEMORY:
+		*v = r->memory_bytes;
+		return r->memory_valid;
+	case PROC_FAMILY_SM:
+		*v = r->sm_util / 100.0;
+		return r->util_valid;
+	case PROC_FAMILY_CPU:
+		*v = r->cpu_cores;
+		return r->cpu_valid;
+	default:
+#ifdef GPUSCOPE_PROCESS_FAMILY_VALUE_EXTRA
+		GPUSCOPE_PROCESS_FAMILY_VALUE_EXTRA(f, r, v) /* the test build's extra family */
+#endif
+		return false;
+	}
+}

@@ -13,6 +13,8 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 
+#include "series/metric_table.h"
+
 #define GPU_MAX_PROCESSES  64
 #define PROCESS_NAME_MAX   64
 #define PROCESS_USER_MAX   33
@@ -90,5 +92,11 @@ struct process_table *process_table_new(void);
 const struct process_table *process_table_ref(const struct process_table *t);
 /* Drops one reference (t may be NULL); the last one frees the table. */
 void process_table_unref(struct process_table *t);
+
+/* The reader of the per-process families (GPUSCOPE_PROCESS_FAMILIES): family f's value for
+ * record r in the family's native unit (bytes, ratio, cores), false when r has none (and
+ * for a per-GPU family).  The exporter serves it and the recorder stores it, so a new
+ * family is its row and one case here. */
+bool process_family_value(enum process_family f, const struct process_record *r, double *v);
 
 #endif

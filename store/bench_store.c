@@ -351,9 +351,10 @@ int main(int argc, char **argv)
 				    .pod = "llama-3-70b-7d9f8c6b5-x2x4z",
 				    .namespace_ = "inference",
 				    .job = "",
-				    .gpu_mem_bytes = gpus[i].win[METRIC_FB_USED].max / (procs + 1),
-				    .sm_util = gpus[i].load * (0.8 + 0.1 * rnd()),
-				    .cpu_cores = 0.9 + rnd() * 0.3};
+				    .value = {[PROC_FAMILY_MEMORY] =
+				                  gpus[i].win[METRIC_FB_USED].max / (procs + 1),
+				              [PROC_FAMILY_SM] = gpus[i].load * (0.8 + 0.1 * rnd()),
+				              [PROC_FAMILY_CPU] = 0.9 + rnd() * 0.3}};
 				if (store_put_process(s, &pr) != STORE_OK)
 					die("put process", s);
 				prow++;

@@ -104,11 +104,13 @@ int store_refuse_corrupt(struct store *s);
 /* Runs SQL without results; on error fills s->err and returns the code. */
 int store_exec(struct store *s, const char *sql, const char *doing);
 
-/* proc_second's table (layout 2: clustered by GPU, then time). */
-#define STORE_PROC_SECOND_SQL(name)                                                         \
-	"CREATE TABLE IF NOT EXISTS " name "(t INTEGER NOT NULL, gpu_id INTEGER NOT NULL, " \
-	"proc_id INTEGER NOT NULL, gpu_mem_bytes REAL, sm_util REAL, cpu_cores REAL, "      \
-	"PRIMARY KEY(gpu_id, t, proc_id)) WITHOUT ROWID"
+/* SQL with one part per process family that has a history column (GPUSCOPE_PROCESS_FAMILIES):
+ * head, then part once per family with each '@' replaced by the family's column, then tail;
+ * malloc'd, NULL when out of memory. */
+char *store_proc_sql(const char *head, const char *part, const char *tail);
+/* proc_second's CREATE TABLE IF NOT EXISTS under the name table (layout 2: clustered by GPU,
+ * then time); malloc'd, NULL when out of memory. */
+char *store_proc_second_sql(const char *table);
 
 /* schema.c */
 int store_schema_open(struct store *s); /* validate, create or upgrade */

@@ -54,21 +54,22 @@ enum {
 	  " ELSE (" c "*n + excluded." c "*excluded.n)/(n + excluded.n) END"
 #define MERGE_MAX(c) c " = max(coalesce(" c ", excluded." c "), coalesce(excluded." c ", " c "))"
 
-static const char fold_proc_sql[] =
-    "INSERT INTO proc_minute(t, gpu_id, proc_id, n, gpu_mem_bytes_mean, "
-    "gpu_mem_bytes_max, "
-    "sm_util_mean, sm_util_max, cpu_cores_mean, cpu_cores_max) "
-    "SELECT ?1, gpu_id, proc_id, count(*), avg(gpu_mem_bytes), "
-    "max(gpu_mem_bytes), "
-    "avg(sm_util), max(sm_util), avg(cpu_cores), max(cpu_cores) FROM proc_second "
-    "WHERE t >= ?1 AND t < ?1 + 60 GROUP BY gpu_id, proc_id "
-    "ON CONFLICT(t, gpu_id, proc_id) DO UPDATE SET n = n + "
-    "excluded.n, " MERGE_MEAN("gpu_mem_bytes_mean") ", " MERGE_MAX(
-        "gpu_mem_"
-        "bytes_max") ", " MERGE_MEAN("sm_util_mean") ", " MERGE_MAX("sm_util_max") ", " MERGE_MEAN("cpu_cores_"
-                                                                                                   "mean") ","
-                                                                                                           " " MERGE_MAX(
-                                                                                                               "cpu_cores_max");
+/* A minute of proc_second folded into proc_minute: each stored family's mean and max. */
+static char *fold_proc_sql(void)
+{
+	char *a = store_proc_sql("INSERT INTO proc_minute(t, gpu_id, proc_id, n", ", @_mean, @_max",
+	                         ") SELECT ?1, gpu_id, proc_id, count(*)");
+	char *b = a ? store_proc_sql(a, ", avg(@), max(@)",
+	                             " FROM proc_second WHERE t >= ?1 AND t < ?1 + 60 GROUP BY "
+	                             "gpu_id, proc_id ON CONFLICT(t, gpu_id, proc_id) DO UPDATE "
+	                             "SET n = n + excluded.n")
+	            : NULL;
+	char *c =
+	    b ? store_proc_sql(b, ", " MERGE_MEAN("@_mean") ", " MERGE_MAX("@_max"), "") : NULL;
+	free(a);
+	free(b);
+	return c;
+}
 
 /* SQL of the statements whose text depends on the columns. */
 static char *columns_sql(const struct store *s, const char *head, const char *tail, bool params)
@@ -133,7 +134,7 @@ static sqlite3_stmt *stmt(struct store *s, int which, int *rc)
 		sql = "SELECT t FROM proc_second WHERE t < ?1 ORDER BY t LIMIT 1";
 		break;
 	case M_FOLD_PROC:
-		sql = fold_proc_sql;
+		sql = owned = fold_proc_sql();
 		break;
 	case M_DEL_PROC:
 		sql = "DELETE FROM proc_second WHERE t >= ?1 AND t < ?1 + 60";

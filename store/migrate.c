@@ -28,15 +28,27 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* proc_second was keyed (t, gpu_id, proc_id); its view names it. */
-// clang-format off
-static const char rebuild_proc_second[] =
-    "DROP VIEW IF EXISTS proc_second_v; DROP TABLE IF EXISTS proc_second_layout2; "
-    STORE_PROC_SECOND_SQL("proc_second_layout2") "; "
-    "INSERT INTO proc_second_layout2 SELECT t, gpu_id, proc_id, gpu_mem_bytes, sm_util, "
-    "cpu_cores FROM proc_second ORDER BY gpu_id, t, proc_id; "
-    "DROP TABLE proc_second; ALTER TABLE proc_second_layout2 RENAME TO proc_second";
-// clang-format on
+/* proc_second was keyed (t, gpu_id, proc_id); its view names it.  Its columns are the
+ * stored process families' (schema.c added any the file lacked before this step). */
+static char *rebuild_proc_second(void)
+{
+	char *create = store_proc_second_sql("proc_second_layout2");
+	char *head = NULL, *sql = NULL;
+	if (create && asprintf(&head,
+	                       "DROP VIEW IF EXISTS proc_second_v; DROP TABLE IF EXISTS "
+	                       "proc_second_layout2; %s; INSERT INTO proc_second_layout2 SELECT t, "
+	                       "gpu_id, proc_id",
+	                       create) < 0)
+		head = NULL;
+	if (head)
+		sql = store_proc_sql(head, ", @",
+		                     " FROM proc_second ORDER BY gpu_id, t, proc_id; DROP TABLE "
+		                     "proc_second; ALTER TABLE proc_second_layout2 RENAME TO "
+		                     "proc_second");
+	free(create);
+	free(head);
+	return sql;
+}
 
 static int kill_hook(void *arg)
 {
@@ -139,8 +151,12 @@ int store_migrate_layout(struct store *s, int64_t version)
 		rc = rebuild(s, "gpu_second", false);
 	if (rc == STORE_OK)
 		rc = rebuild(s, "gpu_minute", true);
-	if (rc == STORE_OK)
-		rc = store_exec(s, rebuild_proc_second, "migrating it to the clustered layout");
+	if (rc == STORE_OK) {
+		char *sql = rebuild_proc_second();
+		rc = sql ? store_exec(s, sql, "migrating it to the clustered layout")
+		         : store_fail(s, STORE_ENOMEM, "history %s: out of memory", s->path);
+		free(sql);
+	}
 	if (rc == STORE_OK) {
 		/* The fold and rollup statements are prepared against this layout. */
 		s->has_rollup = true;

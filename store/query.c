@@ -373,7 +373,8 @@ void store_series_free(struct store_series *out)
 
 struct proc_build {
 	int64_t id;
-	double *v[3], *w[3]; /* values (or sums) and weights of mem, sm, cpu */
+	/* values (or sums) and weights of each process family the history keeps (else NULL) */
+	double *v[PROC_FAMILY_COUNT], *w[PROC_FAMILY_COUNT];
 };
 
 static struct proc_build *proc_slot(struct proc_build **all, size_t *count, size_t *cap, int64_t id,
@@ -394,7 +395,9 @@ static struct proc_build *proc_slot(struct proc_build **all, size_t *count, size
 	memset(b, 0, sizeof(*b));
 	b->id = id;
 	(*count)++;
-	for (int f = 0; f < 3; f++) {
+	for (int f = 0; f < PROC_FAMILY_COUNT; f++) {
+		if (!process_family_table[f].history)
+			continue;
 		b->v[f] = calloc(n, sizeof(double));
 		b->w[f] = calloc(n, sizeof(double));
 		if (!b->v[f] || !b->w[f])
@@ -427,11 +430,13 @@ static int proc_scan(struct store *s, const char *sql, int64_t gid, int64_t from
 			return store_fail(s, STORE_ENOMEM, "history %s: out of memory for a query",
 			                  s->path);
 		}
-		for (int f = 0; f < 3; f++) {
-			int col = (with_n ? 3 : 2) + f;
-			if (sqlite3_column_type(st, col) == SQLITE_NULL)
+		for (int f = 0, col = with_n ? 3 : 2; f < PROC_FAMILY_COUNT; f++) {
+			if (!b->v[f])
+				continue; /* no column: the history does not keep it */
+			int c = col++;
+			if (sqlite3_column_type(st, c) == SQLITE_NULL)
 				continue;
-			b->v[f][i] += sqlite3_column_double(st, col) * w;
+			b->v[f][i] += sqlite3_column_double(st, c) * w;
 			b->w[f][i] += w;
 		}
 	}
@@ -504,25 +509,23 @@ int store_query_processes_bucketed(struct store *s, const char *uuid, int64_t fr
 	    (rc = grid(s, gid, from, to, res, bucket, &g)) != STORE_OK)
 		return rc;
 	size_t n = g.n;
-	if (g.base == 1) {
-		rc = proc_scan(
-		    s,
-		    "SELECT t, proc_id, gpu_mem_bytes, sm_util, cpu_cores FROM proc_second "
-		    "WHERE gpu_id = ?1 AND t >= ?2 AND t <= ?3",
-		    gid, from, to, false, &g, &all, &count, &cap);
+	/* each stored process family's column (GPUSCOPE_PROCESS_FAMILIES), in table order */
+	char *sec = store_proc_sql("SELECT t, proc_id", ", @",
+	                           " FROM proc_second WHERE gpu_id = ?1 AND t >= ?2 AND t <= ?3");
+	char *min = store_proc_sql("SELECT t, proc_id, n", ", @_mean",
+	                           " FROM proc_minute WHERE gpu_id = ?1 AND t >= ?2 AND t <= ?3");
+	if (!sec || !min) {
+		rc = store_fail(s, STORE_ENOMEM, "history %s: out of memory for a query", s->path);
+	} else if (g.base == 1) {
+		rc = proc_scan(s, sec, gid, from, to, false, &g, &all, &count, &cap);
 	} else {
 		int64_t last = store_minute_of(to);
-		rc = proc_scan(
-		    s,
-		    "SELECT t, proc_id, n, gpu_mem_bytes_mean, sm_util_mean, cpu_cores_mean "
-		    "FROM proc_minute WHERE gpu_id = ?1 AND t >= ?2 AND t <= ?3",
-		    gid, g.t0, last, true, &g, &all, &count, &cap);
+		rc = proc_scan(s, min, gid, g.t0, last, true, &g, &all, &count, &cap);
 		if (rc == STORE_OK)
-			rc = proc_scan(s,
-			               "SELECT t, proc_id, gpu_mem_bytes, sm_util, cpu_cores FROM "
-			               "proc_second WHERE gpu_id = ?1 AND t >= ?2 AND t <= ?3",
-			               gid, g.t0, last + 59, false, &g, &all, &count, &cap);
+			rc = proc_scan(s, sec, gid, g.t0, last + 59, false, &g, &all, &count, &cap);
 	}
+	free(sec);
+	free(min);
 	out->t0 = g.t0;
 	out->step = g.step;
 	out->n = n;
@@ -534,16 +537,15 @@ int store_query_processes_bucketed(struct store *s, const char *uuid, int64_t fr
 		struct proc_build *b = &all[j];
 		if (out->procs && rc == STORE_OK) {
 			struct store_process_series *p = &out->procs[out->nprocs++];
-			double **dst[3] = {&p->gpu_mem_bytes, &p->sm_util, &p->cpu_cores};
-			for (int f = 0; f < 3; f++) {
+			for (int f = 0; f < PROC_FAMILY_COUNT; f++) {
 				for (size_t i = 0; b->v[f] && i < n; i++)
 					b->v[f][i] = b->w[f][i] > 0 ? b->v[f][i] / b->w[f][i] : NAN;
-				*dst[f] = b->v[f];
+				p->value[f] = b->v[f];
 				b->v[f] = NULL;
 			}
 			rc = proc_labels(s, p, b->id);
 		}
-		for (int f = 0; f < 3; f++) {
+		for (int f = 0; f < PROC_FAMILY_COUNT; f++) {
 			free(b->v[f]);
 			free(b->w[f]);
 		}
@@ -565,9 +567,8 @@ void store_process_set_free(struct store_process_set *out)
 		free(p->pod);
 		free(p->namespace_);
 		free(p->job);
-		free(p->gpu_mem_bytes);
-		free(p->sm_util);
-		free(p->cpu_cores);
+		for (int f = 0; f < PROC_FAMILY_COUNT; f++)
+			free(p->value[f]);
 	}
 	free(out->procs);
 	memset(out, 0, sizeof(*out));

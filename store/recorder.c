@@ -71,10 +71,11 @@ static int put_processes(struct store *s, const struct gpu_record *g, int64_t t)
 		    .pod = p->pod,
 		    .namespace_ = p->pod_namespace,
 		    .job = job[0] ? job : p->systemd_unit,
-		    .gpu_mem_bytes = p->memory_valid ? p->memory_bytes : NAN,
-		    .sm_util = p->util_valid ? p->sm_util / 100.0 : NAN,
-		    .cpu_cores = p->cpu_valid ? p->cpu_cores : NAN,
 		};
+		/* each family the history keeps, from the families' one reader */
+		for (int f = 0; f < PROC_FAMILY_COUNT; f++)
+			if (!process_family_value(f, p, &row.value[f]))
+				row.value[f] = NAN;
 		int rc = store_put_process(s, &row);
 		if (rc != STORE_OK)
 			return rc;

@@ -141,21 +141,110 @@ static const char fixed_tables[] =
     "CREATE TABLE IF NOT EXISTS processes(id INTEGER PRIMARY KEY, pid INTEGER NOT NULL, "
     "name TEXT NOT NULL, container TEXT NOT NULL, pod TEXT NOT NULL, namespace TEXT NOT NULL, "
     "job TEXT NOT NULL, first_t INTEGER NOT NULL, last_t INTEGER NOT NULL, "
-    "UNIQUE(pid, name, container, pod, namespace, job));" STORE_PROC_SECOND_SQL(
-        "proc_second") ";"
-                       "CREATE TABLE IF NOT EXISTS proc_minute(t INTEGER NOT NULL, gpu_id INTEGER "
-                       "NOT NULL, "
-                       "proc_id INTEGER NOT NULL, n INTEGER NOT NULL, gpu_mem_bytes_mean REAL, "
-                       "gpu_mem_bytes_max REAL, sm_util_mean REAL, sm_util_max REAL, "
-                       "cpu_cores_mean REAL, "
-                       "cpu_cores_max REAL, PRIMARY KEY(t, gpu_id, proc_id)) WITHOUT ROWID;"
-                       "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
-                       "CREATE TABLE IF NOT EXISTS metric_columns(name TEXT PRIMARY KEY, metric "
-                       "TEXT NOT NULL, "
-                       "labels TEXT NOT NULL, stat TEXT NOT NULL, type TEXT NOT NULL, raw_unit "
-                       "TEXT NOT NULL, "
-                       "stored_unit TEXT NOT NULL, scale REAL NOT NULL, native_unit TEXT NOT NULL, "
-                       "to_native TEXT NOT NULL, help TEXT NOT NULL);";
+    "UNIQUE(pid, name, container, pod, namespace, job));"
+    "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS metric_columns(name TEXT PRIMARY KEY, metric TEXT NOT NULL, "
+    "labels TEXT NOT NULL, stat TEXT NOT NULL, type TEXT NOT NULL, raw_unit TEXT NOT NULL, "
+    "stored_unit TEXT NOT NULL, scale REAL NOT NULL, native_unit TEXT NOT NULL, "
+    "to_native TEXT NOT NULL, help TEXT NOT NULL);";
+
+/* ---- the process tables: one column per process family with a history column ---- */
+
+char *store_proc_sql(const char *head, const char *part, const char *tail)
+{
+	size_t cap = strlen(head) + strlen(tail) + 1;
+	for (int f = 0; f < PROC_FAMILY_COUNT; f++) {
+		const char *h = process_family_table[f].history;
+		for (const char *p = part; h && *p; p++)
+			cap += *p == '@' ? strlen(h) : 1;
+	}
+	char *sql = malloc(cap), *o = sql;
+	if (!sql)
+		return NULL;
+	o = stpcpy(o, head);
+	for (int f = 0; f < PROC_FAMILY_COUNT; f++) {
+		const char *h = process_family_table[f].history;
+		for (const char *p = part; h && *p; p++) {
+			if (*p == '@')
+				o = stpcpy(o, h);
+			else
+				*o++ = *p;
+		}
+	}
+	strcpy(o, tail);
+	return sql;
+}
+
+/* proc_second keeps each stored family's value of a second, proc_minute its mean and max
+ * over the minute (layout 2: proc_second clustered by GPU, then time). */
+static const char proc_second_head[] =
+    "CREATE TABLE IF NOT EXISTS %s(t INTEGER NOT NULL, gpu_id INTEGER NOT NULL, "
+    "proc_id INTEGER NOT NULL";
+static const char proc_second_tail[] = ", PRIMARY KEY(gpu_id, t, proc_id)) WITHOUT ROWID";
+
+char *store_proc_second_sql(const char *table)
+{
+	char head[sizeof(proc_second_head) + 64];
+	snprintf(head, sizeof(head), proc_second_head, table);
+	return store_proc_sql(head, ", @ REAL", proc_second_tail);
+}
+
+/* Adds the columns of a family that a file's proc_second or proc_minute lacks. */
+static int add_missing_proc_columns(struct store *s, const char *table, const char *const *suffix,
+                                    int nsuffix)
+{
+	sqlite3_stmt *st;
+	char name[STORE_COL_NAME_MAX + 16], sql[200];
+	int rc = sqlite3_prepare_v2(s->db, "SELECT 1 FROM pragma_table_info(?1) WHERE name = ?2",
+	                            -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return store_db_fail(s, rc, "reading its schema");
+	rc = STORE_OK;
+	for (int f = 0; rc == STORE_OK && f < PROC_FAMILY_COUNT; f++) {
+		const char *h = process_family_table[f].history;
+		for (int k = 0; h && rc == STORE_OK && k < nsuffix; k++) {
+			snprintf(name, sizeof(name), "%s%s", h, suffix[k]);
+			sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
+			sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+			int step = sqlite3_step(st);
+			sqlite3_reset(st);
+			if (step == SQLITE_ROW)
+				continue;
+			if (step != SQLITE_DONE) {
+				rc = store_db_fail(s, step, "reading its schema");
+				break;
+			}
+			snprintf(sql, sizeof(sql), "ALTER TABLE %s ADD COLUMN %s REAL", table,
+			         name);
+			rc = store_exec(s, sql, "adding a column for a new process family");
+		}
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* Creates the process tables a file lacks, and the columns they lack. */
+static int ensure_proc_tables(struct store *s)
+{
+	static const char *const second[] = {""}, *const minute[] = {"_mean", "_max"};
+	char *a = store_proc_second_sql("proc_second");
+	char *b = store_proc_sql("CREATE TABLE IF NOT EXISTS proc_minute(t INTEGER NOT NULL, "
+	                         "gpu_id INTEGER NOT NULL, proc_id INTEGER NOT NULL, "
+	                         "n INTEGER NOT NULL",
+	                         ", @_mean REAL, @_max REAL",
+	                         ", PRIMARY KEY(t, gpu_id, proc_id)) WITHOUT ROWID");
+	int rc = !a || !b ? store_fail(s, STORE_ENOMEM, "history %s: out of memory", s->path)
+	                  : store_exec(s, a, "creating its tables");
+	if (rc == STORE_OK)
+		rc = store_exec(s, b, "creating its tables");
+	free(a);
+	free(b);
+	if (rc == STORE_OK)
+		rc = add_missing_proc_columns(s, "proc_second", second, 1);
+	if (rc == STORE_OK)
+		rc = add_missing_proc_columns(s, "proc_minute", minute, 2);
+	return rc;
+}
 
 /* gpu_second, gpu_minute, gpu_rollup: clustered on (gpu_id, t), so one GPU's
  * range is one run of adjacent pages, read in key order with no index step.
@@ -198,19 +287,38 @@ static void view_sql(struct sqlbuf *b, const struct store *s, const char *view, 
 	sb_add(b, " FROM %s s JOIN gpus g ON g.id = s.gpu_id", table);
 }
 
-static const char proc_second_view[] =
-    "CREATE VIEW proc_second_v AS SELECT g.uuid AS uuid, s.t AS t, datetime(s.t, 'unixepoch') "
-    "AS time, p.pid AS pid, p.name AS name, p.container AS container, p.pod AS pod, "
-    "p.namespace AS namespace, p.job AS job, s.gpu_mem_bytes AS gpu_mem_bytes, s.sm_util AS "
-    "sm_util, s.cpu_cores AS cpu_cores FROM proc_second s JOIN gpus g ON g.id = s.gpu_id JOIN "
-    "processes p ON p.id = s.proc_id";
-static const char proc_minute_view[] =
-    "CREATE VIEW proc_minute_v AS SELECT g.uuid AS uuid, s.t AS t, datetime(s.t, 'unixepoch') "
-    "AS time, s.n AS n, p.pid AS pid, p.name AS name, p.container AS container, p.pod AS pod, "
-    "p.namespace AS namespace, p.job AS job, s.gpu_mem_bytes_mean AS gpu_mem_bytes_mean, "
-    "s.gpu_mem_bytes_max AS gpu_mem_bytes_max, s.sm_util_mean AS sm_util_mean, s.sm_util_max "
-    "AS sm_util_max, s.cpu_cores_mean AS cpu_cores_mean, s.cpu_cores_max AS cpu_cores_max "
-    "FROM proc_minute s JOIN gpus g ON g.id = s.gpu_id JOIN processes p ON p.id = s.proc_id";
+/* The process views: the stored families' columns, with the process's labels. */
+static char *proc_view_sql(bool minute)
+{
+	return minute
+	           ? store_proc_sql(
+	                 "CREATE VIEW proc_minute_v AS SELECT g.uuid AS uuid, s.t AS t, "
+	                 "datetime(s.t, 'unixepoch') AS time, s.n AS n, p.pid AS pid, p.name AS "
+	                 "name, p.container AS container, p.pod AS pod, p.namespace AS "
+	                 "namespace, p.job AS job",
+	                 ", s.@_mean AS @_mean, s.@_max AS @_max",
+	                 " FROM proc_minute s JOIN gpus g ON g.id = s.gpu_id JOIN processes p "
+	                 "ON p.id = s.proc_id")
+	           : store_proc_sql(
+	                 "CREATE VIEW proc_second_v AS SELECT g.uuid AS uuid, s.t AS t, "
+	                 "datetime(s.t, 'unixepoch') AS time, p.pid AS pid, p.name AS name, "
+	                 "p.container AS container, p.pod AS pod, p.namespace AS namespace, "
+	                 "p.job AS job",
+	                 ", s.@ AS @",
+	                 " FROM proc_second s JOIN gpus g ON g.id = s.gpu_id JOIN processes p ON "
+	                 "p.id = s.proc_id");
+}
+
+/* Recreates process view `minute` from its SQL. */
+static int ensure_view(struct store *s, const char *name, const char *sql);
+static int ensure_proc_view(struct store *s, bool minute)
+{
+	char *sql = proc_view_sql(minute);
+	int rc = sql ? ensure_view(s, minute ? "proc_minute_v" : "proc_second_v", sql)
+	             : store_fail(s, STORE_ENOMEM, "history %s: out of memory", s->path);
+	free(sql);
+	return rc;
+}
 
 /* One integer (or NULL -> dflt) from a query. */
 static int query_int(struct store *s, const char *sql, const char *text_arg, int64_t dflt,
@@ -453,7 +561,8 @@ static int ensure_schema(struct store *s, int64_t version)
 		goto out;
 	if ((rc = add_missing_columns(s, "gpu_second")) != STORE_OK ||
 	    (rc = add_missing_columns(s, "gpu_minute")) != STORE_OK ||
-	    (rc = add_missing_columns(s, "gpu_rollup")) != STORE_OK)
+	    (rc = add_missing_columns(s, "gpu_rollup")) != STORE_OK ||
+	    (rc = ensure_proc_tables(s)) != STORE_OK)
 		goto out;
 	/* The layout steps, from the file's version to ours, all in this one
 	 * transaction: a kill at any point leaves the file as it was. */
@@ -475,8 +584,8 @@ static int ensure_schema(struct store *s, int64_t version)
 	view_sql(&b, s, "gpu_minute_v", "gpu_minute", true);
 	if (b.oom || (rc = ensure_view(s, "gpu_minute_v", b.p)) != STORE_OK)
 		goto out_oom;
-	if ((rc = ensure_view(s, "proc_second_v", proc_second_view)) != STORE_OK ||
-	    (rc = ensure_view(s, "proc_minute_v", proc_minute_view)) != STORE_OK)
+	if ((rc = ensure_proc_view(s, false)) != STORE_OK ||
+	    (rc = ensure_proc_view(s, true)) != STORE_OK)
 		goto out;
 	if (version < STORE_SCHEMA_VERSION) {
 		snprintf(sql, sizeof(sql), "INSERT INTO schema_version VALUES(%d, %lld, '%s')",

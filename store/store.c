@@ -267,12 +267,16 @@ static int prepare_writer(struct store *s)
 	snprintf(sql + off, cap - off, ")");
 	rc = prepare(s, sql, &s->ins_second);
 	free(sql);
-	if (rc == STORE_OK)
-		rc = prepare(
-		    s,
-		    "INSERT OR REPLACE INTO proc_second(t,gpu_id,proc_id,gpu_mem_bytes,sm_util,"
-		    "cpu_cores) VALUES(?,?,?,?,?,?)",
-		    &s->ins_proc);
+	if (rc == STORE_OK) {
+		/* t, gpu_id, proc_id, then each stored process family's column */
+		char *names = store_proc_sql("INSERT OR REPLACE INTO proc_second(t,gpu_id,proc_id",
+		                             ",@", ") VALUES(?,?,?");
+		char *ins = names ? store_proc_sql(names, ",?", ")") : NULL;
+		rc = ins ? prepare(s, ins, &s->ins_proc)
+		         : store_fail(s, STORE_ENOMEM, "history %s: out of memory", s->path);
+		free(names);
+		free(ins);
+	}
 	if (rc == STORE_OK)
 		rc = prepare(
 		    s,

@@ -139,9 +139,9 @@ struct store_process_row {
 	unsigned pid;
 	const char *name;
 	const char *container, *pod, *namespace_, *job; /* workload labels */
-	double gpu_mem_bytes;                           /* GPU memory it holds */
-	double sm_util;                                 /* its share of SM time, ratio 0-1 */
-	double cpu_cores;                               /* CPU used, in cores */
+	/* per process family with a history column (GPUSCOPE_PROCESS_FAMILIES), in its native
+	 * unit (process_family_value: memory in bytes, SM share a ratio 0-1, CPU in cores) */
+	double value[PROC_FAMILY_COUNT];
 };
 
 /* Adds a row to the open batch.  The batch is committed when a row of a new
@@ -232,7 +232,9 @@ void store_series_free(struct store_series *out);
 struct store_process_series {
 	unsigned pid;
 	char *name, *container, *pod, *namespace_, *job;
-	double *gpu_mem_bytes, *sm_util, *cpu_cores; /* n points each; at minutes, the means */
+	/* per process family: n points each (at minutes, the means); NULL for a family the
+	 * history does not keep */
+	double *value[PROC_FAMILY_COUNT];
 };
 
 struct store_process_set {

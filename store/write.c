@@ -364,9 +364,9 @@ int store_put_process(struct store *s, const struct store_process_row *row)
 	sqlite3_bind_int64(st, 1, row->t);
 	sqlite3_bind_int64(st, 2, gid);
 	sqlite3_bind_int64(st, 3, pid);
-	bind_real(st, 4, row->gpu_mem_bytes);
-	bind_real(st, 5, row->sm_util);
-	bind_real(st, 6, row->cpu_cores);
+	for (int f = 0, col = 4; f < PROC_FAMILY_COUNT; f++)
+		if (process_family_table[f].history)
+			bind_real(st, col++, row->value[f]);
 	rc = sqlite3_step(st);
 	sqlite3_reset(st);
 	if (rc != SQLITE_DONE)

@@ -253,9 +253,9 @@ static void reads_a_store_and_reports_an_empty_window(void **state)
 		                              .name = "python3",
 		                              .pod = "llm-0",
 		                              .namespace_ = "serving",
-		                              .gpu_mem_bytes = 1e9,
-		                              .sm_util = 0.01,
-		                              .cpu_cores = 1.0};
+		                              .value = {[PROC_FAMILY_MEMORY] = 1e9,
+		                                        [PROC_FAMILY_SM] = 0.01,
+		                                        [PROC_FAMILY_CPU] = 1.0}};
 		assert_int_equal(store_put_process(s, &p), STORE_OK);
 	}
 	assert_int_equal(store_close(s), STORE_OK);
@@ -413,15 +413,15 @@ static void a_long_demo_holds_the_points_of_its_window(void **state)
 				double mem = 0, sm = 0;
 				size_t nmem = 0, nsm = 0;
 				for (size_t j = step * i; j < step * i + step; j++) {
-					if (!isnan(hp->gpu_mem_bytes[j]))
-						mem += hp->gpu_mem_bytes[j], nmem++;
-					if (!isnan(hp->sm_util[j]))
-						sm += hp->sm_util[j], nsm++;
+					if (!isnan(hp->value[PROC_FAMILY_MEMORY][j]))
+						mem += hp->value[PROC_FAMILY_MEMORY][j], nmem++;
+					if (!isnan(hp->value[PROC_FAMILY_SM][j]))
+						sm += hp->value[PROC_FAMILY_SM][j], nsm++;
 				}
-				near_point(dp->gpu_mem_bytes[i], nmem ? mem / (double)nmem : NAN,
-				           "process memory", g, i);
-				near_point(dp->sm_util[i], nsm ? sm / (double)nsm : NAN,
-				           "process SM", g, i);
+				near_point(dp->value[PROC_FAMILY_MEMORY][i],
+				           nmem ? mem / (double)nmem : NAN, "process memory", g, i);
+				near_point(dp->value[PROC_FAMILY_SM][i],
+				           nsm ? sm / (double)nsm : NAN, "process SM", g, i);
 			}
 	}
 	report_data_free(&day);

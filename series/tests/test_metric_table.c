@@ -21,7 +21,9 @@
 #include "export/prom.h"
 #include "export/prom_procs.h"
 #include "export/strbuf.h"
+#include "nvml/nvml_abi.h"
 #include "series/metric_table.h"
+#include "series/nvlink.h"
 #include "series/window.h"
 #include "store/internal.h"
 #include "store/store.h"
@@ -266,11 +268,17 @@ static int setup_snapshot(void **state)
 		metric_set_add(&gpu.valid, m);
 		metric_set_add(&gpu.supported, m);
 	}
+	/* every "@link" row on two links (NVLINK_UP 1, the byte counters 4096, the rest at
+	 * sample_raw): its values sit where the row says (series/nvlink.h) */
 	gpu.nvlink.links = 2;
-	for (unsigned l = 0; l < 2; l++) {
-		gpu.nvlink.up[l] = 1;
-		gpu.nvlink.tx_bytes[l] = gpu.nvlink.rx_bytes[l] = 4096;
-		gpu.nvlink.bw[l] = sample_raw(METRIC_NVLINK_BANDWIDTH);
+	for (int m = 0; m < METRIC_COUNT; m++) {
+		int k = metric_link_row(m);
+		for (unsigned l = 0; k >= 0 && k < NVLINK_MAX_ROWS && l < 2; l++)
+			gpu.nvlink.value[k][l] =
+			    m == METRIC_NVLINK_UP ? 1
+			    : m == METRIC_NVLINK_TX_BYTES || m == METRIC_NVLINK_RX_BYTES
+			        ? 4096
+			        : sample_raw(m);
 	}
 	gpu.xids.n = 1;
 	gpu.xids.code[0] = 79;
@@ -535,6 +543,16 @@ static void test_process_families_are_served(void **state)
 	for (int f = 0; f < PROC_FAMILY_COUNT; f++) {
 		const struct process_family_def *d = &process_family_table[f];
 		char line[200];
+		/* a history column is a plain SQL name of its own, beside t, gpu_id, proc_id, n */
+		for (const char *c = d->history; c && *c; c++)
+			assert_true((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') ||
+			            *c == '_');
+		for (int k = 0; d->history && k < f; k++)
+			assert_true(!process_family_table[k].history ||
+			            strcmp(process_family_table[k].history, d->history) != 0);
+		if (d->history)
+			assert_true(strcmp(d->history, "t") && strcmp(d->history, "gpu_id") &&
+			            strcmp(d->history, "proc_id") && strcmp(d->history, "n"));
 		snprintf(line, sizeof(line), "# HELP %s %s", d->name, d->help);
 		assert_true(has_line(sb.data, line));
 		snprintf(line, sizeof(line), "%s{gpu=\"0\",uuid=\"GPU-0\"%s", d->name,
@@ -546,7 +564,185 @@ static void test_process_families_are_served(void **state)
 	process_table_unref(t);
 }
 
+/* The clock event reasons are one table (series/clock_reasons.h): row i is NVML's bit 1 << i,
+ * its seconds row and share row (if any) carry the reason's label, and every row of those two
+ * families is some reason's; the sampler fills them from the bits. */
+static void test_clock_reasons_are_rows(void **state)
+{
+	static const unsigned long long nvml_bits[] = {
+	    NVML_CLOCKS_EVENT_REASON_GPU_IDLE,
+	    NVML_CLOCKS_EVENT_REASON_APPLICATIONS_CLOCKS_SETTING,
+	    NVML_CLOCKS_EVENT_REASON_SW_POWER_CAP,
+	    NVML_CLOCKS_EVENT_REASON_HW_SLOWDOWN,
+	    NVML_CLOCKS_EVENT_REASON_SYNC_BOOST,
+	    NVML_CLOCKS_EVENT_REASON_SW_THERMAL_SLOWDOWN,
+	    NVML_CLOCKS_EVENT_REASON_HW_THERMAL_SLOWDOWN,
+	    NVML_CLOCKS_EVENT_REASON_HW_POWER_BRAKE_SLOWDOWN};
+	assert_int_equal(CLOCK_REASON_COUNT, sizeof(nvml_bits) / sizeof(nvml_bits[0]));
+	int owner[METRIC_COUNT];
+	for (int m = 0; m < METRIC_COUNT; m++)
+		owner[m] = -1;
+	for (int r = 0; r < CLOCK_REASON_COUNT; r++) {
+		const struct clock_reason_def *d = &clock_reason_table[r];
+		assert_true(d->bit == 1ULL << r);
+		assert_true(d->bit == nvml_bits[r]);
+		assert_true(valid_prom_name(d->dcgm));
+		const struct metric_def *sec = &metric_table[d->seconds];
+		assert_string_equal(sec->name, "gpuscope_clock_event_seconds_total");
+		assert_int_equal(sec->source, SRC_CLOCK_EVENT_REASONS);
+		assert_int_equal(strncmp(sec->labels, "reason=\"", 8), 0);
+		owner[d->seconds] = r;
+		if (d->active == METRIC_NO_ROW)
+			continue;
+		const struct metric_def *act = &metric_table[d->active];
+		assert_string_equal(act->name, "gpuscope_clock_event_active_ratio");
+		assert_string_equal(act->labels, sec->labels);
+		assert_int_equal(clock_reason_of_active(d->active), r);
+		owner[d->active] = r;
+	}
+	for (int m = 0; m < METRIC_COUNT; m++) {
+		const char *n = metric_table[m].name;
+		if (strcmp(n, "gpuscope_clock_event_seconds_total") == 0 ||
+		    strcmp(n, "gpuscope_clock_event_active_ratio") == 0)
+			if (owner[m] < 0)
+				fail_msg("%s is no clock reason's row", metric_table[m].id);
+		if (owner[m] < 0)
+			assert_int_equal(clock_reason_of_active(m), -1);
+	}
+}
+
+/* Every "@link" row has its own place in a GPU's NVLink record, and its links are served
+ * from there under its native name (the DCGM twin: test_dcgm_names_and_values_round_trip). */
+static void test_link_rows_have_their_values(void **state)
+{
+	int rows = 0;
+	for (int m = 0; m < METRIC_COUNT; m++) {
+		const char *l = metric_dynamic_label(m);
+		if (!l || strcmp(l, "link") != 0) {
+			assert_int_equal(metric_link_row(m), -1);
+			continue;
+		}
+		assert_int_equal(metric_link_row(m), rows++);
+	}
+	assert_true(rows <= NVLINK_MAX_ROWS);
+	char *text = render(NAMES_NATIVE);
+	for (int m = 0; m < METRIC_COUNT; m++) {
+		if (metric_link_row(m) < 0)
+			continue;
+		for (unsigned l = 0; l < 2; l++) {
+			char line[200];
+			snprintf(line, sizeof(line), "%s{gpu=\"0\",uuid=\"GPU-0\",link=\"%u\"} ",
+			         metric_table[m].name, l);
+			assert_true(has_line(text, line));
+			double v = strtod(strstr(text, line) + strlen(line), NULL);
+			assert_true(v == metric_native_value(metric_table[m].unit,
+			                                     nvlink_value(&gpu.nvlink, m, l)));
+		}
+	}
+	free(text);
+}
+
 #ifdef GPUSCOPE_METRIC_TABLE_EXTRA_H
+#include <sqlite3.h>
+
+static void sql_exec(const char *path, const char *sql)
+{
+	sqlite3 *db;
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	char *err = NULL;
+	if (sqlite3_exec(db, sql, NULL, NULL, &err) != SQLITE_OK)
+		fail_msg("%s: %s", sql, err);
+	sqlite3_close(db);
+}
+
+static int64_t sql_int(const char *path, const char *sql)
+{
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	int64_t v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return v;
+}
+
+/* The test build's extra process family: served through its reader, stored in proc_second
+ * and proc_minute and their views, read back; a file without its columns (as an older
+ * gpuscope wrote it) gains them on the next open and keeps its rows. */
+static void test_extra_process_family(void **state)
+{
+	assert_string_equal(process_family_table[PROC_FAMILY_TEST_EXTRA].history, "test_extra");
+	char dir[] = "/tmp/gpuscope-procfam-XXXXXX", path[64];
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/h.db", dir);
+	struct store_options opt;
+	store_options_default(&opt);
+	opt.verify_on_open = false;
+	struct store *s;
+	char err[256];
+	const int64_t t = 1700000000;
+	assert_int_equal(store_open(path, &opt, &s, err, sizeof(err)), STORE_OK);
+	assert_int_equal(store_close(s), STORE_OK);
+	/* the layout of a gpuscope without the family */
+	sql_exec(path, "DROP VIEW proc_second_v; DROP VIEW proc_minute_v; "
+	               "ALTER TABLE proc_second DROP COLUMN test_extra; "
+	               "ALTER TABLE proc_minute DROP COLUMN test_extra_mean; "
+	               "ALTER TABLE proc_minute DROP COLUMN test_extra_max");
+	assert_int_equal(sql_int(path, "SELECT count(*) FROM pragma_table_info('proc_second') "
+	                               "WHERE name = 'test_extra'"),
+	                 0);
+	sql_exec(path, "INSERT INTO gpus(id, uuid, first_t) VALUES(1, 'GPU-0', 1700000000); "
+	               "INSERT INTO processes VALUES(1, 41, 'old', '', '', '', '', 1700000000, "
+	               "1700000000); "
+	               "INSERT INTO proc_second(t, gpu_id, proc_id, gpu_mem_bytes) "
+	               "VALUES(1700000000, 1, 1, 5)");
+
+	assert_int_equal(store_open(path, &opt, &s, err, sizeof(err)), STORE_OK);
+	struct process_record r = {.pid = 42, .util_valid = true, .mem_util = 37.5};
+	snprintf(r.name, sizeof(r.name), "python");
+	struct store_process_row row = {.t = t, .uuid = "GPU-0", .pid = 42, .name = "python"};
+	for (int f = 0; f < PROC_FAMILY_COUNT; f++)
+		if (!process_family_value(f, &r, &row.value[f]))
+			row.value[f] = NAN;
+	assert_true(row.value[PROC_FAMILY_TEST_EXTRA] == 0.375);
+	assert_int_equal(store_put_process(s, &row), STORE_OK);
+	assert_int_equal(store_flush(s), STORE_OK);
+	struct store_process_set ps;
+	assert_int_equal(store_query_processes(s, "GPU-0", t, t, STORE_RES_SECOND, &ps), STORE_OK);
+	assert_int_equal(ps.nprocs, 2);
+	for (size_t j = 0; j < ps.nprocs; j++) {
+		const struct store_process_series *p = &ps.procs[j];
+		assert_non_null(p->value[PROC_FAMILY_TEST_EXTRA]);
+		assert_null(p->value[PROC_FAMILY_PROCESSES]);
+		if (p->pid == 42) {
+			assert_true(p->value[PROC_FAMILY_TEST_EXTRA][0] == 0.375);
+		} else {
+			assert_int_equal(p->pid, 41);
+			assert_true(p->value[PROC_FAMILY_MEMORY][0] == 5);
+			assert_true(isnan(p->value[PROC_FAMILY_TEST_EXTRA][0]));
+		}
+	}
+	store_process_set_free(&ps);
+	assert_int_equal(store_close(s), STORE_OK);
+	assert_int_equal(sql_int(path, "SELECT count(*) FROM pragma_table_info('proc_minute') "
+	                               "WHERE name IN ('test_extra_mean', 'test_extra_max')"),
+	                 2);
+	assert_int_equal(
+	    sql_int(path, "SELECT test_extra * 1000 FROM proc_second_v WHERE pid = 42"), 375);
+	assert_int_equal(sql_int(path, "SELECT count(*) FROM pragma_table_info('proc_minute_v') "
+	                               "WHERE name = 'test_extra_max'"),
+	                 1);
+	char side[80];
+	unlink(path);
+	snprintf(side, sizeof(side), "%s-wal", path);
+	unlink(side);
+	snprintf(side, sizeof(side), "%s-shm", path);
+	unlink(side);
+	assert_int_equal(rmdir(dir), 0);
+}
+
 /* The test build's extra row, served, windowed, per MIG, found by its DCGM name and stored,
  * though no file but metric_table_extra.h names it. */
 static void test_extra_row(void **state)
@@ -567,6 +763,17 @@ static void test_extra_row(void **state)
 	prom_window_name("gpuscope_test_extra_ratio", "max", wname, sizeof(wname));
 	assert_string_equal(wname, "gpuscope_test_extra_window_max_ratio");
 	assert_true(metric_windowed(METRIC_TEST_EXTRA));
+
+	/* the extra "@link" row: its links served under both names, found by its DCGM name */
+	assert_int_equal(metric_of_dcgm("DCGM_FI_PROF_TEST_EXTRA_LINK_L1", 18),
+	                 METRIC_TEST_EXTRA_LINK);
+	gpu.n_mig = 0;
+	text = render(NAMES_BOTH);
+	assert_true(has_line(text, "gpuscope_test_extra_link_ratio{gpu=\"0\",uuid=\"GPU-0\","
+	                           "link=\"1\"} 0.25\n"));
+	assert_true(has_line(text, "DCGM_FI_PROF_TEST_EXTRA_LINK_L1{"));
+	assert_false(has_line(text, "DCGM_FI_PROF_TEST_EXTRA_LINK_L2{"));
+	free(text);
 }
 #endif
 
@@ -586,8 +793,11 @@ int main(void)
 	    cmocka_unit_test_setup(test_per_mig_rows_are_served_per_instance, setup_snapshot),
 	    cmocka_unit_test_setup(test_history_columns_are_rows, setup_snapshot),
 	    cmocka_unit_test_setup(test_process_families_are_served, setup_snapshot),
+	    cmocka_unit_test(test_clock_reasons_are_rows),
+	    cmocka_unit_test_setup(test_link_rows_have_their_values, setup_snapshot),
 #ifdef GPUSCOPE_METRIC_TABLE_EXTRA_H
 	    cmocka_unit_test_setup(test_extra_row, setup_snapshot),
+	    cmocka_unit_test(test_extra_process_family),
 #endif
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -97,13 +97,13 @@ static void process_rows_share_batches(void **state)
 	struct fixture *f = *state;
 	struct store *w = open_writer(f->path, 2, 0);
 	for (int64_t t = T0; t < T0 + 4; t++) {
-		struct store_process_row p = {.t = t,
-		                              .uuid = "GPU-00000000-test",
-		                              .pid = 1,
-		                              .name = "a",
-		                              .gpu_mem_bytes = 1,
-		                              .sm_util = NAN,
-		                              .cpu_cores = NAN};
+		struct store_process_row p = {
+		    .t = t,
+		    .uuid = "GPU-00000000-test",
+		    .pid = 1,
+		    .name = "a",
+		    .value = {
+		        [PROC_FAMILY_MEMORY] = 1, [PROC_FAMILY_SM] = NAN, [PROC_FAMILY_CPU] = NAN}};
 		write_seconds(w, 1, t, t);
 		assert_int_equal(store_put_process(w, &p), STORE_OK);
 	}

@@ -58,15 +58,16 @@ static void child_write(const char *path, int wfd, int64_t start)
 			for (int k = 0; k < PROCS; k++) {
 				char name[32];
 				snprintf(name, sizeof(name), "worker-%d", k);
-				struct store_process_row p = {.t = t,
-				                              .uuid = r.uuid,
-				                              .pid = (unsigned)(1000 + g * 10 + k),
-				                              .name = name,
-				                              .pod = "pod-a",
-				                              .namespace_ = "ns",
-				                              .gpu_mem_bytes = (double)(t % 1000),
-				                              .sm_util = 0.5,
-				                              .cpu_cores = 1.0};
+				struct store_process_row p = {
+				    .t = t,
+				    .uuid = r.uuid,
+				    .pid = (unsigned)(1000 + g * 10 + k),
+				    .name = name,
+				    .pod = "pod-a",
+				    .namespace_ = "ns",
+				    .value = {[PROC_FAMILY_MEMORY] = (double)(t % 1000),
+				              [PROC_FAMILY_SM] = 0.5,
+				              [PROC_FAMILY_CPU] = 1.0}};
 				if (store_put_process(s, &p) != STORE_OK) {
 					fprintf(stderr, "child: %s\n", store_errmsg(s));
 					_exit(12);

@@ -181,9 +181,9 @@ static void minutes_and_processes_expire(void **state)
 		                              .uuid = "GPU-00000000-test",
 		                              .pid = 100,
 		                              .name = "old",
-		                              .gpu_mem_bytes = (double)(t - T0),
-		                              .sm_util = 0.25,
-		                              .cpu_cores = NAN};
+		                              .value = {[PROC_FAMILY_MEMORY] = (double)(t - T0),
+		                                        [PROC_FAMILY_SM] = 0.25,
+		                                        [PROC_FAMILY_CPU] = NAN}};
 		assert_int_equal(store_put_process(s, &p), STORE_OK);
 	}
 	assert_int_equal(store_flush(s), STORE_OK);
@@ -211,9 +211,9 @@ static void minutes_and_processes_expire(void **state)
 	    STORE_OK);
 	assert_int_equal(ps.step, 60);
 	assert_int_equal(ps.nprocs, 1);
-	assert_true(ps.procs[0].gpu_mem_bytes[1] == 89.5);
-	assert_true(ps.procs[0].sm_util[2] == 0.25);
-	assert_true(isnan(ps.procs[0].cpu_cores[0]));
+	assert_true(ps.procs[0].value[PROC_FAMILY_MEMORY][1] == 89.5);
+	assert_true(ps.procs[0].value[PROC_FAMILY_SM][2] == 0.25);
+	assert_true(isnan(ps.procs[0].value[PROC_FAMILY_CPU][0]));
 	store_process_set_free(&ps);
 
 	/* Past the minute retention: everything goes, processes too. */
@@ -228,13 +228,12 @@ static void minutes_and_processes_expire(void **state)
 	store_gpu_list_free(list, n);
 
 	/* The process comes back: a new processes row, rows refer to it. */
-	struct store_process_row p = {.t = T0 + 8 * 86400,
-	                              .uuid = "GPU-00000000-test",
-	                              .pid = 100,
-	                              .name = "old",
-	                              .gpu_mem_bytes = 1,
-	                              .sm_util = NAN,
-	                              .cpu_cores = NAN};
+	struct store_process_row p = {
+	    .t = T0 + 8 * 86400,
+	    .uuid = "GPU-00000000-test",
+	    .pid = 100,
+	    .name = "old",
+	    .value = {[PROC_FAMILY_MEMORY] = 1, [PROC_FAMILY_SM] = NAN, [PROC_FAMILY_CPU] = NAN}};
 	assert_int_equal(store_put_process(s, &p), STORE_OK);
 	assert_int_equal(store_flush(s), STORE_OK);
 	assert_int_equal(sql_int(f->path, "SELECT count(*) FROM proc_second s JOIN processes p ON "
@@ -323,9 +322,9 @@ static void bucketed_points_fold_rows(void **state)
 		                              .uuid = "GPU-00000001-test",
 		                              .pid = 7,
 		                              .name = "p",
-		                              .gpu_mem_bytes = (double)(t - T0),
-		                              .sm_util = NAN,
-		                              .cpu_cores = NAN};
+		                              .value = {[PROC_FAMILY_MEMORY] = (double)(t - T0),
+		                                        [PROC_FAMILY_SM] = NAN,
+		                                        [PROC_FAMILY_CPU] = NAN}};
 		assert_int_equal(store_put_process(s, &p), STORE_OK);
 	}
 	assert_int_equal(store_flush(s), STORE_OK);
@@ -379,7 +378,7 @@ static void bucketed_points_fold_rows(void **state)
 	assert_int_equal(ps.nprocs, 1);
 	for (size_t i = 0; i < 4; i++) {
 		double lo = 180.0 * (double)i, hi = i < 3 ? lo + 179 : 599;
-		assert_true(near(ps.procs[0].gpu_mem_bytes[i], (lo + hi) / 2));
+		assert_true(near(ps.procs[0].value[PROC_FAMILY_MEMORY][i], (lo + hi) / 2));
 	}
 	store_process_set_free(&ps);
 	store_close(s);

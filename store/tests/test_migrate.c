@@ -124,13 +124,13 @@ static int setup(void **state)
 	struct store *s = open_writer(f->path, 5, RET);
 	for (int64_t t = T0; t < T0 + SPAN; t++) {
 		write_seconds(s, GPUS, t, t);
-		struct store_process_row p = {.t = t,
-		                              .uuid = NULL,
-		                              .pid = 42,
-		                              .name = "python3",
-		                              .gpu_mem_bytes = 1e9,
-		                              .sm_util = 0.5,
-		                              .cpu_cores = 1};
+		struct store_process_row p = {
+		    .t = t,
+		    .uuid = NULL,
+		    .pid = 42,
+		    .name = "python3",
+		    .value = {
+		        [PROC_FAMILY_MEMORY] = 1e9, [PROC_FAMILY_SM] = 0.5, [PROC_FAMILY_CPU] = 1}};
 		char uuid[64];
 		uuid_of(0, uuid, sizeof(uuid));
 		p.uuid = uuid;

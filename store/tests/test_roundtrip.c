@@ -197,24 +197,25 @@ static void processes_round_trip(void **state)
 	struct fixture *f = *state;
 	struct store *s = open_writer(f->path, 5, 0);
 	for (int64_t t = T0; t < T0 + 4; t++) {
-		struct store_process_row a = {.t = t,
-		                              .uuid = "GPU-p",
-		                              .pid = 4242,
-		                              .name = "vllm",
-		                              .container = "c1",
-		                              .pod = "llama-0",
-		                              .namespace_ = "serving",
-		                              .job = "",
-		                              .gpu_mem_bytes = 1e9 * (double)(t - T0 + 1),
-		                              .sm_util = 0.5,
-		                              .cpu_cores = NAN};
+		struct store_process_row a = {
+		    .t = t,
+		    .uuid = "GPU-p",
+		    .pid = 4242,
+		    .name = "vllm",
+		    .container = "c1",
+		    .pod = "llama-0",
+		    .namespace_ = "serving",
+		    .job = "",
+		    .value = {[PROC_FAMILY_MEMORY] = 1e9 * (double)(t - T0 + 1),
+		              [PROC_FAMILY_SM] = 0.5,
+		              [PROC_FAMILY_CPU] = NAN}};
 		struct store_process_row b = {.t = t,
 		                              .uuid = "GPU-p",
 		                              .pid = 7,
 		                              .name = "python3",
-		                              .gpu_mem_bytes = 2e9,
-		                              .sm_util = NAN,
-		                              .cpu_cores = 1.25};
+		                              .value = {[PROC_FAMILY_MEMORY] = 2e9,
+		                                        [PROC_FAMILY_SM] = NAN,
+		                                        [PROC_FAMILY_CPU] = 1.25}};
 		assert_int_equal(store_put_process(s, &a), STORE_OK);
 		if (t != T0 + 2) /* b is absent one second */
 			assert_int_equal(store_put_process(s, &b), STORE_OK);
@@ -240,15 +241,15 @@ static void processes_round_trip(void **state)
 			assert_string_equal(p->namespace_, "serving");
 			assert_string_equal(p->container, "c1");
 			assert_string_equal(p->job, "");
-			assert_true(p->gpu_mem_bytes[3] == 4e9);
-			assert_true(p->sm_util[0] == 0.5);
-			assert_true(isnan(p->cpu_cores[1]));
+			assert_true(p->value[PROC_FAMILY_MEMORY][3] == 4e9);
+			assert_true(p->value[PROC_FAMILY_SM][0] == 0.5);
+			assert_true(isnan(p->value[PROC_FAMILY_CPU][1]));
 		} else {
 			assert_int_equal(p->pid, 7);
 			assert_string_equal(p->name, "python3");
 			assert_string_equal(p->container, "");
-			assert_true(isnan(p->gpu_mem_bytes[2]));
-			assert_true(p->cpu_cores[3] == 1.25);
+			assert_true(isnan(p->value[PROC_FAMILY_MEMORY][2]));
+			assert_true(p->value[PROC_FAMILY_CPU][3] == 1.25);
 		}
 	}
 	store_process_set_free(&ps);
