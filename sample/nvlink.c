@@ -48,10 +48,12 @@ nvmlReturn_t read_nvlink(struct source_ctx *ctx, double *raw, metric_set *got)
 	if (links == 0)
 		return NVML_ERROR_NOT_SUPPORTED;
 	if (links != nv->links) /* first read, or the link count changed: no counters yet */
-		for (unsigned l = 0; l < GPU_MAX_NVLINKS; l++)
-			NVLINK_ROW(nv, METRIC_NVLINK_TX_BYTES)
-			[l] = NVLINK_ROW(nv, METRIC_NVLINK_RX_BYTES)[l] =
-			    NVLINK_ROW(nv, METRIC_NVLINK_BANDWIDTH)[l] = -1;
+		for (unsigned l = 0; l < GPU_MAX_NVLINKS; l++) {
+			double *tx = NVLINK_ROW(nv, METRIC_NVLINK_TX_BYTES);
+			double *rx = NVLINK_ROW(nv, METRIC_NVLINK_RX_BYTES);
+			double *bw = NVLINK_ROW(nv, METRIC_NVLINK_BANDWIDTH);
+			tx[l] = rx[l] = bw[l] = -1;
+		}
 	nv->links = links;
 	ctx->nvlink_read = true;
 	/* The values live in ctx->nvlink; this marks the row as answered. */
