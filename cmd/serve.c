@@ -1,5 +1,5 @@
 /* serve.c - `gpuscope serve`: sampler threads + HTTP endpoint until a
- * signal.  Signals are blocked in every thread and taken by sigwait() in
+ * signal.  Signals are blocked in every thread and taken by sigtimedwait() in
  * main, so no handler runs in the middle of a driver call. */
 #include <malloc.h>
 #include <signal.h>
@@ -83,6 +83,9 @@ static int serve_run(struct http_config *hcfg, struct sampler_config *scfg,
 /* "gpuscope serve: ...", the pointer to --help, exit status 2. */
 #define bad_usage(...) cmd_usage_error("serve", __VA_ARGS__)
 
+/* How often the main loop gives the heap's free pages back (one walk of its free lists). */
+#define TRIM_EVERY_S 60
+
 /* The command line as given, for SIGHUP to read the config file again. */
 struct serve_argv {
 	int argc;
@@ -105,13 +108,15 @@ int cmd_serve(int argc, char **argv)
 {
 	/* /metrics renders a few MB a tick at 64 GPUs and frees the tick before: from fresh
 	 * mmaps (glibc's default above 128 KB) or a trimmed heap, every 4 KB of it was a page
-	 * fault, a fifth of a fresh scrape's CPU.  Kept in the heap, the pages stay mapped. */
+	 * fault, a fifth of a fresh scrape's CPU.  Kept in the heap, the pages stay mapped;
+	 * the main loop below gives back what is free once a minute (TRIM_EVERY_S). */
 	mallopt(M_MMAP_THRESHOLD, 32 << 20);
 	mallopt(M_TRIM_THRESHOLD, 64 << 20);
 	/* glibc gives each of the agent's 15 or so threads an arena of its own (up to 8 per
-	 * core), each keeping what it once held; two serve threads that rarely allocate at
-	 * the same moment (bench/gpu_memory.sh: 1.5 MiB less on the 8-GPU simulator). */
-	mallopt(M_ARENA_MAX, 2);
+	 * core), each keeping what it once held.  Its threads rarely allocate at the same
+	 * moment, so one arena (bench/gpu_memory.sh on the 1-GPU simulator: 0.4 MiB less than
+	 * two, which were 1.5 MiB less than glibc's default). */
+	mallopt(M_ARENA_MAX, 1);
 	struct config_args args;
 	char err[600];
 	if (config_expand_argv(argc, argv, &args, err, sizeof(err)) != 0) {
@@ -552,7 +557,13 @@ static int serve_run(struct http_config *hcfg, struct sampler_config *scfg,
 		cur_web.ca_pem = NULL; /* not given to libmicrohttpd (http/server.c) */
 	int sig = 0;
 	for (;;) {
-		sigwait(&stop, &sig);
+		/* Between signals, once a minute, the heap's free pages go back to the kernel:
+		 * what a diagnosis, a history query or a big scrape held and freed. */
+		struct timespec period = {.tv_sec = TRIM_EVERY_S};
+		if ((sig = sigtimedwait(&stop, NULL, &period)) < 0) {
+			malloc_trim(0);
+			continue;
+		}
 		if (sig != SIGHUP)
 			break;
 		serve_reload(orig, http, hist, alerts, &cur_names, cur_look, sizeof(cur_look),

@@ -385,6 +385,7 @@ char *inference_history_json(struct inference_history *h, const char *const args
 	text = json_dumps(doc, JSON_COMPACT | JSON_ENSURE_ASCII | JSON_REAL_PRECISION(6));
 	json_decref(doc);
 out:
+	store_release_memory(h->store); /* held open between requests, not its pages */
 	pthread_mutex_unlock(&h->lock);
 	return text;
 }

@@ -104,6 +104,7 @@ char *series_api_json(struct series_api *a, const char *const args[5], unsigned 
 		json = error_doc(err);
 	}
 out:
+	store_release_memory(a->store); /* held open between requests, not its pages */
 	pthread_mutex_unlock(&a->lock);
 	return json;
 }

@@ -28,6 +28,13 @@
 
 #include "series/process_table.h"
 
+/* The writer's page cache: what a batch touches (each GPU's newest pages of the second,
+ * process and rollup tables, and the oldest ones maintenance folds), with room to spare.
+ * SQLite's default, 2000 KiB, fills within minutes with pages written once and never
+ * read again, and the check on open fills it at once; at 8 simulated GPUs 256 KiB
+ * missed 4 pages a second, each read back from the WAL or the OS's cache. */
+#define WRITER_CACHE_KIB(gpus) (128 + 32 * (int)(gpus))
+
 enum rec_state { REC_OPENING, REC_OK, REC_ERROR };
 
 struct recorder {
@@ -279,6 +286,8 @@ static void *recorder_main(void *arg)
 				make_parent_dirs(r->path, r->cfg.opt.group);
 			struct store_options o = r->cfg.opt;
 			o.read_only = false;
+			if (!o.cache_kib)
+				o.cache_kib = WRITER_CACHE_KIB(r->board->count);
 			if (store_open(r->path, &o, &s, err, sizeof(err)) != STORE_OK) {
 				s = NULL;
 				next_open = now + r->cfg.retry_s;

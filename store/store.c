@@ -207,8 +207,8 @@ static int check_options(const struct store_options *o, char *err, size_t errlen
 		bad = "minute_retention_s must be at least second_retention_s";
 	else if (o->maintain_rows < 60)
 		bad = "maintain_rows must be at least 60 (one minute of one GPU)";
-	else if (o->max_bytes < 0 || o->busy_timeout_ms < 0)
-		bad = "max_bytes and busy_timeout_ms must not be negative";
+	else if (o->max_bytes < 0 || o->busy_timeout_ms < 0 || o->cache_kib < 0)
+		bad = "max_bytes, busy_timeout_ms and cache_kib must not be negative";
 	if (bad && err && errlen)
 		snprintf(err, errlen, "history: invalid option: %s", bad);
 	return bad ? STORE_EINVAL : STORE_OK;
@@ -379,6 +379,13 @@ int store_open(const char *path, const struct store_options *opt, struct store *
 	}
 	sqlite3_extended_result_codes(s->db, 1);
 	sqlite3_busy_timeout(s->db, o.busy_timeout_ms);
+	if (o.cache_kib > 0) {
+		/* Before anything is read: the check on open reads the whole file through it. */
+		char sql[48];
+		snprintf(sql, sizeof(sql), "PRAGMA cache_size=-%d", o.cache_kib);
+		if ((rc = store_exec(s, sql, "opening it")) != STORE_OK)
+			goto err;
+	}
 	if (!o.read_only && sqlite3_db_readonly(s->db, "main") == 1) {
 		/* SQLite fell back to read-only: the file is write-protected. */
 		rc = store_fail(s, STORE_EREADONLY,
@@ -412,6 +419,12 @@ int store_close(struct store *s)
 		rc = store_flush(s);
 	free_handle(s);
 	return rc;
+}
+
+void store_release_memory(struct store *s)
+{
+	if (s)
+		sqlite3_db_release_memory(s->db);
 }
 
 void store_get_stats(const struct store *s, struct store_stats *out)

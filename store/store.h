@@ -77,6 +77,9 @@ struct store_options {
 	bool verify_on_open;        /* writer: PRAGMA quick_check before the first write, so a
 	                             * damaged file is refused, not written to (true; reads
 	                             * the whole file once, see docs/history.md for the cost) */
+	int cache_kib;              /* this connection's page cache in KiB (0: SQLite's
+	                             * default, 2000).  What it holds stays in the process
+	                             * until the connection closes or store_release_memory. */
 };
 
 void store_options_default(struct store_options *o);
@@ -99,6 +102,10 @@ int store_open(const char *path, const struct store_options *opt, struct store *
 /* Commits the open batch, then closes.  Returns the commit's status; the
  * handle is freed either way.  NULL is a no-op. */
 int store_close(struct store *s);
+
+/* Gives back the pages this connection caches between uses (a reader held open between
+ * requests): the next read takes them from the file again.  NULL is a no-op. */
+void store_release_memory(struct store *s);
 
 /* The last error's message ("" after none): names the path, the cause and
  * what to do.  Valid until the next call on s. */

@@ -184,6 +184,10 @@ static void missing_directory_and_directory_in_the_way(void **state)
 	store_options_default(&o);
 	o.minute_retention_s = 60;
 	assert_int_equal(store_open(f->path, &o, &s, err, sizeof(err)), STORE_EINVAL);
+	store_options_default(&o);
+	o.cache_kib = -1;
+	assert_int_equal(store_open(f->path, &o, &s, err, sizeof(err)), STORE_EINVAL);
+	assert_non_null(strstr(err, "cache_kib"));
 }
 
 static void disk_full(void **state)

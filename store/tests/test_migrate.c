@@ -329,6 +329,50 @@ static void test_readers_do_not_map_the_file(void **state)
 	store_close(s);
 }
 
+static int cache_used_kib(struct store *s)
+{
+	int used, highwater;
+	assert_int_equal(sqlite3_db_status(s->db, SQLITE_DBSTATUS_CACHE_USED, &used, &highwater, 0),
+	                 SQLITE_OK);
+	return used / 1024;
+}
+
+/* A connection's cache holds at most cache_kib of pages, and a reader held open between
+ * requests gives its pages back on store_release_memory; reading the same span with
+ * SQLite's default cache holds several times more, or the bound proved nothing. */
+static void test_cache_bounded_and_given_back(void **state)
+{
+	struct fixture *f = *state;
+	char uuid[64];
+	struct store_series a;
+	uuid_of(1, uuid, sizeof(uuid));
+
+	struct store *plain = open_reader(f->path);
+	assert_int_equal(
+	    store_query(plain, uuid, T0, T0 + SPAN - 1, req, NREQ, STORE_RES_SECOND, &a), STORE_OK);
+	store_series_free(&a);
+	int unbounded = cache_used_kib(plain);
+	store_release_memory(plain);
+	int released = cache_used_kib(plain);
+
+	struct store_options o;
+	struct store *small;
+	char err[1024];
+	store_options_default(&o);
+	o.read_only = true;
+	o.cache_kib = 64;
+	assert_int_equal(store_open(f->path, &o, &small, err, sizeof(err)), STORE_OK);
+	assert_int_equal(
+	    store_query(small, uuid, T0, T0 + SPAN - 1, req, NREQ, STORE_RES_SECOND, &a), STORE_OK);
+	store_series_free(&a);
+	int bounded = cache_used_kib(small);
+	assert_true(unbounded > 3 * 64);
+	assert_true(bounded <= 64 + 16); /* pcache's own headers on top of the pages */
+	assert_true(released < 16);
+	store_close(small);
+	store_close(plain);
+}
+
 int test_migrate_run(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -337,6 +381,7 @@ int test_migrate_run(void)
 	    cmocka_unit_test_setup_teardown(test_writes_after_migration_keep_rollups_exact, setup,
 	                                    teardown),
 	    cmocka_unit_test_setup_teardown(test_readers_do_not_map_the_file, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_cache_bounded_and_given_back, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_reader_open_across_migration, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("migrate", tests, NULL, NULL);
