@@ -44,7 +44,8 @@ struct alert_engine {
 	struct gpu_ring *rings;
 	size_t nrings;
 	struct alert *alerts;
-	uint64_t *keys; /* alerts[i]'s fingerprint as a number */
+	uint64_t *keys;      /* alerts[i]'s fingerprint as a number */
+	uint64_t *described; /* alerts[i]'s describe_key when last described; 0: never */
 	size_t nalerts, alerts_cap;
 	size_t *slots; /* index: 1 + position in alerts, 0 empty; a power of two */
 	size_t nslots;
@@ -137,6 +138,7 @@ void alert_engine_free(struct alert_engine *e)
 	free(e->rings);
 	free(e->alerts);
 	free(e->keys);
+	free(e->described);
 	free(e->slots);
 	free(e);
 }
@@ -161,6 +163,8 @@ int alert_engine_set_rules(struct alert_engine *e, const struct alert_rules *rul
 	}
 	e->rules = *rules;
 	seed_rules(e);
+	if (e->nalerts) /* a rule's text may have changed */
+		memset(e->described, 0, e->nalerts * sizeof(*e->described));
 	return 0;
 }
 
@@ -186,6 +190,10 @@ static struct alert *new_alert(struct alert_engine *e, uint64_t key)
 		if (!k)
 			return NULL;
 		e->keys = k;
+		uint64_t *d = realloc(e->described, cap * sizeof(*d));
+		if (!d)
+			return NULL;
+		e->described = d;
 		struct alert *a = realloc(e->alerts, cap * sizeof(*a));
 		if (!a)
 			return NULL;
@@ -196,6 +204,7 @@ static struct alert *new_alert(struct alert_engine *e, uint64_t key)
 		return NULL;
 	size_t i = e->nalerts++;
 	e->keys[i] = key;
+	e->described[i] = 0;
 	e->slots[slot_of(e, key)] = i + 1;
 	struct alert *a = &e->alerts[i];
 	memset(a, 0, sizeof(*a));
@@ -279,11 +288,17 @@ static double windowed(const struct alert_engine *e, const struct gpu_ring *g, d
 	bool counter = alert_signal_is_counter(sig);
 	double acc = NAN, prev = NAN;
 	size_t used = 0;
-	for (size_t k = 0; k < g->n; k++) {
+	/* Samples sit in the order they came, so the window is a tail of the ring: found
+	 * from the newest back, a rule costs its own window, not the longest rule's ring. */
+	size_t first = g->n - 1; /* window 0: the newest sample alone */
+	if (window_s > 0) {
+		double from = now - window_s - 1e-6;
+		first = g->n;
+		while (first > 0 && g->s[(g->head + first - 1) % e->cap].t >= from)
+			first--;
+	}
+	for (size_t k = first; k < g->n; k++) {
 		const struct sample *s = &g->s[(g->head + k) % e->cap];
-		bool newest = k + 1 == g->n;
-		if (window_s > 0 ? s->t < now - window_s - 1e-6 : !newest)
-			continue;
 		double v = s->v[sig];
 		if (isnan(v))
 			continue;
@@ -344,6 +359,30 @@ static bool cond_holds(const struct alert_engine *e, const struct gpu_ring *g, d
 	if (threshold)
 		*threshold = thr;
 	return alert_compare(c->op, v, thr);
+}
+
+static uint64_t fnv_bytes(uint64_t h, const void *p, size_t n)
+{
+	for (const unsigned char *c = p; n--; c++)
+		h = (h ^ *c) * FNV_PRIME;
+	return h;
+}
+
+/* Everything describe() reads that changes between evaluations of rule k, hashed (never
+ * 0): a pending alert is described again only when it changes, not every second (64
+ * workless GPUs hold 64 pending GpuUtilizationLow alerts, each a dozen snprintf calls). */
+static uint64_t describe_key(size_t k, const struct alert *a, const struct alert_gpu_input *in)
+{
+	uint64_t h = fnv_bytes(FNV_OFFSET, &k, sizeof(k));
+	h = fnv_bytes(h, &a->value, sizeof(a->value));
+	h = fnv_bytes(h, &a->threshold, sizeof(a->threshold));
+	h = fnv_bytes(h, &in->index, sizeof(in->index));
+	h = fnv_bytes(h, &in->xid_last, sizeof(in->xid_last));
+	const char *text[] = {in->uuid, in->model,     in->pod_namespace,
+	                      in->pod,  in->container, in->process};
+	for (size_t i = 0; i < sizeof(text) / sizeof(text[0]); i++)
+		h = fnv_part(h, text[i]);
+	return h ? h : 1;
 }
 
 static void add_label(struct alert *a, const char *name, const char *value)
@@ -426,6 +465,7 @@ static int resolve(struct alert_engine *e, size_t i, double now, struct alert **
 	e->nalerts--;
 	e->alerts[i] = e->alerts[e->nalerts];
 	e->keys[i] = e->keys[e->nalerts];
+	e->described[i] = e->described[e->nalerts];
 	return rc;
 }
 
@@ -469,7 +509,11 @@ static int eval_one(struct alert_engine *e, double now, size_t k, const struct a
 			seen[a - e->alerts] = false; /* back to inactive: dropped below, silently */
 			return 0;
 		}
-		describe(e, a, r, in);
+		uint64_t dk = describe_key(k, a, in);
+		if (e->described[a - e->alerts] != dk) {
+			describe(e, a, r, in);
+			e->described[a - e->alerts] = dk;
+		}
 		if (now - a->active_at >= r->for_s - 1e-6) {
 			a->state = ALERT_STATE_FIRING;
 			a->fired_at = now;

@@ -239,6 +239,58 @@ static void test_verdicts_and_labels(void **state)
 	alert_engine_free(e);
 }
 
+/* A pending alert's text and labels follow the value, the GPU's labels and a reload
+ * (the engine describes an alert again only when one of them changed). */
+static void test_pending_text_follows_its_inputs(void **state)
+{
+	struct alert_engine *e = engine(only_temp);
+	struct alert_gpu_input g;
+	gpu_init(&g, 1, "NVIDIA H200");
+	g.value[ALERT_SIG_TEMPERATURE] = 90;
+	size_t n, na;
+	free(run(e, 0, 3, &g, 1, &n));
+	const struct alert *act = alert_engine_active(e, &na);
+	assert_int_equal(na, 1);
+	assert_int_equal(act[0].state, ALERT_STATE_PENDING);
+	assert_non_null(strstr(act[0].description, "is 90,"));
+	assert_null(alert_label(&act[0], "pod"));
+
+	g.value[ALERT_SIG_TEMPERATURE] = 91.5;
+	free(run(e, 4, 4, &g, 1, &n));
+	act = alert_engine_active(e, &na);
+	assert_non_null(strstr(act[0].description, "is 91.5,"));
+
+	snprintf(g.pod, sizeof(g.pod), "vllm-1");
+	free(run(e, 5, 5, &g, 1, &n));
+	act = alert_engine_active(e, &na);
+	assert_string_equal(alert_label(&act[0], "pod"), "vllm-1");
+	assert_non_null(strstr(act[0].description, "is 91.5,"));
+
+	struct alert_rules rs;
+	char err[400];
+	const char *file = "rules:\n"
+	                   "  - {name: GpuUtilizationLow, disabled: true}\n"
+	                   "  - {name: GpuMemoryOverprovisioned, disabled: true}\n"
+	                   "  - {name: GpuTemperatureHigh, for: 10s, window: 0,"
+	                   " keep_firing_for: 5s, summary: Too hot}\n";
+	assert_int_equal(alert_rules_parse(file, strlen(file), &rs, err, sizeof(err)), 0);
+	assert_int_equal(alert_engine_set_rules(e, &rs), 0);
+	free(run(e, 6, 6, &g, 1, &n));
+	act = alert_engine_active(e, &na);
+	assert_int_equal(na, 1);
+	assert_int_equal(act[0].state, ALERT_STATE_PENDING);
+	assert_string_equal(act[0].summary, "Too hot");
+
+	/* What it fires with is the last description: the value it last held. */
+	g.value[ALERT_SIG_TEMPERATURE] = 92;
+	struct alert *ev = run(e, 7, 20, &g, 1, &n);
+	assert_int_equal(n, 1);
+	assert_int_equal(ev[0].state, ALERT_STATE_FIRING);
+	assert_non_null(strstr(ev[0].description, "is 92,"));
+	free(ev);
+	alert_engine_free(e);
+}
+
 static void test_reload_and_restore(void **state)
 {
 	struct alert_engine *e = engine(only_temp);
@@ -448,6 +500,7 @@ int test_eval_run(void)
 	    cmocka_unit_test(test_absent_is_not_zero),
 	    cmocka_unit_test(test_counters_over_window),
 	    cmocka_unit_test(test_verdicts_and_labels),
+	    cmocka_unit_test(test_pending_text_follows_its_inputs),
 	    cmocka_unit_test(test_reload_and_restore),
 	    cmocka_unit_test(test_gpu_gone_resolves_after_damping),
 	    cmocka_unit_test(test_many_gpus),
