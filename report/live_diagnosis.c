@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <jansson.h>
+#include <malloc.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -213,6 +214,11 @@ static void *live_main(void *arg)
 			free(v);
 		}
 		pthread_mutex_unlock(&d->lock);
+		if (judged)
+			/* A judge reads the window's history into a few MB and frees them; the
+			 * agent keeps freed memory mapped for the scrape path (cmd/serve.c), so
+			 * give those pages back now rather than at its next minute. */
+			malloc_trim(0);
 		clock_gettime(CLOCK_REALTIME, &until);
 		/* The engine runs at most every LIVE_PERIOD_S; until there is history
 		 * enough to judge, look again sooner. */
