@@ -54,12 +54,17 @@ struct alert_engine {
 #define FNV_OFFSET 1469598103934665603ULL
 #define FNV_PRIME  1099511628211ULL
 
+static uint64_t fnv_bytes(uint64_t h, const void *p, size_t n)
+{
+	for (const unsigned char *c = p; n--; c++)
+		h = (h ^ *c) * FNV_PRIME;
+	return h;
+}
+
 /* FNV-1a 64 over one part of a fingerprint and its separator. */
 static uint64_t fnv_part(uint64_t h, const char *part)
 {
-	for (const unsigned char *c = (const unsigned char *)part; *c; c++)
-		h = (h ^ *c) * FNV_PRIME;
-	return (h ^ 0xff) * FNV_PRIME;
+	return (fnv_bytes(h, part, strlen(part)) ^ 0xff) * FNV_PRIME;
 }
 
 static void seed_rules(struct alert_engine *e)
@@ -359,13 +364,6 @@ static bool cond_holds(const struct alert_engine *e, const struct gpu_ring *g, d
 	if (threshold)
 		*threshold = thr;
 	return alert_compare(c->op, v, thr);
-}
-
-static uint64_t fnv_bytes(uint64_t h, const void *p, size_t n)
-{
-	for (const unsigned char *c = p; n--; c++)
-		h = (h ^ *c) * FNV_PRIME;
-	return h;
 }
 
 /* Everything describe() reads that changes between evaluations of rule k, hashed (never

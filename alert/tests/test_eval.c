@@ -49,6 +49,16 @@ static struct alert_engine *engine(const char *file)
 	return alert_engine_new(&rs, "node-1");
 }
 
+/* A reload with the file's rules; asserts it parses and applies. */
+static void reload(struct alert_engine *e, const char *file)
+{
+	struct alert_rules rs;
+	char err[400];
+	if (alert_rules_parse(file, strlen(file), &rs, err, sizeof(err)) != 0)
+		fail_msg("rules: %s", err);
+	assert_int_equal(alert_engine_set_rules(e, &rs), 0);
+}
+
 /* Runs evaluations at T0+from .. T0+to (inclusive), one a second; returns
  * the events (caller frees) and their count in *n. */
 static struct alert *run(struct alert_engine *e, int from, int to, struct alert_gpu_input *g,
@@ -266,15 +276,11 @@ static void test_pending_text_follows_its_inputs(void **state)
 	assert_string_equal(alert_label(&act[0], "pod"), "vllm-1");
 	assert_non_null(strstr(act[0].description, "is 91.5,"));
 
-	struct alert_rules rs;
-	char err[400];
-	const char *file = "rules:\n"
-	                   "  - {name: GpuUtilizationLow, disabled: true}\n"
-	                   "  - {name: GpuMemoryOverprovisioned, disabled: true}\n"
-	                   "  - {name: GpuTemperatureHigh, for: 10s, window: 0,"
-	                   " keep_firing_for: 5s, summary: Too hot}\n";
-	assert_int_equal(alert_rules_parse(file, strlen(file), &rs, err, sizeof(err)), 0);
-	assert_int_equal(alert_engine_set_rules(e, &rs), 0);
+	reload(e, "rules:\n"
+	          "  - {name: GpuUtilizationLow, disabled: true}\n"
+	          "  - {name: GpuMemoryOverprovisioned, disabled: true}\n"
+	          "  - {name: GpuTemperatureHigh, for: 10s, window: 0,"
+	          " keep_firing_for: 5s, summary: Too hot}\n");
 	free(run(e, 6, 6, &g, 1, &n));
 	act = alert_engine_active(e, &na);
 	assert_int_equal(na, 1);
@@ -312,11 +318,7 @@ static void test_reload_and_restore(void **state)
 	free(ev);
 
 	/* Disabled by a reload: resolves at the next evaluation. */
-	struct alert_rules rs;
-	char err[400];
-	const char *off = "rules:\n  - {name: GpuTemperatureHigh, disabled: true}\n";
-	assert_int_equal(alert_rules_parse(off, strlen(off), &rs, err, sizeof(err)), 0);
-	assert_int_equal(alert_engine_set_rules(e2, &rs), 0);
+	reload(e2, "rules:\n  - {name: GpuTemperatureHigh, disabled: true}\n");
 	ev = run(e2, 41, 41, &g, 1, &n);
 	size_t resolved = 0;
 	for (size_t i = 0; i < n; i++)
