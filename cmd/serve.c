@@ -425,7 +425,7 @@ static void serve_reload(const struct serve_argv *orig, struct http_server *http
 			        w->cert_file, err);
 		}
 	}
-	/* The trust list is libmicrohttpd's, set once at start (cur_web->ca_pem: NULL when
+	/* The trust list is the HTTP engine's, set once at start (cur_web->ca_pem: NULL when
 	 * none was): a new client CA, or asking for client certificates at all, waits. */
 	if (w->tls && cur_web->tls && w->client_auth != CLIENT_AUTH_NONE) {
 		if (!cur_web->ca_pem)
@@ -554,7 +554,7 @@ static int serve_run(struct http_config *hcfg, struct sampler_config *scfg,
 	cur_web.cert_pem = dcgm->web.cert_pem ? strdup(dcgm->web.cert_pem) : NULL;
 	cur_web.key_pem = dcgm->web.key_pem ? strdup(dcgm->web.key_pem) : NULL;
 	if (cur_web.client_auth == CLIENT_AUTH_NONE)
-		cur_web.ca_pem = NULL; /* not given to libmicrohttpd (http/server.c) */
+		cur_web.ca_pem = NULL; /* not given to the HTTP engine (http/server.c) */
 	int sig = 0;
 	for (;;) {
 		/* Between signals, once a minute, the heap's free pages go back to the kernel:

@@ -47,30 +47,21 @@ void http_auth_free(struct http_auth *a)
 	free(a);
 }
 
-static enum MHD_Result refuse(struct MHD_Connection *c, unsigned status, const char *text,
-                              const char *header, const char *value)
+static void refuse(struct http_response *out, unsigned status, const char *text, const char *header,
+                   const char *value)
 {
-	struct MHD_Response *r =
-	    MHD_create_response_from_buffer(strlen(text), (void *)text, MHD_RESPMEM_PERSISTENT);
-	if (!r)
-		return MHD_NO;
-	MHD_add_response_header(r, "Content-Type", "text/plain; charset=utf-8");
+	http_response_set(out, status, "text/plain; charset=utf-8", text, strlen(text), NULL, NULL);
 	if (header)
-		MHD_add_response_header(r, header, value);
-	enum MHD_Result ret = MHD_queue_response(c, status, r);
-	MHD_destroy_response(r);
-	return ret;
+		http_response_field(out, header, value);
 }
 
 /* The client certificate rule of the configuration: true when it is met. */
-static bool client_cert_ok(const struct http_auth *a, struct MHD_Connection *c)
+static bool client_cert_ok(const struct http_auth *a, const struct http_request *rq)
 {
 	enum client_auth kind = a->w.client_auth;
 	if (kind == CLIENT_AUTH_NONE || kind == CLIENT_AUTH_REQUEST)
 		return true;
-	const union MHD_ConnectionInfo *ci =
-	    MHD_get_connection_info(c, MHD_CONNECTION_INFO_GNUTLS_SESSION);
-	gnutls_session_t s = ci ? (gnutls_session_t)ci->tls_session : NULL;
+	gnutls_session_t s = rq->tls;
 	unsigned n = 0;
 	const gnutls_datum_t *peers = s ? gnutls_certificate_get_peers(s, &n) : NULL;
 	bool given = peers && n > 0;
@@ -116,23 +107,22 @@ static void remember(struct http_auth *a, const char *user, const unsigned char 
 	pthread_mutex_unlock(&a->lock);
 }
 
-bool http_auth_allow(struct http_auth *a, struct MHD_Connection *c, const char *url,
-                     enum MHD_Result *handled)
+bool http_auth_allow(struct http_auth *a, const struct http_request *rq, const char *url,
+                     struct http_response *out)
 {
 	if (!a || strcmp(url, "/health") == 0)
 		return true;
-	if (!client_cert_ok(a, c)) {
-		*handled = refuse(c, MHD_HTTP_FORBIDDEN,
-		                  "a client certificate signed by the configured CA is required\n",
-		                  NULL, NULL);
+	if (!client_cert_ok(a, rq)) {
+		refuse(out, 403, "a client certificate signed by the configured CA is required\n",
+		       NULL, NULL);
 		return false;
 	}
 	if (a->w.nusers == 0)
 		return true;
-	char *pass = NULL;
-	char *user = MHD_basic_auth_get_username_password(c, &pass);
+	char user[128], pass[256];
 	bool ok = false, busy = false;
-	if (user && pass) {
+	if (wire_basic_auth(wire_header(rq->head, "Authorization"), user, sizeof(user), pass,
+	                    sizeof(pass))) {
 		unsigned char d[32];
 		digest_of(user, pass, d);
 		if (remembered(a, user, d)) {
@@ -145,17 +135,14 @@ bool http_auth_allow(struct http_auth *a, struct MHD_Connection *c, const char *
 		} else {
 			busy = true;
 		}
+		explicit_bzero(pass, sizeof(pass));
 	}
-	free(user);
-	free(pass);
 	if (ok)
 		return true;
 	if (busy) {
-		*handled = refuse(c, 429, "another password is being checked; retry\n",
-		                  "Retry-After", "1");
+		refuse(out, 429, "another password is being checked; retry\n", "Retry-After", "1");
 		return false;
 	}
-	*handled = refuse(c, MHD_HTTP_UNAUTHORIZED, "unauthorized\n", "WWW-Authenticate",
-	                  "Basic realm=\"gpuscope\"");
+	refuse(out, 401, "unauthorized\n", "WWW-Authenticate", "Basic realm=\"gpuscope\"");
 	return false;
 }

@@ -11,8 +11,9 @@
 #ifndef GPUSCOPE_HTTP_AUTH_H
 #define GPUSCOPE_HTTP_AUTH_H
 
-#include <microhttpd.h>
+#include <stdbool.h>
 
+#include "http/engine.h"
 #include "http/webconfig.h"
 
 struct http_auth;
@@ -21,10 +22,10 @@ struct http_auth;
 struct http_auth *http_auth_new(const struct webconfig *w);
 void http_auth_free(struct http_auth *a);
 
-/* MHD_YES when the request may go on; otherwise a refusal has been queued (401 with
+/* True when the request may go on; otherwise out holds the refusal (401 with
  * WWW-Authenticate, 403 for a missing or unverified client certificate, 429 with
- * Retry-After while a bcrypt is running) and *handled is set to that queue's result. */
-bool http_auth_allow(struct http_auth *a, struct MHD_Connection *c, const char *url,
-                     enum MHD_Result *handled);
+ * Retry-After while a bcrypt is running). */
+bool http_auth_allow(struct http_auth *a, const struct http_request *rq, const char *url,
+                     struct http_response *out);
 
 #endif

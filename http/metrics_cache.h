@@ -83,7 +83,7 @@ struct metrics_response {
 };
 
 /* The body for one scrape, or NULL when out of memory.  Free with metrics_response_free
- * (a libmicrohttpd free callback's shape) once the bytes are sent. */
+ * (a free callback's shape) once the bytes are sent. */
 struct metrics_response *metrics_cache_get(struct metrics_cache *c,
                                            const struct metrics_request *q);
 void metrics_response_free(void *resp);

@@ -14,7 +14,6 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <microhttpd.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -32,7 +31,7 @@
 #include "export/collectors.h"
 #include "http/accept.h"
 #include "http/auth.h"
-#include "http/guard.h"
+#include "http/engine.h"
 #include "http/dashboard.h"
 #include "http/index_page.h"
 #include "http/metrics_cache.h"
@@ -40,19 +39,24 @@
 #include "http/tlscert.h"
 #include "web/assets.h"
 
-/* The last /metrics response of one format and encoding, its body in one piece, queued
- * for every scrape that gets the same parts (by id): libmicrohttpd then sends the
- * headers and the body in one sendmsg, and builds no response per request.  The
- * response is reference counted by libmicrohttpd; ours is one reference, and a
- * connection still sending an older body holds its own. */
+/* A joined /metrics body in a mapping of its own, shared by every scrape that gets the same
+ * parts (by id) and unmapped when the last response holding it is sent: one copy per tick
+ * whatever the scrapers, and a tick's few hundred KB do not stay behind in malloc's
+ * arenas.  The slot holds one reference; each response being sent holds one. */
+struct joined_body {
+	atomic_uint refs;
+	size_t maplen, len;
+	char bytes[];
+};
+
 struct shared_metrics {
 	pthread_mutex_t lock;
 	uint64_t id[3];
-	struct MHD_Response *r; /* NULL until the first scrape */
+	struct joined_body *j; /* NULL until the first scrape */
 };
 
 struct http_server {
-	struct MHD_Daemon *daemon;
+	struct http_engine *engine;
 	/* The GPUs' board: `empty` (no GPU) until http_attach hands the real one over. */
 	_Atomic(struct board *) board;
 	struct board empty;
@@ -71,7 +75,6 @@ struct http_server {
 	bool has_dcgm;
 	struct collectors *owned_coll; /* under lock: a reload's collectors, ours to free */
 	unsigned port;
-	struct http_guard *guard;           /* limits and time per request (guard.h) */
 	struct shared_metrics shared[2][2]; /* [om][gz] */
 };
 
@@ -173,123 +176,102 @@ static void render_tail(void *ctx, bool om, struct strbuf *out)
 }
 
 /* The client's identity for its scrape window: address and User-Agent. */
-static void client_key(struct MHD_Connection *c, char *key, size_t len)
+static void client_key(const struct http_request *rq, char *key, size_t len)
 {
 	char host[64] = "?";
-	const union MHD_ConnectionInfo *ci =
-	    MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-	if (ci && ci->client_addr) {
-		const struct sockaddr *sa = ci->client_addr;
-		if (sa->sa_family == AF_INET)
-			inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, host,
-			          sizeof(host));
-		else if (sa->sa_family == AF_INET6)
-			inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, host,
-			          sizeof(host));
-	}
-	const char *ua = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "User-Agent");
+	const struct sockaddr_storage *sa = rq->peer;
+	if (sa->ss_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, host, sizeof(host));
+	else if (sa->ss_family == AF_INET6)
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, host,
+		          sizeof(host));
+	const char *ua = wire_header(rq->head, "User-Agent");
 	snprintf(key, len, "%s|%.100s", host, ua ? ua : "");
 }
 
-static enum MHD_Result send_text(struct MHD_Connection *c, unsigned status, const char *type,
-                                 const char *text)
+/* A copy of text as the body (the text may be the caller's stack). */
+static void send_text(struct http_response *out, unsigned status, const char *type,
+                      const char *text)
 {
-	struct MHD_Response *r =
-	    MHD_create_response_from_buffer(strlen(text), (void *)text, MHD_RESPMEM_MUST_COPY);
-	if (!r)
-		return MHD_NO;
-	MHD_add_response_header(r, "Content-Type", type);
-	enum MHD_Result ret = MHD_queue_response(c, status, r);
-	MHD_destroy_response(r);
-	return ret;
-}
-
-static enum MHD_Result send_json(struct MHD_Connection *c, unsigned status, char *json)
-{
-	if (!json)
-		return send_text(c, 500, "text/plain; charset=utf-8", "out of memory\n");
-	struct MHD_Response *r =
-	    MHD_create_response_from_buffer(strlen(json), json, MHD_RESPMEM_MUST_FREE);
-	if (!r) {
-		free(json);
-		return MHD_NO;
+	char *copy = strdup(text);
+	if (!copy) {
+		static const char oom[] = "out of memory\n";
+		http_response_set(out, 503, "text/plain; charset=utf-8", oom, sizeof(oom) - 1, NULL,
+		                  NULL);
+		return;
 	}
-	MHD_add_response_header(r, "Content-Type", "application/json");
-	MHD_add_response_header(r, "Cache-Control", "no-store");
-	enum MHD_Result ret = MHD_queue_response(c, status, r);
-	MHD_destroy_response(r);
-	return ret;
+	http_response_set(out, status, type, copy, strlen(copy), free, copy);
 }
 
-static enum MHD_Result metrics_unavailable(struct MHD_Connection *c)
+/* json is malloc'd and becomes the body (NULL: out of memory). */
+static void send_json(struct http_response *out, unsigned status, char *json)
 {
-	return send_text(c, 503, "text/plain; charset=utf-8",
-	                 "metrics unavailable (out of memory)\n");
+	if (!json) {
+		send_text(out, 500, "text/plain; charset=utf-8", "out of memory\n");
+		return;
+	}
+	http_response_set(out, status, "application/json", json, strlen(json), free, json);
+	http_response_field(out, "Cache-Control", "no-store");
 }
 
-/* A joined body in a mapping of its own, unmapped when libmicrohttpd drops the last
- * response holding it: a tick's few hundred KB do not stay behind in malloc's arenas. */
-struct joined_body {
-	size_t maplen;
-	char bytes[];
-};
+static void metrics_unavailable(struct http_response *out)
+{
+	send_text(out, 503, "text/plain; charset=utf-8", "metrics unavailable (out of memory)\n");
+}
 
-static void joined_body_free(void *cls)
+static void joined_unref(void *cls)
 {
 	struct joined_body *j = cls;
-	munmap(j, j->maplen);
+	if (atomic_fetch_sub(&j->refs, 1) == 1)
+		munmap(j, j->maplen);
 }
 
-/* A response holding b's bytes in one piece, with the /metrics headers. */
-static struct MHD_Response *joined_response(const struct metrics_response *b, bool om, bool gz)
+/* b's bytes in one piece, with one reference (the slot's). */
+static struct joined_body *joined_new(const struct metrics_response *b)
 {
 	size_t maplen = sizeof(struct joined_body) + b->len;
 	struct joined_body *j =
 	    mmap(NULL, maplen, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (j == MAP_FAILED)
 		return NULL;
+	atomic_init(&j->refs, 1);
 	j->maplen = maplen;
+	j->len = b->len;
 	size_t at = 0;
 	for (unsigned i = 0; i < b->niov; i++) {
 		memcpy(j->bytes + at, b->iov[i].base, b->iov[i].len);
 		at += b->iov[i].len;
 	}
-	struct MHD_Response *r = MHD_create_response_from_buffer_with_free_callback_cls(
-	    b->len, j->bytes, joined_body_free, j);
-	if (!r) {
-		joined_body_free(j);
-		return NULL;
-	}
-	MHD_add_response_header(r, "Content-Type",
-	                        om ? PROM_CONTENT_TYPE_OPENMETRICS : PROM_CONTENT_TYPE_TEXT);
-	MHD_add_response_header(r, "Vary", "Accept, Accept-Encoding");
-	if (gz)
-		MHD_add_response_header(r, "Content-Encoding", "gzip");
-	return r;
+	return j;
 }
 
-/* Queues b's bytes from s, replacing s's response when b's parts are not its; frees b. */
-static enum MHD_Result queue_shared(struct MHD_Connection *c, struct shared_metrics *s,
-                                    struct metrics_response *b, bool om, bool gz)
+/* Answers with b's bytes from s, replacing s's body when b's parts are not its; frees b. */
+static void queue_shared(struct http_response *out, struct shared_metrics *s,
+                         struct metrics_response *b, bool om, bool gz)
 {
 	pthread_mutex_lock(&s->lock);
-	if (!s->r || memcmp(s->id, b->id, sizeof(s->id)) != 0) {
-		struct MHD_Response *r = joined_response(b, om, gz);
-		if (!r) {
+	if (!s->j || memcmp(s->id, b->id, sizeof(s->id)) != 0) {
+		struct joined_body *j = joined_new(b);
+		if (!j) {
 			pthread_mutex_unlock(&s->lock);
 			metrics_response_free(b);
-			return metrics_unavailable(c);
+			metrics_unavailable(out);
+			return;
 		}
-		if (s->r)
-			MHD_destroy_response(s->r); /* freed when the last connection is done */
-		s->r = r;
+		if (s->j)
+			joined_unref(s->j); /* unmapped when the last response holding it is sent */
+		s->j = j;
 		memcpy(s->id, b->id, sizeof(s->id));
 	}
-	/* Under the lock: no other thread can destroy s->r before MHD holds its reference. */
-	enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_OK, s->r);
+	struct joined_body *j = s->j;
+	atomic_fetch_add(&j->refs, 1); /* under the lock: s->j cannot be dropped before */
 	pthread_mutex_unlock(&s->lock);
 	metrics_response_free(b);
-	return ret;
+	http_response_set(out, 200, om ? PROM_CONTENT_TYPE_OPENMETRICS : PROM_CONTENT_TYPE_TEXT,
+	                  j->bytes, j->len, joined_unref, j);
+	http_response_field(out, "Vary", "Accept, Accept-Encoding");
+	if (gz)
+		http_response_field(out, "Content-Encoding", "gzip");
 }
 
 static void shared_init(struct http_server *h)
@@ -299,22 +281,23 @@ static void shared_init(struct http_server *h)
 			pthread_mutex_init(&h->shared[om][gz].lock, NULL);
 }
 
-/* After MHD_stop_daemon (or before any start): no connection queues any more. */
+/* After the engine stopped (or before it started): no response takes a body any more. */
 static void shared_free(struct http_server *h)
 {
 	for (int om = 0; om < 2; om++)
 		for (int gz = 0; gz < 2; gz++) {
 			struct shared_metrics *s = &h->shared[om][gz];
-			if (s->r)
-				MHD_destroy_response(s->r);
+			if (s->j)
+				joined_unref(s->j);
 			pthread_mutex_destroy(&s->lock);
 		}
 }
 
-static enum MHD_Result serve_metrics(struct http_server *h, struct MHD_Connection *c)
+static void serve_metrics(struct http_server *h, const struct http_request *rq,
+                          struct http_response *out)
 {
-	const char *accept = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Accept");
-	const char *enc = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Accept-Encoding");
+	const char *accept = wire_header(rq->head, "Accept");
+	const char *enc = wire_header(rq->head, "Accept-Encoding");
 	struct metrics_request q = {.om =
 	                                http_header_allows(accept, "application/openmetrics-text"),
 	                            .gz = http_header_allows(enc, "gzip"),
@@ -325,27 +308,32 @@ static enum MHD_Result serve_metrics(struct http_server *h, struct MHD_Connectio
 	pthread_mutex_unlock(&h->lock);
 	if (q.window) {
 		char key[SCRAPE_KEY_LEN];
-		client_key(c, key, sizeof(key));
+		client_key(rq, key, sizeof(key));
 		int64_t newest = (int64_t)wall_now() - WINDOW_SETTLE_S;
 		scrape_clients_window(&h->clients, key, newest, WINDOW_SECONDS, q.now, &q.from,
 		                      &q.to);
 	}
 	struct metrics_response *b = metrics_cache_get(h->cache, &q);
-	if (!b)
-		return metrics_unavailable(c);
-	return queue_shared(c, &h->shared[q.om][q.gz], b, q.om, q.gz);
+	if (!b) {
+		metrics_unavailable(out);
+		return;
+	}
+	queue_shared(out, &h->shared[q.om][q.gz], b, q.om, q.gz);
 }
 
-static enum MHD_Result serve_snapshot_json(struct http_server *h, struct MHD_Connection *c,
-                                           bool health)
+static void serve_snapshot_json(struct http_server *h, struct http_response *out, bool health)
 {
-	if (health && !atomic_load(&h->attached))
-		return send_json(c, MHD_HTTP_SERVICE_UNAVAILABLE,
-		                 strdup("{\"status\": \"starting\", \"nvml\": \"loading\", "
-		                        "\"gpus\": []}\n"));
+	if (health && !atomic_load(&h->attached)) {
+		send_json(
+		    out, 503,
+		    strdup("{\"status\": \"starting\", \"nvml\": \"loading\", \"gpus\": []}\n"));
+		return;
+	}
 	struct board_snapshot snap;
-	if (board_snapshot(board_of(h), &snap) != 0)
-		return send_text(c, 503, "text/plain; charset=utf-8", "out of memory\n");
+	if (board_snapshot(board_of(h), &snap) != 0) {
+		send_text(out, 503, "text/plain; charset=utf-8", "out of memory\n");
+		return;
+	}
 	bool healthy = true;
 	char *json = health ? json_health(&snap, &healthy) : json_gpus(&snap);
 	board_snapshot_free(&snap);
@@ -355,8 +343,8 @@ static enum MHD_Result serve_snapshot_json(struct http_server *h, struct MHD_Con
 		free(history);
 	}
 	if (health && json) {
-		struct http_guard_stats st;
-		http_guard_get_stats(h->guard, &st);
+		struct http_stats st;
+		http_engine_stats(h->engine, &st);
 		char text[160];
 		snprintf(text, sizeof(text),
 		         "{\"open_connections\": %u, \"refused\": %llu, \"cut\": %llu, "
@@ -369,108 +357,104 @@ static enum MHD_Result serve_snapshot_json(struct http_server *h, struct MHD_Con
 		json = json_with_field(json, "inference_servers", servers);
 		free(servers);
 	}
-	return send_json(c, healthy ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE, json);
+	send_json(out, healthy ? 200 : 503, json);
 }
 
 /* /api/v1/processes and /api/v1/workloads: from the snapshot's process tables. */
-static enum MHD_Result serve_processes_json(struct http_server *h, struct MHD_Connection *c,
-                                            bool workloads)
+static void serve_processes_json(struct http_server *h, struct http_response *out, bool workloads)
 {
 	struct board_snapshot snap;
-	if (board_snapshot(board_of(h), &snap) != 0)
-		return send_text(c, 503, "text/plain; charset=utf-8", "out of memory\n");
+	if (board_snapshot(board_of(h), &snap) != 0) {
+		send_text(out, 503, "text/plain; charset=utf-8", "out of memory\n");
+		return;
+	}
 	char *json = workloads ? proc_json_workloads(&snap) : proc_json_processes(&snap);
 	board_snapshot_free(&snap);
-	return send_json(c, MHD_HTTP_OK, json);
+	send_json(out, 200, json);
 }
 
 /* Verdicts computed elsewhere (a background thread) and cached there. */
-static enum MHD_Result serve_diagnosis(struct http_server *h, struct MHD_Connection *c)
+static void serve_diagnosis(struct http_server *h, struct http_response *out)
 {
-	if (!extras_of(h) || !extras_of(h)->diagnosis)
-		return send_json(c, MHD_HTTP_OK,
-		                 strdup("{\"schema\": \"gpuscope.diagnosis/v1\", \"status\": "
-		                        "\"not judged: no history\"}\n"));
-	unsigned status = MHD_HTTP_OK;
+	if (!extras_of(h) || !extras_of(h)->diagnosis) {
+		send_json(out, 200,
+		          strdup("{\"schema\": \"gpuscope.diagnosis/v1\", \"status\": "
+		                 "\"not judged: no history\"}\n"));
+		return;
+	}
+	unsigned status = 200;
 	char *json = extras_of(h)->diagnosis(extras_of(h)->ctx, &status);
-	return send_json(c, status, json);
+	send_json(out, status, json);
 }
 
 /* /api/v1/servers and /api/v1/advice: documents the inference-server reader rendered. */
-static enum MHD_Result serve_servers(struct http_server *h, struct MHD_Connection *c, bool advice)
+static void serve_servers(struct http_server *h, struct http_response *out, bool advice)
 {
 	const struct http_server_hooks *hk = servers_of(h);
-	if (!hk || !(advice ? hk->advice : hk->servers))
-		return send_json(
-		    c, MHD_HTTP_OK,
-		    strdup(advice ? "{\"schema\": \"gpuscope.advice/v1\", \"advice\": []}\n"
-		                  : "{\"schema\": \"gpuscope.servers/v1\", \"servers\": "
-		                    "[]}\n"));
-	return send_json(c, MHD_HTTP_OK, advice ? hk->advice(hk->ctx) : hk->servers(hk->ctx));
+	if (!hk || !(advice ? hk->advice : hk->servers)) {
+		send_json(out, 200,
+		          strdup(advice ? "{\"schema\": \"gpuscope.advice/v1\", \"advice\": []}\n"
+		                        : "{\"schema\": \"gpuscope.servers/v1\", \"servers\": "
+		                          "[]}\n"));
+		return;
+	}
+	send_json(out, 200, advice ? hk->advice(hk->ctx) : hk->servers(hk->ctx));
 }
 
 /* History for charts, or per-inference aggregates (inference), read by the extras (they
  * bound the cost). */
-static enum MHD_Result serve_series(struct http_server *h, struct MHD_Connection *c, bool inference)
+static void serve_series(struct http_server *h, const struct http_request *rq,
+                         struct http_response *out, bool inference)
 {
-	if (inference && (!extras_of(h) || !extras_of(h)->inference))
-		return send_json(c, MHD_HTTP_SERVICE_UNAVAILABLE,
-		                 strdup("{\"schema\": \"gpuscope.inference/v1\", \"error\": "
-		                        "\"no history: the agent runs with --no-history\"}\n"));
-	if (!extras_of(h) || !extras_of(h)->series)
-		return send_json(c, MHD_HTTP_SERVICE_UNAVAILABLE,
-		                 strdup("{\"schema\": \"gpuscope.series/v1\", \"error\": "
-		                        "\"no history: the agent runs with --no-history\"}\n"));
+	if (inference && (!extras_of(h) || !extras_of(h)->inference)) {
+		send_json(out, 503,
+		          strdup("{\"schema\": \"gpuscope.inference/v1\", \"error\": "
+		                 "\"no history: the agent runs with --no-history\"}\n"));
+		return;
+	}
+	if (!extras_of(h) || !extras_of(h)->series) {
+		send_json(out, 503,
+		          strdup("{\"schema\": \"gpuscope.series/v1\", \"error\": "
+		                 "\"no history: the agent runs with --no-history\"}\n"));
+		return;
+	}
 	static const char *names[5] = {"range", "from", "to", "gpu", "points"};
 	const char *args[5];
 	for (int i = 0; i < 5; i++)
-		args[i] = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, names[i]);
-	unsigned status = MHD_HTTP_OK;
+		wire_arg(rq->head, names[i], &args[i]);
+	unsigned status = 200;
 	const struct http_extras *x = extras_of(h);
 	char *json =
 	    inference ? x->inference(x->ctx, args, &status) : x->series(x->ctx, args, &status);
-	return send_json(c, status, json);
-}
-
-static enum MHD_Result has_plain(void *cls, enum MHD_ValueKind kind, const char *key,
-                                 const char *value)
-{
-	if (strcmp(key, "plain") == 0) {
-		*(bool *)cls = true;
-		return MHD_NO;
-	}
-	return MHD_YES;
+	send_json(out, status, json);
 }
 
 /* The dashboard's static files, gzip'd at build time (web/assets.h). */
-static enum MHD_Result serve_asset(struct MHD_Connection *c, const struct web_asset *a)
+static void serve_asset(const struct http_request *rq, struct http_response *out,
+                        const struct web_asset *a)
 {
-	const char *enc = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Accept-Encoding");
-	bool gz = http_header_allows(enc, "gzip");
-	struct MHD_Response *r = MHD_create_response_from_buffer(
-	    gz ? a->gz_len : a->len, (void *)(gz ? a->gz : a->data), MHD_RESPMEM_PERSISTENT);
-	if (!r)
-		return MHD_NO;
-	MHD_add_response_header(r, "Content-Type", a->type);
-	MHD_add_response_header(r, "Content-Security-Policy", dashboard_csp);
-	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
-	MHD_add_response_header(r, "Cache-Control", "no-cache");
-	MHD_add_response_header(r, "Vary", "Accept-Encoding");
+	bool gz = http_header_allows(wire_header(rq->head, "Accept-Encoding"), "gzip");
+	http_response_set(out, 200, a->type, (const char *)(gz ? a->gz : a->data),
+	                  gz ? a->gz_len : a->len, NULL, NULL);
+	http_response_field(out, "Content-Security-Policy", dashboard_csp);
+	http_response_field(out, "X-Content-Type-Options", "nosniff");
+	http_response_field(out, "Cache-Control", "no-cache");
+	http_response_field(out, "Vary", "Accept-Encoding");
 	if (gz)
-		MHD_add_response_header(r, "Content-Encoding", "gzip");
-	enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_OK, r);
-	MHD_destroy_response(r);
-	return ret;
+		http_response_field(out, "Content-Encoding", "gzip");
 }
 
 /* `/`: the dashboard (or, with ?plain, the index page alone), with its CSP. */
-static enum MHD_Result serve_dashboard(struct http_server *h, struct MHD_Connection *c)
+static void serve_dashboard(struct http_server *h, const struct http_request *rq,
+                            struct http_response *out)
 {
-	bool plain = false;
-	MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, has_plain, &plain);
+	const char *ignored;
+	bool plain = wire_arg(rq->head, "plain", &ignored);
 	struct board_snapshot snap;
-	if (board_snapshot(board_of(h), &snap) != 0)
-		return send_text(c, 503, "text/plain; charset=utf-8", "out of memory\n");
+	if (board_snapshot(board_of(h), &snap) != 0) {
+		send_text(out, 503, "text/plain; charset=utf-8", "out of memory\n");
+		return;
+	}
 	struct strbuf sb;
 	sb_init(&sb, 16 * 1024);
 	if (plain)
@@ -480,176 +464,113 @@ static enum MHD_Result serve_dashboard(struct http_server *h, struct MHD_Connect
 	board_snapshot_free(&snap);
 	if (sb.oom) {
 		sb_free(&sb);
-		return send_text(c, 503, "text/plain; charset=utf-8", "out of memory\n");
+		send_text(out, 503, "text/plain; charset=utf-8", "out of memory\n");
+		return;
 	}
-	struct MHD_Response *r =
-	    MHD_create_response_from_buffer(sb.len, sb.data, MHD_RESPMEM_MUST_FREE);
-	if (!r) {
-		sb_free(&sb);
-		return MHD_NO;
-	}
-	MHD_add_response_header(r, "Content-Type", "text/html; charset=utf-8");
+	http_response_set(out, 200, "text/html; charset=utf-8", sb.data, sb.len, free, sb.data);
 	/* The plain page keeps its inline style sheet and has no script at all. */
-	MHD_add_response_header(r, "Content-Security-Policy",
-	                        plain ? "default-src 'none'; style-src 'unsafe-inline'"
-	                              : dashboard_csp);
-	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
-	MHD_add_response_header(r, "Cache-Control", "no-store");
-	enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_OK, r);
-	MHD_destroy_response(r);
-	return ret;
+	http_response_field(out, "Content-Security-Policy",
+	                    plain ? "default-src 'none'; style-src 'unsafe-inline'"
+	                          : dashboard_csp);
+	http_response_field(out, "X-Content-Type-Options", "nosniff");
+	http_response_field(out, "Cache-Control", "no-store");
 }
 
 /* An unknown path: 404 and the list of every endpoint. */
-static enum MHD_Result serve_not_found(struct MHD_Connection *c)
+static void serve_not_found(struct http_response *out)
 {
 	struct strbuf sb;
 	sb_init(&sb, 2 * 1024);
 	index_page_not_found(&sb);
-	enum MHD_Result ret =
-	    sb.oom ? send_text(c, 503, "text/plain; charset=utf-8", "out of memory\n")
-	           : send_text(c, MHD_HTTP_NOT_FOUND, "text/plain; charset=utf-8", sb.data);
-	sb_free(&sb);
-	return ret;
+	if (sb.oom) {
+		sb_free(&sb);
+		send_text(out, 503, "text/plain; charset=utf-8", "out of memory\n");
+		return;
+	}
+	http_response_set(out, 404, "text/plain; charset=utf-8", sb.data, sb.len, free, sb.data);
 }
 
 /* Alerts evaluated by alert/ on its own thread, cached there. */
-static enum MHD_Result serve_alerts(struct http_server *h, struct MHD_Connection *c)
+static void serve_alerts(struct http_server *h, struct http_response *out)
 {
-	if (!alerting_of(h) || !alerting_of(h)->alerts)
-		return send_json(c, MHD_HTTP_OK,
-		                 strdup("{\"status\": \"success\", \"data\": {\"alerts\": []}}\n"));
-	unsigned status = MHD_HTTP_OK;
+	if (!alerting_of(h) || !alerting_of(h)->alerts) {
+		send_json(out, 200,
+		          strdup("{\"status\": \"success\", \"data\": {\"alerts\": []}}\n"));
+		return;
+	}
+	unsigned status = 200;
 	char *json = alerting_of(h)->alerts(alerting_of(h)->ctx, &status);
-	return send_json(c, status, json);
+	send_json(out, status, json);
 }
 
 /* dcgm-exporter's /health: "OK" once the GPU library answers (503 before); GPUs still
  * probed are named, but do not fail it (a probe that hangs must not restart the pod). */
-static enum MHD_Result serve_health(struct http_server *h, struct MHD_Connection *c)
+static void serve_health(struct http_server *h, struct http_response *out)
 {
-	if (!atomic_load(&h->attached))
-		return send_text(c, MHD_HTTP_SERVICE_UNAVAILABLE, "text/plain; charset=utf-8",
-		                 "starting: loading the GPU library");
+	if (!atomic_load(&h->attached)) {
+		send_text(out, 503, "text/plain; charset=utf-8",
+		          "starting: loading the GPU library");
+		return;
+	}
 	struct board_snapshot snap;
-	if (board_snapshot(board_of(h), &snap) != 0)
-		return send_text(c, 503, "text/plain; charset=utf-8", "out of memory\n");
+	if (board_snapshot(board_of(h), &snap) != 0) {
+		send_text(out, 503, "text/plain; charset=utf-8", "out of memory\n");
+		return;
+	}
 	unsigned probing = 0;
 	for (unsigned i = 0; i < snap.count; i++)
 		probing += snap.gpus[i].health == GPU_PROBING;
 	char text[64];
 	snprintf(text, sizeof(text), "OK (probing %u of %u GPUs)", probing, snap.count);
 	board_snapshot_free(&snap);
-	return send_text(c, MHD_HTTP_OK, "text/plain; charset=utf-8", probing ? text : "OK");
+	send_text(out, 200, "text/plain; charset=utf-8", probing ? text : "OK");
 }
 
-static int request_marker;
-
-static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url,
-                              const char *method, const char *version, const char *upload_data,
-                              size_t *upload_size, void **req_cls)
+static void handle(void *cls, const struct http_request *rq, struct http_response *out)
 {
 	struct http_server *h = cls;
-	enum MHD_Result refused;
-	if (http_guard_refuse(h->guard, c, req_cls, &refused))
-		return refused;
-	bool get = strcmp(method, MHD_HTTP_METHOD_GET) == 0;
-	bool head = strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
-	if (!*req_cls) {
-		/* First call: headers only.  Who is asking, then a wrong method, at once. */
-		*req_cls = &request_marker;
-		if (!http_auth_allow(atomic_load(&h->auth), c, url, &refused))
-			return refused;
-		if (!get && !head) {
-			struct MHD_Response *r = MHD_create_response_from_buffer(
-			    19, (void *)"method not allowed\n", MHD_RESPMEM_PERSISTENT);
-			if (!r)
-				return MHD_NO;
-			MHD_add_response_header(r, "Allow", "GET, HEAD");
-			MHD_add_response_header(r, "Content-Type", "text/plain; charset=utf-8");
-			enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_METHOD_NOT_ALLOWED, r);
-			MHD_destroy_response(r);
-			return ret;
-		}
-		return MHD_YES;
-	}
-	if (*upload_size) {
-		*upload_size = 0; /* a GET body means nothing here; drain it */
-		return MHD_YES;
+	const char *url = rq->head->path, *method = rq->head->method;
+	/* Who is asking, then a wrong method, before any route. */
+	if (!http_auth_allow(atomic_load(&h->auth), rq, url, out))
+		return;
+	if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
+		static const char text[] = "method not allowed\n";
+		http_response_set(out, 405, "text/plain; charset=utf-8", text, sizeof(text) - 1,
+		                  NULL, NULL);
+		http_response_field(out, "Allow", "GET, HEAD");
+		return;
 	}
 	if (strcmp(url, "/metrics") == 0)
-		return serve_metrics(h, c);
-	if (strcmp(url, "/healthz") == 0)
-		return serve_snapshot_json(h, c, true);
-	if (strcmp(url, "/api/v1/gpus") == 0)
-		return serve_snapshot_json(h, c, false);
-	if (strcmp(url, "/api/v1/diagnosis") == 0)
-		return serve_diagnosis(h, c);
-	if (strcmp(url, "/api/v1/alerts") == 0)
-		return serve_alerts(h, c);
-	if (strcmp(url, "/api/v1/processes") == 0)
-		return serve_processes_json(h, c, false);
-	if (strcmp(url, "/api/v1/series") == 0)
-		return serve_series(h, c, false);
-	if (strcmp(url, "/api/v1/inference") == 0)
-		return serve_series(h, c, true);
-	if (strcmp(url, "/api/v1/workloads") == 0)
-		return serve_processes_json(h, c, true);
-	if (strcmp(url, "/api/v1/servers") == 0)
-		return serve_servers(h, c, false);
-	if (strcmp(url, "/api/v1/advice") == 0)
-		return serve_servers(h, c, true);
+		serve_metrics(h, rq, out);
+	else if (strcmp(url, "/healthz") == 0)
+		serve_snapshot_json(h, out, true);
+	else if (strcmp(url, "/api/v1/gpus") == 0)
+		serve_snapshot_json(h, out, false);
+	else if (strcmp(url, "/api/v1/diagnosis") == 0)
+		serve_diagnosis(h, out);
+	else if (strcmp(url, "/api/v1/alerts") == 0)
+		serve_alerts(h, out);
+	else if (strcmp(url, "/api/v1/processes") == 0)
+		serve_processes_json(h, out, false);
+	else if (strcmp(url, "/api/v1/series") == 0)
+		serve_series(h, rq, out, false);
+	else if (strcmp(url, "/api/v1/inference") == 0)
+		serve_series(h, rq, out, true);
+	else if (strcmp(url, "/api/v1/workloads") == 0)
+		serve_processes_json(h, out, true);
+	else if (strcmp(url, "/api/v1/servers") == 0)
+		serve_servers(h, out, false);
+	else if (strcmp(url, "/api/v1/advice") == 0)
+		serve_servers(h, out, true);
 	/* dcgm-exporter's probe endpoint: probes written for it work unchanged. */
-	if (strcmp(url, "/health") == 0)
-		return serve_health(h, c);
-	if (strcmp(url, "/") == 0)
-		return serve_dashboard(h, c);
-	const struct web_asset *asset = web_asset_find(url);
-	if (asset)
-		return serve_asset(c, asset);
-	return serve_not_found(c);
-}
-
-static struct MHD_Daemon *start_daemon(struct http_server *h, unsigned flags,
-                                       const struct sockaddr *sa)
-{
-	const struct webconfig *w = h->cfg.web;
-	struct MHD_OptionItem tls[4];
-	size_t n = 0;
-	if (w && w->tls) {
-		flags |= MHD_USE_TLS;
-		/* Asked per handshake, so SIGHUP can swap it (tlscert.h). */
-		tls[n++] =
-		    (struct MHD_OptionItem){MHD_OPTION_HTTPS_CERT_CALLBACK, 0, tlscert_callback()};
-		/* A trust list makes GnuTLS ask for client certificates (auth.c checks them). */
-		if (w->ca_pem && w->client_auth != CLIENT_AUTH_NONE)
-			tls[n++] =
-			    (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_TRUST, 0, w->ca_pem};
-	}
-	tls[n] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
-	return MHD_start_daemon(
-	    flags, 0, NULL, NULL, handle, h, MHD_OPTION_SOCK_ADDR, sa, MHD_OPTION_THREAD_POOL_SIZE,
-	    (unsigned)h->cfg.threads, MHD_OPTION_CONNECTION_LIMIT,
-	    http_guard_mhd_connection_limit(h->guard), MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10,
-	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, HTTP_GUARD_POOL_BYTES, MHD_OPTION_NOTIFY_CONNECTION,
-	    http_guard_notify, h->guard, MHD_OPTION_NOTIFY_COMPLETED, http_guard_completed,
-	    h->guard, MHD_OPTION_URI_LOG_CALLBACK, http_guard_uri, h->guard, MHD_OPTION_ARRAY, tls,
-	    MHD_OPTION_END);
-}
-
-/* Why the address cannot be bound, as an errno (0: it can, so the failure was
- * elsewhere).  Asked after libmicrohttpd failed, for a message that names the cause. */
-static int bind_error(const struct listen_addr *a)
-{
-	int fd = socket(a->ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return errno;
-	int one = 1, why = 0;
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(fd, (const struct sockaddr *)&a->ss, a->len) != 0)
-		why = errno;
-	close(fd);
-	return why;
+	else if (strcmp(url, "/health") == 0)
+		serve_health(h, out);
+	else if (strcmp(url, "/") == 0)
+		serve_dashboard(h, rq, out);
+	else if (web_asset_find(url))
+		serve_asset(rq, out, web_asset_find(url));
+	else
+		serve_not_found(out);
 }
 
 struct http_server *http_start(struct board *b, const struct http_config *cfg, char *err,
@@ -661,13 +582,13 @@ struct http_server *http_start(struct board *b, const struct http_config *cfg, c
 		return NULL;
 	}
 	h->cfg = *cfg;
-	if (h->cfg.threads == 0)
-		h->cfg.threads = 2;
+	pthread_mutex_init(&h->lock, NULL);
+	shared_init(h);
+	scrape_clients_init(&h->clients);
 	/* Until http_attach, an empty board: no GPU, /healthz says "starting". */
 	if (board_init(&h->empty, 0, cfg->fresh_s, cfg->fresh_s, cfg->fresh_s) != 0) {
 		snprintf(err, errlen, "out of memory");
-		free(h);
-		return NULL;
+		goto fail_board;
 	}
 	atomic_init(&h->board, b ? b : &h->empty);
 	atomic_init(&h->attached, b != NULL);
@@ -676,77 +597,44 @@ struct http_server *http_start(struct board *b, const struct http_config *cfg, c
 	atomic_init(&h->servers, cfg->servers);
 	struct metrics_cache_render render = {
 	    .ctx = h, .values = render_values, .window = render_window, .tail = render_tail};
-	h->cache = metrics_cache_new(&render, cfg->fresh_s);
-	struct http_guard_limits lim;
-	http_guard_limits_default(&lim);
-	if (!h->cache || !(h->guard = http_guard_start(&lim))) {
-		snprintf(err, errlen, "cannot start the HTTP guard thread: %s", strerror(errno));
-		metrics_cache_free(h->cache);
-		board_free(&h->empty);
-		free(h);
-		return NULL;
+	if (!(h->cache = metrics_cache_new(&render, cfg->fresh_s))) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
 	}
-	pthread_mutex_init(&h->lock, NULL);
-	shared_init(h);
-	scrape_clients_init(&h->clients);
-	if (cfg->web)
-		atomic_init(&h->auth, http_auth_new(cfg->web));
-	if (cfg->web && cfg->web->tls &&
-	    tlscert_set(cfg->web->cert_pem, cfg->web->key_pem, err, errlen) != 0) {
-		http_auth_free(atomic_load(&h->auth));
-		scrape_clients_destroy(&h->clients);
-		pthread_mutex_destroy(&h->lock);
-		shared_free(h);
-		http_guard_stop(h->guard);
-		metrics_cache_free(h->cache);
-		board_free(&h->empty);
-		free(h);
-		return NULL;
-	}
+	const struct webconfig *w = cfg->web;
+	if (w)
+		atomic_init(&h->auth, http_auth_new(w));
+	if (w && w->tls && tlscert_set(w->cert_pem, w->key_pem, err, errlen) != 0)
+		goto fail;
 	if (cfg->dcgm) {
 		h->dcgm = *cfg->dcgm;
 		h->has_dcgm = true;
 	}
-	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO;
-	const struct sockaddr *sa = (const struct sockaddr *)&cfg->addr.ss;
-	if (cfg->addr.ss.ss_family == AF_INET6)
-		flags |= cfg->addr.any ? MHD_USE_DUAL_STACK : MHD_USE_IPv6;
-	h->daemon = start_daemon(h, flags, sa);
-	if (!h->daemon && cfg->addr.any) {
-		/* No IPv6 on this host: listen on every IPv4 address instead. */
-		struct sockaddr_in v4 = {.sin_family = AF_INET,
-		                         .sin_port = htons((uint16_t)cfg->addr.port),
-		                         .sin_addr.s_addr = htonl(INADDR_ANY)};
-		h->daemon = start_daemon(h, MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO,
-		                         (const struct sockaddr *)&v4);
+	struct http_engine_config ec = {
+	    .addr = cfg->addr, .threads = cfg->threads, .handle = handle, .ctx = h};
+	http_limits_default(&ec.limits);
+	if (w && w->tls) {
+		ec.tls = true;
+		ec.retrieve = tlscert_callback(); /* asked per handshake: SIGHUP can swap it */
+		/* A trust list makes GnuTLS verify client certificates (auth.c checks them). */
+		ec.request_client_cert = w->client_auth != CLIENT_AUTH_NONE;
+		ec.ca_pem = ec.request_client_cert ? w->ca_pem : NULL;
 	}
-	if (!h->daemon) {
-		int why = bind_error(&cfg->addr);
-		if (why == EADDRINUSE)
-			snprintf(err, errlen,
-			         "port %u is already in use (another gpuscope or exporter?); "
-			         "choose another with --listen",
-			         cfg->addr.port);
-		else
-			snprintf(err, errlen,
-			         "cannot listen on port %u: %s (choose another with --listen)",
-			         cfg->addr.port,
-			         why ? strerror(why) : "libmicrohttpd refused to start");
-		http_auth_free(atomic_load(&h->auth));
-		tlscert_clear();
-		scrape_clients_destroy(&h->clients);
-		pthread_mutex_destroy(&h->lock);
-		shared_free(h);
-		http_guard_stop(h->guard);
-		metrics_cache_free(h->cache);
-		board_free(&h->empty);
-		free(h);
-		return NULL;
-	}
-	const union MHD_DaemonInfo *info =
-	    MHD_get_daemon_info(h->daemon, MHD_DAEMON_INFO_BIND_PORT);
-	h->port = info ? info->port : cfg->addr.port;
+	if (!(h->engine = http_engine_start(&ec, err, errlen)))
+		goto fail;
+	h->port = http_engine_port(h->engine);
 	return h;
+fail:
+	http_auth_free(atomic_load(&h->auth));
+	tlscert_clear();
+	metrics_cache_free(h->cache);
+	board_free(&h->empty);
+fail_board:
+	scrape_clients_destroy(&h->clients);
+	pthread_mutex_destroy(&h->lock);
+	shared_free(h);
+	free(h);
+	return NULL;
 }
 
 unsigned http_port(const struct http_server *h)
@@ -758,9 +646,8 @@ void http_stop(struct http_server *h)
 {
 	if (!h)
 		return;
-	MHD_stop_daemon(h->daemon);
+	http_engine_stop(h->engine);
 	tlscert_clear();
-	http_guard_stop(h->guard);
 	metrics_cache_free(h->cache);
 	board_free(&h->empty);
 	scrape_clients_destroy(&h->clients);

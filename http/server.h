@@ -1,4 +1,4 @@
-/* server.h - the agent's HTTP endpoint (libmicrohttpd).
+/* server.h - the agent's HTTP endpoint: routes over the engine (engine.h).
  *
  * GET /metrics        Prometheus text 0.0.4, or OpenMetrics 1.0.0 when the
  *                     Accept header asks; gzip when Accept-Encoding allows.

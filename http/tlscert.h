@@ -1,8 +1,8 @@
 /* tlscert.h - the server certificate and key that TLS handshakes present, swappable at
  * run time (SIGHUP) without touching the listening socket or connections in flight.
  *
- * libmicrohttpd asks for the certificate through one GnuTLS callback per handshake
- * (MHD_OPTION_HTTPS_CERT_CALLBACK), which carries no pointer of ours: so the pair in force
+ * Every handshake asks for the certificate through one GnuTLS callback (the engine's
+ * credentials' retrieve function), which carries no pointer of ours: so the pair in force
  * lives in this file, behind a mutex, and the callback hands out whatever is current.
  * GnuTLS does not copy what the callback returns, and a handshake started before a swap may
  * still be reading the old pair: replaced pairs are kept until tlscert_clear (at stop), a
@@ -18,11 +18,11 @@
  * sentence in err and the pair in force unchanged. */
 int tlscert_set(const char *cert_pem, const char *key_pem, char *err, size_t errlen);
 
-/* The GnuTLS retrieve function (gnutls_certificate_retrieve_function2) for
- * MHD_OPTION_HTTPS_CERT_CALLBACK, as the pointer an MHD_OptionItem carries. */
+/* The GnuTLS retrieve function (gnutls_certificate_retrieve_function2), as the pointer
+ * http_engine_config.retrieve carries. */
 void *tlscert_callback(void);
 
-/* Frees the pair in force and every replaced one; call once no TLS daemon runs. */
+/* Frees the pair in force and every replaced one; call once no TLS server runs. */
 void tlscert_clear(void);
 
 #endif

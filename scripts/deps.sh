@@ -17,7 +17,7 @@
 # Runs apt-get as root (or through sudo); never downloads anything else.
 set -euo pipefail
 
-build_pkgs=(gcc make cmake pkg-config libmicrohttpd-dev libjansson-dev zlib1g-dev libsqlite3-dev
+build_pkgs=(gcc make cmake pkg-config libjansson-dev zlib1g-dev libsqlite3-dev
             libcurl4-gnutls-dev libyaml-dev libgnutls28-dev libcrypt-dev libncurses-dev libisal-dev)
 # clang and libclang-rt-14-dev: the fuzz targets (fuzz/, scripts/fuzz.sh), never the build.
 # nodejs, systemd, dpkg-dev, groff-base: the deploy/ checks (tests/deploy).

@@ -1,10 +1,10 @@
-/* test_server.c - the HTTP server's routing and limits (http/server.h, http/guard.h), on a
+/* test_server.c - the HTTP server's routing and limits (http/server.h, http/engine.h), on a
  * real server in this process: http_start on 127.0.0.1, raw requests over sockets, no GPU.
  *
  * Routing: each path of the endpoint table (http/endpoints.h, which the index page, the
  * 404 body and `serve --help` list) reaches its own handler, near misses are 404 with the
  * list, a query string does not change the route, and only GET and HEAD are served.
- * Limits, at their exact edges (guard.h's defaults, which http_start uses): the query
+ * Limits, at their exact edges (engine.h's defaults, which http_start uses): the query
  * length and parameter count (414 one past them), the open connections per client
  * address (503 with Retry-After one past it, while another address is served).
  * tests/integration/test_http.py and test_abuse.py run the same paths on the binary. */
@@ -28,7 +28,7 @@
 
 #include "export/prom.h"
 #include "http/endpoints.h"
-#include "http/guard.h"
+#include "http/engine.h"
 #include "http/server.h"
 
 struct fixture {
@@ -306,8 +306,8 @@ static void expect_query(struct fixture *f, size_t len, unsigned params, int sta
 static void query_limits_hold_at_their_edges(void **state)
 {
 	struct fixture *f = *state;
-	struct http_guard_limits lim;
-	http_guard_limits_default(&lim);
+	struct http_limits lim;
+	http_limits_default(&lim);
 	expect_query(f, lim.query_max, 1, 200);
 	expect_query(f, lim.query_max + 1, 1, 414);
 	expect_query(f, 2 * lim.params_max - 1, lim.params_max, 200);
@@ -319,7 +319,7 @@ static void query_limits_hold_at_their_edges(void **state)
 	free(reply);
 }
 
-/* Open connections the guard counts now, from /healthz (asked from an address of its
+/* Open connections the server counts now, from /healthz (asked from an address of its
  * own, which it counts too). */
 static unsigned open_connections(const struct fixture *f)
 {
@@ -333,7 +333,7 @@ static unsigned open_connections(const struct fixture *f)
 
 static void wait_for_open_connections(const struct fixture *f, unsigned want)
 {
-	for (int i = 0; i < 250; i++) { /* 5 s at least: MHD notes a close on its own thread */
+	for (int i = 0; i < 250; i++) { /* 5 s at least: a close is noted on its worker */
 		if (open_connections(f) == want)
 			return;
 		nanosleep(&(struct timespec){.tv_nsec = 20 * 1000 * 1000}, NULL);
@@ -345,8 +345,8 @@ static void wait_for_open_connections(const struct fixture *f, unsigned want)
 static void one_address_over_its_limit_gets_503_and_others_are_served(void **state)
 {
 	struct fixture *f = *state;
-	struct http_guard_limits lim;
-	http_guard_limits_default(&lim);
+	struct http_limits lim;
+	http_limits_default(&lim);
 	attach_empty_board(f);
 	/* One address holds as many idle connections as it may. */
 	int *held = malloc(lim.per_address * sizeof(*held));

@@ -153,7 +153,7 @@ class AbuseTest(unittest.TestCase):
     def test_3_burst_of_1000_scrapes(self):
         # The normal client scrapes all through the burst from a process of its own, so
         # the burst's Python loop (holding the GIL) cannot delay it: what is measured is
-        # the agent.  libmicrohttpd accepts at most 10 connections per loop, so a client
+        # the agent.  A worker accepts at most 32 connections per wake, so a client
         # arriving behind 1,000 waits for about the whole burst (0.3-0.8 s on 2 idle
         # cores): this bound is the cost of the burst, and a machine loaded far past its
         # cores can exceed it.
