@@ -102,6 +102,8 @@ static void release_body(struct conn *c)
 
 void conn_close(struct worker *w, struct conn *c)
 {
+	if (c->yielded)
+		w->yielded--;
 	release_body(c);
 	if (c->prev)
 		c->prev->next = c->next;
@@ -241,6 +243,10 @@ static bool conn_room(struct conn *c)
 void conn_run(struct worker *w, struct conn *c)
 {
 	struct http_engine *e = w->e;
+	if (c->yielded) {
+		c->yielded = false;
+		w->yielded--;
+	}
 	for (int steps = 0; steps < 64; steps++) {
 		ssize_t n;
 		switch (c->state) {
@@ -343,9 +349,11 @@ void conn_run(struct worker *w, struct conn *c)
 		}
 		}
 	}
-	/* A client that keeps us busy (pipelined requests) yields to the others; level-
-	 * triggered epoll brings it back. */
-	set_interest(w, c, c->state == C_WRITE ? EPOLLOUT : EPOLLIN);
+	/* A client that keeps us busy (pipelined requests) yields to the others, and runs
+	 * again after them without waiting for its socket: what it sent may already be read
+	 * (in c->in, or decrypted inside GnuTLS), where epoll cannot see it. */
+	c->yielded = true;
+	w->yielded++;
 }
 
 /* Writes a whole small answer if the socket takes it now; never blocks. */

@@ -44,6 +44,7 @@ struct conn {
 	void (*release)(void *cls);
 	void *cls;
 	bool close_after;
+	bool yielded; /* counted in its worker's yielded: run again without an event */
 };
 
 /* Open connections of one client address (IPv4 as v4-mapped IPv6). */
@@ -60,6 +61,7 @@ struct worker {
 	struct conn *conns;
 	double next_check;   /* no deadline passes before this */
 	double accept_after; /* > 0: accepting paused (no descriptors) until then */
+	unsigned yielded;    /* connections that gave way while they still had work */
 };
 
 struct http_engine {

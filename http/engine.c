@@ -226,7 +226,7 @@ static void *worker_main(void *arg)
 		double until = w->conns ? w->next_check : -1;
 		if (w->accept_after > 0 && (until < 0 || w->accept_after < until))
 			until = w->accept_after;
-		int timeout = until < 0 ? -1 : (int)((until - now) * 1000) + 1;
+		int timeout = w->yielded ? 0 : until < 0 ? -1 : (int)((until - now) * 1000) + 1;
 		int n = epoll_wait(w->ep, evs, 64, timeout);
 		for (int i = 0; i < n; i++) {
 			void *p = evs[i].data.ptr;
@@ -236,6 +236,12 @@ static void *worker_main(void *arg)
 				accept_some(w);
 			else
 				conn_run(w, p);
+		}
+		/* Those that gave way last round, unless an event ran them already. */
+		for (struct conn *c = w->conns, *after; c && w->yielded; c = after) {
+			after = c->next;
+			if (c->yielded)
+				conn_run(w, c);
 		}
 	}
 out:
@@ -399,7 +405,8 @@ struct http_engine *http_engine_start(const struct http_engine_config *cfg, char
 			errno = rc;
 			break;
 		}
-		/* The scrape path runs on these: bench/run.sh and bench/scrape.py count their CPU. */
+		/* The scrape path runs on these: bench/run.sh and bench/scrape.py count their CPU.
+		 */
 		pthread_setname_np(w->thread, "http-worker");
 	}
 	if (started < e->nworkers) {
