@@ -73,17 +73,20 @@ static bool client_cert_ok(const struct http_auth *a, const struct http_request 
 	return gnutls_certificate_verify_peers2(s, &status) == GNUTLS_E_SUCCESS && status == 0;
 }
 
-static void digest_of(const char *user, const char *password, unsigned char out[32])
+/* False when there is no digest (no memory, GnuTLS not loadable): the password is then
+ * checked with bcrypt and neither looked up nor remembered, since a zero digest would match
+ * any password of a remembered user. */
+static bool digest_of(const char *user, const char *password, unsigned char out[32])
 {
 	size_t ul = strlen(user), pl = strlen(password);
 	char *buf = malloc(ul + pl + 1);
-	memset(out, 0, 32);
 	if (!buf)
-		return;
+		return false;
 	memcpy(buf, user, ul + 1);
 	memcpy(buf + ul + 1, password, pl);
-	gnutls_hash_fast(GNUTLS_DIG_SHA256, buf, ul + 1 + pl, out);
+	int rc = gnutls_hash_fast(GNUTLS_DIG_SHA256, buf, ul + 1 + pl, out);
 	free(buf);
+	return rc == GNUTLS_E_SUCCESS;
 }
 
 static bool remembered(struct http_auth *a, const char *user, const unsigned char d[32])
@@ -124,13 +127,13 @@ bool http_auth_allow(struct http_auth *a, const struct http_request *rq, const c
 	if (wire_basic_auth(wire_header(rq->head, "Authorization"), user, sizeof(user), pass,
 	                    sizeof(pass))) {
 		unsigned char d[32];
-		digest_of(user, pass, d);
-		if (remembered(a, user, d)) {
+		bool have_digest = digest_of(user, pass, d);
+		if (have_digest && remembered(a, user, d)) {
 			ok = true;
 		} else if (pthread_mutex_trylock(&a->bcrypt) == 0) {
 			ok = webconfig_check_password(&a->w, user, pass);
 			pthread_mutex_unlock(&a->bcrypt);
-			if (ok)
+			if (ok && have_digest)
 				remember(a, user, d);
 		} else {
 			busy = true;

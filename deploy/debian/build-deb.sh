@@ -31,7 +31,8 @@ gzip -9n <"$here/gpuscope.1" >"$stage/usr/share/man/man1/gpuscope.1.gz"
 install -m 0644 "$here/copyright" "$stage/usr/share/doc/gpuscope/copyright"
 
 # Depends from the libraries the ELF files link, with the versions their symbols need;
-# libcurl is loaded at run time (http/libcurl.c), so dpkg-shlibdeps cannot see it.
+# libcurl and GnuTLS are loaded at run time (http/libcurl.c, http/libgnutls.c), so
+# dpkg-shlibdeps cannot see them.
 shlib="$build/deb/shlibdeps"
 mkdir -p "$shlib/debian"
 printf 'Source: gpuscope\n\nPackage: gpuscope\nArchitecture: any\n' >"$shlib/debian/control"
@@ -46,7 +47,7 @@ Architecture: $arch
 Maintainer: gpuscope developers <gpuscope@localhost>
 Section: admin
 Priority: optional
-Depends: $depends, libcurl3-gnutls (>= 7.85), procps
+Depends: $depends, libcurl3-gnutls (>= 7.85), libgnutls30, procps
 Installed-Size: $(du -sk --exclude=DEBIAN "$stage" | cut -f1)
 Description: GPU monitoring agent: dcgm-exporter metrics, history, diagnosis
  gpuscope watches every NVIDIA GPU on a host through NVML (no DCGM): Prometheus
