@@ -337,50 +337,57 @@ static void serve_reload(const struct serve_argv *orig, struct http_server *http
 		fprintf(stderr, "gpuscope: SIGHUP: %s; kept the old configuration\n", err);
 		return;
 	}
-	struct serve_dry dry;
-	memset(&dry, 0, sizeof(dry));
-	if (serve_options((int)args.n, args.v, NULL, &dry) != 0) {
+	/* ~85 KB (the rules twice over): on the heap, so a SIGHUP leaves no resident pages
+	 * on main's stack */
+	struct serve_dry *dry = calloc(1, sizeof(*dry));
+	if (!dry) {
+		fprintf(stderr, "gpuscope: SIGHUP: out of memory; kept the old configuration\n");
+		config_args_free(&args);
+		return;
+	}
+	if (serve_options((int)args.n, args.v, NULL, dry) != 0) {
 		/* The alert rules file is read apart: a broken one is said (and shown on
 		 * /api/v1/alerts) by its own reload, which keeps the rules in use. */
 		alert_agent_reload(alerts->agent);
 		fprintf(stderr, "gpuscope: SIGHUP: the error above; kept the old configuration\n");
+		free(dry);
 		config_args_free(&args);
 		return;
 	}
 	/* the rules file, read again; says what it did */
-	alert_agent_apply(alerts->agent, &dry.alerts.cfg.rules, dry.alerts.cfg.rules_path);
+	alert_agent_apply(alerts->agent, &dry->alerts.cfg.rules, dry->alerts.cfg.rules_path);
 	bool changed = false;
-	if (analyze_config_diff(&hist->thresholds, &dry.thresholds, what, sizeof(what)) > 0) {
-		live_diagnosis_set_config(hist->diagnosis, &dry.thresholds);
-		hist->thresholds = dry.thresholds;
+	if (analyze_config_diff(&hist->thresholds, &dry->thresholds, what, sizeof(what)) > 0) {
+		live_diagnosis_set_config(hist->diagnosis, &dry->thresholds);
+		hist->thresholds = dry->thresholds;
 		fprintf(stderr, "gpuscope: SIGHUP: thresholds: %s\n", what);
 		changed = true;
 	}
-	describe_exposition(dry.names, &dry.dcgm, what, sizeof(what));
+	describe_exposition(dry->names, &dry->dcgm, what, sizeof(what));
 	if (strcmp(what, cur_look) != 0) {
 		struct collectors *owned = NULL;
-		if (dry.dcgm.prom.select && (owned = malloc(sizeof(*owned)))) {
-			*owned = dry.dcgm.collectors; /* moved to the server */
-			memset(&dry.dcgm.collectors, 0, sizeof(dry.dcgm.collectors));
-			dry.dcgm.prom.select = owned;
+		if (dry->dcgm.prom.select && (owned = malloc(sizeof(*owned)))) {
+			*owned = dry->dcgm.collectors; /* moved to the server */
+			memset(&dry->dcgm.collectors, 0, sizeof(dry->dcgm.collectors));
+			dry->dcgm.prom.select = owned;
 		}
-		if (dry.dcgm.prom.select && !owned) {
+		if (dry->dcgm.prom.select && !owned) {
 			fprintf(stderr,
 			        "gpuscope: SIGHUP: out of memory; kept the old exposition\n");
 		} else {
-			http_set_exposition(http, dry.names, &dry.dcgm.prom, owned);
+			http_set_exposition(http, dry->names, &dry->dcgm.prom, owned);
 			fprintf(stderr, "gpuscope: SIGHUP: exposition: %s (was: %s)\n", what,
 			        cur_look);
 			snprintf(cur_look, looklen, "%s", what);
-			*cur_names = dry.names;
+			*cur_names = dry->names;
 			changed = true;
 		}
 	}
-	const struct webconfig *w = &dry.dcgm.web;
+	const struct webconfig *w = &dry->dcgm.web;
 	bool users = w->nusers != cur_web->nusers || w->client_auth != cur_web->client_auth ||
 	             memcmp(w->users, cur_web->users, sizeof(w->users)) != 0;
 	if (users) {
-		if (!dry.dcgm.web_loaded && cur_web->tls)
+		if (!dry->dcgm.web_loaded && cur_web->tls)
 			fprintf(stderr, "gpuscope: SIGHUP: --web-config-file is gone; kept TLS and "
 			                "the old users (turning TLS off needs a restart)\n");
 		else if (http_set_auth(http, w)) {
@@ -400,7 +407,7 @@ static void serve_reload(const struct serve_argv *orig, struct http_server *http
 		}
 	}
 	if (w->tls != cur_web->tls) {
-		if (dry.dcgm.web_loaded)
+		if (dry->dcgm.web_loaded)
 			fprintf(stderr,
 			        "gpuscope: SIGHUP: TLS turned %s in the web config; kept it "
 			        "%s (that needs a restart)\n",
@@ -415,9 +422,9 @@ static void serve_reload(const struct serve_argv *orig, struct http_server *http
 			/* cur_web owns its certificate and key texts (serve_run). */
 			free(cur_web->cert_pem);
 			free(cur_web->key_pem);
-			cur_web->cert_pem = dry.dcgm.web.cert_pem;
-			cur_web->key_pem = dry.dcgm.web.key_pem;
-			dry.dcgm.web.cert_pem = dry.dcgm.web.key_pem = NULL;
+			cur_web->cert_pem = dry->dcgm.web.cert_pem;
+			cur_web->key_pem = dry->dcgm.web.key_pem;
+			dry->dcgm.web.cert_pem = dry->dcgm.web.key_pem = NULL;
 			changed = true;
 		} else {
 			fprintf(stderr,
@@ -439,7 +446,8 @@ static void serve_reload(const struct serve_argv *orig, struct http_server *http
 	if (!changed)
 		fprintf(stderr, "gpuscope: SIGHUP: nothing else that can change live has changed "
 		                "(listen address, intervals and paths need a restart)\n");
-	serve_dcgm_free(&dry.dcgm);
+	serve_dcgm_free(&dry->dcgm);
+	free(dry);
 	config_args_free(&args);
 }
 

@@ -173,7 +173,7 @@ static void *receiver(void *arg)
 			struct cmsghdr h;
 			char b[CMSG_SPACE(sizeof(struct ucred))];
 		} ctl;
-		struct iovec iov = {.iov_base = buf, .iov_len = sizeof(si->rx)};
+		struct iovec iov = {.iov_base = buf, .iov_len = INFERENCE_RX_MAX};
 		struct msghdr mh = {.msg_iov = &iov,
 		                    .msg_iovlen = 1,
 		                    .msg_control = &ctl,
@@ -284,7 +284,9 @@ int inference_receiver_start(struct inference_receiver *si, struct board *board)
 		return si->path_opt ? -1 : 0;
 	}
 	si->pending = board ? calloc(INFERENCE_PENDING_MAX, sizeof(*si->pending)) : NULL;
-	if (inference_table_init(&si->table, si->cap) != 0 || nccl_table_init(&si->nccl) != 0 ||
+	si->rx = malloc(INFERENCE_RX_MAX);
+	if (!si->rx || inference_table_init(&si->table, si->cap) != 0 ||
+	    nccl_table_init(&si->nccl) != 0 ||
 	    pthread_create(&si->thread, NULL, receiver, si) != 0) {
 		fprintf(stderr, "gpuscope: inference receiver: out of memory\n");
 		close(si->fd);
@@ -294,6 +296,8 @@ int inference_receiver_start(struct inference_receiver *si, struct board *board)
 		nccl_table_free(&si->nccl);
 		free(si->pending);
 		si->pending = NULL;
+		free(si->rx);
+		si->rx = NULL;
 		return si->path_opt ? -1 : 0;
 	}
 	si->running = true;
@@ -312,6 +316,8 @@ void inference_receiver_stop(struct inference_receiver *si)
 	nccl_table_free(&si->nccl);
 	free(si->pending);
 	si->pending = NULL;
+	free(si->rx);
+	si->rx = NULL;
 	si->running = false;
 	si->fd = -1;
 }
