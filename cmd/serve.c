@@ -97,11 +97,13 @@ struct serve_dry {
 	unsigned names;
 	struct analyze_config thresholds;
 	struct serve_dcgm dcgm;
-	struct serve_alerts alerts; /* flags only: alert_agent_apply takes the rules */
+	struct serve_alerts alerts; /* its cfg is the reload's to release */
 };
 
 static int serve_options(int argc, char **argv, const struct serve_argv *orig,
                          struct serve_dry *dry);
+static int serve_configure(int argc, char **argv, const struct serve_argv *orig,
+                           struct serve_dry *dry, struct serve_alerts *alerts);
 
 /* --config FILE's options come first, so the command line's override them. */
 int cmd_serve(int argc, char **argv)
@@ -130,9 +132,28 @@ int cmd_serve(int argc, char **argv)
 }
 
 /* Parses the options and runs the agent; with dry, fills it and returns 0 instead of
- * running (SIGHUP), and a bad option returns non-zero with its message printed. */
+ * running (SIGHUP), and a bad option returns non-zero with its message printed.  The alert
+ * rules are held here, on the heap, so every way out frees them: on main's stack their
+ * 65 KB stayed resident for the agent's life, long after the agent took its copy. */
 static int serve_options(int argc, char **argv, const struct serve_argv *orig,
                          struct serve_dry *dry)
+{
+	struct serve_alerts alerts;
+	if (serve_alerts_init(&alerts) != 0) {
+		fprintf(stderr, "gpuscope serve: out of memory\n");
+		return 1;
+	}
+	int rc = serve_configure(argc, argv, orig, dry, &alerts);
+	if (dry && rc == 0)
+		dry->alerts = alerts; /* moved: the reload releases it */
+	else
+		serve_alerts_release(&alerts);
+	return rc;
+}
+
+/* serve_options' work, with the alert flags' home. */
+static int serve_configure(int argc, char **argv, const struct serve_argv *orig,
+                           struct serve_dry *dry, struct serve_alerts *alerts)
 {
 	struct gpu_opts gopts = {0};
 	const char *listen = NULL;
@@ -148,8 +169,6 @@ static int serve_options(int argc, char **argv, const struct serve_argv *orig,
 	serve_dcgm_init(&dcgm);
 	if (serve_dcgm_env(&dcgm, err, sizeof(err)) != 0)
 		return bad_usage("%s", err);
-	struct serve_alerts alerts; /* ~70 KB (the rules): fine on main's stack */
-	serve_alerts_init(&alerts);
 	struct inference_receiver infer;
 	inference_receiver_init(&infer);
 	struct serve_servers srv;
@@ -170,7 +189,7 @@ static int serve_options(int argc, char **argv, const struct serve_argv *orig,
 		if (!taken)
 			taken = serve_dcgm_take(&dcgm, argc, argv, &i, err, sizeof(err));
 		if (!taken)
-			taken = serve_alerts_take(&alerts, argc, argv, &i, err, sizeof(err));
+			taken = serve_alerts_take(alerts, argc, argv, &i, err, sizeof(err));
 		if (!taken)
 			taken = serve_inference_take(&infer, argc, argv, &i, err, sizeof(err));
 		if (!taken)
@@ -247,7 +266,6 @@ static int serve_options(int argc, char **argv, const struct serve_argv *orig,
 		dry->names = names;
 		dry->thresholds = hist.thresholds;
 		dry->dcgm = dcgm; /* moved: the caller frees it */
-		dry->alerts = alerts;
 		if (dry->dcgm.prom.select)
 			dry->dcgm.prom.select = &dry->dcgm.collectors;
 		return 0;
@@ -288,7 +306,7 @@ static int serve_options(int argc, char **argv, const struct serve_argv *orig,
 				procs.kubelet_socket = "";
 		}
 	}
-	int rc = serve_run(&hcfg, &scfg, &gopts, &hist, &procs, &dcgm, &alerts, &infer, &srv, orig);
+	int rc = serve_run(&hcfg, &scfg, &gopts, &hist, &procs, &dcgm, alerts, &infer, &srv, orig);
 	demo_dir_remove(&demo);
 	serve_dcgm_free(&dcgm);
 	hpc_jobs_stop();
@@ -337,50 +355,58 @@ static void serve_reload(const struct serve_argv *orig, struct http_server *http
 		fprintf(stderr, "gpuscope: SIGHUP: %s; kept the old configuration\n", err);
 		return;
 	}
-	struct serve_dry dry;
-	memset(&dry, 0, sizeof(dry));
-	if (serve_options((int)args.n, args.v, NULL, &dry) != 0) {
+	/* ~85 KB (the rules twice over): on the heap, so a SIGHUP leaves no resident pages
+	 * on main's stack */
+	struct serve_dry *dry = calloc(1, sizeof(*dry));
+	if (!dry) {
+		fprintf(stderr, "gpuscope: SIGHUP: out of memory; kept the old configuration\n");
+		config_args_free(&args);
+		return;
+	}
+	if (serve_options((int)args.n, args.v, NULL, dry) != 0) {
 		/* The alert rules file is read apart: a broken one is said (and shown on
 		 * /api/v1/alerts) by its own reload, which keeps the rules in use. */
 		alert_agent_reload(alerts->agent);
 		fprintf(stderr, "gpuscope: SIGHUP: the error above; kept the old configuration\n");
+		free(dry);
 		config_args_free(&args);
 		return;
 	}
 	/* the rules file, read again; says what it did */
-	alert_agent_apply(alerts->agent, &dry.alerts.cfg.rules, dry.alerts.cfg.rules_path);
+	alert_agent_apply(alerts->agent, &dry->alerts.cfg->rules, dry->alerts.cfg->rules_path);
+	serve_alerts_release(&dry->alerts);
 	bool changed = false;
-	if (analyze_config_diff(&hist->thresholds, &dry.thresholds, what, sizeof(what)) > 0) {
-		live_diagnosis_set_config(hist->diagnosis, &dry.thresholds);
-		hist->thresholds = dry.thresholds;
+	if (analyze_config_diff(&hist->thresholds, &dry->thresholds, what, sizeof(what)) > 0) {
+		live_diagnosis_set_config(hist->diagnosis, &dry->thresholds);
+		hist->thresholds = dry->thresholds;
 		fprintf(stderr, "gpuscope: SIGHUP: thresholds: %s\n", what);
 		changed = true;
 	}
-	describe_exposition(dry.names, &dry.dcgm, what, sizeof(what));
+	describe_exposition(dry->names, &dry->dcgm, what, sizeof(what));
 	if (strcmp(what, cur_look) != 0) {
 		struct collectors *owned = NULL;
-		if (dry.dcgm.prom.select && (owned = malloc(sizeof(*owned)))) {
-			*owned = dry.dcgm.collectors; /* moved to the server */
-			memset(&dry.dcgm.collectors, 0, sizeof(dry.dcgm.collectors));
-			dry.dcgm.prom.select = owned;
+		if (dry->dcgm.prom.select && (owned = malloc(sizeof(*owned)))) {
+			*owned = dry->dcgm.collectors; /* moved to the server */
+			memset(&dry->dcgm.collectors, 0, sizeof(dry->dcgm.collectors));
+			dry->dcgm.prom.select = owned;
 		}
-		if (dry.dcgm.prom.select && !owned) {
+		if (dry->dcgm.prom.select && !owned) {
 			fprintf(stderr,
 			        "gpuscope: SIGHUP: out of memory; kept the old exposition\n");
 		} else {
-			http_set_exposition(http, dry.names, &dry.dcgm.prom, owned);
+			http_set_exposition(http, dry->names, &dry->dcgm.prom, owned);
 			fprintf(stderr, "gpuscope: SIGHUP: exposition: %s (was: %s)\n", what,
 			        cur_look);
 			snprintf(cur_look, looklen, "%s", what);
-			*cur_names = dry.names;
+			*cur_names = dry->names;
 			changed = true;
 		}
 	}
-	const struct webconfig *w = &dry.dcgm.web;
+	const struct webconfig *w = &dry->dcgm.web;
 	bool users = w->nusers != cur_web->nusers || w->client_auth != cur_web->client_auth ||
 	             memcmp(w->users, cur_web->users, sizeof(w->users)) != 0;
 	if (users) {
-		if (!dry.dcgm.web_loaded && cur_web->tls)
+		if (!dry->dcgm.web_loaded && cur_web->tls)
 			fprintf(stderr, "gpuscope: SIGHUP: --web-config-file is gone; kept TLS and "
 			                "the old users (turning TLS off needs a restart)\n");
 		else if (http_set_auth(http, w)) {
@@ -400,7 +426,7 @@ static void serve_reload(const struct serve_argv *orig, struct http_server *http
 		}
 	}
 	if (w->tls != cur_web->tls) {
-		if (dry.dcgm.web_loaded)
+		if (dry->dcgm.web_loaded)
 			fprintf(stderr,
 			        "gpuscope: SIGHUP: TLS turned %s in the web config; kept it "
 			        "%s (that needs a restart)\n",
@@ -415,9 +441,9 @@ static void serve_reload(const struct serve_argv *orig, struct http_server *http
 			/* cur_web owns its certificate and key texts (serve_run). */
 			free(cur_web->cert_pem);
 			free(cur_web->key_pem);
-			cur_web->cert_pem = dry.dcgm.web.cert_pem;
-			cur_web->key_pem = dry.dcgm.web.key_pem;
-			dry.dcgm.web.cert_pem = dry.dcgm.web.key_pem = NULL;
+			cur_web->cert_pem = dry->dcgm.web.cert_pem;
+			cur_web->key_pem = dry->dcgm.web.key_pem;
+			dry->dcgm.web.cert_pem = dry->dcgm.web.key_pem = NULL;
 			changed = true;
 		} else {
 			fprintf(stderr,
@@ -439,7 +465,8 @@ static void serve_reload(const struct serve_argv *orig, struct http_server *http
 	if (!changed)
 		fprintf(stderr, "gpuscope: SIGHUP: nothing else that can change live has changed "
 		                "(listen address, intervals and paths need a restart)\n");
-	serve_dcgm_free(&dry.dcgm);
+	serve_dcgm_free(&dry->dcgm);
+	free(dry);
 	config_args_free(&args);
 }
 
@@ -515,7 +542,7 @@ static int serve_run(struct http_config *hcfg, struct sampler_config *scfg,
 	live_diagnosis_set_comms(hist->diagnosis, inference_receiver_comms, infer);
 	const struct http_extras *extras = serve_history_extras(hist);
 	if (!alerts->off && !(alerts->agent = alert_agent_start(
-	                          &alerts->cfg, &run.board, hist->diagnosis,
+	                          alerts->cfg, &run.board, hist->diagnosis,
 	                          hist->recorder ? hist->resolved : NULL, gopts->demo))) {
 		http_stop(http);
 		inference_receiver_stop(infer);
@@ -524,6 +551,7 @@ static int serve_run(struct http_config *hcfg, struct sampler_config *scfg,
 		serve_procs_stop(procs, run.hung);
 		return 1;
 	}
+	serve_alerts_release(alerts); /* the agent holds its own copy */
 	if (serve_servers_start(srv, &run.board, procs->host_root, gopts->demo) != 0) {
 		http_stop(http);
 		alert_agent_stop(alerts->agent);

@@ -2,6 +2,7 @@
 #include "cmd/serve_alerts.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "alert/rules_yaml.h"
@@ -23,10 +24,19 @@ const char serve_alerts_usage[] =
     "                         beside the history; under --demo without one, memory)\n"
     "  --alert-backoff-max DUR  longest wait between delivery retries, 1s-1h (60s)\n";
 
-void serve_alerts_init(struct serve_alerts *a)
+int serve_alerts_init(struct serve_alerts *a)
 {
 	memset(a, 0, sizeof(*a));
-	alert_agent_config_init(&a->cfg);
+	if (!(a->cfg = malloc(sizeof(*a->cfg))))
+		return -1;
+	alert_agent_config_init(a->cfg);
+	return 0;
+}
+
+void serve_alerts_release(struct serve_alerts *a)
+{
+	free(a->cfg);
+	a->cfg = NULL;
 }
 
 int serve_alerts_take(struct serve_alerts *a, int argc, char **argv, int *i, char *err,
@@ -38,11 +48,11 @@ int serve_alerts_take(struct serve_alerts *a, int argc, char **argv, int *i, cha
 		a->off = true;
 		return 1;
 	}
-	const char **slot = strcmp(arg, "--alert-webhook-file") == 0   ? &a->cfg.webhook_file
-	                    : strcmp(arg, "--slack-webhook-file") == 0 ? &a->cfg.slack_file
-	                    : strcmp(arg, "--pagerduty-key-file") == 0 ? &a->cfg.pagerduty_file
-	                    : strcmp(arg, "--pagerduty-url") == 0      ? &a->cfg.pagerduty_url
-	                    : strcmp(arg, "--alert-queue") == 0        ? &a->cfg.queue_path
+	const char **slot = strcmp(arg, "--alert-webhook-file") == 0   ? &a->cfg->webhook_file
+	                    : strcmp(arg, "--slack-webhook-file") == 0 ? &a->cfg->slack_file
+	                    : strcmp(arg, "--pagerduty-key-file") == 0 ? &a->cfg->pagerduty_file
+	                    : strcmp(arg, "--pagerduty-url") == 0      ? &a->cfg->pagerduty_url
+	                    : strcmp(arg, "--alert-queue") == 0        ? &a->cfg->queue_path
 	                                                               : NULL;
 	bool am = strcmp(arg, "--alertmanager") == 0;
 	bool backoff = strcmp(arg, "--alert-backoff-max") == 0;
@@ -58,8 +68,8 @@ int serve_alerts_take(struct serve_alerts *a, int argc, char **argv, int *i, cha
 		return 1;
 	}
 	if (am) {
-		if (a->cfg.nalertmanager ==
-		    sizeof(a->cfg.alertmanager) / sizeof(a->cfg.alertmanager[0])) {
+		if (a->cfg->nalertmanager ==
+		    sizeof(a->cfg->alertmanager) / sizeof(a->cfg->alertmanager[0])) {
 			snprintf(err, errlen, "--alertmanager: at most 4");
 			return -1;
 		}
@@ -67,22 +77,22 @@ int serve_alerts_take(struct serve_alerts *a, int argc, char **argv, int *i, cha
 			snprintf(err, errlen, "--alertmanager '%s': give http(s)://HOST:PORT", val);
 			return -1;
 		}
-		a->cfg.alertmanager[a->cfg.nalertmanager++] = val;
+		a->cfg->alertmanager[a->cfg->nalertmanager++] = val;
 		return 1;
 	}
 	if (backoff) {
-		if (alert_parse_duration(val, &a->cfg.backoff_max_s) != 0 ||
-		    a->cfg.backoff_max_s < 1 || a->cfg.backoff_max_s > 3600) {
+		if (alert_parse_duration(val, &a->cfg->backoff_max_s) != 0 ||
+		    a->cfg->backoff_max_s < 1 || a->cfg->backoff_max_s > 3600) {
 			snprintf(err, errlen, "--alert-backoff-max '%s': give 1s to 1h", val);
 			return -1;
 		}
 		return 1;
 	}
 	char why[800];
-	if (alert_rules_load(val, &a->cfg.rules, why, sizeof(why)) != 0) {
+	if (alert_rules_load(val, &a->cfg->rules, why, sizeof(why)) != 0) {
 		snprintf(err, errlen, "--alert-rules %s", why);
 		return -1;
 	}
-	a->cfg.rules_path = val;
+	a->cfg->rules_path = val;
 	return 1;
 }

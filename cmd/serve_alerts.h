@@ -9,12 +9,17 @@
 #include "alert/agent.h"
 
 struct serve_alerts {
-	struct alert_agent_config cfg;
+	/* The flags and the rules (~65 KB, so on the heap): alert_agent_start and
+	 * alert_agent_apply take copies, and serve releases this one then. */
+	struct alert_agent_config *cfg;
 	bool off;                  /* --no-alerts */
 	struct alert_agent *agent; /* running; NULL: not started or off */
 };
 
-void serve_alerts_init(struct serve_alerts *a);
+/* The built-in rules and no flags; -1 when out of memory. */
+int serve_alerts_init(struct serve_alerts *a);
+/* Frees the flags and rules (cfg NULL after; the agent is left alone). */
+void serve_alerts_release(struct serve_alerts *a);
 
 /* Tries argv[*i] as an alert flag.  1 taken, 0 not ours, -1 bad value (err
  * filled; a rules file that does not parse is one: exit 2). */

@@ -173,7 +173,7 @@ static void *receiver(void *arg)
 			struct cmsghdr h;
 			char b[CMSG_SPACE(sizeof(struct ucred))];
 		} ctl;
-		struct iovec iov = {.iov_base = buf, .iov_len = sizeof(si->rx)};
+		struct iovec iov = {.iov_base = buf, .iov_len = INFERENCE_RX_MAX};
 		struct msghdr mh = {.msg_iov = &iov,
 		                    .msg_iovlen = 1,
 		                    .msg_control = &ctl,
@@ -283,8 +283,13 @@ int inference_receiver_start(struct inference_receiver *si, struct board *board)
 		        si->path_opt ? "" : "warning: ", err);
 		return si->path_opt ? -1 : 0;
 	}
-	si->pending = board ? calloc(INFERENCE_PENDING_MAX, sizeof(*si->pending)) : NULL;
-	if (inference_table_init(&si->table, si->cap) != 0 || nccl_table_init(&si->nccl) != 0 ||
+	/* Not cleared: an entry is written before it is read (queue_energy), so only the
+	 * entries inferences wait in are touched (cleared, the 0.9 MB ring held its reused
+	 * part of the heap resident with no inference traffic). */
+	si->pending = board ? malloc(INFERENCE_PENDING_MAX * sizeof(*si->pending)) : NULL;
+	si->rx = malloc(INFERENCE_RX_MAX);
+	if (!si->rx || inference_table_init(&si->table, si->cap) != 0 ||
+	    nccl_table_init(&si->nccl) != 0 ||
 	    pthread_create(&si->thread, NULL, receiver, si) != 0) {
 		fprintf(stderr, "gpuscope: inference receiver: out of memory\n");
 		close(si->fd);
@@ -294,6 +299,8 @@ int inference_receiver_start(struct inference_receiver *si, struct board *board)
 		nccl_table_free(&si->nccl);
 		free(si->pending);
 		si->pending = NULL;
+		free(si->rx);
+		si->rx = NULL;
 		return si->path_opt ? -1 : 0;
 	}
 	si->running = true;
@@ -312,6 +319,8 @@ void inference_receiver_stop(struct inference_receiver *si)
 	nccl_table_free(&si->nccl);
 	free(si->pending);
 	si->pending = NULL;
+	free(si->rx);
+	si->rx = NULL;
 	si->running = false;
 	si->fd = -1;
 }

@@ -30,6 +30,7 @@
 
 #define INFERENCE_SETTLE_S    3
 #define INFERENCE_PENDING_MAX 4096
+#define INFERENCE_RX_MAX      65536 /* one datagram: up to 60 KiB of JSON lines (inject/emit.h) */
 
 struct inference_pending {
 	char process[INFERENCE_LABEL_MAX], workload[INFERENCE_LABEL_MAX],
@@ -53,7 +54,9 @@ struct inference_receiver {
 	struct inference_acc *acc;         /* per-interval cells for history; NULL: none */
 	struct inference_pending *pending; /* a ring, oldest first */
 	size_t pending_head, pending_n;
-	char rx[65536]; /* one datagram: up to 60 KiB of JSON lines (inject/emit.h) */
+	char *rx; /* INFERENCE_RX_MAX, one datagram; malloc'd at start, its pages touched only
+	           * by the datagrams that come (on main's stack, the struct's memset held
+	           * 64 KiB resident for the agent's life) */
 };
 
 /* No socket, the default path and cap; the caller may set path_opt and cap before start. */

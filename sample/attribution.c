@@ -13,6 +13,7 @@
  */
 #include "sample/attribution.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -387,7 +388,7 @@ nvmlReturn_t attribution_gpu_sweep(struct attribution *a, struct attribution_gpu
 
 	struct podres_device owner;
 	bool owned = attribute(a, g, gpu, n, uuid, &owner);
-	struct process_table *t = process_table_new();
+	struct process_table *t = process_table_new(n); /* room for the n listed */
 	if (!t)
 		return NVML_SUCCESS; /* out of memory: the old table stays until it goes stale */
 	t->attributed = a->lib != NULL;
@@ -406,6 +407,7 @@ nvmlReturn_t attribution_gpu_sweep(struct attribution *a, struct attribution_gpu
 		                                .ref = i};
 	struct cap_other other;
 	size_t kept = cap_top_k(entries, n, GPU_MAX_PROCESSES, &other);
+	assert(kept <= t->cap);
 	for (size_t i = 0; i < kept; i++)
 		t->proc[i] = g->recs[entries[i].ref];
 	t->n = (unsigned)kept;

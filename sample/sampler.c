@@ -309,7 +309,14 @@ static bool gpu_probe(struct gpu_worker *w)
 		return false;
 	}
 	struct mig_record rec[GPU_MAX_MIG];
-	w->n_mig = mig_discover(s->lib, w->dev, w->mig, rec);
+	/* Room for the most a GPU can have, its pages touched only by the instances found;
+	 * kept only when there are some (out of memory: the GPU is sampled without them). */
+	w->mig = malloc(GPU_MAX_MIG * sizeof(*w->mig));
+	w->n_mig = w->mig ? mig_discover(s->lib, w->dev, w->mig, rec) : 0;
+	if (!w->n_mig) {
+		free(w->mig);
+		w->mig = NULL;
+	}
 	for (unsigned k = 0; k < w->n_mig; k++)
 		mig_schedule(&w->mig[k], &s->cfg, now);
 	if (w->n_mig)
@@ -519,6 +526,7 @@ int sampler_stop(struct sampler *s)
 		for (unsigned i = 0; i < s->count; i++) {
 			struct gpu_worker *w = &s->workers[i];
 			mig_release(s->lib, w->mig, w->n_mig);
+			free(w->mig);
 			if (w->fast)
 				source_ctx_release(w->fast);
 			if (w->slow)

@@ -27,9 +27,10 @@ struct gpu_worker {
 	 * the probe.  An entry is touched only by the thread that reads its source (the
 	 * sweeper's by the sweeper holding `stepping`, the worker's by the GPU's pool job). */
 	struct schedule sched;
-	/* MIG GPU instances, found after the probe (fast tier). */
+	/* MIG GPU instances, found after the probe (fast tier): n_mig of them, allocated only
+	 * when MIG is on (GPU_MAX_MIG of 10 KB each made every worker 75 KB); NULL when off. */
 	unsigned n_mig;
-	struct mig_instance mig[GPU_MAX_MIG];
+	struct mig_instance *mig;
 
 	/* Fast-tier state, touched only by the sweeper holding `stepping`. */
 	struct source_ctx *fast;

@@ -13,20 +13,15 @@
 int inference_acc_init(struct inference_acc *a)
 {
 	memset(a, 0, sizeof(*a));
-	a->cells = calloc(INFERENCE_ACC_CELLS, sizeof(*a->cells));
-	if (!a->cells)
-		return -1;
-	pthread_mutex_init(&a->lock, NULL);
-	return 0;
+	return pthread_mutex_init(&a->lock, NULL) == 0 ? 0 : -1;
 }
 
 void inference_acc_free(struct inference_acc *a)
 {
-	if (!a->cells)
-		return;
 	pthread_mutex_destroy(&a->lock);
 	free(a->cells);
 	a->cells = NULL;
+	a->n = a->cap = 0;
 }
 
 static bool same_key(const struct inference_key *x, const struct inference_key *y)
@@ -50,9 +45,19 @@ static struct inference_cell *cell(struct inference_acc *a, const struct inferen
 	for (unsigned i = 0; i < a->n; i++)
 		if (a->cells[i].t == t && same_key(&a->cells[i].key, k))
 			return &a->cells[i];
-	if (a->n == INFERENCE_ACC_CELLS) {
-		a->dropped++;
-		return NULL;
+	if (a->n == a->cap) {
+		/* Doubling from 4: the 512 cells a full array would hold are 2 MB. */
+		unsigned cap = a->cap ? 2 * a->cap : 4;
+		if (cap > INFERENCE_ACC_CELLS)
+			cap = INFERENCE_ACC_CELLS;
+		struct inference_cell *grown =
+		    a->n < cap ? realloc(a->cells, cap * sizeof(*grown)) : NULL;
+		if (!grown) {
+			a->dropped++;
+			return NULL;
+		}
+		a->cells = grown;
+		a->cap = cap;
 	}
 	struct inference_cell *c = &a->cells[a->n++];
 	memset(c, 0, sizeof(*c));
@@ -126,7 +131,7 @@ int inference_acc_copy(struct inference_acc *a, struct inference_cell **out, uin
 	pthread_mutex_lock(&a->lock);
 	unsigned n = a->n;
 	*out = malloc((n ? n : 1) * sizeof(**out));
-	if (*out)
+	if (*out && n)
 		memcpy(*out, a->cells, n * sizeof(**out));
 	if (dropped)
 		*dropped = a->dropped;

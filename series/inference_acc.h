@@ -7,8 +7,10 @@
  * 3 s after that) and writes them (store/inference.h).  A message or an energy reading
  * that comes later still opens a new cell for the same interval, and the store merges it
  * into the row already written, so nothing is counted twice or lost for being late.
- * At most INFERENCE_ACC_CELLS cells are open; past that, inferences are dropped and
- * counted.  One mutex; the receiver holds it for a lookup and a few additions.
+ * At most INFERENCE_ACC_CELLS cells are open; past that (or when the array cannot
+ * grow), inferences are dropped and counted.  The array grows with the cells open (4 KB
+ * each: an agent no program reports to holds none).  One mutex; the receiver holds it
+ * for a lookup and a few additions.
  */
 #ifndef GPUSCOPE_INFERENCE_ACC_H
 #define GPUSCOPE_INFERENCE_ACC_H
@@ -39,8 +41,8 @@ struct inference_cell {
 
 struct inference_acc {
 	pthread_mutex_t lock;
-	struct inference_cell *cells; /* INFERENCE_ACC_CELLS */
-	unsigned n;
+	struct inference_cell *cells; /* cap of them, n open; NULL until the first */
+	unsigned n, cap;
 	uint64_t dropped; /* inferences or energy readings that found no free cell */
 };
 

@@ -3,11 +3,15 @@
 
 #include <stdlib.h>
 
-struct process_table *process_table_new(void)
+struct process_table *process_table_new(unsigned cap)
 {
-	struct process_table *t = calloc(1, sizeof(*t));
-	if (t)
-		atomic_init(&t->refs, 1);
+	if (cap > GPU_MAX_PROCESSES)
+		cap = GPU_MAX_PROCESSES;
+	struct process_table *t = calloc(1, sizeof(*t) + cap * sizeof(t->proc[0]));
+	if (!t)
+		return NULL;
+	atomic_init(&t->refs, 1);
+	t->cap = cap;
 	return t;
 }
 

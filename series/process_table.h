@@ -83,11 +83,14 @@ struct process_table {
 	/* The GPU's energy split of the last interval, and idle totals since the agent started. */
 	char energy_method[8]; /* "sm_util", "memory", "idle", "" before the first interval */
 	double interval_s, idle_gpu_seconds, idle_energy_joules;
-	struct process_record proc[GPU_MAX_PROCESSES];
+	unsigned cap; /* room in proc[]: the processes listed, GPU_MAX_PROCESSES at most */
+	struct process_record proc[];
 };
 
-/* A zeroed table with one reference; NULL when out of memory. */
-struct process_table *process_table_new(void);
+/* A zeroed table with room for cap records (at most GPU_MAX_PROCESSES, 920 bytes each:
+ * a new table is made every slow tick, so it is sized to the GPU's processes, not to the
+ * most a table can hold) and one reference; NULL when out of memory. */
+struct process_table *process_table_new(unsigned cap);
 /* Takes one more reference (t may be NULL); returns t. */
 const struct process_table *process_table_ref(const struct process_table *t);
 /* Drops one reference (t may be NULL); the last one frees the table. */

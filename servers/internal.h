@@ -116,8 +116,10 @@ struct servers {
 	bool stop;
 	unsigned polls; /* finished by the reader thread */
 	/* the reader thread's own */
-	struct target targets[SERVERS_MAX];
-	unsigned ntargets;
+	/* ntargets in an array of tcap, grown as servers are configured or found (target_slot):
+	 * SERVERS_MAX of 54 KB each were 0.9 MB held by every agent, servers or not */
+	struct target *targets;
+	unsigned ntargets, tcap;
 	struct gpu_prev *prev;
 	unsigned nprev;
 	double *gpu_tokens, *gpu_requests; /* per GPU, published as counters (nprev) */
@@ -134,6 +136,10 @@ struct servers {
 };
 
 /* servers.c */
+/* Where the next target goes, &targets[ntargets] (the array grown when full; moving it is
+ * safe between polls, fetch.c sets each handle's buffer before every fetch); NULL when
+ * SERVERS_MAX are there or out of memory. */
+struct target *target_slot(struct servers *s);
 int target_init(struct target *t, const char *spec, char *err, size_t errlen);
 int target_alloc(struct servers *s, struct target *t);
 void target_free(struct target *t);

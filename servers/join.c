@@ -82,8 +82,6 @@ static bool descends(struct servers *s, int pid, int who, double now)
 static struct target *add_discovered(struct servers *s, int pid, const char *addr, unsigned port,
                                      double now)
 {
-	if (s->ntargets == SERVERS_MAX)
-		return NULL;
 	for (unsigned i = 0; i < s->ntargets; i++)
 		if ((s->targets[i].port == port && s->targets[i].local &&
 		     strcmp(addr, "127.0.0.1") == 0) ||
@@ -93,7 +91,9 @@ static struct target *add_discovered(struct servers *s, int pid, const char *add
 			              * ports both answer /metrics; the lowest is kept) */
 	char url[96], err[160];
 	snprintf(url, sizeof(url), "http://%s:%u/metrics", addr, port);
-	struct target *t = &s->targets[s->ntargets];
+	struct target *t = target_slot(s); /* NULL: SERVERS_MAX already */
+	if (!t)
+		return NULL;
 	if (target_init(t, url, err, sizeof(err)) != 0 || target_alloc(s, t) != 0) {
 		target_free(t);
 		return NULL;

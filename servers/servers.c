@@ -69,6 +69,21 @@ int target_init(struct target *t, const char *spec, char *err, size_t errlen)
 	return 0;
 }
 
+struct target *target_slot(struct servers *s)
+{
+	if (s->ntargets == SERVERS_MAX)
+		return NULL;
+	if (s->ntargets == s->tcap) {
+		unsigned cap = s->tcap ? 2 * s->tcap : 1;
+		struct target *grown = realloc(s->targets, cap * sizeof(*grown));
+		if (!grown)
+			return NULL;
+		s->targets = grown;
+		s->tcap = cap;
+	}
+	return &s->targets[s->ntargets];
+}
+
 int target_alloc(struct servers *s, struct target *t)
 {
 	t->cap = (unsigned)ceil(s->cfg.window_s / s->cfg.poll_s) + 3;
@@ -336,11 +351,13 @@ struct servers *servers_start(struct board *b, const struct servers_config *cfg,
 	pthread_cond_init(&s->wake, &ca);
 	pthread_condattr_destroy(&ca);
 	for (unsigned i = 0; i < cfg->nurls && i < SERVERS_MAX; i++) {
-		struct target *t = &s->targets[s->ntargets];
-		if (target_init(t, cfg->urls[i], err, errlen) != 0 || target_alloc(s, t) != 0) {
+		struct target *t = target_slot(s);
+		if (!t || target_init(t, cfg->urls[i], err, errlen) != 0 ||
+		    target_alloc(s, t) != 0) {
 			if (!*err)
 				snprintf(err, errlen, "out of memory");
-			target_free(t);
+			if (t)
+				target_free(t);
 			servers_stop(s);
 			return NULL;
 		}
@@ -369,6 +386,7 @@ void servers_stop(struct servers *s)
 	}
 	for (unsigned i = 0; i < s->ntargets; i++)
 		target_free(&s->targets[i]);
+	free(s->targets);
 	free(s->prev);
 	free(s->gpu_tokens);
 	free(s->gpu_requests);

@@ -241,7 +241,7 @@ static int setup_snapshot(void **state)
 		gpus[i].raw[METRIC_GPU_UTIL] = 50;
 		metric_set_add(&gpus[i].valid, METRIC_GPU_UTIL);
 		metric_set_add(&gpus[i].supported, METRIC_GPU_UTIL);
-		tables[i] = process_table_new();
+		tables[i] = process_table_new(GPU_MAX_PROCESSES);
 		gpus[i].procs = tables[i];
 	}
 	struct process_table *t = tables[0];
@@ -367,11 +367,30 @@ static void test_workloads(void **state)
 }
 
 /* The board shares a table with its snapshots by reference and hides a stale one. */
+/* A table has room for the processes it is made for, GPU_MAX_PROCESSES at most, zeroed. */
+static void test_table_room(void **state)
+{
+	(void)state;
+	struct process_table *t = process_table_new(0);
+	assert_non_null(t);
+	assert_int_equal(t->cap, 0);
+	assert_int_equal(t->n, 0);
+	process_table_unref(t);
+	t = process_table_new(3);
+	assert_int_equal(t->cap, 3);
+	assert_int_equal(t->proc[2].pid, 0);
+	process_table_unref(t);
+	t = process_table_new(GPU_MAX_PROCESSES + 100);
+	assert_int_equal(t->cap, GPU_MAX_PROCESSES);
+	assert_int_equal(t->proc[GPU_MAX_PROCESSES - 1].pid, 0);
+	process_table_unref(t);
+}
+
 static void test_board_table(void **state)
 {
 	struct board b;
 	assert_int_equal(board_init(&b, 2, 0.1, 1.0, 30.0), 0);
-	struct process_table *t = process_table_new();
+	struct process_table *t = process_table_new(GPU_MAX_PROCESSES);
 	add(t, 7, "x", 1, 0);
 	board_publish_processes(&b, 1, t); /* the board holds the only reference now */
 	struct board_snapshot s1, s2;
@@ -380,7 +399,7 @@ static void test_board_table(void **state)
 	assert_ptr_equal(s1.gpus[1].procs, t);
 	assert_int_equal(atomic_load(&t->refs), 2);
 	/* A newer table replaces it; the snapshot keeps the old one alive. */
-	struct process_table *t2 = process_table_new();
+	struct process_table *t2 = process_table_new(GPU_MAX_PROCESSES);
 	board_publish_processes(&b, 1, t2);
 	assert_int_equal(atomic_load(&t->refs), 1);
 	assert_int_equal(s1.gpus[1].procs->proc[0].pid, 7);
@@ -402,6 +421,7 @@ int main(void)
 	    cmocka_unit_test_setup(test_strides, setup),
 	    cmocka_unit_test_setup_teardown(test_exposition, setup_snapshot, teardown_snapshot),
 	    cmocka_unit_test_setup_teardown(test_workloads, setup_snapshot, teardown_snapshot),
+	    cmocka_unit_test(test_table_room),
 	    cmocka_unit_test(test_board_table),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

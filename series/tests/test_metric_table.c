@@ -525,7 +525,7 @@ static void test_history_columns_are_rows(void **state)
  * per-process family, one per GPU for the others. */
 static void test_process_families_are_served(void **state)
 {
-	struct process_table *t = process_table_new();
+	struct process_table *t = process_table_new(GPU_MAX_PROCESSES);
 	assert_non_null(t);
 	t->n = t->total = 1;
 	struct process_record *r = &t->proc[0];
