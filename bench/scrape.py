@@ -85,13 +85,13 @@ class Agent:
         raise SystemExit("agent did not start: see %s" % path)
 
     def cpu_s(self):
-        """CPU of the HTTP worker threads (named http-worker, http/engine.c): the whole
+        """CPU of the HTTP worker threads (named gpuscope-http, http/engine.c): the whole
         scrape path (render, compress, send) runs there and nothing else does."""
         t = 0
         for tid in os.listdir("/proc/%d/task" % self.proc.pid):
             try:
                 with open("/proc/%d/task/%s/comm" % (self.proc.pid, tid)) as f:
-                    if not f.read().startswith("http-worker"):
+                    if not f.read().startswith("gpuscope-http"):
                         continue
                 with open("/proc/%d/task/%s/schedstat" % (self.proc.pid, tid)) as f:
                     t += int(f.read().split()[0])

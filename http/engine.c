@@ -407,7 +407,7 @@ struct http_engine *http_engine_start(const struct http_engine_config *cfg, char
 		}
 		/* The scrape path runs on these: bench/run.sh and bench/scrape.py count their CPU.
 		 */
-		pthread_setname_np(w->thread, "http-worker");
+		pthread_setname_np(w->thread, "gpuscope-http");
 	}
 	if (started < e->nworkers) {
 		snprintf(err, errlen, "cannot start the HTTP workers: %s", strerror(errno));

@@ -161,6 +161,7 @@ static void add_to_history(struct inference_acc *acc, const struct inference_msg
 static void *receiver(void *arg)
 {
 	struct inference_receiver *si = arg;
+	pthread_setname_np(pthread_self(), "gpuscope-recv");
 	char *buf = si->rx, workload[INFERENCE_LABEL_MAX] = "";
 	int last_pid = -1;
 	while (!atomic_load(&si->stop)) {

@@ -186,6 +186,7 @@ static char *judge(struct live_diagnosis *d, struct live_verdict **verdicts, siz
 static void *live_main(void *arg)
 {
 	struct live_diagnosis *d = arg;
+	pthread_setname_np(pthread_self(), "gpuscope-diag");
 	struct timespec until;
 	clock_gettime(CLOCK_REALTIME, &until);
 	until.tv_sec += d->history ? LIVE_FIRST_S : 0;

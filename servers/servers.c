@@ -300,6 +300,7 @@ unsigned servers_poll_now(struct servers *s)
 static void *reader(void *arg)
 {
 	struct servers *s = arg;
+	pthread_setname_np(pthread_self(), "gpuscope-reader");
 	pthread_mutex_lock(&s->lock);
 	while (!s->stop) {
 		pthread_mutex_unlock(&s->lock);

@@ -218,6 +218,7 @@ static void answer(struct sim_serve *s, struct served *v)
 static void *serve_thread(void *arg)
 {
 	struct sim_serve *s = arg;
+	pthread_setname_np(pthread_self(), "gpuscope-simsrv");
 	struct pollfd pf[SERVE_MAX];
 	for (size_t i = 0; i < s->n; i++)
 		pf[i] = (struct pollfd){.fd = s->s[i].fd, .events = POLLIN};

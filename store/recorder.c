@@ -275,6 +275,7 @@ static void mark_simulated(struct recorder *r, struct store *s)
 static void *recorder_main(void *arg)
 {
 	struct recorder *r = arg;
+	pthread_setname_np(pthread_self(), "gpuscope-record");
 	struct store *s = NULL;
 	double next_open = 0;
 	int64_t last = r->start_second - 1;
