@@ -88,6 +88,46 @@ class HttpTest(unittest.TestCase):
         self.assertLess(time.time() - t0, 1.0)
         s.close()
 
+    def test_keep_alive_pipelining_and_bodies(self):
+        # 100 requests pipelined on one connection: 100 answers, in order, then the close
+        # the last one asked for.
+        pipelined = b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n" * 99 + \
+            b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        reply = raw(self.a.port, pipelined)
+        self.assertEqual(reply.count(b"HTTP/1.1 200 OK\r\n"), 100)
+        self.assertIn(b'"gpus"', reply[-20000:])
+        # A body with Content-Length is skipped, and the connection serves the next request.
+        reply = raw(self.a.port, b"POST /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: 11\r\n\r\n"
+                    b"hello worldGET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        self.assertEqual(reply.count(b"HTTP/1.1 "), 2, reply[:300])
+        self.assertTrue(reply.endswith(b"OK"), reply[-100:])
+        # ... also when the body comes after the answer to its head.
+        with socket.create_connection(("127.0.0.1", self.a.port), timeout=5) as s:
+            s.sendall(b"POST /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: 11\r\n\r\n")
+            self.assertEqual(status_of(s.recv(4096)), 405)
+            s.sendall(b"hello world")
+            time.sleep(0.2)
+            s.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+            reply = s.recv(4096)
+            self.assertTrue(reply.startswith(b"HTTP/1.1 200 OK") and reply.endswith(b"OK"), reply)
+        # A chunked body's end is not looked for: answered, then the connection is closed.
+        reply = raw(self.a.port, b"POST /metrics HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                    b"5\r\nhello\r\n0\r\n\r\nGET /health HTTP/1.1\r\n\r\n")
+        self.assertEqual(status_of(reply), 405)
+        self.assertIn(b"Connection: close", reply)
+        self.assertEqual(reply.count(b"HTTP/1.1 "), 1)
+        # HTTP/1.0 closes unless asked to keep the connection.
+        reply = raw(self.a.port, b"GET /health HTTP/1.0\r\n\r\nGET /health HTTP/1.0\r\n\r\n")
+        self.assertEqual(reply.count(b"HTTP/1.1 200"), 1)
+        reply = raw(self.a.port, b"GET /health HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"
+                    b"GET /health HTTP/1.0\r\n\r\n")
+        self.assertEqual(reply.count(b"HTTP/1.1 200"), 2)
+        # A head sent one byte at a time is still one request.
+        with socket.create_connection(("127.0.0.1", self.a.port), timeout=5) as s:
+            for c in b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n":
+                s.sendall(bytes([c]))
+            self.assertTrue(s.recv(4096).startswith(b"HTTP/1.1 200 OK"))
+
     def test_many_concurrent_scrapes(self):
         errors = []
 
