@@ -87,12 +87,16 @@ static bool count_open(struct http_engine *e, struct conn *c)
 	struct peer_count *p = e->peers;
 	while (p && memcmp(p->addr, key, 16) != 0)
 		p = p->next;
-	if (!p && (p = calloc(1, sizeof(*p)))) {
+	/* A new address gets its entry only when it is taken: one refused here would stay in
+	 * the list with nothing open, forever (a client with many addresses grew it without
+	 * bound, and every accept walks it under the lock). */
+	bool room = e->open < e->hard_limit;
+	if (room && !p && (p = calloc(1, sizeof(*p)))) {
 		memcpy(p->addr, key, 16);
 		p->next = e->peers;
 		e->peers = p;
 	}
-	bool room = e->open < e->hard_limit && p;
+	room = room && p;
 	if (room) {
 		c->over = e->open >= e->cfg.limits.max_connections ||
 		          p->open >= e->cfg.limits.per_address;
