@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/mman.h>
 #include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
@@ -100,6 +101,17 @@ static void release_body(struct conn *c)
 	c->body_len = c->body_sent = 0;
 }
 
+/* Gives c->in back (see conn_room). */
+static void in_free(struct conn *c)
+{
+	if (c->in_cap > IN_FIRST)
+		munmap(c->in, c->in_cap);
+	else
+		free(c->in);
+	c->in = NULL;
+	c->in_len = c->in_cap = 0;
+}
+
 void conn_close(struct worker *w, struct conn *c)
 {
 	if (c->yielded)
@@ -116,7 +128,7 @@ void conn_close(struct worker *w, struct conn *c)
 		gnutls_deinit(c->tls);
 	epoll_ctl(w->ep, EPOLL_CTL_DEL, c->fd, NULL);
 	close(c->fd);
-	free(c->in);
+	in_free(c);
 	free(c);
 }
 
@@ -217,26 +229,33 @@ static void conn_finished(struct worker *w, struct conn *c)
 	}
 	conn_set_deadline(w, c, engine_now() + w->e->cfg.limits.request_s);
 	c->state = c->discard > 0 ? C_DISCARD : C_HEAD;
-	if (!c->in_len) { /* idle between requests: hold no buffer */
-		free(c->in);
-		c->in = NULL;
-		c->in_cap = 0;
-	}
+	if (!c->in_len) /* idle between requests: hold no buffer */
+		in_free(c);
 }
 
-/* Room to read into at c->in; false when the head has outgrown IN_MAX. */
+/* Room to read into at c->in; false when the head has outgrown IN_MAX.  IN_FIRST bytes
+ * come from malloc; a head longer than that gets a mapping of IN_MAX of its own, unmapped
+ * when the connection is done with it.  From malloc, a hostile client's long heads (up to
+ * IN_MAX on every connection it may open) stayed in the workers' arenas after the
+ * connections closed: 1,500 connections of 30 KB heads left the agent at 56 MB. */
 static bool conn_room(struct conn *c)
 {
 	if (c->in_len < c->in_cap)
 		return true;
-	size_t cap = c->in_cap ? c->in_cap * 2 : IN_FIRST;
 	if (c->in_cap >= IN_MAX)
 		return false;
-	char *p = realloc(c->in, cap > IN_MAX ? IN_MAX : cap);
-	if (!p)
+	if (!c->in_cap) {
+		c->in = malloc(IN_FIRST);
+		c->in_cap = c->in ? IN_FIRST : 0;
+		return c->in != NULL;
+	}
+	char *p = mmap(NULL, IN_MAX, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
 		return false;
+	memcpy(p, c->in, c->in_len);
+	free(c->in);
 	c->in = p;
-	c->in_cap = cap > IN_MAX ? IN_MAX : cap;
+	c->in_cap = IN_MAX;
 	return true;
 }
 
@@ -294,11 +313,8 @@ void conn_run(struct worker *w, struct conn *c)
 				continue;
 			}
 			if (n == IO_AGAIN) {
-				if (!c->in_len) {
-					free(c->in);
-					c->in = NULL;
-					c->in_cap = 0;
-				}
+				if (!c->in_len)
+					in_free(c);
 				set_interest(w, c, c->tls ? tls_wants(c) : EPOLLIN);
 				return;
 			}
