@@ -132,19 +132,25 @@ void conn_close(struct worker *w, struct conn *c)
 	free(c);
 }
 
-/* Queues a response; the connection goes to WRITE.  HEAD requests get the head alone. */
-static void conn_respond(struct conn *c, struct http_response *r, bool head_only, bool keep_alive)
+/* Queues a response; the connection goes to WRITE.  HEAD requests get the head alone.
+ * http10: the request was HTTP/1.0, whose connections persist only when the response says
+ * "keep-alive" (without it, a client reading to the end of the connection waited for the
+ * request deadline, then read our 408 as part of the body). */
+static void conn_respond(struct conn *c, struct http_response *r, bool head_only, bool keep_alive,
+                         bool http10)
 {
 	char date[64];
 	time_t now = time(NULL);
 	struct tm tm;
 	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S GMT", gmtime_r(&now, &tm));
 	c->close_after = !keep_alive || r->close;
-	int n =
-	    snprintf(c->head, sizeof(c->head),
-	             "HTTP/1.1 %u %s\r\nDate: %s\r\nContent-Length: %zu\r\n%s%.*s\r\n", r->status,
-	             wire_reason(r->status), date, r->len,
-	             c->close_after ? "Connection: close\r\n" : "", (int)r->fields_len, r->fields);
+	int n = snprintf(c->head, sizeof(c->head),
+	                 "HTTP/1.1 %u %s\r\nDate: %s\r\nContent-Length: %zu\r\n%s%.*s\r\n",
+	                 r->status, wire_reason(r->status), date, r->len,
+	                 c->close_after ? "Connection: close\r\n"
+	                 : http10       ? "Connection: keep-alive\r\n"
+	                                : "",
+	                 (int)r->fields_len, r->fields);
 	c->head_len = n > 0 && (size_t)n < sizeof(c->head) ? (size_t)n : 0;
 	c->head_sent = 0;
 	c->body = r->body;
@@ -187,7 +193,7 @@ static void conn_refuse(struct http_engine *e, struct conn *c, unsigned status)
 	}
 	if (status == 414)
 		atomic_fetch_add(&e->uri_too_long, 1);
-	conn_respond(c, &r, false, false);
+	conn_respond(c, &r, false, false, false);
 }
 
 /* A complete head of `used` bytes is at c->in: answer it. */
@@ -202,7 +208,7 @@ static void conn_dispatch(struct worker *w, struct conn *c, struct wire_request 
 		struct http_response r = {.status = 500};
 		struct http_request q = {.head = rq, .peer = &c->peer, .tls = c->tls};
 		e->cfg.handle(e->cfg.ctx, &q, &r);
-		conn_respond(c, &r, head_only, keep);
+		conn_respond(c, &r, head_only, keep, rq->minor == 0);
 	}
 	/* The head is answered: what follows it is the body, then the next request. */
 	long long body = rq->chunked ? 0 : rq->body;
