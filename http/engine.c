@@ -225,8 +225,10 @@ static void *worker_main(void *arg)
 		double now = engine_now();
 		if (now >= w->next_check)
 			w->next_check = conn_reap(w, now);
-		if (w->accept_after > 0 && now >= w->accept_after && listen_in(w))
-			w->accept_after = 0;
+		/* Listening again; if even that fails, pause again rather than leave accept_after
+		 * in the past (the timeout below would come out negative: wait forever). */
+		if (w->accept_after > 0 && now >= w->accept_after)
+			w->accept_after = listen_in(w) ? 0 : now + ACCEPT_PAUSE_S;
 		double until = w->conns ? w->next_check : -1;
 		if (w->accept_after > 0 && (until < 0 || w->accept_after < until))
 			until = w->accept_after;
