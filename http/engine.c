@@ -103,24 +103,43 @@ static bool count_open(struct http_engine *e, struct conn *c)
 		e->open++;
 		p->open++;
 		c->counted = p;
+		c->open_counted = true;
 	}
 	pthread_mutex_unlock(&e->lock);
 	return room;
 }
 
+/* Drops one of p's connections; under e->lock. */
+static void peer_release(struct http_engine *e, struct peer_count *p)
+{
+	if (--p->open == 0) {
+		struct peer_count **pp = &e->peers;
+		while (*pp != p)
+			pp = &(*pp)->next;
+		*pp = p->next;
+		free(p);
+	}
+}
+
 void engine_count_closed(struct http_engine *e, struct conn *c)
+{
+	if (!c->open_counted)
+		return;
+	pthread_mutex_lock(&e->lock);
+	e->open--;
+	if (c->counted)
+		peer_release(e, c->counted);
+	pthread_mutex_unlock(&e->lock);
+	c->counted = NULL;
+	c->open_counted = false;
+}
+
+void engine_count_answered(struct http_engine *e, struct conn *c)
 {
 	if (!c->counted)
 		return;
 	pthread_mutex_lock(&e->lock);
-	e->open--;
-	if (--c->counted->open == 0) {
-		struct peer_count **pp = &e->peers;
-		while (*pp != c->counted)
-			pp = &(*pp)->next;
-		*pp = c->counted->next;
-		free(c->counted);
-	}
+	peer_release(e, c->counted);
 	pthread_mutex_unlock(&e->lock);
 	c->counted = NULL;
 }
