@@ -33,6 +33,7 @@ struct conn {
 	bool over;       /* over a limit when accepted: its first request gets 503 */
 	struct sockaddr_storage peer;
 	struct peer_count *counted; /* its address's entry (NULL: not counted) */
+	bool open_counted;          /* counted in the engine's open connections */
 	char *in;                   /* bytes read and not yet parsed; NULL while idle */
 	size_t in_len, in_cap;
 	long long discard; /* body bytes still to drop */
@@ -80,8 +81,11 @@ struct http_engine {
 
 /* Monotonic seconds. */
 double engine_now(void);
-/* Gives c's place in its address's count back (at close). */
+/* Gives c's places in the open connections and its address's count back (at close). */
 void engine_count_closed(struct http_engine *e, struct conn *c);
+/* Gives c's place in its address's count back, once it is answered and only lingers:
+ * its descriptor stays counted in the open connections until it is closed. */
+void engine_count_answered(struct http_engine *e, struct conn *c);
 
 /* Drives c until it would block (then sets what it waits for) or is closed. */
 void conn_run(struct worker *w, struct conn *c);

@@ -87,36 +87,59 @@ static bool count_open(struct http_engine *e, struct conn *c)
 	struct peer_count *p = e->peers;
 	while (p && memcmp(p->addr, key, 16) != 0)
 		p = p->next;
-	if (!p && (p = calloc(1, sizeof(*p)))) {
+	/* A new address gets its entry only when it is taken: one refused here would stay in
+	 * the list with nothing open, forever (a client with many addresses grew it without
+	 * bound, and every accept walks it under the lock). */
+	bool room = e->open < e->hard_limit;
+	if (room && !p && (p = calloc(1, sizeof(*p)))) {
 		memcpy(p->addr, key, 16);
 		p->next = e->peers;
 		e->peers = p;
 	}
-	bool room = e->open < e->hard_limit && p;
+	room = room && p;
 	if (room) {
 		c->over = e->open >= e->cfg.limits.max_connections ||
 		          p->open >= e->cfg.limits.per_address;
 		e->open++;
 		p->open++;
 		c->counted = p;
+		c->open_counted = true;
 	}
 	pthread_mutex_unlock(&e->lock);
 	return room;
 }
 
+/* Drops one of p's connections; under e->lock. */
+static void peer_release(struct http_engine *e, struct peer_count *p)
+{
+	if (--p->open == 0) {
+		struct peer_count **pp = &e->peers;
+		while (*pp != p)
+			pp = &(*pp)->next;
+		*pp = p->next;
+		free(p);
+	}
+}
+
 void engine_count_closed(struct http_engine *e, struct conn *c)
+{
+	if (!c->open_counted)
+		return;
+	pthread_mutex_lock(&e->lock);
+	e->open--;
+	if (c->counted)
+		peer_release(e, c->counted);
+	pthread_mutex_unlock(&e->lock);
+	c->counted = NULL;
+	c->open_counted = false;
+}
+
+void engine_count_answered(struct http_engine *e, struct conn *c)
 {
 	if (!c->counted)
 		return;
 	pthread_mutex_lock(&e->lock);
-	e->open--;
-	if (--c->counted->open == 0) {
-		struct peer_count **pp = &e->peers;
-		while (*pp != c->counted)
-			pp = &(*pp)->next;
-		*pp = c->counted->next;
-		free(c->counted);
-	}
+	peer_release(e, c->counted);
 	pthread_mutex_unlock(&e->lock);
 	c->counted = NULL;
 }
@@ -221,8 +244,10 @@ static void *worker_main(void *arg)
 		double now = engine_now();
 		if (now >= w->next_check)
 			w->next_check = conn_reap(w, now);
-		if (w->accept_after > 0 && now >= w->accept_after && listen_in(w))
-			w->accept_after = 0;
+		/* Listening again; if even that fails, pause again rather than leave accept_after
+		 * in the past (the timeout below would come out negative: wait forever). */
+		if (w->accept_after > 0 && now >= w->accept_after)
+			w->accept_after = listen_in(w) ? 0 : now + ACCEPT_PAUSE_S;
 		double until = w->conns ? w->next_check : -1;
 		if (w->accept_after > 0 && (until < 0 || w->accept_after < until))
 			until = w->accept_after;

@@ -15,7 +15,8 @@
  * costs no wake-ups.
  *
  * Under abuse (tests/integration/test_abuse.py):
- *   - a limit of open connections in all and per client address; over either, the
+ *   - a limit of open connections in all and per client address (a connection answered
+ *     and lingering for the client's FIN counts only in all); over either, the
  *     connection gets 503 with Retry-After, never a silent close, and is cut after
  *     refused_s if it sends nothing;
  *   - a total time per request, from its first byte (or the previous response's end) to

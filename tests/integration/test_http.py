@@ -80,6 +80,20 @@ class HttpTest(unittest.TestCase):
         code = status_of(raw(self.a.port, long_url))
         self.assertTrue(code is None or code in (404, 413, 414, 431), code)
 
+    def test_http10_keep_alive_is_acknowledged(self):
+        """An HTTP/1.0 client keeps its connection only when the response says keep-alive;
+        one that is not told so reads to the end of the connection."""
+        with socket.create_connection(("127.0.0.1", self.a.port), timeout=5) as s:
+            for _ in range(2):
+                s.sendall(b"GET /health HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+                head = b""
+                while b"\r\n\r\n" not in head:
+                    head += s.recv(4096)
+                self.assertTrue(head.startswith(b"HTTP/1.1 200"), head[:80])
+                self.assertIn(b"\r\nConnection: keep-alive\r\n", head)
+        reply = raw(self.a.port, b"GET /health HTTP/1.0\r\n\r\n")
+        self.assertIn(b"\r\nConnection: close\r\n", reply)
+
     def test_slow_client_does_not_block_others(self):
         s = socket.create_connection(("127.0.0.1", self.a.port))
         s.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n")  # never finishes
