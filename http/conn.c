@@ -173,7 +173,6 @@ static void conn_refuse(struct http_engine *e, struct conn *c, unsigned status)
 	    {"408", "the request took too long; retry\n"},
 	    {"414", "query string too long: at most 8 KiB and 512 parameters\n"},
 	    {"431", "request header fields too large\n"},
-	    {"501", "transfer codings are not supported\n"},
 	    {"503", "too many connections from this address or in all; retry\n"},
 	    {"505", "HTTP version not supported: use HTTP/1.1\n"},
 	};
@@ -224,6 +223,7 @@ static void conn_dispatch(struct worker *w, struct conn *c, struct wire_request 
 static void conn_finished(struct worker *w, struct conn *c)
 {
 	release_body(c);
+	c->answered = true;
 	if (c->close_after) {
 		if (c->tls)
 			gnutls_bye(c->tls, GNUTLS_SHUT_WR); /* best effort; never waits */
@@ -312,8 +312,12 @@ void conn_run(struct worker *w, struct conn *c)
 				}
 			}
 			if (!conn_room(c)) {
-				/* Still no end of the request line: the target is too long. */
-				bool line = c->in && memchr(c->in, '\n', c->in_len);
+				/* Still no end of the request line (past the empty lines a client
+				 * may send first): the target is too long. */
+				size_t at = 0;
+				while (at < c->in_len && (c->in[at] == '\r' || c->in[at] == '\n'))
+					at++;
+				bool line = memchr(c->in + at, '\n', c->in_len - at) != NULL;
 				conn_refuse(e, c, line ? 431 : 414);
 				continue;
 			}
@@ -402,9 +406,12 @@ double conn_reap(struct worker *w, double now)
 				next = c->deadline;
 			continue;
 		}
+		/* A kept-alive connection that sent nothing since its last answer is only idle:
+		 * closed without a word, and not counted as cut (Prometheus pools them). */
+		bool idle = c->state == C_HEAD && c->answered && c->in_len == 0;
 		/* Waiting for a head, nothing sent yet: say why before hanging up.  Mid-response
 		 * (a reader too slow for the body) or mid-handshake there is no clean way to. */
-		if (c->state == C_HEAD) {
+		if (c->state == C_HEAD && !idle) {
 			char text[256];
 			static const char busy[] = "too many connections; retry\n";
 			static const char slow[] = "the request took too long; retry\n";
@@ -422,7 +429,7 @@ double conn_reap(struct worker *w, double now)
 				    strlen(slow), slow);
 			write_raw(c, text);
 		}
-		if (c->state != C_LINGER)
+		if (c->state != C_LINGER && !idle)
 			atomic_fetch_add(&e->cut, 1);
 		conn_close(w, c);
 	}

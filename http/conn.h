@@ -45,7 +45,8 @@ struct conn {
 	void (*release)(void *cls);
 	void *cls;
 	bool close_after;
-	bool yielded; /* counted in its worker's yielded: run again without an event */
+	bool answered; /* at least one response was sent on it */
+	bool yielded;  /* counted in its worker's yielded: run again without an event */
 };
 
 /* Open connections of one client address (IPv4 as v4-mapped IPv6). */

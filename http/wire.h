@@ -10,8 +10,8 @@
  * the connection after a chunked one.
  *
  * Refusals carry the status to answer: 400 for a malformed head, 414 for a query over the
- * limits, 431 for too many or too long header fields, 501 for a transfer coding, 505 for a
- * version other than 1.0 and 1.1. */
+ * limits, 431 for too many header fields, 505 for a version other than 1.0 and 1.1 (a head
+ * too long for the engine's buffer is its 414 or 431). */
 #ifndef GPUSCOPE_HTTP_WIRE_H
 #define GPUSCOPE_HTTP_WIRE_H
 
@@ -28,7 +28,7 @@ struct wire_header {
 struct wire_request {
 	const char *method;
 	const char *path;  /* percent-decoded, starts with '/' */
-	const char *query; /* the decoded parameters as "key\0value\0" pairs; see wire_arg */
+	const char *query; /* the decoded parameters, read with wire_arg */
 	unsigned nparams;  /* pairs in query */
 	unsigned minor;    /* HTTP/1.minor: 0 or 1 */
 	bool keep_alive;   /* what the version and Connection fields ask */
@@ -47,7 +47,8 @@ struct wire_limits {
  * the empty line, inclusive) when it is complete and valid, filling *out with pointers into
  * buf; 0 when more bytes are needed; or minus the HTTP status of a refusal.  A refusal may
  * come before the head is complete (a bad request line is bad however it goes on).  buf is
- * changed only when a length is returned. */
+ * left unchanged while the head is incomplete (0), so it can be parsed again when more
+ * bytes came; otherwise its head is changed in place. */
 long wire_parse(char *buf, size_t len, const struct wire_limits *lim, struct wire_request *out);
 
 /* The first header field called name (case-insensitive), or NULL. */

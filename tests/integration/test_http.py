@@ -94,6 +94,22 @@ class HttpTest(unittest.TestCase):
         reply = raw(self.a.port, b"GET /health HTTP/1.0\r\n\r\n")
         self.assertIn(b"\r\nConnection: close\r\n", reply)
 
+    def test_long_target_after_empty_lines_is_414(self):
+        reply = raw(self.a.port, b"\r\n\r\nGET /" + b"m" * 40000 + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+        self.assertEqual(status_of(reply), 414, reply[:100])
+
+    def test_idle_keep_alive_is_closed_without_a_word(self):
+        # Prometheus keeps its connection between scrapes: once idle past the 10 s, it is
+        # closed quietly (no unsolicited 408) and not counted as a cut request.
+        cut = self.a.json("/healthz")[1]["http"]["cut"]
+        with socket.create_connection(("127.0.0.1", self.a.port), timeout=15) as s:
+            s.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+            self.assertTrue(s.recv(4096).startswith(b"HTTP/1.1 200 OK"))
+            t0 = time.time()
+            self.assertEqual(s.recv(4096), b"")
+            self.assertGreater(time.time() - t0, 9)
+        self.assertEqual(self.a.json("/healthz")[1]["http"]["cut"], cut)
+
     def test_slow_client_does_not_block_others(self):
         s = socket.create_connection(("127.0.0.1", self.a.port))
         s.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n")  # never finishes
