@@ -210,12 +210,13 @@ curl -fsS -H 'Accept-Encoding: gzip' "$nginx_url" | cmp -s - "$www/metrics.gz" |
 	die "nginx does not serve the gzip copy"
 log "nginx pid $nginx_pid on port $nginx_port, body $metrics_bytes bytes ($metrics_gz_bytes gzip)"
 
-# The server's CPU in ns: the agent's HTTP threads (gpuscope-http), or every nginx worker.
+# The server's CPU in ns: the agent's HTTP threads (gpuscope-http; MHD-* in builds before
+# the server of its own), or every nginx worker.
 server_cpu_ns() { # agent|nginx
 	local tids=() t
 	if [ "$1" = agent ]; then
 		for t in /proc/"$agent_pid"/task/*; do
-			grep -q '^gpuscope-http' "$t/comm" 2>/dev/null && tids+=("${t##*/}")
+			grep -qE '^(gpuscope-http|MHD)' "$t/comm" 2>/dev/null && tids+=("${t##*/}")
 		done
 		bench_threads_cpu_ns "$agent_pid" "${tids[@]}"
 	else

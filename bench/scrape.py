@@ -91,7 +91,8 @@ class Agent:
         for tid in os.listdir("/proc/%d/task" % self.proc.pid):
             try:
                 with open("/proc/%d/task/%s/comm" % (self.proc.pid, tid)) as f:
-                    if not f.read().startswith("gpuscope-http"):
+                    # MHD-: builds before the server of its own (--base BIN)
+                    if not f.read().startswith(("gpuscope-http", "MHD-")):
                         continue
                 with open("/proc/%d/task/%s/schedstat" % (self.proc.pid, tid)) as f:
                     t += int(f.read().split()[0])
