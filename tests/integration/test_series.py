@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
@@ -15,6 +16,19 @@ from harness import BIN, Agent  # noqa: E402
 # bench_store's history starts here (store/bench_store.c, START)
 BENCH_START = 1735689600
 MIB = 1024 * 1024
+
+
+def settle(pid, timeout=15):
+    """Waits until the agent's peak RSS stops moving for a second (its start-up: the
+    history's check on open, the first sweeps), so a peak measured next is the request's."""
+    last, still_since, t0 = vm_hwm(pid), time.time(), time.time()
+    while time.time() - t0 < timeout:
+        time.sleep(0.25)
+        now = vm_hwm(pid)
+        if now != last:
+            last, still_since = now, time.time()
+        elif time.time() - still_since >= 1.0:
+            return
 
 
 def vm_hwm(pid):
@@ -82,6 +96,7 @@ class SeriesTest(unittest.TestCase):
             first, last = BENCH_START, BENCH_START + days * 86400 - 1
             # (a retention that keeps 2025's rows while the agent writes today's)
             with Agent("--history", path, "--retention-1m", "1000w") as a:
+                settle(a.proc.pid)
                 # Warm the reader (open, schema, first pages) on an hour of the month.
                 status, _ = a.json("/api/v1/series?from=%d&to=%d" % (first, first + 3599))
                 self.assertEqual(status, 200)
