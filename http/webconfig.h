@@ -13,8 +13,8 @@
  *     prometheus: $2y$10$...            # bcrypt hashes only
  *
  * Crypto is the system's: TLS through GnuTLS (loaded when it is first used), bcrypt through
- * libxcrypt's crypt_r().  Parsing (libyaml) is a pure function over a buffer, so it has a fuzz target;
- * loading reads the certificate files and checks that a key matches its certificate and
+ * libxcrypt's crypt_r().  Parsing (libyaml) is a pure function over a buffer, so it has a fuzz
+ * target; loading reads the certificate files and checks that a key matches its certificate and
  * that every hash is a bcrypt hash, so a bad file is an error at start (exit 2) or keeps the
  * old configuration on reload, never a server that half works.
  */
