@@ -168,27 +168,36 @@ static void conn_respond(struct conn *c, struct http_response *r, bool head_only
 /* A refusal of the engine's own (400, 408, 414, 431, 503, 505): text, then close. */
 static void conn_refuse(struct http_engine *e, struct conn *c, unsigned status)
 {
-	static const char *const texts[][2] = {
-	    {"400", "bad request\n"},
-	    {"408", "the request took too long; retry\n"},
-	    {"414", "query string too long: at most 8 KiB and 512 parameters\n"},
-	    {"431", "request header fields too large\n"},
-	    {"503", "too many connections from this address or in all; retry\n"},
-	    {"505", "HTTP version not supported: use HTTP/1.1\n"},
-	};
-	const char *text = "refused\n";
-	char code[4];
-	snprintf(code, sizeof(code), "%u", status);
-	for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++)
-		if (strcmp(texts[i][0], code) == 0)
-			text = texts[i][1];
+	const char *text;
+	switch (status) {
+	case 400:
+		text = "bad request\n";
+		break;
+	case 408:
+		text = "the request took too long; retry\n";
+		break;
+	case 414:
+		text = "query string too long: at most 8 KiB and 512 parameters\n";
+		break;
+	case 431:
+		text = "request header fields too large\n";
+		break;
+	case 503:
+		text = "too many connections from this address or in all; retry\n";
+		break;
+	case 505:
+		text = "HTTP version not supported: use HTTP/1.1\n";
+		break;
+	default:
+		text = "refused\n";
+		break;
+	}
 	struct http_response r;
 	http_response_set(&r, status, "text/plain; charset=utf-8", text, strlen(text), NULL, NULL);
 	if (status == 503) {
 		char v[16];
 		snprintf(v, sizeof(v), "%u", e->cfg.limits.retry_after_s);
 		http_response_field(&r, "Retry-After", v);
-		atomic_fetch_add(&e->refused, 1);
 	}
 	if (status == 414)
 		atomic_fetch_add(&e->uri_too_long, 1);
@@ -203,6 +212,7 @@ static void conn_dispatch(struct worker *w, struct conn *c, struct wire_request 
 	bool keep = rq->keep_alive && !rq->chunked && rq->body <= DISCARD_MAX;
 	if (c->over) {
 		conn_refuse(e, c, 503);
+		atomic_fetch_add(&e->refused, 1);
 	} else {
 		struct http_response r = {.status = 500};
 		struct http_request q = {.head = rq, .peer = &c->peer, .tls = c->tls};
@@ -386,15 +396,6 @@ void conn_run(struct worker *w, struct conn *c)
 	w->yielded++;
 }
 
-/* Writes a whole small answer if the socket takes it now; never blocks. */
-static void write_raw(struct conn *c, const char *text)
-{
-	if (c->tls)
-		(void)gnutls_record_send(c->tls, text, strlen(text));
-	else
-		(void)!send(c->fd, text, strlen(text), MSG_DONTWAIT | MSG_NOSIGNAL);
-}
-
 double conn_reap(struct worker *w, double now)
 {
 	struct http_engine *e = w->e;
@@ -412,22 +413,8 @@ double conn_reap(struct worker *w, double now)
 		/* Waiting for a head, nothing sent yet: say why before hanging up.  Mid-response
 		 * (a reader too slow for the body) or mid-handshake there is no clean way to. */
 		if (c->state == C_HEAD && !idle) {
-			char text[256];
-			static const char busy[] = "too many connections; retry\n";
-			static const char slow[] = "the request took too long; retry\n";
-			if (c->over)
-				snprintf(text, sizeof(text),
-				         "HTTP/1.1 503 Service Unavailable\r\nRetry-After: %u\r\n"
-				         "Connection: close\r\nContent-Type: text/plain\r\n"
-				         "Content-Length: %zu\r\n\r\n%s",
-				         e->cfg.limits.retry_after_s, strlen(busy), busy);
-			else
-				snprintf(
-				    text, sizeof(text),
-				    "HTTP/1.1 408 Request Timeout\r\nConnection: close\r\n"
-				    "Content-Type: text/plain\r\nContent-Length: %zu\r\n\r\n%s",
-				    strlen(slow), slow);
-			write_raw(c, text);
+			conn_refuse(e, c, c->over ? 503 : 408);
+			(void)conn_write(c); /* what the socket takes now; never waits */
 		}
 		if (c->state != C_LINGER && !idle)
 			atomic_fetch_add(&e->cut, 1);

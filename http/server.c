@@ -530,6 +530,7 @@ static void handle(void *cls, const struct http_request *rq, struct http_respons
 {
 	struct http_server *h = cls;
 	const char *url = rq->head->path, *method = rq->head->method;
+	const struct web_asset *asset;
 	/* Who is asking, then a wrong method, before any route. */
 	if (!http_auth_allow(atomic_load(&h->auth), rq, url, out))
 		return;
@@ -567,8 +568,8 @@ static void handle(void *cls, const struct http_request *rq, struct http_respons
 		serve_health(h, out);
 	else if (strcmp(url, "/") == 0)
 		serve_dashboard(h, rq, out);
-	else if (web_asset_find(url))
-		serve_asset(rq, out, web_asset_find(url));
+	else if ((asset = web_asset_find(url)))
+		serve_asset(rq, out, asset);
 	else
 		serve_not_found(out);
 }
